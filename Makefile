@@ -1,0 +1,38 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP_RUN  := $(VENV)/.installed-run
+STAMP_TEST := $(VENV)/.installed-test
+
+.PHONY: run test bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_TEST): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP_RUN) $@
+
+run: $(STAMP_RUN)  ## the lecture network: forward pass, then one training step
+	$(BIN)/bpexplain forward lecture
+	$(BIN)/bpexplain train lecture --steps 1
+
+test: $(STAMP_TEST)  ## the whole test suite
+	$(BIN)/python -m pytest
+
+bench: $(STAMP_TEST)  ## speed and memory, measured side by side
+	$(BIN)/python benchmarks/bench.py
+
+lint: $(STAMP_TEST)
+	$(BIN)/python -m pip install --quiet ruff mypy types-PyYAML
+	$(BIN)/ruff check bpexplain tests
+	$(BIN)/mypy bpexplain
+
+clean:
+	rm -rf $(VENV) build *.egg-info

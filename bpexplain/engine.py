@@ -1,0 +1,514 @@
+"""Forward -> loss -> errors -> gradients -> updates, in numpy float64; yields trace events, never prints.
+
+Each step is computed numerically first (cheap), then, when the detail asks for it, turned into
+equation blocks by the layers. With `--rule slide` the exact chain rule is run beside the slide's
+shortcut, so that every value that departs from the true gradient can carry the true one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .errors import BpexplainError, NumericalError
+from .expr import Derivative, Expr, Partial, Sym, Var
+from .functions import LOSSES, Loss
+from .layers import LAYER_TYPES
+from .layers.base import ETA, LOSS, EquationContext, InputNames, Layer, LayerValues
+from .spec import NetworkSpec
+from .trace import Block, Event, NamedArray, Settings, StepEnd, StepStart, TraceEnd, TraceHeader
+
+Params = dict[str, dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    command: str = "train"  # forward or train
+    steps: int | None = None
+    epochs: int | None = None
+    notation: str = "lecture"  # lecture or textbook
+    rule: str = "exact"  # exact or slide
+    update_order: str = "simultaneous"  # simultaneous or sequential
+    batch: str = "single"  # single (one sample a step) or full (batch gradient descent)
+    shuffle: bool = False
+    seed: int = 0
+    until_loss: float | None = None
+    detail: str = "full"  # full, layer or summary
+    precision: int = 4
+    sample: int = 1  # forward: which sample (1-based)
+
+
+def build_layers(spec: NetworkSpec) -> list[Layer]:
+    loss = LOSSES[spec.loss]
+    layers: list[Layer] = []
+    names = InputNames()
+    first = 1
+    for i, ls in enumerate(spec.layers):
+        layer = LAYER_TYPES[ls.type](ls, names, first, i == len(spec.layers) - 1, loss)
+        layers.append(layer)
+        names = layer.names
+        first += ls.units
+    return layers
+
+
+def check_options(spec: NetworkSpec, opts: RunOptions) -> None:
+    if opts.rule == "slide" and opts.notation == "textbook":
+        raise BpexplainError("--rule slide is the lecture's shortcut for its δ = ∂E/∂y",
+                             expected="--notation lecture with --rule slide")
+    if opts.batch == "full" and opts.update_order == "sequential":
+        raise BpexplainError("--update-order sequential updates during one sample's backward pass",
+                             expected="--batch single with --update-order sequential")
+    if not spec.data:
+        raise BpexplainError("the network has no data", where=_where(spec),
+                             expected="a 'data' list with at least one input")
+    if opts.command == "forward" and not 1 <= opts.sample <= len(spec.data):
+        raise BpexplainError(f"there is no sample {opts.sample}", where=_where(spec),
+                             expected=f"a sample number from 1 to {len(spec.data)}")
+    if opts.command == "train":
+        for i, s in enumerate(spec.data):
+            if np.isnan(s.target).any():
+                raise BpexplainError(f"sample {i + 1} has no target, so it cannot be trained on",
+                                     where=_where(spec), path=f"data[{i}]", expected="a 'target' for every sample")
+
+
+def _where(spec: NetworkSpec):  # type: ignore[no-untyped-def]
+    from .errors import Location
+
+    return Location(spec.source)
+
+
+def run(spec: NetworkSpec, opts: RunOptions) -> Iterator[Event]:
+    """The whole run as a stream of trace events."""
+    check_options(spec, opts)
+    return _Run(spec, opts).events()
+
+
+class _Run:
+    def __init__(self, spec: NetworkSpec, opts: RunOptions) -> None:
+        self.spec = spec
+        self.opts = opts
+        self.loss: Loss = LOSSES[spec.loss]
+        self.layers = build_layers(spec)
+        self.params: Params = {ls.name: {k: p.value.copy() for k, p in ls.params.items()} for ls in spec.layers}
+        self.trainable = {ls.name: {k: p.trainable for k, p in ls.params.items()} for ls in spec.layers}
+        self.lr = spec.learning_rate
+        self.want_blocks = opts.detail != "summary"
+        self.want_equations = opts.detail == "full"
+
+    # ---- the schedule (Algorithm 2) -------------------------------------------------------------
+
+    def schedule(self) -> Iterator[tuple[int, int, tuple[int, ...]]]:
+        """(step, epoch, sample indices) for every step to run."""
+        n = len(self.spec.data)
+        rng = np.random.default_rng(self.opts.seed)
+
+        def order() -> list[int]:
+            return [int(i) for i in rng.permutation(n)] if self.opts.shuffle else list(range(n))
+
+        if self.opts.command == "forward":
+            yield 1, 1, (self.opts.sample - 1,)
+            return
+        full = self.opts.batch == "full"
+        if self.opts.epochs is not None:
+            step = 0
+            for epoch in range(1, self.opts.epochs + 1):
+                samples = order()
+                if full:
+                    step += 1
+                    yield step, epoch, tuple(samples)
+                else:
+                    for s in samples:
+                        step += 1
+                        yield step, epoch, (s,)
+            return
+        steps = self.opts.steps if self.opts.steps is not None else 1
+        samples = []
+        for step in range(1, steps + 1):
+            if full:
+                yield step, step, tuple(order())
+                continue
+            if not samples:
+                samples = order()
+            yield step, (step - 1) // n + 1, (samples.pop(0),)
+
+    # ---- the run ------------------------------------------------------------------------------
+
+    def events(self) -> Iterator[Event]:
+        yield self.header()
+        stopped = "all steps done"
+        epoch_losses: list[float] = []
+        current_epoch = 1
+        steps_run = 0
+        by_epochs = self.opts.epochs is not None
+        for step, epoch, samples in self.schedule():
+            if by_epochs and epoch != current_epoch:
+                if self._reached(epoch_losses):
+                    stopped = f"mean loss of epoch {current_epoch} reached --until-loss {self.opts.until_loss}"
+                    break
+                epoch_losses, current_epoch = [], epoch
+            loss = yield from self.step(step, epoch, samples)
+            steps_run = step
+            if loss is not None:
+                epoch_losses.append(loss)
+            if not by_epochs and self._reached([loss] if loss is not None else []):
+                stopped = f"loss reached --until-loss {self.opts.until_loss}"
+                break
+        else:
+            if by_epochs and self._reached(epoch_losses):
+                stopped = f"mean loss of epoch {current_epoch} reached --until-loss {self.opts.until_loss}"
+        yield TraceEnd(steps_run, stopped, self._flat_params())
+
+    def _reached(self, losses: list[float]) -> bool:
+        return self.opts.until_loss is not None and bool(losses) and \
+            float(np.mean(losses)) <= self.opts.until_loss
+
+    def step(self, index: int, epoch: int, samples: tuple[int, ...]) -> Iterator[Event]:
+        data = [self.spec.data[s] for s in samples]
+        yield StepStart(index, epoch, tuple(s + 1 for s in samples), tuple(d.input for d in data),
+                        tuple(d.target for d in data))
+        train = self.opts.command == "train"
+        batch = len(samples) > 1 or self.opts.batch == "full"
+        per_sample: list[list[LayerValues]] = []
+        per_sample_exact: list[list[LayerValues]] = []
+        losses: list[float] = []
+        new_params: Params | None = None
+        exact_new: Params | None = None
+        sequential = self.opts.update_order == "sequential"
+        for k, sample in enumerate(data):
+            tag = k + 1 if batch else None
+            ctx = self._context(tag)
+            vals = self.forward(sample.input, index)
+            has_target = not np.isnan(sample.target).any()
+            loss = self.loss.value(vals[-1].y, sample.target) if has_target else None
+            if loss is not None and not np.isfinite(loss):
+                raise NumericalError(f"step {index}: the loss is {loss} (the output {vals[-1].y.tolist()} "
+                                     "reaches 0 or 1 where the loss takes a logarithm)")
+            if self.want_blocks:
+                yield from self.forward_blocks(vals, tag)
+                if loss is not None:
+                    yield self.loss_block(vals, sample.target, loss, ctx)
+            if loss is not None:
+                losses.append(loss)
+            if not train:
+                continue
+            new_params = self.backward(vals, sample.target, self.opts.rule)
+            exact_vals = None
+            if self.opts.rule == "slide":
+                exact_vals = [replace(v, grads={}) for v in vals]
+                exact_new = self.backward(exact_vals, sample.target, "exact")
+                for v, ev in zip(vals, exact_vals):
+                    v.exact = ev
+            per_sample.append(vals)
+            if exact_vals is not None:
+                per_sample_exact.append(exact_vals)
+            if self.want_blocks:
+                if sequential:
+                    for i in reversed(range(len(self.layers))):
+                        yield self.error_block(vals, i, sample.target, ctx)
+                        yield self.gradient_block(vals, i, ctx)
+                        yield self.update_block(vals, i, new_params, exact_new, ctx)
+                else:
+                    for i in reversed(range(len(self.layers))):
+                        yield self.error_block(vals, i, sample.target, ctx)
+                    for i in range(len(self.layers)):
+                        yield self.gradient_block(vals, i, ctx)
+        gradients = None
+        departures = 0
+        if train:
+            if batch:
+                grads = self._average([[v.grads for v in vals] for vals in per_sample])
+                new_params = self._apply(grads)
+                exact_new = None
+                if per_sample_exact:
+                    exact_new = self._apply(self._average([[v.grads for v in vals] for vals in per_sample_exact]))
+                if self.want_blocks:
+                    ctx = self._context(None)
+                    for i, layer in enumerate(self.layers):
+                        if grads[layer.name]:
+                            yield Block("gradient", layer.name, f"Gradient averaged over the batch: {layer.name}",
+                                        "Batch gradient descent: each gradient is the mean of the samples' "
+                                        "gradients.",
+                                        tuple(layer.average_equations([vals[i] for vals in per_sample],
+                                                                      grads[layer.name]))
+                                        if self.want_equations else (),
+                                        tuple(NamedArray(f"∂E/∂{layer.name}.{p}", g)
+                                              for p, g in grads[layer.name].items()))
+                    for i, layer in enumerate(self.layers):
+                        yield self.update_block(per_sample[0], i, new_params, exact_new, ctx, averaged=grads)
+            else:
+                grads = {layer.name: v.grads for layer, v in zip(self.layers, per_sample[0])}
+                if self.want_blocks and not sequential:
+                    ctx = self._context(None)
+                    for i in range(len(self.layers)):
+                        yield self.update_block(per_sample[0], i, new_params, exact_new, ctx)
+            assert new_params is not None
+            self.params = new_params
+            gradients = {f"{ln}.{p}": g for ln, gs in grads.items() for p, g in gs.items()}
+            if exact_new is not None:
+                departures = sum(int(np.sum(~np.isclose(new_params[ln][p], exact_new[ln][p], rtol=1e-9, atol=0)))
+                                 for ln in new_params for p in new_params[ln])
+        step_loss = float(np.mean(losses)) if losses else None
+        yield StepEnd(index, step_loss, {layer.name: v.y for layer, v in zip(self.layers, vals)},
+                      gradients, self._flat_params() if train else None, departures)
+        return step_loss
+
+    # ---- numerics -----------------------------------------------------------------------------
+
+    def forward(self, x: np.ndarray, step: int) -> list[LayerValues]:
+        vals = []
+        for layer in self.layers:
+            p = self.params[layer.name]
+            e = layer.pre_activation(p, x)
+            y = layer.activate(e) if layer.has_activation else e
+            if not np.all(np.isfinite(y)):
+                raise NumericalError(f"step {step}, forward pass, layer {layer.name}: a value became "
+                                     f"{'NaN' if np.isnan(y).any() else 'infinite'} (overflow)")
+            vals.append(LayerValues(x, e, y, p))
+            x = y
+        return vals
+
+    def backward(self, vals: list[LayerValues], target: np.ndarray, rule: str) -> Params:
+        """Fill in the errors and gradients of `vals`; return the parameters after the update."""
+        sequential = self.opts.update_order == "sequential"
+        new: Params = {ln: dict(p) for ln, p in self.params.items()}
+        last = self.layers[-1]
+        d_out = None if last.combined else self.loss.gradient(vals[-1].y, target)
+        for k in reversed(range(len(self.layers))):
+            layer, v = self.layers[k], vals[k]
+            v.d_out = d_out
+            layer.local_backward(v, target)
+            assert v.d_pre is not None
+            v.grads = layer.param_gradients(v.x, v.d_pre)
+            if sequential:
+                new[layer.name] = self._updated(layer.name, v.grads)
+                v.prop_params = new[layer.name]
+            if k > 0:
+                slide = rule == "slide" and layer.has_activation and not layer.direct_pre
+                src = v.d_out if slide else v.d_pre
+                assert src is not None
+                v.d_in = layer.input_gradient(v.prop_params if sequential else v.params, src)
+                d_out = v.d_in.reshape(vals[k - 1].y.shape)
+        if not sequential:
+            for layer, v in zip(self.layers, vals):
+                new[layer.name] = self._updated(layer.name, v.grads)
+        return new
+
+    def _updated(self, layer: str, grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        old = self.params[layer]
+        return {p: (old[p] - self.lr * grads[p]) if self.trainable[layer][p] else old[p] for p in old}
+
+    def _average(self, per_sample: list[list[dict[str, np.ndarray]]]) -> Params:
+        n = len(per_sample)
+        return {layer.name: {p: sum(s[i][p] for s in per_sample) / n for p in per_sample[0][i]}
+                for i, layer in enumerate(self.layers)}
+
+    def _apply(self, grads: Params) -> Params:
+        return {ln: self._updated(ln, g) for ln, g in grads.items()}
+
+    def _flat_params(self) -> dict[str, np.ndarray]:
+        return {f"{ln}.{p}": v for ln, ps in self.params.items() for p, v in ps.items()}
+
+    # ---- blocks -------------------------------------------------------------------------------
+
+    def _context(self, sample: int | None) -> EquationContext:
+        return EquationContext(self.opts.notation, self.opts.rule, self.lr, self.loss, sample)
+
+    def _units(self, layer: Layer) -> str:
+        if layer.type_name == "dense":
+            a, b = layer.first_unit, layer.first_unit + layer.units - 1
+            return f"neuron {a}" if a == b else f"neurons {a}–{b}"
+        return ""
+
+    def forward_blocks(self, vals: list[LayerValues], sample: int | None) -> Iterator[Block]:
+        for layer, v in zip(self.layers, vals):
+            units = self._units(layer)
+            what = "sums its weighted inputs (e_n), then applies its activation: y_n = h_n(e_n)"
+            yield Block("forward", layer.name, f"Forward: {layer.name}" + (f" ({units})" if units else ""),
+                        f"Each neuron {what}.",
+                        tuple(layer.forward_equations(v)) if self.want_equations else (),
+                        (NamedArray("e", v.e), NamedArray("y", v.y)), sample)
+
+    def output_pairs(self, vals: list[LayerValues], target: np.ndarray) -> list[tuple[Expr, Expr]]:
+        last = self.layers[-1]
+        y = vals[-1].y
+        single = y.size == 1
+        return [(Var(last.names.out(i), float(y.flat[i])),
+                 Var(Sym("ŷ", () if single else last.names.out(i).indices), float(target.flat[i])))
+                for i in range(y.size)]
+
+    def loss_block(self, vals: list[LayerValues], target: np.ndarray, loss: float, ctx: EquationContext) -> Block:
+        from .trace import Equation
+
+        pairs = self.output_pairs(vals, target)
+        eqs = (Equation.of("loss", ctx.loss_symbol, self.loss.form(pairs), loss),) if self.want_equations else ()
+        return Block("loss", None, "Loss", f"How far the output is from the target: {self.loss.formula}.",
+                     eqs, (NamedArray("E", np.array(loss)),), ctx.sample)
+
+    def error_block(self, vals: list[LayerValues], i: int, target: np.ndarray, ctx: EquationContext) -> Block:
+        layer, v = self.layers[i], vals[i]
+        incoming = None
+        pairs = None
+        if i == len(self.layers) - 1:
+            pairs = self.output_pairs(vals, target)
+            note = self._output_error_note(layer, ctx)
+        else:
+            above = self.layers[i + 1]
+            if self.want_equations:
+                incoming = above.propagation_terms(vals[i + 1], ctx)
+            note = self._hidden_error_note(ctx)
+        eqs = tuple(layer.error_equations(v, ctx, incoming, target, pairs)) if self.want_equations else ()
+        arrays = []
+        if v.d_out is not None:
+            arrays.append(NamedArray("δ = ∂E/∂y" if ctx.notation == "lecture" else "∂E/∂y", v.d_out))
+        if v.deriv is not None:
+            arrays.append(NamedArray("dh/de", v.deriv))
+        if v.d_pre is not None:
+            arrays.append(NamedArray("∂E/∂e" if ctx.notation == "lecture" else "δ = ∂E/∂e", v.d_pre))
+        units = self._units(layer)
+        return Block("error", layer.name, f"Error: {layer.name}" + (f" ({units})" if units else ""), note, eqs,
+                     tuple(arrays), ctx.sample)
+
+    def _output_error_note(self, layer: Layer, ctx: EquationContext) -> str:
+        if layer.combined:
+            return (f"With {layer.activation.name} and {self.loss.name} the derivatives combine: "
+                    "∂E/∂e_n = y_n − ŷ_n.")
+        if ctx.notation == "textbook":
+            return "δ_n = ∂E/∂e_n: the loss's derivative at the output times dh_n(e)/de."
+        return "δ_n is the error at the output of neuron n: the derivative of the loss, ∂E/∂y_n."
+
+    def _hidden_error_note(self, ctx: EquationContext) -> str:
+        if ctx.notation == "textbook":
+            return "δ_m = dh_m(e)/de · Σ_n w_mn·δ_n: the chain rule through every neuron m feeds."
+        if self.opts.update_order == "sequential":
+            extra = " The weights are the ones just updated (sequential order)."
+        else:
+            extra = ""
+        if ctx.rule == "slide":
+            return ("The slide's rule: δ_m = Σ_n w_mn·δ_n, leaving out dh_n(e)/de; a value marked ≠ "
+                    "departs from the true gradient, which is shown beside it." + extra)
+        return "Chain rule: δ_m = Σ_n w_mn·dh_n(e)/de·δ_n over every neuron n that m feeds." + extra
+
+    def gradient_block(self, vals: list[LayerValues], i: int, ctx: EquationContext) -> Block:
+        layer, v = self.layers[i], vals[i]
+        eqs = tuple(layer.gradient_equations(v, ctx)) if self.want_equations else ()
+        return Block("gradient", layer.name, f"Gradients: {layer.name}",
+                     "Each weight's gradient: the error term of the neuron it feeds times the input it carries.",
+                     eqs, tuple(NamedArray(f"∂E/∂{p}", g) for p, g in v.grads.items()), ctx.sample)
+
+    def update_block(self, vals: list[LayerValues], i: int, new_params: Params, exact_new: Params | None,
+                     ctx: EquationContext, averaged: Params | None = None) -> Block:
+        layer = self.layers[i]
+        v = vals[i]
+        if averaged is not None:
+            v = replace(v, grads=averaged[layer.name], params=self.params[layer.name])
+        eqs = ()
+        if self.want_equations:
+            eqs = tuple(layer.update_equations(v, ctx, new_params[layer.name],
+                                               exact_new[layer.name] if exact_new else None,
+                                               self.trainable[layer.name], averaged=averaged is not None))
+        return Block("update", layer.name, f"Update: {layer.name}",
+                     f"Gradient descent: each parameter moves against its gradient, by η = {self.lr:g} times it.",
+                     eqs, tuple(NamedArray(f"{p}'", new_params[layer.name][p]) for p in v.grads))
+
+    # ---- header -------------------------------------------------------------------------------
+
+    def header(self) -> TraceHeader:
+        spec, opts = self.spec, self.opts
+        settings = Settings(opts.command, opts.notation, opts.rule, opts.update_order, opts.batch, opts.detail,
+                            opts.precision, opts.shuffle, opts.seed)
+        network = {
+            "name": spec.name, "title": spec.title, "loss": spec.loss, "learning_rate": spec.learning_rate,
+            "frozen": spec.frozen(), "inputs": list(spec.input_names), "input_shape": list(spec.input_shape),
+            "layers": [layer_info(ls) for ls in spec.layers],
+        }
+        origins = {f"{ls.name}.{p}": param.origin for ls in spec.layers for p, param in ls.params.items()}
+        symbols: dict[str, tuple[Expr, ...]] = {}
+        if sum(p.size for p in spec.parameters().values()) <= 64:
+            for layer in self.layers:
+                for pname, param in layer.spec.params.items():
+                    symbols[f"{layer.name}.{pname}"] = tuple(layer.param_symbol(pname, idx)
+                                                             for idx in np.ndindex(param.value.shape))
+        return TraceHeader(network, settings, self.conventions(origins), self.legend(), spec.parameters(), origins,
+                           symbols)
+
+    def conventions(self, origins: dict[str, str]) -> tuple[str, ...]:
+        opts = self.opts
+        lines = []
+        if opts.notation == "lecture":
+            lines.append("notation: the lecture's. δ_n = ∂E/∂y_n is the error at the output of neuron n; "
+                         "updates are w'_mn = w_mn − η·δ_n·dh_n(e)/de·y_m.")
+        else:
+            lines.append("notation: textbook (Nielsen; Goodfellow et al.). δ_n = ∂E/∂e_n; updates are "
+                         "w'_mn = w_mn − η·δ_n·y_m.")
+        lines.append(f"loss: {self.loss.name}, {self.loss.formula}.")
+        if opts.command == "train":
+            if opts.rule == "slide":
+                lines.append("errors: the slide's rule δ_m = Σ_n w_mn·δ_n, which leaves out dh_n(e)/de; it is exact "
+                             "only where that derivative is 1. Values it changes are marked ≠ with the true value.")
+            elif opts.notation == "lecture":
+                lines.append("errors: the exact chain rule δ_m = Σ_n w_mn·dh_n(e)/de·δ_n. (The lecture's slides "
+                             "write δ_4 = w_46·δ, leaving out dh_6(e)/de: see --rule slide.)")
+            else:
+                lines.append("errors: the exact chain rule δ_m = dh_m(e)/de·Σ_n w_mn·δ_n.")
+            if opts.update_order == "sequential":
+                lines.append("update order: sequential, layer by layer from the output; each layer is updated "
+                             "before the error goes back through it (not the textbook method).")
+            else:
+                lines.append("update order: simultaneous; all errors use the weights from before the step, then "
+                             "every weight is updated (the textbook method).")
+            if opts.batch == "full":
+                lines.append("batch: full; each step uses every sample and the mean of their gradients; "
+                             "E is the mean of the samples' losses.")
+            else:
+                lines.append("batch: one sample a step (stochastic gradient descent, Algorithm 2).")
+            lines.append("data order: " + (f"reordered every epoch (seed {opts.seed})." if opts.shuffle
+                                           else "as in the file, every epoch."))
+            lines.append(f"learning rate: η = {self.lr:g}.")
+            if opts.notation == "lecture" and any(ls.type == "dense" for ls in self.spec.layers):
+                lines.append("the lecture's Weight Updating slide drops the factor x_2 from its line for "
+                             "w'_(x2)1; the updates here include it.")
+        if "random" in origins.values():
+            lines.append(f"initial parameters: those marked random are drawn uniformly from ±1/√(fan-in) with "
+                         f"seed {self.spec.seed} and rounded, then used exactly as printed.")
+        return tuple(lines)
+
+    def legend(self) -> tuple[tuple[Expr, str], ...]:
+        m, n = "m", "n"
+        rows: list[tuple[Expr, str]] = [
+            (Sym("x", (m,)), "input m of the network"),
+            (Sym("e", (n,)), "weighted sum of neuron n (its input)"),
+            (Sym("y", (n,)), "output of neuron n, y_n = h_n(e_n)"),
+            (Sym("h", (n,)), "activation function of neuron n"),
+            (Sym("w", (m, n)), "weight from neuron m (or input x_m) to neuron n"),
+            (Sym("b", (n,)), "bias of neuron n"),
+            (Sym("ŷ"), "target (the expected output)"),
+            (LOSS, "loss"),
+        ]
+        if self.opts.notation == "lecture":
+            rows.append((Sym("δ", (n,)), "error at the output of neuron n, ∂E/∂y_n"))
+        else:
+            rows.append((Sym("δ", (n,)), "error at the input of neuron n, ∂E/∂e_n"))
+        rows += [
+            (Derivative(Sym("h", (n,)), "e"), "derivative of the activation at e_n"),
+            (Partial(LOSS, Sym("w", (m, n))), "gradient of the loss with respect to w_mn"),
+            (ETA, "learning rate"),
+            (Sym("w", (m, n), prime=True), "weight after the update"),
+        ]
+        return tuple(rows)
+
+
+def layer_info(ls) -> dict:  # type: ignore[no-untyped-def]
+    info = {"name": ls.name, "type": ls.type, "activation": ls.activation, "units": ls.units,
+            "input_shape": list(ls.in_shape), "output_shape": list(ls.out_shape),
+            "parameters": {p: list(param.value.shape) for p, param in ls.params.items()}}
+    if ls.activation == "leaky_relu":
+        info["slope"] = ls.slope
+    info.update(ls.options)
+    return info
+
+
+def describe(spec: NetworkSpec, opts: RunOptions) -> TraceHeader:
+    """The header of a run (network, conventions, legend, parameters) without running it: `bpexplain show`."""
+    return _Run(spec, opts).header()

@@ -1,0 +1,174 @@
+"""Activations and losses as a table of rules: value, derivative, and their symbolic forms.
+
+Each rule is data, in the spirit of autograd's table of derivative rules: adding an activation is
+adding one entry here. Every rule is checked against finite differences in the tests.
+
+Conventions (stated in every trace):
+- `mse` is E = ½ Σ_k (y_k − ŷ_k)², so ∂E/∂y_k = y_k − ŷ_k (the ½ cancels the 2).
+- `cross_entropy` is E = −Σ_k ŷ_k ln y_k; with softmax, ∂E/∂e_k = y_k − ŷ_k.
+- `binary_cross_entropy` is E = −Σ_k [ŷ_k ln y_k + (1 − ŷ_k) ln(1 − y_k)]; with sigmoid, ∂E/∂e_k = y_k − ŷ_k.
+- ReLU'(0) = 0 and LReLU'(0) = slope, as PyTorch computes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .expr import HALF, Add, Call, Div, Expr, Mul, Name, Neg, Num, Pow, Sub
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    label: str  # the concrete name printed in substituted equations: σ, tanh, ReLU
+    value: Callable[[Array], Array]
+    # dh/de for an elementwise activation, from the pre-activation e and the output y
+    derivative: Callable[[Array, Array], Array] | None
+    # the symbolic form of dh/de, from the bound leaves for e and y
+    derivative_form: Callable[[Expr, Expr], Expr] | None
+    formula: str  # for the legend
+    elementwise: bool = True
+    slope: float = 0.0
+
+    def derivative_label(self) -> str:
+        return f"{self.label}'"
+
+
+def _sigmoid(e: Array) -> Array:
+    # Split by sign so that exp never overflows.
+    out = np.empty_like(e, dtype=np.float64)
+    pos = e >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-e[pos]))
+    z = np.exp(e[~pos])
+    out[~pos] = z / (1.0 + z)
+    return out
+
+
+def _softmax(e: Array) -> Array:
+    z = np.exp(e - np.max(e))
+    return z / np.sum(z)
+
+
+def make_activation(name: str, slope: float = 0.01) -> Activation:
+    """The rule for an activation name; `slope` is used by leaky_relu only."""
+    if name == "sigmoid":
+        return Activation(
+            "sigmoid", "σ", _sigmoid,
+            lambda e, y: y * (1.0 - y),
+            lambda e, y: Mul((y, Sub(Num(1), y))),
+            "σ(e) = 1/(1 + exp(−e)),  dσ/de = σ(e)·(1 − σ(e))",
+        )
+    if name == "tanh":
+        return Activation(
+            "tanh", "tanh", np.tanh,
+            lambda e, y: 1.0 - y * y,
+            lambda e, y: Sub(Num(1), Pow(y, Num(2))),
+            "tanh(e),  d tanh/de = 1 − tanh(e)²",
+        )
+    if name == "relu":
+        return Activation(
+            "relu", "ReLU", lambda e: np.maximum(e, 0.0),
+            lambda e, y: (e > 0).astype(np.float64),
+            lambda e, y: Call(Name("ReLU'"), (e,)),
+            "ReLU(e) = max(0, e),  ReLU'(e) = 1 if e > 0 else 0",
+        )
+    if name == "leaky_relu":
+        a = float(slope)
+        return Activation(
+            "leaky_relu", "LReLU", lambda e: np.where(e > 0, e, a * e),
+            lambda e, y: np.where(e > 0, 1.0, a),
+            lambda e, y: Call(Name("LReLU'"), (e,)),
+            f"LReLU(e) = e if e > 0 else {a:g}·e,  LReLU'(e) = 1 if e > 0 else {a:g}",
+            slope=a,
+        )
+    if name == "identity":
+        return Activation(
+            "identity", "id", lambda e: e.astype(np.float64, copy=True),
+            lambda e, y: np.ones_like(e, dtype=np.float64),
+            lambda e, y: Num(1),
+            "id(e) = e,  did/de = 1",
+        )
+    if name == "softmax":
+        return Activation(
+            "softmax", "softmax", _softmax, None, None,
+            "y_n = exp(e_n) / Σ_k exp(e_k),  ∂E/∂e_n = y_n·(δ_n − Σ_k δ_k·y_k)",
+            elementwise=False,
+        )
+    raise KeyError(name)
+
+
+ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "identity", "softmax")
+
+
+@dataclass(frozen=True)
+class Loss:
+    name: str
+    value: Callable[[Array, Array], float]
+    gradient: Callable[[Array, Array], Array]  # ∂E/∂y from (y, target)
+    # symbolic E from the bound (y_k, ŷ_k) pairs
+    form: Callable[[list[tuple[Expr, Expr]]], Expr]
+    # symbolic ∂E/∂y_k from bound y_k, ŷ_k
+    gradient_form: Callable[[Expr, Expr], Expr]
+    formula: str
+    # the output activation with which ∂E/∂e_k simplifies to y_k − ŷ_k
+    combines_with: str | None = None
+
+
+def _sum(terms: list[Expr]) -> Expr:
+    return terms[0] if len(terms) == 1 else Add(tuple(terms))
+
+
+def _mse_form(pairs: list[tuple[Expr, Expr]]) -> Expr:
+    return Mul((HALF, _sum([Pow(Sub(y, t), Num(2)) for y, t in pairs])))
+
+
+def _ce_form(pairs: list[tuple[Expr, Expr]]) -> Expr:
+    return Neg(_sum([Mul((t, Call(Name("ln"), (y,)))) for y, t in pairs]))
+
+
+def _bce_form(pairs: list[tuple[Expr, Expr]]) -> Expr:
+    terms: list[Expr] = []
+    for y, t in pairs:
+        terms.append(Mul((t, Call(Name("ln"), (y,)))))
+        terms.append(Mul((Sub(Num(1), t), Call(Name("ln"), (Sub(Num(1), y),)))))
+    return Neg(Add(tuple(terms)))
+
+
+LOSSES: dict[str, Loss] = {
+    "mse": Loss(
+        "mse",
+        lambda y, t: float(0.5 * np.sum((y - t) ** 2)),
+        lambda y, t: y - t,
+        _mse_form,
+        lambda y, t: Sub(y, t),
+        "E = ½ Σ_k (y_k − ŷ_k)²  (the ½ is part of the loss, so ∂E/∂y_k = y_k − ŷ_k)",
+    ),
+    "cross_entropy": Loss(
+        "cross_entropy",
+        lambda y, t: float(-np.sum(t * np.log(y))),
+        lambda y, t: -t / y,
+        _ce_form,
+        lambda y, t: Neg(Div(t, y)),
+        "E = −Σ_k ŷ_k·ln(y_k)  (with softmax, ∂E/∂e_k = y_k − ŷ_k)",
+        combines_with="softmax",
+    ),
+    "binary_cross_entropy": Loss(
+        "binary_cross_entropy",
+        lambda y, t: float(-np.sum(t * np.log(y) + (1 - t) * np.log(1 - y))),
+        lambda y, t: (y - t) / (y * (1 - y)),
+        _bce_form,
+        lambda y, t: Div(Sub(y, t), Mul((y, Sub(Num(1), y)))),
+        "E = −Σ_k [ŷ_k·ln(y_k) + (1 − ŷ_k)·ln(1 − y_k)]  (with sigmoid, ∂E/∂e_k = y_k − ŷ_k)",
+        combines_with="sigmoid",
+    ),
+}
+
+
+def softmax_backward(y: Array, dy: Array) -> Array:
+    """∂E/∂e for a softmax layer from its output y and ∂E/∂y."""
+    return y * (dy - np.dot(dy, y))

@@ -1,0 +1,370 @@
+"""What every layer kind shares: the activation, the error (δ) equations and the parameter updates.
+
+A layer kind (dense, conv2d, ...) subclasses `Layer` and supplies four things:
+- how its keys are read from YAML (`read_spec`),
+- its numerics (`pre_activation`, `input_gradient`, `param_gradients`),
+- the names of its units and parameters (`names`, `param_symbol`),
+- the bound right-hand sides of its own equations (`pre_activation_rhs`, `gradient_rhs`,
+  `propagation_rhs`).
+Everything that follows the same pattern for every kind (the activation's forward equation, dh/de,
+the δ equations in either notation, the updates) is written once, here.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import BpexplainError
+from ..expr import Add, Call, Derivative, Div, Expr, Func, Mul, Name, Num, Partial, Sub, Sym, Var, add, mul
+from ..functions import Activation, Loss, make_activation, softmax_backward
+from ..spec import LayerSpec, ParamInit, Reader
+from ..trace import Equation
+
+ETA = Sym("η")
+LOSS = Sym("E")
+SLIDE_RTOL = 1e-9
+
+
+@dataclass(frozen=True)
+class EquationContext:
+    notation: str  # lecture or textbook
+    rule: str  # exact or slide
+    learning_rate: float
+    loss: Loss
+    sample: int | None = None  # with --batch full, the sample whose equations these are
+
+    @property
+    def loss_symbol(self) -> Sym:
+        return Sym("E", superscript=f"({self.sample})" if self.sample is not None else "")
+
+
+@dataclass
+class LayerValues:
+    """The numbers of one layer in one step (one sample); filled in by the engine as it goes."""
+
+    x: np.ndarray
+    e: np.ndarray
+    y: np.ndarray
+    params: dict[str, np.ndarray]  # before the step
+    prop_params: dict[str, np.ndarray] | None = None  # the weights the error went back through
+    d_out: np.ndarray | None = None  # ∂E/∂y: the lecture's δ, as propagated under the chosen rule
+    deriv: np.ndarray | None = None  # dh/de for an elementwise activation
+    d_pre: np.ndarray | None = None  # ∂E/∂e
+    grads: dict[str, np.ndarray] = field(default_factory=dict)
+    d_in: np.ndarray | None = None  # ∂E/∂(this layer's input), as propagated under the chosen rule
+    exact: LayerValues | None = None  # the exact chain rule's numbers, kept under --rule slide
+
+
+class UnitNames:
+    """How the units of a layer (or the network's inputs) are written."""
+
+    def out(self, i: int) -> Sym:
+        raise NotImplementedError
+
+    def err(self, i: int) -> Sym:
+        raise NotImplementedError
+
+
+class InputNames(UnitNames):
+    """The network's inputs x_1, x_2, ..."""
+
+    def out(self, i: int) -> Sym:
+        return Sym("x", (str(i + 1),))
+
+    def err(self, i: int) -> Sym:
+        return Sym("δ", (f"x{i + 1}",))
+
+
+class Layer(ABC):
+    type_name: ClassVar[str]
+    has_activation: ClassVar[bool] = True
+
+    def __init__(self, spec: LayerSpec, inputs: UnitNames, first_unit: int, is_output: bool,
+                 loss: Loss) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.inputs = inputs
+        self.first_unit = first_unit
+        self.is_output = is_output
+        self.activation: Activation = make_activation(spec.activation, spec.slope)
+        # ∂E/∂e is shown directly (not as δ·dh/de) for softmax, and where the loss simplifies with it
+        self.combined = is_output and loss.combines_with == spec.activation
+        self.direct_pre = self.combined or not self.activation.elementwise
+
+    # ---- reading YAML ------------------------------------------------------------------------
+
+    @classmethod
+    @abstractmethod
+    def read_spec(cls, r: Reader, raw: dict, path: tuple, index: int, name: str,
+                  in_shape: tuple[int, ...], init: ParamInit, is_last: bool) -> LayerSpec:
+        ...
+
+    @staticmethod
+    def read_activation(r: Reader, raw: Any, path: tuple, is_last: bool) -> tuple[str, float]:
+        from ..functions import ACTIVATION_NAMES
+
+        slope = 0.01
+        if isinstance(raw, dict):
+            r.mapping(raw, path, ("name", "slope"), required=("name",))
+            name = r.string(raw["name"], path + ("name",), ACTIVATION_NAMES)
+            if "slope" in raw:
+                if name != "leaky_relu":
+                    r.fail(path + ("slope",), f"a slope is given for {name}", expected="slope only for leaky_relu")
+                slope = r.number(raw["slope"], path + ("slope",))
+        else:
+            name = r.string(raw, path, ACTIVATION_NAMES)
+        if name == "softmax" and not is_last:
+            r.fail(path, "softmax is only supported in the last layer", expected="sigmoid, tanh, relu, "
+                   "leaky_relu or identity here")
+        return name, slope
+
+    # ---- naming ------------------------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def names(self) -> UnitNames:
+        """How this layer's outputs are written (used by the next layer for its inputs)."""
+
+    @abstractmethod
+    def pre_symbol(self, i: int) -> Sym:
+        """e_n: the weighted sum of unit i, before the activation."""
+
+    @abstractmethod
+    def func_symbol(self, i: int) -> Sym:
+        """h_n: the activation of unit i."""
+
+    @abstractmethod
+    def param_symbol(self, pname: str, idx: tuple[int, ...], prime: bool = False) -> Sym:
+        ...
+
+    def deriv_symbol(self, i: int) -> Expr:
+        return Derivative(self.func_symbol(i), "e")
+
+    def dpre_symbol(self, i: int, ctx: EquationContext | None = None) -> Expr:
+        return Partial(ctx.loss_symbol if ctx else LOSS, self.pre_symbol(i))
+
+    @property
+    def units(self) -> int:
+        return self.spec.units
+
+    # ---- numerics ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def pre_activation(self, params: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+        ...
+
+    @abstractmethod
+    def input_gradient(self, params: Mapping[str, np.ndarray], d_pre: np.ndarray) -> np.ndarray:
+        """∂E/∂x from ∂E/∂e (the transpose of the layer's linear map)."""
+
+    @abstractmethod
+    def param_gradients(self, x: np.ndarray, d_pre: np.ndarray) -> dict[str, np.ndarray]:
+        ...
+
+    def activate(self, e: np.ndarray) -> np.ndarray:
+        return self.activation.value(e)
+
+    def local_backward(self, v: LayerValues, target: np.ndarray | None) -> None:
+        """Fill in dh/de and ∂E/∂e from ∂E/∂y (or from the target, where the loss combines)."""
+        if not self.has_activation:
+            v.d_pre = v.d_out
+        elif self.combined:
+            assert target is not None
+            v.d_pre = v.y - target
+        elif not self.activation.elementwise:
+            assert v.d_out is not None
+            v.d_pre = softmax_backward(v.y, v.d_out)
+        else:
+            assert self.activation.derivative is not None and v.d_out is not None
+            v.deriv = self.activation.derivative(v.e, v.y)
+            v.d_pre = v.d_out * v.deriv
+
+    # ---- the layer's own right-hand sides ----------------------------------------------------
+
+    @abstractmethod
+    def pre_activation_rhs(self, v: LayerValues, i: int) -> Expr:
+        """The bound right-hand side of e_n."""
+
+    @abstractmethod
+    def gradient_rhs(self, v: LayerValues, ctx: EquationContext, pname: str, idx: tuple[int, ...]) -> Expr:
+        """The bound right-hand side of ∂E/∂(parameter element)."""
+
+    @abstractmethod
+    def propagation_rhs(self, v: LayerValues, ctx: EquationContext, j: int) -> Expr:
+        """The bound right-hand side of ∂E/∂(input unit j): the lecture's δ of the unit below."""
+
+    # ---- shared pieces of right-hand sides ---------------------------------------------------
+
+    def error_factors(self, v: LayerValues, ctx: EquationContext, i: int) -> tuple[Expr, ...]:
+        """What stands for ∂E/∂e_n in gradients and propagation: δ_n·dh_n(e)/de in the lecture's notation."""
+        assert v.d_pre is not None
+        if ctx.notation == "textbook":
+            return (Var(self.names.err(i), _flat(v.d_pre, i)),)
+        if self.direct_pre or not self.has_activation:
+            if not self.has_activation:
+                assert v.d_out is not None
+                return (Var(self.names.err(i), _flat(v.d_out, i)),)
+            return (Var(self.dpre_symbol(i, ctx), _flat(v.d_pre, i)),)
+        assert v.d_out is not None and v.deriv is not None
+        return (Var(self.names.err(i), _flat(v.d_out, i)), Var(self.deriv_symbol(i), _flat(v.deriv, i)))
+
+    def slide_factors(self, v: LayerValues, ctx: EquationContext, i: int) -> tuple[Expr, ...]:
+        """The slide's shortcut: δ_n alone, dh_n(e)/de left out (where there is one to leave out)."""
+        if self.direct_pre or not self.has_activation:
+            return self.error_factors(v, ctx, i)
+        assert v.d_out is not None
+        return (Var(self.names.err(i), _flat(v.d_out, i)),)
+
+    # ---- equations ---------------------------------------------------------------------------
+
+    def forward_equations(self, v: LayerValues) -> Iterator[Equation]:
+        for i in range(self.units):
+            yield Equation.of("forward", self.pre_symbol(i), self.pre_activation_rhs(v, i), _flat(v.e, i))
+            if self.has_activation and self.activation.elementwise:
+                yield self._activation_equation(v, i)
+        if self.has_activation and not self.activation.elementwise:
+            for i in range(self.units):
+                yield self._activation_equation(v, i)
+
+    def _activation_equation(self, v: LayerValues, i: int) -> Equation:
+        if self.activation.elementwise:
+            rhs: Expr = Call(Func(self.func_symbol(i), Name(self.activation.label)),
+                             (Var(self.pre_symbol(i), _flat(v.e, i)),))
+        else:  # softmax
+            exps = [Call(Name("exp"), (Var(self.pre_symbol(k), _flat(v.e, k)),)) for k in range(self.units)]
+            rhs = Div(exps[i], add(*exps))
+        return Equation.of("forward", self.names.out(i), rhs, _flat(v.y, i))
+
+    def error_equations(self, v: LayerValues, ctx: EquationContext, incoming: list[Expr] | None,
+                        target: np.ndarray | None, output_pairs: list[tuple[Expr, Expr]] | None) -> Iterator[Equation]:
+        """The δ equations of this layer's units.
+
+        `incoming[i]` is the bound ∂E/∂y_i built by the layer above (None for the output layer, whose
+        δ comes from the loss through `output_pairs`, the bound (y_k, ŷ_k)).
+        """
+        ex = v.exact
+        textbook = ctx.notation == "textbook"
+        names = self.names
+        for i in range(self.units):
+            if incoming is not None:
+                d_out_rhs = incoming[i]
+            else:
+                assert output_pairs is not None
+                d_out_rhs = ctx.loss.gradient_form(*output_pairs[i])
+            d_out = _flat(v.d_out, i) if v.d_out is not None else None
+            d_out_exact = _flat(ex.d_out, i) if ex is not None and ex.d_out is not None else None
+            if not self.has_activation:
+                yield Equation.of("error", names.err(i), d_out_rhs, d_out, _departure(d_out, d_out_exact))
+                continue
+            if self.combined:
+                assert output_pairs is not None
+                y, t = output_pairs[i]
+                symbol = names.err(i) if textbook else self.dpre_symbol(i, ctx)
+                yield Equation.of("error", symbol, Sub(y, t), _flat(v.d_pre, i))
+                continue
+            if not self.activation.elementwise:  # softmax, with a loss it does not combine with
+                d_out_symbol = Partial(LOSS, names.out(i)) if textbook else names.err(i)
+                yield Equation.of("error", d_out_symbol, d_out_rhs, d_out)
+                continue
+            assert self.activation.derivative_form is not None
+            deriv_rhs = self.activation.derivative_form(Var(self.pre_symbol(i), _flat(v.e, i)),
+                                                        Var(names.out(i), _flat(v.y, i)))
+            deriv_eq = Equation.of("error", self.deriv_symbol(i), deriv_rhs, _flat(v.deriv, i))
+            if textbook:
+                yield deriv_eq
+                d_pre_exact = _flat(ex.d_pre, i) if ex is not None and ex.d_pre is not None else None
+                yield Equation.of("error", names.err(i), mul(Var(self.deriv_symbol(i), _flat(v.deriv, i)),
+                                                             d_out_rhs),
+                                  _flat(v.d_pre, i), _departure(_flat(v.d_pre, i), d_pre_exact))
+            else:
+                yield Equation.of("error", names.err(i), d_out_rhs, d_out, _departure(d_out, d_out_exact))
+                yield deriv_eq
+        if self.has_activation and not self.activation.elementwise and not self.combined:
+            yield from self._softmax_pre_equations(v, ctx)
+
+    def _softmax_pre_equations(self, v: LayerValues, ctx: EquationContext) -> Iterator[Equation]:
+        textbook = ctx.notation == "textbook"
+        assert v.d_out is not None and v.d_pre is not None
+        d_out_sym = [(Partial(LOSS, self.names.out(k)) if textbook else self.names.err(k)) for k in range(self.units)]
+        weighted = add(*[Mul((Var(d_out_sym[k], _flat(v.d_out, k)), Var(self.names.out(k), _flat(v.y, k))))
+                         for k in range(self.units)])
+        for i in range(self.units):
+            rhs = Mul((Var(self.names.out(i), _flat(v.y, i)), Sub(Var(d_out_sym[i], _flat(v.d_out, i)), weighted)))
+            symbol = self.names.err(i) if textbook else self.dpre_symbol(i, ctx)
+            yield Equation.of("error", symbol, rhs, _flat(v.d_pre, i))
+
+    def propagation_terms(self, v: LayerValues, ctx: EquationContext) -> list[Expr]:
+        """The bound ∂E/∂(input unit) for every input unit: the δ equations of the layer below."""
+        n_in = int(np.prod(v.x.shape))
+        return [self.propagation_rhs(v, ctx, j) for j in range(n_in)]
+
+    def gradient_equations(self, v: LayerValues, ctx: EquationContext) -> Iterator[Equation]:
+        ex = v.exact
+        for pname, grad in v.grads.items():
+            for idx in np.ndindex(grad.shape):
+                exact = float(ex.grads[pname][idx]) if ex is not None else None
+                yield Equation.of("gradient", Partial(ctx.loss_symbol, self.param_symbol(pname, idx)),
+                                  self.gradient_rhs(v, ctx, pname, idx), float(grad[idx]),
+                                  _departure(float(grad[idx]), exact))
+
+    def update_equations(self, v: LayerValues, ctx: EquationContext, new_params: Mapping[str, np.ndarray],
+                         exact_params: Mapping[str, np.ndarray] | None, trainable: Mapping[str, bool],
+                         averaged: bool = False) -> Iterator[Equation]:
+        """w' = w − η·(the gradient's right-hand side), or w' = w − η·∂E/∂w after a batch average."""
+        eta = Var(ETA, ctx.learning_rate)
+        for pname, grad in v.grads.items():
+            old = v.params[pname]
+            for idx in np.ndindex(grad.shape):
+                sym = self.param_symbol(pname, idx)
+                new = float(new_params[pname][idx])
+                if not trainable[pname]:
+                    yield Equation.of("update", self.param_symbol(pname, idx, prime=True),
+                                      Var(sym, float(old[idx])), new, note="frozen: not trained")
+                    continue
+                if averaged:
+                    step: Expr = Mul((eta, Var(Partial(LOSS, sym), float(grad[idx]))))
+                else:
+                    g = self.gradient_rhs(v, ctx, pname, idx)
+                    step = Mul((eta,) + (g.factors if isinstance(g, Mul) else (g,)))
+                exact = float(exact_params[pname][idx]) if exact_params is not None else None
+                yield Equation.of("update", self.param_symbol(pname, idx, prime=True),
+                                  Sub(Var(sym, float(old[idx])), step), new, _departure(new, exact))
+
+    def average_equations(self, per_sample: list[LayerValues], grads: Mapping[str, np.ndarray]
+                          ) -> Iterator[Equation]:
+        """∂E/∂w = (1/N)·(∂E⁽¹⁾/∂w + … + ∂E⁽ᴺ⁾/∂w) with --batch full."""
+        n = len(per_sample)
+        for pname, grad in grads.items():
+            for idx in np.ndindex(grad.shape):
+                sym = self.param_symbol(pname, idx)
+                terms = [Var(Partial(Sym("E", superscript=f"({s + 1})"), sym), float(v.grads[pname][idx]))
+                         for s, v in enumerate(per_sample)]
+                yield Equation.of("gradient", Partial(LOSS, sym), Mul((Div(Num(1), Num(n)), add(*terms))),
+                                  float(grad[idx]), note="averaged over the batch")
+
+
+def _flat(arr: np.ndarray | None, i: int) -> float:
+    assert arr is not None
+    return float(arr.flat[i])
+
+
+def _departure(value: float | None, exact: float | None) -> float | None:
+    """The exact value, when it differs from the value shown (--rule slide); else None."""
+    if value is None or exact is None:
+        return None
+    if abs(value - exact) <= SLIDE_RTOL * max(abs(value), abs(exact), 1e-300):
+        return None
+    return exact
+
+
+def layer_error(spec: LayerSpec, message: str, expected: str | None = None) -> BpexplainError:
+    return BpexplainError(message, where=spec.where, path=spec.name, expected=expected)
+
+
+__all__ = ["Layer", "LayerValues", "EquationContext", "UnitNames", "InputNames", "ETA", "LOSS", "Add", "Var",
+           "Mul", "Sub", "Num", "Sym"]

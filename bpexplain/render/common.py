@@ -1,0 +1,86 @@
+"""What the renderers share: the columns of an equation line and the end-of-run summary table.
+
+Nothing here computes a number: it only selects and formats what the engine recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..trace import Equation, StepEnd, StepStart
+from .numbers import format_number
+from .printer import Printer
+
+
+@dataclass(frozen=True)
+class EquationColumns:
+    symbol: str
+    expression: str
+    substituted: str  # "" when it would repeat the expression or the value
+    value: str
+    remark: str  # the true value under --rule slide, or a note
+
+
+def equation_columns(eq: Equation, printer: Printer) -> EquationColumns:
+    symbol = printer.doprint(eq.symbol)
+    expression = printer.doprint(eq.expression)
+    substituted = printer.doprint(eq.substituted)
+    value = printer.number(eq.value)
+    if substituted in (expression, value):
+        substituted = ""
+    remark = ""
+    if eq.exact is not None:
+        remark = f"≠ {printer.number(eq.exact)} by the exact chain rule"
+    elif eq.note:
+        remark = eq.note
+    return EquationColumns(symbol, expression, substituted, value, remark)
+
+
+@dataclass
+class SummaryTable:
+    """Keeps the first and the latest few steps' losses and parameters for the closing table."""
+
+    head: int = 3
+    tail: int = 3
+    initial: dict[str, np.ndarray] = field(default_factory=dict)
+    first: list[tuple[StepStart | None, StepEnd]] = field(default_factory=list)
+    last: list[tuple[StepStart | None, StepEnd]] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, start: StepStart | None, end: StepEnd) -> None:
+        self.count += 1
+        if len(self.first) < self.head:
+            self.first.append((start, end))
+            return
+        self.last.append((start, end))
+        if len(self.last) > self.tail:
+            self.last.pop(0)
+
+    def columns(self) -> list[tuple[StepStart | None, StepEnd] | None]:
+        """The steps to show, with None where steps are left out."""
+        cols: list[tuple[StepStart | None, StepEnd] | None] = list(self.first)
+        if self.count > self.head + self.tail:
+            cols.append(None)
+        cols.extend(self.last)
+        return cols
+
+
+def parameter_rows(initial: dict[str, np.ndarray], symbols: dict[str, tuple[str, ...]],
+                   limit: int = 40) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(label, parameter name, index) for every parameter element, when there are at most `limit`."""
+    total = sum(int(a.size) for a in initial.values())
+    if total > limit:
+        return []
+    rows = []
+    for name, arr in initial.items():
+        labels = symbols.get(name)
+        for k, idx in enumerate(np.ndindex(arr.shape)):
+            label = labels[k] if labels else f"{name}{list(idx)}"
+            rows.append((label, name, idx))
+    return rows
+
+
+def fmt(x: float | None, precision: int) -> str:
+    return "" if x is None else format_number(x, precision)

@@ -1,0 +1,128 @@
+"""The JSON trace (format `bpexplain-trace/1`, documented in docs/trace-format.md).
+
+Values keep full float64 (Python's shortest round-trip repr); the `expression` and `substituted`
+strings are the plain-text printer's, with numbers shown at the display precision. The document is
+written as the run goes: the header, then one step at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+
+import numpy as np
+
+from ..trace import Block, Equation, Event, StepEnd, StepStart, TraceEnd, TraceHeader
+from .printer import TextPrinter
+
+FORMAT = "bpexplain-trace/1"
+
+
+def _num(x: float) -> float | str | None:
+    if math.isnan(x):
+        return None
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return float(x)
+
+
+def array(a: np.ndarray) -> Any:
+    arr = np.asarray(a, dtype=np.float64)
+    if arr.ndim == 0:
+        return _num(float(arr))
+    return [array(row) for row in arr] if arr.ndim > 1 else [_num(float(v)) for v in arr]
+
+
+class JsonParts:
+    """Turns each event into its piece of the document."""
+
+    def __init__(self, precision: int = 4) -> None:
+        self.printer = TextPrinter(precision, None)
+
+    def header(self, h: TraceHeader) -> dict[str, Any]:
+        s = h.settings
+        return {
+            "format": FORMAT,
+            "command": s.command,
+            "network": h.network,
+            "settings": {"notation": s.notation, "rule": s.rule, "update_order": s.update_order, "batch": s.batch,
+                         "detail": s.detail, "precision": s.precision, "shuffle": s.shuffle, "seed": s.seed},
+            "conventions": list(h.conventions),
+            "legend": [{"symbol": self.printer.doprint(sym), "meaning": m} for sym, m in h.legend],
+            "initial_parameters": {k: array(v) for k, v in h.initial_parameters.items()},
+            "parameter_origins": dict(h.parameter_origins),
+        }
+
+    def step_start(self, s: StepStart) -> dict[str, Any]:
+        single = len(s.samples) == 1
+        targets = [None if np.isnan(t).any() else array(t) for t in s.targets]
+        return {"index": s.index, "epoch": s.epoch,
+                "sample": s.samples[0] if single else list(s.samples),
+                "input": array(s.inputs[0]) if single else [array(x) for x in s.inputs],
+                "target": targets[0] if single else targets}
+
+    def equation(self, eq: Equation, b: Block) -> dict[str, Any]:
+        d: dict[str, Any] = {"kind": eq.kind, "layer": b.layer, "symbol": self.printer.doprint(eq.symbol),
+                             "expression": self.printer.doprint(eq.expression),
+                             "substituted": self.printer.doprint(eq.substituted), "value": _num(eq.value)}
+        if b.sample is not None:
+            d["sample"] = b.sample
+        if eq.exact is not None:
+            d["exact"] = _num(eq.exact)
+        if eq.note:
+            d["note"] = eq.note
+        return d
+
+    def step_end(self, e: StepEnd) -> dict[str, Any]:
+        d: dict[str, Any] = {"outputs": {k: array(v) for k, v in e.outputs.items()},
+                             "loss": None if e.loss is None else _num(e.loss)}
+        if e.gradients is not None:
+            d["gradients"] = {k: array(v) for k, v in e.gradients.items()}
+        if e.parameters is not None:
+            d["parameters"] = {k: array(v) for k, v in e.parameters.items()}
+        if e.departures:
+            d["departures"] = e.departures
+        return d
+
+    def end(self, end: TraceEnd) -> dict[str, Any]:
+        return {"steps_run": end.steps, "stopped": end.stopped}
+
+
+def trace_to_dict(events: Iterable[Event]) -> dict[str, Any]:
+    return json.loads("".join(JsonRenderer().chunks(events)))
+
+
+class JsonRenderer:
+    def __init__(self, precision: int = 4, **_: Any) -> None:
+        self.parts = JsonParts(precision)
+
+    def write(self, events: Iterable[Event], out: TextIO) -> None:
+        for chunk in self.chunks(events):
+            out.write(chunk)
+
+    def chunks(self, events: Iterable[Event]) -> Iterator[str]:
+        dump = _dumps
+        first_step = True
+        first_eq = True
+        for ev in events:
+            if isinstance(ev, TraceHeader):
+                head = dump(self.parts.header(ev))
+                yield head[:-1] + ', "steps": ['
+            elif isinstance(ev, StepStart):
+                start = dump(self.parts.step_start(ev))
+                yield ("" if first_step else ", ") + start[:-1] + ', "equations": ['
+                first_step, first_eq = False, True
+            elif isinstance(ev, Block):
+                for eq in ev.equations:
+                    yield ("" if first_eq else ", ") + dump(self.parts.equation(eq, ev))
+                    first_eq = False
+            elif isinstance(ev, StepEnd):
+                yield "], " + dump(self.parts.step_end(ev))[1:]
+            elif isinstance(ev, TraceEnd):
+                yield "], " + dump(self.parts.end(ev))[1:] + "\n"
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False)

@@ -1,0 +1,69 @@
+"""The one place where numbers become text, for every format."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def format_number(x: float, precision: int = 4) -> str:
+    """`precision` significant digits, trailing zeros dropped; scientific below 1e-6 and from 1e9 up.
+
+    Significant digits (not decimals) keep a small gradient such as 0.0003123 readable.
+    """
+    if x != x:
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == 0:
+        return "0"
+    ax = abs(x)
+    if ax < 1e-6 or ax >= 1e9:
+        mantissa, exponent = f"{x:.{max(precision - 1, 0)}e}".split("e")
+        if "." in mantissa:
+            mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}e{int(exponent)}"
+    decimals = max(precision - 1 - math.floor(math.log10(ax)), 0)
+    text = f"{x:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def format_vector(values: np.ndarray, precision: int = 4, limit: int = 12) -> str:
+    """[0.1, 0.4, 0.2], shortened in the middle beyond `limit` values."""
+    flat = [format_number(float(v), precision) for v in np.asarray(values).ravel()]
+    if len(flat) > limit:
+        half = limit // 2
+        flat = flat[:half] + ["…"] + flat[-half:]
+    return "[" + ", ".join(flat) + "]"
+
+
+def format_grid(values: np.ndarray, precision: int = 4, limit: int = 12) -> list[str]:
+    """A matrix as right-aligned rows of text (a vector as one row); rows and columns shortened beyond `limit`."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim == 0:
+        return [format_number(float(arr), precision)]
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    if arr.ndim > 2:
+        lines: list[str] = []
+        for c in range(arr.shape[0]):
+            lines.append(f"[{c}]")
+            lines.extend("  " + line for line in format_grid(arr[c], precision, limit))
+        return lines
+    rows = [[format_number(float(v), precision) for v in row] for row in arr]
+    rows = [_shorten(r, limit, "…") for r in rows]
+    if len(rows) > limit:
+        half = limit // 2
+        rows = rows[:half] + [["⋮"] * len(rows[0])] + rows[-half:]
+    width = max(len(cell) for row in rows for cell in row)
+    return ["  ".join(cell.rjust(width) for cell in row) for row in rows]
+
+
+def _shorten(row: list[str], limit: int, filler: str) -> list[str]:
+    if len(row) <= limit:
+        return row
+    half = limit // 2
+    return row[:half] + [filler] + row[-half:]

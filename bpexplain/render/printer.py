@@ -1,0 +1,134 @@
+"""Printers over expression trees: one shared precedence table, one method per node class.
+
+As in sympy's printing package, `Printer.doprint` dispatches to `_print_<NodeClass>`; a format
+(plain text here, LaTeX elsewhere) is a subclass that supplies its own spelling of each node and
+its own brackets. Numbers always go through `render.numbers.format_number`.
+"""
+
+from __future__ import annotations
+
+from ..expr import Add, Call, Derivative, Div, Expr, Func, Mul, Name, Neg, Num, Partial, Pow, Sub, Sym, Var
+from .numbers import format_number
+
+PRECEDENCE_ADD = 10
+PRECEDENCE_NEG = 15
+PRECEDENCE_MUL = 20
+PRECEDENCE_POW = 30
+PRECEDENCE_ATOM = 100
+
+
+def precedence(node: Expr) -> int:
+    if isinstance(node, (Add, Sub)):
+        return PRECEDENCE_ADD
+    if isinstance(node, Neg):
+        return PRECEDENCE_NEG
+    if isinstance(node, Num):
+        return PRECEDENCE_NEG if node.value < 0 else PRECEDENCE_ATOM
+    if isinstance(node, (Mul, Div)):
+        return PRECEDENCE_MUL
+    if isinstance(node, Pow):
+        return PRECEDENCE_POW
+    return PRECEDENCE_ATOM
+
+
+class Printer:
+    """Walks a tree; subclasses spell the nodes. `max_terms` shortens long sums in the middle."""
+
+    def __init__(self, precision: int = 4, max_terms: int | None = None) -> None:
+        self.precision = precision
+        self.max_terms = max_terms
+
+    def doprint(self, node: Expr) -> str:
+        return self._print(node, lead=True)
+
+    def _print(self, node: Expr, lead: bool = False) -> str:
+        for cls in type(node).__mro__:
+            method = getattr(self, f"_print_{cls.__name__}", None)
+            if method is not None:
+                return method(node, lead)
+        raise TypeError(f"{type(self).__name__} cannot print {node!r}")
+
+    def paren(self, text: str) -> str:
+        return f"({text})"
+
+    def _sub(self, node: Expr, parent: int, lead: bool = False, strict: bool = False) -> str:
+        """Print a child, bracketed when it binds less tightly than its parent."""
+        text = self._print(node, lead)
+        if (isinstance(node, Num) and node.value < 0) or isinstance(node, Neg):
+            return text if lead else self.paren(text)
+        p = precedence(node)
+        return self.paren(text) if (p < parent or (strict and p == parent)) else text
+
+    def shorten(self, items: list[str], ellipsis: str) -> list[str]:
+        if self.max_terms is None or len(items) <= self.max_terms:
+            return items
+        head = max(self.max_terms // 2, 1)
+        tail = max(self.max_terms - head, 1)
+        return items[:head] + [ellipsis] + items[-tail:]
+
+    def _print_Var(self, node: Var, lead: bool) -> str:
+        return self._print(node.sym, lead)
+
+    def _print_Func(self, node: Func, lead: bool) -> str:
+        return self._print(node.symbolic, lead)
+
+    def _print_Num(self, node: Num, lead: bool) -> str:
+        return self.number(node.value)
+
+    def number(self, value: float) -> str:
+        return format_number(value, self.precision)
+
+
+class TextPrinter(Printer):
+    """Plain Unicode text: e_4 = w_14·y_1 + w_24·y_2, σ(0.39), dh_4(e)/de, ∂E/∂w_14."""
+
+    def _print_Sym(self, node: Sym, lead: bool) -> str:
+        text = node.base + ("'" if node.prime else "")
+        if node.superscript:
+            text += "^" + node.superscript
+        if node.indices:
+            parts = [self._index(i) for i in node.indices]
+            sep = "" if all(len(p) == 1 or p.startswith("(") for p in parts) else ","
+            text += "_" + sep.join(parts)
+        return text
+
+    def _index(self, index: str | Sym) -> str:
+        if isinstance(index, Sym):
+            return "(" + index.base + "".join(str(i) for i in index.indices) + ")"
+        return index
+
+    def _print_Name(self, node: Name, lead: bool) -> str:
+        return node.text
+
+    def _print_Derivative(self, node: Derivative, lead: bool) -> str:
+        return f"d{self._print(node.func)}({node.var})/d{node.var}"
+
+    def _print_Partial(self, node: Partial, lead: bool) -> str:
+        return f"∂{self._print(node.of)}/∂{self._print(node.wrt)}"
+
+    def _print_Add(self, node: Add, lead: bool) -> str:
+        items = [self._sub(t, PRECEDENCE_ADD, lead and i == 0) for i, t in enumerate(node.terms)]
+        return " + ".join(self.shorten(items, "…"))
+
+    def _print_Sub(self, node: Sub, lead: bool) -> str:
+        return f"{self._sub(node.left, PRECEDENCE_ADD, lead)} − {self._sub(node.right, PRECEDENCE_ADD, strict=True)}"
+
+    def _print_Neg(self, node: Neg, lead: bool) -> str:
+        return "−" + self._sub(node.operand, PRECEDENCE_MUL)
+
+    def _print_Mul(self, node: Mul, lead: bool) -> str:
+        return "·".join(self._sub(f, PRECEDENCE_MUL, lead and i == 0) for i, f in enumerate(node.factors))
+
+    def _print_Div(self, node: Div, lead: bool) -> str:
+        if node == Div(Num(1), Num(2)):
+            return "½"
+        return f"{self._sub(node.numerator, PRECEDENCE_MUL, lead)}/{self._sub(node.denominator, PRECEDENCE_MUL, strict=True)}"
+
+    def _print_Pow(self, node: Pow, lead: bool) -> str:
+        base = self._sub(node.base, PRECEDENCE_POW, strict=True)
+        if node.exponent == Num(2):
+            return base + "²"
+        return f"{base}^{self._sub(node.exponent, PRECEDENCE_POW, strict=True)}"
+
+    def _print_Call(self, node: Call, lead: bool) -> str:
+        return f"{self._print(node.func)}({', '.join(self._print(a, True) for a in node.args)})"

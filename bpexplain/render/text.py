@@ -1,0 +1,191 @@
+"""Plain text: what is written when stdout is not a terminal, and for answer keys.
+
+No colour codes and no box-drawing characters; every line depends only on the trace, so two runs
+give the same bytes. Each equation is one line, `symbol = expression = substituted = value`, with
+the columns aligned within a block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TextIO
+
+from ..trace import Block, Event, StepEnd, StepStart, TraceEnd, TraceHeader
+from .common import SummaryTable, equation_columns, fmt, parameter_rows
+from .numbers import format_grid, format_vector
+from .printer import TextPrinter
+
+RULE = "=" * 72
+
+
+class TextRenderer:
+    def __init__(self, precision: int = 4, max_terms: int | None = 8) -> None:
+        self.precision = precision
+        self.printer = TextPrinter(precision, max_terms)
+        self.header: TraceHeader | None = None
+        self.start: StepStart | None = None
+        self.summary = SummaryTable()
+
+    def write(self, events: Iterable[Event], out: TextIO) -> None:
+        for event in events:
+            for line in self.lines(event):
+                out.write(line + "\n")
+
+    def lines(self, event: Event) -> Iterator[str]:
+        if isinstance(event, TraceHeader):
+            self.header = event
+            yield from self.header_lines(event)
+        elif isinstance(event, StepStart):
+            self.start = event
+            if self.detail != "summary":
+                yield from self.step_lines(event)
+        elif isinstance(event, Block):
+            yield from self.block_lines(event)
+        elif isinstance(event, StepEnd):
+            self.summary.add(self.start, event)
+            yield from self.step_end_lines(event)
+        elif isinstance(event, TraceEnd):
+            yield from self.end_lines(event)
+
+    @property
+    def detail(self) -> str:
+        return self.header.settings.detail if self.header else "full"
+
+    # ---- header -------------------------------------------------------------------------------
+
+    def header_lines(self, h: TraceHeader) -> Iterator[str]:
+        net = h.network
+        yield f"bpexplain {h.settings.command}: {net['name']} - {net['title']}"
+        yield ""
+        yield "Conventions"
+        for line in h.conventions:
+            yield f"  * {line}"
+        yield ""
+        yield "Legend"
+        legend = [(self.printer.doprint(sym), meaning) for sym, meaning in h.legend]
+        width = max(len(s) for s, _ in legend)
+        for sym, meaning in legend:
+            yield f"  {sym.ljust(width)}  {meaning}"
+        yield ""
+        yield from self.network_lines(h)
+        yield ""
+        yield "Initial parameters"
+        yield from self.parameter_lines(h.initial_parameters, h, initial=True)
+        yield ""
+
+    def network_lines(self, h: TraceHeader) -> Iterator[str]:
+        yield "Network"
+        rows = [("layer", "type", "activation", "input", "output", "parameters")]
+        for layer in h.network["layers"]:
+            params = ", ".join(f"{p} {'×'.join(map(str, s))}" for p, s in layer["parameters"].items())
+            rows.append((layer["name"], layer["type"], layer["activation"],
+                         "×".join(map(str, layer["input_shape"])), "×".join(map(str, layer["output_shape"])),
+                         params or "-"))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            yield "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
+        frozen = h.network["frozen"]
+        yield f"  loss {h.network['loss']}, learning rate {h.network['learning_rate']:g}" + \
+            (f", frozen: {', '.join(frozen)}" if frozen else "")
+
+    def parameter_lines(self, params: dict, h: TraceHeader, initial: bool = False) -> Iterator[str]:
+        for name, arr in params.items():
+            origin = h.parameter_origins.get(name, "") if initial else ""
+            shape = "×".join(map(str, arr.shape))
+            symbols = h.parameter_symbols.get(name)
+            yield f"  {name} ({shape}{', ' + origin if origin else ''})"
+            if symbols and arr.ndim <= 2:
+                cells = [f"{self.printer.doprint(s)} = {fmt(float(v), self.precision)}"
+                         for s, v in zip(symbols, arr.ravel())]
+                per_row = arr.shape[-1] if arr.ndim == 2 else len(cells)
+                width = max(len(c) for c in cells)
+                for r in range(0, len(cells), per_row):
+                    yield "    " + "   ".join(c.ljust(width) for c in cells[r:r + per_row]).rstrip()
+            else:
+                for line in format_grid(arr, self.precision):
+                    yield "    " + line
+
+    # ---- steps --------------------------------------------------------------------------------
+
+    def step_lines(self, s: StepStart) -> Iterator[str]:
+        yield RULE
+        samples = ", ".join(map(str, s.samples))
+        word = "sample" if len(s.samples) == 1 else "samples"
+        yield f"Step {s.index} (epoch {s.epoch}, {word} {samples})"
+        for k, (x, t) in enumerate(zip(s.inputs, s.targets)):
+            prefix = f"  sample {s.samples[k]}: " if len(s.samples) > 1 else "  "
+            target = "" if t.size and t.ravel()[0] != t.ravel()[0] else f"   ŷ = {format_vector(t, self.precision)}"
+            yield f"{prefix}x = {format_vector(x, self.precision)}{target}"
+        yield RULE
+
+    def block_lines(self, b: Block) -> Iterator[str]:
+        yield ""
+        sample = f" [sample {b.sample}]" if b.sample is not None else ""
+        yield f"{b.title}{sample}"
+        yield f"  {b.annotation}"
+        if b.equations:
+            cols = [equation_columns(eq, self.printer) for eq in b.equations]
+            w_sym = max(len(c.symbol) for c in cols)
+            w_expr = max(len(c.expression) for c in cols)
+            w_sub = max(len(c.substituted) for c in cols)
+            for c in cols:
+                parts = [c.symbol.ljust(w_sym), " = ", c.expression.ljust(w_expr)]
+                if w_sub:
+                    parts += [" = " if c.substituted else "   ", c.substituted.ljust(w_sub)]
+                parts += [" = ", c.value]
+                if c.remark:
+                    parts += ["   ", c.remark if c.remark.startswith("≠") else f"({c.remark})"]
+                yield "    " + "".join(parts).rstrip()
+        else:
+            for arr in b.arrays:
+                grid = format_grid(arr.value, self.precision)
+                if len(grid) == 1:
+                    yield f"    {arr.label} = {grid[0].strip() if arr.value.ndim == 0 else format_vector(arr.value, self.precision)}"
+                else:
+                    yield f"    {arr.label} ="
+                    for line in grid:
+                        yield "      " + line
+
+    def step_end_lines(self, e: StepEnd) -> Iterator[str]:
+        assert self.header is not None
+        if self.detail == "summary":
+            s = self.start
+            where = f"epoch {s.epoch}, sample {', '.join(map(str, s.samples))}" if s else ""
+            line = f"step {e.index} ({where}): E = {fmt(e.loss, self.precision)}"
+            if e.parameters is not None and sum(a.size for a in e.parameters.values()) <= 16:
+                line += "  " + "  ".join(f"{n} = {format_vector(a, self.precision)}" for n, a in e.parameters.items())
+            yield line
+            return
+        yield ""
+        if e.loss is not None:
+            yield f"Loss at step {e.index}: E = {fmt(e.loss, self.precision)}"
+        if e.parameters is None:
+            last = list(e.outputs)[-1]
+            yield f"Output ({last}): y = {format_vector(e.outputs[last], self.precision)}"
+        else:
+            if e.departures:
+                yield f"{e.departures} parameter value(s) depart from the exact chain rule's (marked ≠ above)."
+            yield f"Parameters after step {e.index}"
+            yield from self.parameter_lines(e.parameters, self.header)
+        yield ""
+
+    def end_lines(self, end: TraceEnd) -> Iterator[str]:
+        assert self.header is not None
+        if self.header.settings.command != "train":
+            return
+        yield RULE
+        yield f"Summary: {end.steps} step(s); stopped because {end.stopped}"
+        cols = self.summary.columns()
+        heads = ["", "initial"] + [("…" if c is None else f"step {c[1].index}") for c in cols]
+        rows = [heads, ["E", ""] + ["…" if c is None else fmt(c[1].loss, self.precision) for c in cols]]
+        symbols = {n: tuple(self.printer.doprint(s) for s in syms)
+                   for n, syms in self.header.parameter_symbols.items()}
+        for label, name, idx in parameter_rows(self.header.initial_parameters, symbols):
+            row = [label, fmt(float(self.header.initial_parameters[name][idx]), self.precision)]
+            for c in cols:
+                params = c[1].parameters if c is not None else None
+                row.append("…" if params is None else fmt(float(params[name][idx]), self.precision))
+            rows.append(row)
+        widths = [max(len(r[i]) for r in rows) for i in range(len(heads))]
+        for row in rows:
+            yield "  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()

@@ -1,0 +1,502 @@
+"""YAML -> a validated, frozen network description. The only module that reads YAML.
+
+The document is composed into YAML nodes first, so that every value keeps the line and column it
+came from; every validation error names that position, the key path (`layers[1].weight`), what
+was found and what was expected. Layer-specific keys are validated by the layer's own module
+(`bpexplain.layers`), so a new layer type brings its own rules.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+import yaml
+
+from .errors import BpexplainError, Location
+from .functions import LOSSES
+
+MAX_FILE_BYTES = 2_000_000
+MAX_NODES = 200_000
+MAX_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter tensor: its initial value, whether training changes it, where it came from."""
+
+    value: np.ndarray
+    trainable: bool = True
+    origin: str = "given"  # "given" or "random"
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    name: str
+    type: str
+    index: int  # 0-based position in the network
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    params: Mapping[str, Param]  # "weight", "bias", in a fixed order
+    activation: str = "identity"
+    slope: float = 0.01  # leaky_relu only
+    options: Mapping[str, Any] = field(default_factory=dict)  # layer-type-specific settings
+    where: Location | None = None
+
+    @property
+    def units(self) -> int:
+        return int(np.prod(self.out_shape))
+
+
+@dataclass(frozen=True)
+class Sample:
+    input: np.ndarray
+    target: np.ndarray
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    name: str
+    title: str
+    source: str
+    input_names: tuple[str, ...]
+    input_shape: tuple[int, ...]
+    layers: tuple[LayerSpec, ...]
+    loss: str
+    learning_rate: float
+    data: tuple[Sample, ...]
+    seed: int = 0
+    description: str = ""
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        return {f"{layer.name}.{pname}": p.value for layer in self.layers for pname, p in layer.params.items()}
+
+    def frozen(self) -> list[str]:
+        return [f"{layer.name}.{pname}" for layer in self.layers
+                for pname, p in layer.params.items() if not p.trainable]
+
+
+# --------------------------------------------------------------------------------------------
+# Reading YAML with positions
+
+
+class Document:
+    """The parsed document plus the position of every node, addressed by key path."""
+
+    def __init__(self, source: str, data: Any, marks: dict[tuple, tuple[int, int]],
+                 key_marks: dict[tuple, tuple[int, int]]) -> None:
+        self.source = source
+        self.data = data
+        self._marks = marks
+        self._key_marks = key_marks
+
+    def where(self, path: tuple, key: bool = False) -> Location:
+        marks = self._key_marks if key else self._marks
+        probe = path
+        while probe not in marks and probe:
+            probe = probe[:-1]
+        line, col = marks.get(probe, (0, 0))
+        return Location(self.source, line + 1, col + 1)
+
+    def fail(self, path: tuple, message: str, expected: str | None = None, key: bool = False) -> NoReturn:
+        raise BpexplainError(message, where=self.where(path, key), path=format_path(path), expected=expected)
+
+
+def format_path(path: Iterable[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _walk(node: yaml.Node, path: tuple, marks: dict, key_marks: dict, budget: list[int], depth: int) -> None:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise BpexplainError(f"the document has more than {MAX_NODES} values (or aliases that expand to "
+                             "that many)", expected="a network description of a reasonable size")
+    if depth > MAX_DEPTH:
+        raise BpexplainError(f"the document is nested more than {MAX_DEPTH} levels deep",
+                             where=Location("", node.start_mark.line + 1, node.start_mark.column + 1))
+    marks[path] = (node.start_mark.line, node.start_mark.column)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.start_mark)
+            key_marks[path + (key,)] = (key_node.start_mark.line, key_node.start_mark.column)
+            _walk(value_node, path + (key,), marks, key_marks, budget, depth + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, path + (i,), marks, key_marks, budget, depth + 1)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key that appears twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:  # type: ignore[override]
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_document(text: str, source: str) -> Document:
+    try:
+        loader = _UniqueKeyLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                raise BpexplainError("the file is empty", where=Location(source, 1, 1),
+                                     expected="a YAML mapping with name, inputs, layers, ...")
+            marks: dict = {}
+            key_marks: dict = {}
+            try:
+                _walk(node, (), marks, key_marks, [MAX_NODES], 0)
+            except BpexplainError as exc:
+                raise BpexplainError(exc.message, where=Location(source, exc.where.line if exc.where else None,
+                                                                 exc.where.column if exc.where else None),
+                                     expected=exc.expected) from None
+            data = loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise BpexplainError(f"YAML syntax error: {problem}", where=where) from None
+    except yaml.YAMLError as exc:
+        raise BpexplainError(f"YAML error: {exc}", where=Location(source)) from None
+    except RecursionError:
+        raise BpexplainError("the document is nested too deeply", where=Location(source)) from None
+    return Document(source, data, marks, key_marks)
+
+
+# --------------------------------------------------------------------------------------------
+# Finding a network by short name or path
+
+
+def bundled_names() -> list[str]:
+    folder = resources.files("bpexplain") / "networks"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def read_network_text(name_or_path: str) -> tuple[str, str]:
+    """The YAML text and the name to show in messages, for a bundled short name or a file path."""
+    path = Path(name_or_path)
+    looks_like_path = path.suffix in (".yaml", ".yml") or "/" in name_or_path or path.exists()
+    if not looks_like_path:
+        if name_or_path in bundled_names():
+            text = (resources.files("bpexplain") / "networks" / f"{name_or_path}.yaml").read_text("utf-8")
+            return text, f"{name_or_path}.yaml"
+        close = difflib.get_close_matches(name_or_path, bundled_names(), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise BpexplainError(f"no bundled network or file named {name_or_path!r}{hint}",
+                             where=Location(name_or_path),
+                             expected="a path to a .yaml file or one of: " + ", ".join(bundled_names()))
+    if path.is_dir():
+        raise BpexplainError("is a directory", where=Location(name_or_path), expected="a YAML network file")
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise BpexplainError(f"the file is {size} bytes", where=Location(name_or_path),
+                                 expected=f"at most {MAX_FILE_BYTES} bytes for a network description")
+        return path.read_text("utf-8"), name_or_path
+    except FileNotFoundError:
+        raise BpexplainError("no such file", where=Location(name_or_path),
+                             expected="a path to a YAML network file or a bundled name") from None
+    except PermissionError:
+        raise BpexplainError("the file cannot be read (permission denied)", where=Location(name_or_path)) from None
+    except UnicodeDecodeError as exc:
+        raise BpexplainError(f"the file is not UTF-8 text ({exc.reason})", where=Location(name_or_path)) from None
+    except OSError as exc:
+        raise BpexplainError(f"the file cannot be read ({exc.strerror})", where=Location(name_or_path)) from None
+
+
+def load_network(name_or_path: str) -> NetworkSpec:
+    text, source = read_network_text(name_or_path)
+    return parse_network(text, source)
+
+
+# --------------------------------------------------------------------------------------------
+# Validation helpers shared with the layer modules
+
+
+TOP_KEYS = ("name", "title", "description", "inputs", "layers", "loss", "learning_rate", "data", "seed", "init")
+
+
+class Reader:
+    """Typed access to the document with errors that point at the node."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+
+    def fail(self, path: tuple, message: str, expected: str | None = None, key: bool = False) -> NoReturn:
+        self.doc.fail(path, message, expected, key)
+
+    def mapping(self, value: Any, path: tuple, allowed: Sequence[str], required: Sequence[str] = ()) -> dict:
+        if not isinstance(value, dict):
+            self.fail(path, f"found {describe(value)}", expected="a mapping of keys")
+        for key in value:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                self.fail(path + (key,), f"unknown key {key!r}", key=True,
+                          expected=hint + "one of " + ", ".join(allowed))
+        for key in required:
+            if key not in value:
+                self.fail(path, f"missing key {key!r}", expected=f"{key!r} in this mapping")
+        return value
+
+    def number(self, value: Any, path: tuple, positive: bool = False) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(path, f"found {describe(value)}", expected="a number")
+        x = float(value)
+        if not math.isfinite(x):
+            self.fail(path, f"found {value!r}", expected="a finite number")
+        if positive and x <= 0:
+            self.fail(path, f"found {value!r}", expected="a number greater than 0")
+        return x
+
+    def integer(self, value: Any, path: tuple, minimum: int = 0) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(path, f"found {describe(value)}", expected=f"a whole number ≥ {minimum}")
+        if value < minimum:
+            self.fail(path, f"found {value}", expected=f"a whole number ≥ {minimum}")
+        return int(value)
+
+    def string(self, value: Any, path: tuple, choices: Sequence[str] | None = None) -> str:
+        if not isinstance(value, str):
+            self.fail(path, f"found {describe(value)}", expected="a string")
+        if choices is not None and value not in choices:
+            close = difflib.get_close_matches(value, choices, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            self.fail(path, f"unknown value {value!r}", expected=hint + "one of " + ", ".join(choices))
+        return value
+
+    def boolean(self, value: Any, path: tuple) -> bool:
+        if not isinstance(value, bool):
+            self.fail(path, f"found {describe(value)}", expected="true or false")
+        return value
+
+    def array(self, value: Any, path: tuple, shape: tuple[int, ...], what: str = "") -> np.ndarray:
+        """A nested list of numbers of exactly `shape`; `what` describes the shape in words."""
+        found = _shape_of(value)
+        expected = f"{what} of shape {format_shape(shape)}" if what else f"shape {format_shape(shape)}"
+        if found is None:
+            self._fail_elements(value, path, expected)
+        if found != shape:
+            self.fail(path, f"found shape {format_shape(found)}", expected=expected)
+        arr = np.array(value, dtype=np.float64)
+        if not np.all(np.isfinite(arr)):
+            self._fail_elements(value, path, "finite numbers")
+        arr.setflags(write=False)
+        return arr
+
+    def _fail_elements(self, value: Any, path: tuple, expected: str) -> NoReturn:
+        for sub, leaf in _leaves(value, path):
+            if isinstance(leaf, bool) or not isinstance(leaf, (int, float, list)):
+                self.fail(sub, f"found {describe(leaf)}", expected="a number")
+            if isinstance(leaf, float) and not math.isfinite(leaf):
+                self.fail(sub, f"found {leaf!r}", expected="a finite number")
+        self.fail(path, "the rows are of different lengths (a ragged matrix)", expected=expected)
+
+
+def _leaves(value: Any, path: tuple) -> Iterable[tuple[tuple, Any]]:
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _leaves(item, path + (i,))
+    else:
+        yield path, value
+
+
+def _shape_of(value: Any) -> tuple[int, ...] | None:
+    """The shape of a regular nested list of numbers, or None when it is ragged or not numeric."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return () if math.isfinite(value) else None
+    if not isinstance(value, list) or not value:
+        return (0,) if value == [] else None
+    shapes = {_shape_of(v) for v in value}
+    if len(shapes) != 1 or None in shapes:
+        return None
+    inner = shapes.pop()
+    assert inner is not None
+    return (len(value),) + inner
+
+
+def format_shape(shape: tuple[int, ...]) -> str:
+    return "×".join(str(s) for s in shape) if shape else "scalar"
+
+
+def describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+class ParamInit:
+    """Seeded random initialisation (Algorithm 2, line 1): uniform in ±1/√fan_in, rounded for hand work."""
+
+    def __init__(self, seed: int, decimals: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.decimals = decimals
+
+    def draw(self, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
+        bound = 1.0 / math.sqrt(max(fan_in, 1))
+        arr = np.round(self.rng.uniform(-bound, bound, size=shape), self.decimals)
+        arr = arr + 0.0  # turn -0.0 into 0.0 so that it prints as 0
+        arr.setflags(write=False)
+        return arr
+
+
+def read_param(reader: Reader, raw: Any, path: tuple, shape: tuple[int, ...], what: str,
+               init: ParamInit, fan_in: int, optional: bool) -> Param | None:
+    """A weight or bias: a plain array, or {value: ..., trainable: ...}; omitted -> random or absent."""
+    trainable = True
+    value: Any = raw
+    if isinstance(raw, dict):
+        reader.mapping(raw, path, ("value", "trainable", "init"))
+        trainable = reader.boolean(raw.get("trainable", True), path + ("trainable",))
+        value = raw.get("value")
+        if "init" in raw:
+            reader.string(raw["init"], path + ("init",), ("random", "zeros"))
+            if value is not None:
+                reader.fail(path + ("init",), "both 'value' and 'init' are given", expected="one of them")
+        init_kind = raw.get("init", "random")
+        if value is None:
+            if init_kind == "zeros":
+                zeros = np.zeros(shape)
+                zeros.setflags(write=False)
+                return Param(zeros, trainable, "zeros")
+            return Param(init.draw(shape, fan_in), trainable, "random")
+        path = path + ("value",)
+    elif isinstance(raw, str):
+        kind = reader.string(raw, path, ("random", "zeros"))
+        if kind == "zeros":
+            zeros = np.zeros(shape)
+            zeros.setflags(write=False)
+            return Param(zeros, True, "zeros")
+        return Param(init.draw(shape, fan_in), True, "random")
+    if value is None:
+        if optional:
+            return None
+        return Param(init.draw(shape, fan_in), True, "random")
+    return Param(reader.array(value, path, shape, what), trainable, "given")
+
+
+# --------------------------------------------------------------------------------------------
+# The network
+
+
+def parse_network(text: str, source: str) -> NetworkSpec:
+    from .layers import LAYER_TYPES  # the layer modules validate their own keys
+
+    doc = parse_document(text, source)
+    r = Reader(doc)
+    top = r.mapping(doc.data, (), TOP_KEYS, required=("inputs", "layers"))
+
+    name = r.string(top.get("name", Path(source).stem), ("name",))
+    title = r.string(top.get("title", name), ("title",))
+    description = r.string(top.get("description", ""), ("description",))
+    seed = r.integer(top.get("seed", 0), ("seed",))
+    decimals = 2
+    if "init" in top:
+        init_raw = r.mapping(top["init"], ("init",), ("seed", "decimals"))
+        seed = r.integer(init_raw.get("seed", seed), ("init", "seed"))
+        decimals = r.integer(init_raw.get("decimals", decimals), ("init", "decimals"))
+    init = ParamInit(seed, decimals)
+
+    input_names, input_shape = _read_inputs(r, top["inputs"])
+
+    layers_raw = top["layers"]
+    if not isinstance(layers_raw, list) or not layers_raw:
+        r.fail(("layers",), f"found {describe(layers_raw)}", expected="a list of at least one layer")
+    layers: list[LayerSpec] = []
+    shape = input_shape
+    names_seen: dict[str, int] = {}
+    for i, raw in enumerate(layers_raw):
+        path = ("layers", i)
+        if not isinstance(raw, dict):
+            r.fail(path, f"found {describe(raw)}", expected="a mapping with name, type, ...")
+        type_name = r.string(raw.get("type", "dense"), path + ("type",), tuple(LAYER_TYPES))
+        layer_name = r.string(raw.get("name", f"layer{i + 1}"), path + ("name",))
+        if layer_name in names_seen:
+            r.fail(path + ("name",), f"duplicate layer name {layer_name!r} (also layers[{names_seen[layer_name]}])",
+                   expected="a unique name per layer")
+        names_seen[layer_name] = i
+        spec = LAYER_TYPES[type_name].read_spec(r, raw, path, i, layer_name, shape, init,
+                                               is_last=(i == len(layers_raw) - 1))
+        layers.append(spec)
+        shape = spec.out_shape
+
+    loss = r.string(top.get("loss", "mse"), ("loss",), tuple(LOSSES))
+    if "learning_rate" in top:
+        lr = r.number(top["learning_rate"], ("learning_rate",), positive=True)
+    else:
+        lr = 0.5
+    data = _read_data(r, top.get("data", []), input_shape, shape)
+    last = layers[-1]
+    if loss in ("cross_entropy", "binary_cross_entropy") and last.activation not in ("softmax", "sigmoid"):
+        r.fail(("loss",), f"{loss} needs outputs between 0 and 1, but the last layer's activation is "
+               f"{last.activation}", expected="softmax (cross_entropy) or sigmoid (binary_cross_entropy)")
+    return NetworkSpec(name, title, source, input_names, input_shape, tuple(layers), loss, lr,
+                       tuple(data), seed, description)
+
+
+def _read_inputs(r: Reader, raw: Any) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    path = ("inputs",)
+    if isinstance(raw, bool):
+        r.fail(path, f"found {describe(raw)}", expected="a count, a list of names, or a shape [c, h, w]")
+    if isinstance(raw, int):
+        n = r.integer(raw, path, minimum=1)
+        return tuple(f"x{i + 1}" for i in range(n)), (n,)
+    if isinstance(raw, list) and raw and all(isinstance(v, str) for v in raw):
+        if len(set(raw)) != len(raw):
+            r.fail(path, "an input name appears twice", expected="distinct names")
+        return tuple(raw), (len(raw),)
+    if isinstance(raw, dict):
+        m = r.mapping(raw, path, ("shape",), required=("shape",))
+        shape_raw = m["shape"]
+        if not isinstance(shape_raw, list) or not (1 <= len(shape_raw) <= 3):
+            r.fail(path + ("shape",), f"found {describe(shape_raw)}", expected="[n], [h, w] or [channels, h, w]")
+        dims = tuple(r.integer(v, path + ("shape", i), minimum=1) for i, v in enumerate(shape_raw))
+        if len(dims) == 2:
+            dims = (1,) + dims
+        return tuple(f"x{i + 1}" for i in range(int(np.prod(dims)))), dims
+    r.fail(path, f"found {describe(raw)}", expected="a count, a list of names, or {shape: [c, h, w]}")
+
+
+def _read_data(r: Reader, raw: Any, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> list[Sample]:
+    if not isinstance(raw, list):
+        r.fail(("data",), f"found {describe(raw)}", expected="a list of {input: ..., target: ...}")
+    samples = []
+    for i, item in enumerate(raw):
+        path = ("data", i)
+        m = r.mapping(item, path, ("input", "target"), required=("input",))
+        x = r.array(m["input"], path + ("input",), in_shape if len(in_shape) > 1 else in_shape,
+                    "an input")
+        if "target" in m:
+            t = r.array(m["target"], path + ("target",), out_shape, "a target with one value per output")
+        else:
+            t = np.full(out_shape, np.nan)
+        samples.append(Sample(x, t))
+    return samples
