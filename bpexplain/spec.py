@@ -171,6 +171,9 @@ def parse_document(text: str, source: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         where = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
         problem = exc.problem or exc.context or "invalid YAML"
+        cm = exc.context_mark
+        if exc.context and cm is not None and mark is not None and (cm.line, cm.column) != (mark.line, mark.column):
+            problem += f" ({exc.context} at line {cm.line + 1}, column {cm.column + 1})"
         raise BpexplainError(f"YAML syntax error: {problem}", where=where) from None
     except yaml.YAMLError as exc:
         raise BpexplainError(f"YAML error: {exc}", where=Location(source)) from None
@@ -247,9 +250,9 @@ class Reader:
         for key in value:
             if key not in allowed:
                 close = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f"did you mean {close[0]!r}? " if close else ""
-                self.fail(path + (key,), f"unknown key {key!r}", key=True,
-                          expected=hint + "one of " + ", ".join(allowed))
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                self.fail(path + (key,), f"unknown key {key!r}{hint}", key=True,
+                          expected="one of " + ", ".join(allowed))
         for key in required:
             if key not in value:
                 self.fail(path, f"missing key {key!r}", expected=f"{key!r} in this mapping")
@@ -277,8 +280,8 @@ class Reader:
             self.fail(path, f"found {describe(value)}", expected="a string")
         if choices is not None and value not in choices:
             close = difflib.get_close_matches(value, choices, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            self.fail(path, f"unknown value {value!r}", expected=hint + "one of " + ", ".join(choices))
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            self.fail(path, f"unknown value {value!r}{hint}", expected="one of " + ", ".join(choices))
         return value
 
     def boolean(self, value: Any, path: tuple) -> bool:
