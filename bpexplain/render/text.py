@@ -128,11 +128,12 @@ class TextRenderer:
             w_sym = max(len(c.symbol) for c in cols)
             w_expr = max(len(c.expression) for c in cols)
             w_sub = max(len(c.substituted) for c in cols)
+            w_val = max(len(c.value) for c in cols) if any(c.remark for c in cols) else 0
             for c in cols:
                 parts = [c.symbol.ljust(w_sym), " = ", c.expression.ljust(w_expr)]
                 if w_sub:
                     parts += [" = " if c.substituted else "   ", c.substituted.ljust(w_sub)]
-                parts += [" = ", c.value]
+                parts += [" = ", c.value.ljust(w_val)]
                 if c.remark:
                     parts += ["   ", c.remark if c.remark.startswith("≠") else f"({c.remark})"]
                 yield "    " + "".join(parts).rstrip()
