@@ -15,7 +15,7 @@ import numpy as np
 from .errors import BpexplainError, NumericalError
 from .expr import Derivative, Expr, Partial, Sym, Var
 from .functions import LOSSES, Loss
-from .layers import LAYER_TYPES
+from .layers import LAYER_TYPES, input_names
 from .layers.base import ETA, LOSS, EquationContext, InputNames, Layer, LayerValues
 from .spec import NetworkSpec
 from .trace import Block, Event, NamedArray, Settings, StepEnd, StepStart, TraceEnd, TraceHeader
@@ -43,13 +43,13 @@ class RunOptions:
 def build_layers(spec: NetworkSpec) -> list[Layer]:
     loss = LOSSES[spec.loss]
     layers: list[Layer] = []
-    names = InputNames()
+    names = input_names(spec.input_shape)
     first = 1
     for i, ls in enumerate(spec.layers):
         layer = LAYER_TYPES[ls.type](ls, names, first, i == len(spec.layers) - 1, loss)
         layers.append(layer)
         names = layer.names
-        first += ls.units
+        first += ls.units if layer.numbers_units else 0
     return layers
 
 
@@ -326,9 +326,9 @@ class _Run:
             units = self._units(layer)
             what = "sums its weighted inputs (e_n), then applies its activation: y_n = h_n(e_n)"
             yield Block("forward", layer.name, f"Forward: {layer.name}" + (f" ({units})" if units else ""),
-                        f"Each neuron {what}.",
+                        layer.block_note("forward", self._context(sample)) or f"Each neuron {what}.",
                         tuple(layer.forward_equations(v)) if self.want_equations else (),
-                        (NamedArray("e", v.e), NamedArray("y", v.y)), sample)
+                        layer.block_arrays("forward", v) or (NamedArray("e", v.e), NamedArray("y", v.y)), sample)
 
     def output_pairs(self, vals: list[LayerValues], target: np.ndarray) -> list[tuple[Expr, Expr]]:
         last = self.layers[-1]
@@ -357,7 +357,7 @@ class _Run:
             above = self.layers[i + 1]
             if self.want_equations:
                 incoming = above.propagation_terms(vals[i + 1], ctx)
-            note = self._hidden_error_note(ctx)
+            note = above.propagation_note(ctx) or self._hidden_error_note(ctx)
         eqs = tuple(layer.error_equations(v, ctx, incoming, target, pairs)) if self.want_equations else ()
         arrays = []
         if v.d_out is not None:
@@ -368,7 +368,7 @@ class _Run:
             arrays.append(NamedArray("∂E/∂e" if ctx.notation == "lecture" else "δ = ∂E/∂e", v.d_pre))
         units = self._units(layer)
         return Block("error", layer.name, f"Error: {layer.name}" + (f" ({units})" if units else ""), note, eqs,
-                     tuple(arrays), ctx.sample)
+                     layer.block_arrays("error", v) or tuple(arrays), ctx.sample)
 
     def _output_error_note(self, layer: Layer, ctx: EquationContext) -> str:
         if layer.combined:
@@ -394,8 +394,10 @@ class _Run:
         layer, v = self.layers[i], vals[i]
         eqs = tuple(layer.gradient_equations(v, ctx)) if self.want_equations else ()
         return Block("gradient", layer.name, f"Gradients: {layer.name}",
+                     layer.block_note("gradient", ctx) or
                      "Each weight's gradient: the error term of the neuron it feeds times the input it carries.",
-                     eqs, tuple(NamedArray(f"∂E/∂{p}", g) for p, g in v.grads.items()), ctx.sample)
+                     eqs, layer.block_arrays("gradient", v) or
+                     tuple(NamedArray(f"∂E/∂{p}", g) for p, g in v.grads.items()), ctx.sample)
 
     def update_block(self, vals: list[LayerValues], i: int, new_params: Params, exact_new: Params | None,
                      ctx: EquationContext, averaged: Params | None = None) -> Block:
@@ -469,6 +471,7 @@ class _Run:
             if opts.notation == "lecture" and any(ls.type == "dense" for ls in self.spec.layers):
                 lines.append("the lecture's Weight Updating slide drops the factor x_2 from its line for "
                              "w'_(x2)1; the updates here include it.")
+        lines.extend(dict.fromkeys(line for layer in self.layers for line in layer.convention_lines()))
         if "random" in origins.values():
             lines.append(f"initial parameters: those marked random are drawn uniformly from ±1/√(fan-in) with "
                          f"seed {self.spec.seed} and rounded, then used exactly as printed.")
@@ -496,6 +499,7 @@ class _Run:
             (ETA, "learning rate"),
             (Sym("w", (m, n), prime=True), "weight after the update"),
         ]
+        rows.extend(dict.fromkeys(row for layer in self.layers for row in layer.legend_rows()))
         return tuple(rows)
 
 

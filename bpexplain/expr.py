@@ -38,6 +38,15 @@ class Sym(Expr):
 
 
 @dataclass(frozen=True, slots=True)
+class Elem(Sym):
+    """An element of a feature map or kernel, written as the lecture writes it: O1(2,3), K1(1,1), δO1(2,3).
+
+    A `Sym` whose indices are printed in brackets after the base; printers without a rule of their
+    own print it as a `Sym`.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class Name(Expr):
     """A bare function name: σ, tanh, ReLU, ln, exp, max, h_4 (when printed symbolically)."""
 

@@ -23,7 +23,7 @@ from ..errors import BpexplainError
 from ..expr import Add, Call, Derivative, Div, Expr, Func, Mul, Name, Num, Partial, Sub, Sym, Var, add, mul
 from ..functions import Activation, Loss, make_activation, softmax_backward
 from ..spec import LayerSpec, ParamInit, Reader
-from ..trace import Equation
+from ..trace import Equation, NamedArray
 
 ETA = Sym("η")
 LOSS = Sym("E")
@@ -82,7 +82,8 @@ class InputNames(UnitNames):
 
 class Layer(ABC):
     type_name: ClassVar[str]
-    has_activation: ClassVar[bool] = True
+    has_activation: bool = True  # False for pooling and flatten (and a conv2d without an activation)
+    numbers_units: ClassVar[bool] = True  # dense and flatten units are numbered neurons; feature maps are not
 
     def __init__(self, spec: LayerSpec, inputs: UnitNames, first_unit: int, is_output: bool,
                  loss: Loss) -> None:
@@ -151,6 +152,28 @@ class Layer(ABC):
     @property
     def units(self) -> int:
         return self.spec.units
+
+    # ---- what the blocks say, where a kind has its own words (None: the engine's, for neurons) ---
+
+    def block_note(self, phase: str, ctx: EquationContext) -> str | None:
+        """The annotation of this layer's forward, error, gradient or update block."""
+        return None
+
+    def propagation_note(self, ctx: EquationContext) -> str | None:
+        """How the error goes back through this layer: the annotation of the error block below it."""
+        return None
+
+    def block_arrays(self, phase: str, v: LayerValues) -> tuple[NamedArray, ...] | None:
+        """The arrays of a block (feature maps, kernels shown as grids)."""
+        return None
+
+    def convention_lines(self) -> tuple[str, ...]:
+        """Lines for the trace's conventions (the same lines from several layers are shown once)."""
+        return ()
+
+    def legend_rows(self) -> tuple[tuple[Expr, str], ...]:
+        """Rows for the legend (the same rows from several layers are shown once)."""
+        return ()
 
     # ---- numerics ----------------------------------------------------------------------------
 

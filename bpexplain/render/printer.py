@@ -7,7 +7,7 @@ its own brackets. Numbers always go through `render.numbers.format_number`.
 
 from __future__ import annotations
 
-from ..expr import Add, Call, Derivative, Div, Expr, Func, Mul, Name, Neg, Num, Partial, Pow, Sub, Sym, Var
+from ..expr import Add, Call, Derivative, Div, Elem, Expr, Func, Mul, Name, Neg, Num, Partial, Pow, Sub, Sym, Var
 from .numbers import format_number
 
 PRECEDENCE_ADD = 10
@@ -92,6 +92,10 @@ class TextPrinter(Printer):
             text += "_" + sep.join(parts)
         return text
 
+    def _print_Elem(self, node: Elem, lead: bool) -> str:
+        text = node.base + ("'" if node.prime else "") + (("^" + node.superscript) if node.superscript else "")
+        return text + "(" + ",".join(self._index(i) for i in node.indices) + ")"
+
     def _index(self, index: str | Sym) -> str:
         if isinstance(index, Sym):
             return "(" + index.base + "".join(str(i) for i in index.indices) + ")"
@@ -107,8 +111,10 @@ class TextPrinter(Printer):
         return f"∂{self._print(node.of)}/∂{self._print(node.wrt)}"
 
     def _print_Add(self, node: Add, lead: bool) -> str:
-        items = [self._sub(t, PRECEDENCE_ADD, lead and i == 0) for i, t in enumerate(node.terms)]
-        return " + ".join(self.shorten(items, "…"))
+        # shorten before printing, so that a sum of hundreds of terms costs only the terms shown
+        keep = self.shorten([str(k) for k in range(len(node.terms))], "…")
+        return " + ".join(k if k == "…" else self._sub(node.terms[int(k)], PRECEDENCE_ADD, lead and k == "0")
+                          for k in keep)
 
     def _print_Sub(self, node: Sub, lead: bool) -> str:
         return f"{self._sub(node.left, PRECEDENCE_ADD, lead)} − {self._sub(node.right, PRECEDENCE_ADD, strict=True)}"

@@ -1,0 +1,84 @@
+"""Names and helpers shared by the layers that work on feature maps (conv2d, pooling, activation, flatten).
+
+A feature map of shape (C, H, W) is written as the lecture writes it: I(i,j) for the network's input,
+O1(i,j) for the output of the first convolution, with the channel first when there is more than
+one, O1(c,i,j). Indices are 1-based. The error at an element is δ written before its name,
+δO1(i,j) = ∂E/∂O1(i,j). Each kind numbers its own layers (conv 1, conv 2, pool 1, ...), which gives
+the symbol's number; the tag is read from the file once, when the layer is read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..expr import Elem, Sym
+from ..spec import Reader
+from .base import UnitNames
+
+
+def element_indices(shape: tuple[int, ...], i: int) -> tuple[str, ...]:
+    """The 1-based printed indices of flat element i of an array of `shape`; a single channel is left out."""
+    idx = np.unravel_index(i, shape)
+    parts = [str(int(k) + 1) for k in idx]
+    if len(shape) == 3 and shape[0] == 1:
+        parts = parts[1:]
+    return tuple(parts)
+
+
+class MapNames(UnitNames):
+    """Elements of a map named `base`: base(i,j) and δbase(i,j); the symbols are made once and kept."""
+
+    def __init__(self, base: str, shape: tuple[int, ...]) -> None:
+        self.base = base
+        self.shape = shape
+        self._out: list[Elem] | None = None
+        self._err: list[Elem] | None = None
+
+    def out(self, i: int) -> Elem:
+        if self._out is None:
+            self._out = [Elem(self.base, element_indices(self.shape, k)) for k in range(int(np.prod(self.shape)))]
+        return self._out[i]
+
+    def err(self, i: int) -> Elem:
+        if self._err is None:
+            self._err = [Elem("δ" + self.base, element_indices(self.shape, k))
+                         for k in range(int(np.prod(self.shape)))]
+        return self._err[i]
+
+
+def input_names(shape: tuple[int, ...]) -> UnitNames:
+    """How the network's inputs are written: x_1, x_2, ... for a vector, I(i,j) for an image."""
+    from .base import InputNames
+
+    return MapNames("I", shape) if len(shape) == 3 else InputNames()
+
+
+def ordinal(r: Reader, index: int, type_name: str) -> int:
+    """How many layers of this type there are up to and including layer `index` (conv 1, conv 2, ...)."""
+    layers: Any = r.doc.data.get("layers", []) if isinstance(r.doc.data, dict) else []
+    return 1 + sum(1 for raw in layers[:index] if isinstance(raw, dict) and raw.get("type", "dense") == type_name)
+
+
+def pair(r: Reader, raw: Any, path: tuple, minimum: int) -> tuple[int, int]:
+    """An integer or a pair [rows, columns] of integers ≥ minimum."""
+    if isinstance(raw, list):
+        if len(raw) != 2:
+            r.fail(path, f"found a list of {len(raw)}", expected="a whole number or [rows, columns]")
+        return r.integer(raw[0], path + (0,), minimum), r.integer(raw[1], path + (1,), minimum)
+    n = r.integer(raw, path, minimum)
+    return n, n
+
+
+def size_formula(n: int, k: int, p: int, d: int, s: int, what: str) -> str:
+    """⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 with this layer's numbers, as a line of the block's note."""
+    out = (n + 2 * p - d * (k - 1) - 1) // s + 1
+    return f"{what}: ⌊({n} + 2·{p} − {d}·({k}−1) − 1)/{s}⌋ + 1 = {out}"
+
+
+def map_tag(layer_shape: tuple[int, ...]) -> str:
+    return "×".join(str(s) for s in layer_shape)
+
+
+__all__ = ["MapNames", "input_names", "element_indices", "ordinal", "pair", "size_formula", "Sym"]
