@@ -102,10 +102,25 @@ class StepEnd:
 
 
 @dataclass(frozen=True)
+class Drift:
+    """With --round: a final value computed by hand-style rounding beside the exact float64 one."""
+
+    label: str  # layer.param[i, j], or E for the last step's loss
+    symbol: Expr | None
+    rounded: float
+    exact: float
+
+    @property
+    def difference(self) -> float:
+        return self.rounded - self.exact
+
+
+@dataclass(frozen=True)
 class TraceEnd:
     steps: int
     stopped: str  # why training stopped
     final_parameters: dict[str, np.ndarray] = field(default_factory=dict)
+    drift: tuple[Drift, ...] = ()  # with --round: how far the final values drift from exact float64
 
 
 Event = Union[TraceHeader, StepStart, Block, StepEnd, TraceEnd]

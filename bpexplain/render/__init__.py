@@ -16,6 +16,10 @@ FORMATS: dict[str, str] = {
     "text": "bpexplain.render.text:TextRenderer",
     "rich": "bpexplain.render.rich:RichRenderer",
     "json": "bpexplain.render.json:JsonRenderer",
+    "markdown": "bpexplain.render.markdown:MarkdownRenderer",
+    "latex": "bpexplain.render.latex:LatexRenderer",
+    "html": "bpexplain.render.export:HtmlRenderer",
+    "svg": "bpexplain.render.export:SvgRenderer",
 }
 
 

@@ -1,0 +1,69 @@
+"""A coloured page: the terminal view (render.rich) exported by rich itself as HTML or SVG.
+
+The renderables are printed into a recording console of fixed width whose own output is discarded;
+rich's `export_html` / `export_svg` then turn what was recorded into one document. Unlike the other
+formats this one is written at the end of the run, since an HTML or SVG page is one piece.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+from ..trace import Event, TraceHeader
+
+WIDTH = 120
+
+
+class _ExportRenderer:
+    kind = ""
+
+    def __init__(self, precision: int = 4, max_terms: int | None = 8, width: int = WIDTH, **_: Any) -> None:
+        self.precision = precision
+        self.max_terms = max_terms
+        self.width = width
+
+    def write(self, events: Iterable[Event], out: TextIO) -> None:
+        from rich.console import Console
+
+        from .rich import trace_renderables
+
+        console = Console(record=True, file=io.StringIO(), width=self.width, force_terminal=True,
+                          color_system="truecolor", force_jupyter=False, legacy_windows=False,
+                          no_color=False)
+        title = "bpexplain"
+        for renderable in trace_renderables(_titled(events, self), self.precision, self.max_terms):
+            console.print(renderable)
+        title = self.title or title
+        out.write(self.export(console, title))
+
+    title: str | None = None
+
+    def export(self, console: Any, title: str) -> str:
+        raise NotImplementedError
+
+
+def _titled(events: Iterable[Event], renderer: _ExportRenderer) -> Iterable[Event]:
+    """The events, noting the page title from the header as it passes."""
+    for ev in events:
+        if isinstance(ev, TraceHeader):
+            renderer.title = f"bpexplain {ev.settings.command}: {ev.network['name']}"
+        yield ev
+
+
+class HtmlRenderer(_ExportRenderer):
+    kind = "html"
+
+    def export(self, console: Any, title: str) -> str:
+        from html import escape
+
+        page = console.export_html(inline_styles=False)
+        return page.replace("<head>", f"<head>\n<title>{escape(title)}</title>", 1)
+
+
+class SvgRenderer(_ExportRenderer):
+    kind = "svg"
+
+    def export(self, console: Any, title: str) -> str:
+        return console.export_svg(title=title)

@@ -1,0 +1,222 @@
+"""LaTeX over the same expression trees: w_{14}, \\delta_4, \\frac{dh_4(e)}{de}, \\frac{\\partial E}{\\partial w_{14}}.
+
+A subclass of `render.printer.Printer`, as sympy's `LatexPrinter` is of its `Printer`: one
+`_print_<Node>` method per node class, the brackets decided by the shared precedence table, numbers
+formatted by `render.numbers.format_number` (only re-spelled: `1.5e-7` becomes `1.5 \\times 10^{-7}`).
+The output is math-mode LaTeX that both amsmath and KaTeX (GitHub, Jupyter) accept; the commands it
+may emit are listed in `COMMANDS`, which the tests use to check every equation.
+
+`latex_text` turns the trace's plain-text prose (conventions, notes, titles) into text-mode LaTeX
+that pdflatex compiles without Unicode fonts.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..expr import Add, Call, Derivative, Div, Mul, Name, Neg, Num, Partial, Pow, Sub, Sym
+from .printer import PRECEDENCE_ADD, PRECEDENCE_MUL, PRECEDENCE_POW, Printer
+
+# Unicode letters used in symbols, and their LaTeX commands
+GREEK = {
+    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\varepsilon", "η": r"\eta",
+    "θ": r"\theta", "λ": r"\lambda", "μ": r"\mu", "σ": r"\sigma", "τ": r"\tau", "φ": r"\varphi",
+    "Δ": r"\Delta", "Σ": r"\Sigma",
+}
+# hatted letters: ŷ is the target
+HATS = {"ŷ": "y", "â": "a", "ê": "e", "x̂": "x"}
+# function names: those LaTeX knows as operators, the rest upright through \operatorname
+OPERATORS = {"exp": r"\exp", "ln": r"\ln", "log": r"\log", "max": r"\max", "min": r"\min", "tanh": r"\tanh"}
+
+# every command this printer (and the Markdown renderer's math) may emit: all are KaTeX-supported
+COMMANDS = frozenset({
+    r"\alpha", r"\beta", r"\gamma", r"\delta", r"\varepsilon", r"\eta", r"\theta", r"\lambda", r"\mu",
+    r"\sigma", r"\tau", r"\varphi", r"\Delta", r"\Sigma", r"\hat", r"\exp", r"\ln", r"\log", r"\max",
+    r"\min", r"\tanh", r"\operatorname", r"\frac", r"\partial", r"\cdot", r"\cdots", r"\left", r"\right",
+    r"\times", r"\prime", r"\mathrm", r"\text", r"\neq", r"\quad", r"\begin", r"\end", r"\ldots",
+    r"\vdots", r"\ddots", r"\tfrac",
+})
+
+
+class LatexPrinter(Printer):
+    """Math-mode LaTeX: e_{4} = w_{14} \\cdot y_{1} + w_{24} \\cdot y_{2}, \\sigma\\left(0.39\\right)."""
+
+    def paren(self, text: str) -> str:
+        return rf"\left({text}\right)"
+
+    def number(self, value: float) -> str:
+        return latex_number(super().number(value))
+
+    # ---- leaves -------------------------------------------------------------------------------
+
+    def _print_Sym(self, node: Sym, lead: bool) -> str:
+        text = self.letter(node.base)
+        sup = []
+        if node.prime:
+            sup.append(r"\prime")
+        if node.superscript:
+            sup.append(node.superscript)
+        if node.indices:
+            parts = [self._index(i) for i in node.indices]
+            sep = "" if all(_short(p) for p in parts) else ","
+            text += _subscript(sep.join(parts))
+        if sup == [r"\prime"]:
+            return text.replace("_", "'_", 1) if node.indices else text + "'"
+        if sup:
+            text += "^{" + " ".join(sup) + "}"
+        return text
+
+    def letter(self, base: str) -> str:
+        if base in GREEK:
+            return GREEK[base]
+        if base in HATS:
+            return r"\hat{" + HATS[base] + "}"
+        if len(base) == 1 and base.isascii() and base.isalpha():
+            return base
+        return r"\mathrm{" + _spell(base) + "}"
+
+    def _print_Elem(self, node: Sym, lead: bool) -> str:
+        """A feature-map or kernel element as the lecture writes it: O1(2,3), \\delta O1(2,3)."""
+        text = _spell(node.base).strip()
+        sup = ([r"\prime"] if node.prime else []) + ([node.superscript] if node.superscript else [])
+        if sup:
+            text = "{" + text + "}^{" + " ".join(sup) + "}"
+        return text + "(" + ",".join(self._index(i) for i in node.indices) + ")"
+
+    def _index(self, index: str | Sym) -> str:
+        if isinstance(index, Sym):
+            return "(" + self._print_Sym(index, False) + ")"
+        m = re.fullmatch(r"([A-Za-z])(\d+)", index)
+        if m:  # x1 (an input's index) is written x_1
+            return m.group(1) + _subscript(m.group(2))
+        return _spell(index).strip()
+
+    def _print_Name(self, node: Name, lead: bool) -> str:
+        text = node.text
+        prime = text.endswith("'")
+        core = text.rstrip("'")
+        if core in OPERATORS:
+            out = OPERATORS[core]
+        elif core in GREEK:
+            out = GREEK[core]
+        elif len(core) == 1 and core.isascii():
+            out = core
+        else:
+            out = r"\operatorname{" + core + "}"
+        return out + ("'" * (len(text) - len(core)) if prime else "")
+
+    # ---- derivatives --------------------------------------------------------------------------
+
+    def _print_Derivative(self, node: Derivative, lead: bool) -> str:
+        return rf"\frac{{d{self._print(node.func)}({node.var})}}{{d{node.var}}}"
+
+    def _print_Partial(self, node: Partial, lead: bool) -> str:
+        return rf"\frac{{\partial {self._print(node.of)}}}{{\partial {self._print(node.wrt)}}}"
+
+    # ---- operators ----------------------------------------------------------------------------
+
+    def _print_Add(self, node: Add, lead: bool) -> str:
+        # shorten before printing, so that a sum of hundreds of terms costs only the terms shown
+        keep = self.shorten([str(k) for k in range(len(node.terms))], "…")
+        return " + ".join(r"\cdots" if k == "…" else self._sub(node.terms[int(k)], PRECEDENCE_ADD, lead and k == "0")
+                          for k in keep)
+
+    def _print_Sub(self, node: Sub, lead: bool) -> str:
+        return f"{self._sub(node.left, PRECEDENCE_ADD, lead)} - {self._sub(node.right, PRECEDENCE_ADD, strict=True)}"
+
+    def _print_Neg(self, node: Neg, lead: bool) -> str:
+        return "-" + self._sub(node.operand, PRECEDENCE_MUL)
+
+    def _print_Mul(self, node: Mul, lead: bool) -> str:
+        return r" \cdot ".join(self._sub(f, PRECEDENCE_MUL, lead and i == 0) for i, f in enumerate(node.factors))
+
+    def _print_Div(self, node: Div, lead: bool) -> str:
+        # a fraction bar groups by itself: no brackets inside
+        return rf"\frac{{{self._print(node.numerator, True)}}}{{{self._print(node.denominator, True)}}}"
+
+    def _print_Pow(self, node: Pow, lead: bool) -> str:
+        base = self._sub(node.base, PRECEDENCE_POW, strict=True)
+        if isinstance(node.base, (Sym, Name)) and not base.startswith(r"\left"):
+            base = "{" + base + "}"  # x_{1}^{2}: a subscripted base takes its exponent as a group
+        return f"{base}^{{{self._print(node.exponent, True)}}}"
+
+    def _print_Call(self, node: Call, lead: bool) -> str:
+        args = ", ".join(self._print(a, True) for a in node.args)
+        return f"{self._print(node.func)}{self.paren(args)}"
+
+
+def _spell(text: str) -> str:
+    """Greek letters as commands (followed by a space, so that \\delta O stays two tokens)."""
+    return "".join(GREEK[c] + " " if c in GREEK else c for c in text)
+
+
+def _subscript(text: str) -> str:
+    """_4 for one character, _{14} for more."""
+    return f"_{text}" if len(text) == 1 else f"_{{{text}}}"
+
+
+def _short(index: str) -> bool:
+    """Indices that need no comma between them: one character or a bracketed name."""
+    return len(index) == 1 or index.startswith("(") or (index.startswith("\\") and " " not in index)
+
+
+def latex_number(text: str) -> str:
+    """format_number's text in LaTeX: 1.5e-7 -> 1.5 \\times 10^{-7}; nan, inf spelled as such."""
+    if "e" in text and text not in ("inf", "-inf", "nan"):
+        mantissa, exponent = text.split("e")
+        return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+    if text in ("inf", "-inf"):
+        return text.replace("inf", r"\infty")
+    if text == "nan":
+        return r"\mathrm{NaN}"
+    return text
+
+
+# ---- prose ------------------------------------------------------------------------------------
+
+_TEXT_ESCAPES = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "{": r"\{", "}": r"\}",
+    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+}
+# Unicode in the trace's prose, in text mode (pdflatex has no Greek text font by default)
+_TEXT_SYMBOLS = {
+    "−": "$-$", "·": r"$\cdot$", "×": r"$\times$", "≠": r"$\neq$", "≤": r"$\leq$", "≥": r"$\geq$",
+    "∂": r"$\partial$", "Σ": r"$\Sigma$", "√": r"$\surd$", "±": r"$\pm$", "½": r"$\frac{1}{2}$",
+    "²": r"\textsuperscript{2}", "–": "--", "—": "---", "…": r"\ldots{}", "•": r"\textbullet{}",
+    "→": r"$\rightarrow$", "⁽": "(", "⁾": ")", "ŷ": r"$\hat{y}$", "≈": r"$\approx$", "∈": r"$\in$",
+    "⋮": r"$\vdots$", "<": "$<$", ">": "$>$", "|": "$|$", "'": "'", "“": "``", "”": "''", "’": "'",
+    **{k: f"${v}$" for k, v in GREEK.items() if k not in ("Σ",)},
+}
+
+
+def latex_text(text: str) -> str:
+    """Plain prose in text-mode LaTeX: specials escaped, Unicode maths spelled, x_mn as x\\textsubscript{mn}."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "_":
+            m = re.match(r"_(\([^)\s]*\)[A-Za-z0-9]*|[A-Za-z0-9]+)", text[i:])
+            if m:
+                out.append(r"\textsubscript{" + latex_text(m.group(1)) + "}")
+                i += m.end()
+                continue
+            out.append(r"\_")
+        elif c in _TEXT_ESCAPES:
+            out.append(_TEXT_ESCAPES[c])
+        elif c in _TEXT_SYMBOLS:
+            out.append(_TEXT_SYMBOLS[c])
+        elif c.isascii():
+            out.append(c)
+        else:
+            out.append(_latin(c))
+        i += 1
+    return "".join(out)
+
+
+def _latin(c: str) -> str:
+    """Any other non-ASCII character: kept if pdflatex's utf8 input knows it (Latin letters), else '?'."""
+    import unicodedata
+
+    name = unicodedata.name(c, "")
+    return c if name.startswith("LATIN") else "?"

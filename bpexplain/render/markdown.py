@@ -1,0 +1,273 @@
+"""Markdown for answer keys and notebooks: a heading per step, phase and layer; equations as `$…$` math.
+
+The math inside the dollars is `LatexPrinter`'s, restricted to commands KaTeX knows, so it renders on
+GitHub and in Jupyter; matrices (parameters, layer arrays) are Markdown tables. Prose is escaped so
+that `w_mn` or `Σ_n` never turns into emphasis. Like every renderer, it writes as the events come.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+
+import numpy as np
+
+from ..expr import Expr
+from ..trace import Block, Equation, Event, StepEnd, StepStart, TraceEnd, TraceHeader
+from .common import SummaryTable, equation_columns, fmt, parameter_rows
+from .latex_printer import LatexPrinter
+from .numbers import format_number
+
+PHASE_HEADINGS = {"forward": "Forward pass", "loss": "Loss", "error": "Errors (δ)", "gradient": "Gradients",
+                  "update": "Updates"}
+MAX_COLUMNS = 12
+_ESCAPE = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|$#"})
+
+
+def md_text(text: str) -> str:
+    """Prose with Markdown's specials escaped."""
+    return text.translate(_ESCAPE)
+
+
+def equation_math(eq: Equation, printer: LatexPrinter) -> str:
+    """symbol = expression = substituted = value, as one LaTeX math string."""
+    c = equation_columns(eq, printer)
+    parts = [c.symbol, c.expression] + ([c.substituted] if c.substituted else []) + [c.value]
+    return " = ".join(parts)
+
+
+def equation_remark(eq: Equation, printer: LatexPrinter) -> str:
+    """The departure under --rule slide, or the equation's note; in Markdown, math in dollars."""
+    if eq.exact is not None:
+        return f"${printer.number(eq.value)} \\neq {printer.number(eq.exact)}$ by the exact chain rule"
+    return md_text(eq.note) if eq.note else ""
+
+
+class MarkdownRenderer:
+    def __init__(self, precision: int = 4, max_terms: int | None = 8, **_: Any) -> None:
+        self.precision = precision
+        self.printer = LatexPrinter(precision, max_terms)
+        self.header: TraceHeader | None = None
+        self.start: StepStart | None = None
+        self.phase: str | None = None
+        self.summary = SummaryTable()
+
+    def write(self, events: Iterable[Event], out: TextIO) -> None:
+        for event in events:
+            for line in self.lines(event):
+                out.write(line + "\n")
+
+    def lines(self, event: Event) -> Iterator[str]:
+        if isinstance(event, TraceHeader):
+            self.header = event
+            yield from self.header_lines(event)
+        elif isinstance(event, StepStart):
+            self.start, self.phase = event, None
+            if self.detail != "summary":
+                yield from self.step_lines(event)
+        elif isinstance(event, Block):
+            yield from self.block_lines(event)
+        elif isinstance(event, StepEnd):
+            self.summary.add(self.start, event)
+            yield from self.step_end_lines(event)
+        elif isinstance(event, TraceEnd):
+            yield from self.end_lines(event)
+
+    @property
+    def detail(self) -> str:
+        return self.header.settings.detail if self.header else "full"
+
+    def math(self, node: Expr) -> str:
+        return f"${self.printer.doprint(node)}$"
+
+    def num(self, x: float) -> str:
+        return self.printer.number(x)
+
+    # ---- header -------------------------------------------------------------------------------
+
+    def header_lines(self, h: TraceHeader) -> Iterator[str]:
+        net = h.network
+        yield f"# bpexplain {h.settings.command}: {md_text(net['name'])}"
+        yield ""
+        yield f"*{md_text(net['title'])}*"
+        yield ""
+        yield "## Conventions"
+        yield ""
+        for line in h.conventions:
+            yield f"- {md_text(line)}"
+        yield ""
+        yield "## Legend"
+        yield ""
+        yield "| symbol | meaning |"
+        yield "| --- | --- |"
+        for sym, meaning in h.legend:
+            yield f"| {self.math(sym)} | {md_text(meaning)} |"
+        yield ""
+        yield "## Network"
+        yield ""
+        yield "| layer | type | activation | input | output | parameters |"
+        yield "| --- | --- | --- | --- | --- | --- |"
+        for layer in net["layers"]:
+            params = ", ".join(f"{p} {'×'.join(map(str, s))}" for p, s in layer["parameters"].items())
+            cells = (layer["name"], layer["type"], layer["activation"], "×".join(map(str, layer["input_shape"])),
+                     "×".join(map(str, layer["output_shape"])), params or "-")
+            yield "| " + " | ".join(md_text(str(c)) for c in cells) + " |"
+        yield ""
+        frozen = net["frozen"]
+        yield f"Loss {md_text(net['loss'])}, learning rate $\\eta = {self.num(net['learning_rate'])}$" + \
+            (f", frozen: {md_text(', '.join(frozen))}" if frozen else "") + "."
+        yield ""
+        yield "## Initial parameters"
+        yield ""
+        yield from self.parameter_lines(h.initial_parameters, h, initial=True)
+
+    def parameter_lines(self, params: dict[str, np.ndarray], h: TraceHeader, initial: bool = False
+                        ) -> Iterator[str]:
+        for name, arr in params.items():
+            origin = h.parameter_origins.get(name, "") if initial else ""
+            shape = "×".join(map(str, arr.shape))
+            yield f"**{md_text(name)}** ({shape}{', ' + md_text(origin) if origin else ''})"
+            yield ""
+            symbols = h.parameter_symbols.get(name)
+            cells = None
+            if symbols and arr.ndim <= 2:
+                cells = [f"${self.printer.doprint(s)} = {self.num(float(v))}$" for s, v in zip(symbols, arr.ravel())]
+            yield from self.matrix_lines(arr, cells)
+
+    def matrix_lines(self, arr: np.ndarray, cells: list[str] | None = None) -> Iterator[str]:
+        """A matrix as a table (a vector as one row, a stack of matrices as one table each)."""
+        a = np.asarray(arr, dtype=np.float64)
+        if a.ndim == 0:
+            yield f"${self.num(float(a))}$"
+            yield ""
+            return
+        if a.ndim > 2:
+            for c in range(a.shape[0]):
+                yield f"[{c}]"
+                yield ""
+                yield from self.matrix_lines(a[c])
+            return
+        grid = a.reshape(1, -1) if a.ndim == 1 else a
+        texts = cells or [self.num(float(v)) for v in grid.ravel()]
+        rows = [texts[r * grid.shape[1]:(r + 1) * grid.shape[1]] for r in range(grid.shape[0])]
+        cols = _keep(grid.shape[1])
+        yield "| | " + " | ".join("…" if j is None else str(j + 1) for j in cols) + " |"
+        yield "| --- | " + " | ".join("---:" for _ in cols) + " |"
+        for i in _keep(grid.shape[0]):
+            if i is None:
+                yield "| ⋮ | " + " | ".join("⋮" for _ in cols) + " |"
+                continue
+            yield f"| {i + 1} | " + " | ".join("…" if j is None else rows[i][j] for j in cols) + " |"
+        yield ""
+
+    # ---- steps --------------------------------------------------------------------------------
+
+    def step_lines(self, s: StepStart) -> Iterator[str]:
+        samples = ", ".join(map(str, s.samples))
+        word = "sample" if len(s.samples) == 1 else "samples"
+        yield f"## Step {s.index} (epoch {s.epoch}, {word} {samples})"
+        yield ""
+        for k, (x, t) in enumerate(zip(s.inputs, s.targets)):
+            prefix = f"sample {s.samples[k]}: " if len(s.samples) > 1 else ""
+            target = "" if t.size and np.isnan(t).any() else ", $" + self.vector(r"\hat{y}", t) + "$"
+            yield f"- {prefix}${self.vector('x', x)}${target}"
+        yield ""
+
+    def vector(self, name: str, values: np.ndarray) -> str:
+        flat = [self.num(float(v)) for v in np.asarray(values).ravel()]
+        if len(flat) > MAX_COLUMNS:
+            flat = flat[:MAX_COLUMNS // 2] + [r"\ldots"] + flat[-(MAX_COLUMNS // 2):]
+        return f"{name} = \\left({', '.join(flat)}\\right)"
+
+    def block_lines(self, b: Block) -> Iterator[str]:
+        if b.phase != self.phase and self.detail != "summary":
+            self.phase = b.phase
+            yield f"### {PHASE_HEADINGS.get(b.phase, md_text(b.phase.capitalize()))}"
+            yield ""
+        sample = f" [sample {b.sample}]" if b.sample is not None else ""
+        if b.title != PHASE_HEADINGS.get(b.phase) or sample:
+            yield f"#### {md_text(b.title)}{sample}"
+            yield ""
+        yield f"*{md_text(b.annotation)}*"
+        yield ""
+        if b.equations:
+            for eq in b.equations:
+                remark = equation_remark(eq, self.printer)
+                yield f"- ${equation_math(eq, self.printer)}$" + (f" ({remark})" if remark else "")
+            yield ""
+        else:
+            for arr in b.arrays:
+                yield f"{md_text(arr.label)} ="
+                yield ""
+                yield from self.matrix_lines(arr.value)
+
+    def step_end_lines(self, e: StepEnd) -> Iterator[str]:
+        assert self.header is not None
+        if self.detail == "summary":
+            s = self.start
+            where = f"epoch {s.epoch}, sample {', '.join(map(str, s.samples))}" if s else ""
+            yield f"- step {e.index} ({where}): $E = {self.num(e.loss) if e.loss is not None else ''}$"
+            return
+        if e.loss is not None:
+            yield f"**Loss at step {e.index}:** $E = {self.num(e.loss)}$"
+            yield ""
+        if e.parameters is None:
+            last = list(e.outputs)[-1]
+            yield f"**Output ({md_text(last)}):** ${self.vector('y', e.outputs[last])}$"
+            yield ""
+            return
+        if e.departures:
+            yield f"{e.departures} parameter value(s) depart from the exact chain rule's (marked above)."
+            yield ""
+        yield f"### Parameters after step {e.index}"
+        yield ""
+        yield from self.parameter_lines(e.parameters, self.header)
+
+    def end_lines(self, end: TraceEnd) -> Iterator[str]:
+        assert self.header is not None
+        if self.header.settings.command != "train":
+            return
+        yield ""
+        yield f"## Summary: {end.steps} step(s); stopped because {md_text(end.stopped)}"
+        yield ""
+        cols = self.summary.columns()
+        yield "| | initial | " + " | ".join("…" if c is None else f"step {c[1].index}" for c in cols) + " |"
+        yield "| --- | ---: | " + " | ".join("---:" for _ in cols) + " |"
+        yield "| $E$ | | " + " | ".join("…" if c is None else fmt(c[1].loss, self.precision) for c in cols) + " |"
+        symbols = {n: tuple(self.math(s) for s in syms) for n, syms in self.header.parameter_symbols.items()}
+        for label, name, idx in parameter_rows(self.header.initial_parameters, symbols):
+            row = [label if label.startswith("$") else md_text(label),
+                   fmt(float(self.header.initial_parameters[name][idx]), self.precision)]
+            for c in cols:
+                params = c[1].parameters if c is not None else None
+                row.append("…" if params is None else fmt(float(params[name][idx]), self.precision))
+            yield "| " + " | ".join(row) + " |"
+        yield ""
+        if end.drift:
+            yield from self.drift_lines(end)
+
+    def drift_lines(self, end: TraceEnd) -> Iterator[str]:
+        yield "## Drift from rounding"
+        yield ""
+        yield ("Every intermediate value was rounded as by hand; the same steps computed in exact float64 "
+               "give these final values.")
+        yield ""
+        yield "| value | rounded | exact float64 | difference |"
+        yield "| --- | ---: | ---: | ---: |"
+        for d in end.drift:
+            label = self.math(d.symbol) if d.symbol is not None else md_text(d.label)
+            yield f"| {label} | {_full(d.rounded)} | {_full(d.exact)} | {_full(d.difference)} |"
+        yield ""
+
+
+def _full(x: float) -> str:
+    """A drift table's number: enough digits to see a difference in the last places."""
+    return format_number(x, 10)
+
+
+def _keep(n: int) -> list[int | None]:
+    """The row or column indices shown: all, or the first and last few around a None."""
+    if n <= MAX_COLUMNS:
+        return list(range(n))
+    half = MAX_COLUMNS // 2
+    return list(range(half)) + [None] + list(range(n - half, n))
