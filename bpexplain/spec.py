@@ -488,6 +488,13 @@ def _read_inputs(r: Reader, raw: Any) -> tuple[tuple[str, ...], tuple[int, ...]]
     r.fail(path, f"found {describe(raw)}", expected="a count, a list of names, or {shape: [c, h, w]}")
 
 
+def _given_shape(value: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A map of one channel may be given as a plain matrix: then that is the shape to read."""
+    if len(shape) == 3 and shape[0] == 1 and _shape_of(value) == shape[1:]:
+        return shape[1:]
+    return shape
+
+
 def _read_data(r: Reader, raw: Any, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> list[Sample]:
     if not isinstance(raw, list):
         r.fail(("data",), f"found {describe(raw)}", expected="a list of {input: ..., target: ...}")
@@ -495,10 +502,11 @@ def _read_data(r: Reader, raw: Any, in_shape: tuple[int, ...], out_shape: tuple[
     for i, item in enumerate(raw):
         path = ("data", i)
         m = r.mapping(item, path, ("input", "target"), required=("input",))
-        x = r.array(m["input"], path + ("input",), in_shape if len(in_shape) > 1 else in_shape,
-                    "an input")
+        x = r.array(m["input"], path + ("input",), _given_shape(m["input"], in_shape),
+                    "an input").reshape(in_shape)
         if "target" in m:
-            t = r.array(m["target"], path + ("target",), out_shape, "a target with one value per output")
+            t = r.array(m["target"], path + ("target",), _given_shape(m["target"], out_shape),
+                        "a target with one value per output").reshape(out_shape)
         else:
             t = np.full(out_shape, np.nan)
         samples.append(Sample(x, t))

@@ -9,13 +9,16 @@ the symbol's number; the tag is read from the file once, when the layer is read.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from ..expr import Elem, Sym
-from ..spec import Reader
-from .base import UnitNames
+from ..expr import Elem, Expr, Partial, Sym
+from ..functions import Loss
+from ..spec import LayerSpec, Reader
+from ..trace import Equation
+from .base import EquationContext, Layer, LayerValues, UnitNames
 
 
 def element_indices(shape: tuple[int, ...], i: int) -> tuple[str, ...]:
@@ -46,6 +49,78 @@ class MapNames(UnitNames):
             self._err = [Elem("δ" + self.base, element_indices(self.shape, k))
                          for k in range(int(np.prod(self.shape)))]
         return self._err[i]
+
+
+class LayerMapNames(UnitNames):
+    """The names of a layer whose maps go through an activation: its outputs are `out`, its pre-activations
+    `pre`. The error symbol follows the notation: δY (∂E/∂Y) in the lecture's, δO (∂E/∂O) in the textbook's,
+    where δ is the error at the input of the activation."""
+
+    def __init__(self, out: MapNames, pre: MapNames) -> None:
+        self.outs = out
+        self.pre = pre
+        self.textbook = False
+
+    def out(self, i: int) -> Elem:
+        return self.outs.out(i)
+
+    def err(self, i: int) -> Elem:
+        return self.pre.err(i) if self.textbook else self.outs.err(i)
+
+
+class MapLayer(Layer):
+    """What the feature-map layers share: unnumbered units named by map, the notation's error symbols,
+    the error factors of every unit made once per block, updates written w' = w − η·∂E/∂w."""
+
+    numbers_units = False
+
+    def __init__(self, spec: LayerSpec, inputs: UnitNames, first_unit: int, is_output: bool, loss: Loss) -> None:
+        super().__init__(spec, inputs, first_unit, is_output, loss)
+        self.tag = str(spec.options.get("number", spec.index + 1))
+        self._names = self.make_names()
+        self._factor_cache: tuple[Any, ...] = ()
+
+    def make_names(self) -> UnitNames:
+        return MapNames(self.tag, self.spec.out_shape)
+
+    @property
+    def names(self) -> UnitNames:
+        return self._names
+
+    def _notation(self, ctx: EquationContext) -> None:
+        if isinstance(self._names, LayerMapNames):
+            self._names.textbook = ctx.notation == "textbook"
+
+    def func_symbol(self, i: int) -> Sym:
+        return Sym(self.activation.label)
+
+    def deriv_symbol(self, i: int) -> Expr:
+        return Partial(self.names.out(i), self.pre_symbol(i))
+
+    def error_factors(self, v: LayerValues, ctx: EquationContext, i: int) -> tuple[Expr, ...]:
+        self._notation(ctx)
+        return super().error_factors(v, ctx, i)
+
+    def error_equations(self, v: LayerValues, ctx: EquationContext, incoming: list[Expr] | None,
+                        target: np.ndarray | None, output_pairs: list[tuple[Expr, Expr]] | None) -> Iterator[Equation]:
+        self._notation(ctx)
+        return super().error_equations(v, ctx, incoming, target, output_pairs)
+
+    def unit_factors(self, v: LayerValues, ctx: EquationContext, slide: bool) -> list[tuple[Expr, ...]]:
+        """What stands for ∂E/∂(pre-activation) of every unit, made once and shared by all the sums."""
+        c = self._factor_cache
+        if c and c[0] is v and c[1] == ctx and c[2] == slide:
+            return c[3]  # type: ignore[no-any-return]
+        make = self.slide_factors if slide else self.error_factors
+        factors = [make(v, ctx, i) for i in range(self.units)]
+        self._factor_cache = (v, ctx, slide, factors)
+        return factors
+
+    def update_equations(self, v: LayerValues, ctx: EquationContext, new_params: Mapping[str, np.ndarray],
+                         exact_params: Mapping[str, np.ndarray] | None, trainable: Mapping[str, bool],
+                         averaged: bool = False) -> Iterator[Equation]:
+        """w' = w − η·∂E/∂w, with the gradient's value from the gradient block (its sum is long)."""
+        return super().update_equations(v, ctx, new_params, exact_params, trainable, averaged=True)
 
 
 def input_names(shape: tuple[int, ...]) -> UnitNames:
