@@ -15,7 +15,8 @@ import click
 
 from . import __version__
 
-FORMAT_CHOICES = ("auto", "text", "rich", "json")
+FORMAT_CHOICES = ("auto", "text", "rich", "json", "markdown", "latex", "html", "svg")
+VIEW_KEYS = ("output", "latex_body", "step", "steps_shown", "layer", "only")
 EXIT_OK, EXIT_NUMERICAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -32,6 +33,21 @@ def _common_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="lecture: δ_n = ∂E/∂y_n (the slides'); textbook: δ_n = ∂E/∂e_n."),
         click.option("--max-terms", type=click.IntRange(2, None), default=8, show_default=True,
                      help="Longest sum shown in full; longer ones are shortened in the middle (JSON keeps all)."),
+        click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+                     help="Write to FILE (atomically: nothing is left if the run fails); the format follows "
+                          "the extension (.md .tex .json .txt .html .svg) unless --format is given."),
+        click.option("--latex-body", is_flag=True, help="With --format latex: a fragment to paste into a "
+                     "document (which needs amsmath), not a complete document."),
+        click.option("--step", "step", metavar="N", help="Show only step N (or steps such as 1,3-5); "
+                     "without --steps, runs as many steps as that needs."),
+        click.option("--steps-shown", metavar="LIST", help="Steps to show, such as 1,3-5 (same as --step)."),
+        click.option("--layer", multiple=True, metavar="NAME", help="Show only the blocks of this layer "
+                     "(repeatable, or comma-separated)."),
+        click.option("--only", metavar="PHASES", help="Show only these phases: a comma-separated choice of "
+                     "forward,loss,error,gradient,update."),
+        click.option("--round", "round", type=click.IntRange(0, 12), metavar="N",
+                     help="Round every value to N decimals as it is computed and carry the rounded value on, "
+                          "as by hand; the drift from exact float64 is reported at the end."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -148,6 +164,14 @@ def list_networks() -> None:
 def _run(net: str, command: str, run_options: dict[str, Any], common: dict[str, Any]) -> None:
     fmt = common.pop("fmt")
     max_terms = common.pop("max_terms")
+    view = {k: common.pop(k) if k in common else run_options.pop(k) for k in VIEW_KEYS}
+    event_filter = _event_filter(view)
+    shown = event_filter.steps if event_filter is not None else None
+    if command == "train" and shown:
+        if run_options.get("steps") is None and run_options.get("epochs") is None:
+            run_options["steps"] = max(shown)
+        elif run_options.get("steps") is not None and max(shown) > run_options["steps"]:
+            raise click.UsageError(f"--step {max(shown)} is beyond --steps {run_options['steps']}")
 
     def events() -> Iterable[Any]:
         from .engine import RunOptions, run
@@ -156,22 +180,64 @@ def _run(net: str, command: str, run_options: dict[str, Any], common: dict[str, 
         spec = load_network(net)
         return run(spec, RunOptions(command=command, **common, **run_options))
 
-    _emit(events, fmt, dict(precision=common["precision"], max_terms=max_terms))
+    _emit(events, fmt, dict(precision=common["precision"], max_terms=max_terms), view["output"],
+          view["latex_body"], event_filter)
 
 
-def _emit(make_events: Callable[[], Iterable[Any]], fmt: str, options: dict[str, Any]) -> None:
+def _event_filter(view: dict[str, Any]) -> Any:
+    """The --step/--steps-shown/--layer/--only filter, or None when none is given."""
+    if not (view["step"] or view["steps_shown"] or view["layer"] or view["only"]):
+        return None
+    from .filters import EventFilter, parse_layers, parse_phases, parse_steps
+
+    try:
+        steps = None
+        for option in ("step", "steps_shown"):
+            if view[option]:
+                steps = (steps or frozenset()) | parse_steps(view[option])
+        phases = parse_phases(view["only"]) if view["only"] else None
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    return EventFilter(steps, parse_layers(view["layer"]), phases)
+
+
+def _emit(make_events: Callable[[], Iterable[Any]], fmt: str, options: dict[str, Any], output: str | None = None,
+          latex_body: bool = False, event_filter: Any = None) -> None:
+    chosen = fmt
+    if chosen == "auto" and output is not None:
+        from .output import format_for
+
+        chosen = format_for(output) or "text"
+    if latex_body and chosen != "latex":
+        raise click.UsageError("--latex-body goes with --format latex (or -o FILE.tex)")
+
     def body() -> None:
         from .render import render_stream
 
-        chosen = fmt
+        nonlocal chosen
         if chosen == "auto":
             chosen = "rich" if _stdout_is_terminal() else "text"
         if chosen == "json":
             options.pop("max_terms", None)
+        if latex_body:
+            options["body_only"] = True
         events = iter(make_events())
         first = next(events)  # validation errors surface before anything is written
-        render_stream(_chain(first, events), chosen, sys.stdout, **options)
-        sys.stdout.flush()
+        stream = _chain(first, events)
+        if event_filter is not None:
+            stream = event_filter.apply(stream)
+        if output is None:
+            render_stream(stream, chosen, sys.stdout, **options)
+            sys.stdout.flush()
+            return
+        from .output import atomic_output
+
+        with atomic_output(output) as out:
+            if chosen == "rich":
+                from rich.console import Console
+
+                options["console"] = Console(file=out, width=120)
+            render_stream(stream, chosen, out, **options)
 
     _guard(body)
 

@@ -18,7 +18,7 @@ from .functions import LOSSES, Loss
 from .layers import LAYER_TYPES, input_names
 from .layers.base import ETA, LOSS, EquationContext, InputNames, Layer, LayerValues
 from .spec import NetworkSpec
-from .trace import Block, Event, NamedArray, Settings, StepEnd, StepStart, TraceEnd, TraceHeader
+from .trace import Block, Drift, Event, NamedArray, Settings, StepEnd, StepStart, TraceEnd, TraceHeader
 
 Params = dict[str, dict[str, np.ndarray]]
 
@@ -38,6 +38,7 @@ class RunOptions:
     detail: str = "full"  # full, layer or summary
     precision: int = 4
     sample: int = 1  # forward: which sample (1-based)
+    round: int | None = None  # carry every value rounded to this many decimals, as by hand (see rounding.py)
 
 
 def build_layers(spec: NetworkSpec) -> list[Layer]:
@@ -54,6 +55,8 @@ def build_layers(spec: NetworkSpec) -> list[Layer]:
 
 
 def check_options(spec: NetworkSpec, opts: RunOptions) -> None:
+    if opts.round is not None and not 0 <= opts.round <= 12:
+        raise BpexplainError(f"cannot round to {opts.round} decimals", expected="--round from 0 to 12")
     if opts.rule == "slide" and opts.notation == "textbook":
         raise BpexplainError("--rule slide is the lecture's shortcut for its δ = ∂E/∂y",
                              expected="--notation lecture with --rule slide")
@@ -137,6 +140,10 @@ class _Run:
 
     def events(self) -> Iterator[Event]:
         yield self.header()
+        # with --round, the same steps in exact float64 beside, to report the drift at the end
+        exact = _Run(self.spec, replace(self.opts, round=None, detail="summary")) \
+            if self.opts.round is not None else None
+        last_losses: tuple[float | None, float | None] = (None, None)
         stopped = "all steps done"
         epoch_losses: list[float] = []
         current_epoch = 1
@@ -149,6 +156,8 @@ class _Run:
                     break
                 epoch_losses, current_epoch = [], epoch
             loss = yield from self.step(step, epoch, samples)
+            if exact is not None:
+                last_losses = (loss, _drain(exact.step(step, epoch, samples)))
             steps_run = step
             if loss is not None:
                 epoch_losses.append(loss)
@@ -158,7 +167,8 @@ class _Run:
         else:
             if by_epochs and self._reached(epoch_losses):
                 stopped = f"mean loss of epoch {current_epoch} reached --until-loss {self.opts.until_loss}"
-        yield TraceEnd(steps_run, stopped, self._flat_params())
+        drift = self._drift(exact, steps_run, last_losses) if exact is not None else ()
+        yield TraceEnd(steps_run, stopped, self._flat_params(), drift)
 
     def _reached(self, losses: list[float]) -> bool:
         return self.opts.until_loss is not None and bool(losses) and \
@@ -181,7 +191,7 @@ class _Run:
             ctx = self._context(tag)
             vals = self.forward(sample.input, index)
             has_target = not np.isnan(sample.target).any()
-            loss = self.loss.value(vals[-1].y, sample.target) if has_target else None
+            loss = self._r(self.loss.value(vals[-1].y, sample.target)) if has_target else None
             if loss is not None and not np.isfinite(loss):
                 raise NumericalError(f"step {index}: the loss is {loss} (the output {vals[-1].y.tolist()} "
                                      "reaches 0 or 1 where the loss takes a logarithm)")
@@ -249,7 +259,7 @@ class _Run:
             if exact_new is not None:
                 departures = sum(int(np.sum(~np.isclose(new_params[ln][p], exact_new[ln][p], rtol=1e-9, atol=0)))
                                  for ln in new_params for p in new_params[ln])
-        step_loss = float(np.mean(losses)) if losses else None
+        step_loss = self._r(float(np.mean(losses))) if losses else None
         yield StepEnd(index, step_loss, {layer.name: v.y for layer, v in zip(self.layers, vals)},
                       gradients, self._flat_params() if train else None, departures)
         return step_loss
@@ -260,8 +270,8 @@ class _Run:
         vals = []
         for layer in self.layers:
             p = self.params[layer.name]
-            e = layer.pre_activation(p, x)
-            y = layer.activate(e) if layer.has_activation else e
+            e = self._r(layer.pre_activation(p, x))
+            y = self._r(layer.activate(e)) if layer.has_activation else e
             if not np.all(np.isfinite(y)):
                 raise NumericalError(f"step {step}, forward pass, layer {layer.name}: a value became "
                                      f"{'NaN' if np.isnan(y).any() else 'infinite'} (overflow)")
@@ -274,35 +284,82 @@ class _Run:
         sequential = self.opts.update_order == "sequential"
         new: Params = {ln: dict(p) for ln, p in self.params.items()}
         last = self.layers[-1]
-        d_out = None if last.combined else self.loss.gradient(vals[-1].y, target)
+        d_out = None if last.combined else self._r_shown_d_out(last, self.loss.gradient(vals[-1].y, target))
+        raw: dict[str, dict[str, np.ndarray]] = {}  # the gradients before rounding, for the updates
         for k in reversed(range(len(self.layers))):
             layer, v = self.layers[k], vals[k]
             v.d_out = d_out
             layer.local_backward(v, target)
+            self._round_local(layer, v)
             assert v.d_pre is not None
-            v.grads = layer.param_gradients(v.x, v.d_pre)
+            v.grads = raw[layer.name] = layer.param_gradients(v.x, v.d_pre)
+            if self.opts.round is not None:
+                v.grads = {p: self._r(g) for p, g in v.grads.items()}
             if sequential:
-                new[layer.name] = self._updated(layer.name, v.grads)
+                new[layer.name] = self._updated(layer.name, raw[layer.name])
                 v.prop_params = new[layer.name]
             if k > 0:
                 slide = rule == "slide" and layer.has_activation and not layer.direct_pre
                 src = v.d_out if slide else v.d_pre
                 assert src is not None
                 v.d_in = layer.input_gradient(v.prop_params if sequential else v.params, src)
-                d_out = v.d_in.reshape(vals[k - 1].y.shape)
+                d_out = self._r_shown_d_out(self.layers[k - 1], v.d_in.reshape(vals[k - 1].y.shape))
         if not sequential:
             for layer, v in zip(self.layers, vals):
-                new[layer.name] = self._updated(layer.name, v.grads)
+                new[layer.name] = self._updated(layer.name, raw[layer.name])
         return new
 
     def _updated(self, layer: str, grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         old = self.params[layer]
-        return {p: (old[p] - self.lr * grads[p]) if self.trainable[layer][p] else old[p] for p in old}
+        return {p: self._r(old[p] - self.lr * grads[p]) if self.trainable[layer][p] else old[p] for p in old}
 
     def _average(self, per_sample: list[list[dict[str, np.ndarray]]]) -> Params:
         n = len(per_sample)
-        return {layer.name: {p: sum(s[i][p] for s in per_sample) / n for p in per_sample[0][i]}
+        return {layer.name: {p: self._r(sum(s[i][p] for s in per_sample) / n) for p in per_sample[0][i]}
                 for i, layer in enumerate(self.layers)}
+
+    # ---- rounding as by hand (--round N): each value an equation shows is rounded when computed ----
+
+    def _r(self, a):  # type: ignore[no-untyped-def]
+        """`a` (an array or a float) rounded to --round decimals; unchanged without --round."""
+        if self.opts.round is None:
+            return a
+        from .rounding import round_array, round_value
+
+        return round_value(a, self.opts.round) if isinstance(a, float) else round_array(a, self.opts.round)
+
+    def _r_shown_d_out(self, layer: Layer, d_out: np.ndarray) -> np.ndarray:
+        """∂E/∂y, rounded where an equation shows it (the lecture's δ; textbook δ is ∂E/∂e)."""
+        shown = self.opts.notation == "lecture" or not layer.has_activation or not layer.activation.elementwise
+        return self._r(d_out) if shown else d_out
+
+    def _round_local(self, layer: Layer, v: LayerValues) -> None:
+        """dh/de rounded, and ∂E/∂e recomputed from the rounded factors (rounded too where it is shown)."""
+        if self.opts.round is None:
+            return
+        if v.deriv is not None:
+            v.deriv = self._r(v.deriv)
+            if v.d_out is not None:
+                v.d_pre = v.d_out * v.deriv
+        if v.d_pre is not None and layer.has_activation and (self.opts.notation == "textbook" or layer.direct_pre):
+            v.d_pre = self._r(v.d_pre)
+
+    def _drift(self, exact: _Run, steps: int, losses: tuple[float | None, float | None]) -> tuple[Drift, ...]:
+        """The final values under --round beside the exact ones (each element, or each parameter's worst)."""
+        rows: list[Drift] = []
+        if losses[0] is not None and losses[1] is not None:
+            rows.append(Drift(f"E (step {steps})", None, losses[0], losses[1]))
+        small = sum(p.size for ps in self.params.values() for p in ps.values()) <= 64
+        for layer in self.layers:
+            for pname, value in self.params[layer.name].items():
+                diff = np.abs(value - exact.params[layer.name][pname])
+                idxs = list(np.ndindex(value.shape)) if small else [np.unravel_index(int(np.argmax(diff)), diff.shape)]
+                for idx in idxs:
+                    label = f"{layer.name}.{pname}[{', '.join(str(int(i)) for i in idx)}]"
+                    rows.append(Drift(label if small else f"{label} (largest of {value.size})",
+                                      layer.param_symbol(pname, tuple(int(i) for i in idx)) if small else None,
+                                      float(value[idx]), float(exact.params[layer.name][pname][idx])))
+        return tuple(rows)
 
     def _apply(self, grads: Params) -> Params:
         return {ln: self._updated(ln, g) for ln, g in grads.items()}
@@ -471,6 +528,15 @@ class _Run:
             if opts.notation == "lecture" and any(ls.type == "dense" for ls in self.spec.layers):
                 lines.append("the lecture's Weight Updating slide drops the factor x_2 from its line for "
                              "w'_(x2)1; the updates here include it.")
+        if opts.round is None:
+            lines.append("rounding: none; every value is carried in full float64, and only the display is "
+                         f"rounded (to {opts.precision} significant digits).")
+        else:
+            decimals = f"{opts.round} decimal{'s' if opts.round != 1 else ''}"
+            lines.append(f"rounding: as by hand; every value is rounded to {decimals} (half away from "
+                         "zero) as soon as it is computed, and the rounded value is carried into the next "
+                         "equation. Inputs and initial parameters are used as given. The drift from exact "
+                         "float64 is reported at the end.")
         lines.extend(dict.fromkeys(line for layer in self.layers for line in layer.convention_lines()))
         if "random" in origins.values():
             lines.append(f"initial parameters: those marked random are drawn uniformly from ±1/√(fan-in) with "
@@ -501,6 +567,15 @@ class _Run:
         ]
         rows.extend(dict.fromkeys(row for layer in self.layers for row in layer.legend_rows()))
         return tuple(rows)
+
+
+def _drain(steps: Iterator[Event]) -> float | None:
+    """Run a step generator to its end; its return value (the step's loss)."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
 
 
 def layer_info(ls) -> dict:  # type: ignore[no-untyped-def]

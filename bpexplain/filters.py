@@ -4,9 +4,8 @@ The CLI puts an `EventFilter` between the engine and the renderer, so that an an
 exactly the part of the solution a question asks for; renderers never know that anything was left
 out. What is kept:
 
-- `steps`: the events of those steps only. The `StepEnd` of the step just before a shown one is kept
-  too (when that step is not shown itself), so that the key states the parameters the shown step
-  starts from.
+- `steps`: the events of those steps only (the parameters a shown step starts from appear in its own
+  equations, as the numbers substituted for w_mn);
 - `layers`: the blocks of those layers; a block of no layer (the loss) only when `phases` names it.
 - `phases`: the blocks of those phases (forward, loss, error, gradient, update).
 
@@ -60,7 +59,7 @@ class EventFilter:
                 if shown and self.keeps_block(ev):
                     yield ev
             elif isinstance(ev, StepEnd):
-                if shown or (self.steps is not None and ev.index + 1 in self.steps):
+                if shown:
                     yield ev
             else:
                 yield ev

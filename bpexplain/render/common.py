@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..trace import Equation, StepEnd, StepStart
+from ..trace import Equation, StepEnd, StepStart, TraceEnd
 from .numbers import format_number
 from .printer import Printer
 
@@ -80,6 +80,15 @@ def parameter_rows(initial: dict[str, np.ndarray], symbols: dict[str, tuple[str,
             label = labels[k] if labels else f"{name}{list(idx)}"
             rows.append((label, name, idx))
     return rows
+
+
+DRIFT_TITLE = "Drift from rounding: each value rounded as by hand, beside the same steps in exact float64"
+
+
+def drift_rows(end: TraceEnd, printer: Printer) -> list[tuple[str, str, str, str]]:
+    """(value, rounded, exact, difference) for the table that closes a --round trace."""
+    return [(printer.doprint(d.symbol) if d.symbol is not None else d.label, format_number(d.rounded, 10),
+             format_number(d.exact, 10), format_number(d.difference, 4)) for d in end.drift]
 
 
 def fmt(x: float | None, precision: int) -> str:

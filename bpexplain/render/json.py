@@ -87,7 +87,11 @@ class JsonParts:
         return d
 
     def end(self, end: TraceEnd) -> dict[str, Any]:
-        return {"steps_run": end.steps, "stopped": end.stopped}
+        d: dict[str, Any] = {"steps_run": end.steps, "stopped": end.stopped}
+        if end.drift:
+            d["drift"] = [{"value": x.label, "symbol": None if x.symbol is None else self.printer.doprint(x.symbol),
+                           "rounded": _num(x.rounded), "exact": _num(x.exact)} for x in end.drift]
+        return d
 
 
 def trace_to_dict(events: Iterable[Event]) -> dict[str, Any]:

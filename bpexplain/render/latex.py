@@ -249,7 +249,8 @@ class LatexRenderer:
             yield r"  value & rounded & exact float64 & difference \\ \hline"
             for d in end.drift:
                 label = f"${self.printer.doprint(d.symbol)}$" if d.symbol is not None else latex_text(d.label)
-                nums = [f"${latex_number(format_number(x, 10))}$" for x in (d.rounded, d.exact, d.difference)]
+                nums = [f"${latex_number(format_number(x, digits))}$"
+                        for x, digits in ((d.rounded, 10), (d.exact, 10), (d.difference, 4))]
                 yield "  " + " & ".join([label] + nums) + r" \\"
             yield r"\end{tabular}"
 

@@ -256,7 +256,7 @@ class MarkdownRenderer:
         yield "| --- | ---: | ---: | ---: |"
         for d in end.drift:
             label = self.math(d.symbol) if d.symbol is not None else md_text(d.label)
-            yield f"| {label} | {_full(d.rounded)} | {_full(d.exact)} | {_full(d.difference)} |"
+            yield f"| {label} | {_full(d.rounded)} | {_full(d.exact)} | {format_number(d.difference, 4)} |"
         yield ""
 
 

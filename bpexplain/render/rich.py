@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..trace import Block, Event, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import SummaryTable, equation_columns, fmt, parameter_rows
+from .common import DRIFT_TITLE, SummaryTable, drift_rows, equation_columns, fmt, parameter_rows
 from .numbers import format_grid, format_vector
 from .printer import TextPrinter
 
@@ -60,6 +60,13 @@ def trace_renderables(events: Iterable[Event], precision: int = 4, max_terms: in
             assert header is not None
             if header.settings.command == "train":
                 yield _summary(ev, summary, header, printer)
+                if ev.drift:
+                    drift = Table(title=DRIFT_TITLE, title_justify="left", box=box.SIMPLE_HEAD)
+                    for col in ("value", "rounded", "exact", "difference"):
+                        drift.add_column(col, justify="left" if col == "value" else "right")
+                    for row in drift_rows(ev, printer):
+                        drift.add_row(*row)
+                    yield drift
 
 
 def _header(h: TraceHeader, printer: TextPrinter) -> RenderableType:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from ..trace import Block, Event, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import SummaryTable, equation_columns, fmt, parameter_rows
+from .common import DRIFT_TITLE, SummaryTable, drift_rows, equation_columns, fmt, parameter_rows
 from .numbers import format_grid, format_vector
 from .printer import TextPrinter
 
@@ -190,3 +190,10 @@ class TextRenderer:
         widths = [max(len(r[i]) for r in rows) for i in range(len(heads))]
         for row in rows:
             yield "  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+        if end.drift:
+            yield ""
+            yield DRIFT_TITLE
+            rows = [["value", "rounded", "exact", "difference"]] + [list(r) for r in drift_rows(end, self.printer)]
+            widths = [max(len(r[i]) for r in rows) for i in range(4)]
+            for row in rows:
+                yield "  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
