@@ -7,7 +7,7 @@ shortcut, so that every value that departs from the true gradient can carry the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -155,7 +155,7 @@ class _Run:
                     stopped = f"mean loss of epoch {current_epoch} reached --until-loss {self.opts.until_loss}"
                     break
                 epoch_losses, current_epoch = [], epoch
-            loss = yield from self.step(step, epoch, samples)
+            loss = yield from _without_empty_blocks(self.step(step, epoch, samples))
             if exact is not None:
                 last_losses = (loss, _drain(exact.step(step, epoch, samples)))
             steps_run = step
@@ -409,7 +409,7 @@ class _Run:
         pairs = None
         if i == len(self.layers) - 1:
             pairs = self.output_pairs(vals, target)
-            note = self._output_error_note(layer, ctx)
+            note = layer.block_note("error", ctx) or self._output_error_note(layer, ctx)
         else:
             above = self.layers[i + 1]
             if self.want_equations:
@@ -576,6 +576,17 @@ def _drain(steps: Iterator[Event]) -> float | None:
             next(steps)
         except StopIteration as stop:
             return stop.value
+
+
+def _without_empty_blocks(step: Iterator[Event]) -> Generator[Event, None, float | None]:
+    """A step's events without the gradient and update blocks of layers that have no parameters (pooling)."""
+    while True:
+        try:
+            ev = next(step)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        if not (isinstance(ev, Block) and ev.phase in ("gradient", "update") and not ev.equations and not ev.arrays):
+            yield ev
 
 
 def layer_info(ls) -> dict:  # type: ignore[no-untyped-def]

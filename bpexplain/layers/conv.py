@@ -347,7 +347,9 @@ class Conv2d(MapLayer):
                     f"⌊(H + 2p − d(k−1) − 1)/s⌋ + 1: {size_formula(h, kh, ph, dh, sh, 'rows')}; "
                     f"{size_formula(w, kw, pw, dw, sw, 'columns')}.")
         if phase == "error":
-            return None
+            if not self.is_output:
+                return None
+            return f"δO{k}(i,j) = ∂E/∂O{k}(i,j): the derivative of the loss at each output element."
         if phase == "gradient":
             flip = (" The kernel was rotated when it slid, so K(m,n) met the input element opposite to it."
                     if self.flip else "")
@@ -367,7 +369,7 @@ class Conv2d(MapLayer):
         if phase == "forward":
             arrays = [NamedArray(f"K{k}", v.params["weight"])]
             if self.flip:
-                arrays.append(NamedArray(f"K{k} rotated by 180° (as it slides)",
+                arrays.append(NamedArray(f"K{k} rotated 180°",
                                          np.ascontiguousarray(self.kernel4(v.params)[:, :, ::-1, ::-1]).reshape(
                                              v.params["weight"].shape)))
             arrays.append(NamedArray(f"O{k}", v.e))

@@ -91,5 +91,14 @@ def drift_rows(end: TraceEnd, printer: Printer) -> list[tuple[str, str, str, str
              format_number(d.exact, 10), format_number(d.difference, 4)) for d in end.drift]
 
 
+def map_grids(b: Block, layers: list[dict]) -> tuple[NamedArray, ...]:
+    """The arrays shown as grids beside a block's equations: the feature maps, kernels and their errors and
+    gradients of conv and pooling layers (a dense layer's vectors are in its equations already)."""
+    kinds = {layer["name"]: layer["type"] for layer in layers}
+    if kinds.get(b.layer or "", "dense") in ("dense", "flatten"):
+        return ()
+    return tuple(a for a in b.arrays if a.value.ndim >= 2)
+
+
 def fmt(x: float | None, precision: int) -> str:
     return "" if x is None else format_number(x, precision)

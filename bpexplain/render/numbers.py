@@ -47,10 +47,12 @@ def format_grid(values: np.ndarray, precision: int = 4, limit: int = 12) -> list
         return [format_number(float(arr), precision)]
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
+    if arr.ndim > 2 and arr.shape[0] == 1:  # one channel: the plain matrix
+        return format_grid(arr[0], precision, limit)
     if arr.ndim > 2:
         lines: list[str] = []
         for c in range(arr.shape[0]):
-            lines.append(f"[{c}]")
+            lines.append(f"[{c + 1}]")  # channels numbered from 1, as in the symbols O1(c,i,j)
             lines.extend("  " + line for line in format_grid(arr[c], precision, limit))
         return lines
     rows = [[format_number(float(v), precision) for v in row] for row in arr]

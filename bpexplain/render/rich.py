@@ -10,14 +10,15 @@ from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 from rich import box
+from rich.columns import Columns
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from ..trace import Block, Event, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import DRIFT_TITLE, SummaryTable, drift_rows, equation_columns, fmt, parameter_rows
+from ..trace import Block, Event, NamedArray, StepEnd, StepStart, TraceEnd, TraceHeader
+from .common import DRIFT_TITLE, SummaryTable, drift_rows, equation_columns, fmt, map_grids, parameter_rows
 from .numbers import format_grid, format_vector
 from .printer import TextPrinter
 
@@ -51,7 +52,7 @@ def trace_renderables(events: Iterable[Event], precision: int = 4, max_terms: in
             if header and header.settings.detail != "summary":
                 yield _step_start(ev, precision)
         elif isinstance(ev, Block):
-            yield _block(ev, printer)
+            yield _block(ev, printer, header.network["layers"] if header else None)
         elif isinstance(ev, StepEnd):
             summary.add(start, ev)
             assert header is not None
@@ -113,15 +114,36 @@ def _parameters(params: dict, h: TraceHeader, printer: TextPrinter, title: str) 
 def _step_start(s: StepStart, precision: int) -> RenderableType:
     samples = ", ".join(map(str, s.samples))
     lines = Text()
+    images: list[RenderableType] = []
     for k, (x, t) in enumerate(zip(s.inputs, s.targets)):
         prefix = f"sample {s.samples[k]}: " if len(s.samples) > 1 else ""
         target = "" if t.size and t.ravel()[0] != t.ravel()[0] else f"   ŷ = {format_vector(t, precision)}"
+        if x.ndim >= 2:  # an image: as a grid
+            images.append(Columns(_grid_tables(NamedArray(f"{prefix}x", x), precision) + [Text(target.strip())]))
+            continue
         lines.append(("\n" if k else "") + f"{prefix}x = {format_vector(x, precision)}{target}")
     word = "sample" if len(s.samples) == 1 else "samples"
-    return Group(Rule(f"[bold]Step {s.index}[/bold] (epoch {s.epoch}, {word} {samples})"), lines)
+    return Group(Rule(f"[bold]Step {s.index}[/bold] (epoch {s.epoch}, {word} {samples})"), lines, *images)
 
 
-def _block(b: Block, printer: TextPrinter) -> RenderableType:
+def _grid_tables(arr: NamedArray, precision: int) -> list[RenderableType]:
+    """A map, kernel or error as aligned tables, one per channel (the cells are format_grid's)."""
+    value = arr.value
+    while value.ndim > 2 and value.shape[0] == 1:
+        value = value[0]
+    if value.ndim > 2:
+        return [t for c in range(value.shape[0])
+                for t in _grid_tables(NamedArray(f"{arr.label} [{c + 1}]", value[c]), precision)]
+    table = Table(title=arr.label, box=box.SIMPLE, show_header=False, padding=(0, 1), min_width=len(arr.label) + 2)
+    rows = [line.split() for line in format_grid(value, precision)]
+    for _ in rows[0]:
+        table.add_column(justify="right")
+    for row in rows:
+        table.add_row(*row)
+    return [table]
+
+
+def _block(b: Block, printer: TextPrinter, layers: list | None = None) -> RenderableType:
     style = STYLES.get(b.phase, "white")
     sample = f" [sample {b.sample}]" if b.sample is not None else ""
     body: list[RenderableType] = [Text(b.annotation, style="italic dim")]
@@ -137,8 +159,14 @@ def _block(b: Block, printer: TextPrinter) -> RenderableType:
             table.add_row(c.symbol, "=", c.expression, "=" if c.substituted else "", c.substituted, "=", c.value,
                           remark)
         body.append(table)
+        grids = map_grids(b, layers or [])
+        if grids:
+            body.append(Columns([t for arr in grids for t in _grid_tables(arr, printer.precision)]))
     else:
         for arr in b.arrays:
+            if arr.value.ndim >= 2:
+                body.append(Columns(_grid_tables(arr, printer.precision)))
+                continue
             grid = format_grid(arr.value, printer.precision)
             body.append(Text(f"{arr.label} = " + ("\n".join(grid) if len(grid) > 1 else grid[0].strip())))
     return Panel(Group(*body), title=f"[{style}]{b.title}{sample}[/{style}]", title_align="left",

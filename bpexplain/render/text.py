@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from ..trace import Block, Event, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import DRIFT_TITLE, SummaryTable, drift_rows, equation_columns, fmt, parameter_rows
+from .common import DRIFT_TITLE, SummaryTable, drift_rows, equation_columns, fmt, map_grids, parameter_rows
 from .numbers import format_grid, format_vector
 from .printer import TextPrinter
 
@@ -115,6 +115,12 @@ class TextRenderer:
         for k, (x, t) in enumerate(zip(s.inputs, s.targets)):
             prefix = f"  sample {s.samples[k]}: " if len(s.samples) > 1 else "  "
             target = "" if t.size and t.ravel()[0] != t.ravel()[0] else f"   ŷ = {format_vector(t, self.precision)}"
+            if x.ndim >= 2:  # an image: as a grid
+                yield f"{prefix}x ="
+                yield from ("      " + line for line in format_grid(x, self.precision))
+                if target:
+                    yield f"{prefix}{target.strip()}"
+                continue
             yield f"{prefix}x = {format_vector(x, self.precision)}{target}"
         yield RULE
 
@@ -137,6 +143,10 @@ class TextRenderer:
                 if c.remark:
                     parts += ["   ", c.remark if c.remark.startswith("≠") else f"({c.remark})"]
                 yield "    " + "".join(parts).rstrip()
+            for arr in map_grids(b, self.header.network["layers"] if self.header else []):
+                yield f"    {arr.label} ="
+                for line in format_grid(arr.value, self.precision):
+                    yield "      " + line
         else:
             for arr in b.arrays:
                 grid = format_grid(arr.value, self.precision)
