@@ -248,9 +248,20 @@ def _chain(first: Any, rest: Iterable[Any]) -> Iterable[Any]:
 
 
 def _stdout_is_terminal() -> bool:
+    # Rich answers yes only for a tty, TTY_COMPATIBLE=1 or a non-empty FORCE_COLOR: when none of
+    # them holds, skip importing rich.console (a sizeable part of start-up when piped).
+    if not (os.environ.get("TTY_COMPATIBLE") or os.environ.get("FORCE_COLOR") or _isatty()):
+        return False
     from rich.console import Console
 
     return Console().is_terminal
+
+
+def _isatty() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (ValueError, AttributeError):
+        return False
 
 
 def _guard(body: Callable[[], None]) -> None:

@@ -105,10 +105,10 @@ class _Run:
     def schedule(self) -> Iterator[tuple[int, int, tuple[int, ...]]]:
         """(step, epoch, sample indices) for every step to run."""
         n = len(self.spec.data)
-        rng = np.random.default_rng(self.opts.seed)
+        rng = np.random.default_rng(self.opts.seed) if self.opts.shuffle else None
 
         def order() -> list[int]:
-            return [int(i) for i in rng.permutation(n)] if self.opts.shuffle else list(range(n))
+            return [int(i) for i in rng.permutation(n)] if rng is not None else list(range(n))
 
         if self.opts.command == "forward":
             yield 1, 1, (self.opts.sample - 1,)

@@ -8,11 +8,9 @@ was found and what was expected. Layer-specific keys are validated by the layer'
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -134,8 +132,8 @@ def _walk(node: yaml.Node, path: tuple, marks: dict, key_marks: dict, budget: li
             _walk(item, path + (i,), marks, key_marks, budget, depth + 1)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """The safe loader, refusing a key that appears twice in one mapping."""
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader (libyaml's when present), refusing a key that appears twice in one mapping."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:  # type: ignore[override]
         seen: set = set()
@@ -186,8 +184,17 @@ def parse_document(text: str, source: str) -> Document:
 # Finding a network by short name or path
 
 
+_NETWORKS = Path(__file__).with_name("networks")  # shipped as package data beside this module
+
+
+def _close_matches(word: str, options: Sequence[str], n: int = 1) -> list[str]:
+    import difflib  # only when there is a mistake to explain: it is slow to import
+
+    return difflib.get_close_matches(word, options, n=n)
+
+
 def bundled_names() -> list[str]:
-    folder = resources.files("bpexplain") / "networks"
+    folder = _NETWORKS
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
@@ -197,9 +204,9 @@ def read_network_text(name_or_path: str) -> tuple[str, str]:
     looks_like_path = path.suffix in (".yaml", ".yml") or "/" in name_or_path or path.exists()
     if not looks_like_path:
         if name_or_path in bundled_names():
-            text = (resources.files("bpexplain") / "networks" / f"{name_or_path}.yaml").read_text("utf-8")
+            text = (_NETWORKS / f"{name_or_path}.yaml").read_text("utf-8")
             return text, f"{name_or_path}.yaml"
-        close = difflib.get_close_matches(name_or_path, bundled_names(), n=1)
+        close = _close_matches(name_or_path, bundled_names(), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise BpexplainError(f"no bundled network or file named {name_or_path!r}{hint}",
                              where=Location(name_or_path),
@@ -249,7 +256,7 @@ class Reader:
             self.fail(path, f"found {describe(value)}", expected="a mapping of keys")
         for key in value:
             if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
+                close = _close_matches(str(key), allowed, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 self.fail(path + (key,), f"unknown key {key!r}{hint}", key=True,
                           expected="one of " + ", ".join(allowed))
@@ -279,7 +286,7 @@ class Reader:
         if not isinstance(value, str):
             self.fail(path, f"found {describe(value)}", expected="a string")
         if choices is not None and value not in choices:
-            close = difflib.get_close_matches(value, choices, n=1)
+            close = _close_matches(value, choices, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             self.fail(path, f"unknown value {value!r}{hint}", expected="one of " + ", ".join(choices))
         return value
@@ -360,8 +367,15 @@ class ParamInit:
     """Seeded random initialisation (Algorithm 2, line 1): uniform in ±1/√fan_in, rounded for hand work."""
 
     def __init__(self, seed: int, decimals: int) -> None:
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self._rng: np.random.Generator | None = None  # made on first draw: numpy.random is slow to import
         self.decimals = decimals
+
+    @property
+    def rng(self) -> np.random.Generator:
+        if self._rng is None:
+            self._rng = np.random.default_rng(self.seed)
+        return self._rng
 
     def draw(self, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
         bound = 1.0 / math.sqrt(max(fan_in, 1))

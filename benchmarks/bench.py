@@ -1,0 +1,307 @@
+"""`make bench`: start-up, training throughput and trace throughput, each measured beside its reference.
+
+Every figure is a median over several repeats, taken in the same run as the figure it is compared
+with, and the commands of one comparison are interleaved (A B A B ...) so that a slow moment of the
+machine hits both. Commands are timed as subprocesses, the way a student runs them.
+
+- start-up: `bpexplain forward lecture` against the floor `python -c "import numpy, yaml, click, rich"`
+  (the libraries bpexplain cannot do without); goal: within 1.25x of the floor.
+- training: `bpexplain train xor --steps N --detail summary`, per step, against a plain numpy loop
+  for the same 2-2-1 network written here (and PyTorch, when it is importable); goal: within 1.5x.
+  A step of the CLI is (time of N steps - time of 1 step) / (N - 1), which takes start-up out; it
+  includes writing the step's summary line. The numpy loop is timed the same way, as a script.
+- trace: `bpexplain train lenet5 --steps 1 --format text` into a file: equations per second, and the
+  peak memory (max RSS) beside that of `forward lecture`, to show it stays flat.
+
+Bytecode is compiled first (`compileall`), since an installed package has it; OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE are taken out of the measured commands' environment (see the environment notes).
+Usage: python benchmarks/bench.py [--quick] [--repeats N] [--steps N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+NUMPY_LOOP = textwrap.dedent('''
+    """The xor network of bpexplain/networks/xor.yaml trained by hand in numpy: one sample a step, in order."""
+    import sys
+
+    import numpy as np
+
+    steps = int(sys.argv[1])
+    W1 = np.array([[0.5, 0.4], [0.9, 1.0]]); b1 = np.array([-0.8, 0.1])
+    W2 = np.array([[-1.2, 1.1]]); b2 = np.array([-0.3]); lr = 2.0
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float); T = np.array([[0], [1], [1], [0]], dtype=float)
+
+    def sigmoid(e):
+        return 1.0 / (1.0 + np.exp(-e))
+
+    losses = []
+    for s in range(steps):
+        x, t = X[s % 4], T[s % 4]
+        y1 = sigmoid(W1 @ x + b1)
+        y2 = sigmoid(W2 @ y1 + b2)
+        losses.append(0.5 * float(np.sum((y2 - t) ** 2)))
+        d2 = (y2 - t) * y2 * (1.0 - y2)
+        d1 = (W2.T @ d2) * y1 * (1.0 - y1)
+        W2 = W2 - lr * np.outer(d2, y1); b2 = b2 - lr * d2
+        W1 = W1 - lr * np.outer(d1, x); b1 = b1 - lr * d1
+    print(repr(losses[-1]), W1.ravel().tolist(), b1.tolist(), W2.ravel().tolist(), b2.tolist())
+''')
+
+TORCH_LOOP = textwrap.dedent('''
+    """The same loop in PyTorch (float64, autograd, plain SGD)."""
+    import sys
+
+    import torch
+
+    torch.set_num_threads(1)
+    steps = int(sys.argv[1])
+    d = torch.float64
+    W1 = torch.tensor([[0.5, 0.4], [0.9, 1.0]], dtype=d, requires_grad=True)
+    b1 = torch.tensor([-0.8, 0.1], dtype=d, requires_grad=True)
+    W2 = torch.tensor([[-1.2, 1.1]], dtype=d, requires_grad=True)
+    b2 = torch.tensor([-0.3], dtype=d, requires_grad=True)
+    X = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=d); T = torch.tensor([[0], [1], [1], [0]], dtype=d)
+    opt = torch.optim.SGD([W1, b1, W2, b2], lr=2.0)
+    for s in range(steps):
+        opt.zero_grad()
+        y = torch.sigmoid(W2 @ torch.sigmoid(W1 @ X[s % 4] + b1) + b2)
+        loss = 0.5 * ((y - T[s % 4]) ** 2).sum()
+        loss.backward()
+        opt.step()
+    print(float(loss))
+''')
+
+
+# ------------------------------------------------------------------------------------------------
+# Timing
+
+
+def bench_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # together, or neither: see the environment notes
+        env.pop(var, None)
+    env.setdefault("COLUMNS", "100")
+    return env
+
+
+def run_once(cmd: Sequence[str], env: dict[str, str], stdout: int | None = subprocess.DEVNULL) -> tuple[float, int]:
+    """Wall time in seconds and the child's peak RSS in KiB (from wait4)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n{err}")
+    return elapsed, int(usage.ru_maxrss)
+
+
+def interleaved(cmds: dict[str, Sequence[str]], repeats: int, env: dict[str, str]) -> dict[str, list[float]]:
+    """Each command `repeats` times, in turn, after one untimed warm-up each."""
+    for cmd in cmds.values():
+        run_once(cmd, env)
+    times: dict[str, list[float]] = {k: [] for k in cmds}
+    for _ in range(repeats):
+        for key, cmd in cmds.items():
+            times[key].append(run_once(cmd, env)[0])
+    return times
+
+
+def med(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def bpexplain_cmd() -> list[str]:
+    script = Path(PY).with_name("bpexplain")
+    return [str(script)] if script.exists() else [PY, "-m", "bpexplain"]
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+# ------------------------------------------------------------------------------------------------
+# The three comparisons
+
+
+Row = tuple[str, str, str, str, str]  # what, measured, reference, ratio, goal
+
+
+def startup(repeats: int, env: dict[str, str]) -> list[Row]:
+    bp = bpexplain_cmd()
+    t = interleaved({
+        "floor": [PY, "-c", "import numpy, yaml, click, rich"],
+        "forward": bp + ["forward", "lecture"],
+        "help": bp + ["--help"],
+    }, repeats, env)
+    floor, fwd, hlp = med(t["floor"]), med(t["forward"]), med(t["help"])
+    return [
+        ("start-up: bpexplain forward lecture", fmt_time(fwd), f"{fmt_time(floor)} (import numpy, yaml, click, rich)",
+         f"{fwd / floor:.2f}×", "≤ 1.25× " + ("✓" if fwd / floor <= 1.25 else "✗")),
+        ("start-up: bpexplain --help", fmt_time(hlp), fmt_time(floor), f"{hlp / floor:.2f}×", "(no numpy)"),
+    ]
+
+
+def training(repeats: int, steps: int, env: dict[str, str], workdir: Path) -> list[Row]:
+    bp = bpexplain_cmd()
+    numpy_script = workdir / "numpy_xor.py"
+    numpy_script.write_text(NUMPY_LOOP)
+    cmds: dict[str, Sequence[str]] = {
+        "bp_n": bp + ["train", "xor", "--steps", str(steps), "--detail", "summary"],
+        "bp_1": bp + ["train", "xor", "--steps", "1", "--detail", "summary"],
+        "np_n": [PY, str(numpy_script), str(steps)],
+        "np_1": [PY, str(numpy_script), "1"],
+    }
+    torch_ok = subprocess.run([PY, "-c", "import torch"], capture_output=True, env=env).returncode == 0
+    if torch_ok:
+        torch_script = workdir / "torch_xor.py"
+        torch_script.write_text(TORCH_LOOP)
+        cmds["pt_n"] = [PY, str(torch_script), str(steps)]
+        cmds["pt_1"] = [PY, str(torch_script), "1"]
+    check_same_result(steps, numpy_script, env)
+    t = interleaved(cmds, repeats, env)
+
+    def per_step(prefix: str) -> float:
+        return max(med(t[f"{prefix}_n"]) - med(t[f"{prefix}_1"]), 0.0) / (steps - 1)
+
+    bp_step, np_step = per_step("bp"), per_step("np")
+    rows: list[Row] = [
+        (f"training: train xor --steps {steps} --detail summary, per step", fmt_time(bp_step),
+         f"{fmt_time(np_step)} (plain numpy loop)", f"{bp_step / np_step:.2f}×",
+         "≤ 1.5× " + ("✓" if bp_step / np_step <= 1.5 else "✗")),
+        (f"training: the whole command ({steps} steps)", fmt_time(med(t["bp_n"])),
+         f"{fmt_time(med(t['np_n']))} (numpy script)", f"{med(t['bp_n']) / med(t['np_n']):.2f}×", ""),
+    ]
+    if torch_ok:
+        pt_step = per_step("pt")
+        rows.append(("training: per step against PyTorch", fmt_time(bp_step), f"{fmt_time(pt_step)} (PyTorch)",
+                     f"{bp_step / pt_step:.2f}×", ""))
+    else:
+        rows.append(("training: against PyTorch", "skipped", "PyTorch is not installed", "", ""))
+    return rows
+
+
+def check_same_result(steps: int, numpy_script: Path, env: dict[str, str]) -> None:
+    """The numpy loop is the same computation: its final parameters equal bpexplain's."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    import bpexplain
+
+    trace_end = list(bpexplain.train("xor", steps=steps, detail="summary"))[-1]
+    mine = np.concatenate([v.ravel() for v in trace_end.final_parameters.values()])
+    out = subprocess.run([PY, str(numpy_script), str(steps)], capture_output=True, text=True, env=env, check=True)
+    parts = out.stdout.strip().split(" ", 1)[1]
+    theirs = np.array([float(x) for x in parts.replace("[", " ").replace("]", " ").replace(",", " ").split()])
+    if not np.allclose(mine, theirs, rtol=1e-9, atol=1e-12):
+        raise SystemExit(f"the numpy loop does not compute what bpexplain does:\n{mine}\n{theirs}")
+
+
+def trace(repeats: int, env: dict[str, str], workdir: Path) -> list[Row]:
+    bp = bpexplain_cmd()
+    names = subprocess.run(bp + ["list"], capture_output=True, text=True, env=env).stdout.split()
+    if "lenet5" not in names:
+        return [("trace: train lenet5 --steps 1 --format text", "skipped", "lenet5 is not bundled yet", "", "")]
+    sys.path.insert(0, str(ROOT))
+    import bpexplain
+
+    equations = len(bpexplain.train("lenet5", steps=1).equations)
+    out_path = workdir / "lenet5.txt"
+    small_path = workdir / "lecture.txt"
+    times, peaks, small_peaks = [], [], []
+    for _ in range(repeats):
+        with open(out_path, "wb") as f:
+            elapsed, rss = run_once(bp + ["train", "lenet5", "--steps", "1", "--format", "text"], env, f.fileno())
+        times.append(elapsed)
+        peaks.append(rss)
+        with open(small_path, "wb") as f:
+            small_peaks.append(run_once(bp + ["train", "lecture", "--steps", "1", "--format", "text"], env,
+                                        f.fileno())[1])
+    size = out_path.stat().st_size
+    wall = med(times)
+    return [
+        ("trace: train lenet5 --steps 1 --format text", fmt_time(wall),
+         f"{equations} equations, {size / 1e6:.1f} MB of text", f"{equations / wall:,.0f} eq/s", "a few seconds"),
+        ("trace: peak memory (max RSS)", f"{med(peaks) / 1024:.0f} MiB",
+         f"{med(small_peaks) / 1024:.0f} MiB (train lecture --steps 1)",
+         f"{med(peaks) / med(small_peaks):.2f}×", "flat"),
+    ]
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def table(rows: list[Row]) -> str:
+    head: Row = ("measure", "bpexplain", "reference", "ratio", "goal")
+    all_rows = [head] + rows
+    widths = [max(len(r[i]) for r in all_rows) for i in range(5)]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in all_rows]
+    lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    import numpy as np
+
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    blas = ""
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = ", ".join(f"{i.get('internal_api')} {i.get('architecture', '')}".strip() for i in threadpool_info())
+    except ImportError:
+        blas = "kernel unknown (threadpoolctl not installed)"
+    return (f"Python {platform.python_version()}, numpy {np.__version__} ({blas}), {os.cpu_count()} cores, {cpu}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--steps", type=int, default=10000)
+    ap.add_argument("--quick", action="store_true", help="fewer repeats, for a smoke test")
+    args = ap.parse_args()
+    repeats = 3 if args.quick else args.repeats
+    compileall.compile_dir(str(ROOT / "bpexplain"), quiet=1)
+    env = bench_env()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        rows = startup(repeats, env)
+        rows += training(max(repeats // 2, 3), args.steps, env, work)
+        rows += trace(max(repeats // 5, 1), env, work)
+    print(f"bpexplain benchmarks, median of {repeats} runs each (interleaved); {machine()}")
+    print(f"command: {shutil.which('make') and 'make bench' or 'python benchmarks/bench.py'}")
+    print()
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
