@@ -140,6 +140,45 @@ def show(net: str, fmt: str, precision: int, notation: str) -> None:
     _emit(events, fmt, dict(precision=precision))
 
 
+@cli.command(epilog="""\b
+Examples:
+  bpexplain check lecture
+  bpexplain check my-net.yaml --sample 2 --format json
+""")
+@click.argument("net")
+@click.option("--sample", type=click.IntRange(1, None), help="Check the loss of this sample (default: the mean "
+              "loss over all samples).")
+@click.option("--format", "fmt", type=click.Choice(("auto", "text", "rich", "json")), default="auto",
+              show_default=True)
+@click.option("--precision", type=click.IntRange(1, 17), default=8, show_default=True)
+def check(net: str, sample: int | None, fmt: str, precision: int) -> None:
+    """Every parameter's back-propagated gradient beside a central finite difference; exit 1 if any disagree."""
+    failed = []
+
+    def body() -> None:
+        from .check import check_gradients
+        from .render import check as view
+        from .spec import load_network
+
+        result = check_gradients(load_network(net), sample)
+        chosen = fmt if fmt != "auto" else ("rich" if _stdout_is_terminal() else "text")
+        if chosen == "json":
+            import json
+
+            click.echo(json.dumps(view.to_dict(result), ensure_ascii=False, indent=1))
+        elif chosen == "rich":
+            from rich.console import Console
+
+            Console().print(view.rich_view(result, precision))
+        else:
+            click.echo(view.text(result, precision), nl=False)
+        failed.append(not result.ok)
+
+    _guard(body)
+    if any(failed):
+        sys.exit(EXIT_NUMERICAL)
+
+
 @cli.command("list", epilog="""\b
 Example:
   bpexplain list

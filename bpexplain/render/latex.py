@@ -9,6 +9,7 @@ the document compiles with a basic TeX installation; a fragment needs amsmath in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
@@ -28,8 +29,8 @@ PREAMBLE = r"""\documentclass[10pt]{article}
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{0.5ex}
 """
-MAX_CELLS = 8  # matrix rows and columns shown before shortening (amsmath allows 10 columns)
-LONG = 80  # an equation longer than this (in plain-text characters) is broken onto several lines
+MAX_CELLS = 6  # matrix rows and columns shown before shortening (3 first, ⋯, 3 last)
+LONG = 80  # an equation longer than this (in printed characters) is broken onto several lines
 
 
 class LatexRenderer:
@@ -136,16 +137,19 @@ class LatexRenderer:
                 yield r"\[ " + label + " = " + bmatrix(arr, self.precision, sym_cells) + " = " + \
                     bmatrix(arr, self.precision) + r" \]"
             else:
-                yield from self.array_lines(label, arr)
+                yield from self.array_lines(name, arr)
 
     def array_lines(self, label: str, arr: np.ndarray) -> Iterator[str]:
+        """`label` (plain text) = the array as matrices; a long label goes on a line of its own."""
         a = np.asarray(arr, dtype=np.float64)
-        if a.ndim > 2:  # a stack of feature maps: one matrix per channel
-            flat = a.reshape((-1,) + a.shape[-2:])
-            for c in range(flat.shape[0]):
-                yield r"\[ " + label + f"[{c}] = " + bmatrix(flat[c], self.precision) + r" \]"
-            return
-        yield r"\[ " + label + " = " + bmatrix(a, self.precision) + r" \]"
+        flat = a.reshape((-1,) + a.shape[-2:]) if a.ndim > 2 else None  # a stack of maps: one per channel
+        for c, matrix in enumerate([a] if flat is None else list(flat)):
+            name = label if flat is None else f"{label} [{c}]"
+            if len(name) > 6 or (matrix.ndim == 2 and matrix.shape[1] > 4):
+                yield latex_text(name) + ":"
+                yield r"\[ " + bmatrix(matrix, self.precision) + r" \]"
+            else:
+                yield r"\[ \text{" + latex_text(name) + "} = " + bmatrix(matrix, self.precision) + r" \]"
 
     # ---- steps --------------------------------------------------------------------------------
 
@@ -176,7 +180,7 @@ class LatexRenderer:
             yield r"\end{align*}"
         else:
             for arr in b.arrays:
-                yield from self.array_lines(r"\text{" + latex_text(arr.label) + "}", arr.value)
+                yield from self.array_lines(arr.label, arr.value)
 
     def equation(self, eq: Equation) -> str:
         """symbol &= expression = substituted = value, broken before each `=` when too long."""
@@ -191,7 +195,7 @@ class LatexRenderer:
         width = len(t.symbol) + len(t.expression) + len(t.substituted) + len(t.value) + len(t.remark) + 9
         if width <= LONG:
             return f"{c.symbol} &= " + " = ".join(parts) + remark
-        return f"{c.symbol} &= " + r" \\ &= ".join(parts) + remark
+        return f"{c.symbol} &= " + r" \\ &= ".join(wrap_sum(part) for part in parts) + remark
 
     def step_end_lines(self, e: StepEnd) -> Iterator[str]:
         assert self.header is not None
@@ -253,6 +257,48 @@ class LatexRenderer:
                         for x, digits in ((d.rounded, 10), (d.exact, 10), (d.difference, 4))]
                 yield "  " + " & ".join([label] + nums) + r" \\"
             yield r"\end{tabular}"
+
+
+def visible_length(latex: str) -> int:
+    """About how many characters wide a piece of math prints (commands count as one character)."""
+    text = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", lambda m: max(m.group(1), m.group(2), key=len), latex)
+    text = re.sub(r"\\(left|right)", "", text)
+    text = re.sub(r" ?\\cdot ?", "xx", text).replace(" + ", "xxx").replace(" - ", "xxx")
+    text = re.sub(r"\\[A-Za-z]+", "x", text)
+    return len(re.sub(r"[{}_^ ]", "", text))
+
+
+def wrap_sum(latex: str, width: int = LONG) -> str:
+    """A long sum broken after a top-level + or − onto continuation lines of an align* environment."""
+    if visible_length(latex) <= width:
+        return latex
+    pieces, depth, start = [], 0, 0
+    i = 0
+    while i < len(latex):
+        if latex.startswith(r"\left", i):
+            depth += 1
+            i += 5
+            continue
+        if latex.startswith(r"\right", i):
+            depth -= 1
+            i += 6
+            continue
+        c = latex[i]
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        if depth == 0 and latex.startswith((" + ", " - "), i):
+            pieces.append(latex[start:i])
+            start = i + 1  # the next piece starts with its operator
+        i += 1
+    pieces.append(latex[start:])
+    lines, current = [], ""
+    for piece in pieces:
+        if current and visible_length(current + piece) > width:
+            lines.append(current)
+            current = piece
+        else:
+            current = f"{current} {piece}" if current else piece
+    lines.append(current)
+    return r" \\ &\quad ".join(lines)
 
 
 def bmatrix(arr: np.ndarray, precision: int, cells: list[str] | None = None) -> str:
