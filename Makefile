@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint clean latex-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,15 @@ test: $(STAMP_TEST)  ## the whole test suite
 
 bench: $(STAMP_TEST)  ## speed and memory, measured side by side
 	$(BIN)/python benchmarks/bench.py
+
+latex-check: $(STAMP_RUN)  ## compile the LaTeX answer keys of the bundled networks (needs pdflatex)
+	@command -v pdflatex >/dev/null || { echo "pdflatex not found: install TeX (e.g. texlive-latex-base)"; exit 1; }
+	@mkdir -p build/latex-check
+	@for net in lecture xor classifier homework-cnn; do \
+	  $(BIN)/bpexplain train $$net --steps 2 -o build/latex-check/$$net.tex && \
+	  (cd build/latex-check && pdflatex -interaction=nonstopmode -halt-on-error $$net.tex >/dev/null) && \
+	  echo "build/latex-check/$$net.pdf" || { echo "$$net: see build/latex-check/$$net.log"; exit 1; }; \
+	done
 
 lint: $(STAMP_TEST)
 	$(BIN)/python -m pip install --quiet ruff mypy types-PyYAML

@@ -65,21 +65,31 @@ class CheckResult:
 
 
 def check_gradients(spec: NetworkSpec, sample: int | None = None, step: float = STEP, rtol: float = RTOL,
-                    atol: float = ATOL) -> CheckResult:
-    """Compare the gradients of E (of `sample`, 1-based, or the mean over all samples) for every parameter."""
+                    atol: float = ATOL, limit: int | None = None) -> CheckResult:
+    """Compare the gradients of E (of `sample`, 1-based, or the mean over all samples) for every parameter.
+
+    `limit` checks at most that many elements of each parameter, spread evenly over it (for large networks).
+    """
     samples = _samples(spec, sample)
     run = _Run(spec, RunOptions(command="train", detail="summary"))
     backprop = _backprop(run, spec, samples)
     rows = []
     for layer in run.layers:
         for pname, value in run.params[layer.name].items():
-            for idx in np.ndindex(value.shape):
+            for idx in _elements(value.shape, limit):
                 numeric = _central_difference(run, spec, samples, layer.name, pname, idx, step)
                 got = float(backprop[layer.name][pname][idx])
                 ok = abs(got - numeric) <= atol + rtol * max(abs(got), abs(numeric))
                 rows.append(GradientCheck(f"{layer.name}.{pname}", tuple(int(i) for i in idx),
                                           layer.param_symbol(pname, idx), got, numeric, ok))
     return CheckResult(spec.name, tuple(s + 1 for s in samples), step, rtol, atol, tuple(rows))
+
+
+def _elements(shape: tuple[int, ...], limit: int | None) -> list[tuple[int, ...]]:
+    every = list(np.ndindex(shape))
+    if limit is None or len(every) <= limit:
+        return every
+    return [every[int(k)] for k in np.linspace(0, len(every) - 1, limit).round().astype(int)]
 
 
 def _samples(spec: NetworkSpec, sample: int | None) -> list[int]:

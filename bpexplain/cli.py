@@ -151,7 +151,9 @@ Examples:
 @click.option("--format", "fmt", type=click.Choice(("auto", "text", "rich", "json")), default="auto",
               show_default=True)
 @click.option("--precision", type=click.IntRange(1, 17), default=8, show_default=True)
-def check(net: str, sample: int | None, fmt: str, precision: int) -> None:
+@click.option("--limit", type=click.IntRange(1, None), help="Check at most N elements of each parameter, "
+              "spread evenly (for large networks).")
+def check(net: str, sample: int | None, fmt: str, precision: int, limit: int | None) -> None:
     """Every parameter's back-propagated gradient beside a central finite difference; exit 1 if any disagree."""
     failed = []
 
@@ -160,7 +162,7 @@ def check(net: str, sample: int | None, fmt: str, precision: int) -> None:
         from .render import check as view
         from .spec import load_network
 
-        result = check_gradients(load_network(net), sample)
+        result = check_gradients(load_network(net), sample, limit=limit)
         chosen = fmt if fmt != "auto" else ("rich" if _stdout_is_terminal() else "text")
         if chosen == "json":
             import json

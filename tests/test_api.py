@@ -1,0 +1,60 @@
+"""The Python API for notebooks: bpexplain.train(...) returns a Trace that shows itself as rich output in a
+terminal, as Markdown in Jupyter, and as JSON through to_dict()."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from click.testing import CliRunner
+from rich.console import Console
+
+import bpexplain
+from bpexplain.cli import cli
+from bpexplain.trace import Trace
+
+
+def test_train_returns_a_trace() -> None:
+    t = bpexplain.train("lecture", steps=2)
+    assert isinstance(t, Trace)
+    assert len(t.steps) == 2 and len(t.losses) == 2
+    assert repr(t).startswith("<Trace train lecture: 2 step(s)")
+    assert t.losses[1] < t.losses[0]
+
+
+def test_the_trace_renders_in_a_rich_console() -> None:
+    buffer = io.StringIO()
+    Console(file=buffer, width=120, force_terminal=False).print(bpexplain.train("lecture", steps=2))
+    out = buffer.getvalue()
+    assert "Step 2" in out and "σ(0.37)" in out and "0.5915" in out
+    assert "Summary: 2 step(s)" in out
+
+
+def test_repr_markdown_is_the_markdown_format() -> None:
+    t = bpexplain.train("lecture", steps=1)
+    md = t._repr_markdown_()
+    assert md.startswith("# bpexplain train: lecture")
+    assert md == t.render("markdown")
+    assert "$e_1 = w_{(x_1)1} \\cdot x_1 + w_{(x_2)1} \\cdot x_2 = 0.1 \\cdot 0.5 + 0.4 \\cdot 0.8 = 0.37$" in md
+
+
+def test_to_dict_is_the_cli_json() -> None:
+    d = bpexplain.train("xor", steps=2).to_dict()
+    result = CliRunner().invoke(cli, ["train", "xor", "--steps", "2", "--format", "json"])
+    assert result.exit_code == 0
+    assert d == json.loads(result.stdout)
+    assert d["steps"][0]["gradients"]["hidden.weight"]
+
+
+def test_api_options_round_and_render_formats() -> None:
+    t = bpexplain.train("lecture", steps=1, round=2)
+    assert t.to_dict()["drift"][0]["value"] == "E (step 1)"
+    for fmt in ("text", "markdown", "latex", "json", "html", "svg"):
+        assert t.render(fmt)
+    assert "\\documentclass" not in t.render("latex", body_only=True)
+
+
+def test_forward_api() -> None:
+    t = bpexplain.forward("xor", sample=3)
+    assert t.header.settings.command == "forward"
+    assert t._repr_markdown_().startswith("# bpexplain forward: xor")
