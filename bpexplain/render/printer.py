@@ -42,10 +42,14 @@ class Printer:
         return self._print(node, lead=True)
 
     def _print(self, node: Expr, lead: bool = False) -> str:
+        method = self._methods.get(type(node)) if hasattr(self, "_methods") else None
+        if method is not None:
+            return method(self, node, lead)  # type: ignore[no-any-return]
         for cls in type(node).__mro__:
-            method = getattr(self, f"_print_{cls.__name__}", None)
+            method = getattr(type(self), f"_print_{cls.__name__}", None)
             if method is not None:
-                return method(node, lead)
+                self.__dict__.setdefault("_methods", {})[type(node)] = method  # found once per node class
+                return method(self, node, lead)  # type: ignore[no-any-return]
         raise TypeError(f"{type(self).__name__} cannot print {node!r}")
 
     def paren(self, text: str) -> str:
