@@ -17,6 +17,7 @@ from .expr import Derivative, Expr, Partial, Sym, Var
 from .functions import LOSSES, Loss
 from .layers import LAYER_TYPES, input_names
 from .layers.base import ETA, LOSS, EquationContext, InputNames, Layer, LayerValues
+from .numerical import checked
 from .spec import NetworkSpec
 from .trace import Block, Drift, Event, NamedArray, Settings, StepEnd, StepStart, TraceEnd, TraceHeader
 
@@ -175,6 +176,7 @@ class _Run:
             float(np.mean(losses)) <= self.opts.until_loss
 
     def step(self, index: int, epoch: int, samples: tuple[int, ...]) -> Iterator[Event]:
+        self.current_step = index  # named by a NumericalError
         data = [self.spec.data[s] for s in samples]
         yield StepStart(index, epoch, tuple(s + 1 for s in samples), tuple(d.input for d in data),
                         tuple(d.target for d in data))
@@ -191,7 +193,7 @@ class _Run:
             ctx = self._context(tag)
             vals = self.forward(sample.input, index)
             has_target = not np.isnan(sample.target).any()
-            loss = self._r(self.loss.value(vals[-1].y, sample.target)) if has_target else None
+            loss = self._r(self._loss_value(vals[-1].y, sample.target)) if has_target else None
             if loss is not None and not np.isfinite(loss):
                 raise NumericalError(f"step {index}: the loss is {loss} (the output {vals[-1].y.tolist()} "
                                      "reaches 0 or 1 where the loss takes a logarithm)")
@@ -266,19 +268,18 @@ class _Run:
 
     # ---- numerics -----------------------------------------------------------------------------
 
+    @checked("forward")
     def forward(self, x: np.ndarray, step: int) -> list[LayerValues]:
         vals = []
         for layer in self.layers:
             p = self.params[layer.name]
             e = self._r(layer.pre_activation(p, x))
             y = self._r(layer.activate(e)) if layer.has_activation else e
-            if not np.all(np.isfinite(y)):
-                raise NumericalError(f"step {step}, forward pass, layer {layer.name}: a value became "
-                                     f"{'NaN' if np.isnan(y).any() else 'infinite'} (overflow)")
             vals.append(LayerValues(x, e, y, p))
             x = y
         return vals
 
+    @checked("backward")
     def backward(self, vals: list[LayerValues], target: np.ndarray, rule: str) -> Params:
         """Fill in the errors and gradients of `vals`; return the parameters after the update."""
         sequential = self.opts.update_order == "sequential"
@@ -361,6 +362,11 @@ class _Run:
                                       float(value[idx]), float(exact.params[layer.name][pname][idx])))
         return tuple(rows)
 
+    @checked("loss")
+    def _loss_value(self, y: np.ndarray, target: np.ndarray) -> float:
+        return self.loss.value(y, target)
+
+    @checked("update")
     def _apply(self, grads: Params) -> Params:
         return {ln: self._updated(ln, g) for ln, g in grads.items()}
 

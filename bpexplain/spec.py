@@ -9,6 +9,7 @@ was found and what was expected. Layer-specific keys are validated by the layer'
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ from .functions import LOSSES
 MAX_FILE_BYTES = 2_000_000
 MAX_NODES = 200_000
 MAX_DEPTH = 64
+MAX_PARAMETERS = 2_000_000  # weights and biases of the whole network
+MAX_UNITS = 2_000_000  # values computed in one forward pass (the sum of every layer's output size)
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,11 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: 
         return super().construct_mapping(node, deep=deep)
 
 
+# YAML 1.1 reads 1e-3 (no dot) as text; students write it as a number, so read it as one.
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+
+
 def parse_document(text: str, source: str) -> Document:
     try:
         loader = _UniqueKeyLoader(text)
@@ -165,6 +173,11 @@ def parse_document(text: str, source: str) -> Document:
             data = loader.construct_document(node)
         finally:
             loader.dispose()
+    except yaml.constructor.ConstructorError as exc:  # well-formed YAML that is not plain data
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
+        raise BpexplainError(f"YAML error: {exc.problem}", where=where,
+                             expected="plain YAML: mappings, lists, numbers and text, each key once") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
@@ -370,6 +383,15 @@ class ParamInit:
         self.seed = seed
         self._rng: np.random.Generator | None = None  # made on first draw: numpy.random is slow to import
         self.decimals = decimals
+        self.total = 0  # parameters of the network so far
+
+    def count(self, reader: Reader, path: tuple, shape: tuple[int, ...]) -> None:
+        """Refuse, before allocating it, a parameter that takes the network past MAX_PARAMETERS."""
+        size = math.prod(shape)
+        self.total += size
+        if self.total > MAX_PARAMETERS:
+            reader.fail(path, f"{format_shape(shape)} = {size:,} parameters bring the network to {self.total:,}",
+                        expected=f"at most {MAX_PARAMETERS:,} parameters in all: a network small enough to explain")
 
     @property
     def rng(self) -> np.random.Generator:
@@ -388,6 +410,7 @@ class ParamInit:
 def read_param(reader: Reader, raw: Any, path: tuple, shape: tuple[int, ...], what: str,
                init: ParamInit, fan_in: int, optional: bool) -> Param | None:
     """A weight or bias: a plain array, or {value: ..., trainable: ...}; omitted -> random or absent."""
+    init.count(reader, path, shape)
     trainable = True
     value: Any = raw
     if isinstance(raw, dict):
@@ -462,6 +485,10 @@ def parse_network(text: str, source: str) -> NetworkSpec:
         names_seen[layer_name] = i
         spec = LAYER_TYPES[type_name].read_spec(r, raw, path, i, layer_name, shape, init,
                                                is_last=(i == len(layers_raw) - 1))
+        units_total = sum(math.prod(ls.out_shape) for ls in layers) + math.prod(spec.out_shape)
+        if units_total > MAX_UNITS:
+            r.fail(path, f"the output of shape {format_shape(spec.out_shape)} brings the values of one forward pass "
+                   f"to {units_total:,}", expected=f"at most {MAX_UNITS:,}: a network small enough to explain")
         layers.append(spec)
         shape = spec.out_shape
 

@@ -1,0 +1,125 @@
+"""Numerical trouble, caught where it starts: overflow, NaN or infinity stops the run with a NumericalError.
+
+The engine's numeric methods run under `np.errstate(over=, invalid=, divide="raise")`, which costs
+nothing per operation: numpy checks the floating-point flags after every operation anyway. The
+network's inputs and parameters are finite (the spec refuses anything else), so a non-finite value
+can only start with one of those flags. When one is raised, the same numbers are computed again
+with the flags ignored, and the first value that is not finite, in the order of the equations, is
+named: step, layer, phase and the equation's symbol, e.g. `e_4 = w_14·y_1 + w_24·y_2 = inf`.
+
+The run stops (it does not warn and go on): every later value would be NaN or infinite too.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from .errors import NumericalError
+
+if TYPE_CHECKING:
+    from .layers.base import Layer, LayerValues
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXPECTED = "finite values: try a smaller learning_rate, smaller weights or inputs, or fewer steps"
+
+
+def checked(phase: str) -> Callable[[F], F]:
+    """Run an engine method with floating-point errors raised; turn one into a NumericalError."""
+
+    def wrap(method: F) -> F:
+        @functools.wraps(method)
+        def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                with np.errstate(over="raise", invalid="raise", divide="raise"):
+                    return method(self, *args, **kwargs)
+            except FloatingPointError as exc:
+                with np.errstate(all="ignore"):
+                    result = method(self, *args, **kwargs)
+                raise locate(self, phase, args, result, str(exc)) from None
+
+        return run  # type: ignore[return-value]
+
+    return wrap
+
+
+def locate(run: Any, phase: str, args: tuple, result: Any, reason: str) -> NumericalError:
+    """The error for the first non-finite value of `phase`, recomputed without raising."""
+    step = getattr(run, "current_step", None)
+    at = f"step {step}, " if step is not None else ""
+    layers: list[Layer] = run.layers
+    if phase == "forward":
+        vals: list[LayerValues] = result
+        for i, (layer, v) in enumerate(zip(layers, vals)):
+            for what, arr, sym in (("weighted sum", v.e, layer.pre_symbol), ("output", v.y, layer.names.out)):
+                k = _first_bad(arr)
+                if k is not None:
+                    eq = _forward_equation(layer, v, k, what)
+                    return _error(f"{at}forward pass, layer {layer.name!r}: {eq} = {_word(arr.flat[k])}",
+                                  layer, i)
+    elif phase in ("backward", "update"):
+        vals = args[0] if phase == "backward" else []
+        for i in reversed(range(len(vals))):
+            layer, v = layers[i], vals[i]
+            arrays = [("δ", v.d_out, layer.names.err), ("∂E/∂e", v.d_pre, lambda j: layer.dpre_symbol(j))]
+            for label, arr, sym in arrays:
+                k = _first_bad(arr) if arr is not None else None
+                if k is not None:
+                    return _error(f"{at}backward pass, layer {layer.name!r}: {_p(sym(k))} = {_word(arr.flat[k])}",
+                                  layer, i)
+            for pname, g in v.grads.items():
+                k = _first_bad(g)
+                if k is not None:
+                    idx = np.unravel_index(k, g.shape)
+                    return _error(f"{at}gradients, layer {layer.name!r}: ∂E/∂{_p(layer.param_symbol(pname, idx))} "
+                                  f"= {_word(g.flat[k])}", layer, i)
+        new_params = result
+        for i, layer in enumerate(layers):
+            for pname, value in new_params.get(layer.name, {}).items():
+                k = _first_bad(value)
+                if k is not None:
+                    sym = layer.param_symbol(pname, np.unravel_index(k, value.shape), prime=True)
+                    return _error(f"{at}update, layer {layer.name!r}: {_p(sym)} = {_word(value.flat[k])}", layer, i)
+    elif phase == "loss" and not np.isfinite(result):
+        y = args[0]
+        value = ("+∞, since an output reaches 0 or 1 where the loss takes a logarithm" if "divide" in reason
+                 else _word(result))
+        return NumericalError(f"{at}loss: E = {value}; the output is "
+                              f"{np.array2string(np.asarray(y), precision=4, threshold=8)}",
+                              expected=EXPECTED)
+    return NumericalError(f"{at}{phase}: {reason}", expected=EXPECTED)
+
+
+def _first_bad(arr: np.ndarray) -> int | None:
+    bad = np.flatnonzero(~np.isfinite(np.asarray(arr)))
+    return int(bad[0]) if bad.size else None
+
+
+def _forward_equation(layer: Layer, v: LayerValues, k: int, what: str) -> str:
+    from .expr import symbolic
+
+    if what == "weighted sum":
+        try:
+            return f"{_p(layer.pre_symbol(k))} = {_p(symbolic(layer.pre_activation_rhs(v, k)))}"
+        except Exception:  # a layer that cannot write this equation still gets its symbol named
+            return _p(layer.pre_symbol(k))
+    return f"{_p(layer.names.out(k))} = {_p(layer.func_symbol(k))}({_p(layer.pre_symbol(k))})"
+
+
+def _p(expr: Any) -> str:
+    from .render.printer import TextPrinter
+
+    return TextPrinter(4, 6).doprint(expr)
+
+
+def _word(x: float) -> str:
+    if np.isnan(x):
+        return "NaN (an invalid operation such as ∞ − ∞ or 0·∞)"
+    return f"{'+' if x > 0 else '−'}∞ (overflow)"
+
+
+def _error(message: str, layer: Layer, index: int) -> NumericalError:
+    return NumericalError(message, where=layer.spec.where, path=f"layers[{index}]", expected=EXPECTED)
