@@ -21,12 +21,17 @@ PHASES = ("forward", "loss", "error", "gradient", "update")
 
 @dataclass(frozen=True, slots=True)
 class Equation:
-    """symbol = expression = substituted = value."""
+    """symbol = expression = substituted = value.
+
+    The right-hand side is kept once, as the bound tree the layer built (see `bpexplain.expr`); its two
+    readings, `expression` (in symbols) and `substituted` (in numbers), are made from it when asked for.
+    Printers print the bound tree either way directly (`Printer.doprint(bound, numbers=...)`), so that a
+    sum of hundreds of terms costs only the terms shown, and no second tree is made per equation.
+    """
 
     kind: str  # forward, loss, error, gradient, update
     symbol: Expr
-    expression: Expr
-    substituted: Expr
+    bound: Expr
     value: float
     exact: float | None = None  # the true value, when --rule slide makes this one depart from it
     note: str = ""
@@ -35,7 +40,17 @@ class Equation:
     def of(cls, kind: str, symbol: Expr, bound: Expr, value: float, exact: float | None = None,
            note: str = "") -> Equation:
         """An equation from a bound right-hand side (see `bpexplain.expr`)."""
-        return cls(kind, symbol, symbolic(bound), substitute(bound), float(value), exact, note)
+        return cls(kind, symbol, bound, float(value), exact, note)
+
+    @property
+    def expression(self) -> Expr:
+        """The right-hand side in symbols."""
+        return symbolic(self.bound)
+
+    @property
+    def substituted(self) -> Expr:
+        """The right-hand side with the numbers substituted."""
+        return substitute(self.bound)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ each error evenly over its window: 1/|R| to every element.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -17,7 +18,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..expr import Call, Div, Elem, Expr, Mul, Name, Num, Sym, Var, add
 from ..spec import LayerSpec, ParamInit, Reader, format_shape
-from ..trace import Equation, NamedArray
+from ..trace import NamedArray
 from .base import EquationContext, LayerValues, UnitNames
 from .maps import MapLayer, MapNames, ordinal, pair
 
@@ -187,7 +188,7 @@ class MaxPool(Pool):
             note = f"the maximum is at row {r + 1}, column {c + 1}"
             if ties > 1:
                 note += f"; a tie of {ties}: the first in reading order wins"
-            yield Equation(eq.kind, eq.symbol, eq.expression, eq.substituted, eq.value, eq.exact, note)
+            yield replace(eq, note=note)
 
     def block_note(self, phase: str, ctx: EquationContext) -> str | None:
         if phase == "forward":

@@ -25,8 +25,8 @@ class EquationColumns:
 
 def equation_columns(eq: Equation, printer: Printer) -> EquationColumns:
     symbol = printer.doprint(eq.symbol)
-    expression = printer.doprint(eq.expression)
-    substituted = printer.doprint(eq.substituted)
+    expression = printer.doprint(eq.bound)
+    substituted = printer.doprint(eq.bound, numbers=True)
     value = printer.number(eq.value)
     if substituted in (expression, value):
         substituted = ""

@@ -65,8 +65,8 @@ class JsonParts:
 
     def equation(self, eq: Equation, b: Block) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": eq.kind, "layer": b.layer, "symbol": self.printer.doprint(eq.symbol),
-                             "expression": self.printer.doprint(eq.expression),
-                             "substituted": self.printer.doprint(eq.substituted), "value": _num(eq.value)}
+                             "expression": self.printer.doprint(eq.bound),
+                             "substituted": self.printer.doprint(eq.bound, numbers=True), "value": _num(eq.value)}
         if b.sample is not None:
             d["sample"] = b.sample
         if eq.exact is not None:

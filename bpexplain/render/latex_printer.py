@@ -44,8 +44,8 @@ class LatexPrinter(Printer):
     def paren(self, text: str) -> str:
         return rf"\left({text}\right)"
 
-    def number(self, value: float) -> str:
-        return latex_number(super().number(value))
+    def format(self, value: float) -> str:
+        return latex_number(super().format(value))
 
     # ---- leaves -------------------------------------------------------------------------------
 
@@ -136,7 +136,7 @@ class LatexPrinter(Printer):
 
     def _print_Pow(self, node: Pow, lead: bool) -> str:
         base = self._sub(node.base, PRECEDENCE_POW, strict=True)
-        if isinstance(node.base, (Sym, Name)) and not base.startswith(r"\left"):
+        if isinstance(self.leaf(node.base), (Sym, Name)) and not base.startswith(r"\left"):
             base = "{" + base + "}"  # x_{1}^{2}: a subscripted base takes its exponent as a group
         return f"{base}^{{{self._print(node.exponent, True)}}}"
 

@@ -7,6 +7,8 @@ its own brackets. Numbers always go through `render.numbers.format_number`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..expr import Add, Call, Derivative, Div, Elem, Expr, Func, Mul, Name, Neg, Num, Partial, Pow, Sub, Sym, Var
 from .numbers import format_number
 
@@ -37,26 +39,59 @@ class Printer:
     def __init__(self, precision: int = 4, max_terms: int | None = None) -> None:
         self.precision = precision
         self.max_terms = max_terms
+        self.numbers = False  # while printing: a bound leaf (Var, Func) as its number / concrete name
+        self._methods: dict[type, Any] = {}  # the _print_ method of each node class, found once
+        self._numbers: dict[float, str] = {}  # formatted numbers: a gradient's factors recur in many equations
 
-    def doprint(self, node: Expr) -> str:
-        return self._print(node, lead=True)
+    def doprint(self, node: Expr, numbers: bool = False) -> str:
+        """`node` as text. A bound tree (see `bpexplain.expr`) prints as `symbolic(node)` would, or with
+        `numbers` as `substitute(node)` would, without either tree being made."""
+        self.numbers = numbers
+        try:
+            return self._print(node, lead=True)
+        finally:
+            self.numbers = False
 
     def _print(self, node: Expr, lead: bool = False) -> str:
-        method = self._methods.get(type(node)) if hasattr(self, "_methods") else None
+        method = self._methods.get(type(node))
         if method is not None:
             return method(self, node, lead)  # type: ignore[no-any-return]
         for cls in type(node).__mro__:
             method = getattr(type(self), f"_print_{cls.__name__}", None)
             if method is not None:
-                self.__dict__.setdefault("_methods", {})[type(node)] = method  # found once per node class
+                self._methods[type(node)] = method
                 return method(self, node, lead)  # type: ignore[no-any-return]
         raise TypeError(f"{type(self).__name__} cannot print {node!r}")
+
+    def leaf(self, node: Expr) -> Expr:
+        """A bound leaf as this print reads it (its symbol, or its number); any other node as it is."""
+        kind = type(node)
+        if kind is Var:
+            return Num(node.value) if self.numbers else node.sym  # type: ignore[attr-defined]
+        if kind is Func:
+            return node.concrete if self.numbers else node.symbolic  # type: ignore[attr-defined]
+        return node
+
+    def value_of(self, node: Expr) -> float | None:
+        """The number `node` prints as, when it prints as a number."""
+        kind = type(node)
+        if kind is Num or (kind is Var and self.numbers):
+            return node.value  # type: ignore[attr-defined, no-any-return]
+        return None
 
     def paren(self, text: str) -> str:
         return f"({text})"
 
     def _sub(self, node: Expr, parent: int, lead: bool = False, strict: bool = False) -> str:
         """Print a child, bracketed when it binds less tightly than its parent."""
+        kind = type(node)
+        if kind is Var:
+            if self.numbers:
+                text = self.number(node.value)  # type: ignore[attr-defined]
+                return self.paren(text) if node.value < 0 and not lead else text  # type: ignore[attr-defined]
+            node = node.sym  # type: ignore[attr-defined]
+        elif kind is Func:
+            node = self.leaf(node)
         text = self._print(node, lead)
         if (isinstance(node, Num) and node.value < 0) or isinstance(node, Neg):
             return text if lead else self.paren(text)
@@ -71,15 +106,24 @@ class Printer:
         return items[:head] + [ellipsis] + items[-tail:]
 
     def _print_Var(self, node: Var, lead: bool) -> str:
-        return self._print(node.sym, lead)
+        return self.number(node.value) if self.numbers else self._print(node.sym, lead)
 
     def _print_Func(self, node: Func, lead: bool) -> str:
-        return self._print(node.symbolic, lead)
+        return self._print(node.concrete if self.numbers else node.symbolic, lead)
 
     def _print_Num(self, node: Num, lead: bool) -> str:
         return self.number(node.value)
 
     def number(self, value: float) -> str:
+        text = self._numbers.get(value)
+        if text is None:
+            if len(self._numbers) >= 65536:  # memory stays flat over a long trace
+                self._numbers.clear()
+            text = self._numbers[value] = self.format(value)
+        return text
+
+    def format(self, value: float) -> str:
+        """A number in this printer's format (the one place a subclass re-spells numbers)."""
         return format_number(value, self.precision)
 
 
@@ -130,13 +174,13 @@ class TextPrinter(Printer):
         return "·".join(self._sub(f, PRECEDENCE_MUL, lead and i == 0) for i, f in enumerate(node.factors))
 
     def _print_Div(self, node: Div, lead: bool) -> str:
-        if node == Div(Num(1), Num(2)):
+        if self.value_of(node.numerator) == 1 and self.value_of(node.denominator) == 2:
             return "½"
         return f"{self._sub(node.numerator, PRECEDENCE_MUL, lead)}/{self._sub(node.denominator, PRECEDENCE_MUL, strict=True)}"
 
     def _print_Pow(self, node: Pow, lead: bool) -> str:
         base = self._sub(node.base, PRECEDENCE_POW, strict=True)
-        if node.exponent == Num(2):
+        if self.value_of(node.exponent) == 2:
             return base + "²"
         return f"{base}^{self._sub(node.exponent, PRECEDENCE_POW, strict=True)}"
 
