@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test bench lint clean latex-check
+.PHONY: run test bench fuzz lint clean latex-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ test: $(STAMP_TEST)  ## the whole test suite
 
 bench: $(STAMP_TEST)  ## speed and memory, measured side by side
 	$(BIN)/python benchmarks/bench.py
+
+fuzz: $(STAMP_TEST)  ## the fuzz tests' long run (thousands of examples; `make test` runs a bounded one)
+	BPEXPLAIN_FUZZ=long $(BIN)/python -m pytest tests/test_fuzz.py
 
 latex-check: $(STAMP_RUN)  ## compile the LaTeX answer keys of the bundled networks (needs pdflatex)
 	@command -v pdflatex >/dev/null || { echo "pdflatex not found: install TeX (e.g. texlive-latex-base)"; exit 1; }

@@ -33,6 +33,8 @@ def _common_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="lecture: δ_n = ∂E/∂y_n (the slides'); textbook: δ_n = ∂E/∂e_n."),
         click.option("--max-terms", type=click.IntRange(2, None), default=8, show_default=True,
                      help="Longest sum shown in full; longer ones are shortened in the middle (JSON keeps all)."),
+        click.option("--max-equations", type=click.IntRange(0, None), default=500_000, show_default=True,
+                     help="Refuse at once a network whose full trace has more equations a step (0: no limit)."),
         click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
                      help="Write to FILE (atomically: nothing is left if the run fails); the format follows "
                           "the extension (.md .tex .json .txt .html .svg) unless --format is given."),
@@ -323,6 +325,18 @@ def _guard(body: Callable[[], None]) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(EXIT_OK)
+    except SystemExit as exc:
+        # rich meets a broken pipe by pointing stdout at /dev/null and exiting 1: the same quiet end, status 0
+        if exc.code == 1 and _stdout_is_devnull():
+            sys.exit(EXIT_OK)
+        raise
+
+
+def _stdout_is_devnull() -> bool:
+    try:
+        return os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(os.devnull))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _flush_quietly() -> None:

@@ -17,6 +17,7 @@ from .expr import Derivative, Expr, Partial, Sym, Var
 from .functions import LOSSES, Loss
 from .layers import LAYER_TYPES, input_names
 from .layers.base import ETA, LOSS, EquationContext, InputNames, Layer, LayerValues
+from .limits import MAX_EQUATIONS, check_trace_size
 from .numerical import checked
 from .spec import NetworkSpec
 from .trace import Block, Drift, Event, NamedArray, Settings, StepEnd, StepStart, TraceEnd, TraceHeader
@@ -39,6 +40,7 @@ class RunOptions:
     detail: str = "full"  # full, layer or summary
     precision: int = 4
     sample: int = 1  # forward: which sample (1-based)
+    max_equations: int = MAX_EQUATIONS  # refuse a full trace longer than this a step (0: no limit; limits.py)
     round: int | None = None  # carry every value rounded to this many decimals, as by hand (see rounding.py)
 
 
@@ -56,6 +58,7 @@ def build_layers(spec: NetworkSpec) -> list[Layer]:
 
 
 def check_options(spec: NetworkSpec, opts: RunOptions) -> None:
+    check_trace_size(spec, opts)
     if opts.round is not None and not 0 <= opts.round <= 12:
         raise BpexplainError(f"cannot round to {opts.round} decimals", expected="--round from 0 to 12")
     if opts.rule == "slide" and opts.notation == "textbook":

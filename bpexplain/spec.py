@@ -186,8 +186,14 @@ def parse_document(text: str, source: str) -> Document:
         if exc.context and cm is not None and mark is not None and (cm.line, cm.column) != (mark.line, mark.column):
             problem += f" ({exc.context} at line {cm.line + 1}, column {cm.column + 1})"
         raise BpexplainError(f"YAML syntax error: {problem}", where=where) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, such as a control character
+        pos = exc.position
+        where = Location(source, text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos))
+        char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        raise BpexplainError(f"YAML error: the character {char} is not allowed ({exc.reason})", where=where,
+                             expected="printable text") from None
     except yaml.YAMLError as exc:
-        raise BpexplainError(f"YAML error: {exc}", where=Location(source)) from None
+        raise BpexplainError(f"YAML error: {' '.join(str(exc).split())}", where=Location(source)) from None
     except RecursionError:
         raise BpexplainError("the document is nested too deeply", where=Location(source)) from None
     return Document(source, data, marks, key_marks)
