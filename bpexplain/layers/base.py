@@ -61,7 +61,10 @@ class LayerValues:
 
 
 class UnitNames:
-    """How the units of a layer (or the network's inputs) are written."""
+    """How the units of a layer (or the network's inputs) are written.
+
+    Each symbol is made once and kept: thousands of equations share it, and printers know it again by
+    identity (see `render.printer`)."""
 
     def out(self, i: int) -> Sym:
         raise NotImplementedError
@@ -73,11 +76,21 @@ class UnitNames:
 class InputNames(UnitNames):
     """The network's inputs x_1, x_2, ..."""
 
+    def __init__(self) -> None:
+        self._out: dict[int, Sym] = {}
+        self._err: dict[int, Sym] = {}
+
     def out(self, i: int) -> Sym:
-        return Sym("x", (str(i + 1),))
+        sym = self._out.get(i)
+        if sym is None:
+            sym = self._out[i] = Sym("x", (str(i + 1),))
+        return sym
 
     def err(self, i: int) -> Sym:
-        return Sym("δ", (f"x{i + 1}",))
+        sym = self._err.get(i)
+        if sym is None:
+            sym = self._err[i] = Sym("δ", (f"x{i + 1}",))
+        return sym
 
 
 class Layer(ABC):
@@ -96,6 +109,9 @@ class Layer(ABC):
         # ∂E/∂e is shown directly (not as δ·dh/de) for softmax, and where the loss simplifies with it
         self.combined = is_output and loss.combines_with == spec.activation
         self.direct_pre = self.combined or not self.activation.elementwise
+        self._symbols: dict[Any, Sym] = {}  # the layer's own symbols (e_n, h_n, w_mn, ...), each made once
+        self._factor_cache: tuple[Any, ...] = ()
+        self._input_cache: tuple[Any, ...] = ()
 
     # ---- reading YAML ------------------------------------------------------------------------
 
@@ -243,6 +259,26 @@ class Layer(ABC):
         assert v.d_out is not None
         return (Var(self.names.err(i), _flat(v.d_out, i)),)
 
+    def unit_factors(self, v: LayerValues, ctx: EquationContext, slide: bool) -> list[tuple[Expr, ...]]:
+        """What stands for ∂E/∂(pre-activation) of every unit, made once and shared by all the sums."""
+        c = self._factor_cache
+        if c and c[0] is v and c[1] == ctx and c[2] == slide:
+            return c[3]  # type: ignore[no-any-return]
+        make = self.slide_factors if slide else self.error_factors
+        factors = [make(v, ctx, i) for i in range(self.units)]
+        self._factor_cache = (v, ctx, slide, factors)
+        return factors
+
+    def input_vars(self, v: LayerValues) -> list[Var]:
+        """This step's inputs as bound leaves (x_j, or y_m of the layer below), made once and shared."""
+        c = self._input_cache
+        if c and c[0] is v:
+            return c[1]  # type: ignore[no-any-return]
+        out = self.inputs.out
+        leaves = [Var(out(j), x) for j, x in enumerate(v.x.ravel().tolist())]
+        self._input_cache = (v, leaves)
+        return leaves
+
     # ---- equations ---------------------------------------------------------------------------
 
     def forward_equations(self, v: LayerValues) -> Iterator[Equation]:
@@ -328,12 +364,13 @@ class Layer(ABC):
 
     def gradient_equations(self, v: LayerValues, ctx: EquationContext) -> Iterator[Equation]:
         ex = v.exact
+        loss = ctx.loss_symbol
         for pname, grad in v.grads.items():
-            for idx in np.ndindex(grad.shape):
-                exact = float(ex.grads[pname][idx]) if ex is not None else None
-                yield Equation.of("gradient", Partial(ctx.loss_symbol, self.param_symbol(pname, idx)),
-                                  self.gradient_rhs(v, ctx, pname, idx), float(grad[idx]),
-                                  _departure(float(grad[idx]), exact))
+            exacts = ex.grads[pname].ravel().tolist() if ex is not None else None
+            for k, (idx, value) in enumerate(zip(np.ndindex(grad.shape), grad.ravel().tolist())):
+                yield Equation("gradient", Partial(loss, self.param_symbol(pname, idx)),
+                               self.gradient_rhs(v, ctx, pname, idx), value,
+                               _departure(value, exacts[k]) if exacts is not None else None)
 
     def update_equations(self, v: LayerValues, ctx: EquationContext, new_params: Mapping[str, np.ndarray],
                          exact_params: Mapping[str, np.ndarray] | None, trainable: Mapping[str, bool],
@@ -341,22 +378,24 @@ class Layer(ABC):
         """w' = w − η·(the gradient's right-hand side), or w' = w − η·∂E/∂w after a batch average."""
         eta = Var(ETA, ctx.learning_rate)
         for pname, grad in v.grads.items():
-            old = v.params[pname]
-            for idx in np.ndindex(grad.shape):
+            # the arrays as lists of floats once: indexing numpy element by element is slow
+            old = v.params[pname].ravel().tolist()
+            new = new_params[pname].ravel().tolist()
+            grads = grad.ravel().tolist()
+            exacts = exact_params[pname].ravel().tolist() if exact_params is not None else None
+            for k, idx in enumerate(np.ndindex(grad.shape)):
                 sym = self.param_symbol(pname, idx)
-                new = float(new_params[pname][idx])
                 if not trainable[pname]:
-                    yield Equation.of("update", self.param_symbol(pname, idx, prime=True),
-                                      Var(sym, float(old[idx])), new, note="frozen: not trained")
+                    yield Equation("update", self.param_symbol(pname, idx, prime=True), Var(sym, old[k]), new[k],
+                                   note="frozen: not trained")
                     continue
                 if averaged:
-                    step: Expr = Mul((eta, Var(Partial(LOSS, sym), float(grad[idx]))))
+                    step: Expr = Mul((eta, Var(Partial(LOSS, sym), grads[k])))
                 else:
                     g = self.gradient_rhs(v, ctx, pname, idx)
                     step = Mul((eta,) + (g.factors if isinstance(g, Mul) else (g,)))
-                exact = float(exact_params[pname][idx]) if exact_params is not None else None
-                yield Equation.of("update", self.param_symbol(pname, idx, prime=True),
-                                  Sub(Var(sym, float(old[idx])), step), new, _departure(new, exact))
+                yield Equation("update", self.param_symbol(pname, idx, prime=True), Sub(Var(sym, old[k]), step),
+                               new[k], _departure(new[k], exacts[k]) if exacts is not None else None)
 
     def average_equations(self, per_sample: list[LayerValues], grads: Mapping[str, np.ndarray]
                           ) -> Iterator[Equation]:

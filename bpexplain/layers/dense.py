@@ -9,6 +9,7 @@ the layout of PyTorch's nn.Linear.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 
 import numpy as np
 
@@ -22,12 +23,20 @@ KEYS = ("name", "type", "units", "activation", "weight", "bias")
 class NeuronNames(UnitNames):
     def __init__(self, first: int) -> None:
         self.first = first
+        self._out: dict[int, Sym] = {}
+        self._err: dict[int, Sym] = {}
 
     def out(self, i: int) -> Sym:
-        return Sym("y", (str(self.first + i),))
+        sym = self._out.get(i)
+        if sym is None:
+            sym = self._out[i] = Sym("y", (str(self.first + i),))
+        return sym
 
     def err(self, i: int) -> Sym:
-        return Sym("δ", (str(self.first + i),))
+        sym = self._err.get(i)
+        if sym is None:
+            sym = self._err[i] = Sym("δ", (str(self.first + i),))
+        return sym
 
 
 class Dense(Layer):
@@ -68,25 +77,34 @@ class Dense(Layer):
 
     # ---- naming ------------------------------------------------------------------------------
 
-    @property
+    @cached_property
     def names(self) -> NeuronNames:
         return NeuronNames(self.first_unit)
 
     def pre_symbol(self, i: int) -> Sym:
-        return Sym("e", (str(self.first_unit + i),))
+        return self._unit_symbol("e", i)
 
     def func_symbol(self, i: int) -> Sym:
-        return Sym("h", (str(self.first_unit + i),))
+        return self._unit_symbol("h", i)
+
+    def _unit_symbol(self, base: str, i: int) -> Sym:
+        sym = self._symbols.get((base, i))
+        if sym is None:
+            sym = self._symbols[base, i] = Sym(base, (str(self.first_unit + i),))
+        return sym
 
     def _input_index(self, j: int) -> str | Sym:
         sym = self.inputs.out(j)
         return sym if sym.base == "x" else sym.indices[0]
 
     def param_symbol(self, pname: str, idx: tuple[int, ...], prime: bool = False) -> Sym:
-        n = str(self.first_unit + idx[0])
-        if pname == "bias":
-            return Sym("b", (n,), prime=prime)
-        return Sym("w", (self._input_index(idx[1]), n), prime=prime)
+        key = (pname, idx, prime)
+        sym = self._symbols.get(key)
+        if sym is None:
+            n = str(self.first_unit + idx[0])
+            sym = self._symbols[key] = (Sym("b", (n,), prime=prime) if pname == "bias" else
+                                        Sym("w", (self._input_index(idx[1]), n), prime=prime))
+        return sym
 
     # ---- numerics ----------------------------------------------------------------------------
 
@@ -108,30 +126,26 @@ class Dense(Layer):
     # ---- right-hand sides ----------------------------------------------------------------------
 
     def pre_activation_rhs(self, v: LayerValues, i: int) -> Expr:
-        w = v.params["weight"]
-        terms: list[Expr] = [Mul((Var(self.param_symbol("weight", (i, j)), float(w[i, j])),
-                                  Var(self.inputs.out(j), float(v.x[j])))) for j in range(w.shape[1])]
+        row = v.params["weight"][i].tolist()
+        ins = self.input_vars(v)
+        terms: list[Expr] = [Mul((Var(self.param_symbol("weight", (i, j)), w), ins[j])) for j, w in enumerate(row)]
         if "bias" in v.params:
             terms.append(Var(self.param_symbol("bias", (i,)), float(v.params["bias"][i])))
         return add(*terms)
 
     def gradient_rhs(self, v: LayerValues, ctx: EquationContext, pname: str, idx: tuple[int, ...]) -> Expr:
-        factors = self.error_factors(v, ctx, idx[0])
+        factors = self.unit_factors(v, ctx, slide=False)[idx[0]]
         if pname == "bias":
             return mul(*factors)
-        j = idx[1]
-        return Mul(factors + (Var(self.inputs.out(j), float(v.x[j])),))
+        return Mul(factors + (self.input_vars(v)[idx[1]],))
 
     def propagation_rhs(self, v: LayerValues, ctx: EquationContext, j: int) -> Expr:
         params = v.prop_params if v.prop_params is not None else v.params
         prime = v.prop_params is not None and v.prop_params is not v.params
-        w = params["weight"]
-        terms = []
-        for i in range(w.shape[0]):
-            factors = self.slide_factors(v, ctx, i) if ctx.rule == "slide" else self.error_factors(v, ctx, i)
-            weight = Var(self.param_symbol("weight", (i, j), prime=prime), float(w[i, j]))
-            terms.append(Mul((weight,) + factors))
-        return add(*terms)
+        column = params["weight"][:, j].tolist()
+        factors = self.unit_factors(v, ctx, slide=ctx.rule == "slide")
+        return add(*[Mul((Var(self.param_symbol("weight", (i, j), prime=prime), w),) + factors[i])
+                     for i, w in enumerate(column)])
 
 
 __all__ = ["Dense", "NeuronNames", "_flat"]

@@ -8,6 +8,7 @@ computed: the forward equations name which map element each neuron is, and the e
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 
 import numpy as np
 
@@ -31,7 +32,7 @@ class Flatten(Layer):
         return LayerSpec(name, cls.type_name, index, in_shape, (int(np.prod(in_shape)),), {},
                          where=r.doc.where(path))
 
-    @property
+    @cached_property
     def names(self) -> NeuronNames:
         return NeuronNames(self.first_unit)
 

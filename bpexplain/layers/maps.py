@@ -70,7 +70,7 @@ class LayerMapNames(UnitNames):
 
 class MapLayer(Layer):
     """What the feature-map layers share: unnumbered units named by map, the notation's error symbols,
-    the error factors of every unit made once per block, updates written w' = w − η·∂E/∂w."""
+    updates written w' = w − η·∂E/∂w."""
 
     numbers_units = False
 
@@ -78,7 +78,6 @@ class MapLayer(Layer):
         super().__init__(spec, inputs, first_unit, is_output, loss)
         self.tag = str(spec.options.get("number", spec.index + 1))
         self._names = self.make_names()
-        self._factor_cache: tuple[Any, ...] = ()
 
     def make_names(self) -> UnitNames:
         return MapNames(self.tag, self.spec.out_shape)
@@ -105,16 +104,6 @@ class MapLayer(Layer):
                         target: np.ndarray | None, output_pairs: list[tuple[Expr, Expr]] | None) -> Iterator[Equation]:
         self._notation(ctx)
         return super().error_equations(v, ctx, incoming, target, output_pairs)
-
-    def unit_factors(self, v: LayerValues, ctx: EquationContext, slide: bool) -> list[tuple[Expr, ...]]:
-        """What stands for ∂E/∂(pre-activation) of every unit, made once and shared by all the sums."""
-        c = self._factor_cache
-        if c and c[0] is v and c[1] == ctx and c[2] == slide:
-            return c[3]  # type: ignore[no-any-return]
-        make = self.slide_factors if slide else self.error_factors
-        factors = [make(v, ctx, i) for i in range(self.units)]
-        self._factor_cache = (v, ctx, slide, factors)
-        return factors
 
     def update_equations(self, v: LayerValues, ctx: EquationContext, new_params: Mapping[str, np.ndarray],
                          exact_params: Mapping[str, np.ndarray] | None, trainable: Mapping[str, bool],

@@ -116,10 +116,9 @@ class LatexPrinter(Printer):
     # ---- operators ----------------------------------------------------------------------------
 
     def _print_Add(self, node: Add, lead: bool) -> str:
-        # shorten before printing, so that a sum of hundreds of terms costs only the terms shown
-        keep = self.shorten([str(k) for k in range(len(node.terms))], "…")
-        return " + ".join(r"\cdots" if k == "…" else self._sub(node.terms[int(k)], PRECEDENCE_ADD, lead and k == "0")
-                          for k in keep)
+        terms = node.terms
+        return " + ".join([r"\cdots" if k is None else self._sub(terms[k], PRECEDENCE_ADD, lead and k == 0)
+                           for k in self.kept(len(terms))])
 
     def _print_Sub(self, node: Sub, lead: bool) -> str:
         return f"{self._sub(node.left, PRECEDENCE_ADD, lead)} - {self._sub(node.right, PRECEDENCE_ADD, strict=True)}"

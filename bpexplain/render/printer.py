@@ -33,6 +33,12 @@ def precedence(node: Expr) -> int:
     return PRECEDENCE_ATOM
 
 
+# precedence() by node class, for the printers' inner loop (a Num's depends on its sign)
+_PRECEDENCE = {Add: PRECEDENCE_ADD, Sub: PRECEDENCE_ADD, Neg: PRECEDENCE_NEG, Mul: PRECEDENCE_MUL,
+               Div: PRECEDENCE_MUL, Pow: PRECEDENCE_POW}
+_CACHE_LIMIT = 65536  # entries in a printer's caches of numbers and symbols: memory stays flat
+
+
 class Printer:
     """Walks a tree; subclasses spell the nodes. `max_terms` shortens long sums in the middle."""
 
@@ -42,6 +48,7 @@ class Printer:
         self.numbers = False  # while printing: a bound leaf (Var, Func) as its number / concrete name
         self._methods: dict[type, Any] = {}  # the _print_ method of each node class, found once
         self._numbers: dict[float, str] = {}  # formatted numbers: a gradient's factors recur in many equations
+        self._symbols: dict[int, tuple[Expr, str]] = {}  # printed symbols by identity: layers reuse them
 
     def doprint(self, node: Expr, numbers: bool = False) -> str:
         """`node` as text. A bound tree (see `bpexplain.expr`) prints as `symbolic(node)` would, or with
@@ -53,15 +60,27 @@ class Printer:
             self.numbers = False
 
     def _print(self, node: Expr, lead: bool = False) -> str:
-        method = self._methods.get(type(node))
-        if method is not None:
-            return method(self, node, lead)  # type: ignore[no-any-return]
-        for cls in type(node).__mro__:
+        kind = type(node)
+        method = self._methods.get(kind) or self._method(kind)
+        if kind is Sym or kind is Elem:  # the same symbol objects recur in many equations: each printed once
+            entry = self._symbols.get(id(node))
+            if entry is not None and entry[0] is node:
+                return entry[1]
+            if len(self._symbols) >= _CACHE_LIMIT:
+                self._symbols.clear()
+            text = method(self, node, lead)
+            self._symbols[id(node)] = (node, text)  # the entry keeps the node alive, so its id stays its own
+            return text  # type: ignore[no-any-return]
+        return method(self, node, lead)  # type: ignore[no-any-return]
+
+    def _method(self, kind: type) -> Any:
+        """The `_print_<Class>` method for a node class, found along its MRO once."""
+        for cls in kind.__mro__:
             method = getattr(type(self), f"_print_{cls.__name__}", None)
             if method is not None:
-                self._methods[type(node)] = method
-                return method(self, node, lead)  # type: ignore[no-any-return]
-        raise TypeError(f"{type(self).__name__} cannot print {node!r}")
+                self._methods[kind] = method
+                return method
+        raise TypeError(f"{type(self).__name__} cannot print a {kind.__name__}")
 
     def leaf(self, node: Expr) -> Expr:
         """A bound leaf as this print reads it (its symbol, or its number); any other node as it is."""
@@ -90,12 +109,16 @@ class Printer:
                 text = self.number(node.value)  # type: ignore[attr-defined]
                 return self.paren(text) if node.value < 0 and not lead else text  # type: ignore[attr-defined]
             node = node.sym  # type: ignore[attr-defined]
+            kind = type(node)
         elif kind is Func:
             node = self.leaf(node)
+            kind = type(node)
         text = self._print(node, lead)
-        if (isinstance(node, Num) and node.value < 0) or isinstance(node, Neg):
+        if kind is Num:
+            return self.paren(text) if node.value < 0 and not lead else text  # type: ignore[attr-defined]
+        if kind is Neg:
             return text if lead else self.paren(text)
-        p = precedence(node)
+        p = _PRECEDENCE.get(kind, PRECEDENCE_ATOM)
         return self.paren(text) if (p < parent or (strict and p == parent)) else text
 
     def shorten(self, items: list[str], ellipsis: str) -> list[str]:
@@ -104,6 +127,15 @@ class Printer:
         head = max(self.max_terms // 2, 1)
         tail = max(self.max_terms - head, 1)
         return items[:head] + [ellipsis] + items[-tail:]
+
+    def kept(self, n: int) -> list[int | None]:
+        """The terms of a sum of `n` that `shorten` keeps, by index (None for the ellipsis), made without
+        the terms, so that a sum of hundreds of terms costs only the terms shown."""
+        if self.max_terms is None or n <= self.max_terms:
+            return list(range(n))
+        head = max(self.max_terms // 2, 1)
+        tail = max(self.max_terms - head, 1)
+        return [*range(head), None, *range(n - tail, n)]
 
     def _print_Var(self, node: Var, lead: bool) -> str:
         return self.number(node.value) if self.numbers else self._print(node.sym, lead)
@@ -117,7 +149,7 @@ class Printer:
     def number(self, value: float) -> str:
         text = self._numbers.get(value)
         if text is None:
-            if len(self._numbers) >= 65536:  # memory stays flat over a long trace
+            if len(self._numbers) >= _CACHE_LIMIT:
                 self._numbers.clear()
             text = self._numbers[value] = self.format(value)
         return text
@@ -159,10 +191,9 @@ class TextPrinter(Printer):
         return f"∂{self._print(node.of)}/∂{self._print(node.wrt)}"
 
     def _print_Add(self, node: Add, lead: bool) -> str:
-        # shorten before printing, so that a sum of hundreds of terms costs only the terms shown
-        keep = self.shorten([str(k) for k in range(len(node.terms))], "…")
-        return " + ".join(k if k == "…" else self._sub(node.terms[int(k)], PRECEDENCE_ADD, lead and k == "0")
-                          for k in keep)
+        terms = node.terms
+        return " + ".join(["…" if k is None else self._sub(terms[k], PRECEDENCE_ADD, lead and k == 0)
+                           for k in self.kept(len(terms))])
 
     def _print_Sub(self, node: Sub, lead: bool) -> str:
         return f"{self._sub(node.left, PRECEDENCE_ADD, lead)} − {self._sub(node.right, PRECEDENCE_ADD, strict=True)}"
@@ -171,7 +202,7 @@ class TextPrinter(Printer):
         return "−" + self._sub(node.operand, PRECEDENCE_MUL)
 
     def _print_Mul(self, node: Mul, lead: bool) -> str:
-        return "·".join(self._sub(f, PRECEDENCE_MUL, lead and i == 0) for i, f in enumerate(node.factors))
+        return "·".join([self._sub(f, PRECEDENCE_MUL, lead and i == 0) for i, f in enumerate(node.factors)])
 
     def _print_Div(self, node: Div, lead: bool) -> str:
         if self.value_of(node.numerator) == 1 and self.value_of(node.denominator) == 2:
