@@ -7,6 +7,7 @@ shortcut, so that every value that departs from the true gradient can carry the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 
@@ -195,7 +196,7 @@ class _Run:
             tag = k + 1 if batch else None
             ctx = self._context(tag)
             vals = self.forward(sample.input, index)
-            has_target = not np.isnan(sample.target).any()
+            has_target = not math.isnan(sample.target.flat[0])  # a target is given whole or not at all
             loss = self._r(self._loss_value(vals[-1].y, sample.target)) if has_target else None
             if loss is not None and not np.isfinite(loss):
                 raise NumericalError(f"step {index}: the loss is {loss} (the output {vals[-1].y.tolist()} "
@@ -264,7 +265,7 @@ class _Run:
             if exact_new is not None:
                 departures = sum(int(np.sum(~np.isclose(new_params[ln][p], exact_new[ln][p], rtol=1e-9, atol=0)))
                                  for ln in new_params for p in new_params[ln])
-        step_loss = self._r(float(np.mean(losses))) if losses else None
+        step_loss = self._r(losses[0] if len(losses) == 1 else float(np.mean(losses))) if losses else None
         yield StepEnd(index, step_loss, {layer.name: v.y for layer, v in zip(self.layers, vals)},
                       gradients, self._flat_params() if train else None, departures)
         return step_loss

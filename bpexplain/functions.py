@@ -40,13 +40,10 @@ class Activation:
 
 
 def _sigmoid(e: Array) -> Array:
-    # Split by sign so that exp never overflows.
-    out = np.empty_like(e, dtype=np.float64)
-    pos = e >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-e[pos]))
-    z = np.exp(e[~pos])
-    out[~pos] = z / (1.0 + z)
-    return out
+    # By sign, so that exp never overflows: 1/(1 + exp(−e)) for e ≥ 0, exp(e)/(1 + exp(e)) below,
+    # computed as exp(−|e|) once (the same bits as the two branches, without masked copies).
+    z = np.exp(-np.abs(e))
+    return np.where(e >= 0, 1.0, z) / (1.0 + z)
 
 
 def _softmax(e: Array) -> Array:

@@ -91,6 +91,8 @@ CASES = {
                           ["found the number 3", "a list of at least one layer"]),
     "duplicate key": ("loss: mse", "loss: mse\nloss: mse", "12:1", "", ["duplicate key 'loss'"]),
     "negative seed": ("loss: mse", "seed: -1\nloss: mse", "11:7", "seed", ["found -1", "≥ 0"]),
+    "a list as a key": ("loss: mse", "? [a, b]\n: 1\nloss: mse", "11:3", "", ["a key that is a list"]),
+    "a control character": ("loss: mse", "lo\x1fss: mse", "11:3", "", ["#x001f is not allowed"]),
     "python tag": ("loss: mse", "loss: !!python/name:os.system", "11:7", "",
                    ["could not determine a constructor", "plain YAML"]),
 }

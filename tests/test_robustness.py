@@ -208,3 +208,18 @@ def test_exit_statuses(tmp_path: Path) -> None:
     assert "∞" in err
     one_error_line(bp("train", "no-such-network"), status=2)
     assert bp("train", "lecture", "--steps", "0").returncode == 2  # a usage error, from click
+
+
+def test_sigmoid_never_raises_a_floating_point_flag_and_keeps_its_bits() -> None:
+    import numpy as np
+
+    from bpexplain.functions import make_activation
+
+    e = np.array([0.0, -0.0, 1e-300, -1e-300, 0.5, -0.5, 36.0, -36.0, 709.0, -709.0, 745.0, -745.0, 1e308, -1e308])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        y = make_activation("sigmoid").value(e)
+    pos = e >= 0  # the two textbook branches, each where it cannot overflow
+    with np.errstate(over="ignore", invalid="ignore"):  # the branch not taken may overflow
+        reference = np.where(pos, 1.0 / (1.0 + np.exp(-e)), np.exp(e) / (1.0 + np.exp(e)))
+    assert np.array_equal(y, reference)
+    assert y[-2] == 1.0 and y[-1] == 0.0 and y[0] == 0.5
