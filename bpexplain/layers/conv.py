@@ -152,6 +152,8 @@ class Conv2d(MapLayer):
         super().__init__(spec, inputs, first_unit, is_output, loss)
         self.has_activation = spec.activation != "identity"
         self._tables: tuple[dict[tuple[int, int], list[Tap]], ...] | None = None
+        self._flat_tables: tuple[dict[tuple[int, int], list[tuple[int, int]]], ...] | None = None
+        self._kernel_cache: tuple[Any, ...] = ()
         self._ksyms: dict[bool, list[Elem]] = {}
 
     @staticmethod
@@ -273,20 +275,39 @@ class Conv2d(MapLayer):
         _, ho, wo = self.spec.out_shape
         return c, h * w, w, ho * wo
 
+    def flat_tables(self) -> tuple[dict[tuple[int, int], list[tuple[int, int]]], ...]:
+        """`tables()` as flat offsets, for the equations' inner loops: by output position (input element in
+        the plane, kernel entry in the kh×kw block), by kernel entry (output position, input element), by
+        input element (output position, kernel entry)."""
+        if self._flat_tables is None:
+            _, h, w = self.spec.in_shape
+            _, ho, wo = self.spec.out_shape
+            kw = self.kshape[3]
+            by_out, by_kernel, by_in = self.tables()
+            self._flat_tables = (
+                {key: [(rr * w + cc, ka * kw + kb) for ka, kb, rr, cc in taps] for key, taps in by_out.items()},
+                {key: [(oy * wo + ox, rr * w + cc) for oy, ox, rr, cc in taps] for key, taps in by_kernel.items()},
+                {key: [(oy * wo + ox, ka * kw + kb) for oy, ox, ka, kb in taps] for key, taps in by_in.items()})
+        return self._flat_tables
+
+    def kernel_vars(self, v: LayerValues, params: Mapping[str, np.ndarray], prime: bool) -> list[Var]:
+        """The kernel's entries as bound leaves (K1(m,n) and its value), made once per step and kernel."""
+        c = self._kernel_cache
+        if c and c[0] is v and c[1] is params and c[2] == prime:
+            return c[3]  # type: ignore[no-any-return]
+        leaves = [Var(sym, value) for sym, value in zip(self.kernel_symbols(prime), params["weight"].ravel().tolist())]
+        self._kernel_cache = (v, params, prime, leaves)
+        return leaves
+
     def pre_activation_rhs(self, v: LayerValues, i: int) -> Expr:
         o, oy, ox = (int(t) for t in np.unravel_index(i, self.spec.out_shape))
-        c_in, hw, w, _ = self._plane()
-        _, _, kh, kw = self.kshape
-        x = v.x.ravel()
-        k = v.params["weight"].ravel()
-        ins = self.inputs
-        ks = self.kernel_symbols()
-        terms: list[Expr] = []
-        for c in range(c_in):
-            kbase = (o * c_in + c) * kh * kw
-            for ka, kb, rr, cc in self.tables()[0].get((oy, ox), ()):
-                j, q = c * hw + rr * w + cc, kbase + ka * kw + kb
-                terms.append(Mul((Var(ins.out(j), float(x[j])), Var(ks[q], float(k[q])))))
+        c_in, hw, _, _ = self._plane()
+        khw = self.kshape[2] * self.kshape[3]
+        ins = self.input_vars(v)
+        ks = self.kernel_vars(v, v.params, False)
+        taps = self.flat_tables()[0].get((oy, ox), ())
+        terms: list[Expr] = [Mul((ins[c * hw + p], ks[(o * c_in + c) * khw + r]))
+                             for c in range(c_in) for p, r in taps]
         if "bias" in v.params:
             terms.append(Var(self.param_symbol("bias", (o,)), float(v.params["bias"][o])))
         return add(*terms) if terms else Num(0)
@@ -299,13 +320,11 @@ class Conv2d(MapLayer):
             return add(*[mul(*factors[o * ho * wo + p]) for p in range(ho * wo)])
         o, c, ka, kb = (int(t) for t in np.unravel_index(int(np.ravel_multi_index(idx, v.grads["weight"].shape)),
                                                           self.kshape))
-        _, hw, w, _ = self._plane()
-        x = v.x.ravel()
-        ins = self.inputs
-        terms: list[Expr] = []
-        for oy, ox, rr, cc in self.tables()[1].get((ka, kb), ()):
-            j = c * hw + rr * w + cc
-            terms.append(Mul(factors[o * ho * wo + oy * wo + ox] + (Var(ins.out(j), float(x[j])),)))
+        _, hw, _, _ = self._plane()
+        ins = self.input_vars(v)
+        obase, ibase = o * ho * wo, c * hw
+        terms: list[Expr] = [Mul(factors[obase + pos] + (ins[ibase + p],))
+                             for pos, p in self.flat_tables()[1].get((ka, kb), ())]
         return add(*terms) if terms else Num(0)
 
     def propagation_rhs(self, v: LayerValues, ctx: EquationContext, j: int) -> Expr:
@@ -315,14 +334,10 @@ class Conv2d(MapLayer):
         c, rr, cc = (int(t) for t in np.unravel_index(j, self.spec.in_shape))
         c_out, c_in, kh, kw = self.kshape
         _, ho, wo = self.spec.out_shape
-        k = params["weight"].ravel()
-        ks = self.kernel_symbols(prime)
-        terms: list[Expr] = []
-        for o in range(c_out):
-            kbase = (o * c_in + c) * kh * kw
-            for oy, ox, ka, kb in self.tables()[2].get((rr, cc), ()):
-                q = kbase + ka * kw + kb
-                terms.append(Mul((Var(ks[q], float(k[q])),) + factors[o * ho * wo + oy * wo + ox]))
+        ks = self.kernel_vars(v, params, prime)
+        taps = self.flat_tables()[2].get((rr, cc), ())
+        terms: list[Expr] = [Mul((ks[(o * c_in + c) * kh * kw + r],) + factors[o * ho * wo + pos])
+                             for o in range(c_out) for pos, r in taps]
         return add(*terms) if terms else Num(0)
 
     # ---- what the blocks say -------------------------------------------------------------------
