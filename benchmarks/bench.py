@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
 NUMPY_LOOP = textwrap.dedent('''
-    """The xor network of bpexplain/networks/xor.yaml trained by hand in numpy: one sample a step, in order."""
+    """bpexplain/networks/xor.yaml trained by hand in numpy: one sample a step, in order."""
     import sys
 
     import numpy as np
@@ -47,7 +47,8 @@ NUMPY_LOOP = textwrap.dedent('''
     steps = int(sys.argv[1])
     W1 = np.array([[0.5, 0.4], [0.9, 1.0]]); b1 = np.array([-0.8, 0.1])
     W2 = np.array([[-1.2, 1.1]]); b2 = np.array([-0.3]); lr = 2.0
-    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float); T = np.array([[0], [1], [1], [0]], dtype=float)
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    T = np.array([[0], [1], [1], [0]], dtype=float)
 
     def sigmoid(e):
         return 1.0 / (1.0 + np.exp(-e))
@@ -78,7 +79,8 @@ TORCH_LOOP = textwrap.dedent('''
     b1 = torch.tensor([-0.8, 0.1], dtype=d, requires_grad=True)
     W2 = torch.tensor([[-1.2, 1.1]], dtype=d, requires_grad=True)
     b2 = torch.tensor([-0.3], dtype=d, requires_grad=True)
-    X = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=d); T = torch.tensor([[0], [1], [1], [0]], dtype=d)
+    X = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=d)
+    T = torch.tensor([[0], [1], [1], [0]], dtype=d)
     opt = torch.optim.SGD([W1, b1, W2, b2], lr=2.0)
     for s in range(steps):
         opt.zero_grad()
@@ -102,7 +104,9 @@ def bench_env() -> dict[str, str]:
     return env
 
 
-def run_once(cmd: Sequence[str], env: dict[str, str], stdout: int | None = subprocess.DEVNULL) -> tuple[float, int]:
+def run_once(
+    cmd: Sequence[str], env: dict[str, str], stdout: int | None = subprocess.DEVNULL
+) -> tuple[float, int]:
     """Wall time in seconds and the child's peak RSS in KiB (from wait4)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, env=env, cwd=ROOT)
@@ -115,10 +119,12 @@ def run_once(cmd: Sequence[str], env: dict[str, str], stdout: int | None = subpr
     return elapsed, int(usage.ru_maxrss)
 
 
-RSS_WRAPPER = ("import resource, subprocess, sys\n"
-               "code = subprocess.run(sys.argv[2:]).returncode\n"
-               "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
-               "sys.exit(code)\n")
+RSS_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[2:]).returncode\n"
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(code)\n"
+)
 
 
 def peak_rss(cmd: Sequence[str], env: dict[str, str], stdout: int, workdir: Path) -> tuple[float, int]:
@@ -140,7 +146,7 @@ def interleaved(cmds: dict[str, Sequence[str]], repeats: int, env: dict[str, str
     return times
 
 
-def med(xs: list[float]) -> float:
+def med(xs: Sequence[float]) -> float:
     return statistics.median(xs)
 
 
@@ -166,15 +172,24 @@ Row = tuple[str, str, str, str, str]  # what, measured, reference, ratio, goal
 
 def startup(repeats: int, env: dict[str, str]) -> list[Row]:
     bp = bpexplain_cmd()
-    t = interleaved({
-        "floor": [PY, "-c", "import numpy, yaml, click, rich"],
-        "forward": bp + ["forward", "lecture"],
-        "help": bp + ["--help"],
-    }, repeats, env)
+    t = interleaved(
+        {
+            "floor": [PY, "-c", "import numpy, yaml, click, rich"],
+            "forward": bp + ["forward", "lecture"],
+            "help": bp + ["--help"],
+        },
+        repeats,
+        env,
+    )
     floor, fwd, hlp = med(t["floor"]), med(t["forward"]), med(t["help"])
     return [
-        ("start-up: bpexplain forward lecture", fmt_time(fwd), f"{fmt_time(floor)} (import numpy, yaml, click, rich)",
-         f"{fwd / floor:.2f}×", "≤ 1.25× " + ("✓" if fwd / floor <= 1.25 else "✗")),
+        (
+            "start-up: bpexplain forward lecture",
+            fmt_time(fwd),
+            f"{fmt_time(floor)} (import numpy, yaml, click, rich)",
+            f"{fwd / floor:.2f}×",
+            "≤ 1.25× " + ("✓" if fwd / floor <= 1.25 else "✗"),
+        ),
         ("start-up: bpexplain --help", fmt_time(hlp), fmt_time(floor), f"{hlp / floor:.2f}×", "(no numpy)"),
     ]
 
@@ -203,16 +218,32 @@ def training(repeats: int, steps: int, env: dict[str, str], workdir: Path) -> li
 
     bp_step, np_step = per_step("bp"), per_step("np")
     rows: list[Row] = [
-        (f"training: train xor --steps {steps} --detail summary, per step", fmt_time(bp_step),
-         f"{fmt_time(np_step)} (plain numpy loop)", f"{bp_step / np_step:.2f}×",
-         "≤ 1.5× " + ("✓" if bp_step / np_step <= 1.5 else "✗")),
-        (f"training: the whole command ({steps} steps)", fmt_time(med(t["bp_n"])),
-         f"{fmt_time(med(t['np_n']))} (numpy script)", f"{med(t['bp_n']) / med(t['np_n']):.2f}×", ""),
+        (
+            f"training: train xor --steps {steps} --detail summary, per step",
+            fmt_time(bp_step),
+            f"{fmt_time(np_step)} (plain numpy loop)",
+            f"{bp_step / np_step:.2f}×",
+            "≤ 1.5× " + ("✓" if bp_step / np_step <= 1.5 else "✗"),
+        ),
+        (
+            f"training: the whole command ({steps} steps)",
+            fmt_time(med(t["bp_n"])),
+            f"{fmt_time(med(t['np_n']))} (numpy script)",
+            f"{med(t['bp_n']) / med(t['np_n']):.2f}×",
+            "",
+        ),
     ]
     if torch_ok:
         pt_step = per_step("pt")
-        rows.append(("training: per step against PyTorch", fmt_time(bp_step), f"{fmt_time(pt_step)} (PyTorch)",
-                     f"{bp_step / pt_step:.2f}×", ""))
+        rows.append(
+            (
+                "training: per step against PyTorch",
+                fmt_time(bp_step),
+                f"{fmt_time(pt_step)} (PyTorch)",
+                f"{bp_step / pt_step:.2f}×",
+                "",
+            )
+        )
     else:
         rows.append(("training: against PyTorch", "skipped", "PyTorch is not installed", "", ""))
     return rows
@@ -220,15 +251,26 @@ def training(repeats: int, steps: int, env: dict[str, str], workdir: Path) -> li
 
 def check_same_result(steps: int, numpy_script: Path, env: dict[str, str]) -> None:
     """The numpy loop is the same computation: its final parameters equal bpexplain's (to 1e-9)."""
-    probe = ("import bpexplain, numpy as np\n"
-             f"end = list(bpexplain.train('xor', steps={steps}, detail='summary'))[-1]\n"
-             "print(' '.join(repr(float(x)) for v in end.final_parameters.values() for x in v.ravel()))\n")
-    mine = [float(x) for x in subprocess.run([PY, "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT,
-                                             check=True).stdout.split()]
-    out = subprocess.run([PY, str(numpy_script), str(steps)], capture_output=True, text=True, env=env, check=True)
+    probe = (
+        "import bpexplain, numpy as np\n"
+        f"end = list(bpexplain.train('xor', steps={steps}, detail='summary'))[-1]\n"
+        "print(' '.join(repr(float(x)) for v in end.final_parameters.values() for x in v.ravel()))\n"
+    )
+    mine = [
+        float(x)
+        for x in subprocess.run(
+            [PY, "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT, check=True
+        ).stdout.split()
+    ]
+    out = subprocess.run(
+        [PY, str(numpy_script), str(steps)], capture_output=True, text=True, env=env, check=True
+    )
     parts = out.stdout.strip().split(" ", 1)[1]
     theirs = [float(x) for x in parts.replace("[", " ").replace("]", " ").replace(",", " ").split()]
-    if len(mine) != len(theirs) or any(abs(a - b) > 1e-9 * max(1.0, abs(b)) for a, b in zip(mine, theirs)):
+    same = len(mine) == len(theirs) and all(
+        abs(a - b) <= 1e-9 * max(1.0, abs(b)) for a, b in zip(mine, theirs, strict=True)
+    )
+    if not same:
         raise SystemExit(f"the numpy loop does not compute what bpexplain does:\n{mine}\n{theirs}")
 
 
@@ -236,29 +278,50 @@ def trace(repeats: int, env: dict[str, str], workdir: Path) -> list[Row]:
     bp = bpexplain_cmd()
     names = subprocess.run(bp + ["list"], capture_output=True, text=True, env=env).stdout.split()
     if "lenet5" not in names:
-        return [("trace: train lenet5 --steps 1 --format text", "skipped", "lenet5 is not bundled yet", "", "")]
-    count = subprocess.run([PY, "-c", "import bpexplain; print(len(bpexplain.train('lenet5', steps=1).equations))"],
-                           capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+        return [
+            ("trace: train lenet5 --steps 1 --format text", "skipped", "lenet5 is not bundled yet", "", "")
+        ]
+    count = subprocess.run(
+        [PY, "-c", "import bpexplain; print(len(bpexplain.train('lenet5', steps=1).equations))"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+    )
     equations = int(count.stdout)
     out_path = workdir / "lenet5.txt"
     times, peaks, peaks_2 = [], [], []
     for _ in range(repeats):
         with open(out_path, "wb") as f:
-            elapsed, rss = peak_rss(bp + ["train", "lenet5", "--steps", "1", "--format", "text"], env, f.fileno(),
-                                    workdir)
+            elapsed, rss = peak_rss(
+                bp + ["train", "lenet5", "--steps", "1", "--format", "text"], env, f.fileno(), workdir
+            )
         times.append(elapsed)
         peaks.append(rss)
         size = out_path.stat().st_size
         with open(workdir / "lenet5-2.txt", "wb") as f:
-            peaks_2.append(peak_rss(bp + ["train", "lenet5", "--steps", "2", "--format", "text"], env, f.fileno(),
-                                    workdir)[1])
+            peaks_2.append(
+                peak_rss(
+                    bp + ["train", "lenet5", "--steps", "2", "--format", "text"], env, f.fileno(), workdir
+                )[1]
+            )
     wall = med(times)
     return [
-        ("trace: train lenet5 --steps 1 --format text", fmt_time(wall),
-         f"{equations:,} equations, {size / 1e6:.1f} MB of text", f"{equations / wall:,.0f} eq/s", "a few seconds"),
-        ("trace: peak memory (max RSS), 1 step", f"{med(peaks) / 1024:.0f} MiB",
-         f"{med(peaks_2) / 1024:.0f} MiB for 2 steps (twice the text)", f"{med(peaks_2) / med(peaks):.2f}×",
-         "flat ✓" if med(peaks_2) <= 1.1 * med(peaks) else "flat ✗"),
+        (
+            "trace: train lenet5 --steps 1 --format text",
+            fmt_time(wall),
+            f"{equations:,} equations, {size / 1e6:.1f} MB of text",
+            f"{equations / wall:,.0f} eq/s",
+            "a few seconds",
+        ),
+        (
+            "trace: peak memory (max RSS), 1 step",
+            f"{med(peaks) / 1024:.0f} MiB",
+            f"{med(peaks_2) / 1024:.0f} MiB for 2 steps (twice the text)",
+            f"{med(peaks_2) / med(peaks):.2f}×",
+            "flat ✓" if med(peaks_2) <= 1.1 * med(peaks) else "flat ✗",
+        ),
     ]
 
 
@@ -269,7 +332,7 @@ def table(rows: list[Row]) -> str:
     head: Row = ("measure", "bpexplain", "reference", "ratio", "goal")
     all_rows = [head] + rows
     widths = [max(len(r[i]) for r in all_rows) for i in range(5)]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in all_rows]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in all_rows]
     lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
     return "\n".join(lines)
 
@@ -287,12 +350,16 @@ def machine() -> str:
         pass
     blas = ""
     try:
-        from threadpoolctl import threadpool_info
+        from threadpoolctl import threadpool_info  # type: ignore[import-not-found]
 
-        blas = ", ".join(f"{i.get('internal_api')} {i.get('architecture', '')}".strip() for i in threadpool_info())
+        blas = ", ".join(
+            f"{i.get('internal_api')} {i.get('architecture', '')}".strip() for i in threadpool_info()
+        )
     except ImportError:
         blas = "kernel unknown (threadpoolctl not installed)"
-    return (f"Python {platform.python_version()}, numpy {np.__version__} ({blas}), {os.cpu_count()} cores, {cpu}")
+    return (
+        f"Python {platform.python_version()}, numpy {np.__version__} ({blas}), {os.cpu_count()} cores, {cpu}"
+    )
 
 
 def main() -> None:

@@ -49,5 +49,7 @@ def check_trace_size(spec: NetworkSpec, opts: RunOptions) -> None:
     if per_step > limit:
         raise BpexplainError(
             f"a full trace of this network would write about {per_step:,} equations a step, more than "
-            f"--max-equations {limit:,}", where=Location(spec.source),
-            expected="a smaller network, --detail layer or summary, or a larger --max-equations (0 for no limit)")
+            f"--max-equations {limit:,}",
+            where=Location(spec.source),
+            expected="a smaller network, --detail layer or summary, or a larger --max-equations (0: none)",
+        )

@@ -53,43 +53,53 @@ def locate(run: Any, phase: str, args: tuple, result: Any, reason: str) -> Numer
     layers: list[Layer] = run.layers
     if phase == "forward":
         vals: list[LayerValues] = result
-        for i, (layer, v) in enumerate(zip(layers, vals)):
-            for what, arr, sym in (("weighted sum", v.e, layer.pre_symbol), ("output", v.y, layer.names.out)):
+        for i, (layer, v) in enumerate(zip(layers, vals, strict=False)):
+            for what, arr in (("weighted sum", v.e), ("output", v.y)):
                 k = _first_bad(arr)
                 if k is not None:
                     eq = _forward_equation(layer, v, k, what)
-                    return _error(f"{at}forward pass, layer {layer.name!r}: {eq} = {_word(arr.flat[k])}",
-                                  layer, i)
+                    message = f"{at}forward pass, layer {layer.name!r}: {eq} = {_word(arr.flat[k])}"
+                    return _error(message, layer, i)
     elif phase in ("backward", "update"):
         vals = args[0] if phase == "backward" else []
         for i in reversed(range(len(vals))):
             layer, v = layers[i], vals[i]
-            arrays = [("δ", v.d_out, layer.names.err), ("∂E/∂e", v.d_pre, lambda j: layer.dpre_symbol(j))]
-            for label, arr, sym in arrays:
-                k = _first_bad(arr) if arr is not None else None
-                if k is not None:
-                    return _error(f"{at}backward pass, layer {layer.name!r}: {_p(sym(k))} = {_word(arr.flat[k])}",
-                                  layer, i)
+            for maybe, symbol in ((v.d_out, layer.names.err), (v.d_pre, layer.dpre_symbol)):
+                k = _first_bad(maybe) if maybe is not None else None
+                if maybe is not None and k is not None:
+                    return _error(
+                        f"{at}backward pass, layer {layer.name!r}: {_p(symbol(k))} = {_word(maybe.flat[k])}",
+                        layer,
+                        i,
+                    )
             for pname, g in v.grads.items():
                 k = _first_bad(g)
                 if k is not None:
-                    idx = np.unravel_index(k, g.shape)
-                    return _error(f"{at}gradients, layer {layer.name!r}: ∂E/∂{_p(layer.param_symbol(pname, idx))} "
-                                  f"= {_word(g.flat[k])}", layer, i)
+                    sym = layer.param_symbol(pname, _index(k, g.shape))
+                    return _error(
+                        f"{at}gradients, layer {layer.name!r}: ∂E/∂{_p(sym)} = {_word(g.flat[k])}", layer, i
+                    )
         new_params = result
         for i, layer in enumerate(layers):
             for pname, value in new_params.get(layer.name, {}).items():
                 k = _first_bad(value)
                 if k is not None:
-                    sym = layer.param_symbol(pname, np.unravel_index(k, value.shape), prime=True)
-                    return _error(f"{at}update, layer {layer.name!r}: {_p(sym)} = {_word(value.flat[k])}", layer, i)
+                    sym = layer.param_symbol(pname, _index(k, value.shape), prime=True)
+                    return _error(
+                        f"{at}update, layer {layer.name!r}: {_p(sym)} = {_word(value.flat[k])}", layer, i
+                    )
     elif phase == "loss" and not np.isfinite(result):
         y = args[0]
-        value = ("+∞, since an output reaches 0 or 1 where the loss takes a logarithm" if "divide" in reason
-                 else _word(result))
-        return NumericalError(f"{at}loss: E = {value}; the output is "
-                              f"{np.array2string(np.asarray(y), precision=4, threshold=8)}",
-                              expected=EXPECTED)
+        value = (
+            "+∞, since an output reaches 0 or 1 where the loss takes a logarithm"
+            if "divide" in reason
+            else _word(result)
+        )
+        return NumericalError(
+            f"{at}loss: E = {value}; the output is "
+            f"{np.array2string(np.asarray(y), precision=4, threshold=8)}",
+            expected=EXPECTED,
+        )
     return NumericalError(f"{at}{phase}: {reason}", expected=EXPECTED)
 
 
@@ -98,15 +108,20 @@ def _first_bad(arr: np.ndarray) -> int | None:
     return int(bad[0]) if bad.size else None
 
 
+def _index(k: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(k, shape))
+
+
 def _forward_equation(layer: Layer, v: LayerValues, k: int, what: str) -> str:
+    """`e_4 = w_14·y_1 + ...` or `y_4 = h_4(e_4)`; the symbol alone for a layer that cannot write it."""
     from .expr import symbolic
 
-    if what == "weighted sum":
-        try:
+    try:
+        if what == "weighted sum":
             return f"{_p(layer.pre_symbol(k))} = {_p(symbolic(layer.pre_activation_rhs(v, k)))}"
-        except Exception:  # a layer that cannot write this equation still gets its symbol named
-            return _p(layer.pre_symbol(k))
-    return f"{_p(layer.names.out(k))} = {_p(layer.func_symbol(k))}({_p(layer.pre_symbol(k))})"
+        return f"{_p(layer.names.out(k))} = {_p(layer.func_symbol(k))}({_p(layer.pre_symbol(k))})"
+    except Exception:  # noqa: BLE001 - naming the value matters more than its equation here
+        return f"{what} {k + 1}"
 
 
 def _p(expr: Any) -> str:

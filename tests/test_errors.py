@@ -1,4 +1,4 @@
-"""Every mistake in a network file is named by file:line:column, key path, what was found and what was expected.
+"""Every mistake in a network file is named by file:line:column, key path, what was found and expected.
 
 Each row of the table changes one line of a valid network and gives the error it must produce: the
 position (line:column of the offending YAML node), the key path, and a piece of the message. The
@@ -45,56 +45,172 @@ def error_of(text: str) -> BpexplainError:
 
 # (old line, new line, "line:column", key path, pieces of the message)
 CASES = {
-    "unknown key, near miss": ("    activation: sigmoid\n    weight: [[0.1",
-                               "    activaton: sigmoid\n    weight: [[0.1", "5:5", "layers[0].activaton",
-                               ["unknown key 'activaton'", "did you mean 'activation'?"]),
-    "unknown top-level key": ("loss: mse", "los: mse", "11:1", "los", ["unknown key 'los'", "did you mean 'loss'?"]),
-    "unknown key, far off": ("loss: mse", "colour: blue\nloss: mse", "11:1", "colour",
-                             ["unknown key 'colour'", "one of name, "]),
+    "unknown key, near miss": (
+        "    activation: sigmoid\n    weight: [[0.1",
+        "    activaton: sigmoid\n    weight: [[0.1",
+        "5:5",
+        "layers[0].activaton",
+        ["unknown key 'activaton'", "did you mean 'activation'?"],
+    ),
+    "unknown top-level key": (
+        "loss: mse",
+        "los: mse",
+        "11:1",
+        "los",
+        ["unknown key 'los'", "did you mean 'loss'?"],
+    ),
+    "unknown key, far off": (
+        "loss: mse",
+        "colour: blue\nloss: mse",
+        "11:1",
+        "colour",
+        ["unknown key 'colour'", "one of name, "],
+    ),
     "missing inputs": ("inputs: 2\n", "", "1:1", "", ["missing key 'inputs'"]),
-    "missing input of a sample": ("  - {input: [1, 0], target: [1]}", "  - {target: [1]}", "14:5", "data[0]",
-                                  ["missing key 'input'"]),
-    "weight is text": ("[[0.5, 0.6]]", "[[0.5, abc]]", "10:20", "layers[1].weight[0][1]",
-                       ["found the text 'abc'", "expected a number"]),
-    "weight is a boolean": ("[[0.5, 0.6]]", "[[0.5, yes]]", "10:20", "layers[1].weight[0][1]",
-                            ["found the boolean true", "expected a number"]),
-    "weight is null": ("[[0.5, 0.6]]", "[[0.5, null]]", "10:20", "layers[1].weight[0][1]",
-                       ["found nothing (null)"]),
-    "weight is infinite": ("[[0.5, 0.6]]", "[[0.5, .inf]]", "10:20", "layers[1].weight[0][1]",
-                           ["found inf", "expected a finite number"]),
-    "weight is NaN": ("[[0.5, 0.6]]", "[[.nan, 0.6]]", "10:15", "layers[1].weight[0][0]",
-                      ["found nan", "expected a finite number"]),
-    "weight overflows when read": ("[[0.5, 0.6]]", "[[0.5, 1e999]]", "10:20", "layers[1].weight[0][1]",
-                                   ["found inf", "expected a finite number"]),
-    "ragged matrix": ("[[0.1, 0.2], [0.3, 0.4]]", "[[0.1, 0.2], [0.3]]", "6:13", "layers[0].weight",
-                      ["ragged", "of shape 2×2"]),
-    "wrong weight shape": ("[[0.5, 0.6]]", "[[0.5, 0.6, 0.7]]", "10:13", "layers[1].weight",
-                           ["found shape 1×3", "shape 1×2"]),
-    "wrong bias length": ("bias: [0.0, 0.1]", "bias: [0.0, 0.1, 0.2]", "7:11", "layers[0].bias",
-                          ["found shape 3", "one value per unit"]),
-    "duplicate layer name": ("  - name: out", "  - name: hidden", "8:11", "layers[1].name",
-                             ["duplicate layer name 'hidden'", "also layers[0]"]),
-    "learning rate zero": ("learning_rate: 0.5", "learning_rate: 0", "12:16", "learning_rate",
-                           ["found 0", "greater than 0"]),
-    "learning rate negative": ("learning_rate: 0.5", "learning_rate: -0.1", "12:16", "learning_rate",
-                               ["found -0.1", "greater than 0"]),
-    "learning rate text": ("learning_rate: 0.5", "learning_rate: fast", "12:16", "learning_rate",
-                           ["found the text 'fast'", "expected a number"]),
-    "target too long": ("target: [1]}", "target: [1, 0]}", "14:29", "data[0].target",
-                        ["found shape 2", "one value per output"]),
-    "input too short": ("{input: [1, 0],", "{input: [1],", "14:13", "data[0].input", ["found shape 1", "shape 2"]),
-    "unknown activation": ("    activation: sigmoid\n    weight: [[0.5",
-                           "    activation: sigmod\n    weight: [[0.5", "9:17", "layers[1].activation",
-                           ["unknown value 'sigmod'", "did you mean 'sigmoid'?"]),
-    "unknown loss": ("loss: mse", "loss: mes", "11:7", "loss", ["unknown value 'mes'", "did you mean 'mse'?"]),
-    "layers not a list": (VALID[VALID.index("layers:"):VALID.index("loss:")], "layers: 3\n", "3:9", "layers",
-                          ["found the number 3", "a list of at least one layer"]),
+    "missing input of a sample": (
+        "  - {input: [1, 0], target: [1]}",
+        "  - {target: [1]}",
+        "14:5",
+        "data[0]",
+        ["missing key 'input'"],
+    ),
+    "weight is text": (
+        "[[0.5, 0.6]]",
+        "[[0.5, abc]]",
+        "10:20",
+        "layers[1].weight[0][1]",
+        ["found the text 'abc'", "expected a number"],
+    ),
+    "weight is a boolean": (
+        "[[0.5, 0.6]]",
+        "[[0.5, yes]]",
+        "10:20",
+        "layers[1].weight[0][1]",
+        ["found the boolean true", "expected a number"],
+    ),
+    "weight is null": (
+        "[[0.5, 0.6]]",
+        "[[0.5, null]]",
+        "10:20",
+        "layers[1].weight[0][1]",
+        ["found nothing (null)"],
+    ),
+    "weight is infinite": (
+        "[[0.5, 0.6]]",
+        "[[0.5, .inf]]",
+        "10:20",
+        "layers[1].weight[0][1]",
+        ["found inf", "expected a finite number"],
+    ),
+    "weight is NaN": (
+        "[[0.5, 0.6]]",
+        "[[.nan, 0.6]]",
+        "10:15",
+        "layers[1].weight[0][0]",
+        ["found nan", "expected a finite number"],
+    ),
+    "weight overflows when read": (
+        "[[0.5, 0.6]]",
+        "[[0.5, 1e999]]",
+        "10:20",
+        "layers[1].weight[0][1]",
+        ["found inf", "expected a finite number"],
+    ),
+    "ragged matrix": (
+        "[[0.1, 0.2], [0.3, 0.4]]",
+        "[[0.1, 0.2], [0.3]]",
+        "6:13",
+        "layers[0].weight",
+        ["ragged", "of shape 2×2"],
+    ),
+    "wrong weight shape": (
+        "[[0.5, 0.6]]",
+        "[[0.5, 0.6, 0.7]]",
+        "10:13",
+        "layers[1].weight",
+        ["found shape 1×3", "shape 1×2"],
+    ),
+    "wrong bias length": (
+        "bias: [0.0, 0.1]",
+        "bias: [0.0, 0.1, 0.2]",
+        "7:11",
+        "layers[0].bias",
+        ["found shape 3", "one value per unit"],
+    ),
+    "duplicate layer name": (
+        "  - name: out",
+        "  - name: hidden",
+        "8:11",
+        "layers[1].name",
+        ["duplicate layer name 'hidden'", "also layers[0]"],
+    ),
+    "learning rate zero": (
+        "learning_rate: 0.5",
+        "learning_rate: 0",
+        "12:16",
+        "learning_rate",
+        ["found 0", "greater than 0"],
+    ),
+    "learning rate negative": (
+        "learning_rate: 0.5",
+        "learning_rate: -0.1",
+        "12:16",
+        "learning_rate",
+        ["found -0.1", "greater than 0"],
+    ),
+    "learning rate text": (
+        "learning_rate: 0.5",
+        "learning_rate: fast",
+        "12:16",
+        "learning_rate",
+        ["found the text 'fast'", "expected a number"],
+    ),
+    "target too long": (
+        "target: [1]}",
+        "target: [1, 0]}",
+        "14:29",
+        "data[0].target",
+        ["found shape 2", "one value per output"],
+    ),
+    "input too short": (
+        "{input: [1, 0],",
+        "{input: [1],",
+        "14:13",
+        "data[0].input",
+        ["found shape 1", "shape 2"],
+    ),
+    "unknown activation": (
+        "    activation: sigmoid\n    weight: [[0.5",
+        "    activation: sigmod\n    weight: [[0.5",
+        "9:17",
+        "layers[1].activation",
+        ["unknown value 'sigmod'", "did you mean 'sigmoid'?"],
+    ),
+    "unknown loss": (
+        "loss: mse",
+        "loss: mes",
+        "11:7",
+        "loss",
+        ["unknown value 'mes'", "did you mean 'mse'?"],
+    ),
+    "layers not a list": (
+        VALID[VALID.index("layers:") : VALID.index("loss:")],
+        "layers: 3\n",
+        "3:9",
+        "layers",
+        ["found the number 3", "a list of at least one layer"],
+    ),
     "duplicate key": ("loss: mse", "loss: mse\nloss: mse", "12:1", "", ["duplicate key 'loss'"]),
     "negative seed": ("loss: mse", "seed: -1\nloss: mse", "11:7", "seed", ["found -1", "≥ 0"]),
     "a list as a key": ("loss: mse", "? [a, b]\n: 1\nloss: mse", "11:3", "", ["a key that is a list"]),
     "a control character": ("loss: mse", "lo\x1fss: mse", "11:3", "", ["#x001f is not allowed"]),
-    "python tag": ("loss: mse", "loss: !!python/name:os.system", "11:7", "",
-                   ["could not determine a constructor", "plain YAML"]),
+    "python tag": (
+        "loss: mse",
+        "loss: !!python/name:os.system",
+        "11:7",
+        "",
+        ["could not determine a constructor", "plain YAML"],
+    ),
 }
 
 
@@ -123,7 +239,11 @@ def test_scientific_notation_without_a_dot_is_a_number() -> None:
 
 
 def test_a_file_that_is_not_a_mapping() -> None:
-    for text, found in [("- 1\n- 2\n", "a list of 2"), ("just words\n", "the text 'just words'"), ("42\n", "42")]:
+    for text, found in [
+        ("- 1\n- 2\n", "a list of 2"),
+        ("just words\n", "the text 'just words'"),
+        ("42\n", "42"),
+    ]:
         err = error_of(text)
         assert str(err.where) == "net.yaml:1:1" and found in err.message
 
@@ -134,7 +254,7 @@ def test_an_empty_file() -> None:
 
 
 def test_too_many_parameters_are_refused_before_they_are_drawn() -> None:
-    units = int(MAX_PARAMETERS ** 0.5) + 10
+    units = int(MAX_PARAMETERS**0.5) + 10
     text = f"inputs: {units}\nlayers:\n  - {{units: {units}}}\n  - {{units: 1}}\n"
     err = error_of(text)
     assert err.path == "layers[0].weight" and "parameters" in err.message
@@ -196,8 +316,10 @@ def test_divergence_is_caught_at_the_step_it_happens() -> None:
 
 
 def test_a_logarithm_of_zero_is_named() -> None:
-    text = ("inputs: 2\nlayers:\n  - {name: out, activation: softmax, weight: [[1.0, 0], [0, 1]]}\n"
-            "loss: cross_entropy\ndata:\n  - {input: [800, -800], target: [0, 1]}\n")
+    text = (
+        "inputs: 2\nlayers:\n  - {name: out, activation: softmax, weight: [[1.0, 0], [0, 1]]}\n"
+        "loss: cross_entropy\ndata:\n  - {input: [800, -800], target: [0, 1]}\n"
+    )
     err = numerical_error(text, command="train")
     assert "step 1, loss: E = +∞" in err.message and "logarithm" in err.message
 
@@ -208,3 +330,14 @@ def test_numerical_errors_leave_numpy_settings_alone() -> None:
     before = np.geterr()
     numerical_error(OVERFLOW, command="forward")
     assert np.geterr() == before
+
+
+def test_an_update_that_overflows_names_the_updated_weight() -> None:
+    text = (
+        "inputs: 1\nlayers:\n  - name: out\n    weight: [[1.0]]\nlearning_rate: 1.0e308\n"
+        "data:\n  - {input: [30], target: [1]}\n"
+    )
+    for options in ({"command": "train"}, {"command": "train", "batch": "full", "detail": "summary"}):
+        err = numerical_error(text, **options)
+        assert err.path == "layers[0]" and str(err.where) == "net.yaml:3:5"
+        assert "step 1, update, layer 'out': w'_(x1)1 = −∞ (overflow)" in err.message

@@ -23,8 +23,9 @@ HANG = 120  # seconds: only a guard against hanging, not a measurement
 
 
 def bp(*args: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "bpexplain", *args], capture_output=True, env=ENV,
-                          timeout=HANG, **kwargs)  # type: ignore[call-overload]
+    return subprocess.run(
+        [sys.executable, "-m", "bpexplain", *args], capture_output=True, env=ENV, timeout=HANG, **kwargs
+    )  # type: ignore[call-overload]
 
 
 def one_error_line(proc: subprocess.CompletedProcess[bytes], status: int = 2) -> str:
@@ -46,22 +47,31 @@ def modules_after(code: str) -> set[str]:
 
 def test_help_and_version_do_not_import_numpy_or_yaml() -> None:
     for args in (["--help"], ["--version"], ["train", "--help"]):
-        mods = modules_after(f"from bpexplain.cli import cli\ntry:\n    cli({args!r})\nexcept SystemExit:\n    pass")
+        mods = modules_after(
+            f"from bpexplain.cli import cli\ntry:\n    cli({args!r})\nexcept SystemExit:\n    pass"
+        )
         assert "bpexplain.cli" in mods
         assert not {"numpy", "yaml", "rich.console", "bpexplain.engine"} & mods, args
 
 
 def test_importtime_agrees_that_help_skips_numpy() -> None:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "bpexplain", "--help"], capture_output=True,
-                          text=True, env=ENV, timeout=HANG)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bpexplain", "--help"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=HANG,
+    )
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert "click" in imported and "numpy" not in imported
 
 
 def test_a_piped_run_does_not_import_rich_console() -> None:
-    mods = modules_after("from bpexplain.cli import cli\nimport io, contextlib\n"
-                         "with contextlib.redirect_stdout(io.StringIO()):\n"
-                         "    try:\n        cli(['forward', 'lecture'])\n    except SystemExit:\n        pass")
+    mods = modules_after(
+        "from bpexplain.cli import cli\nimport io, contextlib\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        cli(['forward', 'lecture'])\n    except SystemExit:\n        pass"
+    )
     assert "bpexplain.engine" in mods and "rich.console" not in mods and "numpy.random" not in mods
 
 
@@ -69,8 +79,9 @@ def test_a_piped_run_does_not_import_rich_console() -> None:
 
 
 def piped_to_head(args: list[str]) -> tuple[int, bytes, bytes]:
-    producer = subprocess.Popen([sys.executable, "-m", "bpexplain", *args], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=ENV)
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "bpexplain", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV
+    )
     head = subprocess.run(["head", "-3"], stdin=producer.stdout, capture_output=True, timeout=HANG)
     assert producer.stdout is not None
     producer.stdout.close()
@@ -78,12 +89,15 @@ def piped_to_head(args: list[str]) -> tuple[int, bytes, bytes]:
     return producer.returncode, head.stdout, err
 
 
-@pytest.mark.parametrize("args", [
-    ["train", "xor", "--epochs", "500", "--detail", "summary"],
-    ["train", "xor", "--epochs", "500", "--detail", "summary", "--format", "rich"],
-    ["train", "xor", "--epochs", "50", "--format", "json"],
-    ["list"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "xor", "--epochs", "500", "--detail", "summary"],
+        ["train", "xor", "--epochs", "500", "--detail", "summary", "--format", "rich"],
+        ["train", "xor", "--epochs", "50", "--format", "json"],
+        ["list"],
+    ],
+)
 def test_a_closed_pipe_ends_quietly(args: list[str]) -> None:
     status, out, err = piped_to_head(args)
     assert 0 < out.count(b"\n") <= 3
@@ -99,8 +113,12 @@ def test_a_closed_pipe_on_lenet5_ends_quietly() -> None:
 
 
 def test_ctrl_c_ends_with_130_and_one_line() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "bpexplain", "train", "xor", "--epochs", "1000000", "--detail",
-                             "summary"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bpexplain", "train", "xor", "--epochs", "1000000", "--detail", "summary"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+    )
     assert proc.stdout is not None
     proc.stdout.readline()  # it is running and writing
     proc.send_signal(signal.SIGINT)
@@ -124,6 +142,7 @@ def test_an_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     if os.geteuid() != 0:
         net.chmod(0)
         assert "permission denied" in one_error_line(bp("train", str(net)))
+
     # as root every file is readable, so make reading fail the way it would
     def denied(self: Path, *args: object, **kwargs: object) -> str:
         raise PermissionError(13, "Permission denied", str(self))
@@ -148,7 +167,8 @@ def test_a_file_of_megabytes_is_refused_before_it_is_parsed(tmp_path: Path) -> N
 
 
 BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
-    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+)
 
 
 def test_billion_laughs_is_refused(tmp_path: Path) -> None:
@@ -185,8 +205,9 @@ def test_unsafe_tags_are_not_constructed(tmp_path: Path) -> None:
 # ---- limits and exit statuses --------------------------------------------------------------------
 
 
-WIDE = "inputs: 30\nlayers:\n  - {units: 30, activation: tanh}\n  - {units: 1}\ndata:\n  - {input: [%s], target: [1]}\n" \
-    % ", ".join(["0.1"] * 30)
+WIDE = "inputs: 30\nlayers:\n  - {units: 30, activation: tanh}\n  - {units: 1}\ndata:\n" + (
+    f"  - {{input: [{', '.join(['0.1'] * 30)}], target: [1]}}\n"
+)
 
 
 def test_a_trace_too_long_is_refused_and_the_limit_can_be_lifted(tmp_path: Path) -> None:
@@ -202,8 +223,9 @@ def test_a_trace_too_long_is_refused_and_the_limit_can_be_lifted(tmp_path: Path)
 def test_exit_statuses(tmp_path: Path) -> None:
     assert bp("forward", "lecture").returncode == 0
     diverging = tmp_path / "diverging.yaml"
-    diverging.write_text("inputs: 1\nlayers:\n  - {weight: [[1.0]]}\nlearning_rate: 10\ndata:\n"
-                         "  - {input: [3], target: [1]}\n")
+    diverging.write_text(
+        "inputs: 1\nlayers:\n  - {weight: [[1.0]]}\nlearning_rate: 10\ndata:\n  - {input: [3], target: [1]}\n"
+    )
     err = one_error_line(bp("train", str(diverging), "--steps", "1000", "--detail", "summary"), status=1)
     assert "∞" in err
     one_error_line(bp("train", "no-such-network"), status=2)
@@ -215,7 +237,9 @@ def test_sigmoid_never_raises_a_floating_point_flag_and_keeps_its_bits() -> None
 
     from bpexplain.functions import make_activation
 
-    e = np.array([0.0, -0.0, 1e-300, -1e-300, 0.5, -0.5, 36.0, -36.0, 709.0, -709.0, 745.0, -745.0, 1e308, -1e308])
+    e = np.array(
+        [0.0, -0.0, 1e-300, -1e-300, 0.5, -0.5, 36.0, -36.0, 709.0, -709.0, 745.0, -745.0, 1e308, -1e308]
+    )
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         y = make_activation("sigmoid").value(e)
     pos = e >= 0  # the two textbook branches, each where it cannot overflow
