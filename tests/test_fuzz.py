@@ -26,7 +26,7 @@ from bpexplain.trace import StepEnd, TraceEnd
 
 LONG = os.environ.get("BPEXPLAIN_FUZZ") == "long"
 FUZZ = settings(
-    max_examples=2000 if LONG else 100,
+    max_examples=10_000 if LONG else 100,
     deadline=None,
     derandomize=not LONG,
     suppress_health_check=[

@@ -109,7 +109,7 @@ class Layer(ABC):
         # ∂E/∂e is shown directly (not as δ·dh/de) for softmax, and where the loss simplifies with it
         self.combined = is_output and loss.combines_with == spec.activation
         self.direct_pre = self.combined or not self.activation.elementwise
-        self._symbols: dict[Any, Sym] = {}  # the layer's own symbols (e_n, h_n, w_mn, ...), each made once
+        self._symbols: dict[Any, Any] = {}  # the layer's own symbols (e_n, h_n, w_mn, ...), each made once
         self._factor_cache: tuple[Any, ...] = ()
         self._input_cache: tuple[Any, ...] = ()
 
@@ -158,6 +158,15 @@ class Layer(ABC):
     @abstractmethod
     def param_symbol(self, pname: str, idx: tuple[int, ...], prime: bool = False) -> Sym:
         ...
+
+    def param_symbols(self, pname: str, prime: bool = False) -> list[Sym]:
+        """Every element's symbol of a parameter, in flat order, made once."""
+        key = ("all", pname, prime)
+        syms = self._symbols.get(key)
+        if syms is None:
+            shape = self.spec.params[pname].value.shape
+            syms = self._symbols[key] = [self.param_symbol(pname, idx, prime) for idx in np.ndindex(shape)]
+        return syms  # type: ignore[no-any-return]
 
     def deriv_symbol(self, i: int) -> Expr:
         return Derivative(self.func_symbol(i), "e")
@@ -367,8 +376,9 @@ class Layer(ABC):
         loss = ctx.loss_symbol
         for pname, grad in v.grads.items():
             exacts = ex.grads[pname].ravel().tolist() if ex is not None else None
+            syms = self.param_symbols(pname)
             for k, (idx, value) in enumerate(zip(np.ndindex(grad.shape), grad.ravel().tolist())):
-                yield Equation("gradient", Partial(loss, self.param_symbol(pname, idx)),
+                yield Equation("gradient", Partial(loss, syms[k]),
                                self.gradient_rhs(v, ctx, pname, idx), value,
                                _departure(value, exacts[k]) if exacts is not None else None)
 
@@ -383,19 +393,19 @@ class Layer(ABC):
             new = new_params[pname].ravel().tolist()
             grads = grad.ravel().tolist()
             exacts = exact_params[pname].ravel().tolist() if exact_params is not None else None
+            syms, primes = self.param_symbols(pname), self.param_symbols(pname, prime=True)
             for k, idx in enumerate(np.ndindex(grad.shape)):
-                sym = self.param_symbol(pname, idx)
+                sym = syms[k]
                 if not trainable[pname]:
-                    yield Equation("update", self.param_symbol(pname, idx, prime=True), Var(sym, old[k]), new[k],
-                                   note="frozen: not trained")
+                    yield Equation("update", primes[k], Var(sym, old[k]), new[k], note="frozen: not trained")
                     continue
                 if averaged:
                     step: Expr = Mul((eta, Var(Partial(LOSS, sym), grads[k])))
                 else:
                     g = self.gradient_rhs(v, ctx, pname, idx)
                     step = Mul((eta,) + (g.factors if isinstance(g, Mul) else (g,)))
-                yield Equation("update", self.param_symbol(pname, idx, prime=True), Sub(Var(sym, old[k]), step),
-                               new[k], _departure(new[k], exacts[k]) if exacts is not None else None)
+                yield Equation("update", primes[k], Sub(Var(sym, old[k]), step), new[k],
+                               _departure(new[k], exacts[k]) if exacts is not None else None)
 
     def average_equations(self, per_sample: list[LayerValues], grads: Mapping[str, np.ndarray]
                           ) -> Iterator[Equation]:

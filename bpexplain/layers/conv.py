@@ -280,14 +280,13 @@ class Conv2d(MapLayer):
         the plane, kernel entry in the kh×kw block), by kernel entry (output position, input element), by
         input element (output position, kernel entry)."""
         if self._flat_tables is None:
-            _, h, w = self.spec.in_shape
-            _, ho, wo = self.spec.out_shape
-            kw = self.kshape[3]
+            w, wo, kw = self.spec.in_shape[2], self.spec.out_shape[2], self.kshape[3]
             by_out, by_kernel, by_in = self.tables()
             self._flat_tables = (
-                {key: [(rr * w + cc, ka * kw + kb) for ka, kb, rr, cc in taps] for key, taps in by_out.items()},
-                {key: [(oy * wo + ox, rr * w + cc) for oy, ox, rr, cc in taps] for key, taps in by_kernel.items()},
-                {key: [(oy * wo + ox, ka * kw + kb) for oy, ox, ka, kb in taps] for key, taps in by_in.items()})
+                {at: [(rr * w + cc, ka * kw + kb) for ka, kb, rr, cc in taps] for at, taps in by_out.items()},
+                {at: [(oy * wo + ox, rr * w + cc) for oy, ox, rr, cc in taps]
+                 for at, taps in by_kernel.items()},
+                {at: [(oy * wo + ox, ka * kw + kb) for oy, ox, ka, kb in taps] for at, taps in by_in.items()})
         return self._flat_tables
 
     def kernel_vars(self, v: LayerValues, params: Mapping[str, np.ndarray], prime: bool) -> list[Var]:
@@ -295,7 +294,8 @@ class Conv2d(MapLayer):
         c = self._kernel_cache
         if c and c[0] is v and c[1] is params and c[2] == prime:
             return c[3]  # type: ignore[no-any-return]
-        leaves = [Var(sym, value) for sym, value in zip(self.kernel_symbols(prime), params["weight"].ravel().tolist())]
+        values = params["weight"].ravel().tolist()
+        leaves = [Var(sym, value) for sym, value in zip(self.kernel_symbols(prime), values, strict=True)]
         self._kernel_cache = (v, params, prime, leaves)
         return leaves
 

@@ -36,7 +36,7 @@ def precedence(node: Expr) -> int:
 # precedence() by node class, for the printers' inner loop (a Num's depends on its sign)
 _PRECEDENCE = {Add: PRECEDENCE_ADD, Sub: PRECEDENCE_ADD, Neg: PRECEDENCE_NEG, Mul: PRECEDENCE_MUL,
                Div: PRECEDENCE_MUL, Pow: PRECEDENCE_POW}
-_CACHE_LIMIT = 65536  # entries in a printer's caches of numbers and symbols: memory stays flat
+_CACHE_LIMIT = 1 << 17  # entries in a printer's caches of numbers and symbols: memory stays bounded
 
 
 class Printer:
@@ -47,7 +47,7 @@ class Printer:
         self.max_terms = max_terms
         self.numbers = False  # while printing: a bound leaf (Var, Func) as its number / concrete name
         self._methods: dict[type, Any] = {}  # the _print_ method of each node class, found once
-        self._numbers: dict[float, str] = {}  # formatted numbers: a gradient's factors recur in many equations
+        self._numbers: dict[float, str] = {}  # formatted numbers: a factor recurs in many equations
         self._symbols: dict[int, tuple[Expr, str]] = {}  # printed symbols by identity: layers reuse them
 
     def doprint(self, node: Expr, numbers: bool = False) -> str:
@@ -61,17 +61,16 @@ class Printer:
 
     def _print(self, node: Expr, lead: bool = False) -> str:
         kind = type(node)
-        method = self._methods.get(kind) or self._method(kind)
-        if kind is Sym or kind is Elem:  # the same symbol objects recur in many equations: each printed once
+        # symbols recur in many equations: each printed once (dh_n(e)/de too, unless its h_n is bound)
+        if kind is Sym or kind is Elem or (kind is Derivative and type(node.func) is not Func):  # type: ignore[attr-defined]
             entry = self._symbols.get(id(node))
             if entry is not None and entry[0] is node:
                 return entry[1]
-            if len(self._symbols) >= _CACHE_LIMIT:
-                self._symbols.clear()
-            text = method(self, node, lead)
-            self._symbols[id(node)] = (node, text)  # the entry keeps the node alive, so its id stays its own
+            text = (self._methods.get(kind) or self._method(kind))(self, node, lead)
+            if len(self._symbols) < _CACHE_LIMIT:  # when full, the symbols met first (the layers') stay
+                self._symbols[id(node)] = (node, text)  # the entry keeps the node alive: its id stays its own
             return text  # type: ignore[no-any-return]
-        return method(self, node, lead)  # type: ignore[no-any-return]
+        return (self._methods.get(kind) or self._method(kind))(self, node, lead)  # type: ignore[no-any-return]
 
     def _method(self, kind: type) -> Any:
         """The `_print_<Class>` method for a node class, found along its MRO once."""
@@ -106,9 +105,13 @@ class Printer:
         kind = type(node)
         if kind is Var:
             if self.numbers:
-                text = self.number(node.value)  # type: ignore[attr-defined]
-                return self.paren(text) if node.value < 0 and not lead else text  # type: ignore[attr-defined]
+                value = node.value  # type: ignore[attr-defined]
+                text = self._numbers.get(value) or self.number(value)
+                return self.paren(text) if value < 0 and not lead else text
             node = node.sym  # type: ignore[attr-defined]
+            entry = self._symbols.get(id(node))
+            if entry is not None and entry[0] is node:  # a symbol printed before: an atom, never bracketed
+                return entry[1]
             kind = type(node)
         elif kind is Func:
             node = self.leaf(node)
