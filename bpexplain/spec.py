@@ -241,7 +241,12 @@ def read_network_text(name_or_path: str) -> tuple[str, str]:
         if size > MAX_FILE_BYTES:
             raise BpexplainError(f"the file is {size} bytes", where=Location(name_or_path),
                                  expected=f"at most {MAX_FILE_BYTES} bytes for a network description")
-        return path.read_text("utf-8"), name_or_path
+        with path.open("rb") as f:  # one byte past the limit at most: /dev/zero or a pipe has no size
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise BpexplainError(f"the file is larger than {MAX_FILE_BYTES} bytes", where=Location(name_or_path),
+                                 expected=f"at most {MAX_FILE_BYTES} bytes for a network description")
+        return data.decode("utf-8"), name_or_path
     except FileNotFoundError:
         raise BpexplainError("no such file", where=Location(name_or_path),
                              expected="a path to a YAML network file or a bundled name") from None

@@ -144,13 +144,25 @@ def test_an_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         assert "permission denied" in one_error_line(bp("train", str(net)))
 
     # as root every file is readable, so make reading fail the way it would
-    def denied(self: Path, *args: object, **kwargs: object) -> str:
-        raise PermissionError(13, "Permission denied", str(self))
+    real_open = Path.open
 
-    monkeypatch.setattr(Path, "read_text", denied)
+    def denied(self: Path, *args: object, **kwargs: object) -> object:
+        if self == net:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(Path, "open", denied)
     result = CliRunner().invoke(cli, ["train", str(net)])
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "permission denied" in result.stderr
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_an_endless_file_is_refused(device: str) -> None:
+    if not Path(device).exists():
+        pytest.skip(f"no {device}")
+    err = one_error_line(bp("train", device))
+    assert f"larger than {MAX_FILE_BYTES} bytes" in err
 
 
 def test_a_binary_file(tmp_path: Path) -> None:
