@@ -25,7 +25,7 @@ def _common_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="auto", show_default=True,
                      help="Output format; auto is rich in a terminal and plain text when piped."),
         click.option("--precision", type=click.IntRange(1, 17), default=4, show_default=True,
-                     help="Decimals shown (JSON values always keep full float64)."),
+                     help="Significant digits shown (JSON values always keep full float64)."),
         click.option("--detail", type=click.Choice(("full", "layer", "summary")), default="full", show_default=True,
                      help="full: every equation; layer: the vectors of each layer; summary: loss and weights "
                           "per step."),
