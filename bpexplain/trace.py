@@ -35,12 +35,15 @@ class Equation:
     value: float
     exact: float | None = None  # the true value, when --rule slide makes this one depart from it
     note: str = ""
+    # a feature map's forward equation: the flat indices (channel, row, column order) of the elements of
+    # the layer's input it reads, its receptive field
+    cells: tuple[int, ...] = ()
 
     @classmethod
     def of(cls, kind: str, symbol: Expr, bound: Expr, value: float, exact: float | None = None,
-           note: str = "") -> Equation:
+           note: str = "", cells: tuple[int, ...] = ()) -> Equation:
         """An equation from a bound right-hand side (see `bpexplain.expr`)."""
-        return cls(kind, symbol, bound, float(value), exact, note)
+        return cls(kind, symbol, bound, float(value), exact, note, cells)
 
     @property
     def expression(self) -> Expr:

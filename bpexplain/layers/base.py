@@ -142,6 +142,11 @@ class Layer(ABC):
 
     # ---- naming ------------------------------------------------------------------------------
 
+    def receptive_field(self, i: int) -> tuple[int, ...]:
+        """The flat indices of the input elements unit i's forward sum reads, where a kind has a window
+        (conv2d, pooling); () where every unit reads every input."""
+        return ()
+
     @property
     @abstractmethod
     def names(self) -> UnitNames:
@@ -292,7 +297,8 @@ class Layer(ABC):
 
     def forward_equations(self, v: LayerValues) -> Iterator[Equation]:
         for i in range(self.units):
-            yield Equation.of("forward", self.pre_symbol(i), self.pre_activation_rhs(v, i), _flat(v.e, i))
+            yield Equation.of("forward", self.pre_symbol(i), self.pre_activation_rhs(v, i), _flat(v.e, i),
+                              cells=self.receptive_field(i))
             if self.has_activation and self.activation.elementwise:
                 yield self._activation_equation(v, i)
         if self.has_activation and not self.activation.elementwise:

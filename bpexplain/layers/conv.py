@@ -154,6 +154,7 @@ class Conv2d(MapLayer):
         self._tables: tuple[dict[tuple[int, int], list[Tap]], ...] | None = None
         self._flat_tables: tuple[dict[tuple[int, int], list[tuple[int, int]]], ...] | None = None
         self._kernel_cache: tuple[Any, ...] = ()
+        self._field_cache: list[tuple[int, ...]] | None = None
         self._ksyms: dict[bool, list[Elem]] = {}
 
     @staticmethod
@@ -288,6 +289,15 @@ class Conv2d(MapLayer):
                  for at, taps in by_kernel.items()},
                 {at: [(oy * wo + ox, ka * kw + kb) for oy, ox, ka, kb in taps] for at, taps in by_in.items()})
         return self._flat_tables
+
+    def receptive_field(self, i: int) -> tuple[int, ...]:
+        _, ho, wo = self.spec.out_shape
+        if self._field_cache is None:  # by output position: every output channel reads the same field
+            c_in, hw, _, _ = self._plane()
+            taps = self.flat_tables()[0]
+            self._field_cache = [tuple(c * hw + p for c in range(c_in) for p, _ in taps.get(divmod(pos, wo), ()))
+                                 for pos in range(ho * wo)]
+        return self._field_cache[i % (ho * wo)]
 
     def kernel_vars(self, v: LayerValues, params: Mapping[str, np.ndarray], prime: bool) -> list[Var]:
         """The kernel's entries as bound leaves (K1(m,n) and its value), made once per step and kernel."""

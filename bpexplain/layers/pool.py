@@ -86,6 +86,9 @@ class Pool(MapLayer):
                             for ch in range(c) for oy in range(ho) for ox in range(wo)]
         return self._fields
 
+    def receptive_field(self, i: int) -> tuple[int, ...]:
+        return tuple(self.fields()[i])
+
     def routes(self, v: LayerValues) -> list[list[tuple[int, Expr]]]:
         """For every input unit, the (output unit, weight) pairs its error comes from."""
         into: list[list[tuple[int, Expr]]] = [[] for _ in range(int(np.prod(self.spec.in_shape)))]

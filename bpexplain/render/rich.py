@@ -1,7 +1,9 @@
 """The terminal view: a section per step, a panel per phase and layer, colour by equation kind.
 
 Built from rich renderables; rich itself decides whether to colour (terminal, NO_COLOR, FORCE_COLOR,
-Jupyter). The numbers and the equation columns are the same as in the plain-text view.
+Jupyter). The numbers and the equation columns are the same as in the plain-text view. A forward
+equation of a convolution or pooling layer on a small map (at most FIELD_LIMIT elements) is followed
+by the map it reads, its receptive field highlighted.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
+import numpy as np
 from rich import box
 from rich.columns import Columns
 from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.panel import Panel
 from rich.rule import Rule
 from rich.table import Table
@@ -19,10 +23,12 @@ from rich.text import Text
 
 from ..trace import Block, Event, NamedArray, StepEnd, StepStart, TraceEnd, TraceHeader
 from .common import DRIFT_TITLE, SummaryTable, drift_rows, equation_columns, fmt, map_grids, parameter_rows
-from .numbers import format_grid, format_vector
+from .numbers import format_grid, format_number, format_vector
 from .printer import TextPrinter
 
 STYLES = {"forward": "cyan", "loss": "magenta", "error": "red", "gradient": "yellow", "update": "green"}
+FIELD_LIMIT = 144  # receptive fields are drawn on input maps of at most this many elements (12×12)
+FIELD_STYLE = "bold reverse"  # the cells of the receptive field
 
 
 class RichRenderer:
@@ -43,16 +49,20 @@ def trace_renderables(events: Iterable[Event], precision: int = 4, max_terms: in
     header: TraceHeader | None = None
     start: StepStart | None = None
     summary = SummaryTable()
+    maps = _Maps()
     for ev in events:
         if isinstance(ev, TraceHeader):
             header = ev
             yield _header(ev, printer)
         elif isinstance(ev, StepStart):
             start = ev
+            maps.start(ev)
             if header and header.settings.detail != "summary":
                 yield _step_start(ev, precision)
         elif isinstance(ev, Block):
-            yield _block(ev, printer, header.network["layers"] if header else None)
+            layers = header.network["layers"] if header else None
+            yield _block(ev, printer, layers, maps.input_of(ev, layers or []))
+            maps.keep(ev)
         elif isinstance(ev, StepEnd):
             summary.add(start, ev)
             assert header is not None
@@ -143,14 +153,105 @@ def _grid_tables(arr: NamedArray, precision: int) -> list[RenderableType]:
     return [table]
 
 
-def _block(b: Block, printer: TextPrinter, layers: list | None = None) -> RenderableType:
+class _Maps:
+    """The maps of the step being shown, for the receptive fields: the step's inputs, then each layer's
+    output as its forward block gives it (the block's last array)."""
+
+    def __init__(self) -> None:
+        self.inputs: tuple[np.ndarray, ...] = ()
+        self.outputs: dict[tuple[int | None, str], np.ndarray] = {}
+
+    def start(self, s: StepStart) -> None:
+        self.inputs, self.outputs = s.inputs, {}
+
+    def keep(self, b: Block) -> None:
+        if b.phase == "forward" and b.layer is not None and b.arrays:
+            self.outputs[b.sample, b.layer] = b.arrays[-1].value
+
+    def input_of(self, b: Block, layers: list[dict]) -> tuple[tuple[int, ...], np.ndarray | None] | None:
+        """The shape of the map a forward block's layer reads and its values (None where they were not
+        shown, e.g. filtered out); None when the block draws no receptive fields."""
+        if b.phase != "forward" or not any(eq.cells for eq in b.equations):
+            return None
+        names = [layer["name"] for layer in layers]
+        if b.layer not in names:
+            return None
+        k = names.index(b.layer)
+        shape = tuple(layers[k]["input_shape"])
+        if int(np.prod(shape)) > FIELD_LIMIT:
+            return None
+        if k == 0:
+            sample = (b.sample or 1) - 1
+            values = self.inputs[sample] if sample < len(self.inputs) else None
+        else:
+            values = self.outputs.get((b.sample, names[k - 1]))
+        if values is not None and values.size != int(np.prod(shape)):
+            values = None
+        return shape, values
+
+
+class ReceptiveField:
+    """The map an equation reads, its receptive field highlighted: one small grid per channel it reads.
+
+    The field's cells are drawn in FIELD_STYLE; on a console without styles (NO_COLOR aside, a file or
+    a pipe) they are bracketed instead, [2]. Without the map's values (its block was filtered out), the
+    field is drawn as ■ on ·.
+    """
+
+    def __init__(self, cells: tuple[int, ...], shape: tuple[int, ...], values: np.ndarray | None,
+                 precision: int) -> None:
+        self.cells = frozenset(cells)
+        self.shape = shape
+        self.values = values.ravel().tolist() if values is not None else None
+        self.precision = precision
+
+    def __rich_console__(self, console: Console, options: Any) -> Iterator[RenderableType]:
+        yield self.grids(console.color_system is None)
+
+    def __rich_measure__(self, console: Console, options: Any) -> Measurement:
+        """As wide as the grids: a table column holding them is never narrower."""
+        width = Measurement.get(console, options, self.grids(console.color_system is None)).maximum
+        return Measurement(width, width)
+
+    def grids(self, plain: bool) -> RenderableType:
+        h, w = self.shape[-2], self.shape[-1]
+        plane = h * w
+        grids: list[RenderableType] = []
+        for c in sorted({i // plane for i in self.cells}):
+            grid = Table.grid(padding=(0, 1))
+            for _ in range(w):
+                grid.add_column(justify="right", no_wrap=True)
+            for r in range(h):
+                grid.add_row(*(self.cell(c * plane + r * w + col, plain) for col in range(w)))
+            several = len(self.shape) == 3 and self.shape[0] > 1
+            grids.append(Group(Text(f"channel {c + 1}", style="dim"), grid) if several else grid)
+        if len(grids) == 1:
+            return grids[0]
+        row = Table.grid(padding=(0, 3))
+        row.add_row(*grids)
+        return row
+
+    def cell(self, i: int, plain: bool) -> Text:
+        inside = i in self.cells
+        if self.values is None:
+            text = "■" if inside else "·"
+        else:
+            text = format_number(self.values[i], self.precision)
+        if plain and self.values is not None:
+            text = f"[{text}]" if inside else f" {text} "
+        return Text(text, style=FIELD_STYLE if inside else "dim")
+
+
+def _block(b: Block, printer: TextPrinter, layers: list | None = None,
+           source: tuple[tuple[int, ...], np.ndarray | None] | None = None) -> RenderableType:
     style = STYLES.get(b.phase, "white")
     sample = f" [sample {b.sample}]" if b.sample is not None else ""
     body: list[RenderableType] = [Text(b.annotation, style="italic dim")]
     if b.equations:
         table = Table(box=None, show_header=False, padding=(0, 1))
-        for col_style in (f"bold {style}", "dim", None, "dim", None, "dim", f"bold {style}", "dim"):
-            table.add_column(style=col_style, no_wrap=False)
+        for k, col_style in enumerate((f"bold {style}", "dim", None, "dim", None, "dim", f"bold {style}", "dim")):
+            # the symbols' column holds the receptive fields, if any: the other columns wrap first
+            table.add_column(style=col_style, no_wrap=k == 0 and source is not None)
         for eq in b.equations:
             c = equation_columns(eq, printer)
             remark: Any = ""
@@ -158,6 +259,8 @@ def _block(b: Block, printer: TextPrinter, layers: list | None = None) -> Render
                 remark = Text(c.remark, style="bold red" if c.remark.startswith("≠") else "dim")
             table.add_row(c.symbol, "=", c.expression, "=" if c.substituted else "", c.substituted, "=", c.value,
                           remark)
+            if source is not None and eq.cells:  # the map it reads, under its symbol
+                table.add_row(ReceptiveField(eq.cells, source[0], source[1], printer.precision))
         body.append(table)
         grids = map_grids(b, layers or [])
         if grids:
