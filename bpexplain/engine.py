@@ -105,6 +105,10 @@ class _Run:
         self.lr = spec.learning_rate
         self.want_blocks = opts.detail != "summary"
         self.want_equations = opts.detail == "full"
+        # a run that shows no blocks, with one sample a step, in exact float64 by the exact rule: the lean step
+        self.lean = (not self.want_blocks and opts.command == "train" and opts.batch == "single"
+                     and opts.round is None and opts.rule == "exact")
+        self.flat_names = {ls.name: {k: f"{ls.name}.{k}" for k in ls.params} for ls in spec.layers}
 
     # ---- the schedule (Algorithm 2) -------------------------------------------------------------
 
@@ -161,11 +165,12 @@ class _Run:
                     stopped = f"mean loss of epoch {current_epoch} reached --until-loss {self.opts.until_loss}"
                     break
                 epoch_losses, current_epoch = [], epoch
-            loss = yield from _without_empty_blocks(self.step(step, epoch, samples))
+            events = self.step(step, epoch, samples)
+            loss = yield from (_without_empty_blocks(events) if self.want_blocks else events)
             if exact is not None:
                 last_losses = (loss, _drain(exact.step(step, epoch, samples)))
             steps_run = step
-            if loss is not None:
+            if loss is not None and by_epochs:
                 epoch_losses.append(loss)
             if not by_epochs and self._reached([loss] if loss is not None else []):
                 stopped = f"loss reached --until-loss {self.opts.until_loss}"
@@ -180,7 +185,40 @@ class _Run:
         return self.opts.until_loss is not None and bool(losses) and \
             float(np.mean(losses)) <= self.opts.until_loss
 
-    def step(self, index: int, epoch: int, samples: tuple[int, ...]) -> Iterator[Event]:
+    def step(self, index: int, epoch: int, samples: tuple[int, ...]) -> Generator[Event, None, float | None]:
+        """The events of one step; the step's loss as the generator's return value."""
+        return self._lean_step(index, epoch, samples) if self.lean else self._step(index, epoch, samples)
+
+    def _lean_step(self, index: int, epoch: int, samples: tuple[int, ...]
+                   ) -> Generator[Event, None, float | None]:
+        """A step that shows no blocks: the same numerics as `_step` (the layers' methods, through `_forward`
+        and `_backward`), under one np.errstate for the whole step rather than one for each phase.
+
+        A floating-point error, or a loss that is not finite, runs the step again by the checked path, which
+        names the first non-finite value exactly as it always does; nothing has changed before that.
+        """
+        self.current_step = index
+        s = samples[0]
+        sample = self.spec.data[s]
+        try:
+            with np.errstate(over="raise", invalid="raise", divide="raise"):
+                vals = self._forward(sample.input, index)
+                loss = self.loss.value(vals[-1].y, sample.target)
+                new_params = self._backward(vals, sample.target, "exact")
+        except FloatingPointError:
+            return (yield from self._step(index, epoch, samples))
+        if not math.isfinite(loss):
+            return (yield from self._step(index, epoch, samples))
+        yield StepStart(index, epoch, (s + 1,), (sample.input,), (sample.target,))
+        self.params = new_params
+        names = self.flat_names
+        gradients = {names[layer.name][p]: g for layer, v in zip(self.layers, vals, strict=True)
+                     for p, g in v.grads.items()}
+        yield StepEnd(index, loss, {layer.name: v.y for layer, v in zip(self.layers, vals, strict=True)},
+                      gradients, self._flat_params())
+        return loss
+
+    def _step(self, index: int, epoch: int, samples: tuple[int, ...]) -> Generator[Event, None, float | None]:
         self.current_step = index  # named by a NumericalError
         data = [self.spec.data[s] for s in samples]
         yield StepStart(index, epoch, tuple(s + 1 for s in samples), tuple(d.input for d in data),
@@ -273,8 +311,7 @@ class _Run:
 
     # ---- numerics -----------------------------------------------------------------------------
 
-    @checked("forward")
-    def forward(self, x: np.ndarray, step: int) -> list[LayerValues]:
+    def _forward(self, x: np.ndarray, step: int) -> list[LayerValues]:
         vals = []
         for layer in self.layers:
             p = self.params[layer.name]
@@ -284,8 +321,9 @@ class _Run:
             x = y
         return vals
 
-    @checked("backward")
-    def backward(self, vals: list[LayerValues], target: np.ndarray, rule: str) -> Params:
+    forward = checked("forward")(_forward)
+
+    def _backward(self, vals: list[LayerValues], target: np.ndarray, rule: str) -> Params:
         """Fill in the errors and gradients of `vals`; return the parameters after the update."""
         sequential = self.opts.update_order == "sequential"
         new: Params = {ln: dict(p) for ln, p in self.params.items()}
@@ -315,6 +353,8 @@ class _Run:
                 new[layer.name] = self._updated(layer.name, raw[layer.name])
         return new
 
+    backward = checked("backward")(_backward)
+
     def _updated(self, layer: str, grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         old = self.params[layer]
         return {p: self._r(old[p] - self.lr * grads[p]) if self.trainable[layer][p] else old[p] for p in old}
@@ -336,6 +376,8 @@ class _Run:
 
     def _r_shown_d_out(self, layer: Layer, d_out: np.ndarray) -> np.ndarray:
         """∂E/∂y, rounded where an equation shows it (the lecture's δ; textbook δ is ∂E/∂e)."""
+        if self.opts.round is None:
+            return d_out
         shown = self.opts.notation == "lecture" or not layer.has_activation or not layer.activation.elementwise
         return self._r(d_out) if shown else d_out
 
@@ -376,7 +418,9 @@ class _Run:
         return {ln: self._updated(ln, g) for ln, g in grads.items()}
 
     def _flat_params(self) -> dict[str, np.ndarray]:
-        return {f"{ln}.{p}": v for ln, ps in self.params.items() for p, v in ps.items()}
+        """The parameters by flat name: the arrays themselves, which an update replaces and never changes."""
+        names = self.flat_names
+        return {names[ln][p]: v for ln, ps in self.params.items() for p, v in ps.items()}
 
     # ---- blocks -------------------------------------------------------------------------------
 

@@ -139,7 +139,7 @@ def _bce_form(pairs: list[tuple[Expr, Expr]]) -> Expr:
 LOSSES: dict[str, Loss] = {
     "mse": Loss(
         "mse",
-        lambda y, t: float(0.5 * np.sum((y - t) ** 2)),
+        lambda y, t: float(0.5 * ((y - t) ** 2).sum()),
         lambda y, t: y - t,
         _mse_form,
         lambda y, t: Sub(y, t),

@@ -118,7 +118,7 @@ class Dense(Layer):
         return params["weight"].T @ d_pre
 
     def param_gradients(self, x: np.ndarray, d_pre: np.ndarray) -> dict[str, np.ndarray]:
-        grads = {"weight": np.outer(d_pre, x)}
+        grads = {"weight": d_pre[:, None] * x}  # np.outer(d_pre, x), the same products without its overhead
         if "bias" in self.spec.params:
             grads["bias"] = d_pre.copy()
         return grads

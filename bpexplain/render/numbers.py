@@ -6,12 +6,23 @@ import math
 
 import numpy as np
 
+_G = tuple(f".{p}g" for p in range(13))  # the `g` format spec of each precision the fast path takes
+
 
 def format_number(x: float, precision: int = 4) -> str:
     """`precision` significant digits, trailing zeros dropped; scientific below 1e-6 and from 1e9 up.
 
     Significant digits (not decimals) keep a small gradient such as 0.0003123 readable.
     """
+    if 0 < precision <= 12:
+        # Python's own `g` format writes the same text whenever it chooses fixed notation (it rounds to
+        # `precision` significant digits and drops trailing zeros), and the same nan, inf and -inf; only its
+        # exponent form (below 1e-4, and from 10**precision up), -0, and fixed numbers from 1e9 up are ours.
+        # Below, log10 can be one off within a few ulps of a power of ten (0.009999999999999998); at 12
+        # digits or fewer both round such a value to the power itself, beyond that they may not.
+        text = format(x, _G[precision])
+        if "e" not in text and text != "-0" and (precision <= 9 or abs(x) < 1e9):
+            return text
     if x != x:
         return "nan"
     if math.isinf(x):
@@ -33,7 +44,13 @@ def format_number(x: float, precision: int = 4) -> str:
 
 def format_vector(values: np.ndarray, precision: int = 4, limit: int = 12) -> str:
     """[0.1, 0.4, 0.2], shortened in the middle beyond `limit` values."""
-    flat = [format_number(float(v), precision) for v in np.asarray(values).ravel()]
+    numbers = np.asarray(values).ravel().tolist()
+    if len(numbers) <= limit and 0 < precision <= 9:  # format_number's fast path, for a whole vector at once
+        texts = [format(v, _G[precision]) for v in numbers]
+        text = ", ".join(texts)
+        if "e" not in text and "-0" not in texts:
+            return "[" + text + "]"
+    flat = [format_number(float(v), precision) for v in numbers]
     if len(flat) > limit:
         half = limit // 2
         flat = flat[:half] + ["…"] + flat[-half:]

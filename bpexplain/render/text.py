@@ -25,6 +25,7 @@ class TextRenderer:
         self.header: TraceHeader | None = None
         self.start: StepStart | None = None
         self.summary = SummaryTable()
+        self.few_parameters: bool | None = None  # --detail summary: are there few enough to show every step?
 
     def write(self, events: Iterable[Event], out: TextIO) -> None:
         for event in events:
@@ -160,12 +161,7 @@ class TextRenderer:
     def step_end_lines(self, e: StepEnd) -> Iterator[str]:
         assert self.header is not None
         if self.detail == "summary":
-            s = self.start
-            where = f"epoch {s.epoch}, sample {', '.join(map(str, s.samples))}" if s else ""
-            line = f"step {e.index} ({where}): E = {fmt(e.loss, self.precision)}"
-            if e.parameters is not None and sum(a.size for a in e.parameters.values()) <= 16:
-                line += "  " + "  ".join(f"{n} = {format_vector(a, self.precision)}" for n, a in e.parameters.items())
-            yield line
+            yield self.summary_line(e)
             return
         yield ""
         if e.loss is not None:
@@ -179,6 +175,19 @@ class TextRenderer:
             yield f"Parameters after step {e.index}"
             yield from self.parameter_lines(e.parameters, self.header)
         yield ""
+
+    def summary_line(self, e: StepEnd) -> str:
+        """A step's one line at --detail summary: the loss, and the parameters where there are few."""
+        s, precision = self.start, self.precision
+        where = f"epoch {s.epoch}, sample {', '.join(map(str, s.samples))}" if s else ""
+        line = f"step {e.index} ({where}): E = {fmt(e.loss, precision)}"
+        params = e.parameters
+        if params is not None:
+            if self.few_parameters is None:  # the same shapes every step: counted once
+                self.few_parameters = sum(a.size for a in params.values()) <= 16
+            if self.few_parameters:
+                line += "  " + "  ".join([f"{n} = {format_vector(a, precision)}" for n, a in params.items()])
+        return line
 
     def end_lines(self, end: TraceEnd) -> Iterator[str]:
         assert self.header is not None

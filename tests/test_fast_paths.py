@@ -1,0 +1,208 @@
+"""The fast paths give exactly what the general ones give.
+
+- `format_number` against the implementation it replaced, kept here as the reference: the same text for
+  random values of every magnitude and precision, and for the edge cases (powers of ten and their
+  neighbours, halves, values that round up to the next power, the bounds of the fixed notation).
+- the engine's lean step (runs that show no blocks) against its checked step: the same losses, outputs,
+  gradients and parameters, bit for bit, for every bundled network and both update orders; the same
+  NumericalError, word for word; parameters handed out in a StepEnd never change afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+from bpexplain.engine import RunOptions, _Run, run
+from bpexplain.errors import NumericalError
+from bpexplain.render.numbers import format_number, format_vector
+from bpexplain.spec import load_network, parse_network
+from bpexplain.trace import Block, StepEnd
+
+
+def reference_format_number(x: float, precision: int = 4) -> str:
+    """format_number as it was before its fast path (render/numbers.py)."""
+    if x != x:
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == 0:
+        return "0"
+    ax = abs(x)
+    if ax < 1e-6 or ax >= 1e9:
+        mantissa, exponent = f"{x:.{max(precision - 1, 0)}e}".split("e")
+        if "." in mantissa:
+            mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}e{int(exponent)}"
+    decimals = max(precision - 1 - math.floor(math.log10(ax)), 0)
+    text = f"{x:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def edge_values() -> list[float]:
+    values = [0.0, -0.0, 1.0, -1.0, 0.5, 1.5, 2.5, -2.5, 0.125, 0.1, 0.2, 0.3, 1 / 3, 2 / 3, math.pi,
+              1e-6, 1e9, 1e-4, 1e-5, 9.9995, 9.9994999, 0.99995, 0.099995, 99995.0, 999949.0, 999950.0,
+              123456789.0, 999999999.9, 0.30000000000000004, 0.591458, 12345.67, -0.000312345, 5e-324,
+              1.7976931348623157e308, math.inf, -math.inf, math.nan, 2.5e9, 123456789012.0, 999999999999.5]
+    for k in range(-8, 11):
+        p = 10.0 ** k
+        for v in (p, math.nextafter(p, 0), math.nextafter(p, math.inf), p * 0.99995, p * 0.999949,
+                  p * 1.00005, p * 9.9995, p * 9.99949, p * 5, p * 1.25, p * 0.5):
+            values += [v, -v]
+    for k in range(-6, 10):  # a few dozen ulps either side of each power of ten, where log10 may be one off
+        below = above = 10.0 ** k
+        for _ in range(40):
+            below, above = math.nextafter(below, 0), math.nextafter(above, math.inf)
+            values += [below, above]
+    for bound in (1e-6, 1e9):
+        lo, hi = math.nextafter(bound, 0), math.nextafter(bound, math.inf)
+        values += [lo, hi, -lo, -hi]
+    return values
+
+
+def random_values(n: int, seed: int) -> list[float]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        kind = rng.random()
+        if kind < 0.6:
+            v = rng.uniform(1, 10) * 10.0 ** rng.randint(-9, 11)
+        elif kind < 0.8:  # a few significant digits, then a tail: the roundings that carry
+            digits = rng.randint(1, 6)
+            v = (rng.randint(1, 10 ** digits - 1) + rng.choice((0.5, 0.4999999, 0.5000001, 0.0))) * \
+                10.0 ** rng.randint(-10, 8)
+        else:  # any bit pattern of a finite double
+            v = float(np.frombuffer(rng.getrandbits(64).to_bytes(8, "little"), dtype=np.float64)[0])
+            if not math.isfinite(v):
+                continue
+        out.append(-v if rng.random() < 0.5 else v)
+    return out
+
+
+@pytest.mark.parametrize("precision", list(range(0, 18)))
+def test_format_number_writes_what_the_reference_writes(precision: int) -> None:
+    values = edge_values() + random_values(4000, seed=precision)
+    different = [(v, format_number(v, precision), reference_format_number(v, precision)) for v in values
+                 if format_number(v, precision) != reference_format_number(v, precision)]
+    assert different == []
+
+
+def test_format_number_of_other_kinds_of_number() -> None:
+    for v in (np.float64(0.591458), np.float32(0.1), 3, -7, True, np.float64(1e-7), np.float64(123456.5)):
+        assert format_number(v, 4) == reference_format_number(v, 4)  # type: ignore[arg-type]
+    assert format_number(float("nan")) == "nan" and format_number(-math.inf) == "-inf"
+
+
+@pytest.mark.parametrize("precision", [1, 4, 9, 10, 17])
+def test_format_vector_writes_the_reference_numbers(precision: int) -> None:
+    values = edge_values() + random_values(2000, seed=100 + precision)
+    rng = random.Random(precision)
+    chosen = [[rng.choice(values) for _ in range(rng.randint(0, 14))] for _ in range(600)]
+    for vector in [[-0.0], [0.5, -0.0, 2.5], [math.nan, math.inf, -math.inf], [1e9, 2.0, 1e-7]] + chosen:
+        flat = [reference_format_number(v, precision) for v in vector]
+        if len(flat) > 12:
+            flat = flat[:6] + ["…"] + flat[-6:]
+        assert format_vector(np.array(vector, dtype=np.float64), precision) == "[" + ", ".join(flat) + "]"
+
+
+def test_format_vector_takes_any_array() -> None:
+    assert format_vector(np.array([0.5, 1e-7, 12345.67])) == "[0.5, 1e-7, 12346]"
+    assert format_vector(np.array([[1, 2], [3, 4]])) == "[1, 2, 3, 4]"
+    assert format_vector(np.arange(20.0), limit=4) == "[0, 1, …, 18, 19]"
+
+
+# ---- the engine's lean step ------------------------------------------------------------------------
+
+
+def step_ends(network: str, **options: object) -> tuple[_Run, list[StepEnd]]:
+    spec = load_network(network)
+    r = _Run(spec, RunOptions(command="train", **options))  # type: ignore[arg-type]
+    ends = [e for e in r.events() if isinstance(e, StepEnd)]
+    return r, ends
+
+
+@pytest.mark.parametrize("network,steps",
+                         [("xor", 9), ("lecture", 4), ("classifier", 5), ("homework-cnn", 3)])
+@pytest.mark.parametrize("order", ["simultaneous", "sequential"])
+def test_the_lean_step_computes_what_the_checked_step_computes(network: str, steps: int, order: str) -> None:
+    lean, fast = step_ends(network, steps=steps, detail="summary", update_order=order, shuffle=True, seed=3)
+    checked, slow = step_ends(network, steps=steps, detail="layer", update_order=order, shuffle=True, seed=3)
+    assert lean.lean and not checked.lean
+    assert len(fast) == len(slow) == steps
+    for a, b in zip(fast, slow, strict=True):
+        assert a.index == b.index and a.loss == b.loss and a.departures == b.departures == 0
+        for got, want in ((a.outputs, b.outputs), (a.gradients, b.gradients), (a.parameters, b.parameters)):
+            assert got is not None and want is not None and list(got) == list(want)
+            for name in want:
+                assert got[name].dtype == want[name].dtype
+                assert np.array_equal(got[name], want[name]), (network, a.index, name)
+
+
+@pytest.mark.parametrize("options",
+                         [dict(rule="slide"), dict(batch="full"), dict(round=3), dict(detail="full")])
+def test_the_lean_step_is_only_taken_where_nothing_else_is_asked_for(options: dict) -> None:
+    opts = dict(command="train", detail="summary")
+    opts.update(options)
+    assert not _Run(load_network("xor"), RunOptions(**opts)).lean  # type: ignore[arg-type]
+
+
+def test_parameters_handed_out_never_change_afterwards() -> None:
+    seen = []
+    for e in run(load_network("lecture"), RunOptions(command="train", steps=6, detail="summary")):
+        if isinstance(e, StepEnd):
+            assert e.parameters is not None
+            seen.append((e.parameters, {k: v.copy() for k, v in e.parameters.items()}))
+    assert len(seen) == 6
+    for shared, copied in seen:
+        assert all(np.array_equal(shared[k], copied[k]) for k in copied)
+    assert any(not np.array_equal(seen[0][1][k], seen[-1][1][k]) for k in seen[0][1])  # training moved them
+
+
+OVERFLOW = """\
+inputs: 2
+layers:
+  - name: h
+    activation: sigmoid
+    weight: [[1.0e200, 1.0], [0.3, 0.4]]
+  - name: out
+    weight: [[0.5, 0.6]]
+data:
+  - {input: [1.0e200, 0], target: [1]}
+"""
+DIVERGING = """\
+inputs: 1
+layers:
+  - name: out
+    weight: [[1.0]]
+learning_rate: 10
+data:
+  - {input: [3], target: [1]}
+"""
+LOG_OF_ZERO = ("inputs: 2\nlayers:\n  - {name: out, activation: softmax, weight: [[1.0, 0], [0, 1]]}\n"
+               "loss: cross_entropy\ndata:\n  - {input: [800, -800], target: [0, 1]}\n")
+UPDATE_OVERFLOW = ("inputs: 1\nlayers:\n  - name: out\n    weight: [[1.0]]\nlearning_rate: 1.0e308\n"
+                   "data:\n  - {input: [30], target: [1]}\n")
+BCE_SATURATES = ("inputs: 1\nlayers:\n  - {name: out, activation: sigmoid, weight: [[1.0]]}\n"
+                 "loss: binary_cross_entropy\ndata:\n  - {input: [800], target: [0]}\n")
+
+
+@pytest.mark.parametrize("text", [OVERFLOW, DIVERGING, LOG_OF_ZERO, UPDATE_OVERFLOW, BCE_SATURATES])
+@pytest.mark.parametrize("order", ["simultaneous", "sequential"])
+def test_the_lean_step_raises_the_checked_steps_error(text: str, order: str) -> None:
+    errors = []
+    for detail in ("summary", "layer"):
+        spec = parse_network(text, "net.yaml")
+        events = []
+        with pytest.raises(NumericalError) as info:
+            for e in run(spec, RunOptions(command="train", steps=200, detail=detail, update_order=order)):
+                if not isinstance(e, Block):
+                    events.append(type(e).__name__)
+        err = info.value
+        errors.append((err.message, str(err.where), err.path, err.expected, events))
+    assert errors[0] == errors[1]
+    assert "step" in errors[0][0]
