@@ -16,11 +16,12 @@ import random
 import numpy as np
 import pytest
 
+import bpexplain
 from bpexplain.engine import RunOptions, _Run, run
 from bpexplain.errors import NumericalError
 from bpexplain.render.numbers import format_number, format_vector
 from bpexplain.spec import load_network, parse_network
-from bpexplain.trace import Block, StepEnd
+from bpexplain.trace import Block, StepEnd, StepStart
 
 
 def reference_format_number(x: float, precision: int = 4) -> str:
@@ -206,3 +207,58 @@ def test_the_lean_step_raises_the_checked_steps_error(text: str, order: str) -> 
         errors.append((err.message, str(err.where), err.path, err.expected, events))
     assert errors[0] == errors[1]
     assert "step" in errors[0][0]
+
+
+# ---- the summary line ------------------------------------------------------------------------------
+
+WIDE = """\
+inputs: 14
+layers:
+  - name: "odd {name}"
+    weight: [[0.5, -0.25, 0.125, 1.0e-7, -0.0, 3, 4, 5, 6, 7, 8, 9, 10, 11]]
+data:
+  - {input: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], target: [1]}
+"""
+BRACES = """\
+inputs: 2
+layers:
+  - name: "odd {name}"
+    weight: [[0.5, -0.25]]
+    bias: [0.0]
+data:
+  - {input: [1, 2], target: [1]}
+  - {input: [0.5, -1], target: [0]}
+"""
+
+
+def reference_summary_lines(trace: bpexplain.Trace, precision: int) -> list[str]:
+    """The summary lines as they were written before the fast paths, from reference_format_number."""
+    def vector(a: np.ndarray) -> str:
+        flat = [reference_format_number(float(v), precision) for v in a.ravel()]
+        if len(flat) > 12:
+            flat = flat[:6] + ["…"] + flat[-6:]
+        return "[" + ", ".join(flat) + "]"
+
+    lines = []
+    starts = [e for e in trace if isinstance(e, StepStart)]
+    for s, e in zip(starts, trace.steps, strict=True):
+        line = (f"step {e.index} (epoch {s.epoch}, sample {', '.join(map(str, s.samples))}): "
+                f"E = {reference_format_number(e.loss, precision)}")
+        if e.parameters is not None and sum(a.size for a in e.parameters.values()) <= 16:
+            line += "  " + "  ".join(f"{n} = {vector(a)}" for n, a in e.parameters.items())
+        lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("network,precision", [("xor", 4), ("xor", 2), ("xor", 11), ("lecture", 4),
+                                               (WIDE, 4), (BRACES, 3), (BRACES, 17)])
+def test_the_summary_line_is_what_it_was(network: str, precision: int) -> None:
+    spec = parse_network(network, "net.yaml") if "\n" in network else load_network(network)
+    trace = bpexplain.train(spec, steps=7, detail="summary")
+    text = trace.render("text", precision=precision)
+    written = [line for line in text.splitlines() if line.startswith("step ")]
+    assert written == reference_summary_lines(trace, precision)
+    if network == WIDE:
+        assert ", -0.25, 0.125, 1e-7, 0, 3, …, 6, 7, 8, 9, 10, " in written[0]  # shortened, not templated
+    if network == BRACES:
+        assert "odd {name}.weight = [" in written[0]

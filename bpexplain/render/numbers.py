@@ -42,18 +42,24 @@ def format_number(x: float, precision: int = 4) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def format_numbers(values: list[float], precision: int = 4) -> list[str]:
+    """`format_number` of each number of a list, by its fast path for the whole list at once where it can."""
+    if 0 < precision <= 9:  # no fixed notation from 1e9 up at these precisions: the check is for "e" and -0
+        spec = _G[precision]
+        texts = [format(v, spec) for v in values]
+        if "-0" not in texts and "e" not in "".join(texts):
+            return texts
+    return [format_number(float(v), precision) for v in values]
+
+
 def format_vector(values: np.ndarray, precision: int = 4, limit: int = 12) -> str:
     """[0.1, 0.4, 0.2], shortened in the middle beyond `limit` values."""
     numbers = np.asarray(values).ravel().tolist()
-    if len(numbers) <= limit and 0 < precision <= 9:  # format_number's fast path, for a whole vector at once
-        texts = [format(v, _G[precision]) for v in numbers]
-        text = ", ".join(texts)
-        if "e" not in text and "-0" not in texts:
-            return "[" + text + "]"
-    flat = [format_number(float(v), precision) for v in numbers]
-    if len(flat) > limit:
+    if len(numbers) > limit:
         half = limit // 2
-        flat = flat[:half] + ["…"] + flat[-half:]
+        flat = format_numbers(numbers[:half], precision) + ["…"] + format_numbers(numbers[-half:], precision)
+    else:
+        flat = format_numbers(numbers, precision)
     return "[" + ", ".join(flat) + "]"
 
 

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from ..trace import Block, Event, StepEnd, StepStart, TraceEnd, TraceHeader
 from .common import DRIFT_TITLE, SummaryTable, drift_rows, equation_columns, fmt, map_grids, parameter_rows
-from .numbers import format_grid, format_vector
+from .numbers import format_grid, format_numbers, format_vector
 from .printer import TextPrinter
 
 RULE = "=" * 72
@@ -26,6 +26,7 @@ class TextRenderer:
         self.start: StepStart | None = None
         self.summary = SummaryTable()
         self.few_parameters: bool | None = None  # --detail summary: are there few enough to show every step?
+        self.parameter_template: str | None = None  # and the text of their line, with a {} for each number
 
     def write(self, events: Iterable[Event], out: TextIO) -> None:
         for event in events:
@@ -183,9 +184,16 @@ class TextRenderer:
         line = f"step {e.index} ({where}): E = {fmt(e.loss, precision)}"
         params = e.parameters
         if params is not None:
-            if self.few_parameters is None:  # the same shapes every step: counted once
+            if self.few_parameters is None:  # the same parameters and shapes every step: looked at once
                 self.few_parameters = sum(a.size for a in params.values()) <= 16
-            if self.few_parameters:
+                if self.few_parameters and all(a.size <= 12 for a in params.values()):  # none shortened
+                    self.parameter_template = "".join(
+                        f"  {n.replace('{', '{{').replace('}', '}}')} = [{', '.join(['{}'] * a.size)}]"
+                        for n, a in params.items())
+            if self.parameter_template is not None:  # every number formatted at once, then put in place
+                numbers = [x for a in params.values() for x in a.ravel().tolist()]
+                line += self.parameter_template.format(*format_numbers(numbers, precision))
+            elif self.few_parameters:
                 line += "  " + "  ".join([f"{n} = {format_vector(a, precision)}" for n, a in params.items()])
         return line
 
