@@ -8,8 +8,9 @@ shortcut, so that every value that departs from the true gradient can carry the 
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -105,10 +106,12 @@ class _Run:
         self.lr = spec.learning_rate
         self.want_blocks = opts.detail != "summary"
         self.want_equations = opts.detail == "full"
-        # a run that shows no blocks, with one sample a step, in exact float64 by the exact rule: the lean step
+        # a run that shows no blocks, one sample a step, in exact float64 by the exact rule: the lean step
         self.lean = (not self.want_blocks and opts.command == "train" and opts.batch == "single"
                      and opts.round is None and opts.rule == "exact")
         self.flat_names = {ls.name: {k: f"{ls.name}.{k}" for k in ls.params} for ls in spec.layers}
+        # every value an equation shows goes through `_r`: rounded with --round, handed back at once without
+        self._r: Callable[[Any], Any] = self._rounded if opts.round is not None else _unchanged
 
     # ---- the schedule (Algorithm 2) -------------------------------------------------------------
 
@@ -366,8 +369,8 @@ class _Run:
 
     # ---- rounding as by hand (--round N): each value an equation shows is rounded when computed ----
 
-    def _r(self, a):  # type: ignore[no-untyped-def]
-        """`a` (an array or a float) rounded to --round decimals; unchanged without --round."""
+    def _rounded(self, a):  # type: ignore[no-untyped-def]
+        """`a` (an array or a float) rounded to --round decimals (`_r` with --round); unchanged without."""
         if self.opts.round is None:
             return a
         from .rounding import round_array, round_value
@@ -530,6 +533,10 @@ class _Run:
 
     def header(self) -> TraceHeader:
         return preamble.header(self.spec, self.opts, self.layers)
+
+
+def _unchanged(a: Any) -> Any:
+    return a
 
 
 def _drain(steps: Iterator[Event]) -> float | None:

@@ -30,8 +30,15 @@ class TextRenderer:
 
     def write(self, events: Iterable[Event], out: TextIO) -> None:
         for event in events:
-            for line in self.lines(event):
-                out.write(line + "\n")
+            # --detail summary: what `lines` does for a step, without its generators (thousands of steps)
+            if isinstance(event, StepEnd) and self.detail == "summary":
+                self.summary.add(self.start, event)
+                out.write(self.summary_line(event) + "\n")
+            elif isinstance(event, StepStart) and self.detail == "summary":
+                self.start = event
+            else:
+                for line in self.lines(event):
+                    out.write(line + "\n")
 
     def lines(self, event: Event) -> Iterator[str]:
         if isinstance(event, TraceHeader):
