@@ -41,9 +41,10 @@ latex-check: $(STAMP_RUN)  ## compile the LaTeX answer keys of the bundled netwo
 	  echo "build/latex-check/$$net.pdf" || { echo "$$net: see build/latex-check/$$net.log"; exit 1; }; \
 	done
 
-lint: $(STAMP_TEST)
-	$(BIN)/python -m pip install --quiet ruff mypy types-PyYAML
-	$(BIN)/ruff check bpexplain tests
+lint: $(STAMP_TEST)  ## ruff (lint and format) and mypy
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/ruff check bpexplain tests benchmarks
+	$(BIN)/ruff format --check bpexplain tests benchmarks
 	$(BIN)/mypy bpexplain
 
 clean:

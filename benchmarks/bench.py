@@ -124,9 +124,7 @@ def bench_env() -> dict[str, str]:
     return env
 
 
-def run_once(
-    cmd: Sequence[str], env: dict[str, str], stdout: int | None = subprocess.DEVNULL
-) -> tuple[float, int]:
+def run_once(cmd: Sequence[str], env: dict[str, str], stdout: int | None = subprocess.DEVNULL) -> tuple[float, int]:
     """Wall time in seconds and the child's peak RSS in KiB (from wait4)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, env=env, cwd=ROOT)
@@ -298,9 +296,7 @@ def check_same_result(steps: int, numpy_script: Path, env: dict[str, str]) -> No
             [PY, "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT, check=True
         ).stdout.split()
     ]
-    out = subprocess.run(
-        [PY, str(numpy_script), str(steps)], capture_output=True, text=True, env=env, check=True
-    )
+    out = subprocess.run([PY, str(numpy_script), str(steps)], capture_output=True, text=True, env=env, check=True)
     parts = out.stdout.strip().splitlines()[0].split(" ", 1)[1]
     theirs = [float(x) for x in parts.replace("[", " ").replace("]", " ").replace(",", " ").split()]
     same = len(mine) == len(theirs) and all(
@@ -314,9 +310,7 @@ def trace(repeats: int, env: dict[str, str], workdir: Path) -> list[Row]:
     bp = bpexplain_cmd()
     names = subprocess.run(bp + ["list"], capture_output=True, text=True, env=env).stdout.split()
     if "lenet5" not in names:
-        return [
-            ("trace: train lenet5 --steps 1 --format text", "skipped", "lenet5 is not bundled yet", "", "")
-        ]
+        return [("trace: train lenet5 --steps 1 --format text", "skipped", "lenet5 is not bundled yet", "", "")]
     count = subprocess.run(
         [PY, "-c", "import bpexplain; print(len(bpexplain.train('lenet5', steps=1).equations))"],
         capture_output=True,
@@ -338,9 +332,7 @@ def trace(repeats: int, env: dict[str, str], workdir: Path) -> list[Row]:
         size = out_path.stat().st_size
         with open(workdir / "lenet5-2.txt", "wb") as f:
             peaks_2.append(
-                peak_rss(
-                    bp + ["train", "lenet5", "--steps", "2", "--format", "text"], env, f.fileno(), workdir
-                )[1]
+                peak_rss(bp + ["train", "lenet5", "--steps", "2", "--format", "text"], env, f.fileno(), workdir)[1]
             )
     wall = med(times)
     return [
@@ -388,14 +380,10 @@ def machine() -> str:
     try:
         from threadpoolctl import threadpool_info  # type: ignore[import-not-found]
 
-        blas = ", ".join(
-            f"{i.get('internal_api')} {i.get('architecture', '')}".strip() for i in threadpool_info()
-        )
+        blas = ", ".join(f"{i.get('internal_api')} {i.get('architecture', '')}".strip() for i in threadpool_info())
     except ImportError:
         blas = "kernel unknown (threadpoolctl not installed)"
-    return (
-        f"Python {platform.python_version()}, numpy {np.__version__} ({blas}), {os.cpu_count()} cores, {cpu}"
-    )
+    return f"Python {platform.python_version()}, numpy {np.__version__} ({blas}), {os.cpu_count()} cores, {cpu}"
 
 
 def main() -> None:

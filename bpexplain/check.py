@@ -64,8 +64,14 @@ class CheckResult:
         return tuple(r for r in self.rows if not r.ok)
 
 
-def check_gradients(spec: NetworkSpec, sample: int | None = None, step: float = STEP, rtol: float = RTOL,
-                    atol: float = ATOL, limit: int | None = None) -> CheckResult:
+def check_gradients(
+    spec: NetworkSpec,
+    sample: int | None = None,
+    step: float = STEP,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    limit: int | None = None,
+) -> CheckResult:
     """Compare the gradients of E (of `sample`, 1-based, or the mean over all samples) for every parameter.
 
     `limit` checks at most that many elements of each parameter, spread evenly over it (for large networks).
@@ -80,8 +86,16 @@ def check_gradients(spec: NetworkSpec, sample: int | None = None, step: float = 
                 numeric = _central_difference(run, spec, samples, layer.name, pname, idx, step)
                 got = float(backprop[layer.name][pname][idx])
                 ok = abs(got - numeric) <= atol + rtol * max(abs(got), abs(numeric))
-                rows.append(GradientCheck(f"{layer.name}.{pname}", tuple(int(i) for i in idx),
-                                          layer.param_symbol(pname, idx), got, numeric, ok))
+                rows.append(
+                    GradientCheck(
+                        f"{layer.name}.{pname}",
+                        tuple(int(i) for i in idx),
+                        layer.param_symbol(pname, idx),
+                        got,
+                        numeric,
+                        ok,
+                    )
+                )
     return CheckResult(spec.name, tuple(s + 1 for s in samples), step, rtol, atol, tuple(rows))
 
 
@@ -98,12 +112,16 @@ def _samples(spec: NetworkSpec, sample: int | None) -> list[int]:
         if not 1 <= sample <= len(spec.data):
             raise BpexplainError(f"there is no sample {sample}", expected=f"a sample from 1 to {len(spec.data)}")
         if sample - 1 not in with_target:
-            raise BpexplainError(f"sample {sample} has no target, so it has no loss to differentiate",
-                                 expected="a sample with a 'target'")
+            raise BpexplainError(
+                f"sample {sample} has no target, so it has no loss to differentiate",
+                expected="a sample with a 'target'",
+            )
         return [sample - 1]
     if not with_target:
-        raise BpexplainError("no sample has a target, so there is no loss to differentiate",
-                             expected="a 'target' for at least one sample")
+        raise BpexplainError(
+            "no sample has a target, so there is no loss to differentiate",
+            expected="a 'target' for at least one sample",
+        )
     return with_target
 
 
@@ -127,8 +145,9 @@ def _backprop(run: _Run, spec: NetworkSpec, samples: list[int]) -> dict[str, dic
     return {ln: {p: g / len(samples) for p, g in ps.items()} for ln, ps in total.items()}
 
 
-def _central_difference(run: _Run, spec: NetworkSpec, samples: list[int], layer: str, pname: str,
-                        idx: tuple[int, ...], h: float) -> float:
+def _central_difference(
+    run: _Run, spec: NetworkSpec, samples: list[int], layer: str, pname: str, idx: tuple[int, ...], h: float
+) -> float:
     value = run.params[layer][pname]
     saved = float(value[idx])
     try:

@@ -22,49 +22,105 @@ EXIT_OK, EXIT_NUMERICAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 def _common_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="auto", show_default=True,
-                     help="Output format; auto is rich in a terminal and plain text when piped."),
-        click.option("--precision", type=click.IntRange(1, 17), default=4, show_default=True,
-                     help="Significant digits shown (JSON values always keep full float64)."),
-        click.option("--detail", type=click.Choice(("full", "layer", "summary")), default="full", show_default=True,
-                     help="full: every equation; layer: the vectors of each layer; summary: loss and weights "
-                          "per step."),
-        click.option("--notation", type=click.Choice(("lecture", "textbook")), default="lecture", show_default=True,
-                     help="lecture: δ_n = ∂E/∂y_n (the slides'); textbook: δ_n = ∂E/∂e_n."),
-        click.option("--max-terms", type=click.IntRange(2, None), default=8, show_default=True,
-                     help="Longest sum shown in full; longer ones are shortened in the middle (JSON keeps all)."),
-        click.option("--max-equations", type=click.IntRange(0, None), default=500_000, show_default=True,
-                     help="Refuse at once a network whose full trace has more equations a step (0: no limit)."),
-        click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-                     help="Write to FILE (atomically: nothing is left if the run fails); the format follows "
-                          "the extension (.md .tex .json .txt .html .svg) unless --format is given."),
-        click.option("--latex-body", is_flag=True, help="With --format latex: a fragment to paste into a "
-                     "document (which needs amsmath), not a complete document."),
-        click.option("--step", "step", metavar="N", help="Show only step N (or steps such as 1,3-5); "
-                     "without --steps, runs as many steps as that needs."),
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(FORMAT_CHOICES),
+            default="auto",
+            show_default=True,
+            help="Output format; auto is rich in a terminal and plain text when piped.",
+        ),
+        click.option(
+            "--precision",
+            type=click.IntRange(1, 17),
+            default=4,
+            show_default=True,
+            help="Significant digits shown (JSON values always keep full float64).",
+        ),
+        click.option(
+            "--detail",
+            type=click.Choice(("full", "layer", "summary")),
+            default="full",
+            show_default=True,
+            help="full: every equation; layer: the vectors of each layer; summary: loss and weights per step.",
+        ),
+        click.option(
+            "--notation",
+            type=click.Choice(("lecture", "textbook")),
+            default="lecture",
+            show_default=True,
+            help="lecture: δ_n = ∂E/∂y_n (the slides'); textbook: δ_n = ∂E/∂e_n.",
+        ),
+        click.option(
+            "--max-terms",
+            type=click.IntRange(2, None),
+            default=8,
+            show_default=True,
+            help="Longest sum shown in full; longer ones are shortened in the middle (JSON keeps all).",
+        ),
+        click.option(
+            "--max-equations",
+            type=click.IntRange(0, None),
+            default=500_000,
+            show_default=True,
+            help="Refuse at once a network whose full trace has more equations a step (0: no limit).",
+        ),
+        click.option(
+            "-o",
+            "--output",
+            type=click.Path(dir_okay=False, writable=True),
+            help="Write to FILE (atomically: nothing is left if the run fails); the format follows "
+            "the extension (.md .tex .json .txt .html .svg) unless --format is given.",
+        ),
+        click.option(
+            "--latex-body",
+            is_flag=True,
+            help="With --format latex: a fragment to paste into a "
+            "document (which needs amsmath), not a complete document.",
+        ),
+        click.option(
+            "--step",
+            "step",
+            metavar="N",
+            help="Show only step N (or steps such as 1,3-5); without --steps, runs as many steps as that needs.",
+        ),
         click.option("--steps-shown", metavar="LIST", help="Steps to show, such as 1,3-5 (same as --step)."),
-        click.option("--layer", multiple=True, metavar="NAME", help="Show only the blocks of this layer "
-                     "(repeatable, or comma-separated)."),
-        click.option("--only", metavar="PHASES", help="Show only these phases: a comma-separated choice of "
-                     "forward,loss,error,gradient,update."),
-        click.option("--round", "round", type=click.IntRange(0, 12), metavar="N",
-                     help="Round every value to N decimals as it is computed and carry the rounded value on, "
-                          "as by hand; the drift from exact float64 is reported at the end."),
+        click.option(
+            "--layer",
+            multiple=True,
+            metavar="NAME",
+            help="Show only the blocks of this layer (repeatable, or comma-separated).",
+        ),
+        click.option(
+            "--only",
+            metavar="PHASES",
+            help="Show only these phases: a comma-separated choice of forward,loss,error,gradient,update.",
+        ),
+        click.option(
+            "--round",
+            "round",
+            type=click.IntRange(0, 12),
+            metavar="N",
+            help="Round every value to N decimals as it is computed and carry the rounded value on, "
+            "as by hand; the drift from exact float64 is reported at the end.",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
     return f
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-             epilog="""\b
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""\b
 Examples:
   bpexplain list                          the bundled networks
   bpexplain forward lecture               the lecture's 2-3-2-1 network, forward
   bpexplain train lecture --steps 5       five training steps, every equation
   bpexplain train my-net.yaml > key.txt   a plain-text answer key
   bpexplain train xor --epochs 2000 --detail summary
-""")
+""",
+)
 @click.version_option(__version__, "-V", "--version", prog_name="bpexplain")
 def cli() -> None:
     """Worked back-propagation: every forward, error, gradient and update equation of a network
@@ -74,43 +130,75 @@ def cli() -> None:
     """
 
 
-@cli.command(epilog="""\b
+@cli.command(
+    epilog="""\b
 Examples:
   bpexplain forward lecture
   bpexplain forward xor --sample 3 --format json
-""")
+"""
+)
 @click.argument("net")
-@click.option("--sample", type=click.IntRange(1, None), default=1, show_default=True,
-              help="Which sample of the network's data to feed forward.")
+@click.option(
+    "--sample",
+    type=click.IntRange(1, None),
+    default=1,
+    show_default=True,
+    help="Which sample of the network's data to feed forward.",
+)
 @_common_options
 def forward(net: str, sample: int, **common: Any) -> None:
     """The forward pass of one sample: every weighted sum and activation (and the loss, with a target)."""
     _run(net, "forward", dict(sample=sample), common)
 
 
-@cli.command(epilog="""\b
+@cli.command(
+    epilog="""\b
 Examples:
   bpexplain train lecture --steps 5
   bpexplain train lecture --rule slide               the slides' shortcut, departures marked
   bpexplain train lecture --notation textbook        δ_n = ∂E/∂e_n
   bpexplain train xor --epochs 3000 --shuffle --until-loss 0.01 --detail summary
   bpexplain train classifier --batch full --steps 2 --format json
-""")
+"""
+)
 @click.argument("net")
-@click.option("--steps", type=click.IntRange(1, None), help="Training steps, one sample each, cycling through "
-              "the data (default 1).")
+@click.option(
+    "--steps",
+    type=click.IntRange(1, None),
+    help="Training steps, one sample each, cycling through the data (default 1).",
+)
 @click.option("--epochs", type=click.IntRange(1, None), help="Passes over the whole data (instead of --steps).")
-@click.option("--batch", type=click.Choice(("single", "full")), default="single", show_default=True,
-              help="single: one sample a step (Algorithm 2); full: batch gradient descent with averaged gradients.")
-@click.option("--shuffle/--no-shuffle", default=False, show_default=True,
-              help="Reorder the samples every epoch (Algorithm 2, line 3).")
+@click.option(
+    "--batch",
+    type=click.Choice(("single", "full")),
+    default="single",
+    show_default=True,
+    help="single: one sample a step (Algorithm 2); full: batch gradient descent with averaged gradients.",
+)
+@click.option(
+    "--shuffle/--no-shuffle",
+    default=False,
+    show_default=True,
+    help="Reorder the samples every epoch (Algorithm 2, line 3).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --shuffle.")
-@click.option("--until-loss", type=float, help="Stop once the loss (with --epochs, an epoch's mean loss) is at "
-              "most this.")
-@click.option("--rule", type=click.Choice(("exact", "slide")), default="exact", show_default=True,
-              help="exact: the chain rule; slide: the slides' δ_m = Σ w_mn·δ_n, departures marked.")
-@click.option("--update-order", type=click.Choice(("simultaneous", "sequential")), default="simultaneous",
-              show_default=True, help="sequential updates each layer before the error goes back through it.")
+@click.option(
+    "--until-loss", type=float, help="Stop once the loss (with --epochs, an epoch's mean loss) is at most this."
+)
+@click.option(
+    "--rule",
+    type=click.Choice(("exact", "slide")),
+    default="exact",
+    show_default=True,
+    help="exact: the chain rule; slide: the slides' δ_m = Σ w_mn·δ_n, departures marked.",
+)
+@click.option(
+    "--update-order",
+    type=click.Choice(("simultaneous", "sequential")),
+    default="simultaneous",
+    show_default=True,
+    help="sequential updates each layer before the error goes back through it.",
+)
 @_common_options
 def train(net: str, steps: int | None, epochs: int | None, **options: Any) -> None:
     """Training steps: forward, loss, errors (δ) from the output back, gradients, updates."""
@@ -121,11 +209,13 @@ def train(net: str, steps: int | None, epochs: int | None, **options: Any) -> No
     _run(net, "train", dict(steps=steps, epochs=epochs, **options), common)
 
 
-@cli.command(epilog="""\b
+@cli.command(
+    epilog="""\b
 Examples:
   bpexplain show lecture
   bpexplain show my-net.yaml --format json
-""")
+"""
+)
 @click.argument("net")
 @click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="auto", show_default=True)
 @click.option("--precision", type=click.IntRange(1, 17), default=4, show_default=True)
@@ -142,19 +232,26 @@ def show(net: str, fmt: str, precision: int, notation: str) -> None:
     _emit(events, fmt, dict(precision=precision))
 
 
-@cli.command(epilog="""\b
+@cli.command(
+    epilog="""\b
 Examples:
   bpexplain check lecture
   bpexplain check my-net.yaml --sample 2 --format json
-""")
+"""
+)
 @click.argument("net")
-@click.option("--sample", type=click.IntRange(1, None), help="Check the loss of this sample (default: the mean "
-              "loss over all samples).")
-@click.option("--format", "fmt", type=click.Choice(("auto", "text", "rich", "json")), default="auto",
-              show_default=True)
+@click.option(
+    "--sample",
+    type=click.IntRange(1, None),
+    help="Check the loss of this sample (default: the mean loss over all samples).",
+)
+@click.option("--format", "fmt", type=click.Choice(("auto", "text", "rich", "json")), default="auto", show_default=True)
 @click.option("--precision", type=click.IntRange(1, 17), default=8, show_default=True)
-@click.option("--limit", type=click.IntRange(1, None), help="Check at most N elements of each parameter, "
-              "spread evenly (for large networks).")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, None),
+    help="Check at most N elements of each parameter, spread evenly (for large networks).",
+)
 def check(net: str, sample: int | None, fmt: str, precision: int, limit: int | None) -> None:
     """Every parameter's back-propagated gradient beside a central finite difference; exit 1 if any disagree."""
     failed = []
@@ -183,10 +280,13 @@ def check(net: str, sample: int | None, fmt: str, precision: int, limit: int | N
         sys.exit(EXIT_NUMERICAL)
 
 
-@cli.command("list", epilog="""\b
+@cli.command(
+    "list",
+    epilog="""\b
 Example:
   bpexplain list
-""")
+""",
+)
 def list_networks() -> None:
     """The bundled networks, with their titles."""
 
@@ -223,8 +323,14 @@ def _run(net: str, command: str, run_options: dict[str, Any], common: dict[str, 
         spec = load_network(net)
         return run(spec, RunOptions(command=command, **common, **run_options))
 
-    _emit(events, fmt, dict(precision=common["precision"], max_terms=max_terms), view["output"],
-          view["latex_body"], event_filter)
+    _emit(
+        events,
+        fmt,
+        dict(precision=common["precision"], max_terms=max_terms),
+        view["output"],
+        view["latex_body"],
+        event_filter,
+    )
 
 
 def _event_filter(view: dict[str, Any]) -> Any:
@@ -244,8 +350,14 @@ def _event_filter(view: dict[str, Any]) -> Any:
     return EventFilter(steps, parse_layers(view["layer"]), phases)
 
 
-def _emit(make_events: Callable[[], Iterable[Any]], fmt: str, options: dict[str, Any], output: str | None = None,
-          latex_body: bool = False, event_filter: Any = None) -> None:
+def _emit(
+    make_events: Callable[[], Iterable[Any]],
+    fmt: str,
+    options: dict[str, Any],
+    output: str | None = None,
+    latex_body: bool = False,
+    event_filter: Any = None,
+) -> None:
     chosen = fmt
     if chosen == "auto" and output is not None:
         from .output import format_for

@@ -23,7 +23,7 @@ from .layers.base import EquationContext, Layer, LayerValues
 from .limits import MAX_EQUATIONS, check_trace_size
 from .numerical import checked
 from .spec import NetworkSpec
-from .trace import Block, Drift, Event, NamedArray, StepEnd, StepStart, TraceEnd, TraceHeader
+from .trace import Block, Drift, Equation, Event, NamedArray, StepEnd, StepStart, TraceEnd, TraceHeader
 
 Params = dict[str, dict[str, np.ndarray]]
 
@@ -65,22 +65,33 @@ def check_options(spec: NetworkSpec, opts: RunOptions) -> None:
     if opts.round is not None and not 0 <= opts.round <= 12:
         raise BpexplainError(f"cannot round to {opts.round} decimals", expected="--round from 0 to 12")
     if opts.rule == "slide" and opts.notation == "textbook":
-        raise BpexplainError("--rule slide is the lecture's shortcut for its δ = ∂E/∂y",
-                             expected="--notation lecture with --rule slide")
+        raise BpexplainError(
+            "--rule slide is the lecture's shortcut for its δ = ∂E/∂y", expected="--notation lecture with --rule slide"
+        )
     if opts.batch == "full" and opts.update_order == "sequential":
-        raise BpexplainError("--update-order sequential updates during one sample's backward pass",
-                             expected="--batch single with --update-order sequential")
+        raise BpexplainError(
+            "--update-order sequential updates during one sample's backward pass",
+            expected="--batch single with --update-order sequential",
+        )
     if not spec.data:
-        raise BpexplainError("the network has no data", where=_where(spec),
-                             expected="a 'data' list with at least one input")
+        raise BpexplainError(
+            "the network has no data", where=_where(spec), expected="a 'data' list with at least one input"
+        )
     if opts.command == "forward" and not 1 <= opts.sample <= len(spec.data):
-        raise BpexplainError(f"there is no sample {opts.sample}", where=_where(spec),
-                             expected=f"a sample number from 1 to {len(spec.data)}")
+        raise BpexplainError(
+            f"there is no sample {opts.sample}",
+            where=_where(spec),
+            expected=f"a sample number from 1 to {len(spec.data)}",
+        )
     if opts.command == "train":
         for i, s in enumerate(spec.data):
             if np.isnan(s.target).any():
-                raise BpexplainError(f"sample {i + 1} has no target, so it cannot be trained on",
-                                     where=_where(spec), path=f"data[{i}]", expected="a 'target' for every sample")
+                raise BpexplainError(
+                    f"sample {i + 1} has no target, so it cannot be trained on",
+                    where=_where(spec),
+                    path=f"data[{i}]",
+                    expected="a 'target' for every sample",
+                )
 
 
 def _where(spec: NetworkSpec):  # type: ignore[no-untyped-def]
@@ -107,8 +118,13 @@ class _Run:
         self.want_blocks = opts.detail != "summary"
         self.want_equations = opts.detail == "full"
         # a run that shows no blocks, one sample a step, in exact float64 by the exact rule: the lean step
-        self.lean = (not self.want_blocks and opts.command == "train" and opts.batch == "single"
-                     and opts.round is None and opts.rule == "exact")
+        self.lean = (
+            not self.want_blocks
+            and opts.command == "train"
+            and opts.batch == "single"
+            and opts.round is None
+            and opts.rule == "exact"
+        )
         self.flat_names = {ls.name: {k: f"{ls.name}.{k}" for k in ls.params} for ls in spec.layers}
         # every value an equation shows goes through `_r`: rounded with --round, handed back at once without
         self._r: Callable[[Any], Any] = self._rounded if opts.round is not None else _unchanged
@@ -154,8 +170,9 @@ class _Run:
     def events(self) -> Iterator[Event]:
         yield self.header()
         # with --round, the same steps in exact float64 beside, to report the drift at the end
-        exact = _Run(self.spec, replace(self.opts, round=None, detail="summary")) \
-            if self.opts.round is not None else None
+        exact = (
+            _Run(self.spec, replace(self.opts, round=None, detail="summary")) if self.opts.round is not None else None
+        )
         last_losses: tuple[float | None, float | None] = (None, None)
         stopped = "all steps done"
         epoch_losses: list[float] = []
@@ -185,15 +202,13 @@ class _Run:
         yield TraceEnd(steps_run, stopped, self._flat_params(), drift)
 
     def _reached(self, losses: list[float]) -> bool:
-        return self.opts.until_loss is not None and bool(losses) and \
-            float(np.mean(losses)) <= self.opts.until_loss
+        return self.opts.until_loss is not None and bool(losses) and float(np.mean(losses)) <= self.opts.until_loss
 
     def step(self, index: int, epoch: int, samples: tuple[int, ...]) -> Generator[Event, None, float | None]:
         """The events of one step; the step's loss as the generator's return value."""
         return self._lean_step(index, epoch, samples) if self.lean else self._step(index, epoch, samples)
 
-    def _lean_step(self, index: int, epoch: int, samples: tuple[int, ...]
-                   ) -> Generator[Event, None, float | None]:
+    def _lean_step(self, index: int, epoch: int, samples: tuple[int, ...]) -> Generator[Event, None, float | None]:
         """A step that shows no blocks: the same numerics as `_step` (the layers' methods, through `_forward`
         and `_backward`), under one np.errstate for the whole step rather than one for each phase.
 
@@ -215,17 +230,24 @@ class _Run:
         yield StepStart(index, epoch, (s + 1,), (sample.input,), (sample.target,))
         self.params = new_params
         names = self.flat_names
-        gradients = {names[layer.name][p]: g for layer, v in zip(self.layers, vals, strict=True)
-                     for p, g in v.grads.items()}
-        yield StepEnd(index, loss, {layer.name: v.y for layer, v in zip(self.layers, vals, strict=True)},
-                      gradients, self._flat_params())
+        gradients = {
+            names[layer.name][p]: g for layer, v in zip(self.layers, vals, strict=True) for p, g in v.grads.items()
+        }
+        yield StepEnd(
+            index,
+            loss,
+            {layer.name: v.y for layer, v in zip(self.layers, vals, strict=True)},
+            gradients,
+            self._flat_params(),
+        )
         return loss
 
     def _step(self, index: int, epoch: int, samples: tuple[int, ...]) -> Generator[Event, None, float | None]:
         self.current_step = index  # named by a NumericalError
         data = [self.spec.data[s] for s in samples]
-        yield StepStart(index, epoch, tuple(s + 1 for s in samples), tuple(d.input for d in data),
-                        tuple(d.target for d in data))
+        yield StepStart(
+            index, epoch, tuple(s + 1 for s in samples), tuple(d.input for d in data), tuple(d.target for d in data)
+        )
         train = self.opts.command == "train"
         batch = len(samples) > 1 or self.opts.batch == "full"
         per_sample: list[list[LayerValues]] = []
@@ -241,8 +263,10 @@ class _Run:
             has_target = not math.isnan(sample.target.flat[0])  # a target is given whole or not at all
             loss = self._r(self._loss_value(vals[-1].y, sample.target)) if has_target else None
             if loss is not None and not np.isfinite(loss):
-                raise NumericalError(f"step {index}: the loss is {loss} (the output {vals[-1].y.tolist()} "
-                                     "reaches 0 or 1 where the loss takes a logarithm)")
+                raise NumericalError(
+                    f"step {index}: the loss is {loss} (the output {vals[-1].y.tolist()} "
+                    "reaches 0 or 1 where the loss takes a logarithm)"
+                )
             if self.want_blocks:
                 yield from self.forward_blocks(vals, tag)
                 if loss is not None:
@@ -285,31 +309,43 @@ class _Run:
                     ctx = self._context(None)
                     for i, layer in enumerate(self.layers):
                         if grads[layer.name]:
-                            yield Block("gradient", layer.name, f"Gradient averaged over the batch: {layer.name}",
-                                        "Batch gradient descent: each gradient is the mean of the samples' "
-                                        "gradients.",
-                                        tuple(layer.average_equations([vals[i] for vals in per_sample],
-                                                                      grads[layer.name]))
-                                        if self.want_equations else (),
-                                        tuple(NamedArray(f"∂E/∂{layer.name}.{p}", g)
-                                              for p, g in grads[layer.name].items()))
-                    for i, layer in enumerate(self.layers):
+                            yield Block(
+                                "gradient",
+                                layer.name,
+                                f"Gradient averaged over the batch: {layer.name}",
+                                "Batch gradient descent: each gradient is the mean of the samples' gradients.",
+                                tuple(layer.average_equations([vals[i] for vals in per_sample], grads[layer.name]))
+                                if self.want_equations
+                                else (),
+                                tuple(NamedArray(f"∂E/∂{layer.name}.{p}", g) for p, g in grads[layer.name].items()),
+                            )
+                    for i in range(len(self.layers)):
                         yield self.update_block(per_sample[0], i, new_params, exact_new, ctx, averaged=grads)
             else:
                 grads = {layer.name: v.grads for layer, v in zip(self.layers, per_sample[0])}
                 if self.want_blocks and not sequential:
                     ctx = self._context(None)
+                    assert new_params is not None
                     for i in range(len(self.layers)):
                         yield self.update_block(per_sample[0], i, new_params, exact_new, ctx)
             assert new_params is not None
             self.params = new_params
             gradients = {f"{ln}.{p}": g for ln, gs in grads.items() for p, g in gs.items()}
             if exact_new is not None:
-                departures = sum(int(np.sum(~np.isclose(new_params[ln][p], exact_new[ln][p], rtol=1e-9, atol=0)))
-                                 for ln in new_params for p in new_params[ln])
+                departures = sum(
+                    int(np.sum(~np.isclose(new_params[ln][p], exact_new[ln][p], rtol=1e-9, atol=0)))
+                    for ln in new_params
+                    for p in new_params[ln]
+                )
         step_loss = self._r(losses[0] if len(losses) == 1 else float(np.mean(losses))) if losses else None
-        yield StepEnd(index, step_loss, {layer.name: v.y for layer, v in zip(self.layers, vals)},
-                      gradients, self._flat_params() if train else None, departures)
+        yield StepEnd(
+            index,
+            step_loss,
+            {layer.name: v.y for layer, v in zip(self.layers, vals)},
+            gradients,
+            self._flat_params() if train else None,
+            departures,
+        )
         return step_loss
 
     # ---- numerics -----------------------------------------------------------------------------
@@ -349,10 +385,11 @@ class _Run:
                 slide = rule == "slide" and layer.has_activation and not layer.direct_pre
                 src = v.d_out if slide else v.d_pre
                 assert src is not None
-                v.d_in = layer.input_gradient(v.prop_params if sequential else v.params, src)
+                through = v.prop_params if sequential and v.prop_params is not None else v.params
+                v.d_in = layer.input_gradient(through, src)
                 d_out = self._r_shown_d_out(self.layers[k - 1], v.d_in.reshape(vals[k - 1].y.shape))
         if not sequential:
-            for layer, v in zip(self.layers, vals):
+            for layer in self.layers:
                 new[layer.name] = self._updated(layer.name, raw[layer.name])
         return new
 
@@ -364,8 +401,10 @@ class _Run:
 
     def _average(self, per_sample: list[list[dict[str, np.ndarray]]]) -> Params:
         n = len(per_sample)
-        return {layer.name: {p: self._r(sum(s[i][p] for s in per_sample) / n) for p in per_sample[0][i]}
-                for i, layer in enumerate(self.layers)}
+        return {
+            layer.name: {p: self._r(sum(s[i][p] for s in per_sample) / n) for p in per_sample[0][i]}
+            for i, layer in enumerate(self.layers)
+        }
 
     # ---- rounding as by hand (--round N): each value an equation shows is rounded when computed ----
 
@@ -407,9 +446,14 @@ class _Run:
                 idxs = list(np.ndindex(value.shape)) if small else [np.unravel_index(int(np.argmax(diff)), diff.shape)]
                 for idx in idxs:
                     label = f"{layer.name}.{pname}[{', '.join(str(int(i)) for i in idx)}]"
-                    rows.append(Drift(label if small else f"{label} (largest of {value.size})",
-                                      layer.param_symbol(pname, tuple(int(i) for i in idx)) if small else None,
-                                      float(value[idx]), float(exact.params[layer.name][pname][idx])))
+                    rows.append(
+                        Drift(
+                            label if small else f"{label} (largest of {value.size})",
+                            layer.param_symbol(pname, tuple(int(i) for i in idx)) if small else None,
+                            float(value[idx]),
+                            float(exact.params[layer.name][pname][idx]),
+                        )
+                    )
         return tuple(rows)
 
     @checked("loss")
@@ -440,26 +484,42 @@ class _Run:
         for layer, v in zip(self.layers, vals):
             units = self._units(layer)
             what = "sums its weighted inputs (e_n), then applies its activation: y_n = h_n(e_n)"
-            yield Block("forward", layer.name, f"Forward: {layer.name}" + (f" ({units})" if units else ""),
-                        layer.block_note("forward", self._context(sample)) or f"Each neuron {what}.",
-                        tuple(layer.forward_equations(v)) if self.want_equations else (),
-                        layer.block_arrays("forward", v) or (NamedArray("e", v.e), NamedArray("y", v.y)), sample)
+            yield Block(
+                "forward",
+                layer.name,
+                f"Forward: {layer.name}" + (f" ({units})" if units else ""),
+                layer.block_note("forward", self._context(sample)) or f"Each neuron {what}.",
+                tuple(layer.forward_equations(v)) if self.want_equations else (),
+                layer.block_arrays("forward", v) or (NamedArray("e", v.e), NamedArray("y", v.y)),
+                sample,
+            )
 
     def output_pairs(self, vals: list[LayerValues], target: np.ndarray) -> list[tuple[Expr, Expr]]:
         last = self.layers[-1]
         y = vals[-1].y
         single = y.size == 1
-        return [(Var(last.names.out(i), float(y.flat[i])),
-                 Var(Sym("ŷ", () if single else last.names.out(i).indices), float(target.flat[i])))
-                for i in range(y.size)]
+        return [
+            (
+                Var(last.names.out(i), float(y.flat[i])),
+                Var(Sym("ŷ", () if single else last.names.out(i).indices), float(target.flat[i])),
+            )
+            for i in range(y.size)
+        ]
 
     def loss_block(self, vals: list[LayerValues], target: np.ndarray, loss: float, ctx: EquationContext) -> Block:
         from .trace import Equation
 
         pairs = self.output_pairs(vals, target)
         eqs = (Equation.of("loss", ctx.loss_symbol, self.loss.form(pairs), loss),) if self.want_equations else ()
-        return Block("loss", None, "Loss", f"How far the output is from the target: {self.loss.formula}.",
-                     eqs, (NamedArray("E", np.array(loss)),), ctx.sample)
+        return Block(
+            "loss",
+            None,
+            "Loss",
+            f"How far the output is from the target: {self.loss.formula}.",
+            eqs,
+            (NamedArray("E", np.array(loss)),),
+            ctx.sample,
+        )
 
     def error_block(self, vals: list[LayerValues], i: int, target: np.ndarray, ctx: EquationContext) -> Block:
         layer, v = self.layers[i], vals[i]
@@ -482,13 +542,19 @@ class _Run:
         if v.d_pre is not None:
             arrays.append(NamedArray("∂E/∂e" if ctx.notation == "lecture" else "δ = ∂E/∂e", v.d_pre))
         units = self._units(layer)
-        return Block("error", layer.name, f"Error: {layer.name}" + (f" ({units})" if units else ""), note, eqs,
-                     layer.block_arrays("error", v) or tuple(arrays), ctx.sample)
+        return Block(
+            "error",
+            layer.name,
+            f"Error: {layer.name}" + (f" ({units})" if units else ""),
+            note,
+            eqs,
+            layer.block_arrays("error", v) or tuple(arrays),
+            ctx.sample,
+        )
 
     def _output_error_note(self, layer: Layer, ctx: EquationContext) -> str:
         if layer.combined:
-            return (f"With {layer.activation.name} and {self.loss.name} the derivatives combine: "
-                    "∂E/∂e_n = y_n − ŷ_n.")
+            return f"With {layer.activation.name} and {self.loss.name} the derivatives combine: ∂E/∂e_n = y_n − ŷ_n."
         if ctx.notation == "textbook":
             return "δ_n = ∂E/∂e_n: the loss's derivative at the output times dh_n(e)/de."
         return "δ_n is the error at the output of neuron n: the derivative of the loss, ∂E/∂y_n."
@@ -501,33 +567,59 @@ class _Run:
         else:
             extra = ""
         if ctx.rule == "slide":
-            return ("The slide's rule: δ_m = Σ_n w_mn·δ_n, leaving out dh_n(e)/de; a value marked ≠ "
-                    "departs from the true gradient, which is shown beside it." + extra)
+            return (
+                "The slide's rule: δ_m = Σ_n w_mn·δ_n, leaving out dh_n(e)/de; a value marked ≠ "
+                "departs from the true gradient, which is shown beside it." + extra
+            )
         return "Chain rule: δ_m = Σ_n w_mn·dh_n(e)/de·δ_n over every neuron n that m feeds." + extra
 
     def gradient_block(self, vals: list[LayerValues], i: int, ctx: EquationContext) -> Block:
         layer, v = self.layers[i], vals[i]
         eqs = tuple(layer.gradient_equations(v, ctx)) if self.want_equations else ()
-        return Block("gradient", layer.name, f"Gradients: {layer.name}",
-                     layer.block_note("gradient", ctx) or
-                     "Each weight's gradient: the error term of the neuron it feeds times the input it carries.",
-                     eqs, layer.block_arrays("gradient", v) or
-                     tuple(NamedArray(f"∂E/∂{p}", g) for p, g in v.grads.items()), ctx.sample)
+        return Block(
+            "gradient",
+            layer.name,
+            f"Gradients: {layer.name}",
+            layer.block_note("gradient", ctx)
+            or "Each weight's gradient: the error term of the neuron it feeds times the input it carries.",
+            eqs,
+            layer.block_arrays("gradient", v) or tuple(NamedArray(f"∂E/∂{p}", g) for p, g in v.grads.items()),
+            ctx.sample,
+        )
 
-    def update_block(self, vals: list[LayerValues], i: int, new_params: Params, exact_new: Params | None,
-                     ctx: EquationContext, averaged: Params | None = None) -> Block:
+    def update_block(
+        self,
+        vals: list[LayerValues],
+        i: int,
+        new_params: Params,
+        exact_new: Params | None,
+        ctx: EquationContext,
+        averaged: Params | None = None,
+    ) -> Block:
         layer = self.layers[i]
         v = vals[i]
         if averaged is not None:
             v = replace(v, grads=averaged[layer.name], params=self.params[layer.name])
-        eqs = ()
+        eqs: tuple[Equation, ...] = ()
         if self.want_equations:
-            eqs = tuple(layer.update_equations(v, ctx, new_params[layer.name],
-                                               exact_new[layer.name] if exact_new else None,
-                                               self.trainable[layer.name], averaged=averaged is not None))
-        return Block("update", layer.name, f"Update: {layer.name}",
-                     f"Gradient descent: each parameter moves against its gradient, by η = {self.lr:g} times it.",
-                     eqs, tuple(NamedArray(f"{p}'", new_params[layer.name][p]) for p in v.grads))
+            eqs = tuple(
+                layer.update_equations(
+                    v,
+                    ctx,
+                    new_params[layer.name],
+                    exact_new[layer.name] if exact_new else None,
+                    self.trainable[layer.name],
+                    averaged=averaged is not None,
+                )
+            )
+        return Block(
+            "update",
+            layer.name,
+            f"Update: {layer.name}",
+            f"Gradient descent: each parameter moves against its gradient, by η = {self.lr:g} times it.",
+            eqs,
+            tuple(NamedArray(f"{p}'", new_params[layer.name][p]) for p in v.grads),
+        )
 
     # ---- header -------------------------------------------------------------------------------
 

@@ -22,8 +22,9 @@ class BpexplainError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, *, where: Location | None = None, path: str = "",
-                 expected: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, where: Location | None = None, path: str = "", expected: str | None = None
+    ) -> None:
         self.message = message
         self.where = where
         self.path = path

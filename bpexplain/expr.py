@@ -149,8 +149,7 @@ def _map(node: Expr, symbolic_leaf: bool) -> Expr:
     kind = type(node)
     if kind is Add or kind is Mul:  # the common case, a sum of products of leaves, without recursion per leaf
         items = node.terms if kind is Add else node.factors  # type: ignore[attr-defined]
-        out = [(f.sym if symbolic_leaf else Num(f.value)) if type(f) is Var else _map(f, symbolic_leaf)
-               for f in items]
+        out = [(f.sym if symbolic_leaf else Num(f.value)) if type(f) is Var else _map(f, symbolic_leaf) for f in items]
         return kind(tuple(out))  # type: ignore[call-arg]
     if isinstance(node, Var):
         return node.sym if symbolic_leaf else Num(node.value)

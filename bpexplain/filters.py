@@ -70,8 +70,9 @@ class EventFilter:
         names = [layer["name"] for layer in header.network["layers"]]
         unknown = sorted(set(self.layers) - set(names))
         if unknown:
-            raise BpexplainError(f"the network has no layer {', '.join(repr(u) for u in unknown)}",
-                                 expected="one of " + ", ".join(names))
+            raise BpexplainError(
+                f"the network has no layer {', '.join(repr(u) for u in unknown)}", expected="one of " + ", ".join(names)
+            )
 
 
 def parse_steps(text: str) -> frozenset[int]:
@@ -94,8 +95,9 @@ def parse_phases(text: str) -> frozenset[str]:
     phases = {p.strip() for p in text.split(",") if p.strip()}
     unknown = sorted(phases - set(PHASES))
     if unknown or not phases:
-        raise ValueError(f"unknown phase {', '.join(repr(u) for u in unknown) or '(none given)'}; "
-                         f"choose from {','.join(PHASES)}")
+        raise ValueError(
+            f"unknown phase {', '.join(repr(u) for u in unknown) or '(none given)'}; choose from {','.join(PHASES)}"
+        )
     return frozenset(phases)
 
 

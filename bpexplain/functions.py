@@ -55,21 +55,27 @@ def make_activation(name: str, slope: float = 0.01) -> Activation:
     """The rule for an activation name; `slope` is used by leaky_relu only."""
     if name == "sigmoid":
         return Activation(
-            "sigmoid", "σ", _sigmoid,
+            "sigmoid",
+            "σ",
+            _sigmoid,
             lambda e, y: y * (1.0 - y),
             lambda e, y: Mul((y, Sub(Num(1), y))),
             "σ(e) = 1/(1 + exp(−e)),  dσ/de = σ(e)·(1 − σ(e))",
         )
     if name == "tanh":
         return Activation(
-            "tanh", "tanh", np.tanh,
+            "tanh",
+            "tanh",
+            np.tanh,
             lambda e, y: 1.0 - y * y,
             lambda e, y: Sub(Num(1), Pow(y, Num(2))),
             "tanh(e),  d tanh/de = 1 − tanh(e)²",
         )
     if name == "relu":
         return Activation(
-            "relu", "ReLU", lambda e: np.maximum(e, 0.0),
+            "relu",
+            "ReLU",
+            lambda e: np.maximum(e, 0.0),
             lambda e, y: (e > 0).astype(np.float64),
             lambda e, y: Call(Name("ReLU'"), (e,)),
             "ReLU(e) = max(0, e),  ReLU'(e) = 1 if e > 0 else 0",
@@ -77,7 +83,9 @@ def make_activation(name: str, slope: float = 0.01) -> Activation:
     if name == "leaky_relu":
         a = float(slope)
         return Activation(
-            "leaky_relu", "LReLU", lambda e: np.where(e > 0, e, a * e),
+            "leaky_relu",
+            "LReLU",
+            lambda e: np.where(e > 0, e, a * e),
             lambda e, y: np.where(e > 0, 1.0, a),
             lambda e, y: Call(Name("LReLU'"), (e,)),
             f"LReLU(e) = e if e > 0 else {a:g}·e,  LReLU'(e) = 1 if e > 0 else {a:g}",
@@ -85,14 +93,20 @@ def make_activation(name: str, slope: float = 0.01) -> Activation:
         )
     if name == "identity":
         return Activation(
-            "identity", "id", lambda e: e.astype(np.float64, copy=True),
+            "identity",
+            "id",
+            lambda e: e.astype(np.float64, copy=True),
             lambda e, y: np.ones_like(e, dtype=np.float64),
             lambda e, y: Num(1),
             "id(e) = e,  did/de = 1",
         )
     if name == "softmax":
         return Activation(
-            "softmax", "softmax", _softmax, None, None,
+            "softmax",
+            "softmax",
+            _softmax,
+            None,
+            None,
             "y_n = exp(e_n) / Σ_k exp(e_k),  ∂E/∂e_n = y_n·(δ_n − Σ_k δ_k·y_k)",
             elementwise=False,
         )

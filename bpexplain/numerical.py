@@ -76,18 +76,14 @@ def locate(run: Any, phase: str, args: tuple, result: Any, reason: str) -> Numer
                 k = _first_bad(g)
                 if k is not None:
                     sym = layer.param_symbol(pname, _index(k, g.shape))
-                    return _error(
-                        f"{at}gradients, layer {layer.name!r}: ∂E/∂{_p(sym)} = {_word(g.flat[k])}", layer, i
-                    )
+                    return _error(f"{at}gradients, layer {layer.name!r}: ∂E/∂{_p(sym)} = {_word(g.flat[k])}", layer, i)
         new_params = result
         for i, layer in enumerate(layers):
             for pname, value in new_params.get(layer.name, {}).items():
                 k = _first_bad(value)
                 if k is not None:
                     sym = layer.param_symbol(pname, _index(k, value.shape), prime=True)
-                    return _error(
-                        f"{at}update, layer {layer.name!r}: {_p(sym)} = {_word(value.flat[k])}", layer, i
-                    )
+                    return _error(f"{at}update, layer {layer.name!r}: {_p(sym)} = {_word(value.flat[k])}", layer, i)
     elif phase == "loss" and not np.isfinite(result):
         y = args[0]
         value = (
@@ -96,8 +92,7 @@ def locate(run: Any, phase: str, args: tuple, result: Any, reason: str) -> Numer
             else _word(result)
         )
         return NumericalError(
-            f"{at}loss: E = {value}; the output is "
-            f"{np.array2string(np.asarray(y), precision=4, threshold=8)}",
+            f"{at}loss: E = {value}; the output is {np.array2string(np.asarray(y), precision=4, threshold=8)}",
             expected=EXPECTED,
         )
     return NumericalError(f"{at}{phase}: {reason}", expected=EXPECTED)

@@ -15,8 +15,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-EXTENSIONS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".json": "json", ".txt": "text",
-              ".html": "html", ".htm": "html", ".svg": "svg"}
+EXTENSIONS = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".tex": "latex",
+    ".json": "json",
+    ".txt": "text",
+    ".html": "html",
+    ".htm": "html",
+    ".svg": "svg",
+}
 
 
 def format_for(path: str | os.PathLike[str]) -> str | None:

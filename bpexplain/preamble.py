@@ -21,14 +21,27 @@ if TYPE_CHECKING:
     from .engine import RunOptions
 
 
-
 def header(spec: NetworkSpec, opts: RunOptions, layers: Sequence[Layer]) -> TraceHeader:
     """What a trace states before its first step."""
-    settings = Settings(opts.command, opts.notation, opts.rule, opts.update_order, opts.batch, opts.detail,
-                        opts.precision, opts.shuffle, opts.seed)
+    settings = Settings(
+        opts.command,
+        opts.notation,
+        opts.rule,
+        opts.update_order,
+        opts.batch,
+        opts.detail,
+        opts.precision,
+        opts.shuffle,
+        opts.seed,
+    )
     network = {
-        "name": spec.name, "title": spec.title, "loss": spec.loss, "learning_rate": spec.learning_rate,
-        "frozen": spec.frozen(), "inputs": list(spec.input_names), "input_shape": list(spec.input_shape),
+        "name": spec.name,
+        "title": spec.title,
+        "loss": spec.loss,
+        "learning_rate": spec.learning_rate,
+        "frozen": spec.frozen(),
+        "inputs": list(spec.input_names),
+        "input_shape": list(spec.input_shape),
         "layers": [layer_info(ls) for ls in spec.layers],
     }
     origins = {f"{ls.name}.{p}": param.origin for ls in spec.layers for p, param in ls.params.items()}
@@ -36,64 +49,97 @@ def header(spec: NetworkSpec, opts: RunOptions, layers: Sequence[Layer]) -> Trac
     if sum(p.size for p in spec.parameters().values()) <= 64:
         for layer in layers:
             for pname, param in layer.spec.params.items():
-                symbols[f"{layer.name}.{pname}"] = tuple(layer.param_symbol(pname, idx)
-                                                         for idx in np.ndindex(param.value.shape))
-    return TraceHeader(network, settings, conventions(spec, opts, layers, origins), legend(opts, layers),
-                       spec.parameters(), origins,
-                       symbols)
+                symbols[f"{layer.name}.{pname}"] = tuple(
+                    layer.param_symbol(pname, idx) for idx in np.ndindex(param.value.shape)
+                )
+    return TraceHeader(
+        network,
+        settings,
+        conventions(spec, opts, layers, origins),
+        legend(opts, layers),
+        spec.parameters(),
+        origins,
+        symbols,
+    )
 
-def conventions(spec: NetworkSpec, opts: RunOptions, layers: Sequence[Layer], origins: dict[str, str]
-                ) -> tuple[str, ...]:
+
+def conventions(
+    spec: NetworkSpec, opts: RunOptions, layers: Sequence[Layer], origins: dict[str, str]
+) -> tuple[str, ...]:
     """The conventions a run used, one sentence each: notation, loss, rule, order, batch, rounding, ..."""
     loss = LOSSES[spec.loss]
     lines = []
     if opts.notation == "lecture":
-        lines.append("notation: the lecture's. δ_n = ∂E/∂y_n is the error at the output of neuron n; "
-                     "updates are w'_mn = w_mn − η·δ_n·dh_n(e)/de·y_m.")
+        lines.append(
+            "notation: the lecture's. δ_n = ∂E/∂y_n is the error at the output of neuron n; "
+            "updates are w'_mn = w_mn − η·δ_n·dh_n(e)/de·y_m."
+        )
     else:
-        lines.append("notation: textbook (Nielsen; Goodfellow et al.). δ_n = ∂E/∂e_n; updates are "
-                     "w'_mn = w_mn − η·δ_n·y_m.")
+        lines.append(
+            "notation: textbook (Nielsen; Goodfellow et al.). δ_n = ∂E/∂e_n; updates are w'_mn = w_mn − η·δ_n·y_m."
+        )
     lines.append(f"loss: {loss.name}, {loss.formula}.")
     if opts.command == "train":
         if opts.rule == "slide":
-            lines.append("errors: the slide's rule δ_m = Σ_n w_mn·δ_n, which leaves out dh_n(e)/de; it is exact "
-                         "only where that derivative is 1. Values it changes are marked ≠ with the true value.")
+            lines.append(
+                "errors: the slide's rule δ_m = Σ_n w_mn·δ_n, which leaves out dh_n(e)/de; it is exact "
+                "only where that derivative is 1. Values it changes are marked ≠ with the true value."
+            )
         elif opts.notation == "lecture":
-            lines.append("errors: the exact chain rule δ_m = Σ_n w_mn·dh_n(e)/de·δ_n. (The lecture's slides "
-                         "write δ_4 = w_46·δ, leaving out dh_6(e)/de: see --rule slide.)")
+            lines.append(
+                "errors: the exact chain rule δ_m = Σ_n w_mn·dh_n(e)/de·δ_n. (The lecture's slides "
+                "write δ_4 = w_46·δ, leaving out dh_6(e)/de: see --rule slide.)"
+            )
         else:
             lines.append("errors: the exact chain rule δ_m = dh_m(e)/de·Σ_n w_mn·δ_n.")
         if opts.update_order == "sequential":
-            lines.append("update order: sequential, layer by layer from the output; each layer is updated "
-                         "before the error goes back through it (not the textbook method).")
+            lines.append(
+                "update order: sequential, layer by layer from the output; each layer is updated "
+                "before the error goes back through it (not the textbook method)."
+            )
         else:
-            lines.append("update order: simultaneous; all errors use the weights from before the step, then "
-                         "every weight is updated (the textbook method).")
+            lines.append(
+                "update order: simultaneous; all errors use the weights from before the step, then "
+                "every weight is updated (the textbook method)."
+            )
         if opts.batch == "full":
-            lines.append("batch: full; each step uses every sample and the mean of their gradients; "
-                         "E is the mean of the samples' losses.")
+            lines.append(
+                "batch: full; each step uses every sample and the mean of their gradients; "
+                "E is the mean of the samples' losses."
+            )
         else:
             lines.append("batch: one sample a step (stochastic gradient descent, Algorithm 2).")
-        lines.append("data order: " + (f"reordered every epoch (seed {opts.seed})." if opts.shuffle
-                                       else "as in the file, every epoch."))
+        lines.append(
+            "data order: "
+            + (f"reordered every epoch (seed {opts.seed})." if opts.shuffle else "as in the file, every epoch.")
+        )
         lines.append(f"learning rate: η = {spec.learning_rate:g}.")
         if opts.notation == "lecture" and any(ls.type == "dense" for ls in spec.layers):
-            lines.append("the lecture's Weight Updating slide drops the factor x_2 from its line for "
-                         "w'_(x2)1; the updates here include it.")
+            lines.append(
+                "the lecture's Weight Updating slide drops the factor x_2 from its line for "
+                "w'_(x2)1; the updates here include it."
+            )
     if opts.round is None:
-        lines.append("rounding: none; every value is carried in full float64, and only the display is "
-                     f"rounded (to {opts.precision} significant digits).")
+        lines.append(
+            "rounding: none; every value is carried in full float64, and only the display is "
+            f"rounded (to {opts.precision} significant digits)."
+        )
     else:
         decimals = f"{opts.round} decimal{'s' if opts.round != 1 else ''}"
-        lines.append(f"rounding: as by hand; every value is rounded to {decimals} (half away from "
-                     "zero) as soon as it is computed, and the rounded value is carried into the next "
-                     "equation. Inputs and initial parameters are used as given. The drift from exact "
-                     "float64 is reported at the end.")
+        lines.append(
+            f"rounding: as by hand; every value is rounded to {decimals} (half away from "
+            "zero) as soon as it is computed, and the rounded value is carried into the next "
+            "equation. Inputs and initial parameters are used as given. The drift from exact "
+            "float64 is reported at the end."
+        )
     lines.extend(dict.fromkeys(line for layer in layers for line in layer.convention_lines()))
     if "random" in origins.values():
-        lines.append(f"initial parameters: those marked random are drawn uniformly from ±1/√(fan-in) with "
-                     f"seed {spec.seed} and rounded, then used exactly as printed.")
+        lines.append(
+            f"initial parameters: those marked random are drawn uniformly from ±1/√(fan-in) with "
+            f"seed {spec.seed} and rounded, then used exactly as printed."
+        )
     return tuple(lines)
+
 
 def legend(opts: RunOptions, layers: Sequence[Layer]) -> tuple[tuple[Expr, str], ...]:
     """The symbols of the notation and their meanings."""
@@ -123,9 +169,15 @@ def legend(opts: RunOptions, layers: Sequence[Layer]) -> tuple[tuple[Expr, str],
 
 
 def layer_info(ls: LayerSpec) -> dict[str, Any]:
-    info: dict[str, Any] = {"name": ls.name, "type": ls.type, "activation": ls.activation, "units": ls.units,
-            "input_shape": list(ls.in_shape), "output_shape": list(ls.out_shape),
-            "parameters": {p: list(param.value.shape) for p, param in ls.params.items()}}
+    info: dict[str, Any] = {
+        "name": ls.name,
+        "type": ls.type,
+        "activation": ls.activation,
+        "units": ls.units,
+        "input_shape": list(ls.in_shape),
+        "output_shape": list(ls.out_shape),
+        "parameters": {p: list(param.value.shape) for p, param in ls.params.items()},
+    }
     if ls.activation == "leaky_relu":
         info["slope"] = ls.slope
     info.update(ls.options)

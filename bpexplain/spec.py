@@ -79,8 +79,9 @@ class NetworkSpec:
         return {f"{layer.name}.{pname}": p.value for layer in self.layers for pname, p in layer.params.items()}
 
     def frozen(self) -> list[str]:
-        return [f"{layer.name}.{pname}" for layer in self.layers
-                for pname, p in layer.params.items() if not p.trainable]
+        return [
+            f"{layer.name}.{pname}" for layer in self.layers for pname, p in layer.params.items() if not p.trainable
+        ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -90,8 +91,9 @@ class NetworkSpec:
 class Document:
     """The parsed document plus the position of every node, addressed by key path."""
 
-    def __init__(self, source: str, data: Any, marks: dict[tuple, tuple[int, int]],
-                 key_marks: dict[tuple, tuple[int, int]]) -> None:
+    def __init__(
+        self, source: str, data: Any, marks: dict[tuple, tuple[int, int]], key_marks: dict[tuple, tuple[int, int]]
+    ) -> None:
         self.source = source
         self.data = data
         self._marks = marks
@@ -119,11 +121,15 @@ def format_path(path: Iterable[Any]) -> str:
 def _walk(node: yaml.Node, path: tuple, marks: dict, key_marks: dict, budget: list[int], depth: int) -> None:
     budget[0] -= 1
     if budget[0] < 0:
-        raise BpexplainError(f"the document has more than {MAX_NODES} values (or aliases that expand to "
-                             "that many)", expected="a network description of a reasonable size")
+        raise BpexplainError(
+            f"the document has more than {MAX_NODES} values (or aliases that expand to that many)",
+            expected="a network description of a reasonable size",
+        )
     if depth > MAX_DEPTH:
-        raise BpexplainError(f"the document is nested more than {MAX_DEPTH} levels deep",
-                             where=Location("", node.start_mark.line + 1, node.start_mark.column + 1))
+        raise BpexplainError(
+            f"the document is nested more than {MAX_DEPTH} levels deep",
+            where=Location("", node.start_mark.line + 1, node.start_mark.column + 1),
+        )
     marks[path] = (node.start_mark.line, node.start_mark.column)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
@@ -144,18 +150,18 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: 
             key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
             if isinstance(key, (list, dict)):
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"a key that is a {'list' if isinstance(key, list) else 'mapping'}",
-                    key_node.start_mark)
+                    None, None, f"a key that is a {'list' if isinstance(key, list) else 'mapping'}", key_node.start_mark
+                )
             if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
 
 # YAML 1.1 reads 1e-3 (no dot) as text; students write it as a number, so read it as one.
 _UniqueKeyLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
 
 
 def parse_document(text: str, source: str) -> Document:
@@ -164,24 +170,34 @@ def parse_document(text: str, source: str) -> Document:
         try:
             node = loader.get_single_node()
             if node is None:
-                raise BpexplainError("the file is empty", where=Location(source, 1, 1),
-                                     expected="a YAML mapping with name, inputs, layers, ...")
+                raise BpexplainError(
+                    "the file is empty",
+                    where=Location(source, 1, 1),
+                    expected="a YAML mapping with name, inputs, layers, ...",
+                )
             marks: dict = {}
             key_marks: dict = {}
             try:
                 _walk(node, (), marks, key_marks, [MAX_NODES], 0)
             except BpexplainError as exc:
-                raise BpexplainError(exc.message, where=Location(source, exc.where.line if exc.where else None,
-                                                                 exc.where.column if exc.where else None),
-                                     expected=exc.expected) from None
+                raise BpexplainError(
+                    exc.message,
+                    where=Location(
+                        source, exc.where.line if exc.where else None, exc.where.column if exc.where else None
+                    ),
+                    expected=exc.expected,
+                ) from None
             data = loader.construct_document(node)
         finally:
             loader.dispose()
     except yaml.constructor.ConstructorError as exc:  # well-formed YAML that is not plain data
         mark = exc.problem_mark or exc.context_mark
         where = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
-        raise BpexplainError(f"YAML error: {exc.problem}", where=where,
-                             expected="plain YAML: mappings, lists, numbers and text, each key once") from None
+        raise BpexplainError(
+            f"YAML error: {exc.problem}",
+            where=where,
+            expected="plain YAML: mappings, lists, numbers and text, each key once",
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
@@ -194,8 +210,9 @@ def parse_document(text: str, source: str) -> Document:
         pos = exc.position
         where = Location(source, text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos))
         char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
-        raise BpexplainError(f"YAML error: the character {char} is not allowed ({exc.reason})", where=where,
-                             expected="printable text") from None
+        raise BpexplainError(
+            f"YAML error: the character {char} is not allowed ({exc.reason})", where=where, expected="printable text"
+        ) from None
     except yaml.YAMLError as exc:
         raise BpexplainError(f"YAML error: {' '.join(str(exc).split())}", where=Location(source)) from None
     except RecursionError:
@@ -231,25 +248,34 @@ def read_network_text(name_or_path: str) -> tuple[str, str]:
             return text, f"{name_or_path}.yaml"
         close = _close_matches(name_or_path, bundled_names(), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise BpexplainError(f"no bundled network or file named {name_or_path!r}{hint}",
-                             where=Location(name_or_path),
-                             expected="a path to a .yaml file or one of: " + ", ".join(bundled_names()))
+        raise BpexplainError(
+            f"no bundled network or file named {name_or_path!r}{hint}",
+            where=Location(name_or_path),
+            expected="a path to a .yaml file or one of: " + ", ".join(bundled_names()),
+        )
     if path.is_dir():
         raise BpexplainError("is a directory", where=Location(name_or_path), expected="a YAML network file")
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise BpexplainError(f"the file is {size} bytes", where=Location(name_or_path),
-                                 expected=f"at most {MAX_FILE_BYTES} bytes for a network description")
+            raise BpexplainError(
+                f"the file is {size} bytes",
+                where=Location(name_or_path),
+                expected=f"at most {MAX_FILE_BYTES} bytes for a network description",
+            )
         with path.open("rb") as f:  # one byte past the limit at most: /dev/zero or a pipe has no size
             data = f.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
-            raise BpexplainError(f"the file is larger than {MAX_FILE_BYTES} bytes", where=Location(name_or_path),
-                                 expected=f"at most {MAX_FILE_BYTES} bytes for a network description")
+            raise BpexplainError(
+                f"the file is larger than {MAX_FILE_BYTES} bytes",
+                where=Location(name_or_path),
+                expected=f"at most {MAX_FILE_BYTES} bytes for a network description",
+            )
         return data.decode("utf-8"), name_or_path
     except FileNotFoundError:
-        raise BpexplainError("no such file", where=Location(name_or_path),
-                             expected="a path to a YAML network file or a bundled name") from None
+        raise BpexplainError(
+            "no such file", where=Location(name_or_path), expected="a path to a YAML network file or a bundled name"
+        ) from None
     except PermissionError:
         raise BpexplainError("the file cannot be read (permission denied)", where=Location(name_or_path)) from None
     except UnicodeDecodeError as exc:
@@ -286,8 +312,9 @@ class Reader:
             if key not in allowed:
                 close = _close_matches(str(key), allowed, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                self.fail(path + (key,), f"unknown key {key!r}{hint}", key=True,
-                          expected="one of " + ", ".join(allowed))
+                self.fail(
+                    path + (key,), f"unknown key {key!r}{hint}", key=True, expected="one of " + ", ".join(allowed)
+                )
         for key in required:
             if key not in value:
                 self.fail(path, f"missing key {key!r}", expected=f"{key!r} in this mapping")
@@ -405,8 +432,11 @@ class ParamInit:
         size = math.prod(shape)
         self.total += size
         if self.total > MAX_PARAMETERS:
-            reader.fail(path, f"{format_shape(shape)} = {size:,} parameters bring the network to {self.total:,}",
-                        expected=f"at most {MAX_PARAMETERS:,} parameters in all: a network small enough to explain")
+            reader.fail(
+                path,
+                f"{format_shape(shape)} = {size:,} parameters bring the network to {self.total:,}",
+                expected=f"at most {MAX_PARAMETERS:,} parameters in all: a network small enough to explain",
+            )
 
     @property
     def rng(self) -> np.random.Generator:
@@ -422,8 +452,16 @@ class ParamInit:
         return arr
 
 
-def read_param(reader: Reader, raw: Any, path: tuple, shape: tuple[int, ...], what: str,
-               init: ParamInit, fan_in: int, optional: bool) -> Param | None:
+def read_param(
+    reader: Reader,
+    raw: Any,
+    path: tuple,
+    shape: tuple[int, ...],
+    what: str,
+    init: ParamInit,
+    fan_in: int,
+    optional: bool,
+) -> Param | None:
     """A weight or bias: a plain array, or {value: ..., trainable: ...}; omitted -> random or absent."""
     init.count(reader, path, shape)
     trainable = True
@@ -495,15 +533,23 @@ def parse_network(text: str, source: str) -> NetworkSpec:
         type_name = r.string(raw.get("type", "dense"), path + ("type",), tuple(LAYER_TYPES))
         layer_name = r.string(raw.get("name", f"layer{i + 1}"), path + ("name",))
         if layer_name in names_seen:
-            r.fail(path + ("name",), f"duplicate layer name {layer_name!r} (also layers[{names_seen[layer_name]}])",
-                   expected="a unique name per layer")
+            r.fail(
+                path + ("name",),
+                f"duplicate layer name {layer_name!r} (also layers[{names_seen[layer_name]}])",
+                expected="a unique name per layer",
+            )
         names_seen[layer_name] = i
-        spec = LAYER_TYPES[type_name].read_spec(r, raw, path, i, layer_name, shape, init,
-                                               is_last=(i == len(layers_raw) - 1))
+        spec = LAYER_TYPES[type_name].read_spec(
+            r, raw, path, i, layer_name, shape, init, is_last=(i == len(layers_raw) - 1)
+        )
         units_total = sum(math.prod(ls.out_shape) for ls in layers) + math.prod(spec.out_shape)
         if units_total > MAX_UNITS:
-            r.fail(path, f"the output of shape {format_shape(spec.out_shape)} brings the values of one forward pass "
-                   f"to {units_total:,}", expected=f"at most {MAX_UNITS:,}: a network small enough to explain")
+            r.fail(
+                path,
+                f"the output of shape {format_shape(spec.out_shape)} brings the values of one forward pass "
+                f"to {units_total:,}",
+                expected=f"at most {MAX_UNITS:,}: a network small enough to explain",
+            )
         layers.append(spec)
         shape = spec.out_shape
 
@@ -515,10 +561,14 @@ def parse_network(text: str, source: str) -> NetworkSpec:
     data = _read_data(r, top.get("data", []), input_shape, shape)
     last = layers[-1]
     if loss in ("cross_entropy", "binary_cross_entropy") and last.activation not in ("softmax", "sigmoid"):
-        r.fail(("loss",), f"{loss} needs outputs between 0 and 1, but the last layer's activation is "
-               f"{last.activation}", expected="softmax (cross_entropy) or sigmoid (binary_cross_entropy)")
-    return NetworkSpec(name, title, source, input_names, input_shape, tuple(layers), loss, lr,
-                       tuple(data), seed, description)
+        r.fail(
+            ("loss",),
+            f"{loss} needs outputs between 0 and 1, but the last layer's activation is {last.activation}",
+            expected="softmax (cross_entropy) or sigmoid (binary_cross_entropy)",
+        )
+    return NetworkSpec(
+        name, title, source, input_names, input_shape, tuple(layers), loss, lr, tuple(data), seed, description
+    )
 
 
 def _read_inputs(r: Reader, raw: Any) -> tuple[tuple[str, ...], tuple[int, ...]]:
@@ -558,11 +608,14 @@ def _read_data(r: Reader, raw: Any, in_shape: tuple[int, ...], out_shape: tuple[
     for i, item in enumerate(raw):
         path = ("data", i)
         m = r.mapping(item, path, ("input", "target"), required=("input",))
-        x = r.array(m["input"], path + ("input",), _given_shape(m["input"], in_shape),
-                    "an input").reshape(in_shape)
+        x = r.array(m["input"], path + ("input",), _given_shape(m["input"], in_shape), "an input").reshape(in_shape)
         if "target" in m:
-            t = r.array(m["target"], path + ("target",), _given_shape(m["target"], out_shape),
-                        "a target with one value per output").reshape(out_shape)
+            t = r.array(
+                m["target"],
+                path + ("target",),
+                _given_shape(m["target"], out_shape),
+                "a target with one value per output",
+            ).reshape(out_shape)
         else:
             t = np.full(out_shape, np.nan)
         samples.append(Sample(x, t))

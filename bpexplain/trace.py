@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -40,8 +40,16 @@ class Equation:
     cells: tuple[int, ...] = ()
 
     @classmethod
-    def of(cls, kind: str, symbol: Expr, bound: Expr, value: float, exact: float | None = None,
-           note: str = "", cells: tuple[int, ...] = ()) -> Equation:
+    def of(
+        cls,
+        kind: str,
+        symbol: Expr,
+        bound: Expr,
+        value: float,
+        exact: float | None = None,
+        note: str = "",
+        cells: tuple[int, ...] = (),
+    ) -> Equation:
         """An equation from a bound right-hand side (see `bpexplain.expr`)."""
         return cls(kind, symbol, bound, float(value), exact, note, cells)
 
@@ -82,7 +90,7 @@ class TraceHeader:
     network: dict[str, Any]  # name, title, loss, learning_rate, frozen, layers, inputs
     settings: Settings
     conventions: tuple[str, ...]
-    legend: tuple[tuple[str, str], ...]
+    legend: tuple[tuple[Expr, str], ...]
     initial_parameters: dict[str, np.ndarray]
     parameter_origins: dict[str, str]
     # each parameter element's symbol (w_14, ...) in flat order, for networks small enough to list
@@ -141,7 +149,7 @@ class TraceEnd:
     drift: tuple[Drift, ...] = ()  # with --round: how far the final values drift from exact float64
 
 
-Event = Union[TraceHeader, StepStart, Block, StepEnd, TraceEnd]
+Event = TraceHeader | StepStart | Block | StepEnd | TraceEnd
 
 
 class Trace:
@@ -189,13 +197,18 @@ class Trace:
     def _repr_markdown_(self) -> str:
         from .render import render_to_string
 
-        return render_to_string(self.events, "markdown") if _has_format("markdown") else \
-            "```\n" + render_to_string(self.events, "text") + "\n```"
+        return (
+            render_to_string(self.events, "markdown")
+            if _has_format("markdown")
+            else "```\n" + render_to_string(self.events, "text") + "\n```"
+        )
 
     def __repr__(self) -> str:
         h = self.header
-        return (f"<Trace {h.settings.command} {h.network['name']}: {len(self.steps)} step(s), "
-                f"{len(self.equations)} equations>")
+        return (
+            f"<Trace {h.settings.command} {h.network['name']}: {len(self.steps)} step(s), "
+            f"{len(self.equations)} equations>"
+        )
 
 
 def _has_format(name: str) -> bool:

@@ -67,8 +67,9 @@ def assert_gradients_match(spec: NetworkSpec, rtol: float = 1e-6, atol: float = 
         want = finite_differences(spec, sample)
         assert set(got) == set(want)
         for name in want:
-            np.testing.assert_allclose(got[name], want[name], rtol=rtol, atol=atol,
-                                       err_msg=f"{name}, sample {sample + 1}")
+            np.testing.assert_allclose(
+                got[name], want[name], rtol=rtol, atol=atol, err_msg=f"{name}, sample {sample + 1}"
+            )
 
 
 FUNCTIONS = {

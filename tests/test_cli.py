@@ -27,12 +27,15 @@ def invoke(*args: str):  # type: ignore[no-untyped-def]
     return CliRunner(env=ENV).invoke(cli, list(args))
 
 
-@pytest.mark.parametrize("name,args", [
-    ("forward-lecture.txt", ["forward", "lecture"]),
-    ("train-lecture-1.txt", ["train", "lecture", "--steps", "1"]),
-    ("train-lecture-slide.txt", ["train", "lecture", "--rule", "slide"]),
-    ("train-classifier-textbook.txt", ["train", "classifier", "--notation", "textbook"]),
-])
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("forward-lecture.txt", ["forward", "lecture"]),
+        ("train-lecture-1.txt", ["train", "lecture", "--steps", "1"]),
+        ("train-lecture-slide.txt", ["train", "lecture", "--rule", "slide"]),
+        ("train-classifier-textbook.txt", ["train", "classifier", "--notation", "textbook"]),
+    ],
+)
 def test_text_output_matches_the_golden_file(name: str, args: list[str]) -> None:
     result = invoke(*args)
     assert result.exit_code == 0, result.output
@@ -84,8 +87,14 @@ def test_json_trace_has_the_documented_fields() -> None:
     assert set(step["outputs"]) == {"layer1", "layer2", "output"}
     assert set(step["gradients"]) == set(step["parameters"]) == {"layer1.weight", "layer2.weight", "output.weight"}
     first = step["equations"][0]
-    assert first == {"kind": "forward", "layer": "layer1", "symbol": "e_1", "expression": "w_(x1)1·x_1 + w_(x2)1·x_2",
-                     "substituted": "0.1·0.5 + 0.4·0.8", "value": 0.1 * 0.5 + 0.4 * 0.8}
+    assert first == {
+        "kind": "forward",
+        "layer": "layer1",
+        "symbol": "e_1",
+        "expression": "w_(x1)1·x_1 + w_(x2)1·x_2",
+        "substituted": "0.1·0.5 + 0.4·0.8",
+        "value": 0.1 * 0.5 + 0.4 * 0.8,
+    }
     y1 = step["equations"][1]
     assert y1["substituted"] == "σ(0.37)" and y1["expression"] == "h_1(e_1)"
     assert {eq["kind"] for eq in step["equations"]} == {"forward", "loss", "error", "gradient", "update"}
@@ -114,8 +123,13 @@ def test_list_shows_bundled_networks_with_titles() -> None:
 def test_show_lists_layers_parameters_and_legend() -> None:
     result = invoke("show", "lecture", "--format", "text")
     assert result.exit_code == 0
-    for part in ("Legend", "δ_n", "error at the output of neuron n", "layer2  dense  sigmoid     3      2",
-                 "w_46 = 0.6"):
+    for part in (
+        "Legend",
+        "δ_n",
+        "error at the output of neuron n",
+        "layer2  dense  sigmoid     3      2",
+        "w_46 = 0.6",
+    ):
         assert part in result.stdout, part
 
 
@@ -147,15 +161,26 @@ def test_layer_detail_shows_vectors_not_equations() -> None:
 
 
 BAD = {
-    "syntax.yaml": ("inputs: 2\nlayers:\n  - name: a\n    weight: [[1, 2], [3, 4]\n", "syntax.yaml:5:1: YAML syntax error"),
-    "unknown.yaml": ("inputs: 2\nlayers:\n  - name: a\n    wieght: [[1, 2]]\n",
-                     "unknown.yaml:4:5: layers[0].wieght: unknown key 'wieght'; did you mean 'weight'?"),
-    "shape.yaml": ("inputs: 2\nlayers:\n  - {name: a, weight: [[1, 2], [3, 4]]}\n  - name: b\n    weight: [[1, 2, 3]]\n",
-                   "shape.yaml:5:13: layers[1].weight: found shape 1×3 (expected"),
-    "target.yaml": ("inputs: 2\nlayers:\n  - {name: a, weight: [[1, 2]]}\ndata:\n  - input: [1, 2]\n    target: [1, 0]\n",
-                    "target.yaml:6:13: data[0].target: found shape 2 (expected a target with one value per output"),
-    "activation.yaml": ("inputs: 2\nlayers:\n  - name: a\n    activation: sigmod\n    weight: [[1, 2]]\n",
-                        "activation.yaml:4:17: layers[0].activation: unknown value 'sigmod'; did you mean 'sigmoid'?"),
+    "syntax.yaml": (
+        "inputs: 2\nlayers:\n  - name: a\n    weight: [[1, 2], [3, 4]\n",
+        "syntax.yaml:5:1: YAML syntax error",
+    ),
+    "unknown.yaml": (
+        "inputs: 2\nlayers:\n  - name: a\n    wieght: [[1, 2]]\n",
+        "unknown.yaml:4:5: layers[0].wieght: unknown key 'wieght'; did you mean 'weight'?",
+    ),
+    "shape.yaml": (
+        "inputs: 2\nlayers:\n  - {name: a, weight: [[1, 2], [3, 4]]}\n  - name: b\n    weight: [[1, 2, 3]]\n",
+        "shape.yaml:5:13: layers[1].weight: found shape 1×3 (expected",
+    ),
+    "target.yaml": (
+        "inputs: 2\nlayers:\n  - {name: a, weight: [[1, 2]]}\ndata:\n  - input: [1, 2]\n    target: [1, 0]\n",
+        "target.yaml:6:13: data[0].target: found shape 2 (expected a target with one value per output",
+    ),
+    "activation.yaml": (
+        "inputs: 2\nlayers:\n  - name: a\n    activation: sigmod\n    weight: [[1, 2]]\n",
+        "activation.yaml:4:17: layers[0].activation: unknown value 'sigmod'; did you mean 'sigmoid'?",
+    ),
 }
 
 

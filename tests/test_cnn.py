@@ -16,8 +16,13 @@ from bpexplain.errors import BpexplainError
 from bpexplain.spec import load_network
 from bpexplain.trace import Block
 
-IMAGE = [[0.5, -1.0, 2.0, 0.0, 1.5], [1.0, 0.3, -0.7, 2.2, 0.1], [-0.4, 1.1, 0.9, -1.3, 0.6],
-         [0.8, -0.2, 1.4, 0.5, -0.9], [0.2, 0.7, -0.6, 1.2, 0.4]]
+IMAGE = [
+    [0.5, -1.0, 2.0, 0.0, 1.5],
+    [1.0, 0.3, -0.7, 2.2, 0.1],
+    [-0.4, 1.1, 0.9, -1.3, 0.6],
+    [0.8, -0.2, 1.4, 0.5, -0.9],
+    [0.2, 0.7, -0.6, 1.2, 0.4],
+]
 
 
 def conv_net(conv: str, pool: str = "", act: str = "tanh", target: str = "[0.3, -0.2]") -> str:
@@ -177,8 +182,17 @@ data: [{{input: {IMAGE}}}]
 
 # ---- the homework network, worked out by hand -------------------------------------------------------
 
-HW_INPUT = np.array([[1, 0, 2, 1, 0, 1], [0, 1, 1, 0, 2, 0], [2, 1, 0, 1, 1, 1],
-                     [1, 0, 1, 2, 0, 1], [0, 2, 1, 0, 1, 0], [1, 1, 0, 1, 0, 2]], dtype=float)
+HW_INPUT = np.array(
+    [
+        [1, 0, 2, 1, 0, 1],
+        [0, 1, 1, 0, 2, 0],
+        [2, 1, 0, 1, 1, 1],
+        [1, 0, 1, 2, 0, 1],
+        [0, 2, 1, 0, 1, 0],
+        [1, 1, 0, 1, 0, 2],
+    ],
+    dtype=float,
+)
 # Conv1 with K1 = [[1, 0], [-1, 2]] flipped slides [[2, -1], [0, 1]]: O1(1,1) = 1·2 + 0·(−1) + 0·0 + 1·1 = 3
 HW_O1 = np.array([[3, -1, 3, 4, -1], [0, 1, 3, -1, 5], [3, 3, 1, 1, 2], [4, 0, 0, 5, -1], [-1, 3, 3, -1, 4]])
 # Conv2 with K2 = [[-1, 0], [1, 1]] flipped slides [[1, 1], [0, -1]]: O2(1,1) = 3 + (−1) + 0 − 1 = 1
@@ -220,8 +234,10 @@ def test_homework_equations_evaluate_to_their_values() -> None:
 def test_conv_text_shows_the_convention_the_flipped_kernel_and_the_size_formula() -> None:
     out = CliRunner().invoke(cli, ["train", "homework-cnn", "--format", "text"]).output
     assert "convolution: flipped (true convolution" in out
-    assert "O1(1,1) = I(1,1)·K1(2,2) + I(1,2)·K1(2,1) + I(2,1)·K1(1,2) + I(2,2)·K1(1,1) = 1·2 + 0·(-1) + 0·0 + " \
-           "1·1 = 3" in out
+    assert (
+        "O1(1,1) = I(1,1)·K1(2,2) + I(1,2)·K1(2,1) + I(2,1)·K1(1,2) + I(2,2)·K1(1,1) = 1·2 + 0·(-1) + 0·0 + "
+        "1·1 = 3" in out
+    )
     assert "rows: ⌊(6 + 2·0 − 1·(2−1) − 1)/1⌋ + 1 = 5" in out
     assert "K1 rotated 180° =" in out
     assert "P1(1,2) = max(O2(1,3), O2(1,4), O2(2,3), O2(2,4)) = max(8, -2, 1, 2)  = 8" in out
@@ -246,10 +262,13 @@ def test_long_sums_are_shortened_in_text_and_kept_whole_in_json() -> None:
 BAD = {
     "kernel larger than the padded input": (
         "  - {name: big, type: conv2d, kernel_size: 7, kernel: random, padding: 1}",
-        ["layer 'big'", "kernel 7×7", "padded input 6×6", "1×4×4"]),
+        ["layer 'big'", "kernel 7×7", "padded input 6×6", "1×4×4"],
+    ),
     "stride 0": ("  - {name: c, type: conv2d, kernel: [[1]], stride: 0}", ["stride", "found 0"]),
-    "channels do not match": ("  - {name: c, type: conv2d, kernel: [[[[1, 2], [3, 4]]], [[[1, 2], [3, 4]]]], "
-                              "channels: 3}", ["layer 'c'", "channels is 3", "2 output channel(s)"]),
+    "channels do not match": (
+        "  - {name: c, type: conv2d, kernel: [[[[1, 2], [3, 4]]], [[[1, 2], [3, 4]]]], channels: 3}",
+        ["layer 'c'", "channels is 3", "2 output channel(s)"],
+    ),
 }
 
 
@@ -268,8 +287,10 @@ def test_bad_conv_layers_name_the_layer_shapes_and_position(case: str, tmp_path)
 
 def test_dense_weight_that_does_not_match_the_flattened_size(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "bad.yaml"
-    path.write_text("inputs: {shape: [4, 4]}\nlayers:\n  - {name: p, type: maxpool, size: 2}\n"
-                    "  - {name: f, type: flatten}\n  - {name: fc, type: dense, weight: [[1, 2, 3]]}\n")
+    path.write_text(
+        "inputs: {shape: [4, 4]}\nlayers:\n  - {name: p, type: maxpool, size: 2}\n"
+        "  - {name: f, type: flatten}\n  - {name: fc, type: dense, weight: [[1, 2, 3]]}\n"
+    )
     result = CliRunner().invoke(cli, ["show", str(path)])
     assert result.exit_code == 2
     assert f"{path}:5:" in result.stderr and "layers[2].weight" in result.stderr and "1×4" in result.stderr

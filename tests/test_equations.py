@@ -6,8 +6,25 @@ import pytest
 from helpers import evaluate
 
 import bpexplain
-from bpexplain.expr import (HALF, Add, Call, Derivative, Div, Func, Mul, Name, Neg, Num, Partial, Pow, Sub, Sym, Var,
-                            substitute, symbolic)
+from bpexplain.expr import (
+    HALF,
+    Add,
+    Call,
+    Derivative,
+    Div,
+    Func,
+    Mul,
+    Name,
+    Neg,
+    Num,
+    Partial,
+    Pow,
+    Sub,
+    Sym,
+    Var,
+    substitute,
+    symbolic,
+)
 from bpexplain.render.numbers import format_number
 from bpexplain.render.printer import TextPrinter
 
@@ -66,28 +83,33 @@ P = TextPrinter(precision=4)
 x1 = Sym("x", ("1",))
 
 
-@pytest.mark.parametrize("node,text", [
-    (Sym("w", ("1", "4")), "w_14"),
-    (Sym("w", (x1, "1")), "w_(x1)1"),
-    (Sym("w", (x1, "1"), prime=True), "w'_(x1)1"),
-    (Sym("w", ("12", "14")), "w_12,14"),
-    (Sym("E", superscript="(2)"), "E^(2)"),
-    (Sym("ŷ"), "ŷ"),
-    (Derivative(Sym("h", ("4",)), "e"), "dh_4(e)/de"),
-    (Partial(Sym("E"), Sym("w", ("4", "6"))), "∂E/∂w_46"),
-    (Add((Num(0.1), Num(-0.2))), "0.1 + (-0.2)"),
-    (Add((Mul((Num(-0.2), Num(0.9))), Mul((Num(0.4), Num(-0.1))))), "-0.2·0.9 + 0.4·(-0.1)"),
-    (Sub(Num(0.3), Num(-0.2)), "0.3 − (-0.2)"),
-    (Sub(Num(1), Sub(Num(2), Num(3))), "1 − (2 − 3)"),
-    (Mul((Num(2), Add((Num(1), Num(3))))), "2·(1 + 3)"),
-    (Mul((HALF, Pow(Sub(Num(0.5281), Num(1)), Num(2)))), "½·(0.5281 − 1)²"),
-    (Pow(Num(-0.4621), Num(2)), "(-0.4621)²"),
-    (Neg(Add((Num(1), Num(2)))), "−(1 + 2)"),
-    (Div(Num(1), Add((Num(1), Num(2)))), "1/(1 + 2)"),
-    (Call(Name("σ"), (Num(0.37),)), "σ(0.37)"),
-    (Div(Call(Name("exp"), (Num(1),)), Add((Call(Name("exp"), (Num(1),)), Call(Name("exp"), (Num(2),))))),
-     "exp(1)/(exp(1) + exp(2))"),
-])
+@pytest.mark.parametrize(
+    "node,text",
+    [
+        (Sym("w", ("1", "4")), "w_14"),
+        (Sym("w", (x1, "1")), "w_(x1)1"),
+        (Sym("w", (x1, "1"), prime=True), "w'_(x1)1"),
+        (Sym("w", ("12", "14")), "w_12,14"),
+        (Sym("E", superscript="(2)"), "E^(2)"),
+        (Sym("ŷ"), "ŷ"),
+        (Derivative(Sym("h", ("4",)), "e"), "dh_4(e)/de"),
+        (Partial(Sym("E"), Sym("w", ("4", "6"))), "∂E/∂w_46"),
+        (Add((Num(0.1), Num(-0.2))), "0.1 + (-0.2)"),
+        (Add((Mul((Num(-0.2), Num(0.9))), Mul((Num(0.4), Num(-0.1))))), "-0.2·0.9 + 0.4·(-0.1)"),
+        (Sub(Num(0.3), Num(-0.2)), "0.3 − (-0.2)"),
+        (Sub(Num(1), Sub(Num(2), Num(3))), "1 − (2 − 3)"),
+        (Mul((Num(2), Add((Num(1), Num(3))))), "2·(1 + 3)"),
+        (Mul((HALF, Pow(Sub(Num(0.5281), Num(1)), Num(2)))), "½·(0.5281 − 1)²"),
+        (Pow(Num(-0.4621), Num(2)), "(-0.4621)²"),
+        (Neg(Add((Num(1), Num(2)))), "−(1 + 2)"),
+        (Div(Num(1), Add((Num(1), Num(2)))), "1/(1 + 2)"),
+        (Call(Name("σ"), (Num(0.37),)), "σ(0.37)"),
+        (
+            Div(Call(Name("exp"), (Num(1),)), Add((Call(Name("exp"), (Num(1),)), Call(Name("exp"), (Num(2),))))),
+            "exp(1)/(exp(1) + exp(2))",
+        ),
+    ],
+)
 def test_text_printer(node, text) -> None:  # type: ignore[no-untyped-def]
     assert P.doprint(node) == text
 
@@ -98,10 +120,23 @@ def test_long_sums_are_shortened_in_the_middle() -> None:
     assert TextPrinter(max_terms=None).doprint(node).count("+") == 19
 
 
-@pytest.mark.parametrize("value,precision,text", [
-    (0.37, 4, "0.37"), (0.591458, 4, "0.5915"), (-0.000312345, 4, "-0.0003123"), (1.0, 4, "1"),
-    (12345.67, 4, "12346"), (1e-8, 4, "1e-8"), (-2.5e-7, 3, "-2.5e-7"), (0.0, 4, "0"), (-1e-20, 4, "-1e-20"),
-    (0.30000000000000004, 4, "0.3"), (0.99999, 4, "1"), (2.5e10, 4, "2.5e10"), (0.5915, 2, "0.59"),
-])
+@pytest.mark.parametrize(
+    "value,precision,text",
+    [
+        (0.37, 4, "0.37"),
+        (0.591458, 4, "0.5915"),
+        (-0.000312345, 4, "-0.0003123"),
+        (1.0, 4, "1"),
+        (12345.67, 4, "12346"),
+        (1e-8, 4, "1e-8"),
+        (-2.5e-7, 3, "-2.5e-7"),
+        (0.0, 4, "0"),
+        (-1e-20, 4, "-1e-20"),
+        (0.30000000000000004, 4, "0.3"),
+        (0.99999, 4, "1"),
+        (2.5e10, 4, "2.5e10"),
+        (0.5915, 2, "0.59"),
+    ],
+)
 def test_number_format(value: float, precision: int, text: str) -> None:
     assert format_number(value, precision) == text

@@ -46,17 +46,66 @@ def reference_format_number(x: float, precision: int = 4) -> str:
 
 
 def edge_values() -> list[float]:
-    values = [0.0, -0.0, 1.0, -1.0, 0.5, 1.5, 2.5, -2.5, 0.125, 0.1, 0.2, 0.3, 1 / 3, 2 / 3, math.pi,
-              1e-6, 1e9, 1e-4, 1e-5, 9.9995, 9.9994999, 0.99995, 0.099995, 99995.0, 999949.0, 999950.0,
-              123456789.0, 999999999.9, 0.30000000000000004, 0.591458, 12345.67, -0.000312345, 5e-324,
-              1.7976931348623157e308, math.inf, -math.inf, math.nan, 2.5e9, 123456789012.0, 999999999999.5]
+    values = [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.5,
+        1.5,
+        2.5,
+        -2.5,
+        0.125,
+        0.1,
+        0.2,
+        0.3,
+        1 / 3,
+        2 / 3,
+        math.pi,
+        1e-6,
+        1e9,
+        1e-4,
+        1e-5,
+        9.9995,
+        9.9994999,
+        0.99995,
+        0.099995,
+        99995.0,
+        999949.0,
+        999950.0,
+        123456789.0,
+        999999999.9,
+        0.30000000000000004,
+        0.591458,
+        12345.67,
+        -0.000312345,
+        5e-324,
+        1.7976931348623157e308,
+        math.inf,
+        -math.inf,
+        math.nan,
+        2.5e9,
+        123456789012.0,
+        999999999999.5,
+    ]
     for k in range(-8, 11):
-        p = 10.0 ** k
-        for v in (p, math.nextafter(p, 0), math.nextafter(p, math.inf), p * 0.99995, p * 0.999949,
-                  p * 1.00005, p * 9.9995, p * 9.99949, p * 5, p * 1.25, p * 0.5):
+        p = 10.0**k
+        for v in (
+            p,
+            math.nextafter(p, 0),
+            math.nextafter(p, math.inf),
+            p * 0.99995,
+            p * 0.999949,
+            p * 1.00005,
+            p * 9.9995,
+            p * 9.99949,
+            p * 5,
+            p * 1.25,
+            p * 0.5,
+        ):
             values += [v, -v]
     for k in range(-6, 10):  # a few dozen ulps either side of each power of ten, where log10 may be one off
-        below = above = 10.0 ** k
+        below = above = 10.0**k
         for _ in range(40):
             below, above = math.nextafter(below, 0), math.nextafter(above, math.inf)
             values += [below, above]
@@ -75,8 +124,9 @@ def random_values(n: int, seed: int) -> list[float]:
             v = rng.uniform(1, 10) * 10.0 ** rng.randint(-9, 11)
         elif kind < 0.8:  # a few significant digits, then a tail: the roundings that carry
             digits = rng.randint(1, 6)
-            v = (rng.randint(1, 10 ** digits - 1) + rng.choice((0.5, 0.4999999, 0.5000001, 0.0))) * \
-                10.0 ** rng.randint(-10, 8)
+            v = (rng.randint(1, 10**digits - 1) + rng.choice((0.5, 0.4999999, 0.5000001, 0.0))) * 10.0 ** rng.randint(
+                -10, 8
+            )
         else:  # any bit pattern of a finite double
             v = float(np.frombuffer(rng.getrandbits(64).to_bytes(8, "little"), dtype=np.float64)[0])
             if not math.isfinite(v):
@@ -88,8 +138,11 @@ def random_values(n: int, seed: int) -> list[float]:
 @pytest.mark.parametrize("precision", list(range(0, 18)))
 def test_format_number_writes_what_the_reference_writes(precision: int) -> None:
     values = edge_values() + random_values(4000, seed=precision)
-    different = [(v, format_number(v, precision), reference_format_number(v, precision)) for v in values
-                 if format_number(v, precision) != reference_format_number(v, precision)]
+    different = [
+        (v, format_number(v, precision), reference_format_number(v, precision))
+        for v in values
+        if format_number(v, precision) != reference_format_number(v, precision)
+    ]
     assert different == []
 
 
@@ -127,8 +180,7 @@ def step_ends(network: str, **options: object) -> tuple[_Run, list[StepEnd]]:
     return r, ends
 
 
-@pytest.mark.parametrize("network,steps",
-                         [("xor", 9), ("lecture", 4), ("classifier", 5), ("homework-cnn", 3)])
+@pytest.mark.parametrize("network,steps", [("xor", 9), ("lecture", 4), ("classifier", 5), ("homework-cnn", 3)])
 @pytest.mark.parametrize("order", ["simultaneous", "sequential"])
 def test_the_lean_step_computes_what_the_checked_step_computes(network: str, steps: int, order: str) -> None:
     lean, fast = step_ends(network, steps=steps, detail="summary", update_order=order, shuffle=True, seed=3)
@@ -144,8 +196,7 @@ def test_the_lean_step_computes_what_the_checked_step_computes(network: str, ste
                 assert np.array_equal(got[name], want[name]), (network, a.index, name)
 
 
-@pytest.mark.parametrize("options",
-                         [dict(rule="slide"), dict(batch="full"), dict(round=3), dict(detail="full")])
+@pytest.mark.parametrize("options", [dict(rule="slide"), dict(batch="full"), dict(round=3), dict(detail="full")])
 def test_the_lean_step_is_only_taken_where_nothing_else_is_asked_for(options: dict) -> None:
     opts = dict(command="train", detail="summary")
     opts.update(options)
@@ -184,12 +235,18 @@ learning_rate: 10
 data:
   - {input: [3], target: [1]}
 """
-LOG_OF_ZERO = ("inputs: 2\nlayers:\n  - {name: out, activation: softmax, weight: [[1.0, 0], [0, 1]]}\n"
-               "loss: cross_entropy\ndata:\n  - {input: [800, -800], target: [0, 1]}\n")
-UPDATE_OVERFLOW = ("inputs: 1\nlayers:\n  - name: out\n    weight: [[1.0]]\nlearning_rate: 1.0e308\n"
-                   "data:\n  - {input: [30], target: [1]}\n")
-BCE_SATURATES = ("inputs: 1\nlayers:\n  - {name: out, activation: sigmoid, weight: [[1.0]]}\n"
-                 "loss: binary_cross_entropy\ndata:\n  - {input: [800], target: [0]}\n")
+LOG_OF_ZERO = (
+    "inputs: 2\nlayers:\n  - {name: out, activation: softmax, weight: [[1.0, 0], [0, 1]]}\n"
+    "loss: cross_entropy\ndata:\n  - {input: [800, -800], target: [0, 1]}\n"
+)
+UPDATE_OVERFLOW = (
+    "inputs: 1\nlayers:\n  - name: out\n    weight: [[1.0]]\nlearning_rate: 1.0e308\n"
+    "data:\n  - {input: [30], target: [1]}\n"
+)
+BCE_SATURATES = (
+    "inputs: 1\nlayers:\n  - {name: out, activation: sigmoid, weight: [[1.0]]}\n"
+    "loss: binary_cross_entropy\ndata:\n  - {input: [800], target: [0]}\n"
+)
 
 
 @pytest.mark.parametrize("text", [OVERFLOW, DIVERGING, LOG_OF_ZERO, UPDATE_OVERFLOW, BCE_SATURATES])
@@ -233,6 +290,7 @@ data:
 
 def reference_summary_lines(trace: bpexplain.Trace, precision: int) -> list[str]:
     """The summary lines as they were written before the fast paths, from reference_format_number."""
+
     def vector(a: np.ndarray) -> str:
         flat = [reference_format_number(float(v), precision) for v in a.ravel()]
         if len(flat) > 12:
@@ -242,16 +300,19 @@ def reference_summary_lines(trace: bpexplain.Trace, precision: int) -> list[str]
     lines = []
     starts = [e for e in trace if isinstance(e, StepStart)]
     for s, e in zip(starts, trace.steps, strict=True):
-        line = (f"step {e.index} (epoch {s.epoch}, sample {', '.join(map(str, s.samples))}): "
-                f"E = {reference_format_number(e.loss, precision)}")
+        line = (
+            f"step {e.index} (epoch {s.epoch}, sample {', '.join(map(str, s.samples))}): "
+            f"E = {reference_format_number(e.loss, precision)}"
+        )
         if e.parameters is not None and sum(a.size for a in e.parameters.values()) <= 16:
             line += "  " + "  ".join(f"{n} = {vector(a)}" for n, a in e.parameters.items())
         lines.append(line)
     return lines
 
 
-@pytest.mark.parametrize("network,precision", [("xor", 4), ("xor", 2), ("xor", 11), ("lecture", 4),
-                                               (WIDE, 4), (BRACES, 3), (BRACES, 17)])
+@pytest.mark.parametrize(
+    "network,precision", [("xor", 4), ("xor", 2), ("xor", 11), ("lecture", 4), (WIDE, 4), (BRACES, 3), (BRACES, 17)]
+)
 def test_the_summary_line_is_what_it_was(network: str, precision: int) -> None:
     spec = parse_network(network, "net.yaml") if "\n" in network else load_network(network)
     trace = bpexplain.train(spec, steps=7, detail="summary")

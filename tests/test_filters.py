@@ -89,12 +89,15 @@ def test_filtered_json_is_still_valid() -> None:
     assert {eq["kind"] for eq in doc["steps"][0]["equations"]} == {"update"}
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--layer", "nope"], "no layer 'nope'"),
-    (["--only", "backward"], "unknown phase 'backward'"),
-    (["--step", "4", "--steps", "2"], "--step 4 is beyond --steps 2"),
-    (["--step", "x"], "not a step number"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--layer", "nope"], "no layer 'nope'"),
+        (["--only", "backward"], "unknown phase 'backward'"),
+        (["--step", "4", "--steps", "2"], "--step 4 is beyond --steps 2"),
+        (["--step", "x"], "not a step number"),
+    ],
+)
 def test_cli_filter_errors(args: list[str], message: str) -> None:
     result = invoke("train", "lecture", *args)
     assert result.exit_code == 2

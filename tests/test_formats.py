@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import bpexplain
-from bpexplain.expr import (HALF, Add, Call, Derivative, Div, Elem, Mul, Name, Neg, Num, Partial, Pow, Sub, Sym)
+from bpexplain.expr import HALF, Add, Call, Derivative, Div, Elem, Mul, Name, Neg, Num, Partial, Pow, Sub, Sym
 from bpexplain.render import render_to_string
 from bpexplain.render.latex_printer import COMMANDS, LatexPrinter, latex_text
 from bpexplain.render.markdown import md_text
@@ -40,45 +40,49 @@ P = LatexPrinter(4, 8)
 
 # ---- the printer, one node class at a time ------------------------------------------------------
 
-@pytest.mark.parametrize("node,latex", [
-    (Sym("w", ("1", "4")), "w_{14}"),
-    (Sym("w", (Sym("x", ("1",)), "1")), "w_{(x_1)1}"),
-    (Sym("δ", ("4",)), r"\delta_4"),
-    (Sym("δ", ("x1",)), r"\delta_{x_1}"),
-    (Sym("η"), r"\eta"),
-    (Sym("ŷ"), r"\hat{y}"),
-    (Sym("ŷ", ("4",)), r"\hat{y}_4"),
-    (Sym("E", superscript="(1)"), "E^{(1)}"),
-    (Sym("w", ("1", "4"), prime=True), "w'_{14}"),
-    (Sym("w", ("1", "4"), prime=True, superscript="(2)"), r"w_{14}^{\prime (2)}"),
-    (Sym("y", ("12",)), "y_{12}"),
-    (Sym("w", ("12", "3")), "w_{12,3}"),
-    (Elem("O1", ("2", "3")), "O1(2,3)"),
-    (Elem("δO1", ("1", "2", "3")), r"\delta O1(1,2,3)"),
-    (Name("σ"), r"\sigma"),
-    (Name("tanh"), r"\tanh"),
-    (Name("ReLU"), r"\operatorname{ReLU}"),
-    (Name("ReLU'"), r"\operatorname{ReLU}'"),
-    (Name("ln"), r"\ln"),
-    (Derivative(Sym("h", ("4",)), "e"), r"\frac{dh_4(e)}{de}"),
-    (Partial(Sym("E"), Sym("w", ("1", "4"))), r"\frac{\partial E}{\partial w_{14}}"),
-    (Partial(Sym("E", superscript="(2)"), Sym("b", ("3",))), r"\frac{\partial E^{(2)}}{\partial b_3}"),
-    (Add((Num(1), Num(-2))), r"1 + \left(-2\right)"),
-    (Add((Num(-1), Num(2))), "-1 + 2"),
-    (Sub(Num(1), Sub(Num(2), Num(3))), r"1 - \left(2 - 3\right)"),
-    (Sub(Num(1), Num(-0.5)), r"1 - \left(-0.5\right)"),
-    (Neg(Add((Num(1), Num(2)))), r"-\left(1 + 2\right)"),
-    (Mul((Num(0.5), Add((Num(1), Num(2))))), r"0.5 \cdot \left(1 + 2\right)"),
-    (Mul((Num(2), Num(-3))), r"2 \cdot \left(-3\right)"),
-    (HALF, r"\frac{1}{2}"),
-    (Div(Add((Num(1), Num(2))), Num(3)), r"\frac{1 + 2}{3}"),
-    (Pow(Sub(Num(1), Num(2)), Num(2)), r"\left(1 - 2\right)^{2}"),
-    (Pow(Sym("y", ("6",)), Num(2)), "{y_6}^{2}"),
-    (Call(Name("σ"), (Num(0.37),)), r"\sigma\left(0.37\right)"),
-    (Call(Name("exp"), (Num(-1),)), r"\exp\left(-1\right)"),
-    (Num(1.5e-8), r"1.5 \times 10^{-8}"),
-    (Num(0.123456), "0.1235"),
-])
+
+@pytest.mark.parametrize(
+    "node,latex",
+    [
+        (Sym("w", ("1", "4")), "w_{14}"),
+        (Sym("w", (Sym("x", ("1",)), "1")), "w_{(x_1)1}"),
+        (Sym("δ", ("4",)), r"\delta_4"),
+        (Sym("δ", ("x1",)), r"\delta_{x_1}"),
+        (Sym("η"), r"\eta"),
+        (Sym("ŷ"), r"\hat{y}"),
+        (Sym("ŷ", ("4",)), r"\hat{y}_4"),
+        (Sym("E", superscript="(1)"), "E^{(1)}"),
+        (Sym("w", ("1", "4"), prime=True), "w'_{14}"),
+        (Sym("w", ("1", "4"), prime=True, superscript="(2)"), r"w_{14}^{\prime (2)}"),
+        (Sym("y", ("12",)), "y_{12}"),
+        (Sym("w", ("12", "3")), "w_{12,3}"),
+        (Elem("O1", ("2", "3")), "O1(2,3)"),
+        (Elem("δO1", ("1", "2", "3")), r"\delta O1(1,2,3)"),
+        (Name("σ"), r"\sigma"),
+        (Name("tanh"), r"\tanh"),
+        (Name("ReLU"), r"\operatorname{ReLU}"),
+        (Name("ReLU'"), r"\operatorname{ReLU}'"),
+        (Name("ln"), r"\ln"),
+        (Derivative(Sym("h", ("4",)), "e"), r"\frac{dh_4(e)}{de}"),
+        (Partial(Sym("E"), Sym("w", ("1", "4"))), r"\frac{\partial E}{\partial w_{14}}"),
+        (Partial(Sym("E", superscript="(2)"), Sym("b", ("3",))), r"\frac{\partial E^{(2)}}{\partial b_3}"),
+        (Add((Num(1), Num(-2))), r"1 + \left(-2\right)"),
+        (Add((Num(-1), Num(2))), "-1 + 2"),
+        (Sub(Num(1), Sub(Num(2), Num(3))), r"1 - \left(2 - 3\right)"),
+        (Sub(Num(1), Num(-0.5)), r"1 - \left(-0.5\right)"),
+        (Neg(Add((Num(1), Num(2)))), r"-\left(1 + 2\right)"),
+        (Mul((Num(0.5), Add((Num(1), Num(2))))), r"0.5 \cdot \left(1 + 2\right)"),
+        (Mul((Num(2), Num(-3))), r"2 \cdot \left(-3\right)"),
+        (HALF, r"\frac{1}{2}"),
+        (Div(Add((Num(1), Num(2))), Num(3)), r"\frac{1 + 2}{3}"),
+        (Pow(Sub(Num(1), Num(2)), Num(2)), r"\left(1 - 2\right)^{2}"),
+        (Pow(Sym("y", ("6",)), Num(2)), "{y_6}^{2}"),
+        (Call(Name("σ"), (Num(0.37),)), r"\sigma\left(0.37\right)"),
+        (Call(Name("exp"), (Num(-1),)), r"\exp\left(-1\right)"),
+        (Num(1.5e-8), r"1.5 \times 10^{-8}"),
+        (Num(0.123456), "0.1235"),
+    ],
+)
 def test_latex_printer(node, latex: str) -> None:  # type: ignore[no-untyped-def]
     assert P.doprint(node) == latex
 
@@ -101,6 +105,7 @@ def test_markdown_text_escapes_emphasis_and_math() -> None:
 
 
 # ---- KaTeX rules over every equation kind ---------------------------------------------------------
+
 
 def _balanced_braces(text: str) -> bool:
     depth = 0
@@ -180,6 +185,7 @@ def test_markdown_values_match_an_independent_computation() -> None:
 
 # ---- LaTeX ----------------------------------------------------------------------------------------
 
+
 def assert_well_formed_latex(doc: str) -> None:
     body = re.sub(r"(?<!\\)%.*", "", doc)
     assert _balanced_braces(body.replace(r"\{", "").replace(r"\}", ""))
@@ -224,14 +230,26 @@ def test_long_latex_equations_are_broken_before_each_equals() -> None:
 
 def _pdflatex(tmp_path: Path, name: str, text: str) -> subprocess.CompletedProcess:
     (tmp_path / f"{name}.tex").write_text(text, encoding="utf-8")
-    return subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (see make latex-check)")
-@pytest.mark.parametrize("network,options", [("lecture", {"rule": "slide", "round": 2}), ("xor", {"batch": "full"}),
-                                             ("classifier", {"notation": "textbook", "detail": "layer"}),
-                                             ("homework-cnn", {}), ("lenet5", {"detail": "layer"})])
+@pytest.mark.parametrize(
+    "network,options",
+    [
+        ("lecture", {"rule": "slide", "round": 2}),
+        ("xor", {"batch": "full"}),
+        ("classifier", {"notation": "textbook", "detail": "layer"}),
+        ("homework-cnn", {}),
+        ("lenet5", {"detail": "layer"}),
+    ],
+)
 def test_latex_document_compiles(tmp_path: Path, network: str, options: dict) -> None:
     doc = bpexplain.train(network, steps=2, **options).render("latex")
     proc = _pdflatex(tmp_path, network, doc)
@@ -249,6 +267,7 @@ def test_latex_fragment_compiles_inside_a_host_document(tmp_path: Path) -> None:
 
 
 # ---- HTML and SVG through rich's export ----------------------------------------------------------
+
 
 def test_html_is_a_coloured_page_of_the_terminal_view(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")  # the page is coloured whatever the terminal says
@@ -268,9 +287,16 @@ def test_svg_is_one_svg_document() -> None:
 
 # ---- golden files ---------------------------------------------------------------------------------
 
-GOLDEN_CASES = [(net, fmt, ext, cmd) for net in NETWORKS + ["homework-cnn"]
-                for fmt, ext, cmd in (("markdown", "md", "train"), ("latex", "tex", "train"),
-                                      ("html", "html", "forward"), ("svg", "svg", "forward"))]
+GOLDEN_CASES = [
+    (net, fmt, ext, cmd)
+    for net in NETWORKS + ["homework-cnn"]
+    for fmt, ext, cmd in (
+        ("markdown", "md", "train"),
+        ("latex", "tex", "train"),
+        ("html", "html", "forward"),
+        ("svg", "svg", "forward"),
+    )
+]
 
 
 @pytest.mark.parametrize("network,fmt,ext,command", GOLDEN_CASES)

@@ -38,16 +38,33 @@ def leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
 
 
-@pytest.mark.parametrize("name,fmt", [("key.md", "markdown"), ("key.tex", "latex"), ("key.json", "json"),
-                                      ("key.txt", "text"), ("key.html", "html"), ("key.svg", "svg"),
-                                      ("KEY.MD", "markdown"), ("key", None)])
+@pytest.mark.parametrize(
+    "name,fmt",
+    [
+        ("key.md", "markdown"),
+        ("key.tex", "latex"),
+        ("key.json", "json"),
+        ("key.txt", "text"),
+        ("key.html", "html"),
+        ("key.svg", "svg"),
+        ("KEY.MD", "markdown"),
+        ("key", None),
+    ],
+)
 def test_format_for(name: str, fmt: str | None) -> None:
     assert format_for(name) == fmt
 
 
-@pytest.mark.parametrize("ext,start", [("md", "# bpexplain train: lecture"), ("tex", "% bpexplain train lecture"),
-                                       ("txt", "bpexplain train: lecture"), ("html", "<!DOCTYPE html>"),
-                                       ("svg", "<svg")])
+@pytest.mark.parametrize(
+    "ext,start",
+    [
+        ("md", "# bpexplain train: lecture"),
+        ("tex", "% bpexplain train lecture"),
+        ("txt", "bpexplain train: lecture"),
+        ("html", "<!DOCTYPE html>"),
+        ("svg", "<svg"),
+    ],
+)
 def test_output_file_takes_its_format_from_the_extension(tmp_path: Path, ext: str, start: str) -> None:
     target = tmp_path / f"key.{ext}"
     result = invoke("train", "lecture", "-o", str(target))
@@ -120,8 +137,12 @@ def test_atomic_output_keeps_the_permissions_of_the_file_it_replaces(tmp_path: P
 def test_sigint_during_a_run_leaves_no_partial_file(tmp_path: Path) -> None:
     target = tmp_path / "key.txt"
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR")}
-    proc = subprocess.Popen([sys.executable, "-m", "bpexplain", "train", "xor", "--epochs", "100000", "-o",
-                             str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bpexplain", "train", "xor", "--epochs", "100000", "-o", str(target)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     deadline = time.monotonic() + 60
     while not leftovers(tmp_path) and time.monotonic() < deadline:  # wait until it is writing
         time.sleep(0.05)

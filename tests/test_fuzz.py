@@ -218,9 +218,7 @@ def test_mutated_networks(text: str, options: dict[str, Any]) -> None:
         ]
     ),
 )
-def test_mutated_networks_through_the_cli(
-    tmp_path_factory: pytest.TempPathFactory, text: str, args: list[str]
-) -> None:
+def test_mutated_networks_through_the_cli(tmp_path_factory: pytest.TempPathFactory, text: str, args: list[str]) -> None:
     path: Path = tmp_path_factory.mktemp("fuzz") / "net.yaml"
     path.write_text(text, encoding="utf-8")
     result = CliRunner().invoke(cli, [args[0], str(path), *args[1:]])
@@ -244,9 +242,7 @@ def networks(draw: st.DrawFn) -> dict[str, Any]:
     loss = draw(st.sampled_from(["mse", "cross_entropy", "binary_cross_entropy"]))
     hidden = draw(
         st.lists(
-            st.tuples(
-                st.integers(1, 4), st.sampled_from(["sigmoid", "tanh", "relu", "leaky_relu", "identity"])
-            ),
+            st.tuples(st.integers(1, 4), st.sampled_from(["sigmoid", "tanh", "relu", "leaky_relu", "identity"])),
             max_size=3,
         )
     )
@@ -275,10 +271,7 @@ def networks(draw: st.DrawFn) -> dict[str, Any]:
         hot = draw(st.integers(0, n_out - 1))
         return [1.0 if k == hot else 0.0 for k in range(n_out)]
 
-    data = [
-        {"input": [draw(NUMBER) for _ in range(n_in)], "target": target()}
-        for _ in range(draw(st.integers(1, 3)))
-    ]
+    data = [{"input": [draw(NUMBER) for _ in range(n_in)], "target": target()} for _ in range(draw(st.integers(1, 3)))]
     return {
         "inputs": n_in,
         "layers": layers,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 from helpers import assert_gradients_match, engine_gradients, finite_differences, spec_from
-
-import numpy as np
 
 HIDDEN = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
 OUTPUTS = {  # loss -> output activations it can take
@@ -20,13 +19,16 @@ COMBOS = [(h, o, loss) for loss, outs in OUTPUTS.items() for o in outs for h in 
 
 def network(hidden: str, output: str, loss: str, bias: bool, frozen: bool = False) -> str:
     out_units = 3 if output == "softmax" or loss == "cross_entropy" else 2
-    target = {3: "[0, 1, 0]", 2: "[1, 0]"}[out_units] if loss != "mse" else \
-        {3: "[0.2, 0.7, 0.1]", 2: "[0.9, 0.2]"}[out_units]
+    target = (
+        {3: "[0, 1, 0]", 2: "[1, 0]"}[out_units]
+        if loss != "mse"
+        else {3: "[0.2, 0.7, 0.1]", 2: "[0.9, 0.2]"}[out_units]
+    )
     w2 = [[0.31, -0.52, 0.24], [-0.41, 0.27, 0.58], [0.15, 0.44, -0.36]][:out_units]
     bias1 = "bias: [0.1, -0.23, 0.05]" if bias else ""
     bias2 = f"bias: {{value: {[0.07, -0.11, 0.2][:out_units]}, trainable: {str(not frozen).lower()}}}" if bias else ""
-    activation = f"{{name: leaky_relu, slope: 0.1}}" if hidden == "leaky_relu" else hidden
-    out_act = f"{{name: leaky_relu, slope: 0.1}}" if output == "leaky_relu" else output
+    activation = "{name: leaky_relu, slope: 0.1}" if hidden == "leaky_relu" else hidden
+    out_act = "{name: leaky_relu, slope: 0.1}" if output == "leaky_relu" else output
     return f"""
 inputs: 2
 layers:
@@ -124,7 +126,8 @@ data: [{{input: [0.5, 0.8], target: [2.0]}}]
     np.testing.assert_allclose(slide["b.weight"], exact["b.weight"], rtol=1e-12)
     assert not np.allclose(slide["a.weight"], exact["a.weight"], rtol=1e-3)
     # and the slide's value is the exact one with b's derivative left out
-    spec_fd = finite_differences(spec_from("""
+    spec_fd = finite_differences(
+        spec_from("""
 inputs: 2
 layers:
   - {name: a, activation: sigmoid, weight: [[0.3, 0.5], [0.2, 0.4]]}
@@ -132,7 +135,8 @@ layers:
   - {name: c, activation: identity, weight: [[0.8, 0.5]]}
 loss: mse
 data: [{input: [0.5, 0.8], target: [2.0]}]
-"""))
+""")
+    )
     np.testing.assert_allclose(exact["a.weight"], spec_fd["a.weight"], rtol=1e-6)
 
 
@@ -145,8 +149,7 @@ def test_batch_full_averages_the_samples_gradients() -> None:
     got = t.steps[0].gradients
     assert got is not None
     for name in got:
-        np.testing.assert_allclose(got[name], sum(g[name] for g in per_sample) / len(per_sample), rtol=1e-6,
-                                   atol=1e-9)
+        np.testing.assert_allclose(got[name], sum(g[name] for g in per_sample) / len(per_sample), rtol=1e-6, atol=1e-9)
     lr = spec.learning_rate
     params = t.steps[0].parameters
     assert params is not None

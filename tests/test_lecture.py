@@ -43,8 +43,15 @@ def by_hand() -> dict:
     new_w3 = [[W3[0][0] - ETA * d6 * h6 * y2[0], W3[0][1] - ETA * d6 * h6 * y2[1]]]
     new_w2 = [[W2[n][m] - ETA * [d4, d5][n] * h45[n] * y1[m] for m in range(3)] for n in range(2)]
     new_w1 = [[W1[n][m] - ETA * d123[n] * h123[n] * X[m] for m in range(2)] for n in range(3)]
-    return {"e": e1 + e2 + [e6], "y": y1 + y2 + [y6], "loss": loss, "delta": d123 + [d4, d5, d6],
-            "layer1.weight": new_w1, "layer2.weight": new_w2, "output.weight": new_w3}
+    return {
+        "e": e1 + e2 + [e6],
+        "y": y1 + y2 + [y6],
+        "loss": loss,
+        "delta": d123 + [d4, d5, d6],
+        "layer1.weight": new_w1,
+        "layer2.weight": new_w2,
+        "output.weight": new_w3,
+    }
 
 
 def test_forward_values_match_the_hand_computation() -> None:
@@ -73,10 +80,12 @@ def test_one_training_step_matches_the_hand_computation() -> None:
 def test_values_a_student_would_write_with_four_decimals() -> None:
     # Worked with a calculator, rounding each printed value to 4 decimals.
     text = bpexplain.forward("lecture").render("text")
-    for line in ("e_1 = w_(x1)1·x_1 + w_(x2)1·x_2 = 0.1·0.5 + 0.4·0.8    = 0.37",
-                 "y_1 = h_1(e_1)                  = σ(0.37)              = 0.5915",
-                 "e_6 = w_46·y_4 + w_56·y_5 = 0.6·0.5522 + (-0.4)·0.5468 = 0.1126",
-                 "E = ½·(y_6 − ŷ)² = ½·(0.5281 − 1)² = 0.1113"):
+    for line in (
+        "e_1 = w_(x1)1·x_1 + w_(x2)1·x_2 = 0.1·0.5 + 0.4·0.8    = 0.37",
+        "y_1 = h_1(e_1)                  = σ(0.37)              = 0.5915",
+        "e_6 = w_46·y_4 + w_56·y_5 = 0.6·0.5522 + (-0.4)·0.5468 = 0.1126",
+        "E = ½·(y_6 − ŷ)² = ½·(0.5281 − 1)² = 0.1113",
+    ):
         assert line in text
 
 

@@ -44,6 +44,7 @@ data:
 
 # ---- recording ------------------------------------------------------------------------------------
 
+
 def test_homework_fields_are_the_windows_in_reading_order() -> None:
     blocks = forward_blocks(load_network("homework-cnn"))
     conv1 = pre_activation_equations(blocks["conv1"])
@@ -73,9 +74,9 @@ def test_a_field_covers_every_input_channel() -> None:
 
 # ---- the terminal view ----------------------------------------------------------------------------
 
+
 def rendered(spec, color: bool, width: int = 120, **options):  # type: ignore[no-untyped-def]
-    console = Console(file=io.StringIO(), width=width, force_terminal=color,
-                      color_system="standard" if color else None)
+    console = Console(file=io.StringIO(), width=width, force_terminal=color, color_system="standard" if color else None)
     segments = []
     for renderable in trace_renderables(run(spec, RunOptions(command="forward", **options))):
         segments.extend(console.render(renderable))

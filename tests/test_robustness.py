@@ -47,9 +47,7 @@ def modules_after(code: str) -> set[str]:
 
 def test_help_and_version_do_not_import_numpy_or_yaml() -> None:
     for args in (["--help"], ["--version"], ["train", "--help"]):
-        mods = modules_after(
-            f"from bpexplain.cli import cli\ntry:\n    cli({args!r})\nexcept SystemExit:\n    pass"
-        )
+        mods = modules_after(f"from bpexplain.cli import cli\ntry:\n    cli({args!r})\nexcept SystemExit:\n    pass")
         assert "bpexplain.cli" in mods
         assert not {"numpy", "yaml", "rich.console", "bpexplain.engine"} & mods, args
 
@@ -249,9 +247,7 @@ def test_sigmoid_never_raises_a_floating_point_flag_and_keeps_its_bits() -> None
 
     from bpexplain.functions import make_activation
 
-    e = np.array(
-        [0.0, -0.0, 1e-300, -1e-300, 0.5, -0.5, 36.0, -36.0, 709.0, -709.0, 745.0, -745.0, 1e308, -1e308]
-    )
+    e = np.array([0.0, -0.0, 1e-300, -1e-300, 0.5, -0.5, 36.0, -36.0, 709.0, -709.0, 745.0, -745.0, 1e308, -1e308])
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         y = make_activation("sigmoid").value(e)
     pos = e >= 0  # the two textbook branches, each where it cannot overflow

@@ -83,9 +83,18 @@ def test_round_2_reproduces_the_hand_computation() -> None:
     assert final["layer2.weight"].ravel().tolist() == pytest.approx([0.21, -0.30, 0.41, 0.10, 0.50, -0.20])
 
 
-@pytest.mark.parametrize("options", [{}, {"notation": "textbook"}, {"update_order": "sequential"}, {"batch": "full"},
-                                     {"rule": "slide"}, {"batch": "full", "notation": "textbook"}],
-                         ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default")
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"notation": "textbook"},
+        {"update_order": "sequential"},
+        {"batch": "full"},
+        {"rule": "slide"},
+        {"batch": "full", "notation": "textbook"},
+    ],
+    ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default",
+)
 @pytest.mark.parametrize("network", ["lecture", "xor", "classifier"])
 def test_every_equation_is_its_substituted_numbers_rounded(network: str, options: dict) -> None:
     """What a student checks: the value shown is the numbers shown, computed and rounded."""
@@ -93,8 +102,9 @@ def test_every_equation_is_its_substituted_numbers_rounded(network: str, options
     printer = TextPrinter()
     for eq in t.equations:
         assert eq.value == round_value(eq.value, 3), printer.doprint(eq.symbol)
-        assert eq.value == pytest.approx(round_value(evaluate(eq.substituted), 3), abs=1e-12), \
-            printer.doprint(eq.symbol)
+        assert eq.value == pytest.approx(round_value(evaluate(eq.substituted), 3), abs=1e-12), printer.doprint(
+            eq.symbol
+        )
 
 
 def test_the_drift_is_reported_against_exact_float64() -> None:
@@ -121,7 +131,8 @@ def test_the_policy_is_stated_at_the_top_of_every_trace() -> None:
 
 def test_cli_round_reports_both_numbers() -> None:
     result = CliRunner(env={"NO_COLOR": None, "COLUMNS": "100"}).invoke(
-        cli, ["train", "lecture", "--steps", "2", "--round", "2", "--format", "text"])
+        cli, ["train", "lecture", "--steps", "2", "--round", "2", "--format", "text"]
+    )
     assert result.exit_code == 0, result.output
     tail = result.stdout.split("Drift from rounding")[1]
     line = next(row for row in tail.splitlines() if row.strip().startswith("w_14"))

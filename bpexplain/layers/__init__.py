@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .base import Layer
 from .activation import ActivationLayer
+from .base import Layer
 from .conv import Conv2d
 from .dense import Dense
 from .flatten import Flatten

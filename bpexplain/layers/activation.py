@@ -24,12 +24,31 @@ class ActivationLayer(MapLayer):
     type_name = "activation"
 
     @classmethod
-    def read_spec(cls, r: Reader, raw: dict, path: tuple, index: int, name: str,
-                  in_shape: tuple[int, ...], init: ParamInit, is_last: bool) -> LayerSpec:
+    def read_spec(
+        cls,
+        r: Reader,
+        raw: dict,
+        path: tuple,
+        index: int,
+        name: str,
+        in_shape: tuple[int, ...],
+        init: ParamInit,
+        is_last: bool,
+    ) -> LayerSpec:
         r.mapping(raw, path, KEYS, required=("activation",))
         activation, slope = cls.read_activation(r, raw["activation"], path + ("activation",), is_last)
-        return LayerSpec(name, cls.type_name, index, in_shape, in_shape, {}, activation, slope,
-                         {"number": ordinal(r, index, cls.type_name)}, where=r.doc.where(path))
+        return LayerSpec(
+            name,
+            cls.type_name,
+            index,
+            in_shape,
+            in_shape,
+            {},
+            activation,
+            slope,
+            {"number": ordinal(r, index, cls.type_name)},
+            where=r.doc.where(path),
+        )
 
     def make_names(self) -> UnitNames:
         return LayerMapNames(MapNames("A" + self.tag, self.spec.out_shape), self.inputs)  # type: ignore[arg-type]
@@ -66,13 +85,17 @@ class ActivationLayer(MapLayer):
 
     def block_note(self, phase: str, ctx: EquationContext) -> str | None:
         if phase == "forward":
-            return f"Activation {self.activation.label} applied to every element: A{self.tag} = " \
-                   f"{self.activation.label}(input)."
+            return (
+                f"Activation {self.activation.label} applied to every element: A{self.tag} = "
+                f"{self.activation.label}(input)."
+            )
         return None
 
     def propagation_note(self, ctx: EquationContext) -> str | None:
-        return f"The error goes back through activation layer {self.tag}: each element's error times the " \
-               "activation's derivative there."
+        return (
+            f"The error goes back through activation layer {self.tag}: each element's error times the "
+            "activation's derivative there."
+        )
 
     def block_arrays(self, phase: str, v: LayerValues) -> tuple[NamedArray, ...] | None:
         if phase == "forward":

@@ -98,8 +98,7 @@ class Layer(ABC):
     has_activation: bool = True  # False for pooling and flatten (and a conv2d without an activation)
     numbers_units: ClassVar[bool] = True  # dense and flatten units are numbered neurons; feature maps are not
 
-    def __init__(self, spec: LayerSpec, inputs: UnitNames, first_unit: int, is_output: bool,
-                 loss: Loss) -> None:
+    def __init__(self, spec: LayerSpec, inputs: UnitNames, first_unit: int, is_output: bool, loss: Loss) -> None:
         self.spec = spec
         self.name = spec.name
         self.inputs = inputs
@@ -117,9 +116,17 @@ class Layer(ABC):
 
     @classmethod
     @abstractmethod
-    def read_spec(cls, r: Reader, raw: dict, path: tuple, index: int, name: str,
-                  in_shape: tuple[int, ...], init: ParamInit, is_last: bool) -> LayerSpec:
-        ...
+    def read_spec(
+        cls,
+        r: Reader,
+        raw: dict,
+        path: tuple,
+        index: int,
+        name: str,
+        in_shape: tuple[int, ...],
+        init: ParamInit,
+        is_last: bool,
+    ) -> LayerSpec: ...
 
     @staticmethod
     def read_activation(r: Reader, raw: Any, path: tuple, is_last: bool) -> tuple[str, float]:
@@ -136,8 +143,11 @@ class Layer(ABC):
         else:
             name = r.string(raw, path, ACTIVATION_NAMES)
         if name == "softmax" and not is_last:
-            r.fail(path, "softmax is only supported in the last layer", expected="sigmoid, tanh, relu, "
-                   "leaky_relu or identity here")
+            r.fail(
+                path,
+                "softmax is only supported in the last layer",
+                expected="sigmoid, tanh, relu, leaky_relu or identity here",
+            )
         return name, slope
 
     # ---- naming ------------------------------------------------------------------------------
@@ -161,8 +171,7 @@ class Layer(ABC):
         """h_n: the activation of unit i."""
 
     @abstractmethod
-    def param_symbol(self, pname: str, idx: tuple[int, ...], prime: bool = False) -> Sym:
-        ...
+    def param_symbol(self, pname: str, idx: tuple[int, ...], prime: bool = False) -> Sym: ...
 
     def param_symbols(self, pname: str, prime: bool = False) -> list[Sym]:
         """Every element's symbol of a parameter, in flat order, made once."""
@@ -208,16 +217,14 @@ class Layer(ABC):
     # ---- numerics ----------------------------------------------------------------------------
 
     @abstractmethod
-    def pre_activation(self, params: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-        ...
+    def pre_activation(self, params: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray: ...
 
     @abstractmethod
     def input_gradient(self, params: Mapping[str, np.ndarray], d_pre: np.ndarray) -> np.ndarray:
         """∂E/∂x from ∂E/∂e (the transpose of the layer's linear map)."""
 
     @abstractmethod
-    def param_gradients(self, x: np.ndarray, d_pre: np.ndarray) -> dict[str, np.ndarray]:
-        ...
+    def param_gradients(self, x: np.ndarray, d_pre: np.ndarray) -> dict[str, np.ndarray]: ...
 
     def activate(self, e: np.ndarray) -> np.ndarray:
         return self.activation.value(e)
@@ -297,8 +304,13 @@ class Layer(ABC):
 
     def forward_equations(self, v: LayerValues) -> Iterator[Equation]:
         for i in range(self.units):
-            yield Equation.of("forward", self.pre_symbol(i), self.pre_activation_rhs(v, i), _flat(v.e, i),
-                              cells=self.receptive_field(i))
+            yield Equation.of(
+                "forward",
+                self.pre_symbol(i),
+                self.pre_activation_rhs(v, i),
+                _flat(v.e, i),
+                cells=self.receptive_field(i),
+            )
             if self.has_activation and self.activation.elementwise:
                 yield self._activation_equation(v, i)
         if self.has_activation and not self.activation.elementwise:
@@ -307,15 +319,22 @@ class Layer(ABC):
 
     def _activation_equation(self, v: LayerValues, i: int) -> Equation:
         if self.activation.elementwise:
-            rhs: Expr = Call(Func(self.func_symbol(i), Name(self.activation.label)),
-                             (Var(self.pre_symbol(i), _flat(v.e, i)),))
+            rhs: Expr = Call(
+                Func(self.func_symbol(i), Name(self.activation.label)), (Var(self.pre_symbol(i), _flat(v.e, i)),)
+            )
         else:  # softmax
             exps = [Call(Name("exp"), (Var(self.pre_symbol(k), _flat(v.e, k)),)) for k in range(self.units)]
             rhs = Div(exps[i], add(*exps))
         return Equation.of("forward", self.names.out(i), rhs, _flat(v.y, i))
 
-    def error_equations(self, v: LayerValues, ctx: EquationContext, incoming: list[Expr] | None,
-                        target: np.ndarray | None, output_pairs: list[tuple[Expr, Expr]] | None) -> Iterator[Equation]:
+    def error_equations(
+        self,
+        v: LayerValues,
+        ctx: EquationContext,
+        incoming: list[Expr] | None,
+        target: np.ndarray | None,
+        output_pairs: list[tuple[Expr, Expr]] | None,
+    ) -> Iterator[Equation]:
         """The δ equations of this layer's units.
 
         `incoming[i]` is the bound ∂E/∂y_i built by the layer above (None for the output layer, whose
@@ -330,9 +349,11 @@ class Layer(ABC):
             else:
                 assert output_pairs is not None
                 d_out_rhs = ctx.loss.gradient_form(*output_pairs[i])
+            # ∂E/∂y: None only at an output whose derivatives combine with the loss, where it is not shown
             d_out = _flat(v.d_out, i) if v.d_out is not None else None
             d_out_exact = _flat(ex.d_out, i) if ex is not None and ex.d_out is not None else None
             if not self.has_activation:
+                assert d_out is not None
                 yield Equation.of("error", names.err(i), d_out_rhs, d_out, _departure(d_out, d_out_exact))
                 continue
             if self.combined:
@@ -343,19 +364,26 @@ class Layer(ABC):
                 continue
             if not self.activation.elementwise:  # softmax, with a loss it does not combine with
                 d_out_symbol = Partial(LOSS, names.out(i)) if textbook else names.err(i)
+                assert d_out is not None
                 yield Equation.of("error", d_out_symbol, d_out_rhs, d_out)
                 continue
             assert self.activation.derivative_form is not None
-            deriv_rhs = self.activation.derivative_form(Var(self.pre_symbol(i), _flat(v.e, i)),
-                                                        Var(names.out(i), _flat(v.y, i)))
+            deriv_rhs = self.activation.derivative_form(
+                Var(self.pre_symbol(i), _flat(v.e, i)), Var(names.out(i), _flat(v.y, i))
+            )
             deriv_eq = Equation.of("error", self.deriv_symbol(i), deriv_rhs, _flat(v.deriv, i))
             if textbook:
                 yield deriv_eq
                 d_pre_exact = _flat(ex.d_pre, i) if ex is not None and ex.d_pre is not None else None
-                yield Equation.of("error", names.err(i), mul(Var(self.deriv_symbol(i), _flat(v.deriv, i)),
-                                                             d_out_rhs),
-                                  _flat(v.d_pre, i), _departure(_flat(v.d_pre, i), d_pre_exact))
+                yield Equation.of(
+                    "error",
+                    names.err(i),
+                    mul(Var(self.deriv_symbol(i), _flat(v.deriv, i)), d_out_rhs),
+                    _flat(v.d_pre, i),
+                    _departure(_flat(v.d_pre, i), d_pre_exact),
+                )
             else:
+                assert d_out is not None
                 yield Equation.of("error", names.err(i), d_out_rhs, d_out, _departure(d_out, d_out_exact))
                 yield deriv_eq
         if self.has_activation and not self.activation.elementwise and not self.combined:
@@ -365,8 +393,12 @@ class Layer(ABC):
         textbook = ctx.notation == "textbook"
         assert v.d_out is not None and v.d_pre is not None
         d_out_sym = [(Partial(LOSS, self.names.out(k)) if textbook else self.names.err(k)) for k in range(self.units)]
-        weighted = add(*[Mul((Var(d_out_sym[k], _flat(v.d_out, k)), Var(self.names.out(k), _flat(v.y, k))))
-                         for k in range(self.units)])
+        weighted = add(
+            *[
+                Mul((Var(d_out_sym[k], _flat(v.d_out, k)), Var(self.names.out(k), _flat(v.y, k))))
+                for k in range(self.units)
+            ]
+        )
         for i in range(self.units):
             rhs = Mul((Var(self.names.out(i), _flat(v.y, i)), Sub(Var(d_out_sym[i], _flat(v.d_out, i)), weighted)))
             symbol = self.names.err(i) if textbook else self.dpre_symbol(i, ctx)
@@ -384,13 +416,23 @@ class Layer(ABC):
             exacts = ex.grads[pname].ravel().tolist() if ex is not None else None
             syms = self.param_symbols(pname)
             for k, (idx, value) in enumerate(zip(np.ndindex(grad.shape), grad.ravel().tolist())):
-                yield Equation("gradient", Partial(loss, syms[k]),
-                               self.gradient_rhs(v, ctx, pname, idx), value,
-                               _departure(value, exacts[k]) if exacts is not None else None)
+                yield Equation(
+                    "gradient",
+                    Partial(loss, syms[k]),
+                    self.gradient_rhs(v, ctx, pname, idx),
+                    value,
+                    _departure(value, exacts[k]) if exacts is not None else None,
+                )
 
-    def update_equations(self, v: LayerValues, ctx: EquationContext, new_params: Mapping[str, np.ndarray],
-                         exact_params: Mapping[str, np.ndarray] | None, trainable: Mapping[str, bool],
-                         averaged: bool = False) -> Iterator[Equation]:
+    def update_equations(
+        self,
+        v: LayerValues,
+        ctx: EquationContext,
+        new_params: Mapping[str, np.ndarray],
+        exact_params: Mapping[str, np.ndarray] | None,
+        trainable: Mapping[str, bool],
+        averaged: bool = False,
+    ) -> Iterator[Equation]:
         """w' = w − η·(the gradient's right-hand side), or w' = w − η·∂E/∂w after a batch average."""
         eta = Var(ETA, ctx.learning_rate)
         for pname, grad in v.grads.items():
@@ -410,20 +452,31 @@ class Layer(ABC):
                 else:
                     g = self.gradient_rhs(v, ctx, pname, idx)
                     step = Mul((eta,) + (g.factors if isinstance(g, Mul) else (g,)))
-                yield Equation("update", primes[k], Sub(Var(sym, old[k]), step), new[k],
-                               _departure(new[k], exacts[k]) if exacts is not None else None)
+                yield Equation(
+                    "update",
+                    primes[k],
+                    Sub(Var(sym, old[k]), step),
+                    new[k],
+                    _departure(new[k], exacts[k]) if exacts is not None else None,
+                )
 
-    def average_equations(self, per_sample: list[LayerValues], grads: Mapping[str, np.ndarray]
-                          ) -> Iterator[Equation]:
+    def average_equations(self, per_sample: list[LayerValues], grads: Mapping[str, np.ndarray]) -> Iterator[Equation]:
         """∂E/∂w = (1/N)·(∂E⁽¹⁾/∂w + … + ∂E⁽ᴺ⁾/∂w) with --batch full."""
         n = len(per_sample)
         for pname, grad in grads.items():
             for idx in np.ndindex(grad.shape):
                 sym = self.param_symbol(pname, idx)
-                terms = [Var(Partial(Sym("E", superscript=f"({s + 1})"), sym), float(v.grads[pname][idx]))
-                         for s, v in enumerate(per_sample)]
-                yield Equation.of("gradient", Partial(LOSS, sym), Mul((Div(Num(1), Num(n)), add(*terms))),
-                                  float(grad[idx]), note="averaged over the batch")
+                terms = [
+                    Var(Partial(Sym("E", superscript=f"({s + 1})"), sym), float(v.grads[pname][idx]))
+                    for s, v in enumerate(per_sample)
+                ]
+                yield Equation.of(
+                    "gradient",
+                    Partial(LOSS, sym),
+                    Mul((Div(Num(1), Num(n)), add(*terms))),
+                    float(grad[idx]),
+                    note="averaged over the batch",
+                )
 
 
 def _flat(arr: np.ndarray | None, i: int) -> float:
@@ -444,5 +497,18 @@ def layer_error(spec: LayerSpec, message: str, expected: str | None = None) -> B
     return BpexplainError(message, where=spec.where, path=spec.name, expected=expected)
 
 
-__all__ = ["Layer", "LayerValues", "EquationContext", "UnitNames", "InputNames", "ETA", "LOSS", "Add", "Var",
-           "Mul", "Sub", "Num", "Sym"]
+__all__ = [
+    "Layer",
+    "LayerValues",
+    "EquationContext",
+    "UnitNames",
+    "InputNames",
+    "ETA",
+    "LOSS",
+    "Add",
+    "Var",
+    "Mul",
+    "Sub",
+    "Num",
+    "Sym",
+]

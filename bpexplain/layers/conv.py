@@ -26,8 +26,19 @@ from ..trace import NamedArray
 from .base import EquationContext, LayerValues, UnitNames
 from .maps import LayerMapNames, MapLayer, MapNames, ordinal, pair, size_formula
 
-KEYS = ("name", "type", "kernel", "kernel_size", "channels", "bias", "stride", "padding", "dilation", "flip",
-        "activation")
+KEYS = (
+    "name",
+    "type",
+    "kernel",
+    "kernel_size",
+    "channels",
+    "bias",
+    "stride",
+    "padding",
+    "dilation",
+    "flip",
+    "activation",
+)
 
 Tap = tuple[int, int, int, int]  # (kernel row, kernel column) as written in the file, (input row, input column)
 
@@ -51,13 +62,25 @@ class Conv2d(MapLayer):
     # ---- reading YAML ------------------------------------------------------------------------
 
     @classmethod
-    def read_spec(cls, r: Reader, raw: dict, path: tuple, index: int, name: str,
-                  in_shape: tuple[int, ...], init: ParamInit, is_last: bool) -> LayerSpec:
+    def read_spec(
+        cls,
+        r: Reader,
+        raw: dict,
+        path: tuple,
+        index: int,
+        name: str,
+        in_shape: tuple[int, ...],
+        init: ParamInit,
+        is_last: bool,
+    ) -> LayerSpec:
         r.mapping(raw, path, KEYS)
         if len(in_shape) != 3:
-            r.fail(path + ("type",), f"layer {name!r}: a conv2d layer needs a feature map (channels×rows×columns) "
-                   f"but gets shape {format_shape(in_shape)}", expected="inputs: {shape: [c, h, w]} or a map "
-                   "from a conv2d or pooling layer")
+            r.fail(
+                path + ("type",),
+                f"layer {name!r}: a conv2d layer needs a feature map (channels×rows×columns) "
+                f"but gets shape {format_shape(in_shape)}",
+                expected="inputs: {shape: [c, h, w]} or a map from a conv2d or pooling layer",
+            )
         c_in, h, w = in_shape
         stride = pair(r, raw.get("stride", 1), path + ("stride",), 1)
         padding = pair(r, raw.get("padding", 0), path + ("padding",), 0)
@@ -69,33 +92,59 @@ class Conv2d(MapLayer):
         plain = kshape[:2] == (1, 1) and (given is None or len(_dims(given)) == 2)
         stored = (kh, kw) if plain else kshape
         fan_in = c_in * kh * kw
-        what = ("a kernel [rows][columns]" if len(stored) == 2 else
-                f"a kernel [out][in][rows][columns] ({c_out} output and {c_in} input channels)")
+        what = (
+            "a kernel [rows][columns]"
+            if len(stored) == 2
+            else f"a kernel [out][in][rows][columns] ({c_out} output and {c_in} input channels)"
+        )
         weight = read_param(r, raw.get("kernel"), path + ("kernel",), stored, what, init, fan_in, optional=False)
         assert weight is not None
         params: dict[str, Param] = {"weight": weight}
-        bias = read_param(r, raw.get("bias"), path + ("bias",), (c_out,), "one value per output channel", init,
-                          fan_in, optional=True)
+        bias = read_param(
+            r, raw.get("bias"), path + ("bias",), (c_out,), "one value per output channel", init, fan_in, optional=True
+        )
         if bias is not None:
             params["bias"] = bias
         out_hw = []
         for axis, (n, k) in enumerate(((h, kh), (w, kw))):
             span = dilation[axis] * (k - 1) + 1
             if n + 2 * padding[axis] < span:
-                r.fail(path + ("kernel",), f"layer {name!r}: the kernel {kh}×{kw}"
-                       + (f" (spanning {dilation[0] * (kh - 1) + 1}×{dilation[1] * (kw - 1) + 1} with dilation "
-                          f"{format_shape(dilation)})" if dilation != (1, 1) else "")
-                       + f" is larger than the padded input {h + 2 * padding[0]}×{w + 2 * padding[1]} (input "
-                       f"{format_shape(in_shape)}, padding {format_shape(padding)})",
-                       expected="a smaller kernel, more padding or a larger input")
+                r.fail(
+                    path + ("kernel",),
+                    f"layer {name!r}: the kernel {kh}×{kw}"
+                    + (
+                        f" (spanning {dilation[0] * (kh - 1) + 1}×{dilation[1] * (kw - 1) + 1} with dilation "
+                        f"{format_shape(dilation)})"
+                        if dilation != (1, 1)
+                        else ""
+                    )
+                    + f" is larger than the padded input {h + 2 * padding[0]}×{w + 2 * padding[1]} (input "
+                    f"{format_shape(in_shape)}, padding {format_shape(padding)})",
+                    expected="a smaller kernel, more padding or a larger input",
+                )
             out_hw.append((n + 2 * padding[axis] - span) // stride[axis] + 1)
-        activation, slope = cls.read_activation(r, raw.get("activation", "identity"), path + ("activation",),
-                                                is_last)
-        options = {"kernel_size": [kh, kw], "channels": c_out, "stride": _single(stride),
-                   "padding": _single(padding), "dilation": _single(dilation), "flip": flip,
-                   "number": ordinal(r, index, cls.type_name)}
-        return LayerSpec(name, cls.type_name, index, in_shape, (c_out, out_hw[0], out_hw[1]), params, activation,
-                         slope, options, where=r.doc.where(path))
+        activation, slope = cls.read_activation(r, raw.get("activation", "identity"), path + ("activation",), is_last)
+        options = {
+            "kernel_size": [kh, kw],
+            "channels": c_out,
+            "stride": _single(stride),
+            "padding": _single(padding),
+            "dilation": _single(dilation),
+            "flip": flip,
+            "number": ordinal(r, index, cls.type_name),
+        }
+        return LayerSpec(
+            name,
+            cls.type_name,
+            index,
+            in_shape,
+            (c_out, out_hw[0], out_hw[1]),
+            params,
+            activation,
+            slope,
+            options,
+            where=r.doc.where(path),
+        )
 
     @staticmethod
     def _kernel_value(raw: dict) -> Any:
@@ -103,8 +152,9 @@ class Conv2d(MapLayer):
         return k.get("value") if isinstance(k, dict) else (k if isinstance(k, list) else None)
 
     @classmethod
-    def _kernel_shape(cls, r: Reader, raw: dict, path: tuple, name: str,
-                      in_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    def _kernel_shape(
+        cls, r: Reader, raw: dict, path: tuple, name: str, in_shape: tuple[int, ...]
+    ) -> tuple[int, int, int, int]:
         """(out, in, kh, kw) from the kernel given, or from kernel_size and channels."""
         c_in = in_shape[0]
         channels = r.integer(raw["channels"], path + ("channels",), 1) if "channels" in raw else None
@@ -113,31 +163,49 @@ class Conv2d(MapLayer):
         kpath = path + ("kernel",) + (("value",) if isinstance(raw.get("kernel"), dict) else ())
         if value is None:
             if size is None:
-                r.fail(path, f"layer {name!r}: the kernel's size is unknown",
-                       expected="a 'kernel' matrix, or 'kernel_size' (and 'channels') for random values")
+                r.fail(
+                    path,
+                    f"layer {name!r}: the kernel's size is unknown",
+                    expected="a 'kernel' matrix, or 'kernel_size' (and 'channels') for random values",
+                )
             return (channels or 1, c_in, size[0], size[1])
         dims = _dims(value)
         if len(dims) == 2:
             if c_in != 1:
-                r.fail(kpath, f"layer {name!r}: a plain {dims[0]}×{dims[1]} kernel is for one input channel, but "
-                       f"the input {format_shape(in_shape)} has {c_in}",
-                       expected=f"a kernel [out][in][rows][columns] with in = {c_in}")
+                r.fail(
+                    kpath,
+                    f"layer {name!r}: a plain {dims[0]}×{dims[1]} kernel is for one input channel, but "
+                    f"the input {format_shape(in_shape)} has {c_in}",
+                    expected=f"a kernel [out][in][rows][columns] with in = {c_in}",
+                )
             shape = (1, 1, dims[0], dims[1])
         elif len(dims) == 4:
             shape = dims  # type: ignore[assignment]
             if dims[1] != c_in:
-                r.fail(kpath, f"layer {name!r}: the kernel {format_shape(dims)} has {dims[1]} input channel(s), but "
-                       f"the input {format_shape(in_shape)} has {c_in}",
-                       expected=f"a kernel [out][in][rows][columns] with in = {c_in}")
+                r.fail(
+                    kpath,
+                    f"layer {name!r}: the kernel {format_shape(dims)} has {dims[1]} input channel(s), but "
+                    f"the input {format_shape(in_shape)} has {c_in}",
+                    expected=f"a kernel [out][in][rows][columns] with in = {c_in}",
+                )
         else:
-            r.fail(kpath, f"layer {name!r}: found a kernel of shape {format_shape(dims)}",
-                   expected="a matrix [rows][columns] (one channel) or [out][in][rows][columns]")
+            r.fail(
+                kpath,
+                f"layer {name!r}: found a kernel of shape {format_shape(dims)}",
+                expected="a matrix [rows][columns] (one channel) or [out][in][rows][columns]",
+            )
         if channels is not None and channels != shape[0]:
-            r.fail(path + ("channels",), f"layer {name!r}: channels is {channels} but the kernel has {shape[0]} "
-                   "output channel(s)", expected="the kernel's first dimension")
+            r.fail(
+                path + ("channels",),
+                f"layer {name!r}: channels is {channels} but the kernel has {shape[0]} output channel(s)",
+                expected="the kernel's first dimension",
+            )
         if size is not None and size != shape[2:]:
-            r.fail(path + ("kernel_size",), f"layer {name!r}: kernel_size is {format_shape(size)} but the kernel "
-                   f"is {format_shape(shape[2:])}", expected="the kernel's rows and columns")
+            r.fail(
+                path + ("kernel_size",),
+                f"layer {name!r}: kernel_size is {format_shape(size)} but the kernel is {format_shape(shape[2:])}",
+                expected="the kernel's rows and columns",
+            )
         return shape  # type: ignore[return-value]
 
     # ---- geometry ----------------------------------------------------------------------------
@@ -211,8 +279,9 @@ class Conv2d(MapLayer):
 
     def kernel_symbols(self, prime: bool = False) -> list[Elem]:
         if prime not in self._ksyms:
-            self._ksyms[prime] = [Elem("K" + self.tag, self._kernel_indices(k), prime=prime)
-                                  for k in range(int(np.prod(self.kshape)))]
+            self._ksyms[prime] = [
+                Elem("K" + self.tag, self._kernel_indices(k), prime=prime) for k in range(int(np.prod(self.kshape)))
+            ]
         return self._ksyms[prime]
 
     def param_symbol(self, pname: str, idx: tuple[int, ...], prime: bool = False) -> Sym:
@@ -255,9 +324,10 @@ class Conv2d(MapLayer):
         dxp = np.zeros((c, h + 2 * ph, w + 2 * pw))
         for a in range(self.kshape[2]):
             for b in range(self.kshape[3]):
-                dxp[:, a * dh:a * dh + sh * (ho - 1) + 1:sh, b * dw:b * dw + sw * (wo - 1) + 1:sw] += \
-                    np.einsum("ohw,oc->chw", d, k[:, :, a, b])
-        return dxp[:, ph:ph + h, pw:pw + w]
+                dxp[:, a * dh : a * dh + sh * (ho - 1) + 1 : sh, b * dw : b * dw + sw * (wo - 1) + 1 : sw] += np.einsum(
+                    "ohw,oc->chw", d, k[:, :, a, b]
+                )
+        return dxp[:, ph : ph + h, pw : pw + w]
 
     def param_gradients(self, x: np.ndarray, d_pre: np.ndarray) -> dict[str, np.ndarray]:
         d = d_pre.reshape(self.spec.out_shape)
@@ -285,9 +355,9 @@ class Conv2d(MapLayer):
             by_out, by_kernel, by_in = self.tables()
             self._flat_tables = (
                 {at: [(rr * w + cc, ka * kw + kb) for ka, kb, rr, cc in taps] for at, taps in by_out.items()},
-                {at: [(oy * wo + ox, rr * w + cc) for oy, ox, rr, cc in taps]
-                 for at, taps in by_kernel.items()},
-                {at: [(oy * wo + ox, ka * kw + kb) for oy, ox, ka, kb in taps] for at, taps in by_in.items()})
+                {at: [(oy * wo + ox, rr * w + cc) for oy, ox, rr, cc in taps] for at, taps in by_kernel.items()},
+                {at: [(oy * wo + ox, ka * kw + kb) for oy, ox, ka, kb in taps] for at, taps in by_in.items()},
+            )
         return self._flat_tables
 
     def receptive_field(self, i: int) -> tuple[int, ...]:
@@ -295,8 +365,10 @@ class Conv2d(MapLayer):
         if self._field_cache is None:  # by output position: every output channel reads the same field
             c_in, hw, _, _ = self._plane()
             taps = self.flat_tables()[0]
-            self._field_cache = [tuple(c * hw + p for c in range(c_in) for p, _ in taps.get(divmod(pos, wo), ()))
-                                 for pos in range(ho * wo)]
+            self._field_cache = [
+                tuple(c * hw + p for c in range(c_in) for p, _ in taps.get(divmod(pos, wo), ()))
+                for pos in range(ho * wo)
+            ]
         return self._field_cache[i % (ho * wo)]
 
     def kernel_vars(self, v: LayerValues, params: Mapping[str, np.ndarray], prime: bool) -> list[Var]:
@@ -316,8 +388,7 @@ class Conv2d(MapLayer):
         ins = self.input_vars(v)
         ks = self.kernel_vars(v, v.params, False)
         taps = self.flat_tables()[0].get((oy, ox), ())
-        terms: list[Expr] = [Mul((ins[c * hw + p], ks[(o * c_in + c) * khw + r]))
-                             for c in range(c_in) for p, r in taps]
+        terms: list[Expr] = [Mul((ins[c * hw + p], ks[(o * c_in + c) * khw + r])) for c in range(c_in) for p, r in taps]
         if "bias" in v.params:
             terms.append(Var(self.param_symbol("bias", (o,)), float(v.params["bias"][o])))
         return add(*terms) if terms else Num(0)
@@ -328,13 +399,15 @@ class Conv2d(MapLayer):
         if pname == "bias":
             o = idx[0]
             return add(*[mul(*factors[o * ho * wo + p]) for p in range(ho * wo)])
-        o, c, ka, kb = (int(t) for t in np.unravel_index(int(np.ravel_multi_index(idx, v.grads["weight"].shape)),
-                                                          self.kshape))
+        o, c, ka, kb = (
+            int(t) for t in np.unravel_index(int(np.ravel_multi_index(idx, v.grads["weight"].shape)), self.kshape)
+        )
         _, hw, _, _ = self._plane()
         ins = self.input_vars(v)
         obase, ibase = o * ho * wo, c * hw
-        terms: list[Expr] = [Mul(factors[obase + pos] + (ins[ibase + p],))
-                             for pos, p in self.flat_tables()[1].get((ka, kb), ())]
+        terms: list[Expr] = [
+            Mul(factors[obase + pos] + (ins[ibase + p],)) for pos, p in self.flat_tables()[1].get((ka, kb), ())
+        ]
         return add(*terms) if terms else Num(0)
 
     def propagation_rhs(self, v: LayerValues, ctx: EquationContext, j: int) -> Expr:
@@ -346,18 +419,25 @@ class Conv2d(MapLayer):
         _, ho, wo = self.spec.out_shape
         ks = self.kernel_vars(v, params, prime)
         taps = self.flat_tables()[2].get((rr, cc), ())
-        terms: list[Expr] = [Mul((ks[(o * c_in + c) * kh * kw + r],) + factors[o * ho * wo + pos])
-                             for o in range(c_out) for pos, r in taps]
+        terms: list[Expr] = [
+            Mul((ks[(o * c_in + c) * kh * kw + r],) + factors[o * ho * wo + pos])
+            for o in range(c_out)
+            for pos, r in taps
+        ]
         return add(*terms) if terms else Num(0)
 
     # ---- what the blocks say -------------------------------------------------------------------
 
     def convention(self) -> str:
         if self.flip:
-            return ("flipped (true convolution, the lecture's definition O(i,j) = Σ_m Σ_n I(i−m, j−n)·K(m,n)): "
-                    "the kernel is rotated by 180° before it slides")
-        return ("not flipped (cross-correlation, O(i,j) = Σ_m Σ_n I(i+m, j+n)·K(m,n), what PyTorch and "
-                "TensorFlow compute and call convolution)")
+            return (
+                "flipped (true convolution, the lecture's definition O(i,j) = Σ_m Σ_n I(i−m, j−n)·K(m,n)): "
+                "the kernel is rotated by 180° before it slides"
+            )
+        return (
+            "not flipped (cross-correlation, O(i,j) = Σ_m Σ_n I(i+m, j+n)·K(m,n), what PyTorch and "
+            "TensorFlow compute and call convolution)"
+        )
 
     def block_note(self, phase: str, ctx: EquationContext) -> str | None:
         k = self.tag
@@ -367,36 +447,49 @@ class Conv2d(MapLayer):
             (ph, pw), (dh, dw), (sh, sw) = self.padding, self.dilation, self.stride
             act = f", then Y{k} = {self.activation.label}(O{k})" if self.has_activation else ""
             pad = " Terms on the zero padding are 0 and left out." if self.padding != (0, 0) else ""
-            return (f"Convolution {self.convention()}. Each O{k} element sums input × kernel over its receptive "
-                    f"field{' plus the bias' if 'bias' in self.spec.params else ''}{act}.{pad} Output size "
-                    f"⌊(H + 2p − d(k−1) − 1)/s⌋ + 1: {size_formula(h, kh, ph, dh, sh, 'rows')}; "
-                    f"{size_formula(w, kw, pw, dw, sw, 'columns')}.")
+            return (
+                f"Convolution {self.convention()}. Each O{k} element sums input × kernel over its receptive "
+                f"field{' plus the bias' if 'bias' in self.spec.params else ''}{act}.{pad} Output size "
+                f"⌊(H + 2p − d(k−1) − 1)/s⌋ + 1: {size_formula(h, kh, ph, dh, sh, 'rows')}; "
+                f"{size_formula(w, kw, pw, dw, sw, 'columns')}."
+            )
         if phase == "error":
             if not self.is_output:
                 return None
             return f"δO{k}(i,j) = ∂E/∂O{k}(i,j): the derivative of the loss at each output element."
         if phase == "gradient":
-            flip = (" The kernel was rotated when it slid, so K(m,n) met the input element opposite to it."
-                    if self.flip else "")
-            return (f"Each kernel entry's gradient sums, over every output position, the error at O{k} times the "
-                    f"input element that entry met.{flip} A bias's gradient sums its channel's errors.")
+            flip = (
+                " The kernel was rotated when it slid, so K(m,n) met the input element opposite to it."
+                if self.flip
+                else ""
+            )
+            return (
+                f"Each kernel entry's gradient sums, over every output position, the error at O{k} times the "
+                f"input element that entry met.{flip} A bias's gradient sums its channel's errors."
+            )
         return None
 
     def propagation_note(self, ctx: EquationContext) -> str | None:
         k = self.tag
-        how = "the kernel as written (a flipped kernel is rotated back)" if self.flip else \
-            "the kernel rotated by 180°"
-        return (f"The error goes back through conv {k}: each input element collects error × kernel entry from "
-                f"every output whose receptive field holds it (a full convolution of the error with {how}).")
+        how = "the kernel as written (a flipped kernel is rotated back)" if self.flip else "the kernel rotated by 180°"
+        return (
+            f"The error goes back through conv {k}: each input element collects error × kernel entry from "
+            f"every output whose receptive field holds it (a full convolution of the error with {how})."
+        )
 
     def block_arrays(self, phase: str, v: LayerValues) -> tuple[NamedArray, ...] | None:
         k = self.tag
         if phase == "forward":
             arrays = [NamedArray(f"K{k}", v.params["weight"])]
             if self.flip:
-                arrays.append(NamedArray(f"K{k} rotated 180°",
-                                         np.ascontiguousarray(self.kernel4(v.params)[:, :, ::-1, ::-1]).reshape(
-                                             v.params["weight"].shape)))
+                arrays.append(
+                    NamedArray(
+                        f"K{k} rotated 180°",
+                        np.ascontiguousarray(self.kernel4(v.params)[:, :, ::-1, ::-1]).reshape(
+                            v.params["weight"].shape
+                        ),
+                    )
+                )
             arrays.append(NamedArray(f"O{k}", v.e))
             if self.has_activation:
                 arrays.append(NamedArray(f"Y{k}", v.y))
@@ -416,8 +509,10 @@ class Conv2d(MapLayer):
         return None
 
     def convention_lines(self) -> tuple[str, ...]:
-        return (f"convolution: {self.convention()}. Stride s, zero padding p and dilation d as in PyTorch's "
-                "Conv2d; output size ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1.",)
+        return (
+            f"convolution: {self.convention()}. Stride s, zero padding p and dilation d as in PyTorch's "
+            "Conv2d; output size ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1.",
+        )
 
     def legend_rows(self) -> tuple[tuple[Expr, str], ...]:
         ij = ("i", "j")

@@ -43,12 +43,24 @@ class Dense(Layer):
     type_name = "dense"
 
     @classmethod
-    def read_spec(cls, r: Reader, raw: dict, path: tuple, index: int, name: str,
-                  in_shape: tuple[int, ...], init: ParamInit, is_last: bool) -> LayerSpec:
+    def read_spec(
+        cls,
+        r: Reader,
+        raw: dict,
+        path: tuple,
+        index: int,
+        name: str,
+        in_shape: tuple[int, ...],
+        init: ParamInit,
+        is_last: bool,
+    ) -> LayerSpec:
         r.mapping(raw, path, KEYS)
         if len(in_shape) != 1:
-            r.fail(path + ("type",), f"a dense layer needs a flat input but gets shape {format_shape(in_shape)}",
-                   expected="a flatten layer before it")
+            r.fail(
+                path + ("type",),
+                f"a dense layer needs a flat input but gets shape {format_shape(in_shape)}",
+                expected="a flatten layer before it",
+            )
         n_in = in_shape[0]
         units = None
         if "units" in raw:
@@ -60,20 +72,26 @@ class Dense(Layer):
                 units = len(w_value)
             else:
                 r.fail(path, "the number of units is unknown", expected="'units' or a 'weight' matrix")
-        activation, slope = cls.read_activation(r, raw.get("activation", "identity"), path + ("activation",),
-                                                is_last)
+        activation, slope = cls.read_activation(r, raw.get("activation", "identity"), path + ("activation",), is_last)
         params: dict[str, Param] = {}
-        weight = read_param(r, w_raw, path + ("weight",), (units, n_in),
-                            f"one row per unit and one column per input ({units} units, {n_in} inputs)",
-                            init, n_in, optional=False)
+        weight = read_param(
+            r,
+            w_raw,
+            path + ("weight",),
+            (units, n_in),
+            f"one row per unit and one column per input ({units} units, {n_in} inputs)",
+            init,
+            n_in,
+            optional=False,
+        )
         assert weight is not None
         params["weight"] = weight
-        bias = read_param(r, raw.get("bias"), path + ("bias",), (units,), "one value per unit", init, n_in,
-                          optional=True)
+        bias = read_param(
+            r, raw.get("bias"), path + ("bias",), (units,), "one value per unit", init, n_in, optional=True
+        )
         if bias is not None:
             params["bias"] = bias
-        return LayerSpec(name, "dense", index, in_shape, (units,), params, activation, slope,
-                         where=r.doc.where(path))
+        return LayerSpec(name, "dense", index, in_shape, (units,), params, activation, slope, where=r.doc.where(path))
 
     # ---- naming ------------------------------------------------------------------------------
 
@@ -102,8 +120,11 @@ class Dense(Layer):
         sym = self._symbols.get(key)
         if sym is None:
             n = str(self.first_unit + idx[0])
-            sym = self._symbols[key] = (Sym("b", (n,), prime=prime) if pname == "bias" else
-                                        Sym("w", (self._input_index(idx[1]), n), prime=prime))
+            sym = self._symbols[key] = (
+                Sym("b", (n,), prime=prime)
+                if pname == "bias"
+                else Sym("w", (self._input_index(idx[1]), n), prime=prime)
+            )
         return sym
 
     # ---- numerics ----------------------------------------------------------------------------
@@ -144,8 +165,12 @@ class Dense(Layer):
         prime = v.prop_params is not None and v.prop_params is not v.params
         column = params["weight"][:, j].tolist()
         factors = self.unit_factors(v, ctx, slide=ctx.rule == "slide")
-        return add(*[Mul((Var(self.param_symbol("weight", (i, j), prime=prime), w),) + factors[i])
-                     for i, w in enumerate(column)])
+        return add(
+            *[
+                Mul((Var(self.param_symbol("weight", (i, j), prime=prime), w),) + factors[i])
+                for i, w in enumerate(column)
+            ]
+        )
 
 
 __all__ = ["Dense", "NeuronNames", "_flat"]

@@ -26,11 +26,19 @@ class Flatten(Layer):
     has_activation = False
 
     @classmethod
-    def read_spec(cls, r: Reader, raw: dict, path: tuple, index: int, name: str,
-                  in_shape: tuple[int, ...], init: ParamInit, is_last: bool) -> LayerSpec:
+    def read_spec(
+        cls,
+        r: Reader,
+        raw: dict,
+        path: tuple,
+        index: int,
+        name: str,
+        in_shape: tuple[int, ...],
+        init: ParamInit,
+        is_last: bool,
+    ) -> LayerSpec:
         r.mapping(raw, path, KEYS)
-        return LayerSpec(name, cls.type_name, index, in_shape, (int(np.prod(in_shape)),), {},
-                         where=r.doc.where(path))
+        return LayerSpec(name, cls.type_name, index, in_shape, (int(np.prod(in_shape)),), {}, where=r.doc.where(path))
 
     @cached_property
     def names(self) -> NeuronNames:
@@ -66,8 +74,10 @@ class Flatten(Layer):
     def block_note(self, phase: str, ctx: EquationContext) -> str | None:
         if phase == "forward":
             a, b = self.first_unit, self.first_unit + self.units - 1
-            return (f"Flatten: the maps are read row by row, channel after channel, into neurons y_{a}…y_{b}; "
-                    "nothing is computed.")
+            return (
+                f"Flatten: the maps are read row by row, channel after channel, into neurons y_{a}…y_{b}; "
+                "nothing is computed."
+            )
         return None
 
     def propagation_note(self, ctx: EquationContext) -> str | None:

@@ -46,8 +46,7 @@ class MapNames(UnitNames):
 
     def err(self, i: int) -> Elem:
         if self._err is None:
-            self._err = [Elem("δ" + self.base, element_indices(self.shape, k))
-                         for k in range(int(np.prod(self.shape)))]
+            self._err = [Elem("δ" + self.base, element_indices(self.shape, k)) for k in range(int(np.prod(self.shape)))]
         return self._err[i]
 
 
@@ -100,14 +99,26 @@ class MapLayer(Layer):
         self._notation(ctx)
         return super().error_factors(v, ctx, i)
 
-    def error_equations(self, v: LayerValues, ctx: EquationContext, incoming: list[Expr] | None,
-                        target: np.ndarray | None, output_pairs: list[tuple[Expr, Expr]] | None) -> Iterator[Equation]:
+    def error_equations(
+        self,
+        v: LayerValues,
+        ctx: EquationContext,
+        incoming: list[Expr] | None,
+        target: np.ndarray | None,
+        output_pairs: list[tuple[Expr, Expr]] | None,
+    ) -> Iterator[Equation]:
         self._notation(ctx)
         return super().error_equations(v, ctx, incoming, target, output_pairs)
 
-    def update_equations(self, v: LayerValues, ctx: EquationContext, new_params: Mapping[str, np.ndarray],
-                         exact_params: Mapping[str, np.ndarray] | None, trainable: Mapping[str, bool],
-                         averaged: bool = False) -> Iterator[Equation]:
+    def update_equations(
+        self,
+        v: LayerValues,
+        ctx: EquationContext,
+        new_params: Mapping[str, np.ndarray],
+        exact_params: Mapping[str, np.ndarray] | None,
+        trainable: Mapping[str, bool],
+        averaged: bool = False,
+    ) -> Iterator[Equation]:
         """w' = w − η·∂E/∂w, with the gradient's value from the gradient block (its sum is long)."""
         return super().update_equations(v, ctx, new_params, exact_params, trainable, averaged=True)
 

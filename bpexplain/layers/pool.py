@@ -32,25 +32,43 @@ class Pool(MapLayer):
     letter: ClassVar[str] = "P"
 
     @classmethod
-    def read_spec(cls, r: Reader, raw: dict, path: tuple, index: int, name: str,
-                  in_shape: tuple[int, ...], init: ParamInit, is_last: bool) -> LayerSpec:
+    def read_spec(
+        cls,
+        r: Reader,
+        raw: dict,
+        path: tuple,
+        index: int,
+        name: str,
+        in_shape: tuple[int, ...],
+        init: ParamInit,
+        is_last: bool,
+    ) -> LayerSpec:
         r.mapping(raw, path, KEYS, required=("size",))
         if len(in_shape) != 3:
-            r.fail(path + ("type",), f"layer {name!r}: a {cls.type_name} layer needs a feature map "
-                   f"(channels×rows×columns) but gets shape {format_shape(in_shape)}",
-                   expected="a map from the input or a conv2d layer")
+            r.fail(
+                path + ("type",),
+                f"layer {name!r}: a {cls.type_name} layer needs a feature map "
+                f"(channels×rows×columns) but gets shape {format_shape(in_shape)}",
+                expected="a map from the input or a conv2d layer",
+            )
         size = pair(r, raw["size"], path + ("size",), 1)
         stride = pair(r, raw.get("stride", list(size)), path + ("stride",), 1)
         c, h, w = in_shape
         if size[0] > h or size[1] > w:
-            r.fail(path + ("size",), f"layer {name!r}: the window {format_shape(size)} is larger than the input "
-                   f"{format_shape(in_shape)}", expected="a window that fits in the map")
+            r.fail(
+                path + ("size",),
+                f"layer {name!r}: the window {format_shape(size)} is larger than the input {format_shape(in_shape)}",
+                expected="a window that fits in the map",
+            )
         out = (c, (h - size[0]) // stride[0] + 1, (w - size[1]) // stride[1] + 1)
-        options = {"size": size[0] if size[0] == size[1] else list(size),
-                   "stride": stride[0] if stride[0] == stride[1] else list(stride),
-                   "number": ordinal(r, index, "maxpool") + ordinal(r, index, "avgpool") - 1}
-        return LayerSpec(name, cls.type_name, index, in_shape, out, {}, "identity", 0.01, options,
-                         where=r.doc.where(path))
+        options = {
+            "size": size[0] if size[0] == size[1] else list(size),
+            "stride": stride[0] if stride[0] == stride[1] else list(stride),
+            "number": ordinal(r, index, "maxpool") + ordinal(r, index, "avgpool") - 1,
+        }
+        return LayerSpec(
+            name, cls.type_name, index, in_shape, out, {}, "identity", 0.01, options, where=r.doc.where(path)
+        )
 
     def __init__(self, spec: LayerSpec, inputs: UnitNames, first_unit: int, is_output: bool, loss: Any) -> None:
         o = spec.options
@@ -73,7 +91,7 @@ class Pool(MapLayer):
         c = self.spec.in_shape[0]
         _, ho, wo = self.spec.out_shape
         win = sliding_window_view(x.reshape(self.spec.in_shape), self.size, axis=(1, 2))
-        win = win[:, ::self.stride[0], ::self.stride[1]][:, :ho, :wo]
+        win = win[:, :: self.stride[0], :: self.stride[1]][:, :ho, :wo]
         return win.reshape(c, ho, wo, self.size[0] * self.size[1])
 
     def fields(self) -> list[list[int]]:
@@ -81,9 +99,16 @@ class Pool(MapLayer):
         if self._fields is None:
             c, h, w = self.spec.in_shape
             _, ho, wo = self.spec.out_shape
-            self._fields = [[ch * h * w + (oy * self.stride[0] + a) * w + ox * self.stride[1] + b
-                             for a in range(self.size[0]) for b in range(self.size[1])]
-                            for ch in range(c) for oy in range(ho) for ox in range(wo)]
+            self._fields = [
+                [
+                    ch * h * w + (oy * self.stride[0] + a) * w + ox * self.stride[1] + b
+                    for a in range(self.size[0])
+                    for b in range(self.size[1])
+                ]
+                for ch in range(c)
+                for oy in range(ho)
+                for ox in range(wo)
+            ]
         return self._fields
 
     def receptive_field(self, i: int) -> tuple[int, ...]:
@@ -140,8 +165,10 @@ class Pool(MapLayer):
         _, h, w = self.spec.in_shape
         _, ho, wo = self.spec.out_shape
         (kh, kw), (sh, sw) = self.size, self.stride
-        return (f"Output size ⌊(H − k)/s⌋ + 1: rows: ⌊({h} − {kh})/{sh}⌋ + 1 = {ho}; "
-                f"columns: ⌊({w} − {kw})/{sw}⌋ + 1 = {wo}.")
+        return (
+            f"Output size ⌊(H − k)/s⌋ + 1: rows: ⌊({h} − {kh})/{sh}⌋ + 1 = {ho}; "
+            f"columns: ⌊({w} − {kw})/{sw}⌋ + 1 = {wo}."
+        )
 
     def legend_rows(self) -> tuple[tuple[Expr, str], ...]:
         return ((Elem("Pk", ("i", "j")), "output of pooling layer k (Pk(c,i,j) with several channels)"),)
@@ -199,12 +226,16 @@ class MaxPool(Pool):
         return None
 
     def propagation_note(self, ctx: EquationContext) -> str | None:
-        return (f"The error goes back through max-pool {self.tag} only to the element that won its window; the "
-                "others get 0. On a tie the first in reading order (row by row) wins, as in PyTorch.")
+        return (
+            f"The error goes back through max-pool {self.tag} only to the element that won its window; the "
+            "others get 0. On a tie the first in reading order (row by row) wins, as in PyTorch."
+        )
 
     def convention_lines(self) -> tuple[str, ...]:
-        return ("max pooling: the error goes only to the element that holds the window's maximum; on a tie, "
-                "to the first in reading order (row by row), as PyTorch does.",)
+        return (
+            "max pooling: the error goes only to the element that holds the window's maximum; on a tie, "
+            "to the first in reading order (row by row), as PyTorch does.",
+        )
 
 
 class AvgPool(Pool):
@@ -238,8 +269,10 @@ class AvgPool(Pool):
 
     def propagation_note(self, ctx: EquationContext) -> str | None:
         n = self.size[0] * self.size[1]
-        return f"The error goes back through avg-pool {self.tag} spread evenly: 1/{n} of it to every element " \
-               "of the window."
+        return (
+            f"The error goes back through avg-pool {self.tag} spread evenly: 1/{n} of it to every element "
+            "of the window."
+        )
 
 
 __all__ = ["MaxPool", "AvgPool"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..trace import Equation, StepEnd, StepStart, TraceEnd
+from ..trace import Block, Equation, NamedArray, StepEnd, StepStart, TraceEnd
 from .numbers import format_number
 from .printer import Printer
 
@@ -67,8 +67,9 @@ class SummaryTable:
         return cols
 
 
-def parameter_rows(initial: dict[str, np.ndarray], symbols: dict[str, tuple[str, ...]],
-                   limit: int = 40) -> list[tuple[str, str, tuple[int, ...]]]:
+def parameter_rows(
+    initial: dict[str, np.ndarray], symbols: dict[str, tuple[str, ...]], limit: int = 40
+) -> list[tuple[str, str, tuple[int, ...]]]:
     """(label, parameter name, index) for every parameter element, when there are at most `limit`."""
     total = sum(int(a.size) for a in initial.values())
     if total > limit:
@@ -87,8 +88,15 @@ DRIFT_TITLE = "Drift from rounding: each value rounded as by hand, beside the sa
 
 def drift_rows(end: TraceEnd, printer: Printer) -> list[tuple[str, str, str, str]]:
     """(value, rounded, exact, difference) for the table that closes a --round trace."""
-    return [(printer.doprint(d.symbol) if d.symbol is not None else d.label, format_number(d.rounded, 10),
-             format_number(d.exact, 10), format_number(d.difference, 4)) for d in end.drift]
+    return [
+        (
+            printer.doprint(d.symbol) if d.symbol is not None else d.label,
+            format_number(d.rounded, 10),
+            format_number(d.exact, 10),
+            format_number(d.difference, 4),
+        )
+        for d in end.drift
+    ]
 
 
 def map_grids(b: Block, layers: list[dict]) -> tuple[NamedArray, ...]:

@@ -29,9 +29,16 @@ class _ExportRenderer:
 
         from .rich import trace_renderables
 
-        console = Console(record=True, file=io.StringIO(), width=self.width, force_terminal=True,
-                          color_system="truecolor", force_jupyter=False, legacy_windows=False,
-                          no_color=False)
+        console = Console(
+            record=True,
+            file=io.StringIO(),
+            width=self.width,
+            force_terminal=True,
+            color_system="truecolor",
+            force_jupyter=False,
+            legacy_windows=False,
+            no_color=False,
+        )
         title = "bpexplain"
         for renderable in trace_renderables(_titled(events, self), self.precision, self.max_terms):
             console.print(renderable)

@@ -47,8 +47,16 @@ class JsonParts:
             "format": FORMAT,
             "command": s.command,
             "network": h.network,
-            "settings": {"notation": s.notation, "rule": s.rule, "update_order": s.update_order, "batch": s.batch,
-                         "detail": s.detail, "precision": s.precision, "shuffle": s.shuffle, "seed": s.seed},
+            "settings": {
+                "notation": s.notation,
+                "rule": s.rule,
+                "update_order": s.update_order,
+                "batch": s.batch,
+                "detail": s.detail,
+                "precision": s.precision,
+                "shuffle": s.shuffle,
+                "seed": s.seed,
+            },
             "conventions": list(h.conventions),
             "legend": [{"symbol": self.printer.doprint(sym), "meaning": m} for sym, m in h.legend],
             "initial_parameters": {k: array(v) for k, v in h.initial_parameters.items()},
@@ -58,15 +66,23 @@ class JsonParts:
     def step_start(self, s: StepStart) -> dict[str, Any]:
         single = len(s.samples) == 1
         targets = [None if np.isnan(t).any() else array(t) for t in s.targets]
-        return {"index": s.index, "epoch": s.epoch,
-                "sample": s.samples[0] if single else list(s.samples),
-                "input": array(s.inputs[0]) if single else [array(x) for x in s.inputs],
-                "target": targets[0] if single else targets}
+        return {
+            "index": s.index,
+            "epoch": s.epoch,
+            "sample": s.samples[0] if single else list(s.samples),
+            "input": array(s.inputs[0]) if single else [array(x) for x in s.inputs],
+            "target": targets[0] if single else targets,
+        }
 
     def equation(self, eq: Equation, b: Block) -> dict[str, Any]:
-        d: dict[str, Any] = {"kind": eq.kind, "layer": b.layer, "symbol": self.printer.doprint(eq.symbol),
-                             "expression": self.printer.doprint(eq.bound),
-                             "substituted": self.printer.doprint(eq.bound, numbers=True), "value": _num(eq.value)}
+        d: dict[str, Any] = {
+            "kind": eq.kind,
+            "layer": b.layer,
+            "symbol": self.printer.doprint(eq.symbol),
+            "expression": self.printer.doprint(eq.bound),
+            "substituted": self.printer.doprint(eq.bound, numbers=True),
+            "value": _num(eq.value),
+        }
         if b.sample is not None:
             d["sample"] = b.sample
         if eq.exact is not None:
@@ -76,8 +92,10 @@ class JsonParts:
         return d
 
     def step_end(self, e: StepEnd) -> dict[str, Any]:
-        d: dict[str, Any] = {"outputs": {k: array(v) for k, v in e.outputs.items()},
-                             "loss": None if e.loss is None else _num(e.loss)}
+        d: dict[str, Any] = {
+            "outputs": {k: array(v) for k, v in e.outputs.items()},
+            "loss": None if e.loss is None else _num(e.loss),
+        }
         if e.gradients is not None:
             d["gradients"] = {k: array(v) for k, v in e.gradients.items()}
         if e.parameters is not None:
@@ -89,8 +107,15 @@ class JsonParts:
     def end(self, end: TraceEnd) -> dict[str, Any]:
         d: dict[str, Any] = {"steps_run": end.steps, "stopped": end.stopped}
         if end.drift:
-            d["drift"] = [{"value": x.label, "symbol": None if x.symbol is None else self.printer.doprint(x.symbol),
-                           "rounded": _num(x.rounded), "exact": _num(x.exact)} for x in end.drift]
+            d["drift"] = [
+                {
+                    "value": x.label,
+                    "symbol": None if x.symbol is None else self.printer.doprint(x.symbol),
+                    "rounded": _num(x.rounded),
+                    "exact": _num(x.exact),
+                }
+                for x in end.drift
+            ]
         return d
 
 

@@ -116,14 +116,23 @@ class LatexRenderer:
         yield r"  layer & type & activation & input & output & parameters \\ \hline"
         for layer in net["layers"]:
             params = ", ".join(f"{p} {'×'.join(map(str, s))}" for p, s in layer["parameters"].items())
-            cells = (layer["name"], layer["type"], layer["activation"], "×".join(map(str, layer["input_shape"])),
-                     "×".join(map(str, layer["output_shape"])), params or "-")
+            cells = (
+                layer["name"],
+                layer["type"],
+                layer["activation"],
+                "×".join(map(str, layer["input_shape"])),
+                "×".join(map(str, layer["output_shape"])),
+                params or "-",
+            )
             yield "  " + " & ".join(latex_text(str(c)) for c in cells) + r" \\"
         yield r"\end{tabular}"
         yield ""
         frozen = net["frozen"]
-        yield f"Loss {latex_text(net['loss'])}, learning rate $\\eta = {self.printer.number(net['learning_rate'])}$" + \
-            (f", frozen: {latex_text(', '.join(frozen))}" if frozen else "") + "."
+        yield (
+            f"Loss {latex_text(net['loss'])}, learning rate $\\eta = {self.printer.number(net['learning_rate'])}$"
+            + (f", frozen: {latex_text(', '.join(frozen))}" if frozen else "")
+            + "."
+        )
         yield ""
         yield r"\subsection*{Initial parameters}"
         yield from self.parameter_lines(h.initial_parameters, h)
@@ -134,8 +143,15 @@ class LatexRenderer:
             label = r"\text{" + latex_text(name) + "}"
             if symbols and arr.ndim <= 2:
                 sym_cells = [self.printer.doprint(s) for s in symbols]
-                yield r"\[ " + label + " = " + bmatrix(arr, self.precision, sym_cells) + " = " + \
-                    bmatrix(arr, self.precision) + r" \]"
+                yield (
+                    r"\[ "
+                    + label
+                    + " = "
+                    + bmatrix(arr, self.precision, sym_cells)
+                    + " = "
+                    + bmatrix(arr, self.precision)
+                    + r" \]"
+                )
             else:
                 yield from self.array_lines(name, arr)
 
@@ -160,8 +176,11 @@ class LatexRenderer:
         yield r"\section*{" + f"Step {s.index} (epoch {s.epoch}, {word} {samples})" + "}"
         for k, (x, t) in enumerate(zip(s.inputs, s.targets)):
             prefix = f"Sample {s.samples[k]}: " if len(s.samples) > 1 else ""
-            target = "" if t.size and np.isnan(t).any() else \
-                r", \quad \hat{y} = " + bmatrix(np.asarray(t).reshape(1, -1), self.precision)
+            target = (
+                ""
+                if t.size and np.isnan(t).any()
+                else r", \quad \hat{y} = " + bmatrix(np.asarray(t).reshape(1, -1), self.precision)
+            )
             yield prefix + r"\[ x = " + bmatrix(np.asarray(x).reshape(1, -1), self.precision) + target + r" \]"
 
     def block_lines(self, b: Block) -> Iterator[str]:
@@ -211,8 +230,13 @@ class LatexRenderer:
             yield ""
         if e.parameters is None:
             last = list(e.outputs)[-1]
-            yield r"\textbf{Output (" + latex_text(last) + r"):} $y = " + \
-                bmatrix(np.asarray(e.outputs[last]).reshape(1, -1), self.precision) + "$"
+            yield (
+                r"\textbf{Output ("
+                + latex_text(last)
+                + r"):} $y = "
+                + bmatrix(np.asarray(e.outputs[last]).reshape(1, -1), self.precision)
+                + "$"
+            )
             return
         if e.departures:
             yield f"{e.departures} parameter value(s) depart from the exact chain rule's (marked above)."
@@ -228,33 +252,49 @@ class LatexRenderer:
         yield r"\section*{" + latex_text(f"Summary: {end.steps} step(s); stopped because {end.stopped}") + "}"
         cols = self.summary.columns()
         yield r"\begin{tabular}{l" + "r" * (len(cols) + 1) + "}"
-        yield "  & initial & " + " & ".join("\\ldots" if c is None else f"step {c[1].index}" for c in cols) + \
-            r" \\ \hline"
-        yield "  $E$ & & " + " & ".join("\\ldots" if c is None else latex_number(fmt(c[1].loss, self.precision))
-                                      for c in cols) + r" \\"
-        symbols = {n: tuple(f"${self.printer.doprint(s)}$" for s in syms)
-                   for n, syms in self.header.parameter_symbols.items()}
+        yield (
+            "  & initial & "
+            + " & ".join("\\ldots" if c is None else f"step {c[1].index}" for c in cols)
+            + r" \\ \hline"
+        )
+        yield (
+            "  $E$ & & "
+            + " & ".join("\\ldots" if c is None else latex_number(fmt(c[1].loss, self.precision)) for c in cols)
+            + r" \\"
+        )
+        symbols = {
+            n: tuple(f"${self.printer.doprint(s)}$" for s in syms) for n, syms in self.header.parameter_symbols.items()
+        }
         for label, name, idx in parameter_rows(self.header.initial_parameters, symbols):
-            row = [label if label.startswith("$") else latex_text(label),
-                   "$" + latex_number(fmt(float(self.header.initial_parameters[name][idx]), self.precision)) + "$"]
+            row = [
+                label if label.startswith("$") else latex_text(label),
+                "$" + latex_number(fmt(float(self.header.initial_parameters[name][idx]), self.precision)) + "$",
+            ]
             for c in cols:
                 params = c[1].parameters if c is not None else None
-                row.append(r"\ldots" if params is None else
-                           "$" + latex_number(fmt(float(params[name][idx]), self.precision)) + "$")
+                row.append(
+                    r"\ldots"
+                    if params is None
+                    else "$" + latex_number(fmt(float(params[name][idx]), self.precision)) + "$"
+                )
             yield "  " + " & ".join(row) + r" \\"
         yield r"\end{tabular}"
         if end.drift:
             yield ""
             yield r"\subsection*{Drift from rounding}"
-            yield ("Every intermediate value was rounded as by hand; the same steps computed in exact float64 "
-                   "give these final values.")
+            yield (
+                "Every intermediate value was rounded as by hand; the same steps computed in exact float64 "
+                "give these final values."
+            )
             yield ""
             yield r"\begin{tabular}{lrrr}"
             yield r"  value & rounded & exact float64 & difference \\ \hline"
             for d in end.drift:
                 label = f"${self.printer.doprint(d.symbol)}$" if d.symbol is not None else latex_text(d.label)
-                nums = [f"${latex_number(format_number(x, digits))}$"
-                        for x, digits in ((d.rounded, 10), (d.exact, 10), (d.difference, 4))]
+                nums = [
+                    f"${latex_number(format_number(x, digits))}$"
+                    for x, digits in ((d.rounded, 10), (d.exact, 10), (d.difference, 4))
+                ]
                 yield "  " + " & ".join([label] + nums) + r" \\"
             yield r"\end{tabular}"
 
@@ -307,7 +347,7 @@ def bmatrix(arr: np.ndarray, precision: int, cells: list[str] | None = None) -> 
     grid = a.reshape(1, -1) if a.ndim <= 1 else a
     n_cols = grid.shape[1]
     texts = cells or [latex_number(format_number(float(v), precision)) for v in grid.ravel()]
-    rows = [texts[r * n_cols:(r + 1) * n_cols] for r in range(grid.shape[0])]
+    rows = [texts[r * n_cols : (r + 1) * n_cols] for r in range(grid.shape[0])]
     col_idx = _keep(n_cols)
     out_rows = []
     for i in _keep(grid.shape[0]):

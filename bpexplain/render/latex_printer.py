@@ -14,14 +14,25 @@ from __future__ import annotations
 
 import re
 
-from ..expr import Add, Call, Derivative, Div, Mul, Name, Neg, Num, Partial, Pow, Sub, Sym
+from ..expr import Add, Call, Derivative, Div, Mul, Name, Neg, Partial, Pow, Sub, Sym
 from .printer import PRECEDENCE_ADD, PRECEDENCE_MUL, PRECEDENCE_POW, Printer
 
 # Unicode letters used in symbols, and their LaTeX commands
 GREEK = {
-    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\varepsilon", "η": r"\eta",
-    "θ": r"\theta", "λ": r"\lambda", "μ": r"\mu", "σ": r"\sigma", "τ": r"\tau", "φ": r"\varphi",
-    "Δ": r"\Delta", "Σ": r"\Sigma",
+    "α": r"\alpha",
+    "β": r"\beta",
+    "γ": r"\gamma",
+    "δ": r"\delta",
+    "ε": r"\varepsilon",
+    "η": r"\eta",
+    "θ": r"\theta",
+    "λ": r"\lambda",
+    "μ": r"\mu",
+    "σ": r"\sigma",
+    "τ": r"\tau",
+    "φ": r"\varphi",
+    "Δ": r"\Delta",
+    "Σ": r"\Sigma",
 }
 # hatted letters: ŷ is the target
 HATS = {"ŷ": "y", "â": "a", "ê": "e", "x̂": "x"}
@@ -29,13 +40,50 @@ HATS = {"ŷ": "y", "â": "a", "ê": "e", "x̂": "x"}
 OPERATORS = {"exp": r"\exp", "ln": r"\ln", "log": r"\log", "max": r"\max", "min": r"\min", "tanh": r"\tanh"}
 
 # every command this printer (and the Markdown renderer's math) may emit: all are KaTeX-supported
-COMMANDS = frozenset({
-    r"\alpha", r"\beta", r"\gamma", r"\delta", r"\varepsilon", r"\eta", r"\theta", r"\lambda", r"\mu",
-    r"\sigma", r"\tau", r"\varphi", r"\Delta", r"\Sigma", r"\hat", r"\exp", r"\ln", r"\log", r"\max",
-    r"\min", r"\tanh", r"\operatorname", r"\frac", r"\partial", r"\cdot", r"\cdots", r"\left", r"\right",
-    r"\times", r"\prime", r"\mathrm", r"\text", r"\neq", r"\quad", r"\begin", r"\end", r"\ldots",
-    r"\vdots", r"\ddots", r"\tfrac",
-})
+COMMANDS = frozenset(
+    {
+        r"\alpha",
+        r"\beta",
+        r"\gamma",
+        r"\delta",
+        r"\varepsilon",
+        r"\eta",
+        r"\theta",
+        r"\lambda",
+        r"\mu",
+        r"\sigma",
+        r"\tau",
+        r"\varphi",
+        r"\Delta",
+        r"\Sigma",
+        r"\hat",
+        r"\exp",
+        r"\ln",
+        r"\log",
+        r"\max",
+        r"\min",
+        r"\tanh",
+        r"\operatorname",
+        r"\frac",
+        r"\partial",
+        r"\cdot",
+        r"\cdots",
+        r"\left",
+        r"\right",
+        r"\times",
+        r"\prime",
+        r"\mathrm",
+        r"\text",
+        r"\neq",
+        r"\quad",
+        r"\begin",
+        r"\end",
+        r"\ldots",
+        r"\vdots",
+        r"\ddots",
+        r"\tfrac",
+    }
+)
 
 
 class LatexPrinter(Printer):
@@ -117,8 +165,12 @@ class LatexPrinter(Printer):
 
     def _print_Add(self, node: Add, lead: bool) -> str:
         terms = node.terms
-        return " + ".join([r"\cdots" if k is None else self._sub(terms[k], PRECEDENCE_ADD, lead and k == 0)
-                           for k in self.kept(len(terms))])
+        return " + ".join(
+            [
+                r"\cdots" if k is None else self._sub(terms[k], PRECEDENCE_ADD, lead and k == 0)
+                for k in self.kept(len(terms))
+            ]
+        )
 
     def _print_Sub(self, node: Sub, lead: bool) -> str:
         return f"{self._sub(node.left, PRECEDENCE_ADD, lead)} - {self._sub(node.right, PRECEDENCE_ADD, strict=True)}"
@@ -174,16 +226,48 @@ def latex_number(text: str) -> str:
 # ---- prose ------------------------------------------------------------------------------------
 
 _TEXT_ESCAPES = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "{": r"\{", "}": r"\}",
-    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
 }
 # Unicode in the trace's prose, in text mode (pdflatex has no Greek text font by default)
 _TEXT_SYMBOLS = {
-    "−": "$-$", "·": r"$\cdot$", "×": r"$\times$", "≠": r"$\neq$", "≤": r"$\leq$", "≥": r"$\geq$",
-    "∂": r"$\partial$", "Σ": r"$\Sigma$", "√": r"$\surd$", "±": r"$\pm$", "½": r"$\frac{1}{2}$",
-    "²": r"\textsuperscript{2}", "–": "--", "—": "---", "…": r"\ldots{}", "•": r"\textbullet{}",
-    "→": r"$\rightarrow$", "⁽": "(", "⁾": ")", "ŷ": r"$\hat{y}$", "≈": r"$\approx$", "∈": r"$\in$",
-    "⋮": r"$\vdots$", "<": "$<$", ">": "$>$", "|": "$|$", "'": "'", "“": "``", "”": "''", "’": "'",
+    "−": "$-$",
+    "·": r"$\cdot$",
+    "×": r"$\times$",
+    "≠": r"$\neq$",
+    "≤": r"$\leq$",
+    "≥": r"$\geq$",
+    "∂": r"$\partial$",
+    "Σ": r"$\Sigma$",
+    "√": r"$\surd$",
+    "±": r"$\pm$",
+    "½": r"$\frac{1}{2}$",
+    "²": r"\textsuperscript{2}",
+    "–": "--",
+    "—": "---",
+    "…": r"\ldots{}",
+    "•": r"\textbullet{}",
+    "→": r"$\rightarrow$",
+    "⁽": "(",
+    "⁾": ")",
+    "ŷ": r"$\hat{y}$",
+    "≈": r"$\approx$",
+    "∈": r"$\in$",
+    "⋮": r"$\vdots$",
+    "<": "$<$",
+    ">": "$>$",
+    "|": "$|$",
+    "'": "'",
+    "“": "``",
+    "”": "''",
+    "’": "'",
     **{k: f"${v}$" for k, v in GREEK.items() if k not in ("Σ",)},
 }
 

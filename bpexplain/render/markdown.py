@@ -18,8 +18,13 @@ from .common import SummaryTable, equation_columns, fmt, parameter_rows
 from .latex_printer import LatexPrinter
 from .numbers import format_number
 
-PHASE_HEADINGS = {"forward": "Forward pass", "loss": "Loss", "error": "Errors (δ)", "gradient": "Gradients",
-                  "update": "Updates"}
+PHASE_HEADINGS = {
+    "forward": "Forward pass",
+    "loss": "Loss",
+    "error": "Errors (δ)",
+    "gradient": "Gradients",
+    "update": "Updates",
+}
 MAX_COLUMNS = 12
 _ESCAPE = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|$#"})
 
@@ -109,20 +114,28 @@ class MarkdownRenderer:
         yield "| --- | --- | --- | --- | --- | --- |"
         for layer in net["layers"]:
             params = ", ".join(f"{p} {'×'.join(map(str, s))}" for p, s in layer["parameters"].items())
-            cells = (layer["name"], layer["type"], layer["activation"], "×".join(map(str, layer["input_shape"])),
-                     "×".join(map(str, layer["output_shape"])), params or "-")
+            cells = (
+                layer["name"],
+                layer["type"],
+                layer["activation"],
+                "×".join(map(str, layer["input_shape"])),
+                "×".join(map(str, layer["output_shape"])),
+                params or "-",
+            )
             yield "| " + " | ".join(md_text(str(c)) for c in cells) + " |"
         yield ""
         frozen = net["frozen"]
-        yield f"Loss {md_text(net['loss'])}, learning rate $\\eta = {self.num(net['learning_rate'])}$" + \
-            (f", frozen: {md_text(', '.join(frozen))}" if frozen else "") + "."
+        yield (
+            f"Loss {md_text(net['loss'])}, learning rate $\\eta = {self.num(net['learning_rate'])}$"
+            + (f", frozen: {md_text(', '.join(frozen))}" if frozen else "")
+            + "."
+        )
         yield ""
         yield "## Initial parameters"
         yield ""
         yield from self.parameter_lines(h.initial_parameters, h, initial=True)
 
-    def parameter_lines(self, params: dict[str, np.ndarray], h: TraceHeader, initial: bool = False
-                        ) -> Iterator[str]:
+    def parameter_lines(self, params: dict[str, np.ndarray], h: TraceHeader, initial: bool = False) -> Iterator[str]:
         for name, arr in params.items():
             origin = h.parameter_origins.get(name, "") if initial else ""
             shape = "×".join(map(str, arr.shape))
@@ -149,7 +162,7 @@ class MarkdownRenderer:
             return
         grid = a.reshape(1, -1) if a.ndim == 1 else a
         texts = cells or [self.num(float(v)) for v in grid.ravel()]
-        rows = [texts[r * grid.shape[1]:(r + 1) * grid.shape[1]] for r in range(grid.shape[0])]
+        rows = [texts[r * grid.shape[1] : (r + 1) * grid.shape[1]] for r in range(grid.shape[0])]
         cols = _keep(grid.shape[1])
         yield "| | " + " | ".join("…" if j is None else str(j + 1) for j in cols) + " |"
         yield "| --- | " + " | ".join("---:" for _ in cols) + " |"
@@ -176,7 +189,7 @@ class MarkdownRenderer:
     def vector(self, name: str, values: np.ndarray) -> str:
         flat = [self.num(float(v)) for v in np.asarray(values).ravel()]
         if len(flat) > MAX_COLUMNS:
-            flat = flat[:MAX_COLUMNS // 2] + [r"\ldots"] + flat[-(MAX_COLUMNS // 2):]
+            flat = flat[: MAX_COLUMNS // 2] + [r"\ldots"] + flat[-(MAX_COLUMNS // 2) :]
         return f"{name} = \\left({', '.join(flat)}\\right)"
 
     def block_lines(self, b: Block) -> Iterator[str]:
@@ -236,8 +249,10 @@ class MarkdownRenderer:
         yield "| $E$ | | " + " | ".join("…" if c is None else fmt(c[1].loss, self.precision) for c in cols) + " |"
         symbols = {n: tuple(self.math(s) for s in syms) for n, syms in self.header.parameter_symbols.items()}
         for label, name, idx in parameter_rows(self.header.initial_parameters, symbols):
-            row = [label if label.startswith("$") else md_text(label),
-                   fmt(float(self.header.initial_parameters[name][idx]), self.precision)]
+            row = [
+                label if label.startswith("$") else md_text(label),
+                fmt(float(self.header.initial_parameters[name][idx]), self.precision),
+            ]
             for c in cols:
                 params = c[1].parameters if c is not None else None
                 row.append("…" if params is None else fmt(float(params[name][idx]), self.precision))
@@ -249,8 +264,10 @@ class MarkdownRenderer:
     def drift_lines(self, end: TraceEnd) -> Iterator[str]:
         yield "## Drift from rounding"
         yield ""
-        yield ("Every intermediate value was rounded as by hand; the same steps computed in exact float64 "
-               "give these final values.")
+        yield (
+            "Every intermediate value was rounded as by hand; the same steps computed in exact float64 "
+            "give these final values."
+        )
         yield ""
         yield "| value | rounded | exact float64 | difference |"
         yield "| --- | ---: | ---: | ---: |"

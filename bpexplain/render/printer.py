@@ -34,8 +34,14 @@ def precedence(node: Expr) -> int:
 
 
 # precedence() by node class, for the printers' inner loop (a Num's depends on its sign)
-_PRECEDENCE = {Add: PRECEDENCE_ADD, Sub: PRECEDENCE_ADD, Neg: PRECEDENCE_NEG, Mul: PRECEDENCE_MUL,
-               Div: PRECEDENCE_MUL, Pow: PRECEDENCE_POW}
+_PRECEDENCE = {
+    Add: PRECEDENCE_ADD,
+    Sub: PRECEDENCE_ADD,
+    Neg: PRECEDENCE_NEG,
+    Mul: PRECEDENCE_MUL,
+    Div: PRECEDENCE_MUL,
+    Pow: PRECEDENCE_POW,
+}
 _CACHE_LIMIT = 1 << 17  # entries in a printer's caches of numbers and symbols: memory stays bounded
 
 
@@ -195,8 +201,9 @@ class TextPrinter(Printer):
 
     def _print_Add(self, node: Add, lead: bool) -> str:
         terms = node.terms
-        return " + ".join(["…" if k is None else self._sub(terms[k], PRECEDENCE_ADD, lead and k == 0)
-                           for k in self.kept(len(terms))])
+        return " + ".join(
+            ["…" if k is None else self._sub(terms[k], PRECEDENCE_ADD, lead and k == 0) for k in self.kept(len(terms))]
+        )
 
     def _print_Sub(self, node: Sub, lead: bool) -> str:
         return f"{self._sub(node.left, PRECEDENCE_ADD, lead)} − {self._sub(node.right, PRECEDENCE_ADD, strict=True)}"
@@ -210,7 +217,8 @@ class TextPrinter(Printer):
     def _print_Div(self, node: Div, lead: bool) -> str:
         if self.value_of(node.numerator) == 1 and self.value_of(node.denominator) == 2:
             return "½"
-        return f"{self._sub(node.numerator, PRECEDENCE_MUL, lead)}/{self._sub(node.denominator, PRECEDENCE_MUL, strict=True)}"
+        numerator = self._sub(node.numerator, PRECEDENCE_MUL, lead)
+        return f"{numerator}/{self._sub(node.denominator, PRECEDENCE_MUL, strict=True)}"
 
     def _print_Pow(self, node: Pow, lead: bool) -> str:
         base = self._sub(node.base, PRECEDENCE_POW, strict=True)

@@ -43,8 +43,9 @@ class RichRenderer:
             console.print(renderable)
 
 
-def trace_renderables(events: Iterable[Event], precision: int = 4, max_terms: int | None = 8
-                      ) -> Iterator[RenderableType]:
+def trace_renderables(
+    events: Iterable[Event], precision: int = 4, max_terms: int | None = 8
+) -> Iterator[RenderableType]:
     printer = TextPrinter(precision, max_terms)
     header: TraceHeader | None = None
     start: StepStart | None = None
@@ -93,14 +94,27 @@ def _header(h: TraceHeader, printer: TextPrinter) -> RenderableType:
         layers.add_column(col)
     for layer in net["layers"]:
         params = ", ".join(f"{p} {'×'.join(map(str, s))}" for p, s in layer["parameters"].items())
-        layers.add_row(layer["name"], layer["type"], layer["activation"], "×".join(map(str, layer["input_shape"])),
-                       "×".join(map(str, layer["output_shape"])), params or "-")
-    params = _parameters(h.initial_parameters, h, printer, "Initial parameters")
+        layers.add_row(
+            layer["name"],
+            layer["type"],
+            layer["activation"],
+            "×".join(map(str, layer["input_shape"])),
+            "×".join(map(str, layer["output_shape"])),
+            params or "-",
+        )
+    initial = _parameters(h.initial_parameters, h, printer, "Initial parameters")
     return Group(
-        Panel(conventions, title=f"bpexplain {h.settings.command}: [bold]{net['name']}[/bold] - {net['title']}",
-              title_align="left", subtitle="conventions", subtitle_align="right"),
+        Panel(
+            conventions,
+            title=f"bpexplain {h.settings.command}: [bold]{net['name']}[/bold] - {net['title']}",
+            title_align="left",
+            subtitle="conventions",
+            subtitle_align="right",
+        ),
         Panel(legend, title="Legend", title_align="left", border_style="dim"),
-        layers, params)
+        layers,
+        initial,
+    )
 
 
 def _parameters(params: dict, h: TraceHeader, printer: TextPrinter, title: str) -> RenderableType:
@@ -114,7 +128,7 @@ def _parameters(params: dict, h: TraceHeader, printer: TextPrinter, title: str) 
             cells = [f"{printer.doprint(s)} = {fmt(float(v), printer.precision)}" for s, v in zip(symbols, arr.ravel())]
             per_row = arr.shape[-1] if arr.ndim == 2 else len(cells)
             for r in range(0, len(cells), per_row):
-                inner.add_row(*cells[r:r + per_row])
+                inner.add_row(*cells[r : r + per_row])
             table.add_row(name, inner)
         else:
             table.add_row(name, "\n".join(format_grid(arr, printer.precision)))
@@ -142,8 +156,11 @@ def _grid_tables(arr: NamedArray, precision: int) -> list[RenderableType]:
     while value.ndim > 2 and value.shape[0] == 1:
         value = value[0]
     if value.ndim > 2:
-        return [t for c in range(value.shape[0])
-                for t in _grid_tables(NamedArray(f"{arr.label} [{c + 1}]", value[c]), precision)]
+        return [
+            t
+            for c in range(value.shape[0])
+            for t in _grid_tables(NamedArray(f"{arr.label} [{c + 1}]", value[c]), precision)
+        ]
     table = Table(title=arr.label, box=box.SIMPLE, show_header=False, padding=(0, 1), min_width=len(arr.label) + 2)
     rows = [line.split() for line in format_grid(value, precision)]
     for _ in rows[0]:
@@ -198,8 +215,9 @@ class ReceptiveField:
     field is drawn as ■ on ·.
     """
 
-    def __init__(self, cells: tuple[int, ...], shape: tuple[int, ...], values: np.ndarray | None,
-                 precision: int) -> None:
+    def __init__(
+        self, cells: tuple[int, ...], shape: tuple[int, ...], values: np.ndarray | None, precision: int
+    ) -> None:
         self.cells = frozenset(cells)
         self.shape = shape
         self.values = values.ravel().tolist() if values is not None else None
@@ -242,8 +260,12 @@ class ReceptiveField:
         return Text(text, style=FIELD_STYLE if inside else "dim")
 
 
-def _block(b: Block, printer: TextPrinter, layers: list | None = None,
-           source: tuple[tuple[int, ...], np.ndarray | None] | None = None) -> RenderableType:
+def _block(
+    b: Block,
+    printer: TextPrinter,
+    layers: list | None = None,
+    source: tuple[tuple[int, ...], np.ndarray | None] | None = None,
+) -> RenderableType:
     style = STYLES.get(b.phase, "white")
     sample = f" [sample {b.sample}]" if b.sample is not None else ""
     body: list[RenderableType] = [Text(b.annotation, style="italic dim")]
@@ -257,8 +279,9 @@ def _block(b: Block, printer: TextPrinter, layers: list | None = None,
             remark: Any = ""
             if c.remark:
                 remark = Text(c.remark, style="bold red" if c.remark.startswith("≠") else "dim")
-            table.add_row(c.symbol, "=", c.expression, "=" if c.substituted else "", c.substituted, "=", c.value,
-                          remark)
+            table.add_row(
+                c.symbol, "=", c.expression, "=" if c.substituted else "", c.substituted, "=", c.value, remark
+            )
             if source is not None and eq.cells:  # the map it reads, under its symbol
                 table.add_row(ReceptiveField(eq.cells, source[0], source[1], printer.precision))
         body.append(table)
@@ -272,8 +295,13 @@ def _block(b: Block, printer: TextPrinter, layers: list | None = None,
                 continue
             grid = format_grid(arr.value, printer.precision)
             body.append(Text(f"{arr.label} = " + ("\n".join(grid) if len(grid) > 1 else grid[0].strip())))
-    return Panel(Group(*body), title=f"[{style}]{b.title}{sample}[/{style}]", title_align="left",
-                 border_style=style, box=box.ROUNDED)
+    return Panel(
+        Group(*body),
+        title=f"[{style}]{b.title}{sample}[/{style}]",
+        title_align="left",
+        border_style=style,
+        box=box.ROUNDED,
+    )
 
 
 def _step_end(e: StepEnd, start: StepStart | None, h: TraceHeader, printer: TextPrinter) -> RenderableType:
@@ -288,22 +316,26 @@ def _step_end(e: StepEnd, start: StepStart | None, h: TraceHeader, printer: Text
         parts.append(Text(f"Output ({last}): y = {format_vector(e.outputs[last], printer.precision)}", style="bold"))
     else:
         if e.departures:
-            parts.append(Text(f"{e.departures} parameter value(s) depart from the exact chain rule's (marked ≠).",
-                              style="bold red"))
+            parts.append(
+                Text(
+                    f"{e.departures} parameter value(s) depart from the exact chain rule's (marked ≠).",
+                    style="bold red",
+                )
+            )
         parts.append(_parameters(e.parameters, h, printer, f"Parameters after step {e.index}"))
     return Group(*parts)
 
 
 def _summary(end: TraceEnd, summary: SummaryTable, h: TraceHeader, printer: TextPrinter) -> RenderableType:
     cols = summary.columns()
-    table = Table(title=f"Summary: {end.steps} step(s); stopped because {end.stopped}", title_justify="left",
-                  box=box.SIMPLE_HEAD)
+    table = Table(
+        title=f"Summary: {end.steps} step(s); stopped because {end.stopped}", title_justify="left", box=box.SIMPLE_HEAD
+    )
     table.add_column("")
     table.add_column("initial", justify="right")
     for c in cols:
         table.add_column("…" if c is None else f"step {c[1].index}", justify="right")
-    table.add_row("E", "", *["…" if c is None else fmt(c[1].loss, printer.precision) for c in cols],
-                  style="magenta")
+    table.add_row("E", "", *["…" if c is None else fmt(c[1].loss, printer.precision) for c in cols], style="magenta")
     symbols = {n: tuple(printer.doprint(s) for s in syms) for n, syms in h.parameter_symbols.items()}
     for label, name, idx in parameter_rows(h.initial_parameters, symbols):
         row = [label, fmt(float(h.initial_parameters[name][idx]), printer.precision)]

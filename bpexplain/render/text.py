@@ -87,15 +87,23 @@ class TextRenderer:
         rows = [("layer", "type", "activation", "input", "output", "parameters")]
         for layer in h.network["layers"]:
             params = ", ".join(f"{p} {'×'.join(map(str, s))}" for p, s in layer["parameters"].items())
-            rows.append((layer["name"], layer["type"], layer["activation"],
-                         "×".join(map(str, layer["input_shape"])), "×".join(map(str, layer["output_shape"])),
-                         params or "-"))
+            rows.append(
+                (
+                    layer["name"],
+                    layer["type"],
+                    layer["activation"],
+                    "×".join(map(str, layer["input_shape"])),
+                    "×".join(map(str, layer["output_shape"])),
+                    params or "-",
+                )
+            )
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for row in rows:
             yield "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
         frozen = h.network["frozen"]
-        yield f"  loss {h.network['loss']}, learning rate {h.network['learning_rate']:g}" + \
-            (f", frozen: {', '.join(frozen)}" if frozen else "")
+        yield f"  loss {h.network['loss']}, learning rate {h.network['learning_rate']:g}" + (
+            f", frozen: {', '.join(frozen)}" if frozen else ""
+        )
 
     def parameter_lines(self, params: dict, h: TraceHeader, initial: bool = False) -> Iterator[str]:
         for name, arr in params.items():
@@ -104,12 +112,13 @@ class TextRenderer:
             symbols = h.parameter_symbols.get(name)
             yield f"  {name} ({shape}{', ' + origin if origin else ''})"
             if symbols and arr.ndim <= 2:
-                cells = [f"{self.printer.doprint(s)} = {fmt(float(v), self.precision)}"
-                         for s, v in zip(symbols, arr.ravel())]
+                cells = [
+                    f"{self.printer.doprint(s)} = {fmt(float(v), self.precision)}" for s, v in zip(symbols, arr.ravel())
+                ]
                 per_row = arr.shape[-1] if arr.ndim == 2 else len(cells)
                 width = max(len(c) for c in cells)
                 for r in range(0, len(cells), per_row):
-                    yield "    " + "   ".join(c.ljust(width) for c in cells[r:r + per_row]).rstrip()
+                    yield "    " + "   ".join(c.ljust(width) for c in cells[r : r + per_row]).rstrip()
             else:
                 for line in format_grid(arr, self.precision):
                     yield "    " + line
@@ -160,7 +169,8 @@ class TextRenderer:
             for arr in b.arrays:
                 grid = format_grid(arr.value, self.precision)
                 if len(grid) == 1:
-                    yield f"    {arr.label} = {grid[0].strip() if arr.value.ndim == 0 else format_vector(arr.value, self.precision)}"
+                    shown = grid[0].strip() if arr.value.ndim == 0 else format_vector(arr.value, self.precision)
+                    yield f"    {arr.label} = {shown}"
                 else:
                     yield f"    {arr.label} ="
                     for line in grid:
@@ -196,7 +206,8 @@ class TextRenderer:
                 if self.few_parameters and all(a.size <= 12 for a in params.values()):  # none shortened
                     self.parameter_template = "".join(
                         f"  {n.replace('{', '{{').replace('}', '}}')} = [{', '.join(['{}'] * a.size)}]"
-                        for n, a in params.items())
+                        for n, a in params.items()
+                    )
             if self.parameter_template is not None:  # every number formatted at once, then put in place
                 numbers = [x for a in params.values() for x in a.ravel().tolist()]
                 line += self.parameter_template.format(*format_numbers(numbers, precision))
@@ -213,8 +224,7 @@ class TextRenderer:
         cols = self.summary.columns()
         heads = ["", "initial"] + [("…" if c is None else f"step {c[1].index}") for c in cols]
         rows = [heads, ["E", ""] + ["…" if c is None else fmt(c[1].loss, self.precision) for c in cols]]
-        symbols = {n: tuple(self.printer.doprint(s) for s in syms)
-                   for n, syms in self.header.parameter_symbols.items()}
+        symbols = {n: tuple(self.printer.doprint(s) for s in syms) for n, syms in self.header.parameter_symbols.items()}
         for label, name, idx in parameter_rows(self.header.initial_parameters, symbols):
             row = [label, fmt(float(self.header.initial_parameters[name][idx]), self.precision)]
             for c in cols:
@@ -223,7 +233,9 @@ class TextRenderer:
             rows.append(row)
         widths = [max(len(r[i]) for r in rows) for i in range(len(heads))]
         for row in rows:
-            yield "  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+            yield (
+                "  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+            )
         if end.drift:
             yield ""
             yield DRIFT_TITLE
