@@ -10,14 +10,15 @@ the document compiles with a basic TeX installation; a fragment needs amsmath in
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from typing import Any, TextIO
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
-from ..trace import Block, Equation, Event, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import SummaryTable, equation_columns, fmt, parameter_rows
+from ..trace import Block, Equation, StepEnd, StepStart, TraceEnd, TraceHeader
+from .common import equation_columns, fmt, parameter_rows
 from .latex_printer import LatexPrinter, latex_number, latex_text
+from .lines import LineRenderer
 from .markdown import PHASE_HEADINGS
 from .numbers import format_number
 
@@ -33,47 +34,15 @@ MAX_CELLS = 6  # matrix rows and columns shown before shortening (3 first, ⋯, 
 LONG = 80  # an equation longer than this (in printed characters) is broken onto several lines
 
 
-class LatexRenderer:
+class LatexRenderer(LineRenderer):
     def __init__(self, precision: int = 4, max_terms: int | None = 8, body_only: bool = False, **_: Any) -> None:
-        self.precision = precision
+        super().__init__(precision)
         self.printer = LatexPrinter(precision, max_terms)
         from .printer import TextPrinter
 
         self.measure = TextPrinter(precision, max_terms)  # to judge an equation's width
         self.body_only = body_only
-        self.header: TraceHeader | None = None
-        self.start: StepStart | None = None
-        self.phase: str | None = None
-        self.summary = SummaryTable()
         self.opened = False
-
-    def write(self, events: Iterable[Event], out: TextIO) -> None:
-        for event in events:
-            for line in self.lines(event):
-                out.write(line + "\n")
-        for line in self.close():
-            out.write(line + "\n")
-
-    def lines(self, event: Event) -> Iterator[str]:
-        if isinstance(event, TraceHeader):
-            self.header = event
-            yield from self.open(event)
-            yield from self.header_lines(event)
-        elif isinstance(event, StepStart):
-            self.start, self.phase = event, None
-            if self.detail != "summary":
-                yield from self.step_lines(event)
-        elif isinstance(event, Block):
-            yield from self.block_lines(event)
-        elif isinstance(event, StepEnd):
-            self.summary.add(self.start, event)
-            yield from self.step_end_lines(event)
-        elif isinstance(event, TraceEnd):
-            yield from self.end_lines(event)
-
-    @property
-    def detail(self) -> str:
-        return self.header.settings.detail if self.header else "full"
 
     def open(self, h: TraceHeader) -> Iterator[str]:
         net = h.network

@@ -7,15 +7,16 @@ that `w_mn` or `Σ_n` never turns into emphasis. Like every renderer, it writes 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any, TextIO
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from ..expr import Expr
-from ..trace import Block, Equation, Event, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import SummaryTable, equation_columns, fmt, parameter_rows
+from ..trace import Block, Equation, StepEnd, StepStart, TraceEnd, TraceHeader
+from .common import equation_columns, fmt, parameter_rows
 from .latex_printer import LatexPrinter
+from .lines import LineRenderer
 from .numbers import format_number
 
 PHASE_HEADINGS = {
@@ -48,39 +49,10 @@ def equation_remark(eq: Equation, printer: LatexPrinter) -> str:
     return md_text(eq.note) if eq.note else ""
 
 
-class MarkdownRenderer:
+class MarkdownRenderer(LineRenderer):
     def __init__(self, precision: int = 4, max_terms: int | None = 8, **_: Any) -> None:
-        self.precision = precision
+        super().__init__(precision)
         self.printer = LatexPrinter(precision, max_terms)
-        self.header: TraceHeader | None = None
-        self.start: StepStart | None = None
-        self.phase: str | None = None
-        self.summary = SummaryTable()
-
-    def write(self, events: Iterable[Event], out: TextIO) -> None:
-        for event in events:
-            for line in self.lines(event):
-                out.write(line + "\n")
-
-    def lines(self, event: Event) -> Iterator[str]:
-        if isinstance(event, TraceHeader):
-            self.header = event
-            yield from self.header_lines(event)
-        elif isinstance(event, StepStart):
-            self.start, self.phase = event, None
-            if self.detail != "summary":
-                yield from self.step_lines(event)
-        elif isinstance(event, Block):
-            yield from self.block_lines(event)
-        elif isinstance(event, StepEnd):
-            self.summary.add(self.start, event)
-            yield from self.step_end_lines(event)
-        elif isinstance(event, TraceEnd):
-            yield from self.end_lines(event)
-
-    @property
-    def detail(self) -> str:
-        return self.header.settings.detail if self.header else "full"
 
     def math(self, node: Expr) -> str:
         return f"${self.printer.doprint(node)}$"

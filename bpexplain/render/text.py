@@ -11,20 +11,18 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from ..trace import Block, Event, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import DRIFT_TITLE, SummaryTable, drift_rows, equation_columns, fmt, map_grids, parameter_rows
+from .common import DRIFT_TITLE, drift_rows, equation_columns, fmt, map_grids, parameter_rows
+from .lines import LineRenderer
 from .numbers import format_grid, format_numbers, format_vector
 from .printer import TextPrinter
 
 RULE = "=" * 72
 
 
-class TextRenderer:
+class TextRenderer(LineRenderer):
     def __init__(self, precision: int = 4, max_terms: int | None = 8) -> None:
-        self.precision = precision
+        super().__init__(precision)
         self.printer = TextPrinter(precision, max_terms)
-        self.header: TraceHeader | None = None
-        self.start: StepStart | None = None
-        self.summary = SummaryTable()
         self.few_parameters: bool | None = None  # --detail summary: are there few enough to show every step?
         self.parameter_template: str | None = None  # and the text of their line, with a {} for each number
 
@@ -39,26 +37,6 @@ class TextRenderer:
             else:
                 for line in self.lines(event):
                     out.write(line + "\n")
-
-    def lines(self, event: Event) -> Iterator[str]:
-        if isinstance(event, TraceHeader):
-            self.header = event
-            yield from self.header_lines(event)
-        elif isinstance(event, StepStart):
-            self.start = event
-            if self.detail != "summary":
-                yield from self.step_lines(event)
-        elif isinstance(event, Block):
-            yield from self.block_lines(event)
-        elif isinstance(event, StepEnd):
-            self.summary.add(self.start, event)
-            yield from self.step_end_lines(event)
-        elif isinstance(event, TraceEnd):
-            yield from self.end_lines(event)
-
-    @property
-    def detail(self) -> str:
-        return self.header.settings.detail if self.header else "full"
 
     # ---- header -------------------------------------------------------------------------------
 
