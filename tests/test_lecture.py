@@ -127,3 +127,26 @@ def _symbol(eq) -> str:  # type: ignore[no-untyped-def]
     from bpexplain.render.printer import TextPrinter
 
     return TextPrinter().doprint(eq.symbol)
+
+
+def test_sequential_order_by_hand() -> None:
+    # Output layer first: update w_46, w_56, then send the error back through the updated weights.
+    want = by_hand()
+    y1, y2 = want["y"][:3], want["y"][3:5]
+    y6 = want["y"][5]
+    d6, h6 = y6 - TARGET, y6 * (1 - y6)
+    w46, w56 = (W3[0][m] - ETA * d6 * h6 * y2[m] for m in range(2))
+    d4, d5 = w46 * h6 * d6, w56 * h6 * d6
+    h45 = [y * (1 - y) for y in y2]
+    new_w2 = [[W2[n][m] - ETA * [d4, d5][n] * h45[n] * y1[m] for m in range(3)] for n in range(2)]
+    d123 = [new_w2[0][m] * h45[0] * d4 + new_w2[1][m] * h45[1] * d5 for m in range(3)]
+    h123 = [y * (1 - y) for y in y1]
+    new_w1 = [[W1[n][m] - ETA * d123[n] * h123[n] * X[m] for m in range(2)] for n in range(3)]
+    t = bpexplain.train("lecture", steps=1, update_order="sequential")
+    params = t.steps[0].parameters
+    assert params is not None
+    assert params["output.weight"].ravel().tolist() == pytest.approx([w46, w56], rel=1e-12)
+    assert params["layer2.weight"].ravel().tolist() == pytest.approx(sum(new_w2, []), rel=1e-12)
+    assert params["layer1.weight"].ravel().tolist() == pytest.approx(sum(new_w1, []), rel=1e-12)
+    eqs = {_symbol(eq): eq.value for eq in t.equations}
+    assert eqs["δ_4"] == pytest.approx(d4, rel=1e-12)
