@@ -205,7 +205,6 @@ def train(net: str, steps: int | None, epochs: int | None, **options: Any) -> No
     if steps is not None and epochs is not None:
         raise click.UsageError("give --steps or --epochs, not both")
     common = {k: options.pop(k) for k in ("fmt", "precision", "detail", "notation", "max_terms")}
-    options["update_order"] = options.pop("update_order")
     _run(net, "train", dict(steps=steps, epochs=epochs, **options), common)
 
 
