@@ -209,3 +209,14 @@ def test_usage_errors_exit_2() -> None:
     assert invoke("train", "lecture", "--steps", "1", "--epochs", "1").exit_code == 2
     result = invoke("train", "lecture", "--rule", "slide", "--notation", "textbook")
     assert result.exit_code == 2 and "error:" in result.stderr
+
+
+def test_rich_summary_lines_match_the_text_ones() -> None:
+    import bpexplain
+
+    t = bpexplain.train("xor", steps=450, detail="summary")  # more than one batch of printed lines
+    text_lines = [line for line in t.render("text").splitlines() if line.startswith("step ")]
+    rich_lines = [line.rstrip() for line in t.render("rich", width=250).splitlines() if line.startswith("step ")]
+    assert len(text_lines) == 450
+    assert rich_lines == text_lines
+    assert "hidden.weight = [" in rich_lines[0]

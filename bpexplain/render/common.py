@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..trace import Block, Equation, NamedArray, StepEnd, StepStart, TraceEnd
-from .numbers import format_number
+from .numbers import format_number, format_numbers, format_vector
 from .printer import Printer
 
 
@@ -110,3 +110,36 @@ def map_grids(b: Block, layers: list[dict]) -> tuple[NamedArray, ...]:
 
 def fmt(x: float | None, precision: int) -> str:
     return "" if x is None else format_number(x, precision)
+
+
+class SummaryLine:
+    """A step's one line at --detail summary: the loss, and the parameters where there are few.
+
+    Thousands of steps are written this way, so the line's template is made once and every number of
+    a step is formatted at once.
+    """
+
+    def __init__(self, precision: int) -> None:
+        self.precision = precision
+        self.few_parameters: bool | None = None  # are there few enough to show every step?
+        self.parameter_template: str | None = None  # and the text of their line, with a {} for each number
+
+    def __call__(self, start: StepStart | None, e: StepEnd) -> str:
+        precision = self.precision
+        where = f"epoch {start.epoch}, sample {', '.join(map(str, start.samples))}" if start else ""
+        line = f"step {e.index} ({where}): E = {fmt(e.loss, precision)}"
+        params = e.parameters
+        if params is not None:
+            if self.few_parameters is None:  # the same parameters and shapes every step: looked at once
+                self.few_parameters = sum(a.size for a in params.values()) <= 16
+                if self.few_parameters and all(a.size <= 12 for a in params.values()):  # none shortened
+                    self.parameter_template = "".join(
+                        f"  {n.replace('{', '{{').replace('}', '}}')} = [{', '.join(['{}'] * a.size)}]"
+                        for n, a in params.items()
+                    )
+            if self.parameter_template is not None:  # every number formatted at once, then put in place
+                numbers = [x for a in params.values() for x in a.ravel().tolist()]
+                line += self.parameter_template.format(*format_numbers(numbers, precision))
+            elif self.few_parameters:
+                line += "  " + "  ".join([f"{n} = {format_vector(a, precision)}" for n, a in params.items()])
+        return line

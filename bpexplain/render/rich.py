@@ -22,10 +22,11 @@ from rich.table import Table
 from rich.text import Text
 
 from ..trace import Block, Event, NamedArray, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import DRIFT_TITLE, SummaryTable, drift_rows, equation_columns, fmt, map_grids, parameter_rows
+from .common import DRIFT_TITLE, SummaryLine, SummaryTable, drift_rows, equation_columns, fmt, map_grids, parameter_rows
 from .numbers import format_grid, format_number, format_vector
 from .printer import TextPrinter
 
+SUMMARY_BATCH = 200
 STYLES = {"forward": "cyan", "loss": "magenta", "error": "red", "gradient": "yellow", "update": "green"}
 FIELD_LIMIT = 144  # receptive fields are drawn on input maps of at most this many elements (12×12)
 FIELD_STYLE = "bold reverse"  # the cells of the receptive field
@@ -51,8 +52,18 @@ def trace_renderables(
     start: StepStart | None = None
     summary = SummaryTable()
     maps = _Maps()
+    summary_line_of = SummaryLine(precision)
+    pending: list[str] = []  # --detail summary: step lines printed a batch at a time (one print per line is slow)
     for ev in events:
-        if isinstance(ev, TraceHeader):
+        summary_line = isinstance(ev, StepEnd) and header is not None and header.settings.detail == "summary"
+        if pending and (len(pending) >= SUMMARY_BATCH or not (summary_line or isinstance(ev, StepStart))):
+            yield Text("\n".join(pending))
+            pending = []
+        if summary_line:
+            assert isinstance(ev, StepEnd)
+            summary.add(start, ev)
+            pending.append(summary_line_of(start, ev))
+        elif isinstance(ev, TraceHeader):
             header = ev
             yield _header(ev, printer)
         elif isinstance(ev, StepStart):
@@ -79,6 +90,8 @@ def trace_renderables(
                     for row in drift_rows(ev, printer):
                         drift.add_row(*row)
                     yield drift
+    if pending:
+        yield Text("\n".join(pending))
 
 
 def _header(h: TraceHeader, printer: TextPrinter) -> RenderableType:
@@ -305,9 +318,6 @@ def _block(
 
 
 def _step_end(e: StepEnd, start: StepStart | None, h: TraceHeader, printer: TextPrinter) -> RenderableType:
-    if h.settings.detail == "summary":
-        where = f"epoch {start.epoch}, sample {', '.join(map(str, start.samples))}" if start else ""
-        return Text(f"step {e.index} ({where}): E = {fmt(e.loss, printer.precision)}")
     parts: list[RenderableType] = []
     if e.loss is not None:
         parts.append(Text(f"Loss at step {e.index}: E = {fmt(e.loss, printer.precision)}", style="bold magenta"))

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from ..trace import Block, Event, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import DRIFT_TITLE, drift_rows, equation_columns, fmt, map_grids, parameter_rows
+from .common import DRIFT_TITLE, SummaryLine, drift_rows, equation_columns, fmt, map_grids, parameter_rows
 from .lines import LineRenderer
-from .numbers import format_grid, format_numbers, format_vector
+from .numbers import format_grid, format_vector
 from .printer import TextPrinter
 
 RULE = "=" * 72
@@ -23,8 +23,7 @@ class TextRenderer(LineRenderer):
     def __init__(self, precision: int = 4, max_terms: int | None = 8) -> None:
         super().__init__(precision)
         self.printer = TextPrinter(precision, max_terms)
-        self.few_parameters: bool | None = None  # --detail summary: are there few enough to show every step?
-        self.parameter_template: str | None = None  # and the text of their line, with a {} for each number
+        self.summary_lines = SummaryLine(precision)
 
     def write(self, events: Iterable[Event], out: TextIO) -> None:
         for event in events:
@@ -173,25 +172,7 @@ class TextRenderer(LineRenderer):
         yield ""
 
     def summary_line(self, e: StepEnd) -> str:
-        """A step's one line at --detail summary: the loss, and the parameters where there are few."""
-        s, precision = self.start, self.precision
-        where = f"epoch {s.epoch}, sample {', '.join(map(str, s.samples))}" if s else ""
-        line = f"step {e.index} ({where}): E = {fmt(e.loss, precision)}"
-        params = e.parameters
-        if params is not None:
-            if self.few_parameters is None:  # the same parameters and shapes every step: looked at once
-                self.few_parameters = sum(a.size for a in params.values()) <= 16
-                if self.few_parameters and all(a.size <= 12 for a in params.values()):  # none shortened
-                    self.parameter_template = "".join(
-                        f"  {n.replace('{', '{{').replace('}', '}}')} = [{', '.join(['{}'] * a.size)}]"
-                        for n, a in params.items()
-                    )
-            if self.parameter_template is not None:  # every number formatted at once, then put in place
-                numbers = [x for a in params.values() for x in a.ravel().tolist()]
-                line += self.parameter_template.format(*format_numbers(numbers, precision))
-            elif self.few_parameters:
-                line += "  " + "  ".join([f"{n} = {format_vector(a, precision)}" for n, a in params.items()])
-        return line
+        return self.summary_lines(self.start, e)
 
     def end_lines(self, end: TraceEnd) -> Iterator[str]:
         assert self.header is not None
