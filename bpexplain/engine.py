@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import preamble
-from .errors import BpexplainError, NumericalError
+from .errors import BpexplainError, Location, NumericalError
 from .expr import Expr, Sym, Var
 from .functions import LOSSES, Loss
 from .layers import LAYER_TYPES, input_names
@@ -94,9 +94,7 @@ def check_options(spec: NetworkSpec, opts: RunOptions) -> None:
                 )
 
 
-def _where(spec: NetworkSpec):  # type: ignore[no-untyped-def]
-    from .errors import Location
-
+def _where(spec: NetworkSpec) -> Location:
     return Location(spec.source)
 
 

@@ -197,11 +197,7 @@ class Trace:
     def _repr_markdown_(self) -> str:
         from .render import render_to_string
 
-        return (
-            render_to_string(self.events, "markdown")
-            if _has_format("markdown")
-            else "```\n" + render_to_string(self.events, "text") + "\n```"
-        )
+        return render_to_string(self.events, "markdown")
 
     def __repr__(self) -> str:
         h = self.header
@@ -209,9 +205,3 @@ class Trace:
             f"<Trace {h.settings.command} {h.network['name']}: {len(self.steps)} step(s), "
             f"{len(self.equations)} equations>"
         )
-
-
-def _has_format(name: str) -> bool:
-    from .render import FORMATS
-
-    return name in FORMATS

@@ -109,3 +109,27 @@ def evaluate(node: Expr, functions: dict | None = None) -> float:
 
 def all_events(spec: NetworkSpec, **options: object) -> list:
     return list(run(spec, RunOptions(**options)))  # type: ignore[arg-type]
+
+
+# Networks whose numbers go wrong, for the tests of numerical errors.
+OVERFLOW = """\
+inputs: 2
+layers:
+  - name: h
+    activation: sigmoid
+    weight: [[1.0e200, 1.0], [0.3, 0.4]]
+  - name: out
+    weight: [[0.5, 0.6]]
+data:
+  - {input: [1.0e200, 0], target: [1]}
+"""
+
+DIVERGING = """\
+inputs: 1
+layers:
+  - name: out
+    weight: [[1.0]]
+learning_rate: 10
+data:
+  - {input: [3], target: [1]}
+"""

@@ -8,6 +8,7 @@ numerical rows check that overflow and NaN are reported with the step, layer and
 from __future__ import annotations
 
 import pytest
+from helpers import DIVERGING, OVERFLOW
 
 from bpexplain.engine import RunOptions, run
 from bpexplain.errors import BpexplainError, NumericalError
@@ -268,28 +269,6 @@ def test_too_many_units_are_refused() -> None:
 
 
 # ---- numerical trouble -------------------------------------------------------------------------
-
-OVERFLOW = """\
-inputs: 2
-layers:
-  - name: h
-    activation: sigmoid
-    weight: [[1.0e200, 1.0], [0.3, 0.4]]
-  - name: out
-    weight: [[0.5, 0.6]]
-data:
-  - {input: [1.0e200, 0], target: [1]}
-"""
-
-DIVERGING = """\
-inputs: 1
-layers:
-  - name: out
-    weight: [[1.0]]
-learning_rate: 10
-data:
-  - {input: [3], target: [1]}
-"""
 
 
 def numerical_error(text: str, **options: object) -> NumericalError:

@@ -15,6 +15,7 @@ import random
 
 import numpy as np
 import pytest
+from helpers import DIVERGING, OVERFLOW
 
 import bpexplain
 from bpexplain.engine import RunOptions, _Run, run
@@ -215,26 +216,6 @@ def test_parameters_handed_out_never_change_afterwards() -> None:
     assert any(not np.array_equal(seen[0][1][k], seen[-1][1][k]) for k in seen[0][1])  # training moved them
 
 
-OVERFLOW = """\
-inputs: 2
-layers:
-  - name: h
-    activation: sigmoid
-    weight: [[1.0e200, 1.0], [0.3, 0.4]]
-  - name: out
-    weight: [[0.5, 0.6]]
-data:
-  - {input: [1.0e200, 0], target: [1]}
-"""
-DIVERGING = """\
-inputs: 1
-layers:
-  - name: out
-    weight: [[1.0]]
-learning_rate: 10
-data:
-  - {input: [3], target: [1]}
-"""
 LOG_OF_ZERO = (
     "inputs: 2\nlayers:\n  - {name: out, activation: softmax, weight: [[1.0, 0], [0, 1]]}\n"
     "loss: cross_entropy\ndata:\n  - {input: [800, -800], target: [0, 1]}\n"

@@ -143,3 +143,24 @@ class SummaryLine:
             elif self.few_parameters:
                 line += "  " + "  ".join([f"{n} = {format_vector(a, precision)}" for n, a in params.items()])
         return line
+
+
+NETWORK_COLUMNS = ("layer", "type", "activation", "input", "output", "parameters")
+
+
+def network_rows(network: dict) -> list[tuple[str, ...]]:
+    """One row of NETWORK_COLUMNS per layer: name, type, activation, shapes, parameter shapes."""
+    rows: list[tuple[str, ...]] = []
+    for layer in network["layers"]:
+        params = ", ".join(f"{p} {'×'.join(map(str, s))}" for p, s in layer["parameters"].items())
+        rows.append(
+            (
+                str(layer["name"]),
+                str(layer["type"]),
+                str(layer["activation"]),
+                "×".join(map(str, layer["input_shape"])),
+                "×".join(map(str, layer["output_shape"])),
+                params or "-",
+            )
+        )
+    return rows

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..trace import Block, Equation, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import equation_columns, fmt, parameter_rows
+from .common import equation_columns, fmt, network_rows, parameter_rows
 from .latex_printer import LatexPrinter, latex_number, latex_text
 from .lines import LineRenderer
 from .markdown import PHASE_HEADINGS
@@ -83,16 +83,7 @@ class LatexRenderer(LineRenderer):
         yield r"\subsection*{Network}"
         yield r"\begin{tabular}{llllll}"
         yield r"  layer & type & activation & input & output & parameters \\ \hline"
-        for layer in net["layers"]:
-            params = ", ".join(f"{p} {'×'.join(map(str, s))}" for p, s in layer["parameters"].items())
-            cells = (
-                layer["name"],
-                layer["type"],
-                layer["activation"],
-                "×".join(map(str, layer["input_shape"])),
-                "×".join(map(str, layer["output_shape"])),
-                params or "-",
-            )
+        for cells in network_rows(net):
             yield "  " + " & ".join(latex_text(str(c)) for c in cells) + r" \\"
         yield r"\end{tabular}"
         yield ""

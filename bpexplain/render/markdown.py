@@ -14,7 +14,7 @@ import numpy as np
 
 from ..expr import Expr
 from ..trace import Block, Equation, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import equation_columns, fmt, parameter_rows
+from .common import equation_columns, fmt, network_rows, parameter_rows
 from .latex_printer import LatexPrinter
 from .lines import LineRenderer
 from .numbers import format_number
@@ -84,16 +84,7 @@ class MarkdownRenderer(LineRenderer):
         yield ""
         yield "| layer | type | activation | input | output | parameters |"
         yield "| --- | --- | --- | --- | --- | --- |"
-        for layer in net["layers"]:
-            params = ", ".join(f"{p} {'×'.join(map(str, s))}" for p, s in layer["parameters"].items())
-            cells = (
-                layer["name"],
-                layer["type"],
-                layer["activation"],
-                "×".join(map(str, layer["input_shape"])),
-                "×".join(map(str, layer["output_shape"])),
-                params or "-",
-            )
+        for cells in network_rows(net):
             yield "| " + " | ".join(md_text(str(c)) for c in cells) + " |"
         yield ""
         frozen = net["frozen"]

@@ -22,7 +22,18 @@ from rich.table import Table
 from rich.text import Text
 
 from ..trace import Block, Event, NamedArray, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import DRIFT_TITLE, SummaryLine, SummaryTable, drift_rows, equation_columns, fmt, map_grids, parameter_rows
+from .common import (
+    DRIFT_TITLE,
+    NETWORK_COLUMNS,
+    SummaryLine,
+    SummaryTable,
+    drift_rows,
+    equation_columns,
+    fmt,
+    map_grids,
+    network_rows,
+    parameter_rows,
+)
 from .numbers import format_grid, format_number, format_vector
 from .printer import TextPrinter
 
@@ -103,18 +114,10 @@ def _header(h: TraceHeader, printer: TextPrinter) -> RenderableType:
     for sym, meaning in h.legend:
         legend.add_row(Text(printer.doprint(sym), style="bold"), meaning)
     layers = Table(box=box.SIMPLE, title="Network", title_justify="left")
-    for col in ("layer", "type", "activation", "input", "output", "parameters"):
+    for col in NETWORK_COLUMNS:
         layers.add_column(col)
-    for layer in net["layers"]:
-        params = ", ".join(f"{p} {'×'.join(map(str, s))}" for p, s in layer["parameters"].items())
-        layers.add_row(
-            layer["name"],
-            layer["type"],
-            layer["activation"],
-            "×".join(map(str, layer["input_shape"])),
-            "×".join(map(str, layer["output_shape"])),
-            params or "-",
-        )
+    for row in network_rows(net):
+        layers.add_row(*row)
     initial = _parameters(h.initial_parameters, h, printer, "Initial parameters")
     return Group(
         Panel(

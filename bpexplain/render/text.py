@@ -11,7 +11,17 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from ..trace import Block, Event, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import DRIFT_TITLE, SummaryLine, drift_rows, equation_columns, fmt, map_grids, parameter_rows
+from .common import (
+    DRIFT_TITLE,
+    NETWORK_COLUMNS,
+    SummaryLine,
+    drift_rows,
+    equation_columns,
+    fmt,
+    map_grids,
+    network_rows,
+    parameter_rows,
+)
 from .lines import LineRenderer
 from .numbers import format_grid, format_vector
 from .printer import TextPrinter
@@ -61,19 +71,7 @@ class TextRenderer(LineRenderer):
 
     def network_lines(self, h: TraceHeader) -> Iterator[str]:
         yield "Network"
-        rows = [("layer", "type", "activation", "input", "output", "parameters")]
-        for layer in h.network["layers"]:
-            params = ", ".join(f"{p} {'×'.join(map(str, s))}" for p, s in layer["parameters"].items())
-            rows.append(
-                (
-                    layer["name"],
-                    layer["type"],
-                    layer["activation"],
-                    "×".join(map(str, layer["input_shape"])),
-                    "×".join(map(str, layer["output_shape"])),
-                    params or "-",
-                )
-            )
+        rows = [NETWORK_COLUMNS, *network_rows(h.network)]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for row in rows:
             yield "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
