@@ -7,6 +7,7 @@ shortcut, so that every value that departs from the true gradient can carry the 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
@@ -20,12 +21,15 @@ from .expr import Expr, Sym, Var
 from .functions import LOSSES, Loss
 from .layers import LAYER_TYPES, input_names
 from .layers.base import EquationContext, Layer, LayerValues
+from .lean import LeanResult, LeanStep
 from .limits import MAX_EQUATIONS, check_trace_size
 from .numerical import checked
 from .spec import NetworkSpec
 from .trace import Block, Drift, Equation, Event, NamedArray, StepEnd, StepStart, TraceEnd, TraceHeader
 
 Params = dict[str, dict[str, np.ndarray]]
+# a lean run computes this many parameter values ahead at most (steps × the network's parameters), up to 64 steps
+LEAN_BATCH_VALUES = 4096
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,11 @@ class _Run:
             and opts.round is None
             and opts.rule == "exact"
         )
+        self.lean_step = (
+            LeanStep(self.layers, self.loss, self.lr, self.trainable, opts.update_order == "sequential")
+            if self.lean
+            else None
+        )
         self.flat_names = {ls.name: {k: f"{ls.name}.{k}" for k in ls.params} for ls in spec.layers}
         # every value an equation shows goes through `_r`: rounded with --round, handed back at once without
         self._r: Callable[[Any], Any] = self._rounded if opts.round is not None else _unchanged
@@ -177,14 +186,24 @@ class _Run:
         current_epoch = 1
         steps_run = 0
         by_epochs = self.opts.epochs is not None
+        if self.lean and self.opts.until_loss is None:  # nothing can stop the run early
+            steps_run = yield from self._lean_run()
+            yield TraceEnd(steps_run, stopped, self._flat_params(), ())
+            return
         for step, epoch, samples in self.schedule():
             if by_epochs and epoch != current_epoch:
                 if self._reached(epoch_losses):
                     stopped = f"mean loss of epoch {current_epoch} reached --until-loss {self.opts.until_loss}"
                     break
                 epoch_losses, current_epoch = [], epoch
-            events = self.step(step, epoch, samples)
-            loss = yield from (_without_empty_blocks(events) if self.want_blocks else events)
+            done = self._lean(step, epoch, samples) if self.lean else None
+            if done is not None:  # most steps at --detail summary: two events, no generator of their own
+                yield done[0]
+                yield done[1]
+                loss: float | None = done[1].loss
+            else:
+                events = self._step(step, epoch, samples)
+                loss = yield from (_without_empty_blocks(events) if self.want_blocks else events)
             if exact is not None:
                 last_losses = (loss, _drain(exact.step(step, epoch, samples)))
             steps_run = step
@@ -204,41 +223,46 @@ class _Run:
 
     def step(self, index: int, epoch: int, samples: tuple[int, ...]) -> Generator[Event, None, float | None]:
         """The events of one step; the step's loss as the generator's return value."""
-        return self._lean_step(index, epoch, samples) if self.lean else self._step(index, epoch, samples)
+        done = self._lean(index, epoch, samples) if self.lean else None
+        if done is None:
+            return (yield from self._step(index, epoch, samples))
+        yield from done
+        return done[1].loss
 
-    def _lean_step(self, index: int, epoch: int, samples: tuple[int, ...]) -> Generator[Event, None, float | None]:
-        """A step that shows no blocks: the same numerics as `_step` (the layers' methods, through `_forward`
-        and `_backward`), under one np.errstate for the whole step rather than one for each phase.
-
-        A floating-point error, or a loss that is not finite, runs the step again by the checked path, which
-        names the first non-finite value exactly as it always does; nothing has changed before that.
-        """
+    def _lean(self, index: int, epoch: int, samples: tuple[int, ...]) -> tuple[StepStart, StepEnd] | None:
+        """A step that shows no blocks, by lean.py; None where it hands the step back to the checked path."""
+        assert self.lean_step is not None
         self.current_step = index
-        s = samples[0]
+        done = self.lean_step.run(self.params, [self.spec.data[samples[0]]])
+        return self._lean_events(index, epoch, samples[0], done[0]) if done else None
+
+    def _lean_run(self) -> Generator[Event, None, int]:
+        """Every step of a lean run that nothing stops early, computed a batch at a time under one np.errstate
+        (entering it takes as long as a tenth of a small network's step); the number of steps run."""
+        assert self.lean_step is not None
+        schedule = self.schedule()
+        size = max(1, min(64, LEAN_BATCH_VALUES // sum(p.size for ps in self.params.values() for p in ps.values())))
+        step = 0
+        while batch := list(itertools.islice(schedule, size)):
+            while batch:
+                done = self.lean_step.run(self.params, [self.spec.data[samples[0]] for _, _, samples in batch])
+                for (step, epoch, samples), result in zip(batch, done):
+                    start, end = self._lean_events(step, epoch, samples[0], result)
+                    yield start
+                    yield end
+                del batch[: len(done)]
+                if batch:  # handed back: the checked path runs it, or names the first value that is not finite
+                    step, epoch, samples = batch.pop(0)
+                    yield from self._step(step, epoch, samples)
+        return step
+
+    def _lean_events(self, index: int, epoch: int, s: int, done: LeanResult) -> tuple[StepStart, StepEnd]:
+        self.params = done.params
         sample = self.spec.data[s]
-        try:
-            with np.errstate(over="raise", invalid="raise", divide="raise"):
-                vals = self._forward(sample.input, index)
-                loss = self.loss.value(vals[-1].y, sample.target)
-                new_params = self._backward(vals, sample.target, "exact")
-        except FloatingPointError:
-            return (yield from self._step(index, epoch, samples))
-        if not math.isfinite(loss):
-            return (yield from self._step(index, epoch, samples))
-        yield StepStart(index, epoch, (s + 1,), (sample.input,), (sample.target,))
-        self.params = new_params
-        names = self.flat_names
-        gradients = {
-            names[layer.name][p]: g for layer, v in zip(self.layers, vals, strict=True) for p, g in v.grads.items()
-        }
-        yield StepEnd(
-            index,
-            loss,
-            {layer.name: v.y for layer, v in zip(self.layers, vals, strict=True)},
-            gradients,
-            self._flat_params(),
+        return (
+            StepStart(index, epoch, (s + 1,), (sample.input,), (sample.target,)),
+            StepEnd(index, done.loss, done.outputs, done.gradients, done.flat_params),
         )
-        return loss
 
     def _step(self, index: int, epoch: int, samples: tuple[int, ...]) -> Generator[Event, None, float | None]:
         self.current_step = index  # named by a NumericalError
@@ -384,7 +408,7 @@ class _Run:
                 src = v.d_out if slide else v.d_pre
                 assert src is not None
                 through = v.prop_params if sequential and v.prop_params is not None else v.params
-                v.d_in = layer.input_gradient(through, src)
+                v.d_in = layer.input_gradient(through, v.x, src)
                 d_out = self._r_shown_d_out(self.layers[k - 1], v.d_in.reshape(vals[k - 1].y.shape))
         if not sequential:
             for layer in self.layers:

@@ -12,6 +12,8 @@ Conventions (stated in every trace):
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,11 +41,23 @@ class Activation:
         return f"{self.label}'"
 
 
+_EXP_MAX = math.log(sys.float_info.max)  # 709.78: exp of anything larger overflows
+
+
 def _sigmoid(e: Array) -> Array:
-    # By sign, so that exp never overflows: 1/(1 + exp(−e)) for e ≥ 0, exp(e)/(1 + exp(e)) below,
-    # computed as exp(−|e|) once (the same bits as the two branches, without masked copies).
-    z = np.exp(-np.abs(e))
-    return np.where(e >= 0, 1.0, z) / (1.0 + z)
+    # The lecture's 1/(1 + exp(−e)). Where exp(−e) would overflow (e < −709.78), σ(e) = exp(e)/(1 + exp(e))
+    # is exp(e) in float64 (a subnormal, or 0). The engine computes under np.errstate(over="raise"), so an
+    # array that reaches so far is taken apart there; its other elements keep the formula's bits.
+    try:
+        return 1.0 / (1.0 + np.exp(-e))
+    except FloatingPointError:
+        far = e < -_EXP_MAX
+        return np.where(far, np.exp(np.where(far, e, 0.0)), 1.0 / (1.0 + np.exp(-np.where(far, 0.0, e))))
+
+
+def _mse(y: Array, t: Array) -> float:
+    r = y - t
+    return 0.5 * float((r * r).sum())  # numpy's own ops, which raise on overflow (a BLAS dot product does not)
 
 
 def _softmax(e: Array) -> Array:
@@ -153,7 +167,7 @@ def _bce_form(pairs: list[tuple[Expr, Expr]]) -> Expr:
 LOSSES: dict[str, Loss] = {
     "mse": Loss(
         "mse",
-        lambda y, t: float(0.5 * ((y - t) ** 2).sum()),
+        _mse,
         lambda y, t: y - t,
         _mse_form,
         lambda y, t: Sub(y, t),

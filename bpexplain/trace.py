@@ -97,7 +97,9 @@ class TraceHeader:
     parameter_symbols: dict[str, tuple[Expr, ...]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+# StepStart and StepEnd are read-only by convention rather than frozen: `--detail summary` makes two for
+# every step, and a frozen dataclass's __init__ costs three times as much.
+@dataclass(slots=True)
 class StepStart:
     index: int
     epoch: int
@@ -117,7 +119,7 @@ class Block:
     sample: int | None = None  # with --batch full: which sample of the batch
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StepEnd:
     index: int
     loss: float | None

@@ -20,6 +20,8 @@ from helpers import DIVERGING, OVERFLOW
 import bpexplain
 from bpexplain.engine import RunOptions, _Run, run
 from bpexplain.errors import NumericalError
+from bpexplain.lean import LeanStep
+from bpexplain.render.common import SummaryLine
 from bpexplain.render.numbers import format_number, format_vector
 from bpexplain.spec import load_network, parse_network
 from bpexplain.trace import Block, StepEnd, StepStart
@@ -181,7 +183,9 @@ def step_ends(network: str, **options: object) -> tuple[_Run, list[StepEnd]]:
     return r, ends
 
 
-@pytest.mark.parametrize("network,steps", [("xor", 9), ("lecture", 4), ("classifier", 5), ("homework-cnn", 3)])
+@pytest.mark.parametrize(
+    "network,steps", [("xor", 9), ("xor", 150), ("lecture", 4), ("classifier", 5), ("homework-cnn", 3)]
+)
 @pytest.mark.parametrize("order", ["simultaneous", "sequential"])
 def test_the_lean_step_computes_what_the_checked_step_computes(network: str, steps: int, order: str) -> None:
     lean, fast = step_ends(network, steps=steps, detail="summary", update_order=order, shuffle=True, seed=3)
@@ -195,6 +199,24 @@ def test_the_lean_step_computes_what_the_checked_step_computes(network: str, ste
             for name in want:
                 assert got[name].dtype == want[name].dtype
                 assert np.array_equal(got[name], want[name]), (network, a.index, name)
+
+
+def test_a_lean_run_computes_a_few_thousand_values_ahead_at_most(monkeypatch: pytest.MonkeyPatch) -> None:
+    batches: list[int] = []
+    original = LeanStep.run
+
+    def counted(self: LeanStep, params: dict, samples: list) -> list:
+        batches.append(len(samples))
+        return original(self, params, samples)
+
+    monkeypatch.setattr(LeanStep, "run", counted)
+    for network, steps in (("xor", 150), ("lenet5", 2)):
+        batches.clear()
+        ends = [
+            e for e in run(load_network(network), RunOptions(steps=steps, detail="summary")) if isinstance(e, StepEnd)
+        ]
+        assert len(ends) == steps
+        assert batches == ([64, 64, 22] if network == "xor" else [1, 1])  # xor: 9 parameters; lenet5: 61,706
 
 
 @pytest.mark.parametrize("options", [dict(rule="slide"), dict(batch="full"), dict(round=3), dict(detail="full")])
@@ -291,8 +313,42 @@ def reference_summary_lines(trace: bpexplain.Trace, precision: int) -> list[str]
     return lines
 
 
+ODD_NUMBERS = """\
+inputs: 2
+layers:
+  - name: "5% e-net"
+    weight: [[0.5, 0.25]]
+    bias: [0.125]
+  - name: "out"
+    weight: {value: [[1.0e-7]], trainable: false}
+    bias: {value: [2.5e9], trainable: false}
+learning_rate: 1.0e-6
+data:
+  - {input: [1, 2], target: [1]}
+  - {input: [0.5, -1], target: [0]}
+"""
+NEGATIVE_ZERO = """\
+inputs: 2
+layers:
+  - {name: n, weight: [[0.5, -0.25]], bias: {value: [-0.0], trainable: false}}
+data:
+  - {input: [1, 2], target: [1]}
+"""
+
+
 @pytest.mark.parametrize(
-    "network,precision", [("xor", 4), ("xor", 2), ("xor", 11), ("lecture", 4), (WIDE, 4), (BRACES, 3), (BRACES, 17)]
+    "network,precision",
+    [
+        ("xor", 4),
+        ("xor", 2),
+        ("xor", 11),
+        ("lecture", 4),
+        (WIDE, 4),
+        (BRACES, 3),
+        (BRACES, 17),
+        (ODD_NUMBERS, 4),
+        (NEGATIVE_ZERO, 4),
+    ],
 )
 def test_the_summary_line_is_what_it_was(network: str, precision: int) -> None:
     spec = parse_network(network, "net.yaml") if "\n" in network else load_network(network)
@@ -304,3 +360,16 @@ def test_the_summary_line_is_what_it_was(network: str, precision: int) -> None:
         assert ", -0.25, 0.125, 1e-7, 0, 3, …, 6, 7, 8, 9, 10, " in written[0]  # shortened, not templated
     if network == BRACES:
         assert "odd {name}.weight = [" in written[0]
+    if network == ODD_NUMBERS:  # 1e-7 and 2.5e9 as format_number writes them, and a % in a name
+        assert "  out.weight = [1e-7]  out.bias = [2.5e9]" in written[0] and "5% e-net.bias = [" in written[0]
+    if network == NEGATIVE_ZERO:
+        assert written[0].endswith("n.bias = [0]")
+
+
+def test_the_summary_line_takes_its_template_where_it_can() -> None:
+    """Where every parameter fits the `g` format the line is one %-format (the test above: the same text)."""
+    lines = SummaryLine(4)
+    trace = bpexplain.train("xor", steps=2, detail="summary")
+    starts = [e for e in trace if isinstance(e, StepStart)]
+    assert lines(starts[0], trace.steps[0]).startswith("step 1 (epoch 1, sample 1): E = 0.1135  hidden.weight = [")
+    assert lines.template is not None and lines.template.count("%.4g") == 9

@@ -243,15 +243,20 @@ def test_exit_statuses(tmp_path: Path) -> None:
 
 
 def test_sigmoid_never_raises_a_floating_point_flag_and_keeps_its_bits() -> None:
+    import math
+
     import numpy as np
 
     from bpexplain.functions import make_activation
 
-    e = np.array([0.0, -0.0, 1e-300, -1e-300, 0.5, -0.5, 36.0, -36.0, 709.0, -709.0, 745.0, -745.0, 1e308, -1e308])
-    with np.errstate(over="raise", invalid="raise", divide="raise"):
-        y = make_activation("sigmoid").value(e)
-    pos = e >= 0  # the two textbook branches, each where it cannot overflow
-    with np.errstate(over="ignore", invalid="ignore"):  # the branch not taken may overflow
-        reference = np.where(pos, 1.0 / (1.0 + np.exp(-e)), np.exp(e) / (1.0 + np.exp(e)))
-    assert np.array_equal(y, reference)
-    assert y[-2] == 1.0 and y[-1] == 0.0 and y[0] == 0.5
+    sigmoid = make_activation("sigmoid").value
+    near = np.array([0.0, -0.0, 1e-300, -1e-300, 0.5, -0.5, 36.0, -36.0, 709.0, -709.0, 745.0, 1e308])
+    far = np.array([-720.0, -745.0, -1e308])  # exp(−e) overflows
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # as the engine computes
+        y_near = sigmoid(near)
+        y_all = sigmoid(np.concatenate([far, near]))
+    assert np.array_equal(y_near, 1.0 / (1.0 + np.exp(-near)))  # the lecture's 1/(1 + exp(−e)), bit for bit
+    assert np.array_equal(y_all[3:], y_near)  # elements far out do not change the others' bits
+    # there exp(e)/(1 + exp(e)) is exp(e): subnormals, then 0
+    assert list(y_all[:3]) == [math.exp(-720), 5e-324, 0.0] and y_all[0] > 0
+    assert y_near[0] == 0.5 and y_near[-1] == 1.0

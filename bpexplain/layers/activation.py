@@ -62,7 +62,7 @@ class ActivationLayer(MapLayer):
     def pre_activation(self, params: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         return np.array(x, dtype=np.float64, copy=True)
 
-    def input_gradient(self, params: Mapping[str, np.ndarray], d_pre: np.ndarray) -> np.ndarray:
+    def input_gradient(self, params: Mapping[str, np.ndarray], x: np.ndarray, d_pre: np.ndarray) -> np.ndarray:
         return d_pre.reshape(self.spec.in_shape)
 
     def param_gradients(self, x: np.ndarray, d_pre: np.ndarray) -> dict[str, np.ndarray]:

@@ -220,8 +220,8 @@ class Layer(ABC):
     def pre_activation(self, params: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray: ...
 
     @abstractmethod
-    def input_gradient(self, params: Mapping[str, np.ndarray], d_pre: np.ndarray) -> np.ndarray:
-        """∂E/∂x from ∂E/∂e (the transpose of the layer's linear map)."""
+    def input_gradient(self, params: Mapping[str, np.ndarray], x: np.ndarray, d_pre: np.ndarray) -> np.ndarray:
+        """∂E/∂x from ∂E/∂e and the input x: the transpose of the layer's linear map (max pooling routes by x)."""
 
     @abstractmethod
     def param_gradients(self, x: np.ndarray, d_pre: np.ndarray) -> dict[str, np.ndarray]: ...
@@ -231,18 +231,25 @@ class Layer(ABC):
 
     def local_backward(self, v: LayerValues, target: np.ndarray | None) -> None:
         """Fill in dh/de and ∂E/∂e from ∂E/∂y (or from the target, where the loss combines)."""
+        v.deriv, v.d_pre = self.pre_gradient(v.e, v.y, v.d_out, target)
+
+    def pre_gradient(
+        self, e: np.ndarray, y: np.ndarray, d_out: np.ndarray | None, target: np.ndarray | None
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        """(dh/de for an elementwise activation or None, ∂E/∂e) from ∂E/∂y, or from the target where the
+        loss combines with the activation."""
         if not self.has_activation:
-            v.d_pre = v.d_out
-        elif self.combined:
+            assert d_out is not None
+            return None, d_out
+        if self.combined:
             assert target is not None
-            v.d_pre = v.y - target
-        elif not self.activation.elementwise:
-            assert v.d_out is not None
-            v.d_pre = softmax_backward(v.y, v.d_out)
-        else:
-            assert self.activation.derivative is not None and v.d_out is not None
-            v.deriv = self.activation.derivative(v.e, v.y)
-            v.d_pre = v.d_out * v.deriv
+            return None, y - target
+        assert d_out is not None
+        if not self.activation.elementwise:
+            return None, softmax_backward(y, d_out)
+        assert self.activation.derivative is not None
+        deriv = self.activation.derivative(e, y)
+        return deriv, d_out * deriv
 
     # ---- the layer's own right-hand sides ----------------------------------------------------
 

@@ -314,7 +314,7 @@ class Conv2d(MapLayer):
             e = e + params["bias"][:, None, None]
         return e
 
-    def input_gradient(self, params: Mapping[str, np.ndarray], d_pre: np.ndarray) -> np.ndarray:
+    def input_gradient(self, params: Mapping[str, np.ndarray], x: np.ndarray, d_pre: np.ndarray) -> np.ndarray:
         """A full convolution of the error with the rotated kernel: each output error goes back to its field."""
         (ph, pw), (dh, dw), (sh, sw) = self.padding, self.dilation, self.stride
         c, h, w = self.spec.in_shape

@@ -135,7 +135,7 @@ class Dense(Layer):
             e = e + params["bias"]
         return e
 
-    def input_gradient(self, params: Mapping[str, np.ndarray], d_pre: np.ndarray) -> np.ndarray:
+    def input_gradient(self, params: Mapping[str, np.ndarray], x: np.ndarray, d_pre: np.ndarray) -> np.ndarray:
         return params["weight"].T @ d_pre
 
     def param_gradients(self, x: np.ndarray, d_pre: np.ndarray) -> dict[str, np.ndarray]:

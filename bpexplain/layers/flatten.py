@@ -56,7 +56,7 @@ class Flatten(Layer):
     def pre_activation(self, params: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         return x.ravel().copy()
 
-    def input_gradient(self, params: Mapping[str, np.ndarray], d_pre: np.ndarray) -> np.ndarray:
+    def input_gradient(self, params: Mapping[str, np.ndarray], x: np.ndarray, d_pre: np.ndarray) -> np.ndarray:
         return d_pre.reshape(self.spec.in_shape)
 
     def param_gradients(self, x: np.ndarray, d_pre: np.ndarray) -> dict[str, np.ndarray]:

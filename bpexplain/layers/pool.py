@@ -184,13 +184,8 @@ class MaxPool(Pool):
         """For every output unit, the position in its window of the first maximum (reading order)."""
         return self.windows(x).argmax(axis=3).ravel()
 
-    def local_backward(self, v: LayerValues, target: np.ndarray | None) -> None:
-        """Keep this step's input: the routing of `input_gradient`, called next, depends on who won."""
-        super().local_backward(v, target)
-        self._last_x = v.x
-
-    def input_gradient(self, params: Mapping[str, np.ndarray], d_pre: np.ndarray) -> np.ndarray:
-        return self._route(self._last_x, d_pre)
+    def input_gradient(self, params: Mapping[str, np.ndarray], x: np.ndarray, d_pre: np.ndarray) -> np.ndarray:
+        return self._route(x, d_pre)
 
     def _route(self, x: np.ndarray, d: np.ndarray) -> np.ndarray:
         out = np.zeros(int(np.prod(self.spec.in_shape)))
@@ -244,7 +239,7 @@ class AvgPool(Pool):
     def pre_activation(self, params: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         return self.windows(x).mean(axis=3)
 
-    def input_gradient(self, params: Mapping[str, np.ndarray], d_pre: np.ndarray) -> np.ndarray:
+    def input_gradient(self, params: Mapping[str, np.ndarray], x: np.ndarray, d_pre: np.ndarray) -> np.ndarray:
         out = np.zeros(int(np.prod(self.spec.in_shape)))
         share = d_pre.ravel() / (self.size[0] * self.size[1])
         fields = np.asarray(self.fields())

@@ -5,12 +5,14 @@ Nothing here computes a number: it only selects and formats what the engine reco
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..trace import Block, Equation, NamedArray, StepEnd, StepStart, TraceEnd
-from .numbers import format_number, format_numbers, format_vector
+from .numbers import format_number, format_vector
 from .printer import Printer
 
 
@@ -46,17 +48,18 @@ class SummaryTable:
     tail: int = 3
     initial: dict[str, np.ndarray] = field(default_factory=dict)
     first: list[tuple[StepStart | None, StepEnd]] = field(default_factory=list)
-    last: list[tuple[StepStart | None, StepEnd]] = field(default_factory=list)
+    last: deque[tuple[StepStart | None, StepEnd]] = field(init=False)
     count: int = 0
+
+    def __post_init__(self) -> None:
+        self.last = deque(maxlen=self.tail)
 
     def add(self, start: StepStart | None, end: StepEnd) -> None:
         self.count += 1
         if len(self.first) < self.head:
             self.first.append((start, end))
-            return
-        self.last.append((start, end))
-        if len(self.last) > self.tail:
-            self.last.pop(0)
+        else:
+            self.last.append((start, end))
 
     def columns(self) -> list[tuple[StepStart | None, StepEnd] | None]:
         """The steps to show, with None where steps are left out."""
@@ -115,34 +118,51 @@ def fmt(x: float | None, precision: int) -> str:
 class SummaryLine:
     """A step's one line at --detail summary: the loss, and the parameters where there are few.
 
-    Thousands of steps are written this way, so the line's template is made once and every number of
-    a step is formatted at once.
+    Thousands of steps are written this way. Where every parameter fits Python's `g` format (see
+    `format_number`), the whole line is one %-format of a template made once; the parameters are
+    right when the line has no "e" beyond those of the template and the loss, and none is -0.
+    Otherwise the line is made number by number.
     """
 
     def __init__(self, precision: int) -> None:
         self.precision = precision
         self.few_parameters: bool | None = None  # are there few enough to show every step?
-        self.parameter_template: str | None = None  # and the text of their line, with a {} for each number
+        self.template: str | None = None  # the whole line as a %-template, where it can be one
+        self.template_e = 0  # the letters "e" of the template's own text
 
     def __call__(self, start: StepStart | None, e: StepEnd) -> str:
+        params = e.parameters
+        if self.few_parameters is None and params is not None:  # the same parameters every step: looked at once
+            self.few_parameters = sum(a.size for a in params.values()) <= 16
+            if self.few_parameters and all(a.size <= 12 for a in params.values()) and 0 < self.precision <= 9:
+                number = f"%.{self.precision}g"
+                self.template = "step %d (epoch %d, sample %d): E = %s"  # the loss by format_number: often tiny
+                self.template += "".join(
+                    f"  {n.replace('%', '%%')} = [{', '.join([number] * a.size)}]" for n, a in params.items()
+                )
+                self.template_e = self.template.count("e")
+        if self.template is not None and start is not None and len(start.samples) == 1 and e.loss is not None:
+            assert params is not None
+            loss = format_number(e.loss, self.precision)
+            values: list[float] = []
+            for a in params.values():
+                values += a.ravel().tolist()
+            line = self.template % (e.index, start.epoch, start.samples[0], loss, *values)
+            if line.count("e") == self.template_e + loss.count("e") and not (0.0 in values and _negative_zero(values)):
+                return line
+        return self._line(start, e)
+
+    def _line(self, start: StepStart | None, e: StepEnd) -> str:
         precision = self.precision
         where = f"epoch {start.epoch}, sample {', '.join(map(str, start.samples))}" if start else ""
         line = f"step {e.index} ({where}): E = {fmt(e.loss, precision)}"
-        params = e.parameters
-        if params is not None:
-            if self.few_parameters is None:  # the same parameters and shapes every step: looked at once
-                self.few_parameters = sum(a.size for a in params.values()) <= 16
-                if self.few_parameters and all(a.size <= 12 for a in params.values()):  # none shortened
-                    self.parameter_template = "".join(
-                        f"  {n.replace('{', '{{').replace('}', '}}')} = [{', '.join(['{}'] * a.size)}]"
-                        for n, a in params.items()
-                    )
-            if self.parameter_template is not None:  # every number formatted at once, then put in place
-                numbers = [x for a in params.values() for x in a.ravel().tolist()]
-                line += self.parameter_template.format(*format_numbers(numbers, precision))
-            elif self.few_parameters:
-                line += "  " + "  ".join([f"{n} = {format_vector(a, precision)}" for n, a in params.items()])
+        if e.parameters is not None and self.few_parameters:
+            line += "  " + "  ".join([f"{n} = {format_vector(a, precision)}" for n, a in e.parameters.items()])
         return line
+
+
+def _negative_zero(values: list[float]) -> bool:
+    return any(v == 0 and math.copysign(1.0, v) < 0 for v in values)
 
 
 NETWORK_COLUMNS = ("layer", "type", "activation", "input", "output", "parameters")

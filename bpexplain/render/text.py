@@ -36,16 +36,18 @@ class TextRenderer(LineRenderer):
         self.summary_lines = SummaryLine(precision)
 
     def write(self, events: Iterable[Event], out: TextIO) -> None:
+        summary_only = False  # known from the header, the first event
         for event in events:
             # --detail summary: what `lines` does for a step, without its generators (thousands of steps)
-            if isinstance(event, StepEnd) and self.detail == "summary":
+            if summary_only and isinstance(event, StepEnd):
                 self.summary.add(self.start, event)
-                out.write(self.summary_line(event) + "\n")
-            elif isinstance(event, StepStart) and self.detail == "summary":
+                out.write(self.summary_lines(self.start, event) + "\n")
+            elif summary_only and isinstance(event, StepStart):
                 self.start = event
             else:
                 for line in self.lines(event):
                     out.write(line + "\n")
+                summary_only = self.detail == "summary"
 
     # ---- header -------------------------------------------------------------------------------
 

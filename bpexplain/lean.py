@@ -1,0 +1,122 @@
+"""The summary path: a training step that shows nothing but its end, without the records a trace needs.
+
+`--detail summary` runs thousands of steps, and a step of a small network is a few dozen numpy calls
+of well under a microsecond each, so whatever surrounds them counts. This is the engine's step for
+one sample by the exact rule, unrounded, with only what a StepEnd carries kept: the layers' own
+methods, called in the same order on the same numbers, so the results are the same bits.
+
+A floating-point error, or a loss that is not finite, hands the step back (None) before anything has
+changed, and the engine runs it again by its checked path, which names the first value that is not finite.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .functions import Loss
+from .layers.base import Layer
+from .spec import Sample
+
+Array = np.ndarray
+Params = dict[str, dict[str, Array]]
+
+
+class LeanResult(NamedTuple):
+    loss: float
+    outputs: dict[str, Array]  # each layer's output y, by layer name
+    gradients: dict[str, Array]  # ∂E/∂parameter, by flat name (hidden.weight)
+    params: Params  # after the update, by layer and parameter name
+    flat_params: dict[str, Array]  # the same arrays by flat name
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One layer's bound methods and parameters, looked up once for every step."""
+
+    layer: Layer
+    name: str
+    pre_activation: Callable[[dict[str, Array], Array], Array]
+    activate: Callable[[Array], Array] | None
+    params: tuple[tuple[str, str, bool], ...]  # (parameter, flat name, trainable)
+
+
+class LeanStep:
+    def __init__(
+        self,
+        layers: Sequence[Layer],
+        loss: Loss,
+        learning_rate: float,
+        trainable: dict[str, dict[str, bool]],
+        sequential: bool,
+    ) -> None:
+        self.plans = [
+            _Plan(
+                layer,
+                layer.name,
+                layer.pre_activation,
+                layer.activate if layer.has_activation else None,
+                tuple((p, f"{layer.name}.{p}", trainable[layer.name][p]) for p in layer.spec.params),
+            )
+            for layer in layers
+        ]
+        self.backward_indices = range(len(self.plans) - 1, -1, -1)
+        self.layer_names = [plan.name for plan in self.plans]
+        self.flat_names = [flat for plan in self.plans for _, flat, _ in plan.params]
+        self.loss = loss
+        self.lr = learning_rate
+        self.sequential = sequential
+        self.combined = layers[-1].combined  # the output layer's ∂E/∂e comes from the target directly
+
+    def run(self, params: Params, samples: Sequence[Sample]) -> list[LeanResult]:
+        """One step for each sample in turn, each from the parameters the one before left, under one
+        np.errstate; they end early, before the first step that must be handed back."""
+        results: list[LeanResult] = []
+        try:
+            with np.errstate(over="raise", invalid="raise", divide="raise"):
+                for sample in samples:
+                    done = self._step(params, sample.input, sample.target)
+                    if done is None:
+                        break
+                    results.append(done)
+                    params = done.params
+        except FloatingPointError:
+            pass
+        return results
+
+    def _step(self, params: Params, x: Array, target: Array) -> LeanResult | None:
+        inputs: list[Array] = []
+        pres: list[Array] = []
+        outputs: dict[str, Array] = {}
+        for plan in self.plans:
+            e = plan.pre_activation(params[plan.name], x)
+            inputs.append(x)
+            pres.append(e)
+            x = outputs[plan.name] = plan.activate(e) if plan.activate is not None else e
+        loss = self.loss.value(x, target)
+        if not math.isfinite(loss):
+            return None
+        lr, sequential = self.lr, self.sequential
+        d_out = None if self.combined else self.loss.gradient(x, target)
+        # keys in the network's order, as the checked path gives them; values filled in from the output back
+        new: dict[str, Any] = dict.fromkeys(self.layer_names)
+        flat_grads: dict[str, Any] = dict.fromkeys(self.flat_names)
+        flat_params: dict[str, Any] = dict.fromkeys(self.flat_names)
+        for k in self.backward_indices:
+            plan = self.plans[k]
+            layer, x = plan.layer, inputs[k]
+            d_pre = layer.pre_gradient(pres[k], outputs[plan.name], d_out, target)[1]
+            grads = layer.param_gradients(x, d_pre)
+            old = params[plan.name]
+            updated = new[plan.name] = {}
+            for p, flat, trainable in plan.params:
+                g = flat_grads[flat] = grads[p]
+                updated[p] = flat_params[flat] = old[p] - lr * g if trainable else old[p]
+            if k:
+                d_in = layer.input_gradient(updated if sequential else old, x, d_pre)
+                d_out = d_in if d_in.shape == x.shape else d_in.reshape(x.shape)
+        return LeanResult(loss, outputs, flat_grads, new, flat_params)
