@@ -21,7 +21,7 @@ from .expr import Expr, Sym, Var
 from .functions import LOSSES, Loss
 from .layers import LAYER_TYPES, input_names
 from .layers.base import EquationContext, Layer, LayerValues
-from .lean import LeanResult, LeanStep
+from .lean import LeanStep
 from .limits import MAX_EQUATIONS, check_trace_size
 from .numerical import checked
 from .spec import NetworkSpec
@@ -233,8 +233,11 @@ class _Run:
         """A step that shows no blocks, by lean.py; None where it hands the step back to the checked path."""
         assert self.lean_step is not None
         self.current_step = index
-        done = self.lean_step.run(self.params, [self.spec.data[samples[0]]])
-        return self._lean_events(index, epoch, samples[0], done[0]) if done else None
+        ends, params = self.lean_step.run(self.params, [(index, self.spec.data[samples[0]])])
+        if not ends:
+            return None
+        self.params = params
+        return self._lean_start(index, epoch, samples[0]), ends[0]
 
     def _lean_run(self) -> Generator[Event, None, int]:
         """Every step of a lean run that nothing stops early, computed a batch at a time under one np.errstate
@@ -242,27 +245,23 @@ class _Run:
         assert self.lean_step is not None
         schedule = self.schedule()
         size = max(1, min(64, LEAN_BATCH_VALUES // sum(p.size for ps in self.params.values() for p in ps.values())))
+        data = self.spec.data
         step = 0
         while batch := list(itertools.islice(schedule, size)):
             while batch:
-                done = self.lean_step.run(self.params, [self.spec.data[samples[0]] for _, _, samples in batch])
-                for (step, epoch, samples), result in zip(batch, done):
-                    start, end = self._lean_events(step, epoch, samples[0], result)
-                    yield start
+                ends, self.params = self.lean_step.run(self.params, [(step, data[s[0]]) for step, _, s in batch])
+                for (step, epoch, samples), end in zip(batch, ends):
+                    yield self._lean_start(step, epoch, samples[0])
                     yield end
-                del batch[: len(done)]
+                del batch[: len(ends)]
                 if batch:  # handed back: the checked path runs it, or names the first value that is not finite
                     step, epoch, samples = batch.pop(0)
                     yield from self._step(step, epoch, samples)
         return step
 
-    def _lean_events(self, index: int, epoch: int, s: int, done: LeanResult) -> tuple[StepStart, StepEnd]:
-        self.params = done.params
+    def _lean_start(self, index: int, epoch: int, s: int) -> StepStart:
         sample = self.spec.data[s]
-        return (
-            StepStart(index, epoch, (s + 1,), (sample.input,), (sample.target,)),
-            StepEnd(index, done.loss, done.outputs, done.gradients, done.flat_params),
-        )
+        return StepStart(index, epoch, (s + 1,), (sample.input,), (sample.target,))
 
     def _step(self, index: int, epoch: int, samples: tuple[int, ...]) -> Generator[Event, None, float | None]:
         self.current_step = index  # named by a NumericalError

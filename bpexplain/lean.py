@@ -5,8 +5,8 @@ of well under a microsecond each, so whatever surrounds them counts. This is the
 one sample by the exact rule, unrounded, with only what a StepEnd carries kept: the layers' own
 methods, called in the same order on the same numbers, so the results are the same bits.
 
-A floating-point error, or a loss that is not finite, hands the step back (None) before anything has
-changed, and the engine runs it again by its checked path, which names the first value that is not finite.
+A floating-point error, or a loss that is not finite, hands the step back before anything has changed,
+and the engine runs it again by its checked path, which names the first value that is not finite.
 """
 
 from __future__ import annotations
@@ -14,24 +14,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from .functions import Loss
 from .layers.base import Layer
 from .spec import Sample
+from .trace import StepEnd
 
 Array = np.ndarray
 Params = dict[str, dict[str, Array]]
-
-
-class LeanResult(NamedTuple):
-    loss: float
-    outputs: dict[str, Array]  # each layer's output y, by layer name
-    gradients: dict[str, Array]  # ∂E/∂parameter, by flat name (hidden.weight)
-    params: Params  # after the update, by layer and parameter name
-    flat_params: dict[str, Array]  # the same arrays by flat name
 
 
 @dataclass(frozen=True)
@@ -72,23 +65,24 @@ class LeanStep:
         self.sequential = sequential
         self.combined = layers[-1].combined  # the output layer's ∂E/∂e comes from the target directly
 
-    def run(self, params: Params, samples: Sequence[Sample]) -> list[LeanResult]:
-        """One step for each sample in turn, each from the parameters the one before left, under one
-        np.errstate; they end early, before the first step that must be handed back."""
-        results: list[LeanResult] = []
+    def run(self, params: Params, steps: Sequence[tuple[int, Sample]]) -> tuple[list[StepEnd], Params]:
+        """The steps (number, sample) in turn under one np.errstate, each from the parameters the one before
+        left: their StepEnds, and the parameters after the last. They end early, before the first step that
+        must be handed back."""
+        ends: list[StepEnd] = []
         try:
             with np.errstate(over="raise", invalid="raise", divide="raise"):
-                for sample in samples:
-                    done = self._step(params, sample.input, sample.target)
+                for index, sample in steps:
+                    done = self._step(index, params, sample.input, sample.target)
                     if done is None:
                         break
-                    results.append(done)
-                    params = done.params
+                    end, params = done
+                    ends.append(end)
         except FloatingPointError:
             pass
-        return results
+        return ends, params
 
-    def _step(self, params: Params, x: Array, target: Array) -> LeanResult | None:
+    def _step(self, index: int, params: Params, x: Array, target: Array) -> tuple[StepEnd, Params] | None:
         inputs: list[Array] = []
         pres: list[Array] = []
         outputs: dict[str, Array] = {}
@@ -119,4 +113,4 @@ class LeanStep:
             if k:
                 d_in = layer.input_gradient(updated if sequential else old, x, d_pre)
                 d_out = d_in if d_in.shape == x.shape else d_in.reshape(x.shape)
-        return LeanResult(loss, outputs, flat_grads, new, flat_params)
+        return StepEnd(index, loss, outputs, flat_grads, flat_params), new

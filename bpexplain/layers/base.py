@@ -238,6 +238,10 @@ class Layer(ABC):
     ) -> tuple[np.ndarray | None, np.ndarray]:
         """(dh/de for an elementwise activation or None, ∂E/∂e) from ∂E/∂y, or from the target where the
         loss combines with the activation."""
+        if self.has_activation and not self.direct_pre:  # an elementwise activation: ∂E/∂e = δ·dh/de
+            assert self.activation.derivative is not None and d_out is not None
+            deriv = self.activation.derivative(e, y)
+            return deriv, d_out * deriv
         if not self.has_activation:
             assert d_out is not None
             return None, d_out
@@ -245,11 +249,7 @@ class Layer(ABC):
             assert target is not None
             return None, y - target
         assert d_out is not None
-        if not self.activation.elementwise:
-            return None, softmax_backward(y, d_out)
-        assert self.activation.derivative is not None
-        deriv = self.activation.derivative(e, y)
-        return deriv, d_out * deriv
+        return None, softmax_backward(y, d_out)
 
     # ---- the layer's own right-hand sides ----------------------------------------------------
 

@@ -129,14 +129,15 @@ class Dense(Layer):
 
     # ---- numerics ----------------------------------------------------------------------------
 
+    # ndarray.dot rather than @: the same product, with half the call overhead on a small network's arrays
     def pre_activation(self, params: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-        e = params["weight"] @ x
+        e = params["weight"].dot(x)
         if "bias" in params:
             e = e + params["bias"]
         return e
 
     def input_gradient(self, params: Mapping[str, np.ndarray], x: np.ndarray, d_pre: np.ndarray) -> np.ndarray:
-        return params["weight"].T @ d_pre
+        return params["weight"].T.dot(d_pre)
 
     def param_gradients(self, x: np.ndarray, d_pre: np.ndarray) -> dict[str, np.ndarray]:
         grads = {"weight": d_pre[:, None] * x}  # np.outer(d_pre, x), the same products without its overhead
