@@ -13,31 +13,58 @@ Nodes know nothing about output formats: printers in `bpexplain.render` walk the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any, Final
 
 
 class Expr:
-    """Base class of every node."""
+    """Base class of every node. A node is an immutable value: equal to a node of the same class with equal fields.
+
+    Nodes are plain classes with `__slots__`, not dataclasses: making sixteen dataclasses costs start-up
+    more than all the rest of this module. Each node names its fields in `__match_args__`, as a dataclass
+    would, and equality, hashing and `repr` follow from that; its fields are `Final`, so mypy keeps them
+    from being assigned after `__init__`.
+    """
 
     __slots__ = ()
+    __match_args__: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple([getattr(self, name) for name in self.__match_args__])
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in zip(self.__match_args__, self._values()))
+        return f"{type(self).__qualname__}({fields})"
 
 
-@dataclass(frozen=True, slots=True)
 class Num(Expr):
-    value: float
+    __slots__ = __match_args__ = ("value",)
+
+    def __init__(self, value: float) -> None:
+        self.value: Final = value
 
 
-@dataclass(frozen=True, slots=True)
 class Sym(Expr):
     """A symbol such as w_14, δ_4, x_1, η or ŷ; `prime` marks the updated value (w')."""
 
-    base: str
-    indices: tuple[str | Sym, ...] = ()
-    prime: bool = False
-    superscript: str = ""
+    __slots__ = __match_args__ = ("base", "indices", "prime", "superscript")
+
+    def __init__(
+        self, base: str, indices: tuple[str | Sym, ...] = (), prime: bool = False, superscript: str = ""
+    ) -> None:
+        self.base: Final = base
+        self.indices: Final = indices
+        self.prime: Final = prime
+        self.superscript: Final = superscript
 
 
-@dataclass(frozen=True, slots=True)
 class Elem(Sym):
     """An element of a feature map or kernel, written as the lecture writes it: O1(2,3), K1(1,1), δO1(2,3).
 
@@ -45,83 +72,109 @@ class Elem(Sym):
     own print it as a `Sym`.
     """
 
+    __slots__ = ()
 
-@dataclass(frozen=True, slots=True)
+
 class Name(Expr):
     """A bare function name: σ, tanh, ReLU, ln, exp, max, h_4 (when printed symbolically)."""
 
-    text: str
+    __slots__ = __match_args__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text: Final = text
 
 
-@dataclass(frozen=True, slots=True)
 class Var(Expr):
     """A symbol (or a derivative written as one, like dh_4(e)/de) bound to its number in this step."""
 
-    sym: Expr
-    value: float
+    __slots__ = __match_args__ = ("sym", "value")
+
+    def __init__(self, sym: Expr, value: float) -> None:
+        self.sym: Final = sym
+        self.value: Final = value
 
 
-@dataclass(frozen=True, slots=True)
 class Func(Expr):
     """A function known both symbolically (h_4) and concretely (σ)."""
 
-    symbolic: Expr
-    concrete: Name
+    __slots__ = __match_args__ = ("symbolic", "concrete")
+
+    def __init__(self, symbolic: Expr, concrete: Name) -> None:
+        self.symbolic: Final = symbolic
+        self.concrete: Final = concrete
 
 
-@dataclass(frozen=True, slots=True)
 class Derivative(Expr):
     """d f(var) / d var, written as the lecture writes dh_n(e)/de."""
 
-    func: Expr
-    var: str
+    __slots__ = __match_args__ = ("func", "var")
+
+    def __init__(self, func: Expr, var: str) -> None:
+        self.func: Final = func
+        self.var: Final = var
 
 
-@dataclass(frozen=True, slots=True)
 class Partial(Expr):
     """∂ of / ∂ wrt, e.g. ∂E/∂w_14."""
 
-    of: Expr
-    wrt: Expr
+    __slots__ = __match_args__ = ("of", "wrt")
+
+    def __init__(self, of: Expr, wrt: Expr) -> None:
+        self.of: Final = of
+        self.wrt: Final = wrt
 
 
-@dataclass(frozen=True, slots=True)
 class Add(Expr):
-    terms: tuple[Expr, ...]
+    __slots__ = __match_args__ = ("terms",)
+
+    def __init__(self, terms: tuple[Expr, ...]) -> None:
+        self.terms: Final = terms
 
 
-@dataclass(frozen=True, slots=True)
 class Sub(Expr):
-    left: Expr
-    right: Expr
+    __slots__ = __match_args__ = ("left", "right")
+
+    def __init__(self, left: Expr, right: Expr) -> None:
+        self.left: Final = left
+        self.right: Final = right
 
 
-@dataclass(frozen=True, slots=True)
 class Mul(Expr):
-    factors: tuple[Expr, ...]
+    __slots__ = __match_args__ = ("factors",)
+
+    def __init__(self, factors: tuple[Expr, ...]) -> None:
+        self.factors: Final = factors
 
 
-@dataclass(frozen=True, slots=True)
 class Div(Expr):
-    numerator: Expr
-    denominator: Expr
+    __slots__ = __match_args__ = ("numerator", "denominator")
+
+    def __init__(self, numerator: Expr, denominator: Expr) -> None:
+        self.numerator: Final = numerator
+        self.denominator: Final = denominator
 
 
-@dataclass(frozen=True, slots=True)
 class Neg(Expr):
-    operand: Expr
+    __slots__ = __match_args__ = ("operand",)
+
+    def __init__(self, operand: Expr) -> None:
+        self.operand: Final = operand
 
 
-@dataclass(frozen=True, slots=True)
 class Pow(Expr):
-    base: Expr
-    exponent: Expr
+    __slots__ = __match_args__ = ("base", "exponent")
+
+    def __init__(self, base: Expr, exponent: Expr) -> None:
+        self.base: Final = base
+        self.exponent: Final = exponent
 
 
-@dataclass(frozen=True, slots=True)
 class Call(Expr):
-    func: Expr
-    args: tuple[Expr, ...]
+    __slots__ = __match_args__ = ("func", "args")
+
+    def __init__(self, func: Expr, args: tuple[Expr, ...]) -> None:
+        self.func: Final = func
+        self.args: Final = args
 
 
 HALF = Div(Num(1), Num(2))
