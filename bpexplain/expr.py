@@ -13,35 +13,15 @@ Nodes know nothing about output formats: printers in `bpexplain.render` walk the
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
+
+from .record import Record
 
 
-class Expr:
-    """Base class of every node. A node is an immutable value: equal to a node of the same class with equal fields.
-
-    Nodes are plain classes with `__slots__`, not dataclasses: making sixteen dataclasses costs start-up
-    more than all the rest of this module. Each node names its fields in `__match_args__`, as a dataclass
-    would, and equality, hashing and `repr` follow from that; its fields are `Final`, so mypy keeps them
-    from being assigned after `__init__`.
-    """
+class Expr(Record):
+    """Base class of every node: an immutable `Record`, equal to a node of the same class with equal fields."""
 
     __slots__ = ()
-    __match_args__: tuple[str, ...] = ()
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple([getattr(self, name) for name in self.__match_args__])
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={value!r}" for name, value in zip(self.__match_args__, self._values()))
-        return f"{type(self).__qualname__}({fields})"
 
 
 class Num(Expr):
