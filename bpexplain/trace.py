@@ -9,17 +9,18 @@ in memory whole. `Trace` collects a stream for the Python API.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 import numpy as np
 
 from .expr import Expr, substitute, symbolic
+from .record import Record
 
 PHASES = ("forward", "loss", "error", "gradient", "update")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True)  # a dataclass, not a Record: layers derive one with dataclasses.replace
 class Equation:
     """symbol = expression = substituted = value.
 
@@ -64,37 +65,85 @@ class Equation:
         return substitute(self.bound)
 
 
-@dataclass(frozen=True)
-class NamedArray:
+class NamedArray(Record):
     """A layer-level array shown at --detail layer (and as grids for feature maps)."""
 
-    label: str
-    value: np.ndarray
+    __slots__ = __match_args__ = ("label", "value")
+
+    def __init__(self, label: str, value: np.ndarray) -> None:
+        self.label: Final = label
+        self.value: Final = value
 
 
-@dataclass(frozen=True)
-class Settings:
-    command: str  # forward or train
-    notation: str
-    rule: str
-    update_order: str
-    batch: str
-    detail: str
-    precision: int
-    shuffle: bool
-    seed: int
+class Settings(Record):
+    """The options of the run, as the header states them."""
+
+    __slots__ = __match_args__ = (
+        "command",
+        "notation",
+        "rule",
+        "update_order",
+        "batch",
+        "detail",
+        "precision",
+        "shuffle",
+        "seed",
+    )
+
+    def __init__(
+        self,
+        command: str,  # forward or train
+        notation: str,
+        rule: str,
+        update_order: str,
+        batch: str,
+        detail: str,
+        precision: int,
+        shuffle: bool,
+        seed: int,
+    ) -> None:
+        self.command: Final = command
+        self.notation: Final = notation
+        self.rule: Final = rule
+        self.update_order: Final = update_order
+        self.batch: Final = batch
+        self.detail: Final = detail
+        self.precision: Final = precision
+        self.shuffle: Final = shuffle
+        self.seed: Final = seed
 
 
-@dataclass(frozen=True)
-class TraceHeader:
-    network: dict[str, Any]  # name, title, loss, learning_rate, frozen, layers, inputs
-    settings: Settings
-    conventions: tuple[str, ...]
-    legend: tuple[tuple[Expr, str], ...]
-    initial_parameters: dict[str, np.ndarray]
-    parameter_origins: dict[str, str]
-    # each parameter element's symbol (w_14, ...) in flat order, for networks small enough to list
-    parameter_symbols: dict[str, tuple[Expr, ...]] = field(default_factory=dict)
+class TraceHeader(Record):
+    """What a trace states before its first step (see `bpexplain.preamble`)."""
+
+    __slots__ = __match_args__ = (
+        "network",
+        "settings",
+        "conventions",
+        "legend",
+        "initial_parameters",
+        "parameter_origins",
+        "parameter_symbols",
+    )
+
+    def __init__(
+        self,
+        network: dict[str, Any],  # name, title, loss, learning_rate, frozen, layers, inputs
+        settings: Settings,
+        conventions: tuple[str, ...],
+        legend: tuple[tuple[Expr, str], ...],
+        initial_parameters: dict[str, np.ndarray],
+        parameter_origins: dict[str, str],
+        # each parameter element's symbol (w_14, ...) in flat order, for networks small enough to list
+        parameter_symbols: dict[str, tuple[Expr, ...]] | None = None,
+    ) -> None:
+        self.network: Final = network
+        self.settings: Final = settings
+        self.conventions: Final = conventions
+        self.legend: Final = legend
+        self.initial_parameters: Final = initial_parameters
+        self.parameter_origins: Final = parameter_origins
+        self.parameter_symbols: Final = {} if parameter_symbols is None else parameter_symbols
 
 
 # StepStart and StepEnd are read-only by convention rather than frozen: `--detail summary` makes two for
@@ -108,15 +157,28 @@ class StepStart:
     targets: tuple[np.ndarray, ...]
 
 
-@dataclass(frozen=True)
-class Block:
-    phase: str
-    layer: str | None
-    title: str
-    annotation: str
-    equations: tuple[Equation, ...] = ()
-    arrays: tuple[NamedArray, ...] = ()
-    sample: int | None = None  # with --batch full: which sample of the batch
+class Block(Record):
+    """The equations (or, at --detail layer, the arrays) of one phase of one layer."""
+
+    __slots__ = __match_args__ = ("phase", "layer", "title", "annotation", "equations", "arrays", "sample")
+
+    def __init__(
+        self,
+        phase: str,
+        layer: str | None,
+        title: str,
+        annotation: str,
+        equations: tuple[Equation, ...] = (),
+        arrays: tuple[NamedArray, ...] = (),
+        sample: int | None = None,  # with --batch full: which sample of the batch
+    ) -> None:
+        self.phase: Final = phase
+        self.layer: Final = layer
+        self.title: Final = title
+        self.annotation: Final = annotation
+        self.equations: Final = equations
+        self.arrays: Final = arrays
+        self.sample: Final = sample
 
 
 @dataclass(slots=True)
@@ -129,26 +191,38 @@ class StepEnd:
     departures: int = 0  # values that --rule slide made depart from the true gradient
 
 
-@dataclass(frozen=True)
-class Drift:
+class Drift(Record):
     """With --round: a final value computed by hand-style rounding beside the exact float64 one."""
 
-    label: str  # layer.param[i, j], or E for the last step's loss
-    symbol: Expr | None
-    rounded: float
-    exact: float
+    __slots__ = __match_args__ = ("label", "symbol", "rounded", "exact")
+
+    def __init__(self, label: str, symbol: Expr | None, rounded: float, exact: float) -> None:
+        self.label: Final = label  # layer.param[i, j], or E for the last step's loss
+        self.symbol: Final = symbol
+        self.rounded: Final = rounded
+        self.exact: Final = exact
 
     @property
     def difference(self) -> float:
         return self.rounded - self.exact
 
 
-@dataclass(frozen=True)
-class TraceEnd:
-    steps: int
-    stopped: str  # why training stopped
-    final_parameters: dict[str, np.ndarray] = field(default_factory=dict)
-    drift: tuple[Drift, ...] = ()  # with --round: how far the final values drift from exact float64
+class TraceEnd(Record):
+    """The last event: how many steps ran, why they stopped, and the parameters they left."""
+
+    __slots__ = __match_args__ = ("steps", "stopped", "final_parameters", "drift")
+
+    def __init__(
+        self,
+        steps: int,
+        stopped: str,  # why training stopped
+        final_parameters: dict[str, np.ndarray] | None = None,
+        drift: tuple[Drift, ...] = (),  # with --round: how far the final values drift from exact float64
+    ) -> None:
+        self.steps: Final = steps
+        self.stopped: Final = stopped
+        self.final_parameters: Final = {} if final_parameters is None else final_parameters
+        self.drift: Final = drift
 
 
 Event = TraceHeader | StepStart | Block | StepEnd | TraceEnd
