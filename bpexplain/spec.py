@@ -11,15 +11,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 import numpy as np
 import yaml
 
 from .errors import BpexplainError, Location
 from .functions import LOSSES
+from .record import Record
 
 MAX_FILE_BYTES = 2_000_000
 MAX_NODES = 200_000
@@ -28,52 +28,114 @@ MAX_PARAMETERS = 2_000_000  # weights and biases of the whole network
 MAX_UNITS = 2_000_000  # values computed in one forward pass (the sum of every layer's output size)
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(Record):
     """One parameter tensor: its initial value, whether training changes it, where it came from."""
 
-    value: np.ndarray
-    trainable: bool = True
-    origin: str = "given"  # "given" or "random"
+    __slots__ = __match_args__ = ("value", "trainable", "origin")
+
+    def __init__(self, value: np.ndarray, trainable: bool = True, origin: str = "given") -> None:
+        self.value: Final = value
+        self.trainable: Final = trainable
+        self.origin: Final = origin  # "given", "random" or "zeros"
 
 
-@dataclass(frozen=True)
-class LayerSpec:
-    name: str
-    type: str
-    index: int  # 0-based position in the network
-    in_shape: tuple[int, ...]
-    out_shape: tuple[int, ...]
-    params: Mapping[str, Param]  # "weight", "bias", in a fixed order
-    activation: str = "identity"
-    slope: float = 0.01  # leaky_relu only
-    options: Mapping[str, Any] = field(default_factory=dict)  # layer-type-specific settings
-    where: Location | None = None
+class LayerSpec(Record):
+    """One layer as the YAML describes it, validated by its layer module (see `bpexplain.layers`)."""
+
+    __slots__ = __match_args__ = (
+        "name",
+        "type",
+        "index",
+        "in_shape",
+        "out_shape",
+        "params",
+        "activation",
+        "slope",
+        "options",
+        "where",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        type: str,
+        index: int,  # 0-based position in the network
+        in_shape: tuple[int, ...],
+        out_shape: tuple[int, ...],
+        params: Mapping[str, Param],  # "weight", "bias", in a fixed order
+        activation: str = "identity",
+        slope: float = 0.01,  # leaky_relu only
+        options: Mapping[str, Any] | None = None,  # layer-type-specific settings
+        where: Location | None = None,
+    ) -> None:
+        self.name: Final = name
+        self.type: Final = type
+        self.index: Final = index
+        self.in_shape: Final = in_shape
+        self.out_shape: Final = out_shape
+        self.params: Final = params
+        self.activation: Final = activation
+        self.slope: Final = slope
+        self.options: Final[Mapping[str, Any]] = {} if options is None else options
+        self.where: Final = where
 
     @property
     def units(self) -> int:
         return int(np.prod(self.out_shape))
 
 
-@dataclass(frozen=True)
-class Sample:
-    input: np.ndarray
-    target: np.ndarray
+class Sample(Record):
+    """One item of the network's data: an input and its target (NaN where the YAML gives none)."""
+
+    __slots__ = __match_args__ = ("input", "target")
+
+    def __init__(self, input: np.ndarray, target: np.ndarray) -> None:
+        self.input: Final = input
+        self.target: Final = target
 
 
-@dataclass(frozen=True)
-class NetworkSpec:
-    name: str
-    title: str
-    source: str
-    input_names: tuple[str, ...]
-    input_shape: tuple[int, ...]
-    layers: tuple[LayerSpec, ...]
-    loss: str
-    learning_rate: float
-    data: tuple[Sample, ...]
-    seed: int = 0
-    description: str = ""
+class NetworkSpec(Record):
+    """The whole network, validated: what the engine runs."""
+
+    __slots__ = __match_args__ = (
+        "name",
+        "title",
+        "source",
+        "input_names",
+        "input_shape",
+        "layers",
+        "loss",
+        "learning_rate",
+        "data",
+        "seed",
+        "description",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        title: str,
+        source: str,
+        input_names: tuple[str, ...],
+        input_shape: tuple[int, ...],
+        layers: tuple[LayerSpec, ...],
+        loss: str,
+        learning_rate: float,
+        data: tuple[Sample, ...],
+        seed: int = 0,
+        description: str = "",
+    ) -> None:
+        self.name: Final = name
+        self.title: Final = title
+        self.source: Final = source
+        self.input_names: Final = input_names
+        self.input_shape: Final = input_shape
+        self.layers: Final = layers
+        self.loss: Final = loss
+        self.learning_rate: Final = learning_rate
+        self.data: Final = data
+        self.seed: Final = seed
+        self.description: Final = description
 
     def parameters(self) -> dict[str, np.ndarray]:
         return {f"{layer.name}.{pname}": p.value for layer in self.layers for pname, p in layer.params.items()}
