@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Final
+
+from .record import Record
 
 
-@dataclass(frozen=True)
-class Location:
-    file: str
-    line: int | None = None  # 1-based
-    column: int | None = None  # 1-based
+class Location(Record):
+    """Where in the user's input: a file, and a line and column in it when known."""
+
+    __slots__ = __match_args__ = ("file", "line", "column")
+
+    def __init__(self, file: str, line: int | None = None, column: int | None = None) -> None:
+        self.file: Final = file
+        self.line: Final = line  # 1-based
+        self.column: Final = column  # 1-based
 
     def __str__(self) -> str:
         if self.line is None:
