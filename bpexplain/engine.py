@@ -11,7 +11,7 @@ import itertools
 import math
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,13 +19,15 @@ from . import preamble
 from .errors import BpexplainError, Location, NumericalError
 from .expr import Expr, Sym, Var
 from .functions import LOSSES, Loss
-from .layers import LAYER_TYPES, input_names
+from .layers import input_names, layer_class
 from .layers.base import EquationContext, Layer, LayerValues
-from .lean import LeanStep
 from .limits import MAX_EQUATIONS, check_trace_size
 from .numerical import checked
 from .spec import NetworkSpec
 from .trace import Block, Drift, Equation, Event, NamedArray, StepEnd, StepStart, TraceEnd, TraceHeader
+
+if TYPE_CHECKING:
+    from .lean import LeanStep
 
 Params = dict[str, dict[str, np.ndarray]]
 # a lean run computes this many parameter values ahead at most (steps × the network's parameters), up to 64 steps
@@ -57,7 +59,7 @@ def build_layers(spec: NetworkSpec) -> list[Layer]:
     names = input_names(spec.input_shape)
     first = 1
     for i, ls in enumerate(spec.layers):
-        layer = LAYER_TYPES[ls.type](ls, names, first, i == len(spec.layers) - 1, loss)
+        layer = layer_class(ls.type)(ls, names, first, i == len(spec.layers) - 1, loss)
         layers.append(layer)
         names = layer.names
         first += ls.units if layer.numbers_units else 0
@@ -127,11 +129,13 @@ class _Run:
             and opts.round is None
             and opts.rule == "exact"
         )
-        self.lean_step = (
-            LeanStep(self.layers, self.loss, self.lr, self.trainable, opts.update_order == "sequential")
-            if self.lean
-            else None
-        )
+        self.lean_step: LeanStep | None = None
+        if self.lean:
+            from .lean import LeanStep  # only runs that show no blocks need it
+
+            self.lean_step = LeanStep(
+                self.layers, self.loss, self.lr, self.trainable, opts.update_order == "sequential"
+            )
         self.flat_names = {ls.name: {k: f"{ls.name}.{k}" for k in ls.params} for ls in spec.layers}
         # every value an equation shows goes through `_r`: rounded with --round, handed back at once without
         self._r: Callable[[Any], Any] = self._rounded if opts.round is not None else _unchanged

@@ -563,7 +563,7 @@ def read_param(
 
 
 def parse_network(text: str, source: str) -> NetworkSpec:
-    from .layers import LAYER_TYPES  # the layer modules validate their own keys
+    from .layers import LAYER_TYPES, layer_class  # the layer modules validate their own keys
 
     doc = parse_document(text, source)
     r = Reader(doc)
@@ -601,7 +601,7 @@ def parse_network(text: str, source: str) -> NetworkSpec:
                 expected="a unique name per layer",
             )
         names_seen[layer_name] = i
-        spec = LAYER_TYPES[type_name].read_spec(
+        spec = layer_class(type_name).read_spec(
             r, raw, path, i, layer_name, shape, init, is_last=(i == len(layers_raw) - 1)
         )
         units_total = sum(math.prod(ls.out_shape) for ls in layers) + math.prod(spec.out_shape)

@@ -306,3 +306,9 @@ def test_a_plain_kernel_for_several_input_channels_is_refused() -> None:
     with pytest.raises(BpexplainError) as err:
         spec_from("inputs: {shape: [2, 4, 4]}\nlayers:\n  - {name: c, type: conv2d, kernel: [[1, 2], [3, 4]]}\n")
     assert "test.yaml:3:" in str(err.value) and "2×4×4 has 2" in str(err.value)
+
+
+def test_every_layer_kind_is_registered_under_its_own_type_name() -> None:
+    from bpexplain.layers import LAYER_TYPES, layer_class
+
+    assert {name: layer_class(name).type_name for name in LAYER_TYPES} == {name: name for name in LAYER_TYPES}

@@ -1,22 +1,39 @@
-"""The layer kinds, by the name used for `type:` in a network file. Add a new kind here."""
+"""The layer kinds, by the name used for `type:` in a network file. Add a new kind here.
+
+A kind's module is imported when a network first uses it: a network of dense layers never loads
+the convolution and pooling code (a millisecond of every start-up).
+"""
 
 from __future__ import annotations
 
-from .activation import ActivationLayer
-from .base import Layer
-from .conv import Conv2d
-from .dense import Dense
-from .flatten import Flatten
-from .maps import input_names
-from .pool import AvgPool, MaxPool
+from importlib import import_module
 
-LAYER_TYPES: dict[str, type[Layer]] = {
-    Dense.type_name: Dense,
-    Conv2d.type_name: Conv2d,
-    MaxPool.type_name: MaxPool,
-    AvgPool.type_name: AvgPool,
-    Flatten.type_name: Flatten,
-    ActivationLayer.type_name: ActivationLayer,
+from .base import InputNames, Layer, UnitNames
+
+LAYER_TYPES: dict[str, str] = {
+    "dense": "bpexplain.layers.dense:Dense",
+    "conv2d": "bpexplain.layers.conv:Conv2d",
+    "maxpool": "bpexplain.layers.pool:MaxPool",
+    "avgpool": "bpexplain.layers.pool:AvgPool",
+    "flatten": "bpexplain.layers.flatten:Flatten",
+    "activation": "bpexplain.layers.activation:ActivationLayer",
 }
 
-__all__ = ["LAYER_TYPES", "Layer", "input_names"]
+
+def layer_class(type_name: str) -> type[Layer]:
+    """The class of a layer kind, by its `type:` name (one of LAYER_TYPES)."""
+    module_name, class_name = LAYER_TYPES[type_name].split(":")
+    cls: type[Layer] = getattr(import_module(module_name), class_name)
+    return cls
+
+
+def input_names(shape: tuple[int, ...]) -> UnitNames:
+    """How the network's inputs are written: x_1, x_2, ... for a vector, I(i,j) for an image."""
+    if len(shape) == 3:
+        from .maps import MapNames
+
+        return MapNames("I", shape)
+    return InputNames()
+
+
+__all__ = ["LAYER_TYPES", "Layer", "input_names", "layer_class"]

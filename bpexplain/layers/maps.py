@@ -123,13 +123,6 @@ class MapLayer(Layer):
         return super().update_equations(v, ctx, new_params, exact_params, trainable, averaged=True)
 
 
-def input_names(shape: tuple[int, ...]) -> UnitNames:
-    """How the network's inputs are written: x_1, x_2, ... for a vector, I(i,j) for an image."""
-    from .base import InputNames
-
-    return MapNames("I", shape) if len(shape) == 3 else InputNames()
-
-
 def ordinal(r: Reader, index: int, type_name: str) -> int:
     """How many layers of this type there are up to and including layer `index` (conv 1, conv 2, ...)."""
     layers: Any = r.doc.data.get("layers", []) if isinstance(r.doc.data, dict) else []
@@ -156,4 +149,4 @@ def map_tag(layer_shape: tuple[int, ...]) -> str:
     return "×".join(str(s) for s in layer_shape)
 
 
-__all__ = ["MapNames", "input_names", "element_indices", "ordinal", "pair", "size_formula", "Sym"]
+__all__ = ["MapNames", "element_indices", "ordinal", "pair", "size_formula", "Sym"]
