@@ -7,6 +7,7 @@ Heavy modules (numpy, rich, the engine) are imported inside the commands, so `--
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -378,7 +379,7 @@ def _emit(
             options["body_only"] = True
         events = iter(make_events())
         first = next(events)  # validation errors surface before anything is written
-        stream = _chain(first, events)
+        stream: Iterable[Any] = itertools.chain((first,), events)
         if event_filter is not None:
             stream = event_filter.apply(stream)
         if output is None:
@@ -395,11 +396,6 @@ def _emit(
             render_stream(stream, chosen, out, **options)
 
     _guard(body)
-
-
-def _chain(first: Any, rest: Iterable[Any]) -> Iterable[Any]:
-    yield first
-    yield from rest
 
 
 def _stdout_is_terminal() -> bool:

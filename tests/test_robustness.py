@@ -125,6 +125,22 @@ def test_ctrl_c_ends_with_130_and_one_line() -> None:
     assert err.decode() == "error: interrupted\n"
 
 
+def test_ctrl_c_while_the_cli_is_still_loading_ends_the_same_way() -> None:
+    loading = (
+        "import sys\n"
+        "class Interrupted:  # Ctrl-C arrives while bpexplain.cli is being imported\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'bpexplain.cli':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupted())\n"
+        "from bpexplain.__main__ import main\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", loading], capture_output=True, env=ENV, timeout=HANG)
+    assert proc.returncode == 130
+    assert proc.stderr.decode() == "error: interrupted\n"
+
+
 # ---- odd files ---------------------------------------------------------------------------------
 
 
