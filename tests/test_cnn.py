@@ -312,3 +312,9 @@ def test_every_layer_kind_is_registered_under_its_own_type_name() -> None:
     from bpexplain.layers import LAYER_TYPES, layer_class
 
     assert {name: layer_class(name).type_name for name in LAYER_TYPES} == {name: name for name in LAYER_TYPES}
+
+
+def test_the_homework_network_learns_step_after_step() -> None:
+    losses = [e.loss for e in train("homework-cnn", steps=12, detail="summary").steps]
+    assert losses[:3] == pytest.approx([0.045, 0.0101, 0.0021], abs=5e-5)
+    assert all(b < a for a, b in zip(losses, losses[1:])) and losses[-1] < 1e-8
