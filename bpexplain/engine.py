@@ -248,12 +248,13 @@ class _Run:
         (entering it takes as long as a tenth of a small network's step); the number of steps run."""
         assert self.lean_step is not None
         schedule = self.schedule()
-        size = max(1, min(64, LEAN_BATCH_VALUES // sum(p.size for ps in self.params.values() for p in ps.values())))
+        values = sum(p.size for ps in self.params.values() for p in ps.values())
+        size = max(1, min(64, LEAN_BATCH_VALUES // max(values, 1)))
         data = self.spec.data
         step = 0
         while batch := list(itertools.islice(schedule, size)):
             while batch:
-                ends, self.params = self.lean_step.run(self.params, [(step, data[s[0]]) for step, _, s in batch])
+                ends, self.params = self.lean_step.run(self.params, [(i, data[s[0]]) for i, _, s in batch])
                 for (step, epoch, samples), end in zip(batch, ends):
                     yield self._lean_start(step, epoch, samples[0])
                     yield end

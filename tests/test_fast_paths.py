@@ -219,6 +219,19 @@ def test_a_lean_run_computes_a_few_thousand_values_ahead_at_most(monkeypatch: py
         assert batches == ([64, 64, 22] if network == "xor" else [1, 1])  # xor: 9 parameters; lenet5: 61,706
 
 
+def test_a_network_without_parameters_trains_by_the_lean_step_too() -> None:
+    spec = parse_network(
+        "inputs: 2\nlayers:\n  - {name: a, type: activation, activation: sigmoid}\n"
+        "data:\n  - {input: [1, 2], target: [0.5, 0.5]}\n",
+        "net.yaml",
+    )
+    ends = [e for e in run(spec, RunOptions(steps=3, detail="summary")) if isinstance(e, StepEnd)]
+    assert [e.index for e in ends] == [1, 2, 3] and ends[0].parameters == {}
+    assert ends[0].loss == pytest.approx(
+        0.5 * ((1 / (1 + math.exp(-1)) - 0.5) ** 2 + (1 / (1 + math.exp(-2)) - 0.5) ** 2)
+    )
+
+
 @pytest.mark.parametrize("options", [dict(rule="slide"), dict(batch="full"), dict(round=3), dict(detail="full")])
 def test_the_lean_step_is_only_taken_where_nothing_else_is_asked_for(options: dict) -> None:
     opts = dict(command="train", detail="summary")

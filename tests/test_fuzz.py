@@ -264,6 +264,9 @@ def networks(draw: st.DrawFn) -> dict[str, Any]:
             layer["bias"] = [draw(NUMBER) for _ in range(units)]
         layers.append(layer)
         fan_in = units
+        if i < len(hidden) and draw(st.integers(0, 3)) == 0:  # now and then an activation layer of its own
+            act = draw(st.sampled_from(["sigmoid", "tanh", "relu", "identity"]))
+            layers.append({"name": f"a{i}", "type": "activation", "activation": act})
 
     def target() -> list[float]:
         if loss == "mse":
