@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..trace import Block, Equation, NamedArray, StepEnd, StepStart, TraceEnd
+from ..trace import Block, Equation, NamedArray, StepEnd, StepStart, TraceEnd, TraceHeader
 from .numbers import format_number, format_vector
 from .printer import Printer
 
@@ -84,6 +84,25 @@ def parameter_rows(
             label = labels[k] if labels else f"{name}{list(idx)}"
             rows.append((label, name, idx))
     return rows
+
+
+def summary_cells(
+    summary: SummaryTable, h: TraceHeader, precision: int, symbols: dict[str, tuple[str, ...]]
+) -> tuple[list[str | None], list[str | None], list[tuple[str, list[str | None]]]]:
+    """The end-of-run table as text cells, None where steps are left out: the column heads (step n), the
+    loss row (one cell a column), and a row per parameter element: its label (from `symbols`, as each
+    format writes them), its initial value, then one cell a column."""
+    cols = summary.columns()
+    heads = [None if c is None else f"step {c[1].index}" for c in cols]
+    losses = [None if c is None else fmt(c[1].loss, precision) for c in cols]
+    rows = []
+    for label, name, idx in parameter_rows(h.initial_parameters, symbols):
+        cells: list[str | None] = [fmt(float(h.initial_parameters[name][idx]), precision)]
+        for c in cols:
+            params = c[1].parameters if c is not None else None
+            cells.append(None if params is None else fmt(float(params[name][idx]), precision))
+        rows.append((label, cells))
+    return heads, losses, rows
 
 
 DRIFT_TITLE = "Drift from rounding: each value rounded as by hand, beside the same steps in exact float64"

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..trace import Block, Equation, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import equation_columns, fmt, network_rows, parameter_rows
+from .common import equation_columns, network_rows, summary_cells
 from .latex_printer import LatexPrinter, latex_number, latex_text
 from .lines import LineRenderer
 from .markdown import PHASE_HEADINGS
@@ -210,34 +210,17 @@ class LatexRenderer(LineRenderer):
             return
         yield ""
         yield r"\section*{" + latex_text(f"Summary: {end.steps} step(s); stopped because {end.stopped}") + "}"
-        cols = self.summary.columns()
-        yield r"\begin{tabular}{l" + "r" * (len(cols) + 1) + "}"
-        yield (
-            "  & initial & "
-            + " & ".join("\\ldots" if c is None else f"step {c[1].index}" for c in cols)
-            + r" \\ \hline"
-        )
-        yield (
-            "  $E$ & & "
-            + " & ".join("\\ldots" if c is None else latex_number(fmt(c[1].loss, self.precision)) for c in cols)
-            + r" \\"
-        )
         symbols = {
             n: tuple(f"${self.printer.doprint(s)}$" for s in syms) for n, syms in self.header.parameter_symbols.items()
         }
-        for label, name, idx in parameter_rows(self.header.initial_parameters, symbols):
-            row = [
-                label if label.startswith("$") else latex_text(label),
-                "$" + latex_number(fmt(float(self.header.initial_parameters[name][idx]), self.precision)) + "$",
-            ]
-            for c in cols:
-                params = c[1].parameters if c is not None else None
-                row.append(
-                    r"\ldots"
-                    if params is None
-                    else "$" + latex_number(fmt(float(params[name][idx]), self.precision)) + "$"
-                )
-            yield "  " + " & ".join(row) + r" \\"
+        cols, losses, cells = summary_cells(self.summary, self.header, self.precision, symbols)
+        yield r"\begin{tabular}{l" + "r" * (len(cols) + 1) + "}"
+        yield "  & initial & " + " & ".join(r"\ldots" if c is None else c for c in cols) + r" \\ \hline"
+        yield "  $E$ & & " + " & ".join(r"\ldots" if c is None else latex_number(c) for c in losses) + r" \\"
+        for label, row in cells:
+            label = label if label.startswith("$") else latex_text(label)
+            numbers = [r"\ldots" if c is None else "$" + latex_number(c) + "$" for c in row]
+            yield "  " + " & ".join([label] + numbers) + r" \\"
         yield r"\end{tabular}"
         if end.drift:
             yield ""

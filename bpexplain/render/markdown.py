@@ -14,7 +14,7 @@ import numpy as np
 
 from ..expr import Expr
 from ..trace import Block, Equation, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import equation_columns, fmt, network_rows, parameter_rows
+from .common import equation_columns, network_rows, summary_cells
 from .latex_printer import LatexPrinter
 from .lines import LineRenderer
 from .numbers import format_number
@@ -206,20 +206,14 @@ class MarkdownRenderer(LineRenderer):
         yield ""
         yield f"## Summary: {end.steps} step(s); stopped because {md_text(end.stopped)}"
         yield ""
-        cols = self.summary.columns()
-        yield "| | initial | " + " | ".join("…" if c is None else f"step {c[1].index}" for c in cols) + " |"
-        yield "| --- | ---: | " + " | ".join("---:" for _ in cols) + " |"
-        yield "| $E$ | | " + " | ".join("…" if c is None else fmt(c[1].loss, self.precision) for c in cols) + " |"
         symbols = {n: tuple(self.math(s) for s in syms) for n, syms in self.header.parameter_symbols.items()}
-        for label, name, idx in parameter_rows(self.header.initial_parameters, symbols):
-            row = [
-                label if label.startswith("$") else md_text(label),
-                fmt(float(self.header.initial_parameters[name][idx]), self.precision),
-            ]
-            for c in cols:
-                params = c[1].parameters if c is not None else None
-                row.append("…" if params is None else fmt(float(params[name][idx]), self.precision))
-            yield "| " + " | ".join(row) + " |"
+        cols, losses, cells = summary_cells(self.summary, self.header, self.precision, symbols)
+        yield "| | initial | " + " | ".join("…" if c is None else c for c in cols) + " |"
+        yield "| --- | ---: | " + " | ".join("---:" for _ in cols) + " |"
+        yield "| $E$ | | " + " | ".join("…" if c is None else c for c in losses) + " |"
+        for label, row in cells:
+            label = label if label.startswith("$") else md_text(label)
+            yield "| " + " | ".join([label] + ["…" if c is None else c for c in row]) + " |"
         yield ""
         if end.drift:
             yield from self.drift_lines(end)

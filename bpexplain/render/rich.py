@@ -32,7 +32,7 @@ from .common import (
     fmt,
     map_grids,
     network_rows,
-    parameter_rows,
+    summary_cells,
 )
 from .numbers import format_grid, format_number, format_vector
 from .printer import TextPrinter
@@ -340,20 +340,16 @@ def _step_end(e: StepEnd, start: StepStart | None, h: TraceHeader, printer: Text
 
 
 def _summary(end: TraceEnd, summary: SummaryTable, h: TraceHeader, printer: TextPrinter) -> RenderableType:
-    cols = summary.columns()
+    symbols = {n: tuple(printer.doprint(s) for s in syms) for n, syms in h.parameter_symbols.items()}
+    cols, losses, cells = summary_cells(summary, h, printer.precision, symbols)
     table = Table(
         title=f"Summary: {end.steps} step(s); stopped because {end.stopped}", title_justify="left", box=box.SIMPLE_HEAD
     )
     table.add_column("")
     table.add_column("initial", justify="right")
     for c in cols:
-        table.add_column("…" if c is None else f"step {c[1].index}", justify="right")
-    table.add_row("E", "", *["…" if c is None else fmt(c[1].loss, printer.precision) for c in cols], style="magenta")
-    symbols = {n: tuple(printer.doprint(s) for s in syms) for n, syms in h.parameter_symbols.items()}
-    for label, name, idx in parameter_rows(h.initial_parameters, symbols):
-        row = [label, fmt(float(h.initial_parameters[name][idx]), printer.precision)]
-        for c in cols:
-            params = c[1].parameters if c is not None else None
-            row.append("…" if params is None else fmt(float(params[name][idx]), printer.precision))
-        table.add_row(*row)
+        table.add_column("…" if c is None else c, justify="right")
+    table.add_row("E", "", *["…" if c is None else c for c in losses], style="magenta")
+    for label, row in cells:
+        table.add_row(label, *["…" if c is None else c for c in row])
     return table

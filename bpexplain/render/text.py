@@ -20,7 +20,7 @@ from .common import (
     fmt,
     map_grids,
     network_rows,
-    parameter_rows,
+    summary_cells,
 )
 from .lines import LineRenderer
 from .numbers import format_grid, format_vector
@@ -180,16 +180,11 @@ class TextRenderer(LineRenderer):
             return
         yield RULE
         yield f"Summary: {end.steps} step(s); stopped because {end.stopped}"
-        cols = self.summary.columns()
-        heads = ["", "initial"] + [("…" if c is None else f"step {c[1].index}") for c in cols]
-        rows = [heads, ["E", ""] + ["…" if c is None else fmt(c[1].loss, self.precision) for c in cols]]
         symbols = {n: tuple(self.printer.doprint(s) for s in syms) for n, syms in self.header.parameter_symbols.items()}
-        for label, name, idx in parameter_rows(self.header.initial_parameters, symbols):
-            row = [label, fmt(float(self.header.initial_parameters[name][idx]), self.precision)]
-            for c in cols:
-                params = c[1].parameters if c is not None else None
-                row.append("…" if params is None else fmt(float(params[name][idx]), self.precision))
-            rows.append(row)
+        cols, losses, cells = summary_cells(self.summary, self.header, self.precision, symbols)
+        heads = ["", "initial"] + ["…" if c is None else c for c in cols]
+        rows = [heads, ["E", ""] + ["…" if c is None else c for c in losses]]
+        rows += [[label] + ["…" if c is None else c for c in row] for label, row in cells]
         widths = [max(len(r[i]) for r in rows) for i in range(len(heads))]
         for row in rows:
             yield (
