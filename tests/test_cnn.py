@@ -314,7 +314,30 @@ def test_every_layer_kind_is_registered_under_its_own_type_name() -> None:
     assert {name: layer_class(name).type_name for name in LAYER_TYPES} == {name: name for name in LAYER_TYPES}
 
 
+def _homework_loss(k1: np.ndarray, k2: np.ndarray, w: np.ndarray) -> float:
+    """The homework network's loss written apart from the engine: flipped convolutions, 2×2 max-pool, dense."""
+    o2 = _cross_correlate(_cross_correlate(HW_INPUT, k1[::-1, ::-1]), k2[::-1, ::-1])
+    pooled = o2.reshape(2, 2, 2, 2).max(axis=(1, 3))
+    return 0.5 * (float(w @ pooled.ravel()) - 1.0) ** 2
+
+
 def test_the_homework_network_learns_step_after_step() -> None:
     losses = [e.loss for e in train("homework-cnn", steps=12, detail="summary").steps]
     assert losses[:3] == pytest.approx([0.045, 0.0101, 0.0021], abs=5e-5)
     assert all(b < a for a, b in zip(losses, losses[1:])) and losses[-1] < 1e-8
+    # plain gradient descent on _homework_loss, gradients by central differences, η = 0.01
+    params = [np.array([[1.0, 0], [-1, 2]]), np.array([[-1.0, 0], [1, 1]]), np.array([0.1, -0.1, 0.2, 0.1])]
+    by_hand = []
+    for _ in range(3):
+        by_hand.append(_homework_loss(*params))
+        grads = []
+        for k, p in enumerate(params):
+            g = np.zeros_like(p)
+            for idx in np.ndindex(p.shape):
+                up, down = [q.copy() for q in params], [q.copy() for q in params]
+                up[k][idx] += 1e-6
+                down[k][idx] -= 1e-6
+                g[idx] = (_homework_loss(*up) - _homework_loss(*down)) / 2e-6
+            grads.append(g)
+        params = [p - 0.01 * g for p, g in zip(params, grads, strict=True)]
+    assert losses[:3] == pytest.approx(by_hand, rel=1e-6)
