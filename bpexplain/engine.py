@@ -200,14 +200,8 @@ class _Run:
                     stopped = f"mean loss of epoch {current_epoch} reached --until-loss {self.opts.until_loss}"
                     break
                 epoch_losses, current_epoch = [], epoch
-            done = self._lean(step, epoch, samples) if self.lean else None
-            if done is not None:  # most steps at --detail summary: two events, no generator of their own
-                yield done[0]
-                yield done[1]
-                loss: float | None = done[1].loss
-            else:
-                events = self._step(step, epoch, samples)
-                loss = yield from (_without_empty_blocks(events) if self.want_blocks else events)
+            events = self.step(step, epoch, samples)
+            loss = yield from (_without_empty_blocks(events) if self.want_blocks else events)
             if exact is not None:
                 last_losses = (loss, _drain(exact.step(step, epoch, samples)))
             steps_run = step
