@@ -220,22 +220,18 @@ class _Run:
         return self.opts.until_loss is not None and bool(losses) and float(np.mean(losses)) <= self.opts.until_loss
 
     def step(self, index: int, epoch: int, samples: tuple[int, ...]) -> Generator[Event, None, float | None]:
-        """The events of one step; the step's loss as the generator's return value."""
-        done = self._lean(index, epoch, samples) if self.lean else None
-        if done is None:
-            return (yield from self._step(index, epoch, samples))
-        yield from done
-        return done[1].loss
+        """The events of one step; the step's loss as the generator's return value.
 
-    def _lean(self, index: int, epoch: int, samples: tuple[int, ...]) -> tuple[StepStart, StepEnd] | None:
-        """A step that shows no blocks, by lean.py; None where it hands the step back to the checked path."""
-        assert self.lean_step is not None
-        self.current_step = index
-        ends, params = self.lean_step.run(self.params, [(index, self.spec.data[samples[0]])])
-        if not ends:
-            return None
-        self.params = params
-        return self._lean_start(index, epoch, samples[0]), ends[0]
+        A step that shows no blocks is computed by lean.py, unless it hands the step back to the checked path."""
+        if self.lean_step is not None:
+            self.current_step = index
+            ends, params = self.lean_step.run(self.params, [(index, self.spec.data[samples[0]])])
+            if ends:
+                self.params = params
+                yield self._lean_start(index, epoch, samples[0])
+                yield ends[0]
+                return ends[0].loss
+        return (yield from self._step(index, epoch, samples))
 
     def _lean_run(self) -> Generator[Event, None, int]:
         """Every step of a lean run that nothing stops early, computed a batch at a time under one np.errstate
