@@ -302,6 +302,21 @@ def list_networks() -> None:
     _guard(body)
 
 
+def _add_module_commands() -> None:
+    """The commands defined in `bpexplain/commands/` (see its COMMAND_MODULES)."""
+    from importlib import import_module
+
+    from .commands import COMMAND_MODULES
+
+    for module_name, names in COMMAND_MODULES.items():
+        module = import_module(f".commands.{module_name}", __package__)
+        for name in names:
+            cli.add_command(getattr(module, name))
+
+
+_add_module_commands()
+
+
 # ------------------------------------------------------------------------------------------------
 
 
