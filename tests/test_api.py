@@ -86,3 +86,13 @@ def test_api_equations_carry_their_step_and_print_as_the_text_trace() -> None:
     assert str(last) in t.render("text")
     batch = bpexplain.train("classifier", batch="full")
     assert {e.sample for e in batch.equations if e.phase == "forward"} == {1, 2, 3}
+
+
+def test_detail_layer_json_and_api_carry_the_vectors_the_text_shows() -> None:
+    t = bpexplain.train("lecture", detail="layer")
+    values = t.to_dict()["steps"][0]["layer_values"]
+    delta = next(v for v in values if v["layer"] == "layer2" and v["label"] == "δ = ∂E/∂y")
+    # δ_4 = w_46·dh_6(e)/de·δ_6 = 0.6·0.2492·(-0.4719), worked in tests/test_lecture.py by hand
+    assert delta["value"][0] == pytest.approx(0.6 * 0.24922 * -0.47188, abs=2e-4)
+    assert "[-0.07056, 0.04704]" in t.render("text")
+    assert "layer_values" not in bpexplain.train("lecture").to_dict()["steps"][0]
