@@ -550,6 +550,8 @@ def _scalar(value: Any) -> str:
 def _escape(c: str) -> str:
     if c in '"\\':
         return "\\" + c
+    if c in "\n\t":
+        return "\\n" if c == "\n" else "\\t"
     if c.isprintable() and c not in "\x85\u2028\u2029\ufeff":
         return c
     code = ord(c)
