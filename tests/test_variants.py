@@ -356,6 +356,8 @@ def test_output_that_is_a_file_is_refused(tmp_path: Path) -> None:
     target.write_text("keep")
     code, _, err = invoke("variants", "lecture", "--count", "1", "--seed", "1", "-o", str(target))
     assert code == 2 and target.read_text() == "keep"
+    code, _, err = invoke("variants", "lecture", "--count", "1", "--seed", "1", "-o", str(target / "sub"))
+    assert code == 2 and err == f"error: {target / 'sub'}: cannot be written (Not a directory)\n"
 
 
 def test_learning_rates_are_hand_friendly() -> None:

@@ -16,6 +16,7 @@ import click
 from ..variants import DEFAULT_VARY, MAX_COUNT, VARY_KINDS
 
 MAX_STEPS = 50  # training steps in a key
+AS_TRAIN = "The key's, as for `bpexplain train`."
 
 
 @click.command(
@@ -24,7 +25,7 @@ Examples:
   bpexplain variants lecture --count 30 --seed 2026 -o exam/
   bpexplain variants lecture --count 30 --seed 2026 --format latex --steps 2 -o exam/
   bpexplain variants classifier --count 5 --seed 7 --vary weights,learning_rate -o quiz/
-  bpexplain train exam/variant-01.yaml          the key of variant 1, again
+  bpexplain train exam/variant-01.yaml          variant 1 worked out in the terminal
 
 \b
 Writes DIR/variant-NN.yaml (the network), DIR/variant-NN-question.EXT (the worksheet),
@@ -65,13 +66,17 @@ DIR/variant-NN-key.EXT (the answer key) and DIR/manifest.csv; at most {MAX_COUNT
     show_default=True,
     help="Training steps the key works out.",
 )
-@click.option("--notation", type=click.Choice(("lecture", "textbook")), default="lecture", show_default=True)
-@click.option("--rule", type=click.Choice(("exact", "slide")), default="exact", show_default=True)
-@click.option("--batch", type=click.Choice(("single", "full")), default="single", show_default=True)
-@click.option("--detail", type=click.Choice(("full", "layer", "summary")), default="full", show_default=True)
+@click.option(
+    "--notation", type=click.Choice(("lecture", "textbook")), default="lecture", show_default=True, help=AS_TRAIN
+)
+@click.option("--rule", type=click.Choice(("exact", "slide")), default="exact", show_default=True, help=AS_TRAIN)
+@click.option("--batch", type=click.Choice(("single", "full")), default="single", show_default=True, help=AS_TRAIN)
+@click.option(
+    "--detail", type=click.Choice(("full", "layer", "summary")), default="full", show_default=True, help=AS_TRAIN
+)
 @click.option("--precision", type=click.IntRange(1, 17), default=4, show_default=True, help="Digits in the key.")
 @click.option("--round", "round_", type=click.IntRange(0, 12), metavar="N", help="Carry values rounded to N decimals.")
-@click.option("--max-terms", type=click.IntRange(2, None), default=8, show_default=True)
+@click.option("--max-terms", type=click.IntRange(2, None), default=8, show_default=True, help=AS_TRAIN)
 def variants(net: str, **options: Any) -> None:
     """Exam variants of NET: its structure with new, hand-friendly numbers, each with a question and a key."""
     from ..cli import _guard
@@ -165,10 +170,14 @@ def _make(
         rows.append((f"{k:0{width}d}", str(variant.seed), yaml_name, question_name, key_name))
     files["manifest.csv"] = _csv(rows)
 
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        with atomic_output(directory / name) as out:
-            out.write(content)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, content in files.items():
+            with atomic_output(directory / name) as out:
+                out.write(content)
+    except OSError as exc:
+        where = Location(str(exc.filename) if exc.filename else output)
+        raise BpexplainError(f"cannot be written ({exc.strerror or exc})", where=where) from None
     click.echo(f"wrote {count} variant{'s' if count > 1 else ''} of {source.spec.name} to {output} (manifest.csv)")
 
 
