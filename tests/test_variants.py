@@ -380,3 +380,24 @@ def test_the_yaml_keeps_everything_it_does_not_vary() -> None:
         for p in ls.params:
             assert np.array_equal(ls.params[p].value, vs.params[p].value)
     assert math.isclose(spec.learning_rate, 0.01)
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "latex"])
+def test_the_question_shows_every_number_of_a_wide_network_in_full(tmp_path: Path, fmt: str) -> None:
+    net = tmp_path / "wide.yaml"
+    weights = [[round(0.01 * (8 * i + j + 1), 2) for j in range(14)] for i in range(2)]
+    net.write_text(
+        "inputs: 14\nlayers:\n"
+        f"  - {{activation: sigmoid, weight: {weights}}}\n"
+        "  - {activation: sigmoid, weight: [[0.3, -0.2]]}\n"
+        f"data:\n  - {{input: {[0.1] * 7 + [0.2] * 7}, target: [1]}}\n"
+    )
+    out = tmp_path / "out"
+    assert invoke("variants", str(net), "--count", "1", "--seed", "4", "--format", fmt, "-o", str(out))[0] == 0
+    spec = load_network(str(out / "variant-01.yaml"))
+    question = next(out.glob("variant-01-question.*")).read_text()
+    assert "…" not in question and "cdots" not in question and "⋮" not in question
+    body = question.split("nitial parameters", 1)[1]
+    numbers = [float(t) for t in re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])", body)]
+    for value in [*spec.layers[0].params["weight"].value.ravel(), *spec.data[0].input]:
+        assert float(value) in numbers, value
