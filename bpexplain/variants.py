@@ -177,7 +177,7 @@ def _parameter_groups(doc: Document, spec: NetworkSpec, lines: list[str], decima
             else:  # random: drawn anew, and written out as numbers
                 d = min(init_decimals, MAX_DECIMALS) if decimals is None else decimals
                 values = [float(v) for v in param.value.ravel()]
-                low, high, zero, whole = _rule(values, d, extend=True)
+                low, high, zero, whole = _rule(values, d)
                 yield Group(
                     "weights", label, (), d, low, high, zero, whole, 0, path, param.value.shape, isinstance(node, dict)
                 )
@@ -215,13 +215,11 @@ def _group(kind: str, label: str, doc: Document, lines: list[str], leaves: list[
         d = min(d, MAX_DECIMALS)
     else:
         d = decimals
-    low, high, zero, whole = _rule([float(v) for v in values], d, extend=True)
-    if decimals is not None and decimals == 0:
-        whole = True  # asked for whole numbers
+    low, high, zero, whole = _rule([float(v) for v in values], d)
     return Group(kind, label, tuple(leaves), d, low, high, zero, whole)
 
 
-def _rule(values: Sequence[float], d: int, extend: bool) -> tuple[int, int, bool, bool]:
+def _rule(values: Sequence[float], d: int) -> tuple[int, int, bool, bool]:
     """The range in units of 10^-d (the source's signs, up to its largest magnitude), and whether a number may
     be zero or whole (only if the source has one); widened until at least two numbers may be drawn."""
     scale = 10**d
@@ -234,7 +232,7 @@ def _rule(values: Sequence[float], d: int, extend: bool) -> tuple[int, int, bool
     while True:
         low = -m if negative or not positive else 0
         high = m if positive or not negative else 0
-        if not extend or _choices(low, high, d, zero, whole) >= 2 or m >= MAX_VALUE * scale:
+        if _choices(low, high, d, zero, whole) >= 2 or m >= MAX_VALUE * scale:
             return low, high, zero, whole
         m += 1
 
