@@ -1,6 +1,6 @@
 """`bpexplain variants`: exam variants of a network, each with its question and its answer key.
 
-The numbers are drawn by `bpexplain.variants`, the question is `render.worksheet`'s, the key is the
+The numbers are drawn by `bpexplain.variants`, the question is `render.question`'s, the key is the
 trace of a training run rendered as `bpexplain train` renders it. Everything is made in memory first;
 the files are written (each atomically) only when every variant is ready.
 """
@@ -108,7 +108,7 @@ def _make(
     from ..errors import BpexplainError, Location
     from ..output import atomic_output
     from ..render import render_to_string
-    from ..render.worksheet import EXTENSIONS, worksheet
+    from ..render.question import EXTENSIONS, worksheet
     from ..spec import NetworkSpec, read_network_text
     from ..variants import analyse, draw
 

@@ -1,4 +1,4 @@
-"""A worksheet: the question of an exam variant, in plain text, Markdown or LaTeX.
+"""The question of an exam variant (a worksheet of the network and its data), in plain text, Markdown or LaTeX.
 
 It is what `bpexplain show` states about a network (conventions, legend, layers, initial parameters,
 by the format's own renderer) under a heading and a task of its own, followed by the data: every
