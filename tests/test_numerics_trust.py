@@ -1,0 +1,123 @@
+"""Trust in every number: overflow caught in every layer kind on both paths, cross-entropy targets that are
+not distributions refused, and no equation that defines a symbol by itself (the textbook notation through
+an activation layer or a pool)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from helpers import spec_from
+
+import bpexplain
+from bpexplain.cli import cli
+from bpexplain.engine import RunOptions, run
+from bpexplain.expr import Expr, Var
+from bpexplain.spec import bundled_names
+from bpexplain.trace import Block, Equation
+
+ENV = {"NO_COLOR": None, "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "COLUMNS": "100"}
+
+
+def invoke(*args: str):  # type: ignore[no-untyped-def]
+    return CliRunner(env=ENV).invoke(cli, list(args))
+
+
+# ---- no equation defines a symbol by itself -------------------------------------------------------------
+
+CONV_ACT_POOL = """
+name: conv-act-pool
+inputs: {shape: [4, 4]}
+layers:
+  - {name: conv1, type: conv2d, kernel: [[0.5, -0.2], [0.3, 0.1]], activation: tanh}
+  - {name: act, type: activation, activation: sigmoid}
+  - {name: pool, type: maxpool, size: 3}
+  - {name: act2, type: activation, activation: tanh}
+  - {name: flatten, type: flatten}
+  - {name: fc, weight: [[0.4]], activation: sigmoid}
+  - {name: act3, type: activation, activation: relu}
+loss: mse
+learning_rate: 0.5
+data:
+  - input: [[1, 0, 2, 1], [0, 1, 1, 0], [2, 1, 0, 1], [1, 0, 1, 2]]
+    target: [1]
+"""
+
+POOL_ACT = """
+name: conv-pool-act
+inputs: {shape: [5, 5]}
+layers:
+  - {name: conv1, type: conv2d, kernel: [[0.5, -0.2], [0.3, 0.1]]}
+  - {name: act0, type: activation, activation: tanh}
+  - {name: pool, type: avgpool, size: 2}
+  - {name: act, type: activation, activation: sigmoid}
+  - {name: flatten, type: flatten}
+  - {name: fc, weight: [[0.4, 0.1, -0.3, 0.2]], activation: identity}
+loss: mse
+learning_rate: 0.5
+data:
+  - input: [[1, 0, 2, 1, 0], [0, 1, 1, 0, 2], [2, 1, 0, 1, 1], [1, 0, 1, 2, 0], [0, 2, 1, 0, 1]]
+    target: [1]
+"""
+
+
+def _symbols(node: Any) -> Iterator[Expr]:
+    """Every symbol a bound right-hand side names (the symbols of its Var leaves)."""
+    if isinstance(node, Var):
+        yield node.sym
+        return
+    if isinstance(node, tuple):
+        for item in node:
+            yield from _symbols(item)
+        return
+    if isinstance(node, Expr):
+        for slot in type(node).__slots__:
+            yield from _symbols(getattr(node, slot))
+
+
+def _equations(spec: Any, notation: str, steps: int) -> Iterator[Equation]:
+    for ev in run(spec, RunOptions(command="train", steps=steps, notation=notation, max_equations=0)):
+        if isinstance(ev, Block):
+            yield from ev.equations
+
+
+# LeNet-5's layers in LeNet-5's order at a size whose full trace takes a moment (lenet5's takes half a minute)
+MINI_LENET = """
+name: mini-lenet
+inputs: {shape: [8, 8]}
+init: {seed: 5, decimals: 2}
+layers:
+  - {name: C1, type: conv2d, kernel_size: 3, channels: 2, kernel: random, bias: zeros, activation: tanh}
+  - {name: S2, type: avgpool, size: 2}
+  - {name: C3, type: conv2d, kernel_size: 2, channels: 2, kernel: random, bias: zeros, activation: tanh}
+  - {name: S4, type: avgpool, size: 2}
+  - {name: flatten, type: flatten}
+  - {name: C5, type: dense, units: 3, weight: random, bias: zeros, activation: tanh}
+  - {name: output, type: dense, units: 3, weight: random, bias: zeros, activation: softmax}
+loss: cross_entropy
+learning_rate: 0.1
+data:
+  - {input: [[1, 0, 2, 1, 0, 1, 0, 2], [0, 1, 1, 0, 2, 0, 1, 1], [2, 1, 0, 1, 1, 1, 0, 0], [1, 0, 1, 2, 0, 1, 1, 0],
+             [0, 2, 1, 0, 1, 0, 2, 1], [1, 1, 0, 1, 0, 2, 0, 1], [0, 1, 2, 0, 1, 1, 0, 2], [2, 0, 1, 1, 0, 1, 2, 0]],
+     target: [0, 1, 0]}
+"""
+
+NETWORKS = {name: name for name in bundled_names() if name != "lenet5"} | {
+    "mini-lenet": MINI_LENET,
+    "conv-act-pool": CONV_ACT_POOL,
+    "pool-act": POOL_ACT,
+}
+
+
+@pytest.mark.parametrize("notation", ["lecture", "textbook"])
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_no_equation_defines_a_symbol_by_itself(name: str, notation: str) -> None:
+    source = NETWORKS[name]
+    spec = spec_from(source) if "\n" in source else bpexplain.load(source)
+    count = 0
+    for eq in _equations(spec, notation, 3):
+        count += 1
+        assert eq.symbol not in set(_symbols(eq.bound)), (eq.kind, eq.symbol, eq.bound)
+    assert count > 0
