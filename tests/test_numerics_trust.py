@@ -14,6 +14,7 @@ from helpers import spec_from
 import bpexplain
 from bpexplain.cli import cli
 from bpexplain.engine import RunOptions, run
+from bpexplain.errors import NumericalError
 from bpexplain.expr import Expr, Var
 from bpexplain.spec import bundled_names
 from bpexplain.trace import Block, Equation
@@ -121,3 +122,122 @@ def test_no_equation_defines_a_symbol_by_itself(name: str, notation: str) -> Non
         count += 1
         assert eq.symbol not in set(_symbols(eq.bound)), (eq.kind, eq.symbol, eq.bound)
     assert count > 0
+
+
+# ---- overflow is caught in every layer kind, on the explained and the lean path --------------------------
+
+FEATURE_NET = """
+name: overflow
+inputs: {{shape: [{h}, {w}]}}
+layers:
+{layers}
+loss: mse
+learning_rate: 0.1
+data:
+  - input: {input}
+    target: [{target}]
+"""
+
+OVERFLOWS = {
+    # a convolution's forward sum: an einsum, which sets no floating-point flag
+    "conv-forward": (
+        dict(
+            h=3,
+            w=3,
+            input="[[1e200, 1, 1], [1, 1, 1], [1, 1, 1]]",
+            layers="  - {name: c, type: conv2d, kernel: [[1e200, 1e200], [1e200, 1e200]]}\n"
+            "  - {name: f, type: flatten}\n  - {name: d, weight: [[1, 1, 1, 1]], activation: identity}",
+        ),
+        "forward pass, layer 'c': O1(1,1) = ",
+    ),
+    # a kernel's gradient: finite errors times finite inputs, summed by an einsum past the largest float
+    "conv-kernel-gradient": (
+        dict(
+            h=3,
+            w=3,
+            input="[[1e308, 1e308, 1e308], [1e308, 1e308, 1e308], [1e308, 1e308, 1e308]]",
+            layers="  - {name: c, type: conv2d, kernel: [[1e-308, 1e-308], [1e-308, 1e-308]]}\n"
+            "  - {name: f, type: flatten}\n  - {name: d, weight: [[1, 1, 1, 1]], activation: identity}",
+        ),
+        "gradients, layer 'c': ∂E/∂K1(1,1) = δO1(1,1)·I(2,2) + ",
+    ),
+    # the error going back through a kernel: an einsum again
+    "conv-input-gradient": (
+        dict(
+            h=2,
+            w=2,
+            input="[[1, 1], [1, 1]]",
+            layers="  - {name: c1, type: conv2d, kernel: [[1e-300]]}\n"
+            "  - {name: c2, type: conv2d, kernel: [[1e300]]}\n"
+            "  - {name: f, type: flatten}\n  - {name: d, weight: [[1e10, 1e10, 1e10, 1e10]], activation: identity}",
+        ),
+        "backward pass, layer 'c1': δO1(1,1) = ",
+    ),
+    "avgpool-forward": (
+        dict(
+            h=2,
+            w=2,
+            input="[[1e308, 1e308], [1e308, 1e308]]",
+            layers="  - {name: p, type: avgpool, size: 2}\n"
+            "  - {name: f, type: flatten}\n  - {name: d, weight: [[1]], activation: identity}",
+        ),
+        "forward pass, layer 'p': P1(1,1) = ",
+    ),
+    # overlapping windows: the errors of two windows meet at one element
+    "maxpool-backward": (
+        dict(
+            h=3,
+            w=3,
+            input="[[0, 0, 0], [0, 1e-300, 0], [0, 0, 0]]",
+            target=-1e8,
+            layers="  - {name: c, type: conv2d, kernel: [[1]]}\n  - {name: p, type: maxpool, size: 2, stride: 1}\n"
+            "  - {name: f, type: flatten}\n  - {name: d, weight: [[6e299, 6e299, 6e299, 6e299]], activation: identity}",
+        ),
+        "backward pass, layer 'c': δO1(2,2) = +∞",
+    ),
+    "activation-layer-forward": (
+        dict(
+            h=1,
+            w=2,
+            input="[[-1e10, 1]]",
+            layers="  - {name: a, type: activation, activation: {name: leaky_relu, slope: 1e300}}\n"
+            "  - {name: f, type: flatten}\n  - {name: d, weight: [[1, 1]], activation: identity}",
+        ),
+        "forward pass, layer 'a': ",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OVERFLOWS))
+def test_overflow_stops_the_run_on_both_paths_with_one_line(case: str, tmp_path: Any) -> None:
+    fields, expected = OVERFLOWS[case]
+    path = tmp_path / "net.yaml"
+    path.write_text(FEATURE_NET.format(**{"target": 0, **fields}), encoding="utf-8")
+    lines = []
+    for args in (["--steps", "2"], ["--steps", "2", "--detail", "summary"], ["--steps", "2", "--detail", "layer"]):
+        result = invoke("train", str(path), "--format", "text", *args)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+        assert "inf" not in result.stdout.replace("information", "")
+        lines.append(result.stderr)
+    assert lines[0] == lines[1] == lines[2]
+    assert "step 1, " + expected in lines[0], lines[0]
+    assert "logarithm" not in lines[0]  # mse takes none
+
+
+def test_the_api_raises_the_same_error() -> None:
+    fields, expected = OVERFLOWS["conv-kernel-gradient"]
+    spec = spec_from(FEATURE_NET.format(**{"target": 0, **fields}))
+    with pytest.raises(NumericalError, match="∂E/∂K1"):
+        bpexplain.train(spec, steps=1)
+
+
+def test_a_loss_without_a_logarithm_does_not_speak_of_one() -> None:
+    spec = spec_from(
+        "inputs: 1\nlayers:\n  - {name: out, activation: identity, weight: [[1e200]]}\n"
+        "loss: mse\ndata:\n  - {input: [1], target: [0]}\n"
+    )
+    with pytest.raises(NumericalError) as caught:
+        bpexplain.train(spec, steps=1)
+    message = caught.value.message
+    assert message.startswith("step 1, loss: E = +∞ (overflow)") and "logarithm" not in message
