@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from helpers import spec_from
+from helpers import assert_gradients_match, spec_from
 
 import bpexplain
 from bpexplain.cli import cli
 from bpexplain.engine import RunOptions, run
-from bpexplain.errors import NumericalError
+from bpexplain.errors import BpexplainError, NumericalError
 from bpexplain.expr import Expr, Var
 from bpexplain.spec import bundled_names
 from bpexplain.trace import Block, Equation
@@ -241,3 +241,82 @@ def test_a_loss_without_a_logarithm_does_not_speak_of_one() -> None:
         bpexplain.train(spec, steps=1)
     message = caught.value.message
     assert message.startswith("step 1, loss: E = +∞ (overflow)") and "logarithm" not in message
+
+
+# ---- targets: what each loss's formulas assume of them -------------------------------------------------
+
+
+def _classifier(output: str, loss: str, targets: list[str]) -> str:
+    units = len(targets[0].strip("[]").split(","))
+    weight = [[0.31, -0.52], [-0.41, 0.27], [0.15, 0.44]][:units]
+    data = "\n".join(f"  - {{input: [{0.7 - i}, {0.4 * i - 0.2}], target: {t}}}" for i, t in enumerate(targets))
+    return f"""
+inputs: 2
+layers:
+  - {{name: h, activation: tanh, weight: [[0.3, -0.8], [0.55, 0.21]], bias: [0.1, -0.2]}}
+  - {{name: out, activation: {output}, weight: {weight}, bias: {[0.07, -0.11, 0.2][:units]}}}
+loss: {loss}
+learning_rate: 0.3
+data:
+{data}
+"""
+
+
+@pytest.mark.parametrize(
+    "output,loss,target,found",
+    [
+        ("softmax", "cross_entropy", "[1, 1, 0]", "cross_entropy's target sums to 2, not 1"),
+        ("softmax", "cross_entropy", "[0.5, 0.25, 0.2]", "cross_entropy's target sums to 0.95, not 1"),
+        ("softmax", "cross_entropy", "[1.5, -0.5, 0]", "cross_entropy's target has entry 2 = -0.5, below 0"),
+        ("sigmoid", "cross_entropy", "[1, 1, 0]", "cross_entropy's target sums to 2, not 1"),
+        ("sigmoid", "binary_cross_entropy", "[1.5, 0, 1]", "binary_cross_entropy's target has entry 1 = 1.5"),
+        ("sigmoid", "binary_cross_entropy", "[0, -0.25, 1]", "binary_cross_entropy's target has entry 2 = -0.25"),
+    ],
+)
+def test_a_target_the_loss_cannot_take_is_refused_where_it_is_written(
+    output: str, loss: str, target: str, found: str
+) -> None:
+    text = _classifier(output, loss, ["[0, 1, 0]", "[1, 0, 0]", target])
+    with pytest.raises(BpexplainError) as caught:
+        spec_from(text)
+    err = caught.value
+    assert err.path == "data[2].target" and found in err.message, err.line()
+    line = text.splitlines().index(next(s for s in text.splitlines() if target in s and "input: [-1.3" in s)) + 1
+    assert err.where is not None and err.where.line == line
+    assert err.exit_code == 2 and err.expected
+
+
+def test_a_distribution_that_sums_to_1_only_up_to_rounding_is_accepted() -> None:
+    thirds = "[0.3333333333, 0.3333333333, 0.3333333333]"  # sums to 0.9999999999
+    text = (
+        "inputs: 1\nlayers:\n  - {name: out, activation: softmax, units: 3}\nloss: cross_entropy\n"
+        f"data:\n  - {{input: [1], target: {thirds}}}\n"
+    )
+    assert abs(spec_from(text).data[0].target.sum() - 1.0) > 1e-11
+    with pytest.raises(BpexplainError, match="sums to 0.999999"):
+        spec_from(text.replace("0.3333333333]", "0.333333]"))
+
+
+# Every output activation with every loss it is allowed with, on targets that are not one-hot (soft labels,
+# any real numbers for mse): the gradients the trace shows against central differences.
+SOFT = {
+    "mse": ["[-2, 3.5]", "[0.25, 0.5]"],
+    "cross_entropy": ["[0.2, 0.7, 0.1]", "[0.5, 0, 0.5]"],
+    "binary_cross_entropy": ["[0.3, 0.8]", "[1, 0.5]"],
+}
+ALLOWED = [
+    (output, loss)
+    for loss, outputs in {
+        "mse": ("sigmoid", "tanh", "relu", "leaky_relu", "identity", "softmax"),
+        "cross_entropy": ("softmax", "sigmoid"),
+        "binary_cross_entropy": ("sigmoid",),
+    }.items()
+    for output in outputs
+]
+
+
+@pytest.mark.parametrize("notation", ["lecture", "textbook"])
+@pytest.mark.parametrize("output,loss", ALLOWED, ids=[f"{o}-{loss}" for o, loss in ALLOWED])
+def test_soft_targets_get_the_true_gradient(output: str, loss: str, notation: str) -> None:
+    spec = spec_from(_classifier(output, loss, SOFT[loss]))
+    assert_gradients_match(spec, notation=notation)
