@@ -46,6 +46,7 @@ class Activation:
     formula: str  # for the legend
     elementwise: bool = True
     slope: float = 0.0
+    kinked: bool = False  # not differentiable at e = 0 (ReLU, leaky ReLU): the derivative there is a convention
 
     def derivative_label(self) -> str:
         return f"{self.label}'"
@@ -103,6 +104,7 @@ def make_activation(name: str, slope: float = 0.01) -> Activation:
             lambda e, y: (e > 0).astype(np.float64),
             lambda e, y: Call(Name("ReLU'"), (e,)),
             "ReLU(e) = max(0, e),  ReLU'(e) = 1 if e > 0 else 0",
+            kinked=True,
         )
     if name == "leaky_relu":
         a = float(slope)
@@ -114,6 +116,7 @@ def make_activation(name: str, slope: float = 0.01) -> Activation:
             lambda e, y: Call(Name("LReLU'"), (e,)),
             f"LReLU(e) = e if e > 0 else {a:g}·e,  LReLU'(e) = 1 if e > 0 else {a:g}",
             slope=a,
+            kinked=a != 1.0,
         )
     if name == "identity":
         return Activation(

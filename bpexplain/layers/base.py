@@ -234,6 +234,13 @@ class Layer(ABC):
     def activate(self, e: np.ndarray) -> np.ndarray:
         return self.activation.value(e)
 
+    def sides(self, v: LayerValues) -> bytes:
+        """Which side of each point where the layer is not differentiable its values are on (b"" where it has
+        none): a gradient check whose E(w + h) and E(w − h) see different sides straddles a kink."""
+        if self.has_activation and self.activation.kinked:
+            return (v.e > 0).tobytes()
+        return b""
+
     def local_backward(self, v: LayerValues, target: np.ndarray | None) -> None:
         """Fill in dh/de and ∂E/∂e from ∂E/∂y (or from the target, where the loss combines)."""
         v.deriv, v.d_pre = self.pre_gradient(v.e, v.y, v.d_out, target)
