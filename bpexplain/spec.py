@@ -621,6 +621,10 @@ def parse_network(text: str, source: str) -> NetworkSpec:
     else:
         lr = 0.5
     data = _read_data(r, top.get("data", []), input_shape, shape)
+    for i, sample in enumerate(data):  # what the loss's formulas assume of a target (functions.py)
+        problem = None if np.isnan(sample.target).any() else LOSSES[loss].target_problem(sample.target)
+        if problem is not None:
+            r.fail(("data", i, "target"), problem[0], expected=problem[1])
     last = layers[-1]
     if loss in ("cross_entropy", "binary_cross_entropy") and last.activation not in ("softmax", "sigmoid"):
         r.fail(
