@@ -453,7 +453,8 @@ def latex_text(text: str) -> str:
 
 def latex_literal(text: str) -> str:
     """Text from the network file in text-mode LaTeX, every character as written: pure ASCII, each
-    special escaped, `[` and `]` in braces (so that no `\\\\` or `\\item` before them reads an option)."""
+    special escaped, `[` and `]` in braces (so that no `\\\\` or `\\item` before them reads an option),
+    no ligature made of two characters (`--`, `?``)."""
     return _text(text, subscripts=False)
 
 
@@ -476,6 +477,8 @@ def _text(text: str, subscripts: bool) -> str:
             out.append(_TEXT_ESCAPES[c])
         elif not subscripts and c in "[]":
             out.append("{" + c + "}")
+        elif not subscripts and text[i : i + 2] in ("--", "?`", "!`", ",,", "''", "``"):
+            out.append(c + "{}")  # not a ligature (an en dash, an inverted mark, a closing quote)
         elif c in _TEXT_SYMBOLS:
             out.append(_TEXT_SYMBOLS[c])
         elif c.isascii() and c.isprintable():
