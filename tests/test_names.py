@@ -181,6 +181,11 @@ def _places_for_control() -> list[tuple[str, str, str]]:
             (f"inputs-{i}", network(inputs=json.dumps(["x1", text])), "inputs[1]"),
             (f"activation-{i}", network().replace("sigmoid", q, 1), "layers[0].activation"),
             (f"loss-{i}", network() + f"loss: {q}\n", "loss"),
+            (f"type-{i}", network().replace("    activation: sigmoid", f"    type: {q}", 1), "layers[0].type"),
+            (f"weight-{i}", network().replace("[[0.5, -0.6]]", q), "layers[1].weight"),
+            (f"init-{i}", network().replace("[[0.5, -0.6]]", f"{{init: {q}}}"), "layers[1].weight.init"),
+            (f"slope-{i}", network().replace("sigmoid", f"{{name: {q}}}", 1), "layers[0].activation.name"),
+            (f"data-{i}", network().replace("target: [1.0]", f"target: [{q}]"), "data[0].target[0]"),
             (f"key-{i}", network().replace("  - name: out", f"  - {q}: 1\n    name: out"), "layers[1]"),
         ]
         if "\n" not in text:  # a line break in a title or description is folded to a space
