@@ -588,10 +588,10 @@ class _Judge:
             )
         transposed = self.transposed(q)
         if transposed:
-            yield (
-                "a transposed weight: weight[i][j] is the weight from input j to unit i",
-                both(lambda v, x: transposed.get(self.text(v.sym))),
-            )
+            values = both(lambda v, x: transposed.get(self.text(v.sym)))
+            for name, value in transposed.items():
+                values += both(lambda v, x, n=name, t=value: t if self.text(v.sym) == n else None)
+            yield "a transposed weight: weight[i][j] is the weight from input j to unit i, not from i to j", values
         if kind == "error" and isinstance(eq.symbol, Derivative) and leafs:
             first = leafs[0]
             yield (
@@ -642,11 +642,11 @@ class _Judge:
             if where is None:
                 continue
             arr = params.get(where[0])
-            if arr is None or arr.ndim != 2 or arr.shape[0] == arr.shape[1] == 1:
+            if arr is None or arr.ndim != 2:
                 continue
-            rows, cols = arr.shape
-            i, j = divmod(where[1], cols)
-            out[t] = float(arr.reshape(-1).reshape(cols, rows)[j, i])
+            i, j = divmod(where[1], arr.shape[1])
+            if j < arr.shape[0] and i < arr.shape[1] and i != j:
+                out[t] = float(arr[j, i])
         return out
 
     def derivative_outputs(self, q: Quantity) -> dict[str, float]:
