@@ -138,7 +138,7 @@ def sheet(net: str, fmt: str | None, student: str, output: str | None, **run: An
         if chosen in ("markdown", "latex"):
             from ..render.worksheet import worksheet
 
-            chunks = worksheet(chosen, net, options, items, events[0], student)
+            chunks = worksheet(chosen, net, options, items, events, student)
         else:
             chunks = write_sheet(net, options, items, student)
         _write(chunks, output)
