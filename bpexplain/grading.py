@@ -206,7 +206,7 @@ def _write_scores(path: Path, rows: list[Row]) -> None:
         w.writerow(["student", "variant", "score", "max", "first_error"])
         for row in rows:
             if row.report is None:
-                w.writerow([_cell(row.student), _cell(row.variant), "", "", _cell(f"unreadable: {row.error}")])
+                w.writerow([_cell(row.student), _cell(row.variant), "", "", _cell(f"not marked: {row.error}")])
                 continue
             first = row.report.first_error
             where = "" if first is None else f"step {first.step}: {first.symbol}"

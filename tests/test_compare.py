@@ -270,3 +270,95 @@ def test_tolerance_options_change_the_verdict(tmp_path) -> None:  # type: ignore
 def test_tolerance_is_stated_and_decimal_exact() -> None:
     assert Tolerance().accepts("0.5915", 0.5914589784327801)
     assert Decimal("0.5915") != Decimal(0.5914589784327801)
+
+
+# ------------------------------------------------------------------------------------------------
+# tolerance: significant digits as written
+
+
+@pytest.mark.parametrize(
+    "text,digits",
+    [
+        ("0.5915", 4),
+        ("-0.01000", 4),
+        ("100", 3),
+        ("1.5e-3", 2),
+        ("1.50E-3", 3),
+        ("0.0", 0),
+        ("-0", 0),
+        ("+7", 1),
+        (".5", 1),
+        ("0.070", 2),
+        ("12.30", 4),
+    ],
+)
+def test_significant_digits_are_counted_as_written(text: str, digits: int) -> None:
+    from bpexplain.marking import significant_digits
+
+    assert significant_digits(text) == digits
+
+
+@pytest.mark.parametrize(
+    "text,value,ok",
+    [
+        # 4 digits written: within one unit of the 4th digit of the value rounded to 4 digits
+        ("0.5915", 0.5914589784327801, True),
+        ("0.5914", 0.5914589784327801, True),  # one unit below the rounded 0.5915
+        ("0.5916", 0.5914589784327801, True),
+        ("0.5913", 0.5914589784327801, False),  # two units
+        ("0.5917", 0.5914589784327801, False),
+        # fewer digits are judged at the digits written
+        ("0.591", 0.5914589784327801, True),
+        ("0.59", 0.5914589784327801, True),
+        ("0.57", 0.5914589784327801, False),
+        # never with fewer than 2 significant digits: 0.6 is read as 0.60 against 0.59
+        ("0.6", 0.5914589784327801, True),
+        ("0.7", 0.5914589784327801, False),
+        ("0.5", 0.5, True),
+        ("-0.07", -0.0705583109960229, True),
+        ("-0.071", -0.0705583109960229, True),
+        ("-0.0706", -0.0705583109960229, True),
+        ("-0.07056", -0.0705583109960229, True),
+        ("-0.07053", -0.0705583109960229, False),
+        ("0.07056", -0.0705583109960229, False),  # the sign matters
+        # trailing zeros count: 0.07000 claims 4 digits
+        ("-0.07000", -0.0705583109960229, False),
+        ("-0.0700", -0.0700249, True),
+        # scientific notation
+        ("-7.056e-2", -0.0705583109960229, True),
+        ("-7.1E-2", -0.0705583109960229, True),
+        ("-7.0E-2", -0.0705583109960229, True),
+        ("-6.9E-2", -0.0705583109960229, False),
+        # integers and zero
+        ("3", 3.0, True),
+        ("8", 8.0, True),
+        ("7", 8.0, False),
+        ("0", 0.0, True),
+        ("0.000", 1e-17, True),
+        ("0", 0.003, False),
+        ("0.00", 0.004, False),
+    ],
+)
+def test_default_tolerance_table(text: str, value: float, ok: bool) -> None:
+    assert Tolerance().accepts(text, value) is ok
+
+
+@pytest.mark.parametrize(
+    "tolerance,text,value,ok",
+    [
+        (Tolerance(sigfigs=3), "0.591", 0.5914589784327801, True),
+        (Tolerance(sigfigs=3), "0.589", 0.5914589784327801, False),  # two units of the 3rd digit from 0.591
+        (Tolerance(sigfigs=3), "0.592", 0.5914589784327801, True),
+        (Tolerance(sigfigs=3), "0.5915", 0.5914589784327801, True),
+        (Tolerance(sigfigs=2), "0.6", 0.5914589784327801, True),
+        (Tolerance(sigfigs=2), "0.61", 0.5914589784327801, False),
+        (Tolerance(rtol=0.01), "0.5857", 0.5914589784327801, True),
+        (Tolerance(rtol=0.01), "0.585", 0.5914589784327801, False),
+        (Tolerance(atol=0.001), "0.5905", 0.5914589784327801, True),
+        (Tolerance(atol=0.001), "0.5903", 0.5914589784327801, False),
+        (Tolerance(rtol=0.01, atol=0.01), "0.577", 0.5914589784327801, True),
+        (Tolerance(rtol=0.01), "0", 0.0, True),
+    ],
+)
+def test_tolerance_options_table(tolerance: Tolerance, text: str, value: float, ok: bool) -> None:
+    assert tolerance.accepts(text, value) is ok
