@@ -137,7 +137,9 @@ def _scalar(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    return _key(str(value))
+    text = str(value)
+    plain = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", text) and text.lower() not in ("true", "false", "null", "yes", "no")
+    return text if plain else json.dumps(text, ensure_ascii=False)
 
 
 def write_sheet(network: str, options: dict[str, Any], items: Iterable[Item], student: str = "") -> Iterator[str]:

@@ -27,6 +27,7 @@ from .trace import Block, Equation, Event, StepEnd, StepStart, TraceHeader
 
 VERDICTS = ("correct", "follow-through", "wrong", "missing")
 KINDS = ("forward", "loss", "error", "gradient", "update")
+ACTIVATION_LABELS = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU", "leaky_relu": "LReLU", "identity": "id"}
 FOLLOW_THROUGH = {"full": 1.0, "half": 0.5, "none": 0.0}
 ZERO = 1e-12  # a written 0 is right when the true value is within this of 0 (float noise)
 
@@ -262,6 +263,8 @@ class RunFacts:
     param_index: dict[str, tuple[str, int]]  # w_14 -> ("layer2.weight", flat index)
     updated: dict[str, str]  # w_14 -> w'_14 (from the update equations)
     slopes: dict[str | None, float]
+    activations: dict[str | None, str]  # layer -> the activation's printed name (σ, tanh, ...)
+    loss: str
     notation: str
     rule: str
     update_order: str
@@ -273,6 +276,7 @@ def collect(events: Iterable[Event], printer: Any) -> RunFacts:
     param_index: dict[str, tuple[str, int]] = {}
     updated: dict[str, str] = {}
     slopes: dict[str | None, float] = {}
+    activations: dict[str | None, str] = {}
     current: dict[str, Any] = {}
     step = 0
     header: TraceHeader | None = None
@@ -286,6 +290,8 @@ def collect(events: Iterable[Event], printer: Any) -> RunFacts:
             for layer in ev.network.get("layers", []):
                 if "slope" in layer:
                     slopes[layer["name"]] = float(layer["slope"])
+                if layer.get("activation") in ACTIVATION_LABELS:
+                    activations[layer["name"]] = ACTIVATION_LABELS[layer["activation"]]
         elif isinstance(ev, StepStart):
             step = ev.index
             params_before[step] = current
@@ -305,7 +311,10 @@ def collect(events: Iterable[Event], printer: Any) -> RunFacts:
                 current = dict(ev.parameters)
     assert header is not None
     s = header.settings
-    return RunFacts(quantities, params_before, param_index, updated, slopes, s.notation, s.rule, s.update_order)
+    loss = str(header.network.get("loss", ""))
+    return RunFacts(
+        quantities, params_before, param_index, updated, slopes, activations, loss, s.notation, s.rule, s.update_order
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -450,6 +459,7 @@ class _Judge:
         self.true = true
         self.samples_of = samples_of
         self._text: dict[Expr, str] = {}
+        self._derivatives: dict[tuple[int, int | None], list[tuple[Quantity, Var]]] | None = None
 
     def text(self, sym: Expr) -> str:
         t = self._text.get(sym)
@@ -459,7 +469,8 @@ class _Judge:
 
     def lookup(self, table: dict, q: Quantity, name: str) -> float | None:
         """A value of `name` as quantity `q` reads it: this sample's, this step's, or a parameter's update."""
-        for scope in (q.sample, None, *self.samples_of.get(q.step, ())):
+        scopes = (q.sample, None) if q.sample is not None else (None, *self.samples_of.get(q.step, ()))
+        for scope in scopes:
             v = table.get((q.step, scope, name))
             if v is not None:
                 return v
@@ -554,10 +565,11 @@ class _Judge:
                 "factor dh_n(e)/de",
                 both(lambda v, x: 1.0 if isinstance(v.sym, Derivative) else None),
             )
-        if kind == "loss":
+        mse = self.facts.loss == "mse"
+        if kind == "loss" and mse:
             yield "the ½ of the loss dropped: E = ½ Σ (y_k − ŷ_k)² keeps it", [2 * own_value, 2 * eq.value]
             yield "the ½ of the loss counted twice: E = ½ Σ (y_k − ŷ_k)²", [own_value / 2, eq.value / 2]
-        if kind == "error" and "ŷ" in "".join(texts) and not isinstance(eq.symbol, Derivative):
+        if kind == "error" and mse and "ŷ" in "".join(texts) and not isinstance(eq.symbol, Derivative):
             yield (
                 "a factor 2 from the square: the ½ of the loss cancels it, so ∂E/∂y = y − ŷ",
                 [2 * own_value, 2 * eq.value],
@@ -592,16 +604,17 @@ class _Judge:
             for name, value in transposed.items():
                 values += both(lambda v, x, n=name, t=value: t if self.text(v.sym) == n else None)
             yield "a transposed weight: weight[i][j] is the weight from input j to unit i, not from i to j", values
+        h = self.facts.activations.get(q.layer, "h")
         if kind == "error" and isinstance(eq.symbol, Derivative) and leafs:
             first = leafs[0]
             yield (
-                f"σ(e) = {texts[0]} written for its derivative dh(e)/de = {self.printer.doprint(bound)}",
+                f"{h}(e) = {texts[0]} written for its derivative dh(e)/de = {self.printer.doprint(bound)}",
                 [own(first), first.value],
             )
         if has_derivative:
             deriv_y = self.derivative_outputs(q)
             yield (
-                "σ(e) written for its derivative: dh(e)/de = σ(e)·(1 − σ(e)), not σ(e)",
+                "σ(e) written for its derivative: dh(e)/de (for σ, σ(e)·(1 − σ(e))) belongs here, not y = h(e)",
                 both(lambda v, x: deriv_y.get(self.text(v.sym)) if isinstance(v.sym, Derivative) else None),
             )
         yield "the sign flipped", [-own_value, -eq.value]
@@ -651,14 +664,17 @@ class _Judge:
 
     def derivative_outputs(self, q: Quantity) -> dict[str, float]:
         """dh_n(e)/de -> y_n (the student's when given), from this step's dh/de equations."""
+        if self._derivatives is None:
+            self._derivatives = {}
+            for other in self.facts.quantities:
+                if isinstance(other.equation.symbol, Derivative):
+                    first = leaves(other.equation.bound)
+                    if first:
+                        self._derivatives.setdefault((other.step, other.sample), []).append((other, first[0]))
         out: dict[str, float] = {}
-        for other in self.facts.quantities:
-            if other.step != q.step or other.sample != q.sample or not isinstance(other.equation.symbol, Derivative):
-                continue
-            first = leaves(other.equation.bound)
-            if first:
-                y = self.lookup(self.given, q, self.text(first[0].sym))
-                out[other.symbol] = first[0].value if y is None else y
+        for other, first in self._derivatives.get((q.step, q.sample), []):
+            y = self.lookup(self.given, q, self.text(first.sym))
+            out[other.symbol] = first.value if y is None else y
         return out
 
 

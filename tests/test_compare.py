@@ -362,3 +362,27 @@ def test_default_tolerance_table(text: str, value: float, ok: bool) -> None:
 )
 def test_tolerance_options_table(tolerance: Tolerance, text: str, value: float, ok: bool) -> None:
     assert tolerance.accepts(text, value) is ok
+
+
+# ------------------------------------------------------------------------------------------------
+# the worked example of README.md and docs/grading.md
+
+
+EXAMPLE_OPTIONS = {"layer": "layer2,output", "only": "error,gradient"}
+
+
+def test_the_documented_example_sheet_and_report(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A student who takes the slide's shortcut for δ_4 and works on correctly: charged once (docs/grading.md)."""
+    from pathlib import Path
+
+    golden = Path(__file__).parent / "golden"
+    answers, items = work("lecture", EXAMPLE_OPTIONS, {(1, "δ_4"): leaf_set(is_derivative, lambda v, x: 1.0)}, digits=4)
+    sheet = sheet_text("lecture", EXAMPLE_OPTIONS, answers, items)
+    assert sheet == (golden / "sheet-lecture-slip.yaml").read_text("utf-8")
+    path = tmp_path / "answers.yaml"
+    path.write_text(sheet, "utf-8")
+    result = run_cli("compare", "lecture", str(path), "--format", "text")
+    assert result.exit_code == 1
+    assert result.stdout == (golden / "compare-lecture-slip.txt").read_text("utf-8")
+    blank = run_cli("sheet", "lecture", "--layer", "layer2,output", "--only", "error,gradient").stdout
+    assert [line.split(":")[0] for line in blank.splitlines()] == [line.split(":")[0] for line in sheet.splitlines()]
