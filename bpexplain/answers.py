@@ -92,7 +92,15 @@ def loose(symbol: str) -> str:
     """The spelling a key is matched by: ASCII names for ∂, δ, η, ŷ; the prime after the base; case and
     spaces ignored; `dh_6/de` for `dh_6(e)/de`."""
     s = "".join(symbol.split()).lower()
-    for uni, ascii_ in (("∂", "d"), ("δ", "delta"), ("η", "eta"), ("ŷ", "yhat"), ("σ", "sigma"), ("−", "-"), ("’", "'")):
+    for uni, ascii_ in (
+        ("∂", "d"),
+        ("δ", "delta"),
+        ("η", "eta"),
+        ("ŷ", "yhat"),
+        ("σ", "sigma"),
+        ("−", "-"),
+        ("’", "'"),
+    ):
         s = s.replace(uni, ascii_)
     s = s.replace("(e)/de", "/de")
     if s.endswith("'") and s.count("'") == 1:  # w_14' -> w'_14, K1(1,1)' -> K1'(1,1)
@@ -138,7 +146,13 @@ def _scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     text = str(value)
-    plain = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", text) and text.lower() not in ("true", "false", "null", "yes", "no")
+    plain = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", text) and text.lower() not in (
+        "true",
+        "false",
+        "null",
+        "yes",
+        "no",
+    )
     return text if plain else json.dumps(text, ensure_ascii=False)
 
 
@@ -200,7 +214,9 @@ def _compose(text: str, source: str) -> yaml.Node:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
-        raise BpexplainError(f"YAML syntax error: {exc.problem or exc.context or 'invalid YAML'}", where=where) from None
+        raise BpexplainError(
+            f"YAML syntax error: {exc.problem or exc.context or 'invalid YAML'}", where=where
+        ) from None
     except yaml.reader.ReaderError as exc:
         pos = exc.position
         where = Location(source, text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos))
@@ -317,7 +333,9 @@ def _value(r: _Reader, node: yaml.Node, path: str, depth: int) -> str | None:
         return None
     text = text.strip()
     if not NUMBER.match(text):
-        raise r.fail(node, path, f"found {text[:40]!r}", "a number written in digits, such as -0.0706 or 1.5e-3, or null")
+        raise r.fail(
+            node, path, f"found {text[:40]!r}", "a number written in digits, such as -0.0706 or 1.5e-3, or null"
+        )
     return text
 
 

@@ -120,7 +120,9 @@ def _csv_row(path: Path, line: int, header: list[str], cells: list[str], record:
         m = re.fullmatch(r"(\d{1,6}):(?:sample\s*(\d+):)?(.+)", key)
         if not m:
             raise BpexplainError(
-                f"column {key!r}", where=Location(str(path), 1, col), expected="a column named STEP:SYMBOL, such as 1:e_1"
+                f"column {key!r}",
+                where=Location(str(path), 1, col),
+                expected="a column named STEP:SYMBOL, such as 1:e_1",
             )
         text = cell.strip()
         if text and not NUMBER.match(text):
@@ -210,7 +212,9 @@ def _write_scores(path: Path, rows: list[Row]) -> None:
                 continue
             first = row.report.first_error
             where = "" if first is None else f"step {first.step}: {first.symbol}"
-            w.writerow([_cell(row.student), _cell(row.variant), f"{row.report.score:g}", f"{row.report.max:g}", _cell(where)])
+            w.writerow(
+                [_cell(row.student), _cell(row.variant), f"{row.report.score:g}", f"{row.report.max:g}", _cell(where)]
+            )
 
 
 def _cell(text: str) -> str:

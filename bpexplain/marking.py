@@ -310,10 +310,19 @@ def collect(events: Iterable[Event], printer: Any) -> RunFacts:
             if ev.parameters is not None:
                 current = dict(ev.parameters)
     assert header is not None
-    s = header.settings
+    settings = header.settings
     loss = str(header.network.get("loss", ""))
     return RunFacts(
-        quantities, params_before, param_index, updated, slopes, activations, loss, s.notation, s.rule, s.update_order
+        quantities,
+        params_before,
+        param_index,
+        updated,
+        slopes,
+        activations,
+        loss,
+        settings.notation,
+        settings.rule,
+        settings.update_order,
     )
 
 
@@ -395,7 +404,7 @@ def match_answers(sheet: Sheet, facts: RunFacts, wanted: set[tuple[int, int | No
                 f"the run has no quantity {a.key!r} here{hint}",
                 where=a.where,
                 path=f"{where}.{a.key}",
-                expected="a symbol as the trace writes it (or its ASCII spelling, such as delta_4 or dE/dw_14)",
+                expected="a symbol as the trace writes it, or its ASCII spelling such as delta_4 or dE/dw_14",
             )
         if (a.step, a.sample, symbol) in out:
             raise BpexplainError(
@@ -426,7 +435,9 @@ def mark(
         wanted = {(q.step, q.sample, q.symbol) for q in facts.quantities}
     answers = match_answers(sheet, facts, wanted)
     given: dict[tuple[int, int | None, str], float] = {k: float(a.text) for k, a in answers.items() if a.text}
-    true: dict[tuple[int, int | None, str], float] = {(q.step, q.sample, q.symbol): q.equation.value for q in facts.quantities}
+    true: dict[tuple[int, int | None, str], float] = {
+        (q.step, q.sample, q.symbol): q.equation.value for q in facts.quantities
+    }
     samples_of: dict[int, list[int]] = {}
     for q in facts.quantities:
         if q.sample is not None and q.sample not in samples_of.setdefault(q.step, []):
@@ -576,7 +587,10 @@ class _Judge:
             )
             yield "the ½ of the loss counted twice: ∂E/∂y = y − ŷ, not ½(y − ŷ)", [own_value / 2, eq.value / 2]
         if kind == "update" and "η" in texts:
-            yield "η left out: the update is w' = w − η·∂E/∂w", both(lambda v, x: 1.0 if self.text(v.sym) == "η" else None)
+            yield (
+                "η left out: the update is w' = w − η·∂E/∂w",
+                both(lambda v, x: 1.0 if self.text(v.sym) == "η" else None),
+            )
         if kind in ("update", "gradient") and any(_is_input(v) for v in leafs):
             names = ", ".join(t for v, t in zip(leafs, texts) if _is_input(v))
             yield (
@@ -602,7 +616,7 @@ class _Judge:
         if transposed:
             values = both(lambda v, x: transposed.get(self.text(v.sym)))
             for name, value in transposed.items():
-                values += both(lambda v, x, n=name, t=value: t if self.text(v.sym) == n else None)
+                values += both(self._only(name, value))
             yield "a transposed weight: weight[i][j] is the weight from input j to unit i, not from i to j", values
         h = self.facts.activations.get(q.layer, "h")
         if kind == "error" and isinstance(eq.symbol, Derivative) and leafs:
@@ -622,7 +636,7 @@ class _Judge:
             yield (
                 f"rounding too early: the same equation on its inputs rounded to {digits} significant digit"
                 f"{'s' if digits > 1 else ''} gives this; keep 4 or more digits until the end",
-                both(lambda v, x, d=digits: float(_round_sig(Decimal(repr(float(x))), d))),
+                both(_rounded(digits)),
             )
 
     def updated_weights(self, q: Quantity) -> dict[str, float]:
@@ -662,20 +676,29 @@ class _Judge:
                 out[t] = float(arr[j, i])
         return out
 
+    def _only(self, name: str, value: float) -> Callable[[Var, float], float | None]:
+        """An override that replaces the leaf `name` by `value` and keeps every other."""
+        return lambda v, x: value if self.text(v.sym) == name else None
+
     def derivative_outputs(self, q: Quantity) -> dict[str, float]:
         """dh_n(e)/de -> y_n (the student's when given), from this step's dh/de equations."""
         if self._derivatives is None:
             self._derivatives = {}
             for other in self.facts.quantities:
                 if isinstance(other.equation.symbol, Derivative):
-                    first = leaves(other.equation.bound)
-                    if first:
-                        self._derivatives.setdefault((other.step, other.sample), []).append((other, first[0]))
+                    read = leaves(other.equation.bound)
+                    if read:
+                        self._derivatives.setdefault((other.step, other.sample), []).append((other, read[0]))
         out: dict[str, float] = {}
         for other, first in self._derivatives.get((q.step, q.sample), []):
             y = self.lookup(self.given, q, self.text(first.sym))
             out[other.symbol] = first.value if y is None else y
         return out
+
+
+def _rounded(digits: int) -> Callable[[Var, float], float | None]:
+    """An override that rounds every leaf to `digits` significant digits."""
+    return lambda v, x: float(_round_sig(Decimal(repr(float(x))), digits))
 
 
 def _is_input(v: Var) -> bool:

@@ -90,9 +90,21 @@ def test_one_early_slip_is_charged_once_and_the_rest_is_follow_through() -> None
         ("classifier", {}, "b'_4", leaf_set(named("η"), lambda v, x: 1.0), "η left out"),
         ("homework-cnn", {}, "K1'(1,2)", leaf_set(named("η"), lambda v, x: 1.0), "η left out"),
         # rounding too early: y_1, y_2, y_3 written in full, but e_4 worked from them rounded to 1 digit
-        ("lecture", {}, "e_6", leaf_set(lambda v: P.doprint(v.sym).startswith("y"), lambda v, x: round(x, 1)), "rounding"),
+        (
+            "lecture",
+            {},
+            "e_6",
+            leaf_set(lambda v: P.doprint(v.sym).startswith("y"), lambda v, x: round(x, 1)),
+            "rounding",
+        ),
         # a transposed weight matrix (the output layer of the classifier is 3×3)
-        ("classifier", {}, "e_5", leaf_set(lambda v: P.doprint(v.sym) in TRANSPOSED, lambda v, x: TRANSPOSED[P.doprint(v.sym)]), "transposed"),
+        (
+            "classifier",
+            {},
+            "e_5",
+            leaf_set(lambda v: P.doprint(v.sym) in TRANSPOSED, lambda v, x: TRANSPOSED[P.doprint(v.sym)]),
+            "transposed",
+        ),
         # σ(e) written for its derivative
         ("lecture", {}, "dh_6(e)/de", lambda bound, leaf: leaf(next(iter_leaves(bound))), "σ(e)"),
         ("lecture", {"notation": "textbook"}, "dh_4(e)/de", lambda bound, leaf: leaf(next(iter_leaves(bound))), "σ(e)"),
@@ -205,7 +217,11 @@ def test_sheet_then_compare_from_the_command_line(tmp_path) -> None:  # type: ig
     assert doc["format"] == "bpexplain-compare/1"
     assert doc["first_error"] == {"step": 1, "symbol": "e_4"}
     e4 = next(a for a in doc["answers"] if a["symbol"] == "e_4")
-    assert e4["verdict"] == "wrong" and e4["given"] == "0.2112" and e4["uses"] == ["w_14", "y_1", "w_24", "y_2", "w_34", "y_3"]
+    assert (
+        e4["verdict"] == "wrong"
+        and e4["given"] == "0.2112"
+        and e4["uses"] == ["w_14", "y_1", "w_24", "y_2", "w_34", "y_3"]
+    )
     assert set(e4) >= {"step", "symbol", "kind", "given", "expected", "own", "verdict", "diagnosis", "uses"}
     assert doc["score"] == 1 and doc["max"] == 53
     path.write_text(text.replace("e_4: 0.2112", "e_4: 0.2095"), "utf-8")
@@ -241,7 +257,8 @@ def test_hostile_sheets_never_crash(tmp_path) -> None:  # type: ignore[no-untype
     cases = [
         "a: &a [*a, *a]\n",
         "x" * 100,
-        "format: bpexplain-answers/1\nnetwork: lecture\nsteps:\n  1:\n    e_1: !!python/object/apply:os.system [echo hi]\n",
+        "format: bpexplain-answers/1\nnetwork: lecture\nsteps:\n  1:\n"
+        "    e_1: !!python/object/apply:os.system [echo hi]\n",
         "format: bpexplain-answers/1\nnetwork: ../../etc/passwd\nsteps: {}\n",
         "format: bpexplain-answers/1\nnetwork: lecture\nsteps:\n  1:\n    e_1: 1e999999\n",
         "\x00\x01",
@@ -386,3 +403,33 @@ def test_the_documented_example_sheet_and_report(tmp_path) -> None:  # type: ign
     assert result.stdout == (golden / "compare-lecture-slip.txt").read_text("utf-8")
     blank = run_cli("sheet", "lecture", "--layer", "layer2,output", "--only", "error,gradient").stdout
     assert [line.split(":")[0] for line in blank.splitlines()] == [line.split(":")[0] for line in sheet.splitlines()]
+
+
+def test_the_documentation_quotes_the_real_report() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    report = (root / "tests" / "golden" / "compare-lecture-slip.txt").read_text("utf-8")
+    sheet = (root / "tests" / "golden" / "sheet-lecture-slip.yaml").read_text("utf-8")
+    docs = (root / "docs" / "grading.md").read_text("utf-8")
+    assert report in docs and sheet in docs
+    readme = (root / "README.md").read_text("utf-8")
+    for line in report.splitlines()[1:3] + report.splitlines()[9:13]:
+        assert line in readme, line
+
+
+def test_rich_report_shows_every_verdict_with_its_colour() -> None:
+    import io
+
+    from rich.console import Console
+
+    from bpexplain.render.compare import rich_view
+
+    report = marked("lecture", {}, {(1, "δ_4"): leaf_set(is_derivative, lambda v, x: 1.0)}, blank={"e_1"})
+    out = io.StringIO()
+    Console(file=out, width=140, force_terminal=True, color_system="standard").print(rich_view(report))
+    text = out.getvalue()
+    assert "\x1b[" in text and "score 51 / 53" in text
+    for verdict in ("correct", "follow-through", "wrong", "missing"):
+        assert verdict in text
+    assert "slide's" in text and "shortcut" in text

@@ -25,7 +25,9 @@ def write_class(folder: Path) -> None:
     good, items = work("lecture", {}, carry_rounded=False)
     (folder / "ann.yaml").write_text(sheet_text("lecture", {}, good, items).replace('student: ""', 'student: "Ann"'))
     slip, items = work("lecture", {}, {(1, "δ_6"): scaled(-1)})
-    (folder / "bob.yaml").write_text(sheet_text("lecture", {}, slip, items).replace('student: ""', 'student: "../../Bob"'))
+    (folder / "bob.yaml").write_text(
+        sheet_text("lecture", {}, slip, items).replace('student: ""', 'student: "../../Bob"')
+    )
     (folder / "carl.yaml").write_text("format: bpexplain-answers/1\nnetwork: lecture\nsteps:\n  1:\n    e_1: [\n")
     (folder / "dora.yaml").write_text("format: bpexplain-answers/1\nnetwork: /etc/hostname\nsteps: {}\n")
     # a variant network beside the sheets, named by a relative path
@@ -87,7 +89,7 @@ def test_a_csv_class(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert by["Ann"]["score"] == "4" and by["Ann"]["max"] == "53"
     assert by["Bob"]["first_error"] == "step 1: δ_6"
     assert "answers.csv:4:4" in by["Cy"]["first_error"]
-    assert "'=HYPERLINK(\"x\")" in by  # a formula is never written as one
+    assert '\'=HYPERLINK("x")' in by  # a formula is never written as one
     assert (out / "feedback" / "HYPERLINK_x.txt").exists()
 
 

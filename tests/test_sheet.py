@@ -32,7 +32,11 @@ def trace_symbols(network: str, **options: object) -> list[tuple[int, int | None
     [
         ("lecture", ["--steps", "2"], {"steps": 2}),
         ("lecture", ["--notation", "textbook"], {"notation": "textbook"}),
-        ("lecture", ["--rule", "slide", "--update-order", "sequential"], {"rule": "slide", "update_order": "sequential"}),
+        (
+            "lecture",
+            ["--rule", "slide", "--update-order", "sequential"],
+            {"rule": "slide", "update_order": "sequential"},
+        ),
         ("classifier", ["--batch", "full"], {"batch": "full"}),
         ("homework-cnn", [], {}),
         ("xor", ["--steps", "3", "--shuffle", "--seed", "4"], {"steps": 3, "shuffle": True, "seed": 4}),
@@ -49,7 +53,9 @@ def test_the_sheet_lists_every_quantity_of_the_run_in_trace_order(network, cli_o
 
 def test_the_sheet_states_its_format_network_options_and_comments() -> None:
     text = run_cli("sheet", "lecture", "--steps", "1", "--student", "A. Student").stdout
-    assert text.startswith("format: bpexplain-answers/1\nnetwork: lecture\noptions: {steps: 1}\nstudent: \"A. Student\"\n")
+    assert text.startswith(
+        'format: bpexplain-answers/1\nnetwork: lecture\noptions: {steps: 1}\nstudent: "A. Student"\n'
+    )
     assert "    e_1: null  # weighted sum of neuron 1 (layer1)\n" in text
     assert "    δ_6: null  # error at the output of neuron 6 (output)\n" in text
     assert "    ∂E/∂w_14: null  # gradient of the loss with respect to w_14 (layer2)\n" in text

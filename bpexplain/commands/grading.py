@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-
 RUN_DEFAULTS = {
     "steps": None,
     "epochs": None,

@@ -37,8 +37,7 @@ def summary_lines(report: Report) -> Iterator[str]:
     yield title
     counts = {v: sum(1 for a in report.answers if a.verdict == v) for v in MARKS}
     yield (
-        f"score {_points(report.score)} / {_points(report.max)}   "
-        + ", ".join(f"{n} {v}" for v, n in counts.items())
+        f"score {_points(report.score)} / {_points(report.max)}   " + ", ".join(f"{n} {v}" for v, n in counts.items())
     )
     first = report.first_error
     yield "first error: " + (f"{first.symbol} ({where(first)})" if first else "none")

@@ -25,7 +25,15 @@ LATEX_PREAMBLE = r"""\documentclass[10pt]{article}
 \renewcommand{\arraystretch}{1.6}
 """
 BLANK_MD = "\\_" * 12
-ACCENTS = {"\u0301": "\\'", "\u0300": "\\`", "\u0302": "\\^", "\u0308": '\\"', "\u0303": "\\~", "\u0327": "\\c ", "\u030c": "\\v "}
+ACCENTS = {
+    "\u0301": "\\'",
+    "\u0300": "\\`",
+    "\u0302": "\\^",
+    "\u0308": '\\"',
+    "\u0303": "\\~",
+    "\u0327": "\\c ",
+    "\u030c": "\\v ",
+}
 
 
 def ascii_text(text: str) -> str:
@@ -42,7 +50,8 @@ def asciify(latex: str) -> str:
         if c.isascii():
             out.append(c)
             continue
-        base, *marks = unicodedata.normalize("NFD", c)
+        parts = unicodedata.normalize("NFD", c)
+        base, marks = parts[0], parts[1:]
         word = base if base.isascii() else "?"
         for mark in marks:
             word = ACCENTS[mark] + "{" + word + "}" if mark in ACCENTS else word
@@ -69,7 +78,9 @@ def _rows(events: list[Any], items: list[Item]) -> Iterator[tuple[Any, Any, Item
                     yield None, eq.symbol, item
 
 
-def worksheet(fmt: str, network: str, options: dict[str, Any], items: list[Item], events: list[Any], student: str) -> Iterator[str]:
+def worksheet(
+    fmt: str, network: str, options: dict[str, Any], items: list[Item], events: list[Any], student: str
+) -> Iterator[str]:
     header = events[0]
     assert isinstance(header, TraceHeader)
     run = ", ".join(f"{k} {v}" for k, v in options.items()) or "one step, default options"
@@ -80,7 +91,9 @@ def worksheet(fmt: str, network: str, options: dict[str, Any], items: list[Item]
             yield asciify(chunk)
 
 
-def _markdown(network: str, run: str, items: list[Item], events: list[Any], header: TraceHeader, student: str) -> Iterator[str]:
+def _markdown(
+    network: str, run: str, items: list[Item], events: list[Any], header: TraceHeader, student: str
+) -> Iterator[str]:
     r = MarkdownRenderer()
     yield f"# Worksheet: {md_text(network)}\n\n"
     yield f"Name: {md_text(student) if student else BLANK_MD * 2}\n\n"
@@ -107,7 +120,9 @@ def _what(item: Item) -> str:
     return item.comment
 
 
-def _latex(network: str, run: str, items: list[Item], events: list[Any], header: TraceHeader, student: str) -> Iterator[str]:
+def _latex(
+    network: str, run: str, items: list[Item], events: list[Any], header: TraceHeader, student: str
+) -> Iterator[str]:
     from .latex import LatexRenderer
 
     r = LatexRenderer(body_only=True)
