@@ -30,6 +30,7 @@ FORMAT = "bpexplain-answers/1"
 MAX_SHEET_BYTES = 2_000_000
 MAX_SHEET_NODES = 200_000
 MAX_SHEET_DEPTH = 16
+MAX_SHEET_EQUATIONS = 100_000  # a sheet's run is held in memory to be marked: a hand computation is far smaller
 SAMPLE_KEY = re.compile(r"^sample\s*(\d+)$", re.IGNORECASE)
 NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 BLANKS = ("", "~", "null", "Null", "NULL")
@@ -82,6 +83,7 @@ class Sheet:
     variant: str = ""
     answers: list[Answer] = field(default_factory=list)
     source: str = "<sheet>"
+    where: dict[str, Location] = field(default_factory=dict)  # the position of each top-level key
 
 
 # ------------------------------------------------------------------------------------------------
@@ -304,6 +306,7 @@ def parse_sheet(text: str, source: str) -> Sheet:
     if not network:
         raise r.fail(top["network"][1], "network", "found nothing", "a bundled network's name or a file path")
     sheet = Sheet(network=network, options={}, source=source)
+    sheet.where = {key: r.where(kn) for key, (kn, _) in top.items()}
     for key in ("student", "variant"):
         if key in top:
             setattr(sheet, key, r.scalar(top[key][1], key, 1) or "")
@@ -395,10 +398,31 @@ def run_for(network: str, options: dict[str, Any]) -> tuple[list[Any], list[Item
     from .engine import run
     from .spec import load_network
 
+    from .limits import estimated_equations
+
     opts, event_filter = run_options(options)
-    events = list(run(load_network(network), opts))
+    spec = load_network(network)
+    total, _ = estimated_equations(spec, opts)
+    if total > MAX_SHEET_EQUATIONS:
+        raise BpexplainError(
+            f"an answer sheet of this run would have about {total:,} values",
+            path="options",
+            expected=f"at most {MAX_SHEET_EQUATIONS:,}: fewer steps, or a smaller network",
+        )
+    events = list(run(spec, opts))
     shown = list(event_filter.apply(events)) if event_filter is not None else events
     return events, items_of(shown)
+
+
+def run_for_sheet(network: str, sheet: Sheet) -> tuple[list[Any], list[Item]]:
+    """`run_for` the sheet's options; an error in them is placed at the sheet's `options`."""
+    try:
+        return run_for(network, sheet.options)
+    except BpexplainError as exc:
+        if exc.where is not None:
+            raise
+        where = sheet.where.get("options", Location(sheet.source))
+        raise BpexplainError(exc.message, where=where, path="options", expected=exc.expected) from None
 
 
 def items_of(events: Iterable[Any]) -> list[Item]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .answers import NUMBER, Answer, Sheet, parse_sheet, read_sheet_file, run_for
+from .answers import NUMBER, Answer, Sheet, parse_sheet, read_sheet_file, run_for_sheet
 from .errors import BpexplainError, Location
 from .marking import Report, Scoring, Tolerance, mark
 
@@ -167,7 +167,7 @@ def grade_class(source: str, outdir: str, tolerance: Tolerance, scoring: Scoring
                 network = resolve_network(sheet.network, base)
                 key = (network, json.dumps(sheet.options, sort_keys=True))
                 if key not in runs:
-                    runs[key] = run_for(network, sheet.options)
+                    runs[key] = run_for_sheet(network, sheet)
                 events, items = runs[key]
                 row.report = mark(sheet, events, {(i.step, i.sample, i.symbol) for i in items}, tolerance, scoring)
             except BpexplainError as exc:

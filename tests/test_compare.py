@@ -83,6 +83,8 @@ def test_one_early_slip_is_charged_once_and_the_rest_is_follow_through() -> None
         ("lecture", {}, "δ_6", scaled(2), "factor 2"),
         # the updated weight where the old one belongs
         ("lecture", {}, "δ_4", leaf_set(named("w_46"), lambda v, x: 0.6324673228659181), "updated weight"),
+        ("lecture", {"update_order": "sequential"}, "δ_4", leaf_set(named("w'_46"), lambda v, x: 0.6), "old weight"),
+        ("lecture", {}, "∂E/∂w_46", leaf_set(is_derivative, lambda v, x: 1.0), "dh/de left out"),
         # the Weight Updating slide's typo: x_2 left out of w'_(x2)1
         ("lecture", {}, "w'_(x2)1", leaf_set(is_input, lambda v, x: 1.0), "x_2"),
         # η forgotten
@@ -433,3 +435,39 @@ def test_rich_report_shows_every_verdict_with_its_colour() -> None:
     for verdict in ("correct", "follow-through", "wrong", "missing"):
         assert verdict in text
     assert "slide's" in text and "shortcut" in text
+
+
+@pytest.mark.parametrize(
+    "options,words",
+    [
+        ("{steps: 9999999}", "would have about"),
+        ("{step: 3, steps: 2}", "beyond"),
+        ("{rule: slide, notation: textbook}", "--rule slide"),
+        ("{layer: nope}", "no layer 'nope'"),
+        ("{only: backward}", "unknown phase"),
+        ("{colour: red}", "unknown option"),
+    ],
+)
+def test_a_sheets_options_are_checked_and_placed(tmp_path, options: str, words: str) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "s.yaml"
+    path.write_text(f"format: bpexplain-answers/1\nnetwork: lecture\noptions: {options}\nsteps: {{}}\n", "utf-8")
+    result = run_cli("compare", "lecture", str(path))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {path}:3:") and words in result.stderr, result.stderr
+
+
+def test_a_batch_slip_follows_through_into_the_mean_and_the_update() -> None:
+    report = marked("classifier", {"batch": "full"}, {(1, "∂E^(2)/∂e_4"): scaled(-1)})
+    wrong = [(a.sample, a.symbol) for a in report.answers if a.verdict == "wrong"]
+    assert wrong == [(2, "∂E^(2)/∂e_4")]
+    assert the(report, "∂E^(2)/∂w_14", sample=2).verdict == "follow-through"
+    assert the(report, "∂E/∂w_14").verdict == "follow-through"  # the mean reads every sample's gradient
+    assert the(report, "w'_14").verdict == "follow-through"
+    assert the(report, "∂E^(1)/∂w_14", sample=1).verdict == "correct"
+
+
+def test_a_value_written_with_one_digit_is_diagnosed() -> None:
+    text = "format: bpexplain-answers/1\nnetwork: lecture\nsteps:\n  1:\n    y_6: 0.5\n"
+    events, _ = run_for("lecture", {})
+    a = the(mark(parse_sheet(text, "a.yaml"), events), "y_6")
+    assert a.verdict == "wrong" and a.diagnosis is not None and "1 significant digit" in a.diagnosis

@@ -176,13 +176,13 @@ def compare(net: str, answers: str, fmt: str, precision: int, **marking: Any) ->
     failed = []
 
     def body() -> None:
-        from ..answers import read_sheet_file, run_for
+        from ..answers import read_sheet_file, run_for_sheet
         from ..marking import mark
         from ..render import compare as view
 
         tolerance, scoring = _tolerance_and_scoring(**marking)
         sheet = read_sheet_file(answers)
-        events, items = run_for(net, sheet.options)
+        events, items = run_for_sheet(net, sheet)
         sheet.network = net
         report = mark(sheet, events, {(i.step, i.sample, i.symbol) for i in items}, tolerance, scoring)
         chosen = fmt if fmt != "auto" else ("rich" if _stdout_is_terminal() else "text")
