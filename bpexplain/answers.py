@@ -396,9 +396,8 @@ def run_options(options: dict[str, Any]) -> tuple[Any, Any]:
 def run_for(network: str, options: dict[str, Any]) -> tuple[list[Any], list[Item]]:
     """Every event of the run a sheet names (unfiltered, for marking) and the quantities the sheet asks for."""
     from .engine import run
-    from .spec import load_network
-
     from .limits import estimated_equations
+    from .spec import load_network
 
     opts, event_filter = run_options(options)
     spec = load_network(network)

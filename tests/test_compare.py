@@ -474,7 +474,9 @@ def test_a_value_written_with_one_digit_is_diagnosed() -> None:
 
 
 @pytest.mark.parametrize("digits", [2, 3, 4])
-@pytest.mark.parametrize("network,options", [("lecture", {"steps": 3}), ("classifier", {"steps": 2}), ("homework-cnn", {})])
+@pytest.mark.parametrize(
+    "network,options", [("lecture", {"steps": 3}), ("classifier", {"steps": 2}), ("homework-cnn", {})]
+)
 def test_working_on_from_rounded_numbers_is_never_wrong(network: str, options: dict, digits: int) -> None:
     """A student who rounds every value as written and works on from the rounded numbers loses nothing."""
     report = marked(network, options, digits=digits)
