@@ -20,7 +20,8 @@ from typing import Any
 
 from .answers import NUMBER, Answer, Sheet, parse_sheet, read_sheet_file, run_for_sheet
 from .errors import BpexplainError, Location
-from .marking import Report, Scoring, Tolerance, mark
+from .marking import Report, mark
+from .scoring import Scoring, Tolerance
 
 MAX_CSV_BYTES = 20_000_000
 MAX_NAME = 60

@@ -17,7 +17,8 @@ from student import P, leaf_set, named, scaled, sheet_text, work
 from bpexplain.answers import parse_sheet, run_for
 from bpexplain.cli import cli
 from bpexplain.expr import Derivative, Sym, Var
-from bpexplain.marking import Report, Scoring, Tolerance, mark
+from bpexplain.marking import Report, mark
+from bpexplain.scoring import Scoring, Tolerance
 
 # the classifier's output weights [[0.3, -0.2, 0.1], [-0.4, 0.5, 0.2], [0.1, 0.1, -0.3]] read transposed, for e_5
 TRANSPOSED = {"w_15": -0.2, "w_25": 0.5, "w_35": 0.1}
@@ -123,7 +124,7 @@ def test_each_planted_slip_is_named_and_charged_once(network, options, symbol, s
 
 
 def iter_leaves(bound):  # type: ignore[no-untyped-def]
-    from bpexplain.marking import leaves
+    from bpexplain.evaluate import leaves
 
     return iter(leaves(bound))
 
@@ -312,7 +313,7 @@ def test_tolerance_is_stated_and_decimal_exact() -> None:
     ],
 )
 def test_significant_digits_are_counted_as_written(text: str, digits: int) -> None:
-    from bpexplain.marking import significant_digits
+    from bpexplain.scoring import significant_digits
 
     assert significant_digits(text) == digits
 

@@ -95,7 +95,7 @@ def _stdout_is_terminal() -> bool:
 
 
 def _tolerance_and_scoring(rtol: Any, atol: Any, sigfigs: Any, points: str, follow_through: str) -> tuple[Any, Any]:
-    from ..marking import Scoring, Tolerance, parse_points
+    from ..scoring import Scoring, Tolerance, parse_points
 
     if sigfigs is not None and (rtol is not None or atol is not None):
         raise click.UsageError("give --sigfigs or --rtol/--atol, not both")
