@@ -10,4 +10,5 @@ from __future__ import annotations
 # module (relative to this package) -> the click commands it defines, in the order `--help` lists them
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "variants": ("variants",),
+    "grading": ("sheet", "compare", "grade"),
 }
