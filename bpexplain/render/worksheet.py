@@ -25,6 +25,8 @@ LATEX_PREAMBLE = r"""\documentclass[10pt]{article}
 \renewcommand{\arraystretch}{1.6}
 """
 BLANK_MD = "\\_" * 12
+
+
 def _rows(events: list[Any], items: list[Item]) -> Iterator[tuple[Any, Any, Item | None]]:
     """(StepStart or None, equation symbol or None, item) in trace order, for the quantities the sheet asks for."""
     wanted = {(i.step, i.sample, i.symbol): i for i in items}
