@@ -18,7 +18,7 @@ import numpy as np
 
 from .engine import RunOptions, describe, run
 from .expr import Partial, Sym
-from .pictures import figure_bytes, new_figure, picture_format, style, write_picture
+from .pictures import figure_bytes, new_figure, picture_format, style, wrapped, write_picture
 from .render.numbers import format_number
 from .render.printer import TextPrinter
 from .spec import NetworkSpec, format_shape
@@ -158,7 +158,7 @@ def dense_figure(spec: NetworkSpec, snap: Snapshot, precision: int) -> Any:
         offset = (tallest - columns[col]) * dy / 2
         return x0 + col * dx, top - offset - i * dy
 
-    ax.text(width / 2, height - 0.3, spec.title, ha="center", va="top", fontsize=11, weight="bold", wrap=True)
+    ax.text(width / 2, height - 0.3, wrapped(spec.title, width - 0.5, 11), ha="center", va="top", fontsize=11, weight="bold")
     ax.text(width / 2, 0.2, snap.caption, ha="center", va="bottom", fontsize=8, color="#555555")
 
     # inputs
@@ -256,7 +256,7 @@ def chain_figure(spec: NetworkSpec, snap: Snapshot, precision: int) -> Any:
     height = box_h + 2.0
     fig = new_figure(width, height)
     ax = _axes(fig, width, height)
-    ax.text(width / 2, height - 0.25, spec.title, ha="center", va="top", fontsize=11, weight="bold", wrap=True)
+    ax.text(width / 2, height - 0.25, wrapped(spec.title, width - 0.5, 11), ha="center", va="top", fontsize=11, weight="bold")
     caption = snap.caption + (f"; E = {num(snap.loss)}" if snap.loss is not None else "")
     ax.text(width / 2, 0.15, caption, ha="center", va="bottom", fontsize=8, color="#555555")
     from matplotlib.patches import FancyBboxPatch

@@ -61,7 +61,10 @@ def parse_override(text: str) -> Override:
         pos = m.end()
     if not value_text.strip():
         raise BpexplainError(f"no value after '{key}='", where=where, expected="a YAML value, such as 0.1 or [1, 2]")
-    value = parse_document(value_text, f"--set {text}").data  # YAML errors point into the --set text
+    try:
+        value = parse_document(value_text, "--set").data
+    except BpexplainError as exc:  # the value is one line: its YAML error needs no line and column
+        raise BpexplainError(exc.message, where=where, path=key, expected=exc.expected) from None
     return Override(text, key, tuple(steps), value)
 
 

@@ -34,6 +34,14 @@ RC = {
 }
 
 
+def wrapped(text: str, width_inches: float, font_size: float) -> str:
+    """`text` broken into lines that fit `width_inches` (matplotlib's own wrap=True reads '$' as mathtext)."""
+    import textwrap
+
+    chars = max(int(width_inches * 72 / (font_size * 0.62)), 20)
+    return "\n".join(textwrap.wrap(text, chars)) if text else ""
+
+
 def require_matplotlib() -> Any:
     """The matplotlib module, or a BpexplainError (exit 2) saying what to install."""
     try:

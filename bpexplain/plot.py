@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .render.numbers import format_number
-from .pictures import figure_bytes, new_figure, picture_format, require_matplotlib, style, write_picture
+from .pictures import figure_bytes, new_figure, picture_format, require_matplotlib, style, wrapped, write_picture
 from .trace import StepEnd, StepStart, TraceHeader
 
 __all__ = ["LossRecorder", "draw_losses", "loss_figure", "require_matplotlib"]
@@ -76,7 +76,7 @@ def loss_figure(rec: LossRecorder) -> Any:
         ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("step")
     ax.set_ylabel("loss E")
-    ax.set_title(rec.title, fontsize=10, wrap=True)
+    ax.set_title(wrapped(rec.title, 6.5, 10), fontsize=10)
     ax.grid(True, color="#dddddd", linewidth=0.6)
     ax.legend(loc="upper right", frameon=False)
     fig.tight_layout()
