@@ -69,9 +69,9 @@ def collect(spec: NetworkSpec, step: int | None = None, sample: int = 1, detail:
     """The numbers to draw, from the engine: the forward pass of `sample` with the initial parameters, or
     training step `step` (the parameters it starts from, its forward pass, its errors)."""
     if step is None and not spec.data:
-        snap = Snapshot(describe(spec, RunOptions(command="show")))
-        snap.caption = "initial weights (the file has no data to feed forward)"
-        return snap
+        bare = Snapshot(describe(spec, RunOptions(command="show")))
+        bare.caption = "initial weights (the file has no data to feed forward)"
+        return bare
     if step is None:
         opts = RunOptions(command="forward", sample=sample, detail=detail)
     else:
@@ -149,16 +149,18 @@ def dense_figure(spec: NetworkSpec, snap: Snapshot, precision: int) -> Any:
     tallest = max(columns)
     dx, dy, radius = 3.2, 1.55, 0.3
     width = dx * (len(columns) - 1) + 4.6
-    height = dy * (tallest - 1) + 3.1
+    height = dy * (tallest - 1) + 3.3
     fig = new_figure(width, height)
     ax = _axes(fig, width, height)
-    x0, top = 1.2, height - 1.35
+    x0, top = 1.2, height - 1.55
 
     def position(col: int, i: int) -> tuple[float, float]:
         offset = (tallest - columns[col]) * dy / 2
         return x0 + col * dx, top - offset - i * dy
 
-    ax.text(width / 2, height - 0.3, wrapped(spec.title, width - 0.5, 11), ha="center", va="top", fontsize=11, weight="bold")
+    ax.text(
+        width / 2, height - 0.3, wrapped(spec.title, width - 0.5, 11), ha="center", va="top", fontsize=11, weight="bold"
+    )
     ax.text(width / 2, 0.2, snap.caption, ha="center", va="bottom", fontsize=8, color="#555555")
 
     # inputs
@@ -167,7 +169,7 @@ def dense_figure(spec: NetworkSpec, snap: Snapshot, precision: int) -> Any:
     for j, name in enumerate(spec.input_names):
         x, y = position(0, j)
         ax.add_patch(_circle(x, y, radius, INPUT))
-        ax.text(x, y, f"x_{j + 1}", ha="center", va="center", fontsize=9)
+        ax.text(x, y, f"x_{j + 1}", ha="center", va="center", fontsize=9, zorder=5)
         lines = [] if name == f"x{j + 1}" else [name]
         if x_values is not None:
             lines.append(f"x_{j + 1} = {num(x_values[j])}")
@@ -206,7 +208,9 @@ def dense_figure(spec: NetworkSpec, snap: Snapshot, precision: int) -> Any:
                 lines.append(f"{printer.doprint(b_symbols[i])} = {num(snap.parameters[bias_key][i])}")
             lines += [f"{printer.doprint(sym)} = {num(v)}" for sym, v in values.get(n, [])]
             if lines:
-                ax.text(x, y - radius - 0.06, "\n".join(lines), ha="center", va="top", fontsize=7.5, bbox=TEXT_BOX, zorder=4)
+                ax.text(
+                    x, y - radius - 0.06, "\n".join(lines), ha="center", va="top", fontsize=7.5, bbox=TEXT_BOX, zorder=4
+                )
         first += ls.units
 
     # the target and the loss, right of the output neurons
@@ -239,7 +243,9 @@ def chain_figure(spec: NetworkSpec, snap: Snapshot, precision: int) -> Any:
         lines.append(f"{format_shape(ls.in_shape)} → {format_shape(ls.out_shape)}")
         for pname in ls.params:
             value = snap.parameters[f"{ls.name}.{pname}"]
-            lines.append(f"{'kernel' if ls.type == 'conv2d' and pname == 'weight' else pname} {format_shape(value.shape)}")
+            lines.append(
+                f"{'kernel' if ls.type == 'conv2d' and pname == 'weight' else pname} {format_shape(value.shape)}"
+            )
             if value.ndim <= 2 and value.size <= 16:
                 rows = value.reshape(1, -1) if value.ndim <= 1 else value
                 lines += ["[" + ", ".join(num(v) for v in row) + "]" for row in rows]
@@ -256,7 +262,15 @@ def chain_figure(spec: NetworkSpec, snap: Snapshot, precision: int) -> Any:
     height = box_h + 2.0
     fig = new_figure(width, height)
     ax = _axes(fig, width, height)
-    ax.text(width / 2, height - 0.25, wrapped(spec.title, width - 0.5, 11), ha="center", va="top", fontsize=11, weight="bold")
+    ax.text(
+        width / 2,
+        height - 0.25,
+        wrapped(spec.title, width - 0.5, 11),
+        ha="center",
+        va="top",
+        fontsize=11,
+        weight="bold",
+    )
     caption = snap.caption + (f"; E = {num(snap.loss)}" if snap.loss is not None else "")
     ax.text(width / 2, 0.15, caption, ha="center", va="bottom", fontsize=8, color="#555555")
     from matplotlib.patches import FancyBboxPatch

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .render.numbers import format_number
 from .pictures import figure_bytes, new_figure, picture_format, require_matplotlib, style, wrapped, write_picture
+from .render.numbers import format_number
 from .trace import StepEnd, StepStart, TraceHeader
 
 __all__ = ["LossRecorder", "draw_losses", "loss_figure", "require_matplotlib"]

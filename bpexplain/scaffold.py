@@ -76,7 +76,9 @@ def write_new(name: str, like_net: str | None = None) -> str:
     path = Path(name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
     stem = path.stem
     if not stem or stem.startswith("."):
-        raise BpexplainError(f"cannot make a file name of {name!r}", where=Location(name), expected="a name such as my-net")
+        raise BpexplainError(
+            f"cannot make a file name of {name!r}", where=Location(name), expected="a name such as my-net"
+        )
     text = like(stem, like_net) if like_net else template(stem)
     parse_network(text, str(path))  # what is written must load (a BpexplainError here is a bug in the template)
     try:
@@ -97,6 +99,14 @@ def write_new(name: str, like_net: str | None = None) -> str:
 
 def _yaml_text(text: str) -> str:
     """`text` as a YAML scalar that reads back as the same string."""
-    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", text) and text.lower() not in ("true", "false", "yes", "no", "on", "off", "null"):
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", text) and text.lower() not in (
+        "true",
+        "false",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "null",
+    ):
         return text
     return json.dumps(text, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar

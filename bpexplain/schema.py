@@ -14,7 +14,6 @@ import json
 from importlib import import_module
 from typing import Any
 
-
 NUMBER = {"type": "number"}
 TENSOR: dict[str, Any] = {  # nested lists of numbers, any depth: a vector, a matrix, a kernel, a map
     "type": "array",
@@ -200,7 +199,9 @@ def network_schema() -> dict[str, Any]:
 
     props = layer_properties()
     per_kind = layer_keys()
-    used = sorted({k for keys in per_kind.values() for k in keys}, key=lambda k: list(props).index(k) if k in props else 99)
+    used = sorted(
+        {k for keys in per_kind.values() for k in keys}, key=lambda k: list(props).index(k) if k in props else 99
+    )
     rules = []
     for type_name, keys in per_kind.items():
         then: dict[str, Any] = {"propertyNames": {"enum": list(keys)}}
@@ -208,7 +209,7 @@ def network_schema() -> dict[str, Any]:
             then["required"] = _REQUIRED[type_name]
         if type_name == "dense":
             then["anyOf"] = [{"required": ["units"]}, {"required": ["weight"]}]
-        kind = {"properties": {"type": {"const": type_name}}, "required": ["type"]}
+        kind: dict[str, Any] = {"properties": {"type": {"const": type_name}}, "required": ["type"]}
         if type_name == "dense":  # the default kind
             kind = {"anyOf": [kind, {"not": {"required": ["type"]}}]}
         rules.append({"if": kind, "then": then})

@@ -68,7 +68,15 @@ def test_lecture_diagram_shows_every_weight_and_the_forward_pass(tmp_path: Path)
     result = invoke("diagram", "lecture", "-o", str(out))
     assert result.exit_code == 0, result.output
     texts = svg_texts(out)
-    for label in ("w_(x1)1 = 0.1", "w_(x2)3 = 0.2", "w_14 = 0.2", "w_24 = -0.3", "w_35 = -0.2", "w_46 = 0.6", "w_56 = -0.4"):
+    for label in (
+        "w_(x1)1 = 0.1",
+        "w_(x2)3 = 0.2",
+        "w_14 = 0.2",
+        "w_24 = -0.3",
+        "w_35 = -0.2",
+        "w_46 = 0.6",
+        "w_56 = -0.4",
+    ):
         assert label in texts
     joined = "\n".join(texts)
     v = lecture_by_hand()
@@ -181,10 +189,40 @@ def test_a_picture_name_must_end_in_svg_or_png(tmp_path: Path) -> None:
 
 def test_without_matplotlib_one_line_says_what_to_install(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
-    for args in (("diagram", "lecture", "-o", str(tmp_path / "d.svg")), ("train", "lecture", "--plot", str(tmp_path / "p.png"))):
+    for args in (
+        ("diagram", "lecture", "-o", str(tmp_path / "d.svg")),
+        ("train", "lecture", "--plot", str(tmp_path / "p.png")),
+    ):
         result = CliRunner(env=ENV).invoke(cli, list(args))
         assert result.exit_code == 2
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and "pip install 'bpexplain[plot]'" in lines[0]
         assert "Traceback" not in result.output
         assert not list(tmp_path.iterdir())
+
+
+# the README's pictures: `make docs` writes them with these commands
+DOCS_IMAGES = {
+    "lecture.svg": ["diagram", "lecture"],
+    "lecture-step1.svg": ["diagram", "lecture", "--step", "1"],
+    "homework-cnn.svg": ["diagram", "homework-cnn"],
+    "xor-loss.svg": ["train", "xor", "--epochs", "2000", "--detail", "summary", "--plot"],
+}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@needs_matplotlib
+@pytest.mark.parametrize("name", DOCS_IMAGES)
+def test_the_readme_pictures_come_out_of_make_docs_as_committed(name: str, tmp_path: Path) -> None:
+    makefile = (ROOT / "Makefile").read_text("utf-8")
+    args = DOCS_IMAGES[name]
+    assert f"bpexplain {' '.join(args)} $(DOCS_IMG)/{name}" in makefile.replace(" -o ", " ")
+    assert "![" in (ROOT / "README.md").read_text("utf-8") and f"img/{name}" in "".join(
+        p.read_text("utf-8") for p in (ROOT / "README.md", ROOT / "docs" / "pictures.md")
+    )
+    out = tmp_path / name
+    result = invoke(*args, str(out)) if args[0] == "train" else invoke(*args, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    made, committed = svg_texts(out), svg_texts(ROOT / "docs" / "img" / name)
+    assert made == committed  # the same words and numbers (the bytes may differ with matplotlib's version)
+    assert len(made) > 5

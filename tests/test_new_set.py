@@ -98,7 +98,11 @@ def test_set_learning_rate_changes_the_update_as_by_hand() -> None:
 def test_set_a_layer_by_name_a_sample_and_a_new_key() -> None:
     spec = load_network(
         "xor",
-        ["layers.hidden.weight=[[1, 2], [3, 4]]", "data[1].input=[0.5, 0.25]", "layers[1].bias={value: [0], trainable: false}"],
+        [
+            "layers.hidden.weight=[[1, 2], [3, 4]]",
+            "data[1].input=[0.5, 0.25]",
+            "layers[1].bias={value: [0], trainable: false}",
+        ],
     )
     assert spec.layers[0].params["weight"].value.tolist() == [[1, 2], [3, 4]]
     assert spec.data[1].input.tolist() == [0.5, 0.25]
@@ -120,11 +124,27 @@ def test_set_on_the_command_line_changes_the_run() -> None:
     "setting,message",
     [
         ("learning_rate=0", "error: --set learning_rate=0: learning_rate: found 0 (expected a number greater than 0)"),
-        ("layers.output.weight=[[1, 2, 3]]", "error: --set layers.output.weight=[[1, 2, 3]]: layers[2].weight: found shape 1×3"),
-        ("data[0].input=[1, abc]", "error: --set data[0].input=[1, abc]: data[0].input[1]: found the text 'abc' (expected a number)"),
-        ("layers.layer1.wieght=[[1]]", "error: --set layers.layer1.wieght=[[1]]: layers[0].wieght: unknown key 'wieght'; did you mean 'weight'?"),
-        ("layers.hiden.weight=[[1]]", "error: --set layers.hiden.weight=[[1]]: layers.hiden.weight: no layer named 'hiden' (expected a layer name (layer1, layer2, output)"),
-        ("data[3].input=[1, 2]", "error: --set data[3].input=[1, 2]: data[3].input: data has 1 item(s), so there is no [3]"),
+        (
+            "layers.output.weight=[[1, 2, 3]]",
+            "error: --set layers.output.weight=[[1, 2, 3]]: layers[2].weight: found shape 1×3",
+        ),
+        (
+            "data[0].input=[1, abc]",
+            "error: --set data[0].input=[1, abc]: data[0].input[1]: found the text 'abc' (expected a number)",
+        ),
+        (
+            "layers.layer1.wieght=[[1]]",
+            "error: --set layers.layer1.wieght=[[1]]: layers[0].wieght: unknown key 'wieght'; did you mean 'weight'?",
+        ),
+        (
+            "layers.hiden.weight=[[1]]",
+            "error: --set layers.hiden.weight=[[1]]: layers.hiden.weight: no layer named 'hiden' "
+            "(expected a layer name (layer1, layer2, output)",
+        ),
+        (
+            "data[3].input=[1, 2]",
+            "error: --set data[3].input=[1, 2]: data[3].input: data has 1 item(s), so there is no [3]",
+        ),
         ("learning_rate", "error: --set learning_rate: no KEY=VALUE (expected KEY=VALUE"),
         ("learning_rate=", "error: --set learning_rate=: no value after 'learning_rate='"),
         ("data[0].input=[1,", "error: --set data[0].input=[1,: data[0].input: YAML syntax error:"),
@@ -144,7 +164,7 @@ def test_a_bad_set_names_itself_and_the_key(setting: str, message: str) -> None:
 
 
 def complete(shell: str, words: str, cword: int) -> str:
-    env = {f"_BPEXPLAIN_COMPLETE": f"{shell}_complete", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+    env = {"_BPEXPLAIN_COMPLETE": f"{shell}_complete", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
     return CliRunner().invoke(cli, prog_name="bpexplain", env=env).output
 
 

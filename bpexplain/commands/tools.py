@@ -100,15 +100,18 @@ Examples:
 @click.option(
     "--sample",
     type=click.IntRange(1, None),
-    default=1,
-    show_default=True,
-    help="Without --step: the sample whose forward pass is drawn.",
+    help="Without --step: the sample whose forward pass is drawn (default 1).",
 )
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Change one value of the network first.")
 @click.option("--precision", type=click.IntRange(1, 17), default=4, show_default=True, help="Significant digits.")
-def diagram(net: str, output: str | None, step: int | None, sample: int, sets: tuple[str, ...], precision: int) -> None:
+def diagram(
+    net: str, output: str | None, step: int | None, sample: int | None, sets: tuple[str, ...], precision: int
+) -> None:
     """Draw the network: inputs and numbered neurons, each weight w_mn and its value, e_n and y_n (a CNN as
     a chain of layers). Needs matplotlib: pip install 'bpexplain[plot]'."""
+
+    if step is not None and sample is not None:
+        raise click.UsageError("--sample goes without --step (a training step takes the samples in order)")
 
     def body() -> None:
         from ..diagram import draw_network
@@ -120,7 +123,7 @@ def diagram(net: str, output: str | None, step: int | None, sample: int, sets: t
         require_matplotlib()
         spec = load_network(net, sets)
         target = output if output is not None else f"{spec.name if _plain(spec.name) else 'network'}.svg"
-        draw_network(spec, target, step=step, sample=sample, precision=precision)
+        draw_network(spec, target, step=step, sample=sample or 1, precision=precision)
         click.echo(f"wrote {target}")
 
     _guard(body)
