@@ -26,7 +26,6 @@ RC = {
     "text.parse_math": False,  # a '$' in a layer or input name is a dollar sign, not mathtext
     "svg.fonttype": "none",  # text as text: the values are in the SVG's XML
     "svg.hashsalt": "bpexplain",  # ids derived from this, not from random numbers: the same bytes every run
-    "svg.id": None,
     "font.family": "DejaVu Sans",  # shipped with matplotlib: the same glyphs on every machine
     "font.size": 9,
     "axes.unicode_minus": True,
