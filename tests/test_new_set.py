@@ -187,8 +187,14 @@ def test_completion_offers_commands_and_options() -> None:
 
 def test_the_package_builds_without_warnings_of_its_own(tmp_path: Path) -> None:
     """`pip wheel` (in an isolated build, which fetches setuptools ≥ 77) prints no warning from our metadata."""
+    import shutil
+
+    source = tmp_path / "src"  # a copy: the build leaves build/ and *.egg-info beside the sources
+    shutil.copytree(ROOT / "bpexplain", source / "bpexplain", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(tmp_path), str(source)],
         capture_output=True,
         text=True,
         env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
