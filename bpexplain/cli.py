@@ -16,10 +16,22 @@ from typing import Any
 import click
 
 from . import __version__
+from .commands.tools import complete_network
 
 FORMAT_CHOICES = ("auto", "text", "rich", "json", "markdown", "latex", "html", "svg")
 VIEW_KEYS = ("output", "latex_body", "step", "steps_shown", "layer", "only")
 EXIT_OK, EXIT_NUMERICAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _set_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--set",
+        "sets",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Change one value of the network for this run (repeatable): learning_rate=0.1, "
+        "layers.hidden.weight=[[...]], data[0].input=[...]. Checked as if written in the file.",
+    )(f)
 
 
 def _common_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -139,7 +151,7 @@ Examples:
   bpexplain forward xor --sample 3 --format json
 """
 )
-@click.argument("net")
+@click.argument("net", shell_complete=complete_network)
 @click.option(
     "--sample",
     type=click.IntRange(1, None),
@@ -147,10 +159,11 @@ Examples:
     show_default=True,
     help="Which sample of the network's data to feed forward.",
 )
+@_set_option
 @_common_options
-def forward(net: str, sample: int, **common: Any) -> None:
+def forward(net: str, sample: int, sets: tuple[str, ...], **common: Any) -> None:
     """The forward pass of one sample: every weighted sum and activation (and the loss, with a target)."""
-    _run(net, "forward", dict(sample=sample), common)
+    _run(net, "forward", dict(sample=sample), common, sets)
 
 
 @cli.command(
@@ -161,9 +174,11 @@ Examples:
   bpexplain train lecture --notation textbook        δ_n = ∂E/∂e_n
   bpexplain train xor --epochs 3000 --shuffle --until-loss 0.01 --detail summary
   bpexplain train classifier --batch full --steps 2 --format json
+  bpexplain train xor --epochs 2000 --detail summary --plot loss.png
+  bpexplain train lecture --set learning_rate=0.1 --set data[0].target=[0]
 """
 )
-@click.argument("net")
+@click.argument("net", shell_complete=complete_network)
 @click.option(
     "--steps",
     type=click.IntRange(1, None),
@@ -201,13 +216,23 @@ Examples:
     show_default=True,
     help="sequential updates each layer before the error goes back through it.",
 )
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Also draw the loss of every step (and each epoch's mean, with --epochs) to FILE.png or "
+    "FILE.svg; needs matplotlib: pip install 'bpexplain[plot]'.",
+)
+@_set_option
 @_common_options
-def train(net: str, steps: int | None, epochs: int | None, **options: Any) -> None:
+def train(
+    net: str, steps: int | None, epochs: int | None, plot: str | None, sets: tuple[str, ...], **options: Any
+) -> None:
     """Training steps: forward, loss, errors (δ) from the output back, gradients, updates."""
     if steps is not None and epochs is not None:
         raise click.UsageError("give --steps or --epochs, not both")
     common = {k: options.pop(k) for k in ("fmt", "precision", "detail", "notation", "max_terms")}
-    _run(net, "train", dict(steps=steps, epochs=epochs, **options), common)
+    _run(net, "train", dict(steps=steps, epochs=epochs, **options), common, sets, plot)
 
 
 @cli.command(
@@ -217,7 +242,7 @@ Examples:
   bpexplain show my-net.yaml --format json
 """
 )
-@click.argument("net")
+@click.argument("net", shell_complete=complete_network)
 @click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="auto", show_default=True)
 @click.option("--precision", type=click.IntRange(1, 17), default=4, show_default=True)
 @click.option("--notation", type=click.Choice(("lecture", "textbook")), default="lecture", show_default=True)
@@ -240,7 +265,7 @@ Examples:
   bpexplain check my-net.yaml --sample 2 --format json
 """
 )
-@click.argument("net")
+@click.argument("net", shell_complete=complete_network)
 @click.option(
     "--sample",
     type=click.IntRange(1, None),
@@ -331,7 +356,14 @@ _add_module_commands()
 # ------------------------------------------------------------------------------------------------
 
 
-def _run(net: str, command: str, run_options: dict[str, Any], common: dict[str, Any]) -> None:
+def _run(
+    net: str,
+    command: str,
+    run_options: dict[str, Any],
+    common: dict[str, Any],
+    sets: tuple[str, ...] = (),
+    plot: str | None = None,
+) -> None:
     fmt = common.pop("fmt")
     max_terms = common.pop("max_terms")
     view = {k: common.pop(k) if k in common else run_options.pop(k) for k in VIEW_KEYS}
@@ -343,12 +375,26 @@ def _run(net: str, command: str, run_options: dict[str, Any], common: dict[str, 
         elif run_options.get("steps") is not None and max(shown) > run_options["steps"]:
             raise click.UsageError(f"--step {max(shown)} is beyond --steps {run_options['steps']}")
 
+    losses: Any = None  # with --plot: the loss of every step, recorded as the events pass
+
     def events() -> Iterable[Any]:
+        nonlocal losses
         from .engine import RunOptions, run
         from .spec import load_network
 
-        spec = load_network(net)
-        return run(spec, RunOptions(command=command, **common, **run_options))
+        if plot is not None:
+            from .pictures import picture_format, require_matplotlib
+
+            picture_format(plot)  # both checked before the run, not after it
+            require_matplotlib()
+        spec = load_network(net, sets)
+        stream = run(spec, RunOptions(command=command, **common, **run_options))
+        if plot is None:
+            return stream
+        from .plot import LossRecorder
+
+        losses = LossRecorder(by_epoch=run_options.get("epochs") is not None)
+        return losses.watch(stream)
 
     _emit(
         events,
@@ -358,6 +404,10 @@ def _run(net: str, command: str, run_options: dict[str, Any], common: dict[str, 
         view["latex_body"],
         event_filter,
     )
+    if plot is not None and losses is not None:
+        from .plot import draw_losses
+
+        _guard(lambda: draw_losses(losses, plot))
 
 
 def _event_filter(view: dict[str, Any]) -> Any:

@@ -422,9 +422,10 @@ def read_network_text(name_or_path: str) -> tuple[str, str]:
         raise BpexplainError(f"the file cannot be read ({exc.strerror})", where=Location(name_or_path)) from None
 
 
-def load_network(name_or_path: str) -> NetworkSpec:
+def load_network(name_or_path: str, overrides: Sequence[str] = ()) -> NetworkSpec:
+    """A bundled network or a file; `overrides` are `--set KEY=VALUE` texts (see `bpexplain.overrides`)."""
     text, source = read_network_text(name_or_path)
-    return parse_network(text, source)
+    return parse_network(text, source, overrides)
 
 
 # --------------------------------------------------------------------------------------------
@@ -638,10 +639,14 @@ def read_param(
 # The network
 
 
-def parse_network(text: str, source: str) -> NetworkSpec:
+def parse_network(text: str, source: str, overrides: Sequence[str] = ()) -> NetworkSpec:
     from .layers import LAYER_TYPES, layer_class  # the layer modules validate their own keys
 
     doc = parse_document(text, source)
+    if overrides:  # --set KEY=VALUE: applied to the document, then validated as if written in the file
+        from .overrides import apply_overrides
+
+        doc = apply_overrides(doc, overrides)
     check_text(doc)
     r = Reader(doc)
     top = r.mapping(doc.data, (), TOP_KEYS, required=("inputs", "layers"))

@@ -11,4 +11,5 @@ from __future__ import annotations
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "variants": ("variants",),
     "grading": ("sheet", "compare", "grade"),
+    "tools": ("schema", "new", "diagram"),
 }
