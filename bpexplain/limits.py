@@ -1,17 +1,25 @@
-"""How big a full trace would be, estimated before the run, so that a huge one is refused at once.
+"""Every limit in one place, each checked before the work it protects, so that a hostile file is refused at once.
 
-A full trace (`--detail full`) writes every equation: per sample, about two per unit forward (the
+Two kinds. The sizes a network file may ask for (the file itself, its YAML, the input, each layer's numbers,
+the parameters, the values and products of one forward pass, the data) are checked by `spec.py` and the
+layers' `read_spec` as they are read, before anything of that size is built: an array, a list of names,
+random weights, a loop over the elements.
+
+The size of a full trace (`--detail full`) is estimated before the run and checked against the budget of
+the output format. A full trace writes every equation: per sample, about two per unit forward (the
 weighted sum and the activation) and two per unit backward (δ and ∂E/∂e), one for the loss, and per
 step one gradient and one update per parameter. The estimate is within a few percent of the real
-count for the bundled networks (LeNet-5: 157,389 estimated, 153,427 written for one step).
-The limit is on one step, `RunOptions.max_equations` (`--max-equations`, 0 for none). The sizes of the network
-itself (parameters, units, file size, YAML nesting) are limited where it is read: see `spec.py`.
+count for the bundled networks (LeNet-5: 157,389 estimated, 153,427 written for one step). Formats
+written as they are computed (text, markdown, latex, json, rich) are limited per step: many short steps
+are fine, Ctrl-C stops them. HTML and SVG are rich's export of a recording console, which holds the whole
+run until the end: they are limited on the whole run, and much lower. `--max-equations N` replaces the
+format's limit (0: none).
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import BpexplainError, Location
 
@@ -19,7 +27,47 @@ if TYPE_CHECKING:
     from .engine import RunOptions
     from .spec import NetworkSpec
 
-MAX_EQUATIONS = 500_000  # a step; at about 10,000-50,000 equations a second, under a minute
+# ---- what a network file may ask for (spec.py, layers/*.py read_spec) -----------------------------------
+
+MAX_FILE_BYTES = 2_000_000  # the network file, checked before it is read
+MAX_DEPTH = 64  # YAML nesting
+MAX_NODES = 200_000  # YAML values, counting what aliases expand to ("billion laughs")
+MAX_SIZE = 100_000  # any one size: units, a side or the channels of the input, channels, kernel rows or
+#                     columns, stride, padding, dilation, a pooling window or its stride
+MAX_INPUTS = 1_000_000  # values of one input: the count, or the product of {shape: [c, h, w]}
+MAX_PARAMETERS = 2_000_000  # weights and biases of the whole network
+MAX_UNITS = 2_000_000  # values computed in one forward pass (the sum of every layer's output size)
+MAX_CONNECTIONS = 20_000_000  # products and window terms of one forward pass (Σ units × inputs each reads)
+MAX_SAMPLES = 10_000  # items of `data`
+MAX_DATA_VALUES = 2_000_000  # samples × (input values + output values): what the data holds, targets filled in
+MAX_DECIMALS = 12  # init.decimals, the decimals random weights keep (as --round)
+MAX_SEED = 2**63 - 1  # seed, init.seed
+
+# ---- the size of a full trace, per output format ----------------------------------------------------------
+
+
+class FormatCost(NamedTuple):
+    """What one equation of a full trace costs in a format, measured (see docs/errors.md), and its limit."""
+
+    seconds: float  # to compute and write one equation
+    kilobytes: float  # written (or, for a format held whole, held in memory) per equation
+    held_whole: bool  # the whole run is held in memory until the end (rich's export)
+    limit: int  # equations a step (a run, when held whole) allowed by default
+
+
+# Measured with `train` on a dense 100-150-30 network (31,000 equations a step) for the streamed formats,
+# and a 40-60-10 one (6,300) for rich and its exports, with -o FILE on the development machine.
+# HTML and SVG keep every segment rich recorded and then build the page: kilobytes are of peak memory.
+FORMAT_COSTS: dict[str, FormatCost] = {
+    "text": FormatCost(0.000_15, 0.12, False, 500_000),
+    "markdown": FormatCost(0.000_2, 0.17, False, 500_000),
+    "latex": FormatCost(0.000_3, 0.18, False, 500_000),
+    "json": FormatCost(0.000_2, 0.25, False, 500_000),
+    "rich": FormatCost(0.004_5, 0.16, False, 30_000),
+    "html": FormatCost(0.005_5, 7.5, True, 20_000),
+    "svg": FormatCost(0.006, 16.0, True, 10_000),
+}
+MAX_EQUATIONS = FORMAT_COSTS["text"].limit  # the limit of the plain formats, and of a trace made through the API
 
 
 def estimated_equations(spec: NetworkSpec, opts: RunOptions) -> tuple[int, int]:
@@ -38,18 +86,39 @@ def estimated_equations(spec: NetworkSpec, opts: RunOptions) -> tuple[int, int]:
     return steps * (batch * (per_sample + params) + params), steps
 
 
+def format_limit(fmt: str, max_equations: int | None) -> int:
+    """The equations allowed in `fmt`: --max-equations when given (0: none), else the format's own limit."""
+    if max_equations is not None:
+        return max_equations
+    return FORMAT_COSTS.get(fmt, FORMAT_COSTS["text"]).limit
+
+
 def check_trace_size(spec: NetworkSpec, opts: RunOptions) -> None:
-    """Refuse a network whose full trace would be too long for one step (many short steps are fine:
-    the trace is written as it is computed, and Ctrl-C stops it)."""
-    limit = getattr(opts, "max_equations", MAX_EQUATIONS)
+    """Refuse, before any output, a full trace larger than its format's budget: a step of a streamed format,
+    the whole run of one held in memory (HTML, SVG)."""
+    fmt = getattr(opts, "output_format", "text")
+    limit = format_limit(fmt, getattr(opts, "max_equations", None))
     if opts.detail != "full" or not limit:
         return
+    cost = FORMAT_COSTS.get(fmt, FORMAT_COSTS["text"])
     total, steps = estimated_equations(spec, opts)
-    per_step = math.ceil(total / steps)
-    if per_step > limit:
-        raise BpexplainError(
-            f"a full trace of this network would write about {per_step:,} equations a step, more than "
-            f"--max-equations {limit:,}",
-            where=Location(spec.source),
-            expected="a smaller network, --detail layer or summary, or a larger --max-equations (0: none)",
-        )
+    count = total if cost.held_whole else math.ceil(total / steps)
+    if count <= limit:
+        return
+    what = "in all" if cost.held_whole else "a step"
+    size = f"{count * cost.kilobytes / 1000:,.0f} MB {'of memory' if cost.held_whole else 'of output'}"
+    raise BpexplainError(
+        f"a full trace of this network in {fmt} would write about {count:,} equations {what} "
+        f"(about {size} and {_duration(count * cost.seconds)}), more than --max-equations {limit:,}",
+        where=Location(spec.source),
+        expected="a smaller network, fewer steps, --detail layer or summary, a faster format (text), "
+        "or --max-equations N (0: no limit)",
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(round(seconds), 1)} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} minutes"
+    return f"{seconds / 3600:,.1f} hours"
