@@ -47,27 +47,33 @@ MAX_SEED = 2**63 - 1  # seed, init.seed
 
 
 class FormatCost(NamedTuple):
-    """What one equation of a full trace costs in a format, measured (see docs/errors.md), and its limit."""
+    """What one equation of a full trace costs in a format (measured: see below), and the format's limit."""
 
-    seconds: float  # to compute and write one equation
-    kilobytes: float  # written (or, for a format held whole, held in memory) per equation
+    seconds: float  # to compute and write one equation (one core, idle machine)
+    kilobytes: float  # written per equation; for a format held whole, peak memory per equation
     held_whole: bool  # the whole run is held in memory until the end (rich's export)
-    limit: int  # equations a step (a run, when held whole) allowed by default
+    limit: int  # equations allowed by default: a step, or the whole run when held whole
 
 
-# Measured with `train` on a dense 100-150-30 network (31,000 equations a step) for the streamed formats,
-# and a 40-60-10 one (6,300) for rich and its exports, with -o FILE on the development machine.
-# HTML and SVG keep every segment rich recorded and then build the page: kilobytes are of peak memory.
+# Budgets: a streamed format may take STEP_SECONDS a step (it is written as it is computed, and Ctrl-C stops
+# it), and never more than MAX_EQUATIONS; a format held whole may take HELD_MEGABYTES of memory in all.
+MAX_EQUATIONS = 500_000  # a step of text, markdown, latex and json; a trace made through the API
+STEP_SECONDS = 300
+HELD_MEGABYTES = 256
+
+# Measured with `/usr/bin/time -f "%U %M"` and `train NET.yaml -o FILE --max-equations 0`, less the same run
+# with --detail summary: a dense 100-150-30 network (40,081 equations a step) for text, markdown, latex and
+# json; a 40-60-10 one (6,281) for rich, html and svg. Each limit is min(MAX_EQUATIONS, budget / cost),
+# rounded down; tests/test_bounds.py checks that every limit keeps within its budget.
 FORMAT_COSTS: dict[str, FormatCost] = {
-    "text": FormatCost(0.000_15, 0.12, False, 500_000),
-    "markdown": FormatCost(0.000_2, 0.17, False, 500_000),
-    "latex": FormatCost(0.000_3, 0.18, False, 500_000),
-    "json": FormatCost(0.000_2, 0.25, False, 500_000),
-    "rich": FormatCost(0.004_5, 0.16, False, 30_000),
-    "html": FormatCost(0.005_5, 7.5, True, 20_000),
-    "svg": FormatCost(0.006, 16.0, True, 10_000),
+    "text": FormatCost(0.000_045, 0.12, False, MAX_EQUATIONS),  # 22 s and 57 MB for 500,000
+    "markdown": FormatCost(0.000_060, 0.17, False, MAX_EQUATIONS),
+    "latex": FormatCost(0.000_105, 0.18, False, MAX_EQUATIONS),  # 53 s
+    "json": FormatCost(0.000_050, 0.25, False, MAX_EQUATIONS),  # every term of every sum: the largest file
+    "rich": FormatCost(0.001_8, 0.16, False, 160_000),  # a LeNet-5 step (157,389) takes about 5 minutes
+    "html": FormatCost(0.001_9, 7.2, True, 35_000),  # the run recorded, then the page built from it
+    "svg": FormatCost(0.002_8, 15.3, True, 16_000),  # a <text> element per segment: twice html's memory
 }
-MAX_EQUATIONS = FORMAT_COSTS["text"].limit  # the limit of the plain formats, and of a trace made through the API
 
 
 def estimated_equations(spec: NetworkSpec, opts: RunOptions) -> tuple[int, int]:
@@ -97,7 +103,8 @@ def check_trace_size(spec: NetworkSpec, opts: RunOptions) -> None:
     """Refuse, before any output, a full trace larger than its format's budget: a step of a streamed format,
     the whole run of one held in memory (HTML, SVG)."""
     fmt = getattr(opts, "output_format", "text")
-    limit = format_limit(fmt, getattr(opts, "max_equations", None))
+    given = getattr(opts, "max_equations", None)
+    limit = format_limit(fmt, given)
     if opts.detail != "full" or not limit:
         return
     cost = FORMAT_COSTS.get(fmt, FORMAT_COSTS["text"])
@@ -106,13 +113,15 @@ def check_trace_size(spec: NetworkSpec, opts: RunOptions) -> None:
     if count <= limit:
         return
     what = "in all" if cost.held_whole else "a step"
-    size = f"{count * cost.kilobytes / 1000:,.0f} MB {'of memory' if cost.held_whole else 'of output'}"
+    size = f"{max(count * cost.kilobytes / 1000, 1):,.0f} MB {'of memory' if cost.held_whole else 'of output'}"
+    bound = f"--max-equations {limit:,}" if given is not None else f"the limit of {fmt}, {limit:,} {what}"
     raise BpexplainError(
         f"a full trace of this network in {fmt} would write about {count:,} equations {what} "
-        f"(about {size} and {_duration(count * cost.seconds)}), more than --max-equations {limit:,}",
+        f"(about {size} and {_duration(count * cost.seconds)}), more than {bound}",
         where=Location(spec.source),
-        expected="a smaller network, fewer steps, --detail layer or summary, a faster format (text), "
-        "or --max-equations N (0: no limit)",
+        expected="a smaller network, "
+        + ("fewer steps, " if cost.held_whole else "")
+        + "--detail layer or summary, another format, or --max-equations N to change the limit (0: none)",
     )
 
 
