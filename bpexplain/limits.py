@@ -92,6 +92,29 @@ def estimated_equations(spec: NetworkSpec, opts: RunOptions) -> tuple[int, int]:
     return steps * (batch * (per_sample + params) + params), steps
 
 
+# A full trace of a convolution or a pooling layer first makes tables of which input element each window
+# position reads (layers/conv.py `tables`, layers/pool.py `fields`), kept for the whole run in every format.
+# Measured as above (forward, text): a 15×15 kernel on a 75×75 map (837,225 taps) and a 10×10 max-pooling
+# window at stride 1 on a 100×100 map (828,100 entries).
+TAP_KILOBYTES = 0.77  # a convolution tap: an output position and a kernel entry (three tables hold it)
+WINDOW_KILOBYTES = 0.17  # an element of a pooling window
+TABLE_MEGABYTES = 256
+
+
+def window_tables(spec: NetworkSpec) -> tuple[int, int]:
+    """(convolution taps, pooling window elements) whose tables a full trace of `spec` makes."""
+    taps = entries = 0
+    for layer in spec.layers:
+        if layer.type == "conv2d":
+            kh, kw = layer.options["kernel_size"]
+            taps += layer.out_shape[1] * layer.out_shape[2] * kh * kw
+        elif layer.type in ("maxpool", "avgpool"):
+            size = layer.options["size"]
+            rows, cols = (size, size) if isinstance(size, int) else size
+            entries += math.prod(layer.out_shape) * rows * cols
+    return taps, entries
+
+
 def format_limit(fmt: str, max_equations: int | None) -> int:
     """The equations allowed in `fmt`: --max-equations when given (0: none), else the format's own limit."""
     if max_equations is not None:
@@ -107,6 +130,15 @@ def check_trace_size(spec: NetworkSpec, opts: RunOptions) -> None:
     limit = format_limit(fmt, given)
     if opts.detail != "full" or not limit:
         return
+    taps, entries = window_tables(spec)
+    table_mb = (taps * TAP_KILOBYTES + entries * WINDOW_KILOBYTES) / 1000
+    if table_mb > TABLE_MEGABYTES:
+        raise BpexplainError(
+            f"a full trace of this network keeps tables of its windows ({taps:,} convolution taps, {entries:,} "
+            f"pooling elements) of about {table_mb:,.0f} MB, more than {TABLE_MEGABYTES} MB",
+            where=Location(spec.source),
+            expected="smaller maps or kernels, --detail layer or summary, or --max-equations 0 (no limit)",
+        )
     cost = FORMAT_COSTS.get(fmt, FORMAT_COSTS["text"])
     total, steps = estimated_equations(spec, opts)
     count = total if cost.held_whole else math.ceil(total / steps)
