@@ -427,3 +427,15 @@ def test_bundled_networks_keep_within_the_limits_of_the_plain_formats() -> None:
         spec = load_network(name)
         for fmt in ("text", "markdown", "latex", "json", "rich"):
             limits.check_trace_size(spec, RunOptions(command="train", output_format=fmt))
+
+
+def test_docs_list_every_limit_by_the_name_of_its_constant() -> None:
+    docs = (Path(__file__).parent.parent / "docs" / "errors.md").read_text("utf-8")
+    names = [n for n in vars(limits) if n.isupper() and n != "TYPE_CHECKING"]
+    assert len(names) >= 19
+    for name in names:
+        assert f"`{name}`" in docs, name
+    for name in ("MAX_FILE_BYTES", "MAX_NODES", "MAX_SIZE", "MAX_INPUTS", "MAX_PARAMETERS", "MAX_UNITS"):
+        assert f"{getattr(limits, name):,}" in docs, name
+    for fmt, cost in limits.FORMAT_COSTS.items():
+        assert f"| {fmt} |" in docs and f"{cost.limit:,}" in docs, fmt
