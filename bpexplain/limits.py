@@ -64,7 +64,8 @@ HELD_MEGABYTES = 256
 # Measured with `/usr/bin/time -f "%U %M"` and `train NET.yaml -o FILE --max-equations 0`, less the same run
 # with --detail summary: a dense 100-150-30 network (40,081 equations a step) for text, markdown, latex and
 # json; a 40-60-10 one (6,281) for rich, html and svg. Each limit is min(MAX_EQUATIONS, budget / cost),
-# rounded down; tests/test_bounds.py checks that every limit keeps within its budget.
+# rounded down; tests/test_bounds.py checks that every limit keeps within its budget, and
+# benchmarks/format_costs.py measures the costs again.
 FORMAT_COSTS: dict[str, FormatCost] = {
     "text": FormatCost(0.000_045, 0.12, False, MAX_EQUATIONS),  # 22 s and 57 MB for 500,000
     "markdown": FormatCost(0.000_060, 0.17, False, MAX_EQUATIONS),
