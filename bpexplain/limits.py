@@ -12,8 +12,9 @@ step one gradient and one update per parameter. The estimate is within a few per
 count for the bundled networks (LeNet-5: 157,389 estimated, 153,427 written for one step). Formats
 written as they are computed (text, markdown, latex, json, rich) are limited per step: many short steps
 are fine, Ctrl-C stops them. HTML and SVG are rich's export of a recording console, which holds the whole
-run until the end: they are limited on the whole run, and much lower. `--max-equations N` replaces the
-format's limit (0: none).
+run until the end: they are limited on the whole run, and much lower. The tables of window positions a
+full trace of a convolution or pooling layer keeps are weighed too. `--max-equations N` replaces the
+format's limit; 0 lifts every trace limit.
 """
 
 from __future__ import annotations
