@@ -63,7 +63,7 @@ STEP_SECONDS = 300
 HELD_MEGABYTES = 256
 
 # Measured with `/usr/bin/time -f "%U %M"` and `train NET.yaml -o FILE --max-equations 0`, less the same run
-# with --detail summary: a dense 100-150-30 network (40,081 equations a step) for text, markdown, latex and
+# with --detail summary: a dense 100-150-30 network (39,721 equations a step) for text, markdown, latex and
 # json; a 40-60-10 one (6,281) for rich, html and svg. Each limit is min(MAX_EQUATIONS, budget / cost),
 # rounded down; tests/test_bounds.py checks that every limit keeps within its budget, and
 # benchmarks/format_costs.py measures the costs again.
