@@ -75,9 +75,8 @@ def _common_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--max-equations",
             type=click.IntRange(0, None),
-            default=500_000,
-            show_default=True,
-            help="Refuse at once a network whose full trace has more equations a step (0: no limit).",
+            help="Refuse at once a full trace of more equations a step (a run, for html and svg); "
+            "0: no limit. Default: the format's limit (500,000 a step for text; see docs/errors.md).",
         ),
         click.option(
             "-o",
@@ -367,6 +366,7 @@ def _run(
     fmt = common.pop("fmt")
     max_terms = common.pop("max_terms")
     view = {k: common.pop(k) if k in common else run_options.pop(k) for k in VIEW_KEYS}
+    fmt = _chosen_format(fmt, view["output"])  # the trace-size guard weighs the format's cost (limits.py)
     event_filter = _event_filter(view)
     shown = event_filter.steps if event_filter is not None else None
     if command == "train" and shown:
@@ -388,7 +388,7 @@ def _run(
             picture_format(plot)  # both checked before the run, not after it
             require_matplotlib()
         spec = load_network(net, sets)
-        stream = run(spec, RunOptions(command=command, **common, **run_options))
+        stream = run(spec, RunOptions(command=command, output_format=fmt, **common, **run_options))
         if plot is None:
             return stream
         from .plot import LossRecorder
@@ -435,20 +435,13 @@ def _emit(
     latex_body: bool = False,
     event_filter: Any = None,
 ) -> None:
-    chosen = fmt
-    if chosen == "auto" and output is not None:
-        from .output import format_for
-
-        chosen = format_for(output) or "text"
+    chosen = _chosen_format(fmt, output)
     if latex_body and chosen != "latex":
         raise click.UsageError("--latex-body goes with --format latex (or -o FILE.tex)")
 
     def body() -> None:
         from .render import render_stream
 
-        nonlocal chosen
-        if chosen == "auto":
-            chosen = "rich" if _stdout_is_terminal() else "text"
         if chosen == "json":
             options.pop("max_terms", None)
         if latex_body:
@@ -472,6 +465,17 @@ def _emit(
             render_stream(stream, chosen, out, **options)
 
     _guard(body)
+
+
+def _chosen_format(fmt: str, output: str | None) -> str:
+    """The format `auto` stands for: the extension of -o FILE, else rich in a terminal and text when piped."""
+    if fmt != "auto":
+        return fmt
+    if output is not None:
+        from .output import format_for
+
+        return format_for(output) or "text"
+    return "rich" if _stdout_is_terminal() else "text"
 
 
 def _stdout_is_terminal() -> bool:
