@@ -227,9 +227,13 @@ def _cell_rows(cells: list[str], per_row: int, room: int, narrow_room: int) -> l
     as fit in `narrow_room` (the cells stay whole)."""
     cw = max(width(c) for c in cells)
     gap = 3
+    out: list[StyledLine] = []
+    if cw > narrow_room:  # a cell a line, broken after its `=` where even that is too wide
+        for cell in cells:
+            out += [(width(t), [(t, None)]) for t in wrap_words(cell, narrow_room, 2)]
+        return out
     if per_row * (cw + gap) - gap > room:
         per_row = max(1, (narrow_room + gap) // (cw + gap))
-    out: list[StyledLine] = []
     for r in range(0, len(cells), per_row):
         line = (" " * gap).join(pad(c, cw) for c in cells[r : r + per_row]).rstrip()
         out.append((width(line), [(line, None)]))
@@ -291,22 +295,23 @@ def _step_start(s: StepStart, precision: int) -> Lines:
 
 
 def _math_line(text: str, total: int, style: Style | None, indent: int = 0, extra: str = "") -> list[StyledLine]:
-    """`label = [values]` on one line, or wrapped after its commas with the values' indent."""
-    full = text + (extra if extra.strip() else "")
+    """`label = [values]` (and `extra` after it) on one line, or wrapped after its commas under the values
+    (under the label, indented, when the label takes half the width)."""
+    full = text + extra if extra.strip() else text
     if indent + width(full) <= total:
         return [(indent + width(full), [(" " * indent + full, style)])]
     head, _, rest = text.partition(" = ")
-    hang = indent + width(head) + 3 if rest and width(head) + 3 < total // 2 else indent + 2
-    first = head + " = " if rest else ""
-    parts = wrap_math(rest or text, total - hang)
     out: list[StyledLine] = []
-    for k, part in enumerate(parts):
-        lead = " " * indent + first if k == 0 and first else " " * hang
-        if k == 0 and first:
-            lead = " " * indent + pad(first, hang - indent)
-        out.append((hang + width(part), [(lead + part, style)]))
+    if rest and indent + width(head) + 3 < total // 2:
+        hang = indent + width(head) + 3
+        lead = " " * indent + head + " = "
+    else:
+        out += text_lines(head + " =" if rest else "", total, style, indent=indent) if rest else []
+        hang, lead = indent + 2, " " * (indent + 2)
+    for k, part in enumerate(wrap_math(rest or text, total - hang)):
+        out.append((hang + width(part), [((lead if k == 0 else " " * hang) + part, style)]))
     if extra.strip():
-        out += text_lines(extra.strip(), total, style, indent=hang)
+        out += text_lines(extra.strip(), total, style, indent=min(hang, indent + 2))
     return out
 
 

@@ -31,14 +31,30 @@ class Lines:
         plain = console.color_system is None
         total = max(options.max_width, 1)
         if plain:  # no styles to write: a line is one segment
-            yield Segment("".join(["".join([t for t, _ in pieces]) + "\n" for _, pieces in self.make(total, True)]))
+            yield Segment(
+                "".join(
+                    ["".join([t for t, _ in pieces]) + "\n" for _, pieces in _fitted(self.make(total, True), total)]
+                )
+            )
             return
         new_line = Segment.line()
-        for _, pieces in self.make(total, False):
+        for _, pieces in _fitted(self.make(total, False), total):
             for text, style in pieces:
                 if text:
                     yield Segment(text, style)
             yield new_line
+
+
+def _fitted(lines: Iterable[StyledLine], total: int) -> Iterator[StyledLine]:
+    """The lines, any wider than `total` folded (the layouts avoid it; below the width of a symbol they cannot)."""
+    for line in lines:
+        if line[0] <= total:
+            yield line
+            continue
+        text = "".join(t for t, _ in line[1])
+        style = next((s for t, s in line[1] if t.strip()), None)
+        for part in fold(text.rstrip(), total):
+            yield (width(part), [(part, style)])
 
 
 class Batch:

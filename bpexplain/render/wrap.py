@@ -112,13 +112,16 @@ def wrap_math_folded(text: str, limit: int) -> tuple[list[str], bool]:
             return n - (text[end - 1] == " ")
         return width(shown(start, end, kind))
 
-    lines = [(0, len(text), -1)]  # start, end, and the kind of break it starts at (-1: the first line)
+    # start, end, and the kind of break it starts at (-1: the first line; 2: after a `·` without the indent)
+    lines = [(0, len(text), -1)]
     for priority in sorted({p for p, _ in breaks.values()}):
         if all(cells(*line) <= limit for line in lines):
             break
         points = sorted(pos for pos, (p, _) in breaks.items() if p == priority)
         out = []
         for start, end, kind in lines:
+            if kind == 1 and cells(start, end, 2) <= limit:
+                kind = 2  # fits without its indent: better than breaking inside it
             if cells(start, end, kind) <= limit:
                 out.append((start, end, kind))
                 continue
@@ -138,9 +141,9 @@ def wrap_math_folded(text: str, limit: int) -> tuple[list[str], bool]:
     result: list[str] = []
     folded = False
     for start, end, kind in lines:
+        if kind == 1 and cells(start, end, kind) > limit:
+            kind = 2  # no room for the indent
         piece = shown(start, end, kind)
-        if kind == 1 and width(piece) > limit:
-            piece = piece[HANG:]  # no room for the indent
         if width(piece) <= limit:
             result.append(piece)
         else:
