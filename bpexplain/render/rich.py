@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from functools import cache
+from functools import cache, partial
 from typing import TextIO
 
 import numpy as np
@@ -210,7 +210,7 @@ def _parameters(params: dict, h: TraceHeader, printer: TextPrinter, title: str, 
         else:
             blocks = [_grid_block(label, rows, total - 4) for label, rows in _channel_grids("", arr, printer.precision)]
         side = 2 + wn + 3
-        body = side_by_side(blocks, total - side)
+        body = blocks[0] if len(blocks) == 1 else side_by_side(blocks, total - side)
         if body and max(w for w, _ in body) + side <= total:
             for k, (w, pieces) in enumerate(body):
                 lead = ("  " + pad(name, wn) + "   ", BOLD) if k == 0 else (" " * side, None)
@@ -474,21 +474,17 @@ def _block(
         yield from frame.top(total)
         yield from frame.body(text_lines(b.annotation, Frame.inner(total), NOTE), total)
 
-    yield Lines(top)
-    if board is not None:
-        equations = b.equations
-        for first in range(0, len(equations), CHUNK):
+    equations = b.equations
 
-            def part(total: int, plain: bool, first: int = first) -> Iterator[StyledLine]:
-                room = Frame.inner(total)
-                for i in range(first, min(first + CHUNK, len(equations))):
-                    lines = [(w, [(t, roles[r]) for t, r in pieces]) for w, pieces in board.lines(i, room)]
-                    cells = equations[i].cells
-                    if field is not None and cells:  # the map it reads, under its symbol
-                        lines += [(2 + w, [("  ", None), *pieces]) for w, pieces in field.lines(cells, room - 2, plain)]
-                    yield from frame.body(lines, total)
-
-            yield Lines(part, min(CHUNK, len(equations) - first))
+    def part(total: int, plain: bool, first: int = 0) -> Iterator[StyledLine]:
+        room = Frame.inner(total)
+        assert board is not None
+        for i in range(first, min(first + CHUNK, len(equations))):
+            lines = [(w, [(t, roles[r]) for t, r in pieces]) for w, pieces in board.lines(i, room)]
+            cells = equations[i].cells
+            if field is not None and cells:  # the map it reads, under its symbol
+                lines += [(2 + w, [("  ", None), *pieces]) for w, pieces in field.lines(cells, room - 2, plain)]
+            yield from frame.body(lines, total)
 
     def bottom(total: int, plain: bool) -> Iterator[StyledLine]:
         room = Frame.inner(total)
@@ -507,4 +503,17 @@ def _block(
         yield from frame.body(body, total)
         yield from frame.bottom(total)
 
+    if len(equations) <= CHUNK:  # the whole panel at once
+
+        def whole(total: int, plain: bool) -> Iterator[StyledLine]:
+            yield from top(total, plain)
+            if board is not None:
+                yield from part(total, plain)
+            yield from bottom(total, plain)
+
+        yield Lines(whole, len(equations) + 5)
+        return
+    yield Lines(top)
+    for first in range(0, len(equations), CHUNK):
+        yield Lines(partial(part, first=first), min(CHUNK, len(equations) - first))
     yield Lines(bottom)
