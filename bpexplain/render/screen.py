@@ -157,7 +157,8 @@ def rule(title: str, total: int, style: Style | None, line_style: Style | None) 
 
 def grid(rows: list[list[str]], room: int, right: bool = True, gap: int = 2) -> list[tuple[str, bool]]:
     """Rows of cells aligned in columns, as (line, is a band's heading). Wider than `room`, the columns
-    come in bands one under another, each headed by the columns it holds."""
+    come in bands one under another, each headed by the columns it holds (by "(continued)" when the grid
+    is shortened with `…`, whose columns are not numbered as the matrix's)."""
     if not rows:
         return []
     n = max(len(r) for r in rows)
@@ -165,8 +166,12 @@ def grid(rows: list[list[str]], room: int, right: bool = True, gap: int = 2) -> 
     widths = [max(width(r[i]) for r in rows) for i in range(n)]
     groups = bands(widths, room, gap)
     out: list[tuple[str, bool]] = []
-    for g in groups:
-        if len(groups) > 1:
+    shortened = any("…" in r for r in rows)  # the columns shown are not the matrix's: no numbers for them
+    for k, g in enumerate(groups):
+        if len(groups) > 1 and shortened:
+            if k:
+                out.append(("(continued)", True))
+        elif len(groups) > 1:
             out.append((f"columns {g[0] + 1}–{g[-1] + 1}" if len(g) > 1 else f"column {g[0] + 1}", True))
         for r in rows:
             cells = [(" " * (widths[i] - width(r[i])) + r[i]) if right else pad(r[i], widths[i]) for i in g]
