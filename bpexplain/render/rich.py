@@ -193,7 +193,7 @@ def _table_lines(
     right = right or [False] * len(rows[0] if rows else head or [])
     for line, kind, j in table(head, rows, total - 2, right):
         style = BOLD if kind == "head" else DIM if kind == "rule" else (row_styles or {}).get(j)
-        yield (2 + width(line), [("  " + line, style)])
+        yield (2 + width(line), [("  " + line, style)]) if line else (0, [])
     yield (0, [])
 
 
