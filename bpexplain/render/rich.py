@@ -442,14 +442,20 @@ class Field:
                 for r in range(h):
                     pieces: list[tuple[str, Style | None]] = []
                     base = c * plane + r * w
+                    run: list[str] = []  # cells in a row outside the field: one piece
                     for col in cols:
                         i = base + col
-                        if i in inside:
-                            pieces.append((on[i], on_style))
+                        if i in inside:  # a cell of the field: a piece of its own
+                            if run:
+                                pieces += [(" ".join(run), DIM), (" ", None)]
+                                run = []
+                            pieces += [(on[i], on_style), (" ", None)]
                         else:
-                            pieces.append((off[i], DIM))
-                        pieces.append((" ", None))
-                    pieces.pop()
+                            run.append(off[i])
+                    if run:
+                        pieces.append((" ".join(run), DIM))
+                    else:
+                        pieces.pop()
                     lines.append((len(cols) * self.step - 1, pieces))
             blocks.append(lines)
         return side_by_side(blocks, room, 3)

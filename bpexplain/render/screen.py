@@ -209,6 +209,8 @@ def table(
 
 def side_by_side(blocks: list[list[StyledLine]], room: int, gap: int = 4) -> list[StyledLine]:
     """Blocks of lines placed left to right while they fit in `room`, then on further rows."""
+    if len(blocks) == 1:
+        return blocks[0]
     out: list[StyledLine] = []
     row: list[list[StyledLine]] = []
     used = 0
