@@ -13,10 +13,14 @@ machine hits both. Commands are timed as subprocesses, the way a student runs th
 - trace: `bpexplain train lenet5 --steps 1 --format text` into a file: equations per second, and the
   peak memory (max RSS) beside that of `--steps 2` (twice the trace): the same when it is written as it
   is produced.
+- terminal view: the rich format beside the text format of the same trace; goal: within 2x. In-process
+  for each bundled network and a 64-128-64-10 MLP (the events made once, then each format written into
+  a StringIO of width 120, A B A B ...), and as whole commands for lenet5 and the MLP: into a file, and
+  into a pseudo-terminal of 120 columns (colour and all). `--only rich` runs these rows alone.
 
 Bytecode is compiled first (`compileall`), since an installed package has it; OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE are taken out of the measured commands' environment (see the environment notes).
-Usage: python benchmarks/bench.py [--quick] [--repeats N] [--steps N]
+Usage: python benchmarks/bench.py [--quick] [--repeats N] [--steps N] [--only rich]
 """
 
 from __future__ import annotations
@@ -353,6 +357,125 @@ def trace(repeats: int, env: dict[str, str], workdir: Path) -> list[Row]:
     ]
 
 
+MLP_YAML = textwrap.dedent("""
+    name: mlp
+    title: A 64-128-64-10 MLP with random weights (the terminal view's benchmark)
+    inputs: {shape: [64]}
+    init: {seed: 1, decimals: 2}
+    layers:
+      - {name: h1, type: dense, units: 128, weight: random, bias: zeros, activation: tanh}
+      - {name: h2, type: dense, units: 64, weight: random, bias: zeros, activation: tanh}
+      - {name: out, type: dense, units: 10, weight: random, bias: zeros, activation: softmax}
+    loss: cross_entropy
+    learning_rate: 0.1
+    data:
+      - {input: [%s], target: [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]}
+""") % ", ".join(f"{((k * 37) % 200 - 100) / 100:g}" for k in range(64))
+
+VIEW_TIMER = textwrap.dedent('''
+    """The text and rich formats of one trace, in-process: the events made once, then written A B A B ..."""
+    import io, statistics, sys, time
+
+    import bpexplain
+    from bpexplain.render import render_stream
+    from rich.console import Console
+
+    network, repeats = sys.argv[1], int(sys.argv[2])
+    events = list(bpexplain.train(network, steps=1).events)
+
+    def text():
+        render_stream(events, "text", io.StringIO())
+
+    def rich():
+        buffer = io.StringIO()
+        render_stream(events, "rich", buffer, console=Console(file=buffer, width=120))
+
+    times = {"text": [], "rich": []}
+    for f in (text, rich):
+        f()
+    for _ in range(repeats):
+        for f in (text, rich):
+            start = time.perf_counter()
+            f()
+            times[f.__name__].append(time.perf_counter() - start)
+    print(len([e for e in events if hasattr(e, "equations") for _ in e.equations]))
+    print(statistics.median(times["text"]), statistics.median(times["rich"]))
+''')
+
+
+def run_pty(cmd: Sequence[str], env: dict[str, str], columns: int = 120) -> float:
+    """Wall time of `cmd` writing into a pseudo-terminal of `columns` columns, its output read and dropped."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import threading
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+
+    def drain() -> None:
+        while True:
+            try:
+                if not os.read(master, 1 << 16):
+                    return
+            except OSError:
+                return
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=slave, stderr=subprocess.PIPE, env=dict(env, COLUMNS=str(columns)), cwd=ROOT)
+    os.close(slave)
+    _, err = proc.communicate()
+    elapsed = time.perf_counter() - start
+    reader.join(timeout=5)
+    os.close(master)
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n{err.decode()}")
+    return elapsed
+
+
+def view(repeats: int, env: dict[str, str], workdir: Path) -> list[Row]:
+    bp = bpexplain_cmd()
+    mlp = workdir / "mlp.yaml"
+    mlp.write_text(MLP_YAML)
+    timer = workdir / "view_timer.py"
+    timer.write_text(VIEW_TIMER)
+    names = subprocess.run(bp + ["list"], capture_output=True, text=True, env=env).stdout.split()
+    rows: list[Row] = []
+
+    def row(what: str, rich: float, text: float, note: str = "") -> Row:
+        ratio = rich / text
+        goal = "≤ 2× " + ("✓" if ratio <= 2 else "✗")
+        return (what, fmt_time(rich), f"{fmt_time(text)} (text){note}", f"{ratio:.2f}×", goal)
+
+    for network in [n for n in ("lecture", "xor", "classifier", "homework-cnn") if n in names] + [str(mlp)]:
+        out = subprocess.run(
+            [PY, str(timer), network, str(repeats)], capture_output=True, text=True, env=env, cwd=ROOT, check=True
+        )
+        count, times = out.stdout.split("\n", 1)
+        text, rich = map(float, times.split())
+        label = "64-128-64-10 MLP" if network == str(mlp) else network
+        rows.append(row(f"view: {label}, train --steps 1, rich into StringIO(120)", rich, text, f", {int(count):,} eq"))
+    commands = {"MLP": ["train", str(mlp), "--steps", "1"]}
+    if "lenet5" in names:
+        commands["lenet5"] = ["train", "lenet5", "--steps", "1"]
+    cli_repeats = max(repeats // 5, 1)
+    for label, args in commands.items():
+        walls: dict[str, list[float]] = {"text": [], "rich": [], "pty": []}
+        for _ in range(cli_repeats):
+            for fmt in ("text", "rich"):
+                with open(workdir / f"view.{fmt}", "wb") as f:
+                    walls[fmt].append(run_once(bp + args + ["--format", fmt], dict(env, COLUMNS="120"), f.fileno())[0])
+            walls["pty"].append(run_pty(bp + args, env))
+        text = med(walls["text"])
+        rich, tty = med(walls["rich"]), med(walls["pty"])
+        rows.append(row(f"view: {label} command, --format rich into a file", rich, text, ", whole command"))
+        rows.append(row(f"view: {label} command in a 120-column pseudo-terminal", tty, text, " into a file"))
+    return rows
+
+
 # ------------------------------------------------------------------------------------------------
 
 
@@ -391,15 +514,20 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--steps", type=int, default=10000)
     ap.add_argument("--quick", action="store_true", help="fewer repeats, for a smoke test")
+    ap.add_argument("--only", choices=("rich",), help="run one group of rows alone (rich: the terminal view's)")
     args = ap.parse_args()
     repeats = 3 if args.quick else args.repeats
     compileall.compile_dir(str(ROOT / "bpexplain"), quiet=1)
     env = bench_env()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        rows = startup(repeats, env)
-        rows += training(max(repeats // 2, 3), args.steps, env, work)
-        rows += trace(2 if not args.quick else 1, env, work)
+        if args.only == "rich":
+            rows = view(repeats, env, work)
+        else:
+            rows = startup(repeats, env)
+            rows += training(max(repeats // 2, 3), args.steps, env, work)
+            rows += trace(2 if not args.quick else 1, env, work)
+            rows += view(repeats, env, work)
     print(f"bpexplain benchmarks, median of {repeats} runs each (interleaved); {machine()}")
     print(f"command: {shutil.which('make') and 'make bench' or 'python benchmarks/bench.py'}")
     print()

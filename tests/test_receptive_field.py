@@ -99,7 +99,7 @@ def test_the_terminal_highlights_each_field_on_the_input_map() -> None:
 
 def test_without_styles_the_field_is_bracketed() -> None:
     text = "".join(s.text for s in rendered(load_network("homework-cnn"), color=False, width=80))
-    assert "[1] [0]   2   1   0   1" in text  # I's first row, O1(1,1)'s field bracketed
+    assert "[1] [0]  2   1   0   1" in text  # I's first row, O1(1,1)'s field bracketed, digits in columns
     assert "  0   2   1   0   1   0" in text  # a row of I outside the field
 
 

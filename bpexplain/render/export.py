@@ -27,7 +27,7 @@ class _ExportRenderer:
     def write(self, events: Iterable[Event], out: TextIO) -> None:
         from rich.console import Console
 
-        from .rich import trace_renderables
+        from .rich import print_batches, trace_renderables
 
         console = Console(
             record=True,
@@ -40,8 +40,7 @@ class _ExportRenderer:
             no_color=False,
         )
         title = "bpexplain"
-        for renderable in trace_renderables(_titled(events, self), self.precision, self.max_terms):
-            console.print(renderable)
+        print_batches(console, trace_renderables(_titled(events, self), self.precision, self.max_terms))
         title = self.title or title
         out.write(self.export(console, title))
 

@@ -1,27 +1,27 @@
 """The terminal view: a section per step, a panel per phase and layer, colour by equation kind.
 
-Built from rich renderables; rich itself decides whether to colour (terminal, NO_COLOR, FORCE_COLOR,
-Jupyter). The numbers and the equation columns are the same as in the plain-text view. A forward
-equation of a convolution or pooling layer on a small map (at most FIELD_LIMIT elements) is followed
-by the map it reads, its receptive field highlighted.
+Every line is laid out here rather than by rich's Table: a block's equations are aligned once
+(render.board) from the widths of what the printer wrote, a long one wraps at its operators, a grid
+too wide for the terminal comes in bands, and nothing is cut at any width. rich only writes the
+styled segments (render.screen) and decides whether to colour (terminal, NO_COLOR, FORCE_COLOR,
+Jupyter). Text from the network file is never read as markup. A block is printed in parts of CHUNK
+equations, so a large one streams. A forward equation of a convolution or pooling layer on a small
+map (at most FIELD_LIMIT elements) is followed by the map it reads, its receptive field highlighted.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
-from typing import Any, TextIO
+from functools import cache, partial
+from typing import TextIO
 
 import numpy as np
-from rich import box
-from rich.columns import Columns
-from rich.console import Console, Group, RenderableType
-from rich.measure import Measurement
-from rich.panel import Panel
-from rich.rule import Rule
-from rich.table import Table
-from rich.text import Text
+from rich.console import Console
+from rich.style import Style
 
 from ..trace import Block, Event, NamedArray, StepEnd, StepStart, TraceEnd, TraceHeader
+from .board import Board
 from .common import (
     DRIFT_TITLE,
     NETWORK_COLUMNS,
@@ -36,11 +36,34 @@ from .common import (
 )
 from .numbers import format_grid, format_number, format_vector
 from .printer import TextPrinter
+from .screen import Batch, Frame, Lines, StyledLine, grid, rule, side_by_side, table, text_lines
+from .wrap import pad, width, wrap_math, wrap_words
 
 SUMMARY_BATCH = 200
+CHUNK = 200  # equations printed at a time: a large block streams
+FLUSH_SECONDS = 0.2  # what is laid out is printed at least this often, however little it is
 STYLES = {"forward": "cyan", "loss": "magenta", "error": "red", "gradient": "yellow", "update": "green"}
 FIELD_LIMIT = 144  # receptive fields are drawn on input maps of at most this many elements (12×12)
-FIELD_STYLE = "bold reverse"  # the cells of the receptive field
+FIELD_STYLE = Style(bold=True, reverse=True)  # the cells of the receptive field
+
+BOLD = Style(bold=True)
+DIM = Style(dim=True)
+ITALIC = Style(italic=True)
+NOTE = Style(italic=True, dim=True)
+WARNING = Style(bold=True, color="red")
+LOSS = Style(bold=True, color="magenta")
+
+
+@cache
+def _roles(colour: str) -> dict[str, Style | None]:
+    """The style of each role of a board's pieces, for a phase's colour."""
+    strong = Style(bold=True, color=colour)
+    return {"symbol": strong, "op": DIM, "expr": None, "value": strong, "remark": DIM, "warning": WARNING, "": None}
+
+
+@cache
+def _colour(colour: str) -> Style:
+    return Style(color=colour)
 
 
 class RichRenderer:
@@ -50,14 +73,25 @@ class RichRenderer:
         self.console = console
 
     def write(self, events: Iterable[Event], out: TextIO) -> None:
-        console = self.console or Console(file=out)
-        for renderable in trace_renderables(events, self.precision, self.max_terms):
-            console.print(renderable)
+        print_batches(self.console or Console(file=out), trace_renderables(events, self.precision, self.max_terms))
 
 
-def trace_renderables(
-    events: Iterable[Event], precision: int = 4, max_terms: int | None = 8
-) -> Iterator[RenderableType]:
+def print_batches(console: Console, renderables: Iterable[Lines]) -> None:
+    """Print the parts of the view a few at a time: a large block as its chunks come, the rest in batches."""
+    batch: list[Lines] = []
+    size = 0
+    last = time.monotonic()
+    for renderable in renderables:
+        batch.append(renderable)
+        size += renderable.size
+        if size >= CHUNK or time.monotonic() - last > FLUSH_SECONDS:
+            console.print(Batch(batch), crop=False)
+            batch, size, last = [], 0, time.monotonic()
+    if batch:
+        console.print(Batch(batch), crop=False)
+
+
+def trace_renderables(events: Iterable[Event], precision: int = 4, max_terms: int | None = 8) -> Iterator[Lines]:
     printer = TextPrinter(precision, max_terms)
     header: TraceHeader | None = None
     start: StepStart | None = None
@@ -68,7 +102,7 @@ def trace_renderables(
     for ev in events:
         summary_line = isinstance(ev, StepEnd) and header is not None and header.settings.detail == "summary"
         if pending and (len(pending) >= SUMMARY_BATCH or not (summary_line or isinstance(ev, StepStart))):
-            yield Text("\n".join(pending))
+            yield _plain_lines(pending)
             pending = []
         if summary_line:
             assert isinstance(ev, StepEnd)
@@ -84,106 +118,240 @@ def trace_renderables(
                 yield _step_start(ev, precision)
         elif isinstance(ev, Block):
             layers = header.network["layers"] if header else None
-            yield _block(ev, printer, layers, maps.input_of(ev, layers or []))
+            yield from _block(ev, printer, layers, maps.input_of(ev, layers or []))
             maps.keep(ev)
         elif isinstance(ev, StepEnd):
             summary.add(start, ev)
             assert header is not None
-            yield _step_end(ev, start, header, printer)
+            yield _step_end(ev, header, printer)
         elif isinstance(ev, TraceEnd):
             assert header is not None
             if header.settings.command == "train":
                 yield _summary(ev, summary, header, printer)
-                if ev.drift:
-                    drift = Table(title=DRIFT_TITLE, title_justify="left", box=box.SIMPLE_HEAD)
-                    for col in ("value", "rounded", "exact", "difference"):
-                        drift.add_column(col, justify="left" if col == "value" else "right")
-                    for row in drift_rows(ev, printer):
-                        drift.add_row(*row)
-                    yield drift
     if pending:
-        yield Text("\n".join(pending))
+        yield _plain_lines(pending)
 
 
-def _header(h: TraceHeader, printer: TextPrinter) -> RenderableType:
+def _plain_lines(lines: list[str]) -> Lines:
+    """Lines as they are where they fit, else wrapped at spaces (continuations indented)."""
+
+    def make(total: int, plain: bool) -> Iterator[StyledLine]:
+        for line in lines:
+            for part in wrap_words(line, total, 4):
+                yield (width(part), [(part, None)])
+
+    return Lines(make, len(lines))
+
+
+# ---- header ---------------------------------------------------------------------------------------
+
+
+def _header(h: TraceHeader, printer: TextPrinter) -> Lines:
     net = h.network
-    conventions = Text()
-    for i, line in enumerate(h.conventions):
-        conventions.append(("\n" if i else "") + "• " + line)
-    legend = Table(box=None, show_header=False, padding=(0, 2))
-    for sym, meaning in h.legend:
-        legend.add_row(Text(printer.doprint(sym), style="bold"), meaning)
-    layers = Table(box=box.SIMPLE, title="Network", title_justify="left")
-    for col in NETWORK_COLUMNS:
-        layers.add_column(col)
-    for row in network_rows(net):
-        layers.add_row(*row)
-    initial = _parameters(h.initial_parameters, h, printer, "Initial parameters")
-    return Group(
-        Panel(
-            conventions,
-            title=f"bpexplain {h.settings.command}: [bold]{net['name']}[/bold] - {net['title']}",
-            title_align="left",
-            subtitle="conventions",
-            subtitle_align="right",
-        ),
-        Panel(legend, title="Legend", title_align="left", border_style="dim"),
-        layers,
-        initial,
-    )
+    command = f"bpexplain {h.settings.command}: "
+    title = Frame([(command, None), (str(net["name"]), BOLD), (f" - {net['title']}", None)], None, "conventions", BOLD)
+    legend_frame = Frame([("Legend", None)], DIM)
+    legend = [(printer.doprint(sym), meaning) for sym, meaning in h.legend]
+
+    def make(total: int, plain: bool) -> Iterator[StyledLine]:
+        room = Frame.inner(total)
+        body: list[StyledLine] = []
+        for line in h.conventions:
+            body += text_lines("• " + line, room, None, hang=2)
+        yield from title.all(body, total)
+        yield from legend_frame.all(_legend_lines(legend, room), total)
+        yield from _table_lines("Network", list(NETWORK_COLUMNS), [list(r) for r in network_rows(net)], total)
+        yield from _parameters(h.initial_parameters, h, printer, "Initial parameters", total)
+
+    return Lines(make)
 
 
-def _parameters(params: dict, h: TraceHeader, printer: TextPrinter, title: str) -> RenderableType:
-    table = Table(box=box.SIMPLE, title=title, title_justify="left", show_header=False)
-    table.add_column("name", style="bold")
-    table.add_column("values")
+def _legend_lines(legend: list[tuple[str, str]], room: int) -> list[StyledLine]:
+    ws = max((width(s) for s, _ in legend), default=0)
+    at = 2 + ws + 2
+    out: list[StyledLine] = []
+    for sym, meaning in legend:
+        if room - at >= max(12, room // 3):
+            lines = wrap_words(meaning, room - at, 0)
+            out.append((at + width(lines[0]), [("  " + pad(sym, ws) + "  ", BOLD), (lines[0], None)]))
+            out += [(at + width(m), [(" " * at + m, None)]) for m in lines[1:]]
+        else:
+            out += text_lines(sym, room, BOLD, indent=2)
+            out += text_lines(meaning, room, None, indent=4)
+    return out
+
+
+def _table_lines(
+    title: str,
+    head: list[str] | None,
+    rows: list[list[str]],
+    total: int,
+    right: list[bool] | None = None,
+    row_styles: dict[int, Style] | None = None,
+) -> Iterator[StyledLine]:
+    yield from text_lines(title, total, ITALIC)
+    right = right or [False] * len(rows[0] if rows else head or [])
+    for line, kind, j in table(head, rows, total - 2, right):
+        style = BOLD if kind == "head" else DIM if kind == "rule" else (row_styles or {}).get(j)
+        yield (2 + width(line), [("  " + line, style)]) if line else (0, [])
+    yield (0, [])
+
+
+def _parameters(params: dict, h: TraceHeader, printer: TextPrinter, title: str, total: int) -> Iterator[StyledLine]:
+    yield from text_lines(title, total, ITALIC)
+    wn = max((width(n) for n in params), default=0)
     for name, arr in params.items():
         symbols = h.parameter_symbols.get(name)
+        blocks: list[list[StyledLine]]
         if symbols and arr.ndim <= 2:
-            inner = Table(box=None, show_header=False, padding=(0, 2))
             cells = [f"{printer.doprint(s)} = {fmt(float(v), printer.precision)}" for s, v in zip(symbols, arr.ravel())]
             per_row = arr.shape[-1] if arr.ndim == 2 else len(cells)
-            for r in range(0, len(cells), per_row):
-                inner.add_row(*cells[r : r + per_row])
-            table.add_row(name, inner)
+            blocks = [_cell_rows(cells, per_row, total - 2 - wn - 3, total - 4)]
         else:
-            table.add_row(name, "\n".join(format_grid(arr, printer.precision)))
-    return table
+            blocks = [_grid_block(label, rows, total - 4) for label, rows in _channel_grids("", arr, printer.precision)]
+        side = 2 + wn + 3
+        body = blocks[0] if len(blocks) == 1 else side_by_side(blocks, total - side)
+        if body and max(w for w, _ in body) + side <= total:
+            for k, (w, pieces) in enumerate(body):
+                lead = ("  " + pad(name, wn) + "   ", BOLD) if k == 0 else (" " * side, None)
+                yield (side + w, [lead, *pieces])
+        else:
+            yield from text_lines(name, total, BOLD, indent=2)
+            for w, pieces in side_by_side(blocks, total - 4):
+                yield (4 + w, [("    ", None), *pieces])
+    yield (0, [])
 
 
-def _step_start(s: StepStart, precision: int) -> RenderableType:
-    samples = ", ".join(map(str, s.samples))
-    lines = Text()
-    images: list[RenderableType] = []
-    for k, (x, t) in enumerate(zip(s.inputs, s.targets)):
-        prefix = f"sample {s.samples[k]}: " if len(s.samples) > 1 else ""
-        target = "" if t.size and t.ravel()[0] != t.ravel()[0] else f"   ŷ = {format_vector(t, precision)}"
-        if x.ndim >= 2:  # an image: as a grid
-            images.append(Columns(_grid_tables(NamedArray(f"{prefix}x", x), precision) + [Text(target.strip())]))
-            continue
-        lines.append(("\n" if k else "") + f"{prefix}x = {format_vector(x, precision)}{target}")
-    word = "sample" if len(s.samples) == 1 else "samples"
-    return Group(Rule(f"[bold]Step {s.index}[/bold] (epoch {s.epoch}, {word} {samples})"), lines, *images)
+def _cell_rows(cells: list[str], per_row: int, room: int, narrow_room: int) -> list[StyledLine]:
+    """`sym = value` cells in rows of `per_row`, aligned; where those rows do not fit `room`, as many a row
+    as fit in `narrow_room` (the cells stay whole)."""
+    cw = max(width(c) for c in cells)
+    gap = 3
+    out: list[StyledLine] = []
+    if cw > narrow_room:  # a cell a line, broken after its `=` where even that is too wide
+        for cell in cells:
+            out += [(width(t), [(t, None)]) for t in wrap_words(cell, narrow_room, 2)]
+        return out
+    if per_row * (cw + gap) - gap > room:
+        per_row = max(1, (narrow_room + gap) // (cw + gap))
+    for r in range(0, len(cells), per_row):
+        line = (" " * gap).join(pad(c, cw) for c in cells[r : r + per_row]).rstrip()
+        out.append((width(line), [(line, None)]))
+    return out
 
 
-def _grid_tables(arr: NamedArray, precision: int) -> list[RenderableType]:
-    """A map, kernel or error as aligned tables, one per channel (the cells are format_grid's)."""
-    value = arr.value
+# ---- grids ----------------------------------------------------------------------------------------
+
+
+def _channel_grids(label: str, value: np.ndarray, precision: int) -> list[tuple[str, list[list[str]]]]:
+    """A map, kernel or error as (label, rows of cells), one per channel (the cells are format_grid's)."""
     while value.ndim > 2 and value.shape[0] == 1:
         value = value[0]
     if value.ndim > 2:
         return [
-            t
-            for c in range(value.shape[0])
-            for t in _grid_tables(NamedArray(f"{arr.label} [{c + 1}]", value[c]), precision)
+            g for c in range(value.shape[0]) for g in _channel_grids(f"{label} [{c + 1}]".strip(), value[c], precision)
         ]
-    table = Table(title=arr.label, box=box.SIMPLE, show_header=False, padding=(0, 1), min_width=len(arr.label) + 2)
-    rows = [line.split() for line in format_grid(value, precision)]
-    for _ in rows[0]:
-        table.add_column(justify="right")
-    for row in rows:
-        table.add_row(*row)
-    return [table]
+    return [(label, [line.split() for line in format_grid(value, precision)])]
+
+
+def _grid_block(label: str, rows: list[list[str]], room: int) -> list[StyledLine]:
+    out: list[StyledLine] = []
+    if label:
+        out += text_lines(label + (" =" if not label.startswith("[") else ""), room, ITALIC)
+    indent = 2 if label else 0
+    for line, heading in grid(rows, room - indent):
+        out.append((indent + width(line), [(" " * indent + line, DIM if heading else None)]))
+    return out
+
+
+def _array_grids(arr: NamedArray, precision: int, room: int) -> list[list[StyledLine]]:
+    return [_grid_block(label, rows, room) for label, rows in _channel_grids(arr.label, arr.value, precision)]
+
+
+# ---- steps ----------------------------------------------------------------------------------------
+
+
+def _step_start(s: StepStart, precision: int) -> Lines:
+    samples = ", ".join(map(str, s.samples))
+    word = "sample" if len(s.samples) == 1 else "samples"
+    title = f"Step {s.index} (epoch {s.epoch}, {word} {samples})"
+
+    def make(total: int, plain: bool) -> Iterator[StyledLine]:
+        yield from rule(title, total, BOLD, None)
+        images: list[list[StyledLine]] = []
+        for k, (x, t) in enumerate(zip(s.inputs, s.targets)):
+            prefix = f"sample {s.samples[k]}: " if len(s.samples) > 1 else ""
+            target = "" if t.size and t.ravel()[0] != t.ravel()[0] else f"ŷ = {format_vector(t, precision)}"
+            if x.ndim >= 2:  # an image: as a grid
+                blocks = _array_grids(NamedArray(f"{prefix}x", x), precision, total)
+                if target:
+                    blocks.append(text_lines(target, total))
+                images += blocks
+                continue
+            yield from _math_line(f"{prefix}x = {format_vector(x, precision)}", total, None, extra=f"   {target}")
+        yield from side_by_side(images, total)
+
+    return Lines(make)
+
+
+def _math_line(text: str, total: int, style: Style | None, indent: int = 0, extra: str = "") -> list[StyledLine]:
+    """`label = [values]` (and `extra` after it) on one line, or wrapped after its commas under the values
+    (under the label, indented, when the label takes half the width)."""
+    full = text + extra if extra.strip() else text
+    if indent + width(full) <= total:
+        return [(indent + width(full), [(" " * indent + full, style)])]
+    head, _, rest = text.partition(" = ")
+    out: list[StyledLine] = []
+    if rest and indent + width(head) + 3 < total // 2:
+        hang = indent + width(head) + 3
+        lead = " " * indent + head + " = "
+    else:
+        out += text_lines(head + " =" if rest else "", total, style, indent=indent) if rest else []
+        hang, lead = indent + 2, " " * (indent + 2)
+    for k, part in enumerate(wrap_math(rest or text, total - hang)):
+        out.append((hang + width(part), [((lead if k == 0 else " " * hang) + part, style)]))
+    if extra.strip():
+        out += text_lines(extra.strip(), total, style, indent=min(hang, indent + 2))
+    return out
+
+
+def _step_end(e: StepEnd, h: TraceHeader, printer: TextPrinter) -> Lines:
+    def make(total: int, plain: bool) -> Iterator[StyledLine]:
+        if e.loss is not None:
+            yield from text_lines(f"Loss at step {e.index}: E = {fmt(e.loss, printer.precision)}", total, LOSS)
+        if e.parameters is None:
+            last = list(e.outputs)[-1]
+            vector = format_vector(e.outputs[last], printer.precision)
+            yield from _math_line(f"Output ({last}): y = {vector}", total, BOLD)
+            return
+        if e.departures:
+            note = f"{e.departures} parameter value(s) depart from the exact chain rule's (marked ≠)."
+            yield from text_lines(note, total, WARNING)
+        yield from _parameters(e.parameters, h, printer, f"Parameters after step {e.index}", total)
+
+    return Lines(make)
+
+
+def _summary(end: TraceEnd, summary: SummaryTable, h: TraceHeader, printer: TextPrinter) -> Lines:
+    symbols = {n: tuple(printer.doprint(s) for s in syms) for n, syms in h.parameter_symbols.items()}
+    cols, losses, cells = summary_cells(summary, h, printer.precision, symbols)
+    head = ["", "initial"] + ["…" if c is None else c for c in cols]
+    rows = [["E", ""] + ["…" if c is None else c for c in losses]]
+    rows += [[label] + ["…" if c is None else c for c in row] for label, row in cells]
+    right = [False] + [True] * (len(head) - 1)
+    drift = [list(r) for r in drift_rows(end, printer)] if end.drift else []
+
+    def make(total: int, plain: bool) -> Iterator[StyledLine]:
+        title = f"Summary: {end.steps} step(s); stopped because {end.stopped}"
+        yield from _table_lines(title, head, rows, total, right, {0: Style(color="magenta")})
+        if drift:
+            drift_head = ["value", "rounded", "exact", "difference"]
+            yield from _table_lines(DRIFT_TITLE, drift_head, drift, total, [False, True, True, True])
+
+    return Lines(make)
+
+
+# ---- blocks ---------------------------------------------------------------------------------------
 
 
 class _Maps:
@@ -223,57 +391,74 @@ class _Maps:
         return shape, values
 
 
-class ReceptiveField:
-    """The map an equation reads, its receptive field highlighted: one small grid per channel it reads.
+class Field:
+    """The map a block's equations read, drawn once per equation with its receptive field highlighted: one
+    small grid per channel the field covers.
 
-    The field's cells are drawn in FIELD_STYLE; on a console without styles (NO_COLOR aside, a file or
-    a pipe) they are bracketed instead, [2]. Without the map's values (its block was filtered out), the
-    field is drawn as ■ on ·.
+    The field's cells are drawn in FIELD_STYLE; on a console without styles (a file, a pipe, NO_COLOR
+    aside) they are bracketed instead, [2]. Without the map's values (its block was filtered out), the
+    field is drawn as ■ on ·. A grid wider than the room comes in bands of columns.
     """
 
-    def __init__(
-        self, cells: tuple[int, ...], shape: tuple[int, ...], values: np.ndarray | None, precision: int
-    ) -> None:
-        self.cells = frozenset(cells)
+    def __init__(self, shape: tuple[int, ...], values: np.ndarray | None, precision: int) -> None:
         self.shape = shape
-        self.values = values.ravel().tolist() if values is not None else None
-        self.precision = precision
+        self.texts = [format_number(v, precision) for v in values.ravel().tolist()] if values is not None else None
+        cw = max(width(t) for t in self.texts) if self.texts else 1
+        self.cw = cw
+        self.step = cw + (2 if self.texts else 0) + 1  # a cell and the space after it
+        self.cell_text: dict[tuple[bool, bool], list[str]] = {}
 
-    def __rich_console__(self, console: Console, options: Any) -> Iterator[RenderableType]:
-        yield self.grids(console.color_system is None)
+    def cells_as(self, inside: bool, plain: bool) -> list[str]:
+        """Every cell's text, drawn inside the field or outside it."""
+        key = (inside, plain)
+        texts = self.cell_text.get(key)
+        if texts is None:
+            if self.texts is None:
+                texts = ["■" if inside else "·"] * int(np.prod(self.shape))
+            else:
+                cw = self.cw
+                texts = [f"[{t.rjust(cw)}]" if inside and plain else f" {t.rjust(cw)} " for t in self.texts]
+            self.cell_text[key] = texts
+        return texts
 
-    def __rich_measure__(self, console: Console, options: Any) -> Measurement:
-        """As wide as the grids: a table column holding them is never narrower."""
-        width = Measurement.get(console, options, self.grids(console.color_system is None)).maximum
-        return Measurement(width, width)
-
-    def grids(self, plain: bool) -> RenderableType:
-        h, w = self.shape[-2], self.shape[-1]
+    def lines(self, cells: tuple[int, ...], room: int, plain: bool) -> list[StyledLine]:
+        inside = frozenset(cells)
+        shape = self.shape
+        h, w = shape[-2], shape[-1]
         plane = h * w
-        grids: list[RenderableType] = []
-        for c in sorted({i // plane for i in self.cells}):
-            grid = Table.grid(padding=(0, 1))
-            for _ in range(w):
-                grid.add_column(justify="right", no_wrap=True)
-            for r in range(h):
-                grid.add_row(*(self.cell(c * plane + r * w + col, plain) for col in range(w)))
-            several = len(self.shape) == 3 and self.shape[0] > 1
-            grids.append(Group(Text(f"channel {c + 1}", style="dim"), grid) if several else grid)
-        if len(grids) == 1:
-            return grids[0]
-        row = Table.grid(padding=(0, 3))
-        row.add_row(*grids)
-        return row
-
-    def cell(self, i: int, plain: bool) -> Text:
-        inside = i in self.cells
-        if self.values is None:
-            text = "■" if inside else "·"
-        else:
-            text = format_number(self.values[i], self.precision)
-        if plain and self.values is not None:
-            text = f"[{text}]" if inside else f" {text} "
-        return Text(text, style=FIELD_STYLE if inside else "dim")
+        per_band = max(1, (room + 1) // self.step)
+        several = len(shape) == 3 and shape[0] > 1
+        on, off = self.cells_as(True, plain), self.cells_as(False, plain)
+        on_style = None if plain and self.texts is not None else FIELD_STYLE
+        blocks: list[list[StyledLine]] = []
+        for c in sorted({i // plane for i in inside}):
+            label = f"channel {c + 1}"
+            lines: list[StyledLine] = [(len(label), [(label, DIM)])] if several else []
+            for b0 in range(0, w, per_band):
+                cols = range(b0, min(w, b0 + per_band))
+                if w > per_band:
+                    heading = f"columns {b0 + 1}–{cols[-1] + 1}"
+                    lines.append((len(heading), [(heading, DIM)]))
+                for r in range(h):
+                    pieces: list[tuple[str, Style | None]] = []
+                    base = c * plane + r * w
+                    run: list[str] = []  # cells in a row outside the field: one piece
+                    for col in cols:
+                        i = base + col
+                        if i in inside:  # a cell of the field: a piece of its own
+                            if run:
+                                pieces += [(" ".join(run), DIM), (" ", None)]
+                                run = []
+                            pieces += [(on[i], on_style), (" ", None)]
+                        else:
+                            run.append(off[i])
+                    if run:
+                        pieces.append((" ".join(run), DIM))
+                    else:
+                        pieces.pop()
+                    lines.append((len(cols) * self.step - 1, pieces))
+            blocks.append(lines)
+        return side_by_side(blocks, room, 3)
 
 
 def _block(
@@ -281,75 +466,60 @@ def _block(
     printer: TextPrinter,
     layers: list | None = None,
     source: tuple[tuple[int, ...], np.ndarray | None] | None = None,
-) -> RenderableType:
-    style = STYLES.get(b.phase, "white")
+) -> Iterator[Lines]:
+    colour = STYLES.get(b.phase, "white")
+    style = _colour(colour)
+    roles = _roles(colour)
     sample = f" [sample {b.sample}]" if b.sample is not None else ""
-    body: list[RenderableType] = [Text(b.annotation, style="italic dim")]
-    if b.equations:
-        table = Table(box=None, show_header=False, padding=(0, 1))
-        for k, col_style in enumerate((f"bold {style}", "dim", None, "dim", None, "dim", f"bold {style}", "dim")):
-            # the symbols' column holds the receptive fields, if any: the other columns wrap first
-            table.add_column(style=col_style, no_wrap=k == 0 and source is not None)
-        for eq in b.equations:
-            c = equation_columns(eq, printer)
-            remark: Any = ""
-            if c.remark:
-                remark = Text(c.remark, style="bold red" if c.remark.startswith("≠") else "dim")
-            table.add_row(
-                c.symbol, "=", c.expression, "=" if c.substituted else "", c.substituted, "=", c.value, remark
-            )
-            if source is not None and eq.cells:  # the map it reads, under its symbol
-                table.add_row(ReceptiveField(eq.cells, source[0], source[1], printer.precision))
-        body.append(table)
-        grids = map_grids(b, layers or [])
-        if grids:
-            body.append(Columns([t for arr in grids for t in _grid_tables(arr, printer.precision)]))
-    else:
-        for arr in b.arrays:
-            if arr.value.ndim >= 2:
-                body.append(Columns(_grid_tables(arr, printer.precision)))
-                continue
-            grid = format_grid(arr.value, printer.precision)
-            body.append(Text(f"{arr.label} = " + ("\n".join(grid) if len(grid) > 1 else grid[0].strip())))
-    return Panel(
-        Group(*body),
-        title=f"[{style}]{b.title}{sample}[/{style}]",
-        title_align="left",
-        border_style=style,
-        box=box.ROUNDED,
-    )
+    frame = Frame([(b.title + sample, style)], style, title_style=style)
+    board = Board([equation_columns(eq, printer) for eq in b.equations]) if b.equations else None
+    precision = printer.precision
+    field = Field(source[0], source[1], precision) if source is not None else None
 
+    def top(total: int, plain: bool) -> Iterator[StyledLine]:
+        yield from frame.top(total)
+        yield from frame.body(text_lines(b.annotation, Frame.inner(total), NOTE), total)
 
-def _step_end(e: StepEnd, start: StepStart | None, h: TraceHeader, printer: TextPrinter) -> RenderableType:
-    parts: list[RenderableType] = []
-    if e.loss is not None:
-        parts.append(Text(f"Loss at step {e.index}: E = {fmt(e.loss, printer.precision)}", style="bold magenta"))
-    if e.parameters is None:
-        last = list(e.outputs)[-1]
-        parts.append(Text(f"Output ({last}): y = {format_vector(e.outputs[last], printer.precision)}", style="bold"))
-    else:
-        if e.departures:
-            parts.append(
-                Text(
-                    f"{e.departures} parameter value(s) depart from the exact chain rule's (marked ≠).",
-                    style="bold red",
-                )
-            )
-        parts.append(_parameters(e.parameters, h, printer, f"Parameters after step {e.index}"))
-    return Group(*parts)
+    equations = b.equations
 
+    def part(total: int, plain: bool, first: int = 0) -> Iterator[StyledLine]:
+        room = Frame.inner(total)
+        assert board is not None
+        for i in range(first, min(first + CHUNK, len(equations))):
+            lines = [(w, [(t, roles[r]) for t, r in pieces]) for w, pieces in board.lines(i, room)]
+            cells = equations[i].cells
+            if field is not None and cells:  # the map it reads, under its symbol
+                lines += [(2 + w, [("  ", None), *pieces]) for w, pieces in field.lines(cells, room - 2, plain)]
+            yield from frame.body(lines, total)
 
-def _summary(end: TraceEnd, summary: SummaryTable, h: TraceHeader, printer: TextPrinter) -> RenderableType:
-    symbols = {n: tuple(printer.doprint(s) for s in syms) for n, syms in h.parameter_symbols.items()}
-    cols, losses, cells = summary_cells(summary, h, printer.precision, symbols)
-    table = Table(
-        title=f"Summary: {end.steps} step(s); stopped because {end.stopped}", title_justify="left", box=box.SIMPLE_HEAD
-    )
-    table.add_column("")
-    table.add_column("initial", justify="right")
-    for c in cols:
-        table.add_column("…" if c is None else c, justify="right")
-    table.add_row("E", "", *["…" if c is None else c for c in losses], style="magenta")
-    for label, row in cells:
-        table.add_row(label, *["…" if c is None else c for c in row])
-    return table
+    def bottom(total: int, plain: bool) -> Iterator[StyledLine]:
+        room = Frame.inner(total)
+        body: list[StyledLine] = []
+        if board is not None:
+            grids = [g for arr in map_grids(b, layers or []) for g in _array_grids(arr, precision, room - 1)]
+            body += [(1 + w, [(" ", None), *p]) for w, p in side_by_side(grids, room - 1)]
+        else:
+            for arr in b.arrays:
+                if arr.value.ndim >= 2:
+                    body += side_by_side(_array_grids(arr, precision, room), room)
+                    continue
+                lines = format_grid(arr.value, precision)
+                shown = lines[0].strip() if arr.value.ndim == 0 else format_vector(arr.value, precision)
+                body += _math_line(f"{arr.label} = {shown}", room, None)
+        yield from frame.body(body, total)
+        yield from frame.bottom(total)
+
+    if len(equations) <= CHUNK:  # the whole panel at once
+
+        def whole(total: int, plain: bool) -> Iterator[StyledLine]:
+            yield from top(total, plain)
+            if board is not None:
+                yield from part(total, plain)
+            yield from bottom(total, plain)
+
+        yield Lines(whole, len(equations) + 5)
+        return
+    yield Lines(top)
+    for first in range(0, len(equations), CHUNK):
+        yield Lines(partial(part, first=first), min(CHUNK, len(equations) - first))
+    yield Lines(bottom)

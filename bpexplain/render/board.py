@@ -1,0 +1,232 @@
+"""A block's equations laid out for a width, as on the lecture's board: symbol = expression = numbers = value.
+
+The columns are aligned once per block, from the widths of what the printer wrote. Of three layouts
+the block takes the first that fits, and of the last two the one with fewer lines (stacked on a tie):
+
+- rows: one line an equation;
+- columns: the same columns, the expression and the numbers each wrapped at operators inside its own
+  column (a continued sum starts its line with `+`);
+- stacked: symbol = expression, then `= numbers`, then `= value` under it, each wrapped at operators.
+
+Nothing is cut: only a piece with no operator in it that is wider than the terminal is folded. An
+equation whose expression is its value (`dh_5(e)/de = 1`) is shown once. Lines are pieces
+(text, role); the renderer styles each role.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .common import EquationColumns
+from .wrap import pad, width, wrap_math, wrap_math_folded, wrap_words
+
+Piece = tuple[str, str]  # text and role: symbol, op, expr, value, remark, warning ("" for spaces)
+Line = tuple[int, list[Piece]]  # width in cells, and the pieces
+EQ = " = "
+MIN_COLUMN = 10  # a wrapped column narrower than this reads worse than the stacked layout
+
+
+@dataclass
+class _Row:
+    symbol: str
+    expression: str
+    substituted: str
+    value: str
+    remark: str
+    ws: int
+    we: int
+    wu: int
+    wv: int
+
+
+def _row(c: EquationColumns) -> _Row:
+    expression, value = c.expression, c.value
+    if not c.substituted and expression == value:  # `1 = 1`: said once
+        value = ""
+    remark = ""
+    if c.remark:
+        remark = c.remark if c.remark.startswith("≠") else f"({c.remark})"
+    return _Row(
+        c.symbol,
+        expression,
+        c.substituted,
+        value,
+        remark,
+        width(c.symbol),
+        width(expression),
+        width(c.substituted),
+        width(value),
+    )
+
+
+class Board:
+    """The equations of one block, and their lines at a given width."""
+
+    def __init__(self, columns: list[EquationColumns]) -> None:
+        self.rows = [_row(c) for c in columns]
+        rows = self.rows
+        self.ws = max((r.ws for r in rows), default=0)
+        self.we = max((r.we for r in rows), default=0)
+        self.wu = max((r.wu for r in rows), default=0)
+        self.wv = max((r.wv for r in rows), default=0)
+        self._room = -1
+        self.mode = "rows"
+        self._wrapped: list[tuple[list[str], list[str]]] = []
+        self._ce = self._cu = 0
+
+    # ---- choosing the layout ------------------------------------------------------------------
+
+    def prepare(self, room: int) -> None:
+        """Choose the layout for `room` cells (once per width)."""
+        if room == self._room:
+            return
+        self._room = room
+        self._wrapped = []
+        fixed = 1 + self.ws + 3 + (3 if self.wu else 0) + (3 + self.wv if self.wv else 0)
+        if fixed + self.we + self.wu <= room:
+            self.mode = "rows"
+            return
+        self.mode = "stacked"
+        columns = self._columns(room - fixed)
+        if columns is not None and sum(max(len(e), len(u)) for e, u in columns) < self._stacked_count(room):
+            self.mode = "columns"
+            self._wrapped = columns
+
+    def _columns(self, avail: int) -> list[tuple[list[str], list[str]]] | None:
+        we, wu = self.we, self.wu
+        if wu:
+            ce = min(we, max(avail * we // (we + wu), MIN_COLUMN))
+            cu = avail - ce
+            if cu > wu:
+                cu, ce = wu, min(we, avail - wu)
+        else:
+            ce, cu = avail, 0
+        if ce < min(we, MIN_COLUMN) or (wu and cu < min(wu, MIN_COLUMN)):
+            return None
+        wrapped_e = []
+        for r in self.rows:
+            lines, folded = wrap_math_folded(r.expression, ce)
+            if folded:
+                return None
+            wrapped_e.append(lines)
+        used_e = max(width(line) for lines in wrapped_e for line in lines)
+        cu = min(wu, avail - used_e) if wu else 0
+        wrapped_u = []
+        for r in self.rows:
+            lines, folded = wrap_math_folded(r.substituted, cu) if r.substituted else ([""], False)
+            if folded:
+                return None
+            wrapped_u.append(lines)
+        self._ce = used_e
+        self._cu = max(width(line) for lines in wrapped_u for line in lines) if wu else 0
+        return list(zip(wrapped_e, wrapped_u))
+
+    def _stacked_count(self, room: int) -> int:
+        hang, _ = self._hang(room)
+        n = 0
+        for r in self.rows:
+            n += len(wrap_math(r.expression, room - hang)) + (hang == 3)
+            if r.substituted:
+                n += len(wrap_math(r.substituted, room - hang))
+            n += 1 if r.value else 0
+        return n
+
+    def _hang(self, room: int) -> tuple[int, bool]:
+        """Where a stacked equation's sides start, and whether the symbol has a line of its own."""
+        hang = 1 + self.ws + 3
+        if room - hang >= max(MIN_COLUMN, room // 2):
+            return hang, False
+        return 3, True
+
+    # ---- the lines ----------------------------------------------------------------------------
+
+    def lines(self, i: int, room: int) -> list[Line]:
+        """The lines of equation `i` at `room` cells."""
+        self.prepare(room)
+        r = self.rows[i]
+        if self.mode == "stacked":
+            return self._stacked(r, room)
+        out: list[Line] = []
+        head = [(" " + r.symbol + " " * (self.ws - r.ws), "symbol"), (EQ, "op")]
+        start = 1 + self.ws + 3
+        if self.mode == "rows":  # the common case, from the widths known
+            if not r.value:
+                out.append((start + r.we, head + [(r.expression, "value")]))
+            else:
+                pieces = head + [(r.expression + " " * (self.we - r.we), "expr")]
+                w = start + self.we
+                if self.wu:
+                    if r.substituted:
+                        pieces += [(EQ, "op"), (r.substituted + " " * (self.wu - r.wu), "expr")]
+                    else:
+                        pieces.append((" " * (3 + self.wu), ""))
+                    w += 3 + self.wu
+                pieces += [(EQ, "op"), (r.value, "value")]
+                out.append((w + 3 + r.wv, pieces))
+            return self._remark(out, r, start, room) if r.remark else out
+        es, us = self._wrapped[i]
+        ce, cu = self._ce, self._cu
+        if not r.value:  # the expression is the value
+            for k, e in enumerate(es):
+                pieces = (head if k == 0 else [(" " * start, "")]) + [(e, "value")]
+                out.append((start + width(e), pieces))
+            return self._remark(out, r, start, room)
+        for k in range(max(len(es), len(us))):
+            e = es[k] if k < len(es) else ""
+            u = us[k] if k < len(us) else ""
+            pieces = head[:] if k == 0 else [(" " * start, "")]
+            pieces.append((pad(e, ce), "expr"))
+            w = start + ce
+            if cu:
+                if k == 0 and r.substituted:
+                    pieces += [(EQ, "op"), (pad(u, cu), "expr")]
+                else:
+                    pieces.append(("   " + pad(u, cu), "expr"))
+                w += 3 + cu
+            if k == 0:
+                pieces += [(EQ, "op"), (r.value, "value")]
+                w += 3 + r.wv
+            out.append((w, pieces))
+        return self._remark(out, r, start, room)
+
+    def _stacked(self, r: _Row, room: int) -> list[Line]:
+        hang, own_line = self._hang(room)
+        out: list[Line] = []
+        if own_line:
+            for s in wrap_words(r.symbol, room - 1):
+                out.append((1 + width(s), [(" " + s, "symbol")]))
+            first: list[Piece] = [(" = ", "op")]
+        else:
+            first = [(" " + pad(r.symbol, self.ws), "symbol"), (EQ, "op")]
+        again: list[Piece] = [(" " * (hang - 2), ""), ("= ", "op")]
+        sides = [(r.expression, "value" if not r.value else "expr")]
+        if r.substituted:
+            sides.append((r.substituted, "expr"))
+        if r.value:
+            sides.append((r.value, "value"))
+        for n, (text, role) in enumerate(sides):
+            for k, line in enumerate(wrap_math(text, room - hang)):
+                pieces = (first if n == 0 else again) if k == 0 else [(" " * hang, "")]
+                out.append((hang + width(line), pieces + [(line, role)]))
+        return self._remark(out, r, hang, room)
+
+    def _remark(self, out: list[Line], r: _Row, start: int, room: int) -> list[Line]:
+        if not r.remark:
+            return out
+        role = "warning" if r.remark.startswith("≠") else "remark"
+        w, pieces = out[0] if self.mode != "stacked" else out[-1]
+        rw = width(r.remark)
+        if self.mode != "stacked":
+            # after the value column, aligned over the block
+            at = 1 + self.ws + 3 + (self._ce if self.mode == "columns" else self.we)
+            at += (3 + (self._cu if self.mode == "columns" else self.wu)) if self.wu else 0
+            at += 3 + self.wv
+            if at + 3 + rw <= room:
+                line = (at + 3 + rw, pieces + [(" " * (at - w + 3), ""), (r.remark, role)])
+                return [line] + out[1:]
+        elif w + 3 + rw <= room:
+            out[-1] = (w + 3 + rw, pieces + [("   ", ""), (r.remark, role)])
+            return out
+        for text in wrap_words(r.remark, room - start, 1):
+            out.append((start + width(text), [(" " * start, ""), (text, role)]))
+        return out

@@ -1,0 +1,243 @@
+"""Styled lines for the terminal: the one renderable the terminal view prints, and what it draws around lines.
+
+The view lays out every line itself (render.board, render.wrap), so rich only writes segments: no
+Table, no measuring, no markup (text from the network file is never parsed). A line is (cells,
+pieces), a piece (text, style). `Lines` makes its lines once rich tells it the width; a panel is its
+top, its body lines and its bottom, each printable on its own, so a large block streams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from rich.segment import Segment
+from rich.style import Style
+
+from .wrap import bands, fold, pad, width, wrap_words
+
+StyledLine = tuple[int, list[tuple[str, Style | None]]]
+Make = Callable[[int, bool], Iterable[StyledLine]]  # (width, plain) -> lines; plain: the console has no styles
+
+
+class Lines:
+    """A renderable: the lines `make` gives for the console's width."""
+
+    def __init__(self, make: Make, size: int = 10) -> None:
+        self.make = make
+        self.size = size  # about how many lines: the printer prints a few hundred at a time
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Segment]:
+        plain = console.color_system is None
+        total = max(options.max_width, 1)
+        if plain:  # no styles to write: a line is one segment
+            yield Segment(
+                "".join(
+                    ["".join([t for t, _ in pieces]) + "\n" for _, pieces in _fitted(self.make(total, True), total)]
+                )
+            )
+            return
+        new_line = Segment.line()
+        for _, pieces in _fitted(self.make(total, False), total):
+            for text, style in pieces:
+                if text:
+                    yield Segment(text, style)
+            yield new_line
+
+
+def _fitted(lines: Iterable[StyledLine], total: int) -> Iterator[StyledLine]:
+    """The lines, any wider than `total` folded (the layouts avoid it; below the width of a symbol they cannot)."""
+    for line in lines:
+        if line[0] <= total:
+            yield line
+            continue
+        text = "".join(t for t, _ in line[1])
+        style = next((s for t, s in line[1] if t.strip()), None)
+        for part in fold(text.rstrip(), total):
+            yield (width(part), [(part, style)])
+
+
+class Batch:
+    """Several renderables printed as one (each print of a rich console costs a look at the terminal)."""
+
+    def __init__(self, parts: list[Any]) -> None:
+        self.parts = parts
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        yield from self.parts
+
+
+def text_lines(text: str, room: int, style: Style | None = None, hang: int = 0, indent: int = 0) -> list[StyledLine]:
+    """Prose word-wrapped to `room` cells, indented by `indent`."""
+    lead = " " * indent
+    return [(indent + width(t), [(lead + t, style)]) for t in wrap_words(text, room - indent, hang)]
+
+
+class Frame:
+    """A panel drawn by hand: a rounded border, a title in its top edge (wrapped into the panel's first lines
+    when it is longer than the edge), a subtitle in its bottom edge. Narrower than 8 cells, no border."""
+
+    def __init__(
+        self,
+        title: list[tuple[str, Style | None]],
+        border: Style | None,
+        subtitle: str = "",
+        title_style: Style | None = None,
+    ) -> None:
+        self.title = title
+        self.border = border
+        self.subtitle = subtitle
+        self.title_style = title_style
+
+    @staticmethod
+    def inner(total: int) -> int:
+        return total - 4 if total >= 8 else total
+
+    def top(self, total: int) -> list[StyledLine]:
+        text = "".join(t for t, _ in self.title)
+        if total < 8:
+            return text_lines(text, total, self.title_style)
+        b = self.border
+        room = total - 6
+        if width(text) <= room:
+            rest = total - 5 - width(text)
+            return [(total, [("╭─ ", b), *self.title, (" " + "─" * rest + "╮", b)])]
+        lines = wrap_words(text, room, 0)
+        first = lines[0]
+        edge = " " + "─" * (total - 5 - width(first)) + "╮"
+        out: list[StyledLine] = [(total, [("╭─ ", b), (first, self.title_style), (edge, b)])]
+        for line in lines[1:]:
+            out.append(self.line((width(line), [(line, self.title_style)]), total))
+        return out
+
+    def line(self, line: StyledLine, total: int) -> StyledLine:
+        if total < 8:
+            return line
+        w, pieces = line
+        return (total, [("│ ", self.border), *pieces, (" " * (total - 4 - w) + " │", self.border)])
+
+    def body(self, lines: Iterable[StyledLine], total: int) -> Iterator[StyledLine]:
+        if total < 8:
+            yield from lines
+            return
+        border = self.border
+        inner = total - 4
+        for w, pieces in lines:
+            if w > inner:  # never cut: fold what does not fit (only at widths below any symbol)
+                text = "".join(t for t, _ in pieces)
+                style = next((s for t, s in pieces if t.strip()), None)
+                for part in fold(text, inner):
+                    yield (total, [("│ ", border), (pad(part, inner), style), (" │", border)])
+                continue
+            yield (total, [("│ ", border), *pieces, (" " * (inner - w) + " │", border)])
+
+    def bottom(self, total: int) -> list[StyledLine]:
+        if total < 8:
+            return []
+        b = self.border
+        sub = f" {self.subtitle} " if self.subtitle and width(self.subtitle) + 6 <= total else ""
+        return [(total, [("╰" + "─" * (total - 3 - width(sub)), b), (sub, b), ("─╯", b)])]
+
+    def all(self, lines: Iterable[StyledLine], total: int) -> Iterator[StyledLine]:
+        yield from self.top(total)
+        yield from self.body(lines, total)
+        yield from self.bottom(total)
+
+
+def rule(title: str, total: int, style: Style | None, line_style: Style | None) -> list[StyledLine]:
+    """A horizontal rule with a centred title (the title on lines of its own above it when too long)."""
+    tw = width(title)
+    if tw + 6 <= total:
+        left = (total - tw - 2) // 2
+        right = total - tw - 2 - left
+        return [(total, [("─" * left + " ", line_style), (title, style), (" " + "─" * right, line_style)])]
+    out = [(width(t), [(t, style)]) for t in wrap_words(title, total)]
+    return out + [(total, [("─" * total, line_style)])]
+
+
+def grid(rows: list[list[str]], room: int, right: bool = True, gap: int = 2) -> list[tuple[str, bool]]:
+    """Rows of cells aligned in columns, as (line, is a band's heading). Wider than `room`, the columns
+    come in bands one under another, each headed by the columns it holds (by "(continued)" when the grid
+    is shortened with `…`, whose columns are not numbered as the matrix's)."""
+    if not rows:
+        return []
+    n = max(len(r) for r in rows)
+    rows = [r + [""] * (n - len(r)) for r in rows]
+    widths = [max(width(r[i]) for r in rows) for i in range(n)]
+    groups = bands(widths, room, gap)
+    out: list[tuple[str, bool]] = []
+    shortened = any("…" in r for r in rows)  # the columns shown are not the matrix's: no numbers for them
+    for k, g in enumerate(groups):
+        if len(groups) > 1 and shortened:
+            if k:
+                out.append(("(continued)", True))
+        elif len(groups) > 1:
+            out.append((f"columns {g[0] + 1}–{g[-1] + 1}" if len(g) > 1 else f"column {g[0] + 1}", True))
+        for r in rows:
+            cells = [(" " * (widths[i] - width(r[i])) + r[i]) if right else pad(r[i], widths[i]) for i in g]
+            line = (" " * gap).join(cells).rstrip()
+            out.extend((part, False) for part in fold(line, room))
+    return out
+
+
+def table(
+    head: list[str] | None, rows: list[list[str]], room: int, right: list[bool], gap: int = 3
+) -> list[tuple[str, str, int]]:
+    """A table as (line, kind, row) with kind head, rule or row (row: the index in `rows`, -1 for the
+    others); the columns after the first in bands that fit `room`, the first column in every band."""
+    all_rows = ([head] if head else []) + rows
+    if not all_rows:
+        return []
+    n = len(all_rows[0])
+    widths = [max(width(r[i]) for r in all_rows) for i in range(n)]
+    groups = bands(widths[1:], max(room - widths[0] - gap, 1), gap) if n > 1 else [[]]
+    out: list[tuple[str, str, int]] = []
+    for k, g in enumerate(groups):
+        cols = [0] + [i + 1 for i in g]
+        if k:
+            out.append(("", "row", -1))
+        for j, r in enumerate(all_rows):
+            cells = [(" " * (widths[i] - width(r[i])) + r[i]) if right[i] else pad(r[i], widths[i]) for i in cols]
+            line = (" " * gap).join(cells).rstrip()
+            is_head = bool(head) and j == 0
+            index = -1 if is_head else j - (1 if head else 0)
+            out.extend((part, "head" if is_head else "row", index) for part in fold(line, room))
+            if is_head:
+                out.append(("─" * min(sum(widths[i] for i in cols) + gap * (len(cols) - 1), room), "rule", -1))
+    return out
+
+
+def side_by_side(blocks: list[list[StyledLine]], room: int, gap: int = 4) -> list[StyledLine]:
+    """Blocks of lines placed left to right while they fit in `room`, then on further rows."""
+    if len(blocks) == 1:
+        return blocks[0]
+    out: list[StyledLine] = []
+    row: list[list[StyledLine]] = []
+    used = 0
+
+    def flush() -> None:
+        if not row:
+            return
+        widths = [max((w for w, _ in b), default=0) for b in row]
+        offsets = [sum(widths[:j]) + gap * j for j in range(len(row))]
+        for k in range(max(len(b) for b in row)):
+            pieces: list[tuple[str, Style | None]] = []
+            cur = 0
+            for j, b in enumerate(row):
+                if k < len(b):
+                    w, ps = b[k]
+                    pieces.append((" " * (offsets[j] - cur), None))
+                    pieces.extend(ps)
+                    cur = offsets[j] + w
+            out.append((cur, pieces))
+        row.clear()
+
+    for b in blocks:
+        w = max((lw for lw, _ in b), default=0)
+        if row and used + gap + w > room:
+            flush()
+            used = 0
+        used = used + gap + w if row else w
+        row.append(b)
+    flush()
+    return out

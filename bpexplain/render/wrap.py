@@ -1,0 +1,167 @@
+"""Line breaking for the terminal view: where an equation, a sentence or a row of cells may break.
+
+An equation breaks at an operator, never inside a number or a symbol: first before a `+` or `−`
+outside brackets (the next line starts with the operator), then after a `·` or `, ` outside brackets
+(the next line indented by two), then the same one bracket deeper, and so on. Only a piece with no
+operator in it that is wider than the whole line is folded (a terminal narrower than one symbol).
+Widths are terminal cells, as rich counts them; a character known to take one cell is counted by len().
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.cells import cell_len
+
+_NARROW: set[str] = {chr(c) for c in range(0x20, 0x7F)}  # grows with every character found one cell wide
+_CANDIDATE = re.compile(r" [+−] |·|, ")
+HANG = 2  # the indent of a line continued after a `·` or `, `
+
+
+def width(text: str) -> int:
+    """Terminal cells `text` takes."""
+    if _NARROW.issuperset(text):
+        return len(text)
+    n = cell_len(text)
+    for ch in set(text) - _NARROW:
+        if cell_len(ch) == 1:
+            _NARROW.add(ch)
+    return n
+
+
+def pad(text: str, cells: int) -> str:
+    """`text` filled with spaces to `cells` terminal cells."""
+    return text + " " * (cells - width(text))
+
+
+def fold(text: str, limit: int) -> list[str]:
+    """`text` cut into pieces of at most `limit` cells (the last resort: nothing else breaks it)."""
+    limit = max(limit, 1)
+    if width(text) <= limit:
+        return [text]
+    pieces, current, used = [], "", 0
+    for ch in text:
+        w = width(ch)
+        if used + w > limit and current:
+            pieces.append(current)
+            current, used = "", 0
+        current += ch
+        used += w
+    pieces.append(current)
+    return pieces
+
+
+def wrap_words(text: str, limit: int, hang: int = 0) -> list[str]:
+    """Prose broken at spaces into lines of at most `limit` cells; lines after the first indented by `hang`."""
+    limit = max(limit, 1)
+    if width(text) <= limit:
+        return [text]
+    hang = hang if hang < limit // 2 else 0
+    lines: list[str] = []
+    current: list[str] = []
+    used = -1  # cells of the current line (its words and the spaces between them)
+    for word in text.split(" "):
+        w = width(word)
+        room = limit - (hang if lines else 0)
+        if used + 1 + w <= room:
+            current.append(word)
+            used += 1 + w
+            continue
+        if current:
+            lines.append(" ".join(current).rstrip())
+        pieces = fold(word, limit - hang) if w > limit - hang else [word]
+        lines.extend(pieces[:-1])
+        current, used = [pieces[-1]], width(pieces[-1])
+    lines.append(" ".join(current))
+    return [lines[0]] + [" " * hang + line for line in lines[1:]]
+
+
+def wrap_math(text: str, limit: int) -> list[str]:
+    """An equation's side broken at operators into lines of at most `limit` cells (see the module's doc).
+
+    Continuation lines start with their operator (`+ …`) or are indented by HANG; joined back without
+    those breaks they give `text`. A piece is folded only when no operator is left to break it at.
+    """
+    return wrap_math_folded(text, limit)[0]
+
+
+def wrap_math_folded(text: str, limit: int) -> tuple[list[str], bool]:
+    """`wrap_math`, and whether a piece had to be folded (cut between two operators)."""
+    if width(text) <= limit:
+        return [text], False
+    limit = max(limit, 1)
+    narrow = _NARROW.issuperset(text)
+    breaks: dict[int, tuple[int, int]] = {}  # position -> (priority, kind): kind 0 before " + ", 1 after "·"
+    for m in _CANDIDATE.finditer(text):
+        kind = 0 if m.group()[0] == " " else 1
+        pos = m.start() if kind == 0 else m.end()
+        depth = text.count("(", 0, pos) + text.count("[", 0, pos) - text.count(")", 0, pos) - text.count("]", 0, pos)
+        breaks[pos] = (max(depth, 0) * 2 + kind, kind)
+
+    def shown(start: int, end: int, kind: int) -> str:
+        piece = text[start:end]
+        if kind == 0:
+            piece = piece[1:]
+        elif kind == 1:
+            piece = " " * HANG + piece
+        return piece.rstrip(" ")
+
+    def cells(start: int, end: int, kind: int) -> int:
+        if narrow:
+            n = end - start - (kind == 0) + (HANG if kind == 1 else 0)
+            return n - (text[end - 1] == " ")
+        return width(shown(start, end, kind))
+
+    # start, end, and the kind of break it starts at (-1: the first line; 2: after a `·` without the indent)
+    lines = [(0, len(text), -1)]
+    for priority in sorted({p for p, _ in breaks.values()}):
+        if all(cells(*line) <= limit for line in lines):
+            break
+        points = sorted(pos for pos, (p, _) in breaks.items() if p == priority)
+        out = []
+        for start, end, kind in lines:
+            if kind == 1 and cells(start, end, 2) <= limit:
+                kind = 2  # fits without its indent: better than breaking inside it
+            if cells(start, end, kind) <= limit:
+                out.append((start, end, kind))
+                continue
+            inner = [pos for pos in points if start < pos < end] + [end]
+            j = 0
+            while j < len(inner):
+                best = j
+                while best + 1 < len(inner) and cells(start, inner[best + 1], kind) <= limit:
+                    best += 1
+                stop = inner[best]
+                out.append((start, stop, kind))
+                if stop == end:
+                    break
+                start, kind = stop, breaks[stop][1]
+                j = best + 1
+        lines = out
+    result: list[str] = []
+    folded = False
+    for start, end, kind in lines:
+        if kind == 1 and cells(start, end, kind) > limit:
+            kind = 2  # no room for the indent
+        piece = shown(start, end, kind)
+        if width(piece) <= limit:
+            result.append(piece)
+        else:
+            result.extend(fold(piece, limit))
+            folded = True
+    return result, folded
+
+
+def bands(widths: list[int], room: int, gap: int) -> list[list[int]]:
+    """Column indices grouped so that each group's columns, `gap` apart, fit in `room` cells (a column
+    wider than `room` alone in its group)."""
+    groups: list[list[int]] = []
+    used = 0
+    for i, w in enumerate(widths):
+        if groups and used + gap + w <= room:
+            groups[-1].append(i)
+            used += gap + w
+        else:
+            groups.append([i])
+            used = w
+    return groups
