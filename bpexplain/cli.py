@@ -131,6 +131,19 @@ class BpexplainGroup(click.Group):
             raise Refused(unknown_command_line(name, self.list_commands(ctx)), ctx)
         return super().resolve_command(ctx, args)
 
+    # click meets KeyboardInterrupt with a blank line and "Aborted!"; Ctrl-C is Interrupted (interrupts.py) instead
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise _interrupted() from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _interrupted() from None
+
     def main(  # type: ignore[override]
         self,
         args: Any = None,
@@ -170,6 +183,14 @@ def cli() -> None:
     NET is a bundled network's name (see `bpexplain list`) or a path to a YAML file.
     """
     _sane_columns()
+
+
+def _interrupted() -> BaseException:
+    import signal
+
+    from .interrupts import Interrupted
+
+    return Interrupted(signal.SIGINT)
 
 
 def _sane_columns() -> None:
@@ -314,6 +335,7 @@ def check(net: str, sample: int | None, fmt: str, precision: int, limit: int | N
         from .render import check as view
         from .spec import load_network
 
+        _stdout()
         result = check_gradients(load_network(net), sample, limit=limit)
         chosen = fmt if fmt != "auto" else ("rich" if _stdout_is_terminal() else "text")
         if chosen == "json":
@@ -346,6 +368,7 @@ def list_networks() -> None:
     def body() -> None:
         from .spec import bundled_names, load_network
 
+        _stdout()
         names = bundled_names()
         width = max(len(n) for n in names)
         for name in names:
@@ -528,11 +551,22 @@ def _check_encoding(stream: Any) -> None:
         from .errors import BpexplainError
 
         raise BpexplainError(
-            f"standard output's encoding, {encoding}, cannot write {ENCODING_PROBE[exc.start]!r}, which traces use",
+            f"standard output's encoding, {encoding}, cannot write {_char_name(ENCODING_PROBE, exc.start)}, "
+            "which traces use",
             expected=ENCODING_HINT,
         ) from None
     except LookupError:
         return
+
+
+def _char_name(text: Any, index: int) -> str:
+    """U+03B4 GREEK SMALL LETTER DELTA: in ASCII, since stderr may not show the character itself either."""
+    import unicodedata
+
+    char = text[index : index + 1] if isinstance(text, str) else ""
+    if not char:
+        return "a character"
+    return f"U+{ord(char):04X} {unicodedata.name(char, '')}".rstrip()
 
 
 ENCODING_HINT = "UTF-8: set PYTHONIOENCODING=utf-8 or PYTHONUTF8=1, or write with -o FILE, which is always UTF-8"
@@ -593,8 +627,7 @@ def _end(exc: BaseException) -> NoReturn:
         line, code = exc.line(), exc.exit_code
     elif isinstance(exc, UnicodeEncodeError):
         _abandon_stdout()
-        char = exc.object[exc.start : exc.start + 1] if isinstance(exc.object, str) else "?"
-        line = f"the output's encoding, {exc.encoding}, cannot write {char!r} (U+{ord(char):04X}) (expected {ENCODING_HINT})"
+        line = f"the output's encoding, {exc.encoding}, cannot write {_char_name(exc.object, exc.start)} (expected {ENCODING_HINT})"
     elif isinstance(exc, OSError):
         _abandon_stdout()
         reason = (exc.strerror or str(exc)).lower()
