@@ -627,19 +627,24 @@ def _end(exc: BaseException) -> NoReturn:
         line, code = exc.line(), exc.exit_code
     elif isinstance(exc, UnicodeEncodeError):
         _abandon_stdout()
-        line = f"the output's encoding, {exc.encoding}, cannot write {_char_name(exc.object, exc.start)} (expected {ENCODING_HINT})"
+        char = _char_name(exc.object, exc.start)
+        line = f"the output's encoding, {exc.encoding}, cannot write {char} (expected {ENCODING_HINT})"
     elif isinstance(exc, OSError):
         _abandon_stdout()
         reason = (exc.strerror or str(exc)).lower()
         if exc.filename is None:
-            line = f"cannot write to standard output: {reason} (expected a terminal, pipe or file with room, or -o FILE)"
+            line = (
+                f"cannot write to standard output: {reason} (expected a terminal, pipe or file with room, or -o FILE)"
+            )
         else:
             line = f"{exc.filename}: {reason}"
     elif isinstance(exc, Exception) and not os.environ.get("BPEXPLAIN_TRACEBACK"):
         _flush_quietly()
-        line, code = f"internal error ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); " + (
-            "please report it with the command and the network file; BPEXPLAIN_TRACEBACK=1 shows where"
-        ), EXIT_BUG
+        line, code = (
+            f"internal error ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
+            + ("please report it with the command and the network file; BPEXPLAIN_TRACEBACK=1 shows where"),
+            EXIT_BUG,
+        )
     else:
         raise exc
     _say(f"error: {line}")

@@ -133,9 +133,7 @@ def prepare(path: str, protect: Iterable[str | os.PathLike[str]] = ()) -> Target
                 f"is {kind}", where=where, expected="a regular file, a character device such as /dev/null, or a FIFO"
             )
         if not os.access(real, os.W_OK):
-            raise BpexplainError(
-                "the file is read-only", where=where, expected="a file you may write, or another name"
-            )
+            raise BpexplainError("the file is read-only", where=where, expected="a file you may write, or another name")
     directory = os.path.dirname(real) or "."
     try:
         dst = os.stat(directory)

@@ -33,7 +33,9 @@ POSIX = pytest.mark.skipif(sys.platform == "win32", reason="POSIX files and sign
 
 
 def bp(*args: str, env: dict[str, str] | None = None, timeout: float = HANG) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "bpexplain", *args], capture_output=True, env=env or ENV, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "bpexplain", *args], capture_output=True, env=env or ENV, timeout=timeout
+    )
 
 
 def one_error_line(proc: subprocess.CompletedProcess[bytes], status: int = 2) -> str:
@@ -207,7 +209,9 @@ def readonly_dir(tmp_path: Path) -> Iterator[Path]:
         yield directory
         directory.chmod(0o755)
         return
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(directory)], capture_output=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(directory)], capture_output=True
+    )
     if mounted.returncode != 0:
         pytest.skip("running as root, and no read-only file system can be mounted here")
     try:
@@ -265,7 +269,10 @@ def test_a_full_disk_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     target.write_text("the old key\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["train", "lecture", "-o", str(target)])
     assert result.exit_code == 2
-    assert result.stderr == f"error: {target}: cannot write: no space left on the device (expected free space, or another disk)\n"
+    assert (
+        result.stderr
+        == f"error: {target}: cannot write: no space left on the device (expected free space, or another disk)\n"
+    )
     assert target.read_text(encoding="utf-8") == "the old key\n" and leftovers(tmp_path) == []
 
 
@@ -311,7 +318,10 @@ def test_a_closed_standard_output(args: list[str]) -> None:
         ["sh", "-c", '"$0" -m bpexplain "$@" >&-', sys.executable, *args], capture_output=True, env=ENV, timeout=HANG
     )
     err = one_error_line(proc)
-    assert err == "error: standard output is closed (expected somewhere to write: a terminal, a pipe, a file, or -o FILE)\n"
+    assert (
+        err
+        == "error: standard output is closed (expected somewhere to write: a terminal, a pipe, a file, or -o FILE)\n"
+    )
 
 
 @POSIX
