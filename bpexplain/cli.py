@@ -76,8 +76,9 @@ def _common_options(f: Callable[..., Any], training: bool = True) -> Callable[..
             "-o",
             "--output",
             metavar="FILE",
-            help="Write to FILE (atomically: nothing is left if the run fails); the format follows "
-            "the extension (.md .tex .json .txt .html .svg) unless --format is given.",
+            help="Write to FILE (atomically: nothing is left if the run fails; never over the network file; "
+            "links and devices are written through); the format follows the extension "
+            "(.md .tex .json .txt .html .svg) unless --format is given.",
         ),
         click.option(
             "--latex-body",
@@ -155,6 +156,8 @@ class BpexplainGroup(click.Group):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
         try:
+            if sys.stdout is None and {"-h", "--help", "-V", "--version"} & set(sys.argv[1:] if args is None else args):
+                _stdout()  # help and version have nowhere else to go
             code = super().main(args, prog_name, complete_var, False, **extra)
         except SystemExit:
             raise

@@ -9,7 +9,6 @@ that errors about a network file have, instead of click's three-line usage block
 
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Any
 
@@ -126,6 +125,8 @@ def usage_line(exc: click.UsageError) -> str:
 
 
 def unknown_command_line(name: str, commands: list[str]) -> str:
+    import difflib
+
     near = difflib.get_close_matches(name, commands, n=1)
     hint = f"; did you mean {near[0]!r}?" if near else ""
     return f"{name}: no such command{hint} (expected one of {', '.join(commands)})"

@@ -312,7 +312,9 @@ def test_a_signal_during_a_write_leaves_the_old_file_and_no_temporary_one(
 
 
 @POSIX
-@pytest.mark.parametrize("args", [["forward", "lecture"], ["list"], ["check", "lecture"], ["show", "lecture"]])
+@pytest.mark.parametrize(
+    "args", [["forward", "lecture"], ["list"], ["check", "lecture"], ["show", "lecture"], ["--help"], ["train", "-h"]]
+)
 def test_a_closed_standard_output(args: list[str]) -> None:
     proc = subprocess.run(
         ["sh", "-c", '"$0" -m bpexplain "$@" >&-', sys.executable, *args], capture_output=True, env=ENV, timeout=HANG
