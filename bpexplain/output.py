@@ -103,6 +103,8 @@ def prepare(path: str, protect: Iterable[str | os.PathLike[str]] = ()) -> Target
     where = Location(path)
     if not path:
         raise BpexplainError("-o: empty file name", expected="a file name such as key.txt")
+    if path.endswith(("/", os.sep)):
+        raise BpexplainError("names a directory", where=where, expected="a file name, such as key.txt, after -o")
     if "\0" in path:
         raise BpexplainError("the file name contains a NUL character", where=where, expected="a file name")
     try:
