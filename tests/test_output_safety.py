@@ -153,6 +153,8 @@ def test_a_fifo_with_a_reader_gets_the_trace(tmp_path: Path) -> None:
 
 def test_a_directory_is_refused(tmp_path: Path) -> None:
     assert "is a directory" in one_error_line(bp("forward", "lecture", "-o", str(tmp_path)))
+    assert "names a directory" in one_error_line(bp("forward", "lecture", "-o", str(tmp_path / "new") + "/"))
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---- extensions ---------------------------------------------------------------------------------------
