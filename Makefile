@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test bench fuzz lint clean latex-check
+.PHONY: run test bench fuzz lint clean latex-check docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ latex-check: $(STAMP_RUN)  ## compile the LaTeX answer keys of the bundled netwo
 	  (cd build/latex-check && pdflatex -interaction=nonstopmode -halt-on-error $$net.tex >/dev/null) && \
 	  echo "build/latex-check/$$net.pdf" || { echo "$$net: see build/latex-check/$$net.log"; exit 1; }; \
 	done
+
+DOCS_IMG ?= docs/img
+docs: $(STAMP_TEST)  ## the README's pictures in docs/img (tests/test_diagram.py makes them again and checks them)
+	@mkdir -p $(DOCS_IMG)
+	$(BIN)/bpexplain diagram lecture -o $(DOCS_IMG)/lecture.svg
+	$(BIN)/bpexplain diagram lecture --step 1 -o $(DOCS_IMG)/lecture-step1.svg
+	$(BIN)/bpexplain diagram homework-cnn -o $(DOCS_IMG)/homework-cnn.svg
+	$(BIN)/bpexplain train xor --epochs 2000 --detail summary --plot $(DOCS_IMG)/xor-loss.svg > /dev/null
 
 lint: $(STAMP_TEST)  ## ruff (lint and format) and mypy
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

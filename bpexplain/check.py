@@ -8,22 +8,33 @@ estimate only calls the forward numerics and the loss:
 whose error is of order h² (truncation) plus ε·E/h (float64 round-off), about 1e-10 with h = 1e-5.
 E is the loss of one sample, or (the default) the mean loss over every sample with a target, so
 one check covers every path through the network. No printing here: the CLI renders the result.
+
+Where E is not differentiable (a ReLU or leaky ReLU at e = 0, a tie in a max-pool window) the
+back-propagated gradient is a convention (ReLU'(0) = 0, the first maximum wins) and the central
+difference averages the two sides: they need not agree, and neither is wrong. Such a row is a *kink*,
+not a disagreement: the layers say which side of each such point their values are on (`Layer.sides`),
+and a row whose E(w + h) and E(w − h) see different sides straddles one.
+
+The work is 2 loss evaluations (forward passes of one sample) per element per sample; more than
+MAX_EVALUATIONS is refused before it starts (`--limit`, `--sample` or `--max-evaluations` to change it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .engine import RunOptions, _Run
-from .errors import BpexplainError
+from .errors import BpexplainError, Location
 from .expr import Expr
 from .spec import NetworkSpec
 
 STEP = 1e-5
 RTOL = 1e-5
 ATOL = 1e-8
+MAX_EVALUATIONS = 20_000  # forward passes of one sample; at 0.1-1 ms each, well under a minute for most networks
 
 
 @dataclass(frozen=True)
@@ -35,11 +46,16 @@ class GradientCheck:
     symbol: Expr
     backprop: float
     numeric: float
-    ok: bool
+    ok: bool  # the two agree within the tolerances
+    kink: bool = False  # they disagree, and E(w + h) and E(w − h) lie on two sides of a non-differentiable point
 
     @property
     def difference(self) -> float:
         return self.backprop - self.numeric
+
+    @property
+    def verdict(self) -> str:
+        return "ok" if self.ok else "kink" if self.kink else "DISAGREE"
 
     @property
     def label(self) -> str:
@@ -57,11 +73,16 @@ class CheckResult:
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.rows)
+        """No disagreement: every row agrees, or straddles a kink."""
+        return all(r.ok or r.kink for r in self.rows)
 
     @property
     def failures(self) -> tuple[GradientCheck, ...]:
-        return tuple(r for r in self.rows if not r.ok)
+        return tuple(r for r in self.rows if not r.ok and not r.kink)
+
+    @property
+    def kinks(self) -> tuple[GradientCheck, ...]:
+        return tuple(r for r in self.rows if not r.ok and r.kink)
 
 
 def check_gradients(
@@ -71,32 +92,60 @@ def check_gradients(
     rtol: float = RTOL,
     atol: float = ATOL,
     limit: int | None = None,
+    max_evaluations: int = MAX_EVALUATIONS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CheckResult:
     """Compare the gradients of E (of `sample`, 1-based, or the mean over all samples) for every parameter.
 
     `limit` checks at most that many elements of each parameter, spread evenly over it (for large networks).
+    A check that would evaluate the loss more than `max_evaluations` times (0: no limit) is refused before it
+    starts. `progress(done, total)` is called after each element.
     """
     samples = _samples(spec, sample)
     run = _Run(spec, RunOptions(command="train", detail="summary"))
+    plan = [
+        (layer, pname, idx)
+        for layer in run.layers
+        for pname, value in run.params[layer.name].items()
+        for idx in _elements(value.shape, limit)
+    ]
+    _check_size(spec, len(plan), len(samples), limit, max_evaluations)
     backprop = _backprop(run, spec, samples)
     rows = []
-    for layer in run.layers:
-        for pname, value in run.params[layer.name].items():
-            for idx in _elements(value.shape, limit):
-                numeric = _central_difference(run, spec, samples, layer.name, pname, idx, step)
-                got = float(backprop[layer.name][pname][idx])
-                ok = abs(got - numeric) <= atol + rtol * max(abs(got), abs(numeric))
-                rows.append(
-                    GradientCheck(
-                        f"{layer.name}.{pname}",
-                        tuple(int(i) for i in idx),
-                        layer.param_symbol(pname, idx),
-                        got,
-                        numeric,
-                        ok,
-                    )
-                )
+    for done, (layer, pname, idx) in enumerate(plan, 1):
+        numeric, straddles = _central_difference(run, spec, samples, layer.name, pname, idx, step)
+        got = float(backprop[layer.name][pname][idx])
+        ok = abs(got - numeric) <= atol + rtol * max(abs(got), abs(numeric))
+        rows.append(
+            GradientCheck(
+                f"{layer.name}.{pname}",
+                tuple(int(i) for i in idx),
+                layer.param_symbol(pname, idx),
+                got,
+                numeric,
+                ok,
+                kink=not ok and straddles,
+            )
+        )
+        if progress is not None:
+            progress(done, len(plan))
     return CheckResult(spec.name, tuple(s + 1 for s in samples), step, rtol, atol, tuple(rows))
+
+
+def evaluations(elements: int, samples: int) -> int:
+    """Loss evaluations (forward passes of one sample) of a check: two per element and sample."""
+    return 2 * elements * samples
+
+
+def _check_size(spec: NetworkSpec, elements: int, samples: int, limit: int | None, most: int) -> None:
+    count = evaluations(elements, samples)
+    if most and count > most:
+        raise BpexplainError(
+            f"checking {elements:,} parameter elements on {samples} sample(s) would take {count:,} forward "
+            f"passes, more than --max-evaluations {most:,}",
+            where=Location(spec.source),
+            expected="--limit N (elements of each parameter), --sample N, or a larger --max-evaluations (0: none)",
+        )
 
 
 def _elements(shape: tuple[int, ...], limit: int | None) -> list[tuple[int, ...]]:
@@ -125,12 +174,15 @@ def _samples(spec: NetworkSpec, sample: int | None) -> list[int]:
     return with_target
 
 
-def _mean_loss(run: _Run, spec: NetworkSpec, samples: list[int]) -> float:
+def _mean_loss(run: _Run, spec: NetworkSpec, samples: list[int]) -> tuple[float, tuple[bytes, ...]]:
+    """The mean loss, and which side of every non-differentiable point each layer's values are on."""
     total = 0.0
+    sides: list[bytes] = []
     for s in samples:
         vals = run.forward(spec.data[s].input, 0)
         total += run.loss.value(vals[-1].y, spec.data[s].target)
-    return total / len(samples)
+        sides += [layer.sides(v) for layer, v in zip(run.layers, vals)]
+    return total / len(samples), tuple(sides)
 
 
 def _backprop(run: _Run, spec: NetworkSpec, samples: list[int]) -> dict[str, dict[str, np.ndarray]]:
@@ -147,14 +199,15 @@ def _backprop(run: _Run, spec: NetworkSpec, samples: list[int]) -> dict[str, dic
 
 def _central_difference(
     run: _Run, spec: NetworkSpec, samples: list[int], layer: str, pname: str, idx: tuple[int, ...], h: float
-) -> float:
+) -> tuple[float, bool]:
+    """(E(w + h) − E(w − h))/2h, and whether the two lie on two sides of a non-differentiable point."""
     value = run.params[layer][pname]
     saved = float(value[idx])
     try:
         value[idx] = saved + h
-        plus = _mean_loss(run, spec, samples)
+        plus, plus_sides = _mean_loss(run, spec, samples)
         value[idx] = saved - h
-        minus = _mean_loss(run, spec, samples)
+        minus, minus_sides = _mean_loss(run, spec, samples)
     finally:
         value[idx] = saved
-    return (plus - minus) / (2 * h)
+    return (plus - minus) / (2 * h), plus_sides != minus_sides

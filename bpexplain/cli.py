@@ -20,10 +20,22 @@ import click
 from . import __version__
 from . import option_limits as limits
 from .clitypes import Finite, OneOf, Refused, Whole, unknown_command_line, usage_line
+from .commands.tools import complete_network
 
 FORMAT_CHOICES = ("auto", "text", "rich", "json", "markdown", "latex", "html", "svg")
 VIEW_KEYS = ("output", "latex_body", "step", "steps_shown", "layer", "only")
 EXIT_OK, EXIT_NUMERICAL, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def _set_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--set",
+        "sets",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Change one value of the network for this run (repeatable): learning_rate=0.1, "
+        "layers.hidden.weight=[[...]], data[0].input=[...]. Checked as if written in the file.",
+    )(f)
 
 
 def _common_options(f: Callable[..., Any], training: bool = True) -> Callable[..., Any]:
@@ -215,7 +227,7 @@ Examples:
   bpexplain forward xor --sample 3 --format json
 """
 )
-@click.argument("net")
+@click.argument("net", shell_complete=complete_network)
 @click.option(
     "--sample",
     type=Whole(1, limits.MAX_INDEX),
@@ -223,10 +235,11 @@ Examples:
     show_default=True,
     help="Which sample of the network's data to feed forward.",
 )
+@_set_option
 @functools.partial(_common_options, training=False)
-def forward(net: str, sample: int, **common: Any) -> None:
+def forward(net: str, sample: int, sets: tuple[str, ...], **common: Any) -> None:
     """The forward pass of one sample: every weighted sum and activation (and the loss, with a target)."""
-    _run(net, "forward", dict(sample=sample), common)
+    _run(net, "forward", dict(sample=sample), common, sets)
 
 
 @cli.command(
@@ -237,9 +250,11 @@ Examples:
   bpexplain train lecture --notation textbook        δ_n = ∂E/∂e_n
   bpexplain train xor --epochs 3000 --shuffle --until-loss 0.01 --detail summary
   bpexplain train classifier --batch full --steps 2 --format json
+  bpexplain train xor --epochs 2000 --detail summary --plot loss.png
+  bpexplain train lecture --set learning_rate=0.1 --set data[0].target=[0]
 """
 )
-@click.argument("net")
+@click.argument("net", shell_complete=complete_network)
 @click.option(
     "--steps",
     type=Whole(1, limits.MAX_STEPS),
@@ -277,13 +292,23 @@ Examples:
     show_default=True,
     help="sequential updates each layer before the error goes back through it.",
 )
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Also draw the loss of every step (and each epoch's mean, with --epochs) to FILE.png or "
+    "FILE.svg; needs matplotlib: pip install 'bpexplain[plot]'.",
+)
+@_set_option
 @_common_options
-def train(net: str, steps: int | None, epochs: int | None, **options: Any) -> None:
+def train(
+    net: str, steps: int | None, epochs: int | None, plot: str | None, sets: tuple[str, ...], **options: Any
+) -> None:
     """Training steps: forward, loss, errors (δ) from the output back, gradients, updates."""
     if steps is not None and epochs is not None:
         raise click.UsageError("give --steps or --epochs, not both")
     common = {k: options.pop(k) for k in ("fmt", "precision", "detail", "notation", "max_terms")}
-    _run(net, "train", dict(steps=steps, epochs=epochs, **options), common)
+    _run(net, "train", dict(steps=steps, epochs=epochs, **options), common, sets, plot)
 
 
 @cli.command(
@@ -293,7 +318,7 @@ Examples:
   bpexplain show my-net.yaml --format json
 """
 )
-@click.argument("net")
+@click.argument("net", shell_complete=complete_network)
 @click.option("--format", "fmt", type=OneOf(FORMAT_CHOICES), default="auto", show_default=True)
 @click.option("--precision", type=Whole(*limits.PRECISION), default=4, show_default=True)
 @click.option("--notation", type=OneOf(("lecture", "textbook")), default="lecture", show_default=True)
@@ -316,7 +341,7 @@ Examples:
   bpexplain check my-net.yaml --sample 2 --format json
 """
 )
-@click.argument("net")
+@click.argument("net", shell_complete=complete_network)
 @click.option(
     "--sample",
     type=Whole(1, limits.MAX_INDEX),
@@ -329,8 +354,16 @@ Examples:
     type=Whole(1, limits.MAX_INDEX),
     help="Check at most N elements of each parameter, spread evenly (for large networks).",
 )
-def check(net: str, sample: int | None, fmt: str, precision: int, limit: int | None) -> None:
-    """Every parameter's back-propagated gradient beside a central finite difference; exit 1 if any disagree."""
+@click.option(
+    "--max-evaluations",
+    type=Whole(0, limits.MAX_EVALUATIONS),
+    default=20_000,
+    show_default=True,
+    help="Refuse a check that would take more forward passes than this (2 per element and sample; 0: no limit).",
+)
+def check(net: str, sample: int | None, fmt: str, precision: int, limit: int | None, max_evaluations: int) -> None:
+    """Every parameter's back-propagated gradient beside a central finite difference; exit 1 if any disagree
+    (not for a kink: a ReLU at 0 or a max-pool tie, where the two need not agree)."""
     failed = []
 
     def body() -> None:
@@ -339,12 +372,15 @@ def check(net: str, sample: int | None, fmt: str, precision: int, limit: int | N
         from .spec import load_network
 
         _stdout()
-        result = check_gradients(load_network(net), sample, limit=limit)
+        spec = load_network(net)
+        if sys.stderr.isatty():  # a bar on stderr once the check has run for a second; nothing when redirected
+            with view.LazyProgress() as progress:
+                result = check_gradients(spec, sample, limit=limit, max_evaluations=max_evaluations, progress=progress)
+        else:
+            result = check_gradients(spec, sample, limit=limit, max_evaluations=max_evaluations)
         chosen = fmt if fmt != "auto" else ("rich" if _stdout_is_terminal() else "text")
         if chosen == "json":
-            import json
-
-            click.echo(json.dumps(view.to_dict(result), ensure_ascii=False, indent=1))
+            click.echo(view.to_json(result))
         elif chosen == "rich":
             from rich.console import Console
 
@@ -398,7 +434,14 @@ _add_module_commands()
 # ------------------------------------------------------------------------------------------------
 
 
-def _run(net: str, command: str, run_options: dict[str, Any], common: dict[str, Any]) -> None:
+def _run(
+    net: str,
+    command: str,
+    run_options: dict[str, Any],
+    common: dict[str, Any],
+    sets: tuple[str, ...] = (),
+    plot: str | None = None,
+) -> None:
     fmt = common.pop("fmt")
     max_terms = common.pop("max_terms")
     view = {k: common.pop(k) if k in common else run_options.pop(k) for k in VIEW_KEYS}
@@ -416,12 +459,26 @@ def _run(net: str, command: str, run_options: dict[str, Any], common: dict[str, 
                 f"(expected a step from 1 to {run_options['steps']:,}, or leave --steps out)"
             )
 
+    losses: Any = None  # with --plot: the loss of every step, recorded as the events pass
+
     def events() -> Iterable[Any]:
+        nonlocal losses
         from .engine import RunOptions, run
         from .spec import load_network
 
-        spec = load_network(net)
-        return run(spec, RunOptions(command=command, **common, **run_options))
+        if plot is not None:
+            from .pictures import picture_format, require_matplotlib
+
+            picture_format(plot)  # both checked before the run, not after it
+            require_matplotlib()
+        spec = load_network(net, sets)
+        stream = run(spec, RunOptions(command=command, **common, **run_options))
+        if plot is None:
+            return stream
+        from .plot import LossRecorder
+
+        losses = LossRecorder(by_epoch=run_options.get("epochs") is not None)
+        return losses.watch(stream)
 
     _emit(
         events,
@@ -432,6 +489,10 @@ def _run(net: str, command: str, run_options: dict[str, Any], common: dict[str, 
         event_filter,
         protect=_network_path(net),
     )
+    if plot is not None and losses is not None:
+        from .plot import draw_losses
+
+        _guard(lambda: draw_losses(losses, plot))
 
 
 def _refuse_training_views(view: dict[str, Any]) -> None:

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import preamble
-from .errors import BpexplainError, Location, NumericalError
+from .errors import BpexplainError, Location
 from .expr import Expr, Sym, Var
 from .functions import LOSSES, Loss
 from .layers import input_names, layer_class
 from .layers.base import EquationContext, Layer, LayerValues
 from .limits import MAX_EQUATIONS, check_trace_size
-from .numerical import checked
+from .numerical import checked, locate
 from .spec import NetworkSpec
 from .trace import Block, Drift, Equation, Event, NamedArray, StepEnd, StepStart, TraceEnd, TraceHeader
 
@@ -278,11 +278,8 @@ class _Run:
             vals = self.forward(sample.input, index)
             has_target = not math.isnan(sample.target.flat[0])  # a target is given whole or not at all
             loss = self._r(self._loss_value(vals[-1].y, sample.target)) if has_target else None
-            if loss is not None and not np.isfinite(loss):
-                raise NumericalError(
-                    f"step {index}: the loss is {loss} (the output {vals[-1].y.tolist()} "
-                    "reaches 0 or 1 where the loss takes a logarithm)"
-                )
+            if loss is not None and not np.isfinite(loss):  # only --round can get here: _loss_value checks
+                raise locate(self, "loss", (vals[-1].y,), loss, "")
             if self.want_blocks:
                 yield from self.forward_blocks(vals, tag)
                 if loss is not None:

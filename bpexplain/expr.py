@@ -23,6 +23,12 @@ class Expr(Record):
 
     __slots__ = ()
 
+    def __str__(self) -> str:
+        """The node as the plain-text trace prints it (w_14, δ_4, e_4 = w_14·y_1 + …'s right-hand side)."""
+        from .render.printer import TextPrinter  # printers walk nodes; nodes never import them at load
+
+        return TextPrinter().doprint(self)
+
 
 class Num(Expr):
     __slots__ = __match_args__ = ("value",)

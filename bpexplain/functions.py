@@ -8,6 +8,16 @@ Conventions (stated in every trace):
 - `cross_entropy` is E = −Σ_k ŷ_k ln y_k; with softmax, ∂E/∂e_k = y_k − ŷ_k.
 - `binary_cross_entropy` is E = −Σ_k [ŷ_k ln y_k + (1 − ŷ_k) ln(1 − y_k)]; with sigmoid, ∂E/∂e_k = y_k − ŷ_k.
 - ReLU'(0) = 0 and LReLU'(0) = slope, as PyTorch computes them.
+
+What each loss assumes of the target, checked when the network is read (`Loss.target_problem`):
+- `cross_entropy`: a probability distribution (entries ≥ 0 that sum to 1, within TARGET_TOLERANCE). With
+  softmax, ∂E/∂e_k = y_k·Σ_j ŷ_j − ŷ_k, which is y_k − ŷ_k only when Σ_j ŷ_j = 1; a multi-hot target
+  would make the trace's y_k − ŷ_k wrong, so it is refused (several labels at once are
+  binary_cross_entropy's case). Without softmax ∂E/∂y_k = −ŷ_k/y_k holds for any target, but a
+  negative one makes E unbounded below: the same rule holds for every activation.
+- `binary_cross_entropy`: each entry in [0, 1] (a label, or its probability); with sigmoid
+  ∂E/∂e_k = y_k − ŷ_k for any target, but outside [0, 1] E has no minimum.
+- `mse`: nothing; every formula holds for any real target.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ class Activation:
     formula: str  # for the legend
     elementwise: bool = True
     slope: float = 0.0
+    kinked: bool = False  # not differentiable at e = 0 (ReLU, leaky ReLU): the derivative there is a convention
 
     def derivative_label(self) -> str:
         return f"{self.label}'"
@@ -93,6 +104,7 @@ def make_activation(name: str, slope: float = 0.01) -> Activation:
             lambda e, y: (e > 0).astype(np.float64),
             lambda e, y: Call(Name("ReLU'"), (e,)),
             "ReLU(e) = max(0, e),  ReLU'(e) = 1 if e > 0 else 0",
+            kinked=True,
         )
     if name == "leaky_relu":
         a = float(slope)
@@ -104,6 +116,7 @@ def make_activation(name: str, slope: float = 0.01) -> Activation:
             lambda e, y: Call(Name("LReLU'"), (e,)),
             f"LReLU(e) = e if e > 0 else {a:g}·e,  LReLU'(e) = 1 if e > 0 else {a:g}",
             slope=a,
+            kinked=a != 1.0,
         )
     if name == "identity":
         return Activation(
@@ -142,6 +155,43 @@ class Loss:
     formula: str
     # the output activation with which ∂E/∂e_k simplifies to y_k − ŷ_k
     combines_with: str | None = None
+    # what is wrong with a target, as (what was found, what was expected); None for a target it accepts
+    target_problem: Callable[[Array], tuple[str, str] | None] = lambda t: None
+
+
+TARGET_TOLERANCE = 1e-9  # a distribution's sum may be off by rounding, e.g. ten times 0.1
+
+
+def _entry(t: Array, k: int) -> str:
+    return f"entry {k + 1}" + (f" {tuple(int(i) + 1 for i in np.unravel_index(k, t.shape))}" if t.ndim > 1 else "")
+
+
+def _distribution_problem(t: Array) -> tuple[str, str] | None:
+    expected = (
+        "a probability distribution: entries ≥ 0 that sum to 1, such as a one-hot target "
+        "(for several labels at once, binary_cross_entropy with sigmoid)"
+    )
+    flat = t.ravel()
+    negative = np.flatnonzero(flat < 0)
+    if negative.size:
+        k = int(negative[0])
+        return f"cross_entropy's target has {_entry(t, k)} = {flat[k]:g}, below 0", expected
+    total = float(flat.sum())
+    if abs(total - 1.0) > TARGET_TOLERANCE:
+        return f"cross_entropy's target sums to {total:.12g}, not 1", expected
+    return None
+
+
+def _label_problem(t: Array) -> tuple[str, str] | None:
+    flat = t.ravel()
+    outside = np.flatnonzero((flat < 0) | (flat > 1))
+    if outside.size:
+        k = int(outside[0])
+        return (
+            f"binary_cross_entropy's target has {_entry(t, k)} = {flat[k]:g}, outside [0, 1]",
+            "each target from 0 to 1: a label, or the probability of one",
+        )
+    return None
 
 
 def _sum(terms: list[Expr]) -> Expr:
@@ -181,6 +231,7 @@ LOSSES: dict[str, Loss] = {
         lambda y, t: Neg(Div(t, y)),
         "E = −Σ_k ŷ_k·ln(y_k)  (with softmax, ∂E/∂e_k = y_k − ŷ_k)",
         combines_with="softmax",
+        target_problem=_distribution_problem,
     ),
     "binary_cross_entropy": Loss(
         "binary_cross_entropy",
@@ -190,6 +241,7 @@ LOSSES: dict[str, Loss] = {
         lambda y, t: Div(Sub(y, t), Mul((y, Sub(Num(1), y)))),
         "E = −Σ_k [ŷ_k·ln(y_k) + (1 − ŷ_k)·ln(1 − y_k)]  (with sigmoid, ∂E/∂e_k = y_k − ŷ_k)",
         combines_with="sigmoid",
+        target_problem=_label_problem,
     ),
 }
 

@@ -3,9 +3,16 @@
 The engine's numeric methods run under `np.errstate(over=, invalid=, divide="raise")`, which costs
 nothing per operation: numpy checks the floating-point flags after every operation anyway. The
 network's inputs and parameters are finite (the spec refuses anything else), so a non-finite value
-can only start with one of those flags. When one is raised, the same numbers are computed again
-with the flags ignored, and the first value that is not finite, in the order of the equations, is
-named: step, layer, phase and the equation's symbol, e.g. `e_4 = w_14·y_1 + w_24·y_2 = inf`.
+can only start with one of those flags, or in one of the few operations that set none: `np.einsum`
+(the convolutions) sums its products without looking, so a layer that uses it passes each result
+through `flag_non_finite`, which raises the error numpy would have raised (one `np.isfinite` over the
+result). The results are not looked over after every method: that would cost more than a small
+network's forward pass, and the flags already see every value where it starts, on the explained and
+the lean path alike (tests/test_numerics_trust.py overflows every layer kind on both). A new layer kind
+whose numerics use an operation that sets no flag must pass its result through `flag_non_finite`.
+When an error is raised, the same numbers are computed again with the flags ignored, and the first
+value that is not finite, in the order of the equations, is named: step, phase, layer and the
+equation, e.g. `e_4 = w_14·y_1 + w_24·y_2 = +∞`.
 
 The run stops (it does not warn and go on): every later value would be NaN or infinite too.
 """
@@ -25,6 +32,20 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXPECTED = "finite values: try a smaller learning_rate, smaller weights or inputs, or fewer steps"
+_MAX = np.float64(np.finfo(np.float64).max)
+_INF = np.float64(np.inf)
+
+
+def flag_non_finite(arr: np.ndarray) -> np.ndarray:
+    """`arr`, after setting the floating-point flag numpy's own operations would have set had they made its
+    first infinity or NaN (overflow, or invalid for a NaN): raised under np.errstate(over="raise"), as every
+    other operation's, and ignored where the flags are ignored. For operations that set none (np.einsum)."""
+    if not np.isfinite(arr).all():
+        if np.isnan(arr).any():
+            _INF - _INF  # noqa: B018 - sets the invalid flag
+        else:
+            _MAX * _MAX  # noqa: B018 - sets the overflow flag
+    return arr
 
 
 def checked(phase: str) -> Callable[[F], F]:
@@ -35,11 +56,12 @@ def checked(phase: str) -> Callable[[F], F]:
         def run(self: Any, *args: Any, **kwargs: Any) -> Any:
             try:
                 with np.errstate(over="raise", invalid="raise", divide="raise"):
-                    return method(self, *args, **kwargs)
+                    result = method(self, *args, **kwargs)
             except FloatingPointError as exc:
                 with np.errstate(all="ignore"):
                     result = method(self, *args, **kwargs)
                 raise locate(self, phase, args, result, str(exc)) from None
+            return result
 
         return run  # type: ignore[return-value]
 
@@ -48,8 +70,20 @@ def checked(phase: str) -> Callable[[F], F]:
 
 def locate(run: Any, phase: str, args: tuple, result: Any, reason: str) -> NumericalError:
     """The error for the first non-finite value of `phase`, recomputed without raising."""
+    return find(run, phase, args, result, reason) or NumericalError(f"{_at(run)}{phase}: {reason}", expected=EXPECTED)
+
+
+def _at(run: Any) -> str:
     step = getattr(run, "current_step", None)
-    at = f"step {step}, " if step is not None else ""
+    return f"step {step}, " if step is not None else ""
+
+
+def find(run: Any, phase: str, args: tuple, result: Any, reason: str) -> NumericalError | None:
+    """The error for the first value of `phase` that is not finite, in the order of the equations; None if
+    every value is finite."""
+    if phase == "loss":
+        return None if np.isfinite(result) else _loss_error(run, args[0], result, reason)
+    at = _at(run)
     layers: list[Layer] = run.layers
     if phase == "forward":
         vals: list[LayerValues] = result
@@ -75,8 +109,8 @@ def locate(run: Any, phase: str, args: tuple, result: Any, reason: str) -> Numer
             for pname, g in v.grads.items():
                 k = _first_bad(g)
                 if k is not None:
-                    sym = layer.param_symbol(pname, _index(k, g.shape))
-                    return _error(f"{at}gradients, layer {layer.name!r}: ∂E/∂{_p(sym)} = {_word(g.flat[k])}", layer, i)
+                    eq = _gradient_equation(run, layer, v, pname, _index(k, g.shape))
+                    return _error(f"{at}gradients, layer {layer.name!r}: {eq} = {_word(g.flat[k])}", layer, i)
         new_params = result
         for i, layer in enumerate(layers):
             for pname, value in new_params.get(layer.name, {}).items():
@@ -84,18 +118,22 @@ def locate(run: Any, phase: str, args: tuple, result: Any, reason: str) -> Numer
                 if k is not None:
                     sym = layer.param_symbol(pname, _index(k, value.shape), prime=True)
                     return _error(f"{at}update, layer {layer.name!r}: {_p(sym)} = {_word(value.flat[k])}", layer, i)
-    elif phase == "loss" and not np.isfinite(result):
-        y = args[0]
-        value = (
-            "+∞, since an output reaches 0 or 1 where the loss takes a logarithm"
-            if "divide" in reason
-            else _word(result)
-        )
-        return NumericalError(
-            f"{at}loss: E = {value}; the output is {np.array2string(np.asarray(y), precision=4, threshold=8)}",
-            expected=EXPECTED,
-        )
-    return NumericalError(f"{at}{phase}: {reason}", expected=EXPECTED)
+    return None
+
+
+def _loss_error(run: Any, y: Any, loss: float, reason: str) -> NumericalError:
+    """E is not finite: a logarithm of 0 is named only where the loss takes one (cross-entropy)."""
+    name = getattr(getattr(run, "loss", None), "name", "")
+    takes_log = name in ("cross_entropy", "binary_cross_entropy")
+    value = (
+        "+∞, since an output reaches 0 or 1 where the loss takes a logarithm"
+        if takes_log and ("divide" in reason or loss == np.inf)
+        else _word(loss)
+    )
+    return NumericalError(
+        f"{_at(run)}loss: E = {value}; the output is {np.array2string(np.asarray(y), precision=4, threshold=8)}",
+        expected=EXPECTED,
+    )
 
 
 def _first_bad(arr: np.ndarray) -> int | None:
@@ -117,6 +155,17 @@ def _forward_equation(layer: Layer, v: LayerValues, k: int, what: str) -> str:
         return f"{_p(layer.names.out(k))} = {_p(layer.func_symbol(k))}({_p(layer.pre_symbol(k))})"
     except Exception:  # noqa: BLE001 - naming the value matters more than its equation here
         return f"{what} {k + 1}"
+
+
+def _gradient_equation(run: Any, layer: Layer, v: LayerValues, pname: str, idx: tuple[int, ...]) -> str:
+    """`∂E/∂K1(1,1) = δO1(1,1)·I(2,2) + ...` in the run's notation; the symbol alone where it cannot be written."""
+    from .expr import symbolic
+
+    sym = f"∂E/∂{_p(layer.param_symbol(pname, idx))}"
+    try:
+        return f"{sym} = {_p(symbolic(layer.gradient_rhs(v, run._context(None), pname, idx)))}"
+    except Exception:  # noqa: BLE001 - naming the value matters more than its equation here
+        return sym
 
 
 def _p(expr: Any) -> str:

@@ -17,6 +17,7 @@ PRECISION = (1, 17)  # --precision: significant digits; 17 is all a float64 has
 ROUND = (0, 12)  # --round: decimals carried as by hand
 MAX_TERMS = (2, 1_000_000)  # --max-terms
 MAX_EQUATIONS = 10**12  # --max-equations (0: no limit)
+MAX_EVALUATIONS = 10**12  # check --max-evaluations (0: no limit)
 COLUMNS = (20, 1_000)  # COLUMNS, as rich reads it: a whole number is clamped into this range
 
 

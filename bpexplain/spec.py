@@ -204,12 +204,34 @@ def _walk(node: yaml.Node, path: tuple, marks: dict, key_marks: dict, budget: li
 
 
 class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """The safe loader (libyaml's when present), refusing a key that appears twice in one mapping."""
+    """The safe loader (libyaml's when present), refusing a key that appears twice in one mapping.
+
+    A merge key (`<<: *defaults`) is YAML's way to share keys between mappings: its keys come first
+    and the mapping's own keys override them. Keys are checked as written, before the merge, which
+    rewrites the mapping in place (hence the set of mappings already checked)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._checked: set[int] = set()
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        self._check_keys(node)
+        super().flatten_mapping(node)  # type: ignore[no-untyped-call]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:  # type: ignore[override]
+        self._check_keys(node)
+        return super().construct_mapping(node, deep=deep)
+
+    def _check_keys(self, node: yaml.MappingNode) -> None:
+        if id(node) in self._checked:
+            return
+        self._checked.add(id(node))
         seen: set = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                key: Any = "<<"
+            else:
+                key = self.construct_object(key_node)  # type: ignore[no-untyped-call]
             if isinstance(key, (list, dict)):
                 raise yaml.constructor.ConstructorError(
                     None, None, f"a key that is a {'list' if isinstance(key, list) else 'mapping'}", key_node.start_mark
@@ -217,7 +239,6 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: 
             if key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
-        return super().construct_mapping(node, deep=deep)
 
 
 # YAML 1.1 reads 1e-3 (no dot) as text; students write it as a number, so read it as one.
@@ -280,6 +301,61 @@ def parse_document(text: str, source: str) -> Document:
     except RecursionError:
         raise BpexplainError("the document is nested too deeply", where=Location(source)) from None
     return Document(source, data, marks, key_marks)
+
+
+# --------------------------------------------------------------------------------------------
+# Text from the file is data: shown as written, never able to act on a terminal or a document
+
+# C0 and C1 controls (ESC, BEL, CR, NUL, ...), DEL, the bidirectional overrides, embeddings, isolates
+# and marks (which reorder what a reader sees), and the Unicode line and paragraph separators
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+_CONTROL_NAMES = {0x00: "NUL", 0x07: "BEL", 0x08: "BACKSPACE", 0x09: "TAB", 0x0A: "LINE FEED", 0x0D: "CARRIAGE RETURN"}
+_CONTROL_NAMES |= {0x1B: "ESCAPE", 0x7F: "DELETE", 0x9B: "CSI"}
+FREE_TEXT = ("title", "description")  # where a line break or tab is folded into a space
+_FOLD = re.compile("[ ]*[\t\n][ \t\n]*")
+_FREE = tuple((key,) for key in FREE_TEXT)
+
+
+def check_text(doc: Document) -> None:
+    """Refuse a control character in any string of the document, key or value, naming where it is.
+
+    Tabs and line breaks of a free-text `title` or `description` (a `>` or `|` block) are left for
+    `fold_text`; everywhere else they are refused too."""
+
+    def walk(value: Any, path: tuple) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str):
+                    _refuse_control(doc, path + (key,), key, "a key", key=True)
+                walk(item, path + (key,))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, path + (i,))
+        elif isinstance(value, str):
+            _refuse_control(doc, path, value, "the text", allowed="\t\n" if path in _FREE else "")
+
+    walk(doc.data, ())
+
+
+def _refuse_control(doc: Document, path: tuple, text: str, what: str, key: bool = False, allowed: str = "") -> None:
+    m = next((m for m in _CONTROL.finditer(text) if m.group() not in allowed), None)
+    if m is None:
+        return
+    import unicodedata
+
+    code = ord(m.group())
+    name = _CONTROL_NAMES.get(code) or unicodedata.name(m.group(), "a control character")
+    raise BpexplainError(
+        f"found the control character U+{code:04X} ({name}) at character {m.start() + 1} of {what}",
+        where=doc.where(path, key=key),
+        path=format_path(path[:-1] if key else path),  # a key is never repeated raw
+        expected="printable text: names and titles are shown as written, without control characters",
+    )
+
+
+def fold_text(text: str) -> str:
+    """A free-text title or description on one line: each run of tabs and line breaks is one space."""
+    return _FOLD.sub(" ", text.strip("\t\n"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,9 +422,10 @@ def read_network_text(name_or_path: str) -> tuple[str, str]:
         raise BpexplainError(f"the file cannot be read ({exc.strerror})", where=Location(name_or_path)) from None
 
 
-def load_network(name_or_path: str) -> NetworkSpec:
+def load_network(name_or_path: str, overrides: Sequence[str] = ()) -> NetworkSpec:
+    """A bundled network or a file; `overrides` are `--set KEY=VALUE` texts (see `bpexplain.overrides`)."""
     text, source = read_network_text(name_or_path)
-    return parse_network(text, source)
+    return parse_network(text, source, overrides)
 
 
 # --------------------------------------------------------------------------------------------
@@ -562,16 +639,21 @@ def read_param(
 # The network
 
 
-def parse_network(text: str, source: str) -> NetworkSpec:
+def parse_network(text: str, source: str, overrides: Sequence[str] = ()) -> NetworkSpec:
     from .layers import LAYER_TYPES, layer_class  # the layer modules validate their own keys
 
     doc = parse_document(text, source)
+    if overrides:  # --set KEY=VALUE: applied to the document, then validated as if written in the file
+        from .overrides import apply_overrides
+
+        doc = apply_overrides(doc, overrides)
+    check_text(doc)
     r = Reader(doc)
     top = r.mapping(doc.data, (), TOP_KEYS, required=("inputs", "layers"))
 
-    name = r.string(top.get("name", Path(source).stem), ("name",))
-    title = r.string(top.get("title", name), ("title",))
-    description = r.string(top.get("description", ""), ("description",))
+    name = r.string(top.get("name", _CONTROL.sub("?", Path(source).stem)), ("name",))
+    title = fold_text(r.string(top.get("title", name), ("title",)))
+    description = fold_text(r.string(top.get("description", ""), ("description",)))
     seed = r.integer(top.get("seed", 0), ("seed",))
     decimals = 2
     if "init" in top:
@@ -621,6 +703,10 @@ def parse_network(text: str, source: str) -> NetworkSpec:
     else:
         lr = 0.5
     data = _read_data(r, top.get("data", []), input_shape, shape)
+    for i, sample in enumerate(data):  # what the loss's formulas assume of a target (functions.py)
+        problem = None if np.isnan(sample.target).any() else LOSSES[loss].target_problem(sample.target)
+        if problem is not None:
+            r.fail(("data", i, "target"), problem[0], expected=problem[1])
     last = layers[-1]
     if loss in ("cross_entropy", "binary_cross_entropy") and last.activation not in ("softmax", "sigmoid"):
         r.fail(

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from .expr import Expr, substitute, symbolic
+from .expr import Expr, Num, substitute, symbolic
 from .record import Record
 
 PHASES = ("forward", "loss", "error", "gradient", "update")
@@ -63,6 +63,37 @@ class Equation:
     def substituted(self) -> Expr:
         """The right-hand side with the numbers substituted."""
         return substitute(self.bound)
+
+    def __str__(self) -> str:
+        """symbol = expression = substituted = value, as the plain-text trace prints it."""
+        from .render.printer import TextPrinter
+
+        printer = TextPrinter()
+        value = printer.doprint(Num(self.value))
+        return f"{printer.doprint(self.symbol)} = {printer.doprint(self.bound)} = " + (
+            f"{printer.doprint(self.bound, numbers=True)} = {value}"
+        )
+
+
+class StepEquation(Record):
+    """An equation of a `Trace` with where it stands: its step, sample (in a batch), phase and layer.
+
+    It reads as the `Equation` it holds does (`symbol`, `value`, `kind`, `expression`, …)."""
+
+    __slots__ = __match_args__ = ("step", "sample", "phase", "layer", "equation")
+
+    def __init__(self, step: int, sample: int | None, phase: str, layer: str | None, equation: Equation) -> None:
+        self.step: Final = step
+        self.sample: Final = sample  # with --batch full: which sample of the batch; else None
+        self.phase: Final = phase
+        self.layer: Final = layer
+        self.equation: Final = equation
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.equation, name)
+
+    def __str__(self) -> str:
+        return str(self.equation)
 
 
 class NamedArray(Record):
@@ -248,8 +279,16 @@ class Trace:
         return [e for e in self.events if isinstance(e, StepEnd)]
 
     @property
-    def equations(self) -> list[Equation]:
-        return [eq for e in self.events if isinstance(e, Block) for eq in e.equations]
+    def equations(self) -> list[StepEquation]:
+        """Every equation in trace order, each with its step, sample, phase and layer."""
+        found: list[StepEquation] = []
+        step = 0
+        for e in self.events:
+            if isinstance(e, StepStart):
+                step = e.index
+            elif isinstance(e, Block):
+                found.extend(StepEquation(step, e.sample, e.phase, e.layer, eq) for eq in e.equations)
+        return found
 
     @property
     def losses(self) -> list[float | None]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
@@ -58,3 +59,40 @@ def test_forward_api() -> None:
     t = bpexplain.forward("xor", sample=3)
     assert t.header.settings.command == "forward"
     assert t._repr_markdown_().startswith("# bpexplain forward: xor")
+
+
+def test_api_options_are_typed_keywords_checked_as_the_cli_checks_them() -> None:
+    import inspect
+
+    params = inspect.signature(bpexplain.train).parameters
+    assert "command" not in params and params["notation"].default == "lecture"
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for name, p in params.items() if name != "network")
+    with pytest.raises(TypeError):
+        bpexplain.forward("lecture", steps=2)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="notation='Textbook'"):
+        bpexplain.train("lecture", notation="Textbook")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="steps=0"):
+        bpexplain.train("lecture", steps=0)
+    with pytest.raises(ValueError, match="not both"):
+        bpexplain.train("lecture", steps=1, epochs=1)
+
+
+def test_api_equations_carry_their_step_and_print_as_the_text_trace() -> None:
+    t = bpexplain.train("lecture", steps=2)
+    first, last = t.equations[0], t.equations[-1]
+    assert (first.step, first.phase, first.layer, str(first.symbol)) == (1, "forward", "layer1", "e_1")
+    assert str(first) == "e_1 = w_(x1)1·x_1 + w_(x2)1·x_2 = 0.1·0.5 + 0.4·0.8 = 0.37"
+    assert last.step == 2 and str(last.symbol) == "w'_56" and last.kind == "update"
+    assert str(last) in t.render("text")
+    batch = bpexplain.train("classifier", batch="full")
+    assert {e.sample for e in batch.equations if e.phase == "forward"} == {1, 2, 3}
+
+
+def test_detail_layer_json_and_api_carry_the_vectors_the_text_shows() -> None:
+    t = bpexplain.train("lecture", detail="layer")
+    values = t.to_dict()["steps"][0]["layer_values"]
+    delta = next(v for v in values if v["layer"] == "layer2" and v["label"] == "δ = ∂E/∂y")
+    # δ_4 = w_46·dh_6(e)/de·δ_6 = 0.6·0.2492·(-0.4719), worked in tests/test_lecture.py by hand
+    assert delta["value"][0] == pytest.approx(0.6 * 0.24922 * -0.47188, abs=2e-4)
+    assert "[-0.07056, 0.04704]" in t.render("text")
+    assert "layer_values" not in bpexplain.train("lecture").to_dict()["steps"][0]

@@ -8,4 +8,8 @@ list it here with the names of the commands it defines.
 from __future__ import annotations
 
 # module (relative to this package) -> the click commands it defines, in the order `--help` lists them
-COMMAND_MODULES: dict[str, tuple[str, ...]] = {}
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "variants": ("variants",),
+    "grading": ("sheet", "compare", "grade"),
+    "tools": ("schema", "new", "diagram"),
+}

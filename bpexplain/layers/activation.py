@@ -11,10 +11,10 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
-from ..expr import Elem, Expr, Sym, mul
+from ..expr import Elem, Expr, Partial, Sym, mul
 from ..spec import LayerSpec, ParamInit, Reader
 from ..trace import Equation, NamedArray
-from .base import EquationContext, LayerValues, UnitNames
+from .base import LOSS, EquationContext, LayerValues, UnitNames
 from .maps import LayerMapNames, MapLayer, MapNames, ordinal
 
 KEYS = ("name", "type", "activation")
@@ -58,6 +58,19 @@ class ActivationLayer(MapLayer):
 
     def param_symbol(self, pname: str, idx: tuple[int, ...], prime: bool = False) -> Sym:
         raise KeyError(pname)
+
+    def error_symbol(self, i: int, ctx: EquationContext) -> Expr:
+        """δA (∂E/∂A) in the lecture's notation. In the textbook's, δ is ∂E/∂(this layer's input): δY of a
+        conv2d or activation layer below, whose own δ is then δO; else ∂E/∂P(i,j), ∂E/∂y_n, written out, since
+        the layer below (a pooling or dense layer, the inputs) already calls its own error δ."""
+        if ctx.notation != "textbook":
+            return self.names.err(i)
+        if isinstance(self.inputs, LayerMapNames):
+            return self.inputs.err(i)
+        sym = self._symbols.get(("input error", i))
+        if sym is None:
+            sym = self._symbols["input error", i] = Partial(LOSS, self.inputs.out(i))
+        return sym  # type: ignore[no-any-return]
 
     def pre_activation(self, params: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         return np.array(x, dtype=np.float64, copy=True)

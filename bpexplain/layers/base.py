@@ -185,6 +185,11 @@ class Layer(ABC):
     def deriv_symbol(self, i: int) -> Expr:
         return Derivative(self.func_symbol(i), "e")
 
+    def error_symbol(self, i: int, ctx: EquationContext) -> Expr:
+        """The symbol of unit i's δ in the context's notation: ∂E/∂y in the lecture's, ∂E/∂e in the textbook's
+        (the same δ_n for neurons). A pure function of its arguments: the names are shared between layers."""
+        return self.names.err(i)
+
     def dpre_symbol(self, i: int, ctx: EquationContext | None = None) -> Expr:
         return Partial(ctx.loss_symbol if ctx else LOSS, self.pre_symbol(i))
 
@@ -229,6 +234,13 @@ class Layer(ABC):
     def activate(self, e: np.ndarray) -> np.ndarray:
         return self.activation.value(e)
 
+    def sides(self, v: LayerValues) -> bytes:
+        """Which side of each point where the layer is not differentiable its values are on (b"" where it has
+        none): a gradient check whose E(w + h) and E(w − h) see different sides straddles a kink."""
+        if self.has_activation and self.activation.kinked:
+            return (v.e > 0).tobytes()
+        return b""
+
     def local_backward(self, v: LayerValues, target: np.ndarray | None) -> None:
         """Fill in dh/de and ∂E/∂e from ∂E/∂y (or from the target, where the loss combines)."""
         v.deriv, v.d_pre = self.pre_gradient(v.e, v.y, v.d_out, target)
@@ -271,21 +283,21 @@ class Layer(ABC):
         """What stands for ∂E/∂e_n in gradients and propagation: δ_n·dh_n(e)/de in the lecture's notation."""
         assert v.d_pre is not None
         if ctx.notation == "textbook":
-            return (Var(self.names.err(i), _flat(v.d_pre, i)),)
+            return (Var(self.error_symbol(i, ctx), _flat(v.d_pre, i)),)
         if self.direct_pre or not self.has_activation:
             if not self.has_activation:
                 assert v.d_out is not None
-                return (Var(self.names.err(i), _flat(v.d_out, i)),)
+                return (Var(self.error_symbol(i, ctx), _flat(v.d_out, i)),)
             return (Var(self.dpre_symbol(i, ctx), _flat(v.d_pre, i)),)
         assert v.d_out is not None and v.deriv is not None
-        return (Var(self.names.err(i), _flat(v.d_out, i)), Var(self.deriv_symbol(i), _flat(v.deriv, i)))
+        return (Var(self.error_symbol(i, ctx), _flat(v.d_out, i)), Var(self.deriv_symbol(i), _flat(v.deriv, i)))
 
     def slide_factors(self, v: LayerValues, ctx: EquationContext, i: int) -> tuple[Expr, ...]:
         """The slide's shortcut: δ_n alone, dh_n(e)/de left out (where there is one to leave out)."""
         if self.direct_pre or not self.has_activation:
             return self.error_factors(v, ctx, i)
         assert v.d_out is not None
-        return (Var(self.names.err(i), _flat(v.d_out, i)),)
+        return (Var(self.error_symbol(i, ctx), _flat(v.d_out, i)),)
 
     def unit_factors(self, v: LayerValues, ctx: EquationContext, slide: bool) -> list[tuple[Expr, ...]]:
         """What stands for ∂E/∂(pre-activation) of every unit, made once and shared by all the sums."""
@@ -361,16 +373,16 @@ class Layer(ABC):
             d_out_exact = _flat(ex.d_out, i) if ex is not None and ex.d_out is not None else None
             if not self.has_activation:
                 assert d_out is not None
-                yield Equation.of("error", names.err(i), d_out_rhs, d_out, _departure(d_out, d_out_exact))
+                yield Equation.of("error", self.error_symbol(i, ctx), d_out_rhs, d_out, _departure(d_out, d_out_exact))
                 continue
             if self.combined:
                 assert output_pairs is not None
                 y, t = output_pairs[i]
-                symbol = names.err(i) if textbook else self.dpre_symbol(i, ctx)
+                symbol = self.error_symbol(i, ctx) if textbook else self.dpre_symbol(i, ctx)
                 yield Equation.of("error", symbol, Sub(y, t), _flat(v.d_pre, i))
                 continue
             if not self.activation.elementwise:  # softmax, with a loss it does not combine with
-                d_out_symbol = Partial(LOSS, names.out(i)) if textbook else names.err(i)
+                d_out_symbol = Partial(LOSS, names.out(i)) if textbook else self.error_symbol(i, ctx)
                 assert d_out is not None
                 yield Equation.of("error", d_out_symbol, d_out_rhs, d_out)
                 continue
@@ -384,14 +396,14 @@ class Layer(ABC):
                 d_pre_exact = _flat(ex.d_pre, i) if ex is not None and ex.d_pre is not None else None
                 yield Equation.of(
                     "error",
-                    names.err(i),
+                    self.error_symbol(i, ctx),
                     mul(Var(self.deriv_symbol(i), _flat(v.deriv, i)), d_out_rhs),
                     _flat(v.d_pre, i),
                     _departure(_flat(v.d_pre, i), d_pre_exact),
                 )
             else:
                 assert d_out is not None
-                yield Equation.of("error", names.err(i), d_out_rhs, d_out, _departure(d_out, d_out_exact))
+                yield Equation.of("error", self.error_symbol(i, ctx), d_out_rhs, d_out, _departure(d_out, d_out_exact))
                 yield deriv_eq
         if self.has_activation and not self.activation.elementwise and not self.combined:
             yield from self._softmax_pre_equations(v, ctx)
@@ -399,7 +411,9 @@ class Layer(ABC):
     def _softmax_pre_equations(self, v: LayerValues, ctx: EquationContext) -> Iterator[Equation]:
         textbook = ctx.notation == "textbook"
         assert v.d_out is not None and v.d_pre is not None
-        d_out_sym = [(Partial(LOSS, self.names.out(k)) if textbook else self.names.err(k)) for k in range(self.units)]
+        d_out_sym = [
+            (Partial(LOSS, self.names.out(k)) if textbook else self.error_symbol(k, ctx)) for k in range(self.units)
+        ]
         weighted = add(
             *[
                 Mul((Var(d_out_sym[k], _flat(v.d_out, k)), Var(self.names.out(k), _flat(v.y, k))))
@@ -408,7 +422,7 @@ class Layer(ABC):
         )
         for i in range(self.units):
             rhs = Mul((Var(self.names.out(i), _flat(v.y, i)), Sub(Var(d_out_sym[i], _flat(v.d_out, i)), weighted)))
-            symbol = self.names.err(i) if textbook else self.dpre_symbol(i, ctx)
+            symbol = self.error_symbol(i, ctx) if textbook else self.dpre_symbol(i, ctx)
             yield Equation.of("error", symbol, rhs, _flat(v.d_pre, i))
 
     def propagation_terms(self, v: LayerValues, ctx: EquationContext) -> list[Expr]:

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..expr import Add, Elem, Expr, Mul, Num, Sym, Var, add, mul
+from ..numerical import flag_non_finite
 from ..spec import LayerSpec, Param, ParamInit, Reader, format_shape, read_param
 from ..trace import NamedArray
 from .base import EquationContext, LayerValues, UnitNames
@@ -309,7 +310,8 @@ class Conv2d(MapLayer):
         return win[:, ::sh, ::sw, ::dh, ::dw][:, :ho, :wo]
 
     def pre_activation(self, params: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-        e = np.einsum("chwab,ocab->ohw", self.windows(x), self.slid(params))
+        # np.einsum sets no floating-point flag when a sum overflows: flag_non_finite sets it (numerical.py)
+        e = flag_non_finite(np.einsum("chwab,ocab->ohw", self.windows(x), self.slid(params)))
         if "bias" in params:
             e = e + params["bias"][:, None, None]
         return e
@@ -327,11 +329,11 @@ class Conv2d(MapLayer):
                 dxp[:, a * dh : a * dh + sh * (ho - 1) + 1 : sh, b * dw : b * dw + sw * (wo - 1) + 1 : sw] += np.einsum(
                     "ohw,oc->chw", d, k[:, :, a, b]
                 )
-        return dxp[:, ph : ph + h, pw : pw + w]
+        return flag_non_finite(dxp[:, ph : ph + h, pw : pw + w])
 
     def param_gradients(self, x: np.ndarray, d_pre: np.ndarray) -> dict[str, np.ndarray]:
         d = d_pre.reshape(self.spec.out_shape)
-        g = np.einsum("chwab,ohw->ocab", self.windows(x), d)
+        g = flag_non_finite(np.einsum("chwab,ohw->ocab", self.windows(x), d))
         if self.flip:
             g = g[:, :, ::-1, ::-1]
         grads = {"weight": np.ascontiguousarray(g).reshape(self.spec.params["weight"].value.shape)}

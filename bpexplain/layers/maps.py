@@ -52,19 +52,23 @@ class MapNames(UnitNames):
 
 class LayerMapNames(UnitNames):
     """The names of a layer whose maps go through an activation: its outputs are `out`, its pre-activations
-    `pre`. The error symbol follows the notation: δY (∂E/∂Y) in the lecture's, δO (∂E/∂O) in the textbook's,
-    where δ is the error at the input of the activation."""
+    `pre`. `err` is the error at the output, δY = ∂E/∂Y (the lecture's δ, and what the layer above calls the
+    error of its input); `pre_err` the error at the input of the activation, δO = ∂E/∂O (the textbook's δ).
+    Which of the two is the layer's δ is the notation's choice, made where an equation is built
+    (`MapLayer.error_symbol`), never stored here: these names are shared with the layer above."""
 
-    def __init__(self, out: MapNames, pre: MapNames) -> None:
+    def __init__(self, out: MapNames, pre: UnitNames) -> None:
         self.outs = out
         self.pre = pre
-        self.textbook = False
 
     def out(self, i: int) -> Elem:
         return self.outs.out(i)
 
     def err(self, i: int) -> Elem:
-        return self.pre.err(i) if self.textbook else self.outs.err(i)
+        return self.outs.err(i)
+
+    def pre_err(self, i: int) -> Expr:
+        return self.pre.err(i)
 
 
 class MapLayer(Layer):
@@ -85,30 +89,18 @@ class MapLayer(Layer):
     def names(self) -> UnitNames:
         return self._names
 
-    def _notation(self, ctx: EquationContext) -> None:
-        if isinstance(self._names, LayerMapNames):
-            self._names.textbook = ctx.notation == "textbook"
-
     def func_symbol(self, i: int) -> Sym:
         return Sym(self.activation.label)
 
     def deriv_symbol(self, i: int) -> Expr:
         return Partial(self.names.out(i), self.pre_symbol(i))
 
-    def error_factors(self, v: LayerValues, ctx: EquationContext, i: int) -> tuple[Expr, ...]:
-        self._notation(ctx)
-        return super().error_factors(v, ctx, i)
-
-    def error_equations(
-        self,
-        v: LayerValues,
-        ctx: EquationContext,
-        incoming: list[Expr] | None,
-        target: np.ndarray | None,
-        output_pairs: list[tuple[Expr, Expr]] | None,
-    ) -> Iterator[Equation]:
-        self._notation(ctx)
-        return super().error_equations(v, ctx, incoming, target, output_pairs)
+    def error_symbol(self, i: int, ctx: EquationContext) -> Expr:
+        """δO (∂E/∂O) in the textbook's notation where the maps go through an activation; else δ of the output."""
+        names = self._names
+        if ctx.notation == "textbook" and isinstance(names, LayerMapNames):
+            return names.pre_err(i)
+        return names.err(i)
 
     def update_equations(
         self,

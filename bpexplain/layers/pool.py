@@ -187,6 +187,10 @@ class MaxPool(Pool):
     def input_gradient(self, params: Mapping[str, np.ndarray], x: np.ndarray, d_pre: np.ndarray) -> np.ndarray:
         return self._route(x, d_pre)
 
+    def sides(self, v: LayerValues) -> bytes:
+        """Which element wins each window: a change of winner is a kink of max."""
+        return self.winners(v.x).tobytes()
+
     def _route(self, x: np.ndarray, d: np.ndarray) -> np.ndarray:
         out = np.zeros(int(np.prod(self.spec.in_shape)))
         fields = np.asarray(self.fields())

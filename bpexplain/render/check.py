@@ -1,7 +1,10 @@
 """The views of a gradient check (`bpexplain check`): a plain-text table, a rich table, and JSON.
 
 One row per parameter element: its symbol, the back-propagated gradient, the finite-difference
-estimate, their difference and a verdict. Nothing is computed here (see `bpexplain.check`).
+estimate, their difference and a verdict: ok, kink (the difference straddles a point where E is not
+differentiable, so the two need not agree) or DISAGREE. Nothing is computed here (see `bpexplain.check`).
+The JSON is strict (no bare NaN or Infinity): a NaN is null and an infinity the string "inf" or "-inf",
+as in the trace's JSON.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..check import CheckResult
+from .json import _num
 from .numbers import format_number
 from .printer import TextPrinter
 
@@ -23,7 +27,7 @@ def rows(result: CheckResult, precision: int = 8) -> list[tuple[str, str, str, s
             format_number(r.backprop, precision),
             format_number(r.numeric, precision),
             format_number(r.difference, 2),
-            "ok" if r.ok else "DISAGREE",
+            r.verdict,
         )
         for r in result.rows
     ]
@@ -42,13 +46,24 @@ def intro(result: CheckResult) -> str:
     )
 
 
+def _labels(rows: tuple[Any, ...]) -> str:
+    return ", ".join(r.label for r in rows[:8]) + (" …" if len(rows) > 8 else "")
+
+
 def verdict(result: CheckResult) -> str:
+    kinks = result.kinks
+    kink_note = (
+        f"{len(kinks)} straddle a kink ({_labels(kinks)}): E is not differentiable between w − h and w + h "
+        "(a ReLU at 0, a tie in a max-pool window), so back-propagation's one-sided convention and the "
+        "central difference need not agree; that is not an error."
+    )
     if result.ok:
-        return f"All {len(result.rows)} gradients agree."
-    return (
-        f"{len(result.failures)} of {len(result.rows)} gradients DISAGREE: "
-        + ", ".join(r.label for r in result.failures[:8])
-        + (" …" if len(result.failures) > 8 else "")
+        if not kinks:
+            return f"All {len(result.rows)} gradients agree."
+        agree = len(result.rows) - len(kinks)
+        return f"{agree} of {len(result.rows)} gradients agree; {kink_note}"
+    return f"{len(result.failures)} of {len(result.rows)} gradients DISAGREE: {_labels(result.failures)}" + (
+        f". Also, {kink_note}" if kinks else ""
     )
 
 
@@ -75,7 +90,8 @@ def rich_view(result: CheckResult, precision: int = 8) -> Any:
     for i, head in enumerate(HEADS):
         table.add_column(head, justify="left" if i in (0, 4) else "right")
     for row in rows(result, precision):
-        table.add_row(*row[:4], Text(row[4], style="green" if row[4] == "ok" else "bold red"))
+        style = {"ok": "green", "kink": "yellow"}.get(row[4], "bold red")
+        table.add_row(*row[:4], Text(row[4], style=style))
     return Group(
         Text(intro(result), style="italic"),
         table,
@@ -92,16 +108,65 @@ def to_dict(result: CheckResult) -> dict[str, Any]:
         "rtol": result.rtol,
         "atol": result.atol,
         "ok": result.ok,
+        "kinks": len(result.kinks),
         "parameters": [
             {
                 "parameter": r.parameter,
                 "index": list(r.index),
                 "symbol": printer.doprint(r.symbol),
-                "backprop": r.backprop,
-                "numeric": r.numeric,
-                "difference": r.difference,
+                "backprop": _num(r.backprop),
+                "numeric": _num(r.numeric),
+                "difference": _num(r.difference),
                 "ok": r.ok,
+                "verdict": r.verdict,
             }
             for r in result.rows
         ],
     }
+
+
+def to_json(result: CheckResult) -> str:
+    """Strict JSON (json.dumps with allow_nan=False): NaN as null, infinities as "inf" / "-inf"."""
+    import json
+
+    return json.dumps(to_dict(result), ensure_ascii=False, indent=1, allow_nan=False)
+
+
+class LazyProgress:
+    """A progress bar on stderr (rich's Progress, imported only when shown) that appears only once the work has
+    taken `after` seconds: a quick check shows nothing. Called as progress(done, total)."""
+
+    def __init__(self, after: float = 1.0) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._start = self._clock()
+        self._after = after
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> LazyProgress:
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            if self._clock() - self._start < self._after or done >= total:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(
+                TextColumn("checking gradients"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("check", total=total)
+        self._bar.update(self._task, completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,9 +72,13 @@ class SummaryTable:
 
 
 def parameter_rows(
-    initial: dict[str, np.ndarray], symbols: dict[str, tuple[str, ...]], limit: int = 40
+    initial: dict[str, np.ndarray],
+    symbols: dict[str, tuple[str, ...]],
+    limit: int = 40,
+    plain: Callable[[str], str] = str,
 ) -> list[tuple[str, str, tuple[int, ...]]]:
-    """(label, parameter name, index) for every parameter element, when there are at most `limit`."""
+    """(label, parameter name, index) for every parameter element, when there are at most `limit`; a
+    parameter without symbols is labelled by its name and index, written by `plain` (a format's escaping)."""
     total = sum(int(a.size) for a in initial.values())
     if total > limit:
         return []
@@ -81,22 +86,26 @@ def parameter_rows(
     for name, arr in initial.items():
         labels = symbols.get(name)
         for k, idx in enumerate(np.ndindex(arr.shape)):
-            label = labels[k] if labels else f"{name}{list(idx)}"
+            label = labels[k] if labels else plain(f"{name}{list(idx)}")
             rows.append((label, name, idx))
     return rows
 
 
 def summary_cells(
-    summary: SummaryTable, h: TraceHeader, precision: int, symbols: dict[str, tuple[str, ...]]
+    summary: SummaryTable,
+    h: TraceHeader,
+    precision: int,
+    symbols: dict[str, tuple[str, ...]],
+    plain: Callable[[str], str] = str,
 ) -> tuple[list[str | None], list[str | None], list[tuple[str, list[str | None]]]]:
     """The end-of-run table as text cells, None where steps are left out: the column heads (step n), the
     loss row (one cell a column), and a row per parameter element: its label (from `symbols`, as each
-    format writes them), its initial value, then one cell a column."""
+    format writes them; other labels written by `plain`), its initial value, then one cell a column."""
     cols = summary.columns()
     heads = [None if c is None else f"step {c[1].index}" for c in cols]
     losses = [None if c is None else fmt(c[1].loss, precision) for c in cols]
     rows = []
-    for label, name, idx in parameter_rows(h.initial_parameters, symbols):
+    for label, name, idx in parameter_rows(h.initial_parameters, symbols, plain=plain):
         cells: list[str | None] = [fmt(float(h.initial_parameters[name][idx]), precision)]
         for c in cols:
             params = c[1].parameters if c is not None else None

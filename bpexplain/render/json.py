@@ -91,6 +91,14 @@ class JsonParts:
             d["note"] = eq.note
         return d
 
+    def layer_values(self, b: Block) -> Iterator[dict[str, Any]]:
+        """The vectors a block shows at --detail layer (e, y, δ, dh/de, ∂E/∂e, gradients, updated values)."""
+        for named in b.arrays:
+            d: dict[str, Any] = {"phase": b.phase, "layer": b.layer, "label": named.label, "value": array(named.value)}
+            if b.sample is not None:
+                d["sample"] = b.sample
+            yield d
+
     def step_end(self, e: StepEnd) -> dict[str, Any]:
         d: dict[str, Any] = {
             "outputs": {k: array(v) for k, v in e.outputs.items()},
@@ -135,8 +143,11 @@ class JsonRenderer:
         dump = _dumps
         first_step = True
         first_eq = True
+        by_layer = False  # --detail layer: each block's vectors (δ, dh/de, ...) go into the step too
+        layer_values: list[dict[str, Any]] = []
         for ev in events:
             if isinstance(ev, TraceHeader):
+                by_layer = ev.settings.detail == "layer"
                 head = dump(self.parts.header(ev))
                 yield head[:-1] + ', "steps": ['
             elif isinstance(ev, StepStart):
@@ -147,8 +158,13 @@ class JsonRenderer:
                 for eq in ev.equations:
                     yield ("" if first_eq else ", ") + dump(self.parts.equation(eq, ev))
                     first_eq = False
+                if by_layer:
+                    layer_values.extend(self.parts.layer_values(ev))
             elif isinstance(ev, StepEnd):
-                yield "], " + dump(self.parts.step_end(ev))[1:]
+                end = self.parts.step_end(ev)
+                if by_layer:
+                    end["layer_values"], layer_values = layer_values, []
+                yield "], " + dump(end)[1:]
             elif isinstance(ev, TraceEnd):
                 yield "], " + dump(self.parts.end(ev))[1:] + "\n"
 

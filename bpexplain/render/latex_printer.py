@@ -150,7 +150,7 @@ class LatexPrinter(Printer):
         elif len(core) == 1 and core.isascii():
             out = core
         else:
-            out = r"\operatorname{" + core + "}"
+            out = r"\operatorname{" + _spell(core).strip() + "}"
         return out + ("'" * (len(text) - len(core)) if prime else "")
 
     # ---- derivatives --------------------------------------------------------------------------
@@ -197,8 +197,22 @@ class LatexPrinter(Printer):
 
 
 def _spell(text: str) -> str:
-    """Greek letters as commands (followed by a space, so that \\delta O stays two tokens)."""
-    return "".join(GREEK[c] + " " if c in GREEK else c for c in text)
+    """A symbol's name in math-mode ASCII: Greek letters and symbols as commands (followed by a space, so
+    that \\delta O stays two tokens), any other non-ASCII character as text (see `latex_literal`)."""
+    return "".join(_math_char(c) for c in text)
+
+
+def _math_char(c: str) -> str:
+    if c in GREEK:
+        return GREEK[c] + " "
+    if c.isascii() and c.isprintable():  # symbols are the engine's, ASCII as LaTeX reads it
+        return c
+    if c in HATS:
+        return r"\hat{" + HATS[c] + "}"
+    if c in _MATH_SYMBOLS:
+        command = _MATH_SYMBOLS[c]
+        return command + " " if command[-1].isalpha() else command
+    return r"\text{" + latex_literal(c) + "}"
 
 
 def _subscript(text: str) -> str:
@@ -224,6 +238,11 @@ def latex_number(text: str) -> str:
 
 
 # ---- prose ------------------------------------------------------------------------------------
+#
+# Text-mode LaTeX is pure ASCII: every character outside printable ASCII is spelled with a command
+# that a basic pdflatex knows (no Unicode fonts, no inputenc needed), and every ASCII character that
+# means something to TeX is escaped one by one. A character with no spelling is written as its code
+# point, `[U+263A]`: visible, and never a '?' that hides what was there.
 
 _TEXT_ESCAPES = {
     "\\": r"\textbackslash{}",
@@ -236,70 +255,254 @@ _TEXT_ESCAPES = {
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
 }
+# the whole Greek alphabet in math mode; the capitals that look Latin are upright Latin letters
+_GREEK_MATH = {
+    **GREEK,
+    "ζ": r"\zeta",
+    "ι": r"\iota",
+    "κ": r"\kappa",
+    "ν": r"\nu",
+    "ξ": r"\xi",
+    "ο": "o",
+    "π": r"\pi",
+    "ρ": r"\rho",
+    "ς": r"\varsigma",
+    "υ": r"\upsilon",
+    "χ": r"\chi",
+    "ψ": r"\psi",
+    "ω": r"\omega",
+    "ϵ": r"\epsilon",
+    "ϑ": r"\vartheta",
+    "ϕ": r"\phi",
+    "ϱ": r"\varrho",
+    "ϖ": r"\varpi",
+    "Γ": r"\Gamma",
+    "Θ": r"\Theta",
+    "Λ": r"\Lambda",
+    "Ξ": r"\Xi",
+    "Π": r"\Pi",
+    "Υ": r"\Upsilon",
+    "Φ": r"\Phi",
+    "Ψ": r"\Psi",
+    "Ω": r"\Omega",
+    **{g: rf"\mathrm{{{a}}}" for g, a in zip("ΑΒΕΖΗΙΚΜΝΟΡΤΧ", "ABEZHIKMNOPTX")},
+}
+# mathematical symbols, in math mode (text mode wraps them in $...$)
+_MATH_SYMBOLS = {
+    "−": "-",
+    "·": r"\cdot",
+    "×": r"\times",
+    "÷": r"\div",
+    "≠": r"\neq",
+    "≤": r"\leq",
+    "≥": r"\geq",
+    "≈": r"\approx",
+    "≡": r"\equiv",
+    "∝": r"\propto",
+    "∂": r"\partial",
+    "∇": r"\nabla",
+    "∑": r"\sum",
+    "∏": r"\prod",
+    "∫": r"\int",
+    "√": r"\surd",
+    "±": r"\pm",
+    "∓": r"\mp",
+    "∞": r"\infty",
+    "∈": r"\in",
+    "∉": r"\notin",
+    "∀": r"\forall",
+    "∃": r"\exists",
+    "∅": r"\emptyset",
+    "∩": r"\cap",
+    "∪": r"\cup",
+    "⊂": r"\subset",
+    "⊆": r"\subseteq",
+    "∧": r"\wedge",
+    "∨": r"\vee",
+    "¬": r"\neg",
+    "∘": r"\circ",
+    "⊙": r"\odot",
+    "⊗": r"\otimes",
+    "⊕": r"\oplus",
+    "∗": r"\ast",
+    "⋆": r"\star",
+    "⌊": r"\lfloor",
+    "⌋": r"\rfloor",
+    "⌈": r"\lceil",
+    "⌉": r"\rceil",
+    "⟨": r"\langle",
+    "⟩": r"\rangle",
+    "‖": r"\|",
+    "→": r"\rightarrow",
+    "←": r"\leftarrow",
+    "↔": r"\leftrightarrow",
+    "⇒": r"\Rightarrow",
+    "⇐": r"\Leftarrow",
+    "⇔": r"\Leftrightarrow",
+    "↦": r"\mapsto",
+    "↑": r"\uparrow",
+    "↓": r"\downarrow",
+    "⋮": r"\vdots",
+    "⋯": r"\cdots",
+    "⋱": r"\ddots",
+    "′": r"{}^{\prime}",
+    "″": r"{}^{\prime\prime}",
+    "°": r"{}^{\circ}",
+    "µ": r"\mu",
+    "ℝ": r"\mathrm{R}",
+    "ℓ": r"\ell",
+    **_GREEK_MATH,
+}
+_SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼ⁿⁱ", "0123456789+-=ni"))
+_SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉₊₋₌ₐₑₒₓₕₖₗₘₙₚₛₜ", "0123456789+-=aeoxhklmnpst"))
 # Unicode in the trace's prose, in text mode (pdflatex has no Greek text font by default)
 _TEXT_SYMBOLS = {
+    **{k: f"${v}$" for k, v in _MATH_SYMBOLS.items()},
+    **{k: rf"\textsuperscript{{{v}}}" for k, v in _SUPERSCRIPTS.items()},
+    **{k: rf"\textsubscript{{{v}}}" for k, v in _SUBSCRIPTS.items()},
     "−": "$-$",
-    "·": r"$\cdot$",
-    "×": r"$\times$",
-    "≠": r"$\neq$",
-    "≤": r"$\leq$",
-    "≥": r"$\geq$",
-    "∂": r"$\partial$",
-    "Σ": r"$\Sigma$",
     "√": r"$\surd$",
-    "±": r"$\pm$",
     "½": r"$\frac{1}{2}$",
-    "²": r"\textsuperscript{2}",
+    "¼": r"$\frac{1}{4}$",
+    "¾": r"$\frac{3}{4}$",
     "–": "--",
     "—": "---",
+    "‐": "-",
+    "‑": "-",
     "…": r"\ldots{}",
     "•": r"\textbullet{}",
-    "→": r"$\rightarrow$",
     "⁽": "(",
     "⁾": ")",
     "ŷ": r"$\hat{y}$",
-    "≈": r"$\approx$",
-    "∈": r"$\in$",
-    "⋮": r"$\vdots$",
     "<": "$<$",
     ">": "$>$",
     "|": "$|$",
     "'": "'",
     "“": "``",
     "”": "''",
+    "‘": "`",
     "’": "'",
-    **{k: f"${v}$" for k, v in GREEK.items() if k not in ("Σ",)},
+    "‚": ",",
+    "„": ",,",
+    "«": "$<<$",
+    "»": "$>>$",
+    "\u00a0": "~",
+    "\u202f": "~",
+    "\u2009": r"\,",
+    "\u00ad": "",
+    "\u200b": "",
+    "§": r"\S{}",
+    "¶": r"\P{}",
+    "©": r"\copyright{}",
+    "£": r"\pounds{}",
+    "€": "EUR",
+    "†": r"\dag{}",
+    "‡": r"\ddag{}",
+    "¿": r"?`",
+    "¡": r"!`",
+}
+# Latin letters that are not a letter plus accents
+_LETTERS = {
+    "ß": r"\ss{}",
+    "æ": r"\ae{}",
+    "Æ": r"\AE{}",
+    "œ": r"\oe{}",
+    "Œ": r"\OE{}",
+    "ø": r"\o{}",
+    "Ø": r"\O{}",
+    "å": r"\aa{}",
+    "Å": r"\AA{}",
+    "ł": r"\l{}",
+    "Ł": r"\L{}",
+    "ı": r"\i{}",
+    "ȷ": r"\j{}",
+    "đ": "d",
+    "Đ": "D",
+    "ð": "d",
+    "Ð": "D",
+    "þ": "th",
+    "Þ": "Th",
+}
+# combining accents and the text-mode command that puts each over a letter
+_ACCENTS = {
+    "\u0300": r"\`",
+    "\u0301": r"\'",
+    "\u0302": r"\^",
+    "\u0303": r"\~",
+    "\u0304": r"\=",
+    "\u0306": r"\u",
+    "\u0307": r"\.",
+    "\u0308": r"\"",
+    "\u030a": r"\r",
+    "\u030b": r"\H",
+    "\u030c": r"\v",
+    "\u0327": r"\c",
+    "\u0323": r"\d",
+    "\u0331": r"\b",
 }
 
 
 def latex_text(text: str) -> str:
-    """Plain prose in text-mode LaTeX: specials escaped, Unicode maths spelled, x_mn as x\\textsubscript{mn}."""
+    """Plain prose in text-mode LaTeX: specials escaped, Unicode maths spelled, x_mn as x\\textsubscript{mn}.
+
+    Pure ASCII. For text from a network file (names, titles) use `latex_literal`, which shows every
+    character as written (an underscore is an underscore there)."""
+    return _text(text, subscripts=True)
+
+
+def latex_literal(text: str) -> str:
+    """Text from the network file in text-mode LaTeX, every character as written: pure ASCII, each
+    special escaped, `[` and `]` in braces (so that no `\\\\` or `\\item` before them reads an option),
+    no ligature made of two characters (`--`, `?``)."""
+    return _text(text, subscripts=False)
+
+
+def _text(text: str, subscripts: bool) -> str:
+    import unicodedata
+
+    text = unicodedata.normalize("NFC", text)
     out: list[str] = []
     i = 0
     while i < len(text):
         c = text[i]
         if c == "_":
-            m = re.match(r"_(\([^)\s]*\)[A-Za-z0-9]*|[A-Za-z0-9]+)", text[i:])
+            m = re.match(r"_(\([^)\s]*\)[A-Za-z0-9]*|[A-Za-z0-9]+)", text[i:]) if subscripts else None
             if m:
-                out.append(r"\textsubscript{" + latex_text(m.group(1)) + "}")
+                out.append(r"\textsubscript{" + _text(m.group(1), True) + "}")
                 i += m.end()
                 continue
             out.append(r"\_")
         elif c in _TEXT_ESCAPES:
             out.append(_TEXT_ESCAPES[c])
+        elif not subscripts and c in "[]":
+            out.append("{" + c + "}")
+        elif not subscripts and text[i : i + 2] in ("--", "?`", "!`", ",,", "''", "``"):
+            out.append(c + "{}")  # not a ligature (an en dash, an inverted mark, a closing quote)
         elif c in _TEXT_SYMBOLS:
             out.append(_TEXT_SYMBOLS[c])
-        elif c.isascii():
+        elif c.isascii() and c.isprintable():
             out.append(c)
+        elif c in _ACCENTS and out and out[-1]:  # a combining accent left over by NFC: over what came before
+            out[-1] = _ACCENTS[c] + "{" + out[-1] + "}"
         else:
             out.append(_latin(c))
         i += 1
-    return "".join(out)
+    result = "".join(out)
+    return "{}" + result if result.startswith(("[", "*")) else result
 
 
 def _latin(c: str) -> str:
-    """Any other non-ASCII character: kept if pdflatex's utf8 input knows it (Latin letters), else '?'."""
+    """Any other character: a Latin letter with accents spelled with accent commands (é -> \\'{e}), a few
+    letters of their own (ß, æ, ø, ł), and anything else as its code point: [U+263A]."""
     import unicodedata
 
-    name = unicodedata.name(c, "")
-    return c if name.startswith("LATIN") else "?"
+    if c in _LETTERS:
+        return _LETTERS[c]
+    decomposed = unicodedata.normalize("NFD", c)
+    base, marks = decomposed[0], decomposed[1:]
+    if base.isascii() and base.isalpha() and marks and all(m in _ACCENTS for m in marks):
+        out = {"i": r"\i", "j": r"\j"}.get(base, base) if "\u0323" not in marks else base
+        for mark in marks:
+            out = _ACCENTS[mark] + "{" + out + "}"
+        return out
+    return f"[U+{ord(c):04X}]"

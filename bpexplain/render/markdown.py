@@ -7,6 +7,7 @@ that `w_mn` or `Σ_n` never turns into emphasis. Like every renderer, it writes 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,12 +28,23 @@ PHASE_HEADINGS = {
     "update": "Updates",
 }
 MAX_COLUMNS = 12
-_ESCAPE = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|$#"})
+# every character that can start Markdown syntax: emphasis, code, links, HTML tags and entities, tables,
+# headings, math, strikethrough (a backslash before ASCII punctuation is always a literal character)
+_ESCAPE = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|$#&~"})
+_BLOCK_START = re.compile(r"^(?:[-+=]|\d+[.)])")  # a list item, a setext underline, a numbered item
 
 
 def md_text(text: str) -> str:
     """Prose with Markdown's specials escaped."""
     return text.translate(_ESCAPE)
+
+
+def md_line(text: str) -> str:
+    """Prose that begins a line: escaped as `md_text`, and never read as a list item or code block."""
+    text = md_text(text)
+    if text[:1].isspace():  # four spaces would open a code block
+        text = "&#32;" + text[1:]
+    return _BLOCK_START.sub(lambda m: m.group()[:-1] + "\\" + m.group()[-1], text)
 
 
 def equation_math(eq: Equation, printer: LatexPrinter) -> str:
@@ -173,7 +185,7 @@ class MarkdownRenderer(LineRenderer):
             yield ""
         else:
             for arr in b.arrays:
-                yield f"{md_text(arr.label)} ="
+                yield f"{md_line(arr.label)} ="
                 yield ""
                 yield from self.matrix_lines(arr.value)
 
@@ -207,12 +219,11 @@ class MarkdownRenderer(LineRenderer):
         yield f"## Summary: {end.steps} step(s); stopped because {md_text(end.stopped)}"
         yield ""
         symbols = {n: tuple(self.math(s) for s in syms) for n, syms in self.header.parameter_symbols.items()}
-        cols, losses, cells = summary_cells(self.summary, self.header, self.precision, symbols)
+        cols, losses, cells = summary_cells(self.summary, self.header, self.precision, symbols, md_text)
         yield "| | initial | " + " | ".join("…" if c is None else c for c in cols) + " |"
         yield "| --- | ---: | " + " | ".join("---:" for _ in cols) + " |"
         yield "| $E$ | | " + " | ".join("…" if c is None else c for c in losses) + " |"
         for label, row in cells:
-            label = label if label.startswith("$") else md_text(label)
             yield "| " + " | ".join([label] + ["…" if c is None else c for c in row]) + " |"
         yield ""
         if end.drift:
