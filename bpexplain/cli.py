@@ -80,9 +80,8 @@ def _common_options(f: Callable[..., Any], training: bool = True) -> Callable[..
         click.option(
             "--max-equations",
             type=Whole(0, limits.MAX_EQUATIONS),
-            default=500_000,
-            show_default=True,
-            help="Refuse at once a network whose full trace has more equations a step (0: no limit).",
+            help="Refuse at once a full trace of more equations a step (a run, for html and svg); "
+            "0: no limit. Default: the format's limit (500,000 a step for text; see docs/errors.md).",
         ),
         click.option(
             "-o",
@@ -447,6 +446,7 @@ def _run(
     view = {k: common.pop(k) if k in common else run_options.pop(k) for k in VIEW_KEYS}
     if command == "forward":
         _refuse_training_views(view)
+    fmt = _chosen_format(fmt, view["output"])  # the trace-size guard weighs the format's cost (limits.py)
     event_filter = _event_filter(view)
     shown = event_filter.steps if event_filter is not None else None
     if command == "train" and shown:
@@ -472,7 +472,7 @@ def _run(
             picture_format(plot)  # both checked before the run, not after it
             require_matplotlib()
         spec = load_network(net, sets)
-        stream = run(spec, RunOptions(command=command, **common, **run_options))
+        stream = run(spec, RunOptions(command=command, output_format=fmt, **common, **run_options))
         if plot is None:
             return stream
         from .plot import LossRecorder
@@ -634,6 +634,17 @@ def _char_name(text: Any, index: int) -> str:
 
 
 ENCODING_HINT = "UTF-8: set PYTHONIOENCODING=utf-8 or PYTHONUTF8=1, or write with -o FILE, which is always UTF-8"
+
+
+def _chosen_format(fmt: str, output: str | None) -> str:
+    """The format `auto` stands for: the extension of -o FILE, else rich in a terminal and text when piped."""
+    if fmt != "auto":
+        return fmt
+    if output is not None:
+        from .output import output_format
+
+        return output_format(output, fmt)  # refuses .pdf and other binary documents
+    return "rich" if _stdout_is_terminal() else "text"
 
 
 def _stdout_is_terminal() -> bool:

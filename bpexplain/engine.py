@@ -21,7 +21,7 @@ from .expr import Expr, Sym, Var
 from .functions import LOSSES, Loss
 from .layers import input_names, layer_class
 from .layers.base import EquationContext, Layer, LayerValues
-from .limits import MAX_EQUATIONS, check_trace_size
+from .limits import check_trace_size
 from .numerical import checked, locate
 from .spec import NetworkSpec
 from .trace import Block, Drift, Equation, Event, NamedArray, StepEnd, StepStart, TraceEnd, TraceHeader
@@ -49,7 +49,8 @@ class RunOptions:
     detail: str = "full"  # full, layer or summary
     precision: int = 4
     sample: int = 1  # forward: which sample (1-based)
-    max_equations: int = MAX_EQUATIONS  # refuse a full trace longer than this a step (0: no limit; limits.py)
+    max_equations: int | None = None  # refuse a longer full trace (None: the format's limit; 0: none; limits.py)
+    output_format: str = "text"  # the format the trace is written in, whose cost limits.py weighs
     round: int | None = None  # carry every value rounded to this many decimals, as by hand (see rounding.py)
 
 

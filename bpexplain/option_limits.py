@@ -11,7 +11,7 @@ from __future__ import annotations
 MAX_STEPS = 100_000_000  # --steps, and every step number in --step / --steps-shown
 MAX_EPOCHS = 100_000_000  # --epochs
 MAX_STEP_PARTS = 1_000  # comma-separated parts of one --step / --steps-shown list
-MAX_SEED = 2**32 - 1  # --seed: 0 to 4,294,967,295, the seeds every random generator accepts
+MAX_SEED = 2**63 - 1  # --seed: the same range as a network file's seed (limits.MAX_SEED)
 MAX_INDEX = 1_000_000_000  # --sample and --limit (the data and the parameters are smaller still)
 PRECISION = (1, 17)  # --precision: significant digits; 17 is all a float64 has
 ROUND = (0, 12)  # --round: decimals carried as by hand

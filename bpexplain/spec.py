@@ -8,8 +8,11 @@ was found and what was expected. Layer-specific keys are validated by the layer'
 
 from __future__ import annotations
 
+import datetime
 import math
+import os
 import re
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, NoReturn
@@ -19,13 +22,21 @@ import yaml
 
 from .errors import BpexplainError, Location
 from .functions import LOSSES
+from .limits import (
+    MAX_CONNECTIONS,
+    MAX_DATA_VALUES,
+    MAX_DECIMALS,
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_INPUTS,
+    MAX_NODES,
+    MAX_PARAMETERS,
+    MAX_SAMPLES,
+    MAX_SEED,
+    MAX_SIZE,
+    MAX_UNITS,
+)
 from .record import Record
-
-MAX_FILE_BYTES = 2_000_000
-MAX_NODES = 200_000
-MAX_DEPTH = 64
-MAX_PARAMETERS = 2_000_000  # weights and biases of the whole network
-MAX_UNITS = 2_000_000  # values computed in one forward pass (the sum of every layer's output size)
 
 
 class Param(Record):
@@ -241,6 +252,40 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: 
             seen.add(key)
 
 
+_SCALAR_KINDS = {
+    "tag:yaml.org,2002:null": "null",
+    "tag:yaml.org,2002:bool": "true or false",
+    "tag:yaml.org,2002:int": "a whole number",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:binary": "base64 data",
+    "tag:yaml.org,2002:timestamp": "a date",
+    "tag:yaml.org,2002:str": "text",
+}
+
+
+def _checked_scalar(construct: Any, kind: str) -> Any:
+    """A scalar constructor whose bad value (`!!int abc`, `!!timestamp 2001-13-99`, `!!binary %%%`, an
+    integer of more digits than Python converts) is a YAML error at the node, not a Python exception."""
+
+    def checked(loader: Any, node: yaml.Node) -> Any:
+        try:
+            return construct(loader, node)
+        except (ValueError, TypeError, OverflowError):  # binascii.Error is a ValueError
+            value = str(node.value)
+            shown = repr(value if len(value) <= 40 else value[:37] + "...")
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"{shown} cannot be read as {kind} ({node.tag.replace('tag:yaml.org,2002:', '!!')})",
+                node.start_mark,
+            ) from None
+
+    return checked
+
+
+for _tag, _kind in _SCALAR_KINDS.items():
+    _UniqueKeyLoader.add_constructor(_tag, _checked_scalar(_UniqueKeyLoader.yaml_constructors[_tag], _kind))
+
 # YAML 1.1 reads 1e-3 (no dot) as text; students write it as a number, so read it as one.
 _UniqueKeyLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
@@ -391,17 +436,26 @@ def read_network_text(name_or_path: str) -> tuple[str, str]:
             where=Location(name_or_path),
             expected="a path to a .yaml file or one of: " + ", ".join(bundled_names()),
         )
-    if path.is_dir():
-        raise BpexplainError("is a directory", where=Location(name_or_path), expected="a YAML network file")
     try:
-        size = path.stat().st_size
+        info = path.stat()  # a FIFO, a device or a socket would block or never end when opened: refused first
+        kind = _special_kind(info.st_mode)
+        if kind == "a directory":
+            raise BpexplainError("is a directory", where=Location(name_or_path), expected="a YAML network file")
+        if kind:
+            raise BpexplainError(
+                f"is {kind}, not a regular file", where=Location(name_or_path), expected="a YAML network file"
+            )
+        size = info.st_size
         if size > MAX_FILE_BYTES:
             raise BpexplainError(
                 f"the file is {size} bytes",
                 where=Location(name_or_path),
                 expected=f"at most {MAX_FILE_BYTES} bytes for a network description",
             )
-        with path.open("rb") as f:  # one byte past the limit at most: /dev/zero or a pipe has no size
+        with path.open("rb") as f:  # one byte past the limit at most, should the file grow meanwhile
+            kind = _special_kind(os.fstat(f.fileno()).st_mode)
+            if kind:  # replaced since it was looked at
+                raise BpexplainError(f"is {kind}, not a regular file", where=Location(name_or_path))
             data = f.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             raise BpexplainError(
@@ -420,6 +474,20 @@ def read_network_text(name_or_path: str) -> tuple[str, str]:
         raise BpexplainError(f"the file is not UTF-8 text ({exc.reason})", where=Location(name_or_path)) from None
     except OSError as exc:
         raise BpexplainError(f"the file cannot be read ({exc.strerror})", where=Location(name_or_path)) from None
+
+
+def _special_kind(mode: int) -> str:
+    """What a file that is not a regular file is ("a FIFO (named pipe)", ...); "" for a regular file."""
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "" if stat.S_ISREG(mode) else "an unknown kind of file"
 
 
 def load_network(name_or_path: str, overrides: Sequence[str] = ()) -> NetworkSpec:
@@ -462,18 +530,21 @@ class Reader:
     def number(self, value: Any, path: tuple, positive: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(path, f"found {describe(value)}", expected="a number")
+        if not _finite(value):
+            self.fail(path, f"found {_show(value)}", expected="a finite number (within ±1.8e308)")
         x = float(value)
-        if not math.isfinite(x):
-            self.fail(path, f"found {value!r}", expected="a finite number")
         if positive and x <= 0:
             self.fail(path, f"found {value!r}", expected="a number greater than 0")
         return x
 
-    def integer(self, value: Any, path: tuple, minimum: int = 0) -> int:
+    def integer(self, value: Any, path: tuple, minimum: int = 0, maximum: int | None = None) -> int:
+        """A whole number from `minimum` to `maximum` (a limit of `limits.py`, checked before it is used)."""
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(path, f"found {describe(value)}", expected=f"a whole number ≥ {minimum}")
         if value < minimum:
-            self.fail(path, f"found {value}", expected=f"a whole number ≥ {minimum}")
+            self.fail(path, f"found {_show(value)}", expected=f"a whole number ≥ {minimum}")
+        if maximum is not None and value > maximum:
+            self.fail(path, f"found {_show(value)}", expected=f"a whole number ≤ {maximum:,}, the limit here")
         return int(value)
 
     def string(self, value: Any, path: tuple, choices: Sequence[str] | None = None) -> str:
@@ -508,9 +579,24 @@ class Reader:
         for sub, leaf in _leaves(value, path):
             if isinstance(leaf, bool) or not isinstance(leaf, (int, float, list)):
                 self.fail(sub, f"found {describe(leaf)}", expected="a number")
-            if isinstance(leaf, float) and not math.isfinite(leaf):
-                self.fail(sub, f"found {leaf!r}", expected="a finite number")
+            if isinstance(leaf, (int, float)) and not isinstance(leaf, bool) and not _finite(leaf):
+                self.fail(sub, f"found {_show(leaf)}", expected="a finite number (within ±1.8e308)")
         self.fail(path, "the rows are of different lengths (a ragged matrix)", expected=expected)
+
+
+def _finite(value: int | float) -> bool:
+    """Whether a number read from YAML is a finite float64 (a whole number of 400 digits is not)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _show(value: Any) -> str:
+    """A number for a message; a whole number of many digits by its length (and never converted whole)."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -(10**21) < value < 10**21:
+        return f"a whole number of {len(str(abs(value)))} digits"
+    return repr(value)
 
 
 def _leaves(value: Any, path: tuple) -> Iterable[tuple[tuple, Any]]:
@@ -526,7 +612,7 @@ def _shape_of(value: Any) -> tuple[int, ...] | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return () if math.isfinite(value) else None
+        return () if _finite(value) else None
     if not isinstance(value, list) or not value:
         return (0,) if value == [] else None
     shapes = {_shape_of(v) for v in value}
@@ -549,7 +635,14 @@ def describe(value: Any) -> str:
     if isinstance(value, str):
         return f"the text {value!r}"
     if isinstance(value, (int, float)):
-        return f"the number {value!r}"
+        shown = _show(value)
+        return shown if shown.startswith("a whole") else f"the number {shown}"
+    if isinstance(value, bytes):
+        return "binary data (!!binary)"
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return f"the date {value.isoformat()}"
+    if isinstance(value, set):
+        return f"a set of {len(value)}"
     if isinstance(value, list):
         return f"a list of {len(value)}"
     if isinstance(value, dict):
@@ -565,6 +658,7 @@ class ParamInit:
         self._rng: np.random.Generator | None = None  # made on first draw: numpy.random is slow to import
         self.decimals = decimals
         self.total = 0  # parameters of the network so far
+        self.connections = 0  # products and window terms of one forward pass so far
 
     def count(self, reader: Reader, path: tuple, shape: tuple[int, ...]) -> None:
         """Refuse, before allocating it, a parameter that takes the network past MAX_PARAMETERS."""
@@ -575,6 +669,18 @@ class ParamInit:
                 path,
                 f"{format_shape(shape)} = {size:,} parameters bring the network to {self.total:,}",
                 expected=f"at most {MAX_PARAMETERS:,} parameters in all: a network small enough to explain",
+            )
+
+    def connect(self, reader: Reader, path: tuple, units: int, terms: int) -> None:
+        """Refuse, before the engine loops over them, a layer whose units × terms each (the products of a
+        weighted sum, the elements of a window) take one forward pass past MAX_CONNECTIONS."""
+        size = units * terms
+        self.connections += size
+        if self.connections > MAX_CONNECTIONS:
+            reader.fail(
+                path,
+                f"{units:,} outputs of {terms:,} terms each bring one forward pass to {self.connections:,} terms",
+                expected=f"at most {MAX_CONNECTIONS:,} in all: a network small enough to explain",
             )
 
     @property
@@ -654,12 +760,12 @@ def parse_network(text: str, source: str, overrides: Sequence[str] = ()) -> Netw
     name = r.string(top.get("name", _CONTROL.sub("?", Path(source).stem)), ("name",))
     title = fold_text(r.string(top.get("title", name), ("title",)))
     description = fold_text(r.string(top.get("description", ""), ("description",)))
-    seed = r.integer(top.get("seed", 0), ("seed",))
+    seed = r.integer(top.get("seed", 0), ("seed",), maximum=MAX_SEED)
     decimals = 2
     if "init" in top:
         init_raw = r.mapping(top["init"], ("init",), ("seed", "decimals"))
-        seed = r.integer(init_raw.get("seed", seed), ("init", "seed"))
-        decimals = r.integer(init_raw.get("decimals", decimals), ("init", "decimals"))
+        seed = r.integer(init_raw.get("seed", seed), ("init", "seed"), maximum=MAX_SEED)
+        decimals = r.integer(init_raw.get("decimals", decimals), ("init", "decimals"), maximum=MAX_DECIMALS)
     init = ParamInit(seed, decimals)
 
     input_names, input_shape = _read_inputs(r, top["inputs"])
@@ -724,7 +830,7 @@ def _read_inputs(r: Reader, raw: Any) -> tuple[tuple[str, ...], tuple[int, ...]]
     if isinstance(raw, bool):
         r.fail(path, f"found {describe(raw)}", expected="a count, a list of names, or a shape [c, h, w]")
     if isinstance(raw, int):
-        n = r.integer(raw, path, minimum=1)
+        n = r.integer(raw, path, minimum=1, maximum=MAX_INPUTS)
         return tuple(f"x{i + 1}" for i in range(n)), (n,)
     if isinstance(raw, list) and raw and all(isinstance(v, str) for v in raw):
         if len(set(raw)) != len(raw):
@@ -735,10 +841,17 @@ def _read_inputs(r: Reader, raw: Any) -> tuple[tuple[str, ...], tuple[int, ...]]
         shape_raw = m["shape"]
         if not isinstance(shape_raw, list) or not (1 <= len(shape_raw) <= 3):
             r.fail(path + ("shape",), f"found {describe(shape_raw)}", expected="[n], [h, w] or [channels, h, w]")
-        dims = tuple(r.integer(v, path + ("shape", i), minimum=1) for i, v in enumerate(shape_raw))
+        dims = tuple(r.integer(v, path + ("shape", i), 1, MAX_SIZE) for i, v in enumerate(shape_raw))
+        size = math.prod(dims)  # a Python int: no overflow
+        if size > MAX_INPUTS:
+            r.fail(
+                path + ("shape",),
+                f"the shape {format_shape(dims)} is {size:,} inputs",
+                expected=f"at most {MAX_INPUTS:,} inputs",
+            )
         if len(dims) == 2:
             dims = (1,) + dims
-        return tuple(f"x{i + 1}" for i in range(int(np.prod(dims)))), dims
+        return tuple(f"x{i + 1}" for i in range(size)), dims
     r.fail(path, f"found {describe(raw)}", expected="a count, a list of names, or {shape: [c, h, w]}")
 
 
@@ -752,6 +865,16 @@ def _given_shape(value: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
 def _read_data(r: Reader, raw: Any, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> list[Sample]:
     if not isinstance(raw, list):
         r.fail(("data",), f"found {describe(raw)}", expected="a list of {input: ..., target: ...}")
+    if len(raw) > MAX_SAMPLES:
+        r.fail(("data",), f"found {len(raw):,} samples", expected=f"at most {MAX_SAMPLES:,}")
+    per_sample = math.prod(in_shape) + math.prod(out_shape)
+    if len(raw) * per_sample > MAX_DATA_VALUES:
+        r.fail(
+            ("data",),
+            f"{len(raw):,} samples of {math.prod(in_shape):,} inputs and {math.prod(out_shape):,} outputs are "
+            f"{len(raw) * per_sample:,} values",
+            expected=f"at most {MAX_DATA_VALUES:,} values in the data (samples × (inputs + outputs))",
+        )
     samples = []
     for i, item in enumerate(raw):
         path = ("data", i)

@@ -263,7 +263,7 @@ def test_too_many_parameters_are_refused_before_they_are_drawn() -> None:
 
 
 def test_too_many_units_are_refused() -> None:
-    text = "inputs: {shape: [1, 2000, 2000]}\nlayers:\n  - {type: flatten}\n"
+    text = "inputs: {shape: [1, 1000, 1000]}\nlayers:\n  - {type: conv2d, kernel_size: 1, channels: 3}\n"
     err = error_of(text)
     assert err.path.startswith("layers[0]") and "forward pass" in err.message
 

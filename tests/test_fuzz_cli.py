@@ -71,7 +71,7 @@ TRAIN = [
     option("--epochs", INTEGERS),
     option("--batch", st.sampled_from(["single", "full", "mini"])),
     flag("--shuffle"),
-    option("--seed", st.sampled_from(["0", "7", "-1", "4294967296", "x"])),
+    option("--seed", st.sampled_from(["0", "7", "-1", "9223372036854775808", "x"])),
     option("--until-loss", NUMBERS),
     option("--rule", st.sampled_from(["exact", "slide"])),
     option("--update-order", st.sampled_from(["simultaneous", "sequential"])),

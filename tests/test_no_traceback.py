@@ -1,8 +1,8 @@
 """Every failure class we know of ends as one `error:` line, its exit status, and never a traceback.
 
-One table, run through the real CLI as a subprocess. The cases that other branches fix are here too,
-marked xfail (not strict) with the branch that fixes them, so that they pass once merged and this
-branch stays green meanwhile (the convolution's overflow, fixed on wip/numerics, is merged already).
+One table, run through the real CLI as a subprocess: usage errors, option bounds, `-o`, the network
+file (sizes, YAML tags, huge integers, a FIFO, as fixed on wip/bounds) and numerics (a convolution's
+overflow, as fixed on wip/numerics).
 """
 
 # ruff: noqa: E501  (CASES is a table: one case a line, however long)
@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -59,10 +58,6 @@ data:
 }
 
 
-def xfail(branch: str) -> Any:
-    return pytest.mark.xfail(strict=False, reason=f"fixed on branch {branch}")
-
-
 # (arguments, status, a piece of the line); {tmp} is the test's directory, where FILES are written
 CASES = [
     # click's usage errors, one line each
@@ -80,8 +75,8 @@ CASES = [
     pytest.param(["train", "lecture", "--steps", "9" * 40], 2, "--steps: found '99999", id="steps-40-digits"),
     pytest.param(["train", "lecture", "--steps", "1" + "0" * 5000], 2, "--steps: found '1000", id="steps-5000-digits"),
     pytest.param(["train", "xor", "--epochs", "1000000000"], 2, "--epochs: found 1000000000 (expected a whole number from 1 to 100,000,000)", id="epochs-huge"),
-    pytest.param(["train", "xor", "--shuffle", "--seed", "-1", "--epochs", "1"], 2, "--seed: found -1 (expected a whole number from 0 to 4,294,967,295)", id="negative-seed"),
-    pytest.param(["train", "xor", "--seed", str(2**32)], 2, "--seed: found 4294967296", id="seed-too-large"),
+    pytest.param(["train", "xor", "--shuffle", "--seed", "-1", "--epochs", "1"], 2, "--seed: found -1 (expected a whole number from 0 to 9,223,372,036,854,775,807)", id="negative-seed"),
+    pytest.param(["train", "xor", "--seed", str(2**63)], 2, "--seed: found 9223372036854775808", id="seed-too-large"),
     pytest.param(["train", "xor", "--until-loss", "nan"], 2, "--until-loss: found 'nan' (expected a finite number of at least 0)", id="until-loss-nan"),
     pytest.param(["train", "xor", "--until-loss", "inf"], 2, "--until-loss: found 'inf'", id="until-loss-inf"),
     pytest.param(["train", "xor", "--until-loss", "-1"], 2, "--until-loss: found '-1'", id="until-loss-negative"),
@@ -117,14 +112,14 @@ CASES = [
     pytest.param(["train", "lectur"], 2, "did you mean 'lecture'?", id="unknown-name"),
     pytest.param(["train", "{tmp}/binary.yaml"], 2, "error: {tmp}/binary.yaml", id="binary-file"),
     pytest.param(["train", "{tmp}/diverging.yaml", "--steps", "50"], 1, "error: ", id="numerical"),
-    # the convolution's overflow (fixed on wip/numerics, merged); the rest fixed on wip/bounds
-    pytest.param(["train", "{tmp}/bigint.yaml"], 2, "error: {tmp}/bigint.yaml:4:", id="hundreds-of-digits", marks=xfail("wip/bounds")),
-    pytest.param(["train", "{tmp}/bigrate.yaml"], 2, "error: {tmp}/bigrate.yaml:6:", id="hundreds-of-digits-rate", marks=xfail("wip/bounds")),
-    pytest.param(["train", "{tmp}/tag-int.yaml"], 2, "error: {tmp}/tag-int.yaml:4:", id="tag-int-abc", marks=xfail("wip/bounds")),
-    pytest.param(["train", "{tmp}/tag-float.yaml"], 2, "error: {tmp}/tag-float.yaml:4:", id="tag-float-x", marks=xfail("wip/bounds")),
-    pytest.param(["train", "{tmp}/tag-timestamp.yaml"], 2, "error: {tmp}/tag-timestamp.yaml:6:", id="tag-timestamp", marks=xfail("wip/bounds")),
-    pytest.param(["train", "{tmp}/decimals.yaml"], 2, "error: {tmp}/decimals.yaml:3:", id="init-decimals-400", marks=xfail("wip/bounds")),
-    pytest.param(["train", "{tmp}/fifo.yaml"], 2, "error: {tmp}/fifo.yaml", id="fifo-as-network", marks=xfail("wip/bounds")),
+    # YAML failure classes and odd files (wip/bounds), a convolution's overflow (wip/numerics)
+    pytest.param(["train", "{tmp}/bigint.yaml"], 2, "error: {tmp}/bigint.yaml:4:", id="hundreds-of-digits"),
+    pytest.param(["train", "{tmp}/bigrate.yaml"], 2, "error: {tmp}/bigrate.yaml:6:", id="hundreds-of-digits-rate"),
+    pytest.param(["train", "{tmp}/tag-int.yaml"], 2, "error: {tmp}/tag-int.yaml:4:", id="tag-int-abc"),
+    pytest.param(["train", "{tmp}/tag-float.yaml"], 2, "error: {tmp}/tag-float.yaml:4:", id="tag-float-x"),
+    pytest.param(["train", "{tmp}/tag-timestamp.yaml"], 2, "error: {tmp}/tag-timestamp.yaml:6:", id="tag-timestamp"),
+    pytest.param(["train", "{tmp}/decimals.yaml"], 2, "error: {tmp}/decimals.yaml:3:", id="init-decimals-400"),
+    pytest.param(["train", "{tmp}/fifo.yaml"], 2, "error: {tmp}/fifo.yaml", id="fifo-as-network"),
     pytest.param(["train", "{tmp}/conv-overflow.yaml"], 1, "conv1", id="conv-overflow"),
     pytest.param(["train", "{tmp}/conv-overflow.yaml", "--detail", "summary"], 1, "conv1", id="conv-overflow-lean"),
 ]  # fmt: skip

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..expr import Add, Elem, Expr, Mul, Num, Sym, Var, add, mul
+from ..limits import MAX_SIZE
 from ..numerical import flag_non_finite
 from ..spec import LayerSpec, Param, ParamInit, Reader, format_shape, read_param
 from ..trace import NamedArray
@@ -124,6 +125,7 @@ class Conv2d(MapLayer):
                     expected="a smaller kernel, more padding or a larger input",
                 )
             out_hw.append((n + 2 * padding[axis] - span) // stride[axis] + 1)
+        init.connect(r, path, c_out * out_hw[0] * out_hw[1], c_in * kh * kw)
         activation, slope = cls.read_activation(r, raw.get("activation", "identity"), path + ("activation",), is_last)
         options = {
             "kernel_size": [kh, kw],
@@ -158,7 +160,7 @@ class Conv2d(MapLayer):
     ) -> tuple[int, int, int, int]:
         """(out, in, kh, kw) from the kernel given, or from kernel_size and channels."""
         c_in = in_shape[0]
-        channels = r.integer(raw["channels"], path + ("channels",), 1) if "channels" in raw else None
+        channels = r.integer(raw["channels"], path + ("channels",), 1, MAX_SIZE) if "channels" in raw else None
         size = pair(r, raw["kernel_size"], path + ("kernel_size",), 1) if "kernel_size" in raw else None
         value = cls._kernel_value(raw)
         kpath = path + ("kernel",) + (("value",) if isinstance(raw.get("kernel"), dict) else ())

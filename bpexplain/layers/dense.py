@@ -14,6 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from ..expr import Expr, Mul, Sym, Var, add, mul
+from ..limits import MAX_SIZE
 from ..spec import LayerSpec, Param, ParamInit, Reader, format_shape, read_param
 from .base import EquationContext, Layer, LayerValues, UnitNames, _flat
 
@@ -64,7 +65,7 @@ class Dense(Layer):
         n_in = in_shape[0]
         units = None
         if "units" in raw:
-            units = r.integer(raw["units"], path + ("units",), minimum=1)
+            units = r.integer(raw["units"], path + ("units",), 1, MAX_SIZE)
         w_raw = raw.get("weight")
         w_value = w_raw.get("value") if isinstance(w_raw, dict) else w_raw
         if units is None:
@@ -73,6 +74,7 @@ class Dense(Layer):
             else:
                 r.fail(path, "the number of units is unknown", expected="'units' or a 'weight' matrix")
         activation, slope = cls.read_activation(r, raw.get("activation", "identity"), path + ("activation",), is_last)
+        init.connect(r, path, units, n_in)
         params: dict[str, Param] = {}
         weight = read_param(
             r,

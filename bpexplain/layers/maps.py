@@ -16,6 +16,7 @@ import numpy as np
 
 from ..expr import Elem, Expr, Partial, Sym
 from ..functions import Loss
+from ..limits import MAX_SIZE
 from ..spec import LayerSpec, Reader
 from ..trace import Equation
 from .base import EquationContext, Layer, LayerValues, UnitNames
@@ -122,12 +123,12 @@ def ordinal(r: Reader, index: int, type_name: str) -> int:
 
 
 def pair(r: Reader, raw: Any, path: tuple, minimum: int) -> tuple[int, int]:
-    """An integer or a pair [rows, columns] of integers ≥ minimum."""
+    """An integer or a pair [rows, columns] of integers from minimum to MAX_SIZE."""
     if isinstance(raw, list):
         if len(raw) != 2:
             r.fail(path, f"found a list of {len(raw)}", expected="a whole number or [rows, columns]")
-        return r.integer(raw[0], path + (0,), minimum), r.integer(raw[1], path + (1,), minimum)
-    n = r.integer(raw, path, minimum)
+        return r.integer(raw[0], path + (0,), minimum, MAX_SIZE), r.integer(raw[1], path + (1,), minimum, MAX_SIZE)
+    n = r.integer(raw, path, minimum, MAX_SIZE)
     return n, n
 
 

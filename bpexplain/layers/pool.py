@@ -9,6 +9,7 @@ each error evenly over its window: 1/|R| to every element.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -61,6 +62,7 @@ class Pool(MapLayer):
                 expected="a window that fits in the map",
             )
         out = (c, (h - size[0]) // stride[0] + 1, (w - size[1]) // stride[1] + 1)
+        init.connect(r, path, math.prod(out), size[0] * size[1])
         options = {
             "size": size[0] if size[0] == size[1] else list(size),
             "stride": stride[0] if stride[0] == stride[1] else list(stride),
