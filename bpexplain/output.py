@@ -185,8 +185,25 @@ def _direct(path: str) -> Iterator[TextIO]:
 
 @contextmanager
 def atomic_output(path: str | os.PathLike[str]) -> Iterator[TextIO]:
-    """A text stream that becomes the file `path` when the block ends without an exception."""
-    target = Path(path)
+    """A text stream that becomes the file `path` when the block ends without an exception.
+
+    For every writer (-o, pictures, variants, grading): a symbolic link is written through to its
+    target, and a character device or FIFO is written in place, never replaced by a regular file."""
+    target = Path(os.path.realpath(path))
+    try:
+        st = os.stat(target)
+    except OSError:
+        st = None
+    if st is not None and (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+        with _direct(str(target)) as stream:
+            yield stream
+        return
+    if st is not None and not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):  # a directory fails below
+        raise BpexplainError(
+            "is a block device or another special file",
+            where=Location(str(path)),
+            expected="a regular file, a character device such as /dev/null, or a FIFO",
+        )
     directory = target.parent if str(target.parent) else Path(".")
     prefix = f".{target.name[:_TEMP_PREFIX_CHARS]}."
     fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=directory)

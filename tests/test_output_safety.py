@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from bpexplain import option_limits as limits
 from bpexplain.cli import cli
 from bpexplain.filters import parse_steps
-from bpexplain.output import output_format
+from bpexplain.output import atomic_output, output_format
 
 ENV = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR", "COLUMNS")}
 HANG = 120  # seconds: only a guard against hanging
@@ -149,6 +149,21 @@ def test_a_fifo_with_a_reader_gets_the_trace(tmp_path: Path) -> None:
     out, _ = reader.communicate(timeout=HANG)
     assert out.startswith(b"bpexplain forward: lecture")
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+@POSIX
+def test_every_writer_writes_through_links_and_into_devices(tmp_path: Path) -> None:
+    """atomic_output, which pictures, variants and grading use too, keeps links and devices as they are."""
+    real = tmp_path / "real.svg"
+    real.write_text("old", encoding="utf-8")
+    link = tmp_path / "loss.svg"
+    link.symlink_to(real)
+    with atomic_output(link) as out:
+        out.write("new")
+    assert link.is_symlink() and real.read_text(encoding="utf-8") == "new" and leftovers(tmp_path) == []
+    with atomic_output(os.devnull) as out:
+        out.write("nothing")
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
 
 
 def test_a_directory_is_refused(tmp_path: Path) -> None:
