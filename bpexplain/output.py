@@ -128,7 +128,7 @@ def prepare(path: str, protect: Iterable[str | os.PathLike[str]] = ()) -> Target
             except OSError:
                 continue
         if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
-            return Target(path, real, direct=True)
+            return Target(path, path, direct=True)  # opened as given: /dev/stdout's link may name no path
         if not stat.S_ISREG(st.st_mode):
             kind = "a block device" if stat.S_ISBLK(st.st_mode) else "a socket or other special file"
             raise BpexplainError(
@@ -191,11 +191,11 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[TextIO]:
     target, and a character device or FIFO is written in place, never replaced by a regular file."""
     target = Path(os.path.realpath(path))
     try:
-        st = os.stat(target)
+        st = os.stat(path)
     except OSError:
         st = None
     if st is not None and (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
-        with _direct(str(target)) as stream:
+        with _direct(os.fspath(path)) as stream:
             yield stream
         return
     if st is not None and not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):  # a directory fails below

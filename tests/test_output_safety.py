@@ -116,6 +116,15 @@ def test_a_character_device_stays_a_device(device: str) -> None:
 
 
 @POSIX
+def test_dev_stdout_into_a_pipe() -> None:
+    if not os.path.exists("/dev/stdout"):
+        pytest.skip("no /dev/stdout")
+    proc = bp("forward", "lecture", "--format", "markdown", "-o", "/dev/stdout")
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stdout.startswith(b"# bpexplain forward: lecture")
+
+
+@POSIX
 def test_a_full_device_is_one_line(tmp_path: Path) -> None:
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full")
