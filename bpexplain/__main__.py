@@ -1,7 +1,9 @@
 """The `bpexplain` command (and `python -m bpexplain`).
 
-The CLI is imported inside `main`, so that Ctrl-C pressed while it is still loading (a few dozen
-milliseconds of imports) ends as it does later: one line and status 130, not a traceback.
+Signals are turned into an exception first (interrupts.py), then the CLI is imported inside `main`,
+so that Ctrl-C, SIGTERM or SIGHUP arriving while it is still loading (a few dozen milliseconds of
+imports) ends as it does later: one line and status 128 + the signal's number (130 for Ctrl-C), not
+a traceback.
 """
 
 from __future__ import annotations
@@ -12,12 +14,24 @@ EXIT_INTERRUPTED = 130
 
 
 def main() -> None:
+    from .interrupts import Interrupted, install
+
+    install()
     try:
         from .cli import main as run
     except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted\n")
-        raise SystemExit(EXIT_INTERRUPTED) from None
+        _stop("interrupted", EXIT_INTERRUPTED)
+    except Interrupted as exc:
+        _stop(exc.line(), exc.exit_code)
     run()
+
+
+def _stop(line: str, code: int) -> None:
+    try:
+        sys.stderr.write(f"error: {line}\n")
+    except (OSError, ValueError, AttributeError):
+        pass
+    raise SystemExit(code) from None
 
 
 if __name__ == "__main__":

@@ -6,21 +6,25 @@ Heavy modules (numpy, rich, the engine) are imported inside the commands, so `--
 
 from __future__ import annotations
 
+import functools
 import gc
+import io
 import itertools
 import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from . import __version__
+from . import option_limits as limits
+from .clitypes import Finite, OneOf, Refused, Whole, unknown_command_line, usage_line
 from .commands.tools import complete_network
 
 FORMAT_CHOICES = ("auto", "text", "rich", "json", "markdown", "latex", "html", "svg")
 VIEW_KEYS = ("output", "latex_body", "step", "steps_shown", "layer", "only")
-EXIT_OK, EXIT_NUMERICAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_NUMERICAL, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _set_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -34,56 +38,58 @@ def _set_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
-def _common_options(f: Callable[..., Any]) -> Callable[..., Any]:
+def _common_options(f: Callable[..., Any], training: bool = True) -> Callable[..., Any]:
+    """The options forward and train share; `training=False` hides those that choose training steps."""
     options = [
         click.option(
             "--format",
             "fmt",
-            type=click.Choice(FORMAT_CHOICES),
+            type=OneOf(FORMAT_CHOICES),
             default="auto",
             show_default=True,
             help="Output format; auto is rich in a terminal and plain text when piped.",
         ),
         click.option(
             "--precision",
-            type=click.IntRange(1, 17),
+            type=Whole(*limits.PRECISION),
             default=4,
             show_default=True,
             help="Significant digits shown (JSON values always keep full float64).",
         ),
         click.option(
             "--detail",
-            type=click.Choice(("full", "layer", "summary")),
+            type=OneOf(("full", "layer", "summary")),
             default="full",
             show_default=True,
             help="full: every equation; layer: the vectors of each layer; summary: loss and weights per step.",
         ),
         click.option(
             "--notation",
-            type=click.Choice(("lecture", "textbook")),
+            type=OneOf(("lecture", "textbook")),
             default="lecture",
             show_default=True,
             help="lecture: δ_n = ∂E/∂y_n (the slides'); textbook: δ_n = ∂E/∂e_n.",
         ),
         click.option(
             "--max-terms",
-            type=click.IntRange(2, None),
+            type=Whole(*limits.MAX_TERMS),
             default=8,
             show_default=True,
             help="Longest sum shown in full; longer ones are shortened in the middle (JSON keeps all).",
         ),
         click.option(
             "--max-equations",
-            type=click.IntRange(0, None),
+            type=Whole(0, limits.MAX_EQUATIONS),
             help="Refuse at once a full trace of more equations a step (a run, for html and svg); "
             "0: no limit. Default: the format's limit (500,000 a step for text; see docs/errors.md).",
         ),
         click.option(
             "-o",
             "--output",
-            type=click.Path(dir_okay=False, writable=True),
-            help="Write to FILE (atomically: nothing is left if the run fails); the format follows "
-            "the extension (.md .tex .json .txt .html .svg) unless --format is given.",
+            metavar="FILE",
+            help="Write to FILE (atomically: nothing is left if the run fails; never over the network file; "
+            "links and devices are written through); the format follows the extension "
+            "(.md .tex .json .txt .html .svg) unless --format is given.",
         ),
         click.option(
             "--latex-body",
@@ -95,9 +101,12 @@ def _common_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--step",
             "step",
             metavar="N",
+            hidden=not training,
             help="Show only step N (or steps such as 1,3-5); without --steps, runs as many steps as that needs.",
         ),
-        click.option("--steps-shown", metavar="LIST", help="Steps to show, such as 1,3-5 (same as --step)."),
+        click.option(
+            "--steps-shown", metavar="LIST", hidden=not training, help="Steps to show, such as 1,3-5 (same as --step)."
+        ),
         click.option(
             "--layer",
             multiple=True,
@@ -107,12 +116,13 @@ def _common_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--only",
             metavar="PHASES",
-            help="Show only these phases: a comma-separated choice of forward,loss,error,gradient,update.",
+            help="Show only these phases: a comma-separated choice of "
+            + ("forward,loss,error,gradient,update." if training else "forward,loss."),
         ),
         click.option(
             "--round",
             "round",
-            type=click.IntRange(0, 12),
+            type=Whole(*limits.ROUND),
             metavar="N",
             help="Round every value to N decimals as it is computed and carry the rounded value on, "
             "as by hand; the drift from exact float64 is reported at the end.",
@@ -123,7 +133,52 @@ def _common_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+class BpexplainGroup(click.Group):
+    """The command group; whatever happens while the command line is read, a command runs or help is
+    written (a usage error, a signal, a closed or full standard output) ends as one line and a status."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            raise Refused(unknown_command_line(name, self.list_commands(ctx)), ctx)
+        return super().resolve_command(ctx, args)
+
+    # click meets KeyboardInterrupt with a blank line and "Aborted!"; Ctrl-C is Interrupted (interrupts.py) instead
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise _interrupted() from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _interrupted() from None
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            if sys.stdout is None and {"-h", "--help", "-V", "--version"} & set(sys.argv[1:] if args is None else args):
+                _stdout()  # help and version have nowhere else to go
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except SystemExit:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - _end re-raises what it does not know
+            _end(exc)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
 @click.group(
+    cls=BpexplainGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="""\b
 Examples:
@@ -141,6 +196,27 @@ def cli() -> None:
 
     NET is a bundled network's name (see `bpexplain list`) or a path to a YAML file.
     """
+    _sane_columns()
+
+
+def _interrupted() -> BaseException:
+    import signal
+
+    from .interrupts import Interrupted
+
+    return Interrupted(signal.SIGINT)
+
+
+def _sane_columns() -> None:
+    """COLUMNS, which rich reads, clamped into option_limits.COLUMNS; dropped when it is no width at all."""
+    raw = os.environ.get("COLUMNS")
+    if raw is None:
+        return
+    value = limits.columns(raw)
+    if value is None:
+        del os.environ["COLUMNS"]
+    elif value != raw:
+        os.environ["COLUMNS"] = value
 
 
 @cli.command(
@@ -153,13 +229,13 @@ Examples:
 @click.argument("net", shell_complete=complete_network)
 @click.option(
     "--sample",
-    type=click.IntRange(1, None),
+    type=Whole(1, limits.MAX_INDEX),
     default=1,
     show_default=True,
     help="Which sample of the network's data to feed forward.",
 )
 @_set_option
-@_common_options
+@functools.partial(_common_options, training=False)
 def forward(net: str, sample: int, sets: tuple[str, ...], **common: Any) -> None:
     """The forward pass of one sample: every weighted sum and activation (and the loss, with a target)."""
     _run(net, "forward", dict(sample=sample), common, sets)
@@ -180,13 +256,13 @@ Examples:
 @click.argument("net", shell_complete=complete_network)
 @click.option(
     "--steps",
-    type=click.IntRange(1, None),
+    type=Whole(1, limits.MAX_STEPS),
     help="Training steps, one sample each, cycling through the data (default 1).",
 )
-@click.option("--epochs", type=click.IntRange(1, None), help="Passes over the whole data (instead of --steps).")
+@click.option("--epochs", type=Whole(1, limits.MAX_EPOCHS), help="Passes over the whole data (instead of --steps).")
 @click.option(
     "--batch",
-    type=click.Choice(("single", "full")),
+    type=OneOf(("single", "full")),
     default="single",
     show_default=True,
     help="single: one sample a step (Algorithm 2); full: batch gradient descent with averaged gradients.",
@@ -197,20 +273,20 @@ Examples:
     show_default=True,
     help="Reorder the samples every epoch (Algorithm 2, line 3).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --shuffle.")
+@click.option("--seed", type=Whole(0, limits.MAX_SEED), default=0, show_default=True, help="Seed for --shuffle.")
 @click.option(
-    "--until-loss", type=float, help="Stop once the loss (with --epochs, an epoch's mean loss) is at most this."
+    "--until-loss", type=Finite(0.0), help="Stop once the loss (with --epochs, an epoch's mean loss) is at most this."
 )
 @click.option(
     "--rule",
-    type=click.Choice(("exact", "slide")),
+    type=OneOf(("exact", "slide")),
     default="exact",
     show_default=True,
     help="exact: the chain rule; slide: the slides' δ_m = Σ w_mn·δ_n, departures marked.",
 )
 @click.option(
     "--update-order",
-    type=click.Choice(("simultaneous", "sequential")),
+    type=OneOf(("simultaneous", "sequential")),
     default="simultaneous",
     show_default=True,
     help="sequential updates each layer before the error goes back through it.",
@@ -242,9 +318,9 @@ Examples:
 """
 )
 @click.argument("net", shell_complete=complete_network)
-@click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="auto", show_default=True)
-@click.option("--precision", type=click.IntRange(1, 17), default=4, show_default=True)
-@click.option("--notation", type=click.Choice(("lecture", "textbook")), default="lecture", show_default=True)
+@click.option("--format", "fmt", type=OneOf(FORMAT_CHOICES), default="auto", show_default=True)
+@click.option("--precision", type=Whole(*limits.PRECISION), default=4, show_default=True)
+@click.option("--notation", type=OneOf(("lecture", "textbook")), default="lecture", show_default=True)
 def show(net: str, fmt: str, precision: int, notation: str) -> None:
     """The network: layers, shapes, parameters and the notation's legend."""
 
@@ -267,19 +343,19 @@ Examples:
 @click.argument("net", shell_complete=complete_network)
 @click.option(
     "--sample",
-    type=click.IntRange(1, None),
+    type=Whole(1, limits.MAX_INDEX),
     help="Check the loss of this sample (default: the mean loss over all samples).",
 )
-@click.option("--format", "fmt", type=click.Choice(("auto", "text", "rich", "json")), default="auto", show_default=True)
-@click.option("--precision", type=click.IntRange(1, 17), default=8, show_default=True)
+@click.option("--format", "fmt", type=OneOf(("auto", "text", "rich", "json")), default="auto", show_default=True)
+@click.option("--precision", type=Whole(*limits.PRECISION), default=8, show_default=True)
 @click.option(
     "--limit",
-    type=click.IntRange(1, None),
+    type=Whole(1, limits.MAX_INDEX),
     help="Check at most N elements of each parameter, spread evenly (for large networks).",
 )
 @click.option(
     "--max-evaluations",
-    type=click.IntRange(0, None),
+    type=Whole(0, limits.MAX_EVALUATIONS),
     default=20_000,
     show_default=True,
     help="Refuse a check that would take more forward passes than this (2 per element and sample; 0: no limit).",
@@ -294,6 +370,7 @@ def check(net: str, sample: int | None, fmt: str, precision: int, limit: int | N
         from .render import check as view
         from .spec import load_network
 
+        _stdout()
         spec = load_network(net)
         if sys.stderr.isatty():  # a bar on stderr once the check has run for a second; nothing when redirected
             with view.LazyProgress() as progress:
@@ -329,6 +406,7 @@ def list_networks() -> None:
     def body() -> None:
         from .spec import bundled_names, load_network
 
+        _stdout()
         names = bundled_names()
         width = max(len(n) for n in names)
         for name in names:
@@ -366,14 +444,20 @@ def _run(
     fmt = common.pop("fmt")
     max_terms = common.pop("max_terms")
     view = {k: common.pop(k) if k in common else run_options.pop(k) for k in VIEW_KEYS}
+    if command == "forward":
+        _refuse_training_views(view)
     fmt = _chosen_format(fmt, view["output"])  # the trace-size guard weighs the format's cost (limits.py)
     event_filter = _event_filter(view)
     shown = event_filter.steps if event_filter is not None else None
     if command == "train" and shown:
+        last = shown.last if hasattr(shown, "last") else max(shown)
         if run_options.get("steps") is None and run_options.get("epochs") is None:
-            run_options["steps"] = max(shown)
-        elif run_options.get("steps") is not None and max(shown) > run_options["steps"]:
-            raise click.UsageError(f"--step {max(shown)} is beyond --steps {run_options['steps']}")
+            run_options["steps"] = last
+        elif run_options.get("steps") is not None and last > run_options["steps"]:
+            raise Refused(
+                f"--step {last} is beyond --steps {run_options['steps']} "
+                f"(expected a step from 1 to {run_options['steps']:,}, or leave --steps out)"
+            )
 
     losses: Any = None  # with --plot: the loss of every step, recorded as the events pass
 
@@ -403,6 +487,7 @@ def _run(
         view["output"],
         view["latex_body"],
         event_filter,
+        protect=_network_path(net),
     )
     if plot is not None and losses is not None:
         from .plot import draw_losses
@@ -410,21 +495,47 @@ def _run(
         _guard(lambda: draw_losses(losses, plot))
 
 
+def _refuse_training_views(view: dict[str, Any]) -> None:
+    """forward works one pass: options that choose training steps or phases mean nothing there."""
+    for key, flag in (("step", "--step"), ("steps_shown", "--steps-shown")):
+        if view[key]:
+            raise Refused(
+                f"{flag}: forward works one pass and has no training steps to choose "
+                f"(expected it with train: 'bpexplain train NET {flag} 2')"
+            )
+    if view["only"]:
+        training = sorted({p.strip() for p in view["only"].split(",")} & {"error", "gradient", "update"})
+        if training:
+            raise Refused(
+                f"--only: forward has no {training[0]} phase "
+                "(expected forward or loss; errors, gradients and updates are shown by train)"
+            )
+
+
+def _network_path(net: str) -> tuple[str, ...]:
+    """The file `net` names, if any (a path, or a bundled network's file): -o may never write over it."""
+    bundled = os.path.join(os.path.dirname(__file__), "networks", f"{net}.yaml")
+    return tuple(p for p in (net, bundled) if p and os.path.exists(p))
+
+
 def _event_filter(view: dict[str, Any]) -> Any:
     """The --step/--steps-shown/--layer/--only filter, or None when none is given."""
     if not (view["step"] or view["steps_shown"] or view["layer"] or view["only"]):
         return None
-    from .filters import EventFilter, parse_layers, parse_phases, parse_steps
+    from .filters import EventFilter, StepSet, parse_layers, parse_phases, parse_steps
 
-    try:
-        steps = None
-        for option in ("step", "steps_shown"):
-            if view[option]:
-                steps = (steps or frozenset()) | parse_steps(view[option])
-        phases = parse_phases(view["only"]) if view["only"] else None
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    return EventFilter(steps, parse_layers(view["layer"]), phases)
+    steps = None
+    for key, flag in (("step", "--step"), ("steps_shown", "--steps-shown"), ("only", "--only")):
+        if not view[key]:
+            continue
+        try:
+            if key == "only":
+                phases = parse_phases(view["only"])
+            else:
+                steps = (steps or StepSet()) | parse_steps(view[key])
+        except ValueError as exc:
+            raise Refused(f"{flag}: {exc}") from None
+    return EventFilter(steps, parse_layers(view["layer"]), phases if view["only"] else None)
 
 
 def _emit(
@@ -434,14 +545,26 @@ def _emit(
     output: str | None = None,
     latex_body: bool = False,
     event_filter: Any = None,
+    protect: Iterable[str] = (),
 ) -> None:
-    chosen = _chosen_format(fmt, output)
-    if latex_body and chosen != "latex":
-        raise click.UsageError("--latex-body goes with --format latex (or -o FILE.tex)")
-
     def body() -> None:
+        from .errors import BpexplainError
         from .render import render_stream
 
+        chosen, target = fmt, None
+        if output is not None:
+            from .output import output_format, prepare
+
+            chosen = output_format(output, fmt)
+            target = prepare(output, protect)  # before any work: refuse what must not be written
+        if latex_body and chosen != "latex":
+            raise BpexplainError("--latex-body goes with --format latex (or -o FILE.tex)")
+        if target is None:
+            stdout = _stdout()
+            if chosen == "auto":
+                chosen = "rich" if _stdout_is_terminal() else "text"
+            if chosen != "latex":  # LaTeX keys are plain ASCII; the rest needs an encoding with δ, Σ, ∂
+                _check_encoding(stdout)
         if chosen == "json":
             options.pop("max_terms", None)
         if latex_body:
@@ -451,13 +574,13 @@ def _emit(
         stream: Iterable[Any] = itertools.chain((first,), events)
         if event_filter is not None:
             stream = event_filter.apply(stream)
-        if output is None:
-            render_stream(stream, chosen, sys.stdout, **options)
-            sys.stdout.flush()
+        if target is None:
+            render_stream(stream, chosen, stdout, **options)
+            stdout.flush()
             return
-        from .output import atomic_output
+        from .output import open_output
 
-        with atomic_output(output) as out:
+        with open_output(target) as out:
             if chosen == "rich":
                 from rich.console import Console
 
@@ -467,14 +590,60 @@ def _emit(
     _guard(body)
 
 
+def _stdout() -> Any:
+    """sys.stdout, or an error when there is none to write to (the shell closed it: `>&-`)."""
+    if sys.stdout is None:
+        from .errors import BpexplainError
+
+        raise BpexplainError(
+            "standard output is closed", expected="somewhere to write: a terminal, a pipe, a file, or -o FILE"
+        )
+    return sys.stdout
+
+
+ENCODING_PROBE = "δΣ∂η·−ŷ′×≠"  # symbols every trace but LaTeX writes
+
+
+def _check_encoding(stream: Any) -> None:
+    """Refuse, before any output, a standard output whose encoding cannot write the trace's symbols."""
+    encoding = getattr(stream, "encoding", None)
+    if not encoding or getattr(stream, "errors", "strict") != "strict":
+        return  # unknown, or the user asked for replacements (PYTHONIOENCODING=ascii:replace)
+    try:
+        ENCODING_PROBE.encode(encoding)
+    except UnicodeEncodeError as exc:
+        from .errors import BpexplainError
+
+        raise BpexplainError(
+            f"standard output's encoding, {encoding}, cannot write {_char_name(ENCODING_PROBE, exc.start)}, "
+            "which traces use",
+            expected=ENCODING_HINT,
+        ) from None
+    except LookupError:
+        return
+
+
+def _char_name(text: Any, index: int) -> str:
+    """U+03B4 GREEK SMALL LETTER DELTA: in ASCII, since stderr may not show the character itself either."""
+    import unicodedata
+
+    char = text[index : index + 1] if isinstance(text, str) else ""
+    if not char:
+        return "a character"
+    return f"U+{ord(char):04X} {unicodedata.name(char, '')}".rstrip()
+
+
+ENCODING_HINT = "UTF-8: set PYTHONIOENCODING=utf-8 or PYTHONUTF8=1, or write with -o FILE, which is always UTF-8"
+
+
 def _chosen_format(fmt: str, output: str | None) -> str:
     """The format `auto` stands for: the extension of -o FILE, else rich in a terminal and text when piped."""
     if fmt != "auto":
         return fmt
     if output is not None:
-        from .output import format_for
+        from .output import output_format
 
-        return format_for(output) or "text"
+        return output_format(output, fmt)  # refuses .pdf and other binary documents
     return "rich" if _stdout_is_terminal() else "text"
 
 
@@ -497,27 +666,86 @@ def _isatty() -> bool:
 
 def _guard(body: Callable[[], None]) -> None:
     """Run a command body; turn every failure a user can meet into one line and an exit status."""
-    from .errors import BpexplainError
-
     try:
         body()
-    except BpexplainError as exc:
-        _flush_quietly()
-        click.echo(f"error: {exc.line()}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("error: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly, and keep Python from complaining at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(EXIT_OK)
     except SystemExit as exc:
         # rich meets a broken pipe by pointing stdout at /dev/null and exiting 1: the same quiet end, status 0
         if exc.code == 1 and _stdout_is_devnull():
             sys.exit(EXIT_OK)
         raise
+    except BaseException as exc:  # noqa: BLE001 - _end re-raises what it does not know
+        _end(exc)
+
+
+def _end(exc: BaseException) -> NoReturn:
+    """End the process for a failure: one line on stderr (`error: ...`) and its exit status.
+
+    0: the reader closed the pipe; 1: numerical trouble; 2: bad input or usage, or output that cannot
+    be written; 128 + N: signal N (130: Ctrl-C); 3: a bug in bpexplain (BPEXPLAIN_TRACEBACK=1 shows it)."""
+    from .errors import BpexplainError
+    from .interrupts import Interrupted
+
+    if isinstance(exc, BrokenPipeError):  # the reader went away (`| head`): stop quietly
+        _abandon_stdout()
+        sys.exit(EXIT_OK)
+    code = EXIT_USAGE
+    if isinstance(exc, BpexplainError):
+        _flush_quietly()
+        line, code = exc.line(), exc.exit_code
+    elif isinstance(exc, click.UsageError):
+        line = usage_line(exc)
+    elif isinstance(exc, click.ClickException):
+        line, code = exc.format_message(), exc.exit_code
+    elif isinstance(exc, (KeyboardInterrupt, click.Abort)):
+        line, code = "interrupted", EXIT_INTERRUPTED
+    elif isinstance(exc, Interrupted):
+        line, code = exc.line(), exc.exit_code
+    elif isinstance(exc, UnicodeEncodeError):
+        _abandon_stdout()
+        char = _char_name(exc.object, exc.start)
+        line = f"the output's encoding, {exc.encoding}, cannot write {char} (expected {ENCODING_HINT})"
+    elif isinstance(exc, OSError):
+        _abandon_stdout()
+        reason = (exc.strerror or str(exc)).lower()
+        if exc.filename is None:
+            line = (
+                f"cannot write to standard output: {reason} (expected a terminal, pipe or file with room, or -o FILE)"
+            )
+        else:
+            line = f"{exc.filename}: {reason}"
+    elif isinstance(exc, Exception) and not os.environ.get("BPEXPLAIN_TRACEBACK"):
+        _flush_quietly()
+        line, code = (
+            f"internal error ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
+            + ("please report it with the command and the network file; BPEXPLAIN_TRACEBACK=1 shows where"),
+            EXIT_BUG,
+        )
+    else:
+        raise exc
+    _say(f"error: {line}")
+    sys.exit(code)
+
+
+def _say(line: str) -> None:
+    """Write one line on stderr, if there is still a stderr to write to (not after a hang-up)."""
+    try:
+        click.echo(line, err=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _abandon_stdout() -> None:
+    """Point standard output at /dev/null, so that what is still buffered for it fails no more at exit."""
+    stream = sys.stdout
+    if stream is None:
+        return
+    try:
+        fd = stream.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
 
 
 def _stdout_is_devnull() -> bool:
@@ -529,18 +757,19 @@ def _stdout_is_devnull() -> bool:
 
 def _flush_quietly() -> None:
     try:
-        sys.stdout.flush()
-    except (BrokenPipeError, OSError):
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except (OSError, ValueError):
         pass
 
 
 def main() -> None:
+    """The `bpexplain` command: signals become `Interrupted` (interrupts.py), then the group runs."""
+    from .interrupts import install
+
+    install()
     # Start-up makes tens of thousands of objects that live until the process ends (numpy's, ours): the
     # cycle collector, which scans the young ones every 700 new objects, finds nothing in them, and that
     # is 1-2 ms of start-up. So it runs as rarely as render_stream has it run while a trace is written.
     gc.set_threshold(100_000, 50, 100)
-    try:
-        cli(standalone_mode=True)
-    except KeyboardInterrupt:
-        click.echo("error: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+    cli(standalone_mode=True)

@@ -14,17 +14,21 @@ The header, the end-of-step parameters and the closing summary are always kept.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import BpexplainError
+from .option_limits import MAX_STEP_PARTS, MAX_STEPS
 from .trace import PHASES, Block, Event, StepEnd, StepStart, TraceHeader
 
 
 @dataclass(frozen=True)
 class EventFilter:
-    steps: frozenset[int] | None = None
+    steps: AbstractSet[int] | None = None  # a StepSet or any set of step numbers
     layers: frozenset[str] | None = None
     phases: frozenset[str] | None = None
 
@@ -75,19 +79,71 @@ class EventFilter:
             )
 
 
-def parse_steps(text: str) -> frozenset[int]:
-    """'1,3-5' -> {1, 3, 4, 5}; step numbers start at 1."""
-    steps: set[int] = set()
-    for part in text.replace(" ", "").split(","):
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+class StepSet(AbstractSet[int]):
+    """Step numbers as sorted, disjoint ranges: `1-100000000` is one pair, not a hundred million numbers."""
+
+    __slots__ = ("ranges",)
+
+    def __init__(self, ranges: Iterable[tuple[int, int]] = ()) -> None:
+        merged: list[tuple[int, int]] = []
+        for first, last in sorted(ranges):
+            if merged and first <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+            else:
+                merged.append((first, last))
+        self.ranges = tuple(merged)
+
+    def __contains__(self, step: object) -> bool:
+        if not isinstance(step, int):
+            return False
+        i = bisect.bisect_right(self.ranges, (step, float("inf"))) - 1
+        return i >= 0 and self.ranges[i][0] <= step <= self.ranges[i][1]
+
+    def __iter__(self) -> Iterator[int]:
+        for first, last in self.ranges:
+            yield from range(first, last + 1)
+
+    def __len__(self) -> int:
+        return sum(last - first + 1 for first, last in self.ranges)
+
+    def __or__(self, other: AbstractSet[Any]) -> StepSet:
+        if isinstance(other, StepSet):
+            return StepSet(self.ranges + other.ranges)
+        return StepSet(self.ranges + tuple((s, s) for s in other))
+
+    __ror__ = __or__
+
+    def __hash__(self) -> int:
+        return self._hash()  # equal to the hash of the same numbers as a frozenset
+
+    @property
+    def last(self) -> int:
+        """The largest step (0 when empty)."""
+        return self.ranges[-1][1] if self.ranges else 0
+
+    def __repr__(self) -> str:
+        return "StepSet(" + ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in self.ranges) + ")"
+
+
+def parse_steps(text: str, largest: int = MAX_STEPS) -> StepSet:
+    """'1,3-5' -> {1, 3, 4, 5}; step numbers start at 1 and go up to `largest`, in at most MAX_STEP_PARTS parts.
+    A range stays a pair of numbers, however long."""
+    parts = text.replace(" ", "").split(",")
+    if len(parts) > MAX_STEP_PARTS:
+        raise ValueError(f"found {len(parts):,} parts (expected at most {MAX_STEP_PARTS:,}: write ranges such as 3-5)")
+    ranges = []
+    for part in parts:
+        m = re.fullmatch(r"(\d{1,30})(?:-(\d{1,30}))?", part)
         if not m:
-            raise ValueError(f"{part!r} is not a step number or a range such as 3-5")
+            raise ValueError(f"{part[:40]!r} is not a step number (expected a number such as 3 or a range such as 3-5)")
         first = int(m.group(1))
         last = int(m.group(2)) if m.group(2) else first
         if first < 1 or last < first:
-            raise ValueError(f"{part!r}: steps are numbered from 1, and a range goes upwards")
-        steps.update(range(first, last + 1))
-    return frozenset(steps)
+            raise ValueError(f"found {part!r} (expected steps numbered from 1, and a range that goes upwards)")
+        if last > largest:
+            raise ValueError(f"found step {last:,} (expected steps from 1 to {largest:,})")
+        ranges.append((first, last))
+    return StepSet(ranges)
 
 
 def parse_phases(text: str) -> frozenset[str]:
