@@ -20,7 +20,7 @@ import click
 from . import __version__
 from . import option_limits as limits
 from .clitypes import Finite, OneOf, Refused, Whole, unknown_command_line, usage_line
-from .commands.tools import complete_network
+from .completion import complete_network
 
 FORMAT_CHOICES = ("auto", "text", "rich", "json", "markdown", "latex", "html", "svg")
 VIEW_KEYS = ("output", "latex_body", "step", "steps_shown", "layer", "only")
@@ -136,6 +136,24 @@ def _common_options(f: Callable[..., Any], training: bool = True) -> Callable[..
 class BpexplainGroup(click.Group):
     """The command group; whatever happens while the command line is read, a command runs or help is
     written (a usage error, a signal, a closed or full standard output) ends as one line and a status."""
+
+    # Commands in bpexplain/commands/ are imported when they are run or listed, never at start-up (click's
+    # "lazily loading subcommands" pattern): a run of `forward` loads none of variants', grading's or tools' code.
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from .commands import COMMAND_MODULES
+
+        return sorted([*super().list_commands(ctx), *(n for names in COMMAND_MODULES.values() for n in names)])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from importlib import import_module
+
+        from .commands import COMMAND_MODULES
+
+        for module_name, names in COMMAND_MODULES.items():
+            if cmd_name in names and cmd_name not in self.commands:
+                module = import_module(f".commands.{module_name}", __package__)
+                self.add_command(getattr(module, cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         name = args[0] if args else ""
@@ -413,21 +431,6 @@ def list_networks() -> None:
             click.echo(f"{name.ljust(width)}  {load_network(name).title}")
 
     _guard(body)
-
-
-def _add_module_commands() -> None:
-    """The commands defined in `bpexplain/commands/` (see its COMMAND_MODULES)."""
-    from importlib import import_module
-
-    from .commands import COMMAND_MODULES
-
-    for module_name, names in COMMAND_MODULES.items():
-        module = import_module(f".commands.{module_name}", __package__)
-        for name in names:
-            cli.add_command(getattr(module, name))
-
-
-_add_module_commands()
 
 
 # ------------------------------------------------------------------------------------------------

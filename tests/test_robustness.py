@@ -52,6 +52,18 @@ def test_help_and_version_do_not_import_numpy_or_yaml() -> None:
         assert not {"numpy", "yaml", "rich.console", "bpexplain.engine"} & mods, args
 
 
+def test_a_run_loads_no_other_command_s_code() -> None:
+    """Commands in bpexplain/commands/ are imported when run or listed, not by `forward` or `train`."""
+    mods = modules_after(
+        "from bpexplain.cli import cli\nimport io, contextlib\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        cli(['forward', 'lecture', '--format', 'text'])\n    except SystemExit:\n        pass"
+    )
+    assert "bpexplain.engine" in mods
+    others = {"bpexplain.commands.variants", "bpexplain.commands.grading", "bpexplain.commands.tools"}
+    assert not (others | {"bpexplain.variants", "bpexplain.marking", "matplotlib"}) & mods
+
+
 def test_importtime_agrees_that_help_skips_numpy() -> None:
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "bpexplain", "--help"],

@@ -6,20 +6,11 @@ command bodies, so that `bpexplain --help` and shell completion stay instant.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
-from click.shell_completion import CompletionItem
 
-_NETWORKS = Path(__file__).resolve().parent.parent / "networks"
-
-
-def complete_network(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
-    """NET: the bundled networks whose names start with what is typed, then files (the shell's own)."""
-    names = sorted(p.name[:-5] for p in _NETWORKS.glob("*.yaml"))
-    items = [CompletionItem(n, help="bundled network") for n in names if n.startswith(incomplete)]
-    return items + [CompletionItem(incomplete, type="file")]
+from ..completion import complete_network
 
 
 def _guard(body: Any) -> None:
