@@ -30,7 +30,7 @@ bench: $(STAMP_TEST)  ## speed and memory, measured side by side
 	$(BIN)/python benchmarks/bench.py
 
 fuzz: $(STAMP_TEST)  ## the fuzz tests' long run (thousands of examples; `make test` runs a bounded one)
-	BPEXPLAIN_FUZZ=long $(BIN)/python -m pytest tests/test_fuzz.py tests/test_fuzz_cli.py
+	BPEXPLAIN_FUZZ=long $(BIN)/python -m pytest tests/test_fuzz.py tests/test_fuzz_cli.py tests/test_fuzz_names.py
 
 latex-check: $(STAMP_RUN)  ## compile the LaTeX answer keys of the bundled networks (needs pdflatex)
 	@command -v pdflatex >/dev/null || { echo "pdflatex not found: install TeX (e.g. texlive-latex-base)"; exit 1; }
