@@ -692,10 +692,12 @@ def _end(exc: BaseException) -> NoReturn:
         _abandon_stdout()
         sys.exit(EXIT_OK)
     code = EXIT_USAGE
+    where = ""  # a file the error is about: the line reads `FILE:LINE:COL: error: ...`, as a compiler's
     if isinstance(exc, BpexplainError):
         _flush_quietly()
-        line, code = exc.line(), exc.exit_code
-    elif isinstance(exc, click.UsageError):
+        _say(exc.report())
+        sys.exit(exc.exit_code)
+    if isinstance(exc, click.UsageError):
         line = usage_line(exc)
     elif isinstance(exc, click.ClickException):
         line, code = exc.format_message(), exc.exit_code
@@ -715,7 +717,7 @@ def _end(exc: BaseException) -> NoReturn:
                 f"cannot write to standard output: {reason} (expected a terminal, pipe or file with room, or -o FILE)"
             )
         else:
-            line = f"{exc.filename}: {reason}"
+            where, line = str(exc.filename), reason
     elif isinstance(exc, Exception) and not os.environ.get("BPEXPLAIN_TRACEBACK"):
         _flush_quietly()
         line, code = (
@@ -725,7 +727,7 @@ def _end(exc: BaseException) -> NoReturn:
         )
     else:
         raise exc
-    _say(f"error: {line}")
+    _say(f"{where}: error: {line}" if where else f"error: {line}")
     sys.exit(code)
 
 

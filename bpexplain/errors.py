@@ -17,6 +17,11 @@ class Location(Record):
         self.line: Final = line  # 1-based
         self.column: Final = column  # 1-based
 
+    @property
+    def is_file(self) -> bool:
+        """A file (or standard input), not an option such as `--set KEY=VALUE`."""
+        return not self.file.startswith("-")
+
     def __str__(self) -> str:
         if self.line is None:
             return self.file
@@ -38,9 +43,19 @@ class BpexplainError(Exception):
         super().__init__(self.line())
 
     def line(self) -> str:
+        """The whole error on one line: where, then what (`net.yaml:4:5: layers[0].weight: ...`)."""
+        return f"{self.where}: {self.detail()}" if self.where is not None else self.detail()
+
+    def report(self) -> str:
+        """The line the CLI prints: `net.yaml:4:5: error: ...` where a file is involved, as compilers and
+        editors write it; `error: --set KEY=VALUE: ...` for an option, as click's usage errors read."""
+        if self.where is not None and self.where.is_file:
+            return f"{self.where}: error: {self.detail()}"
+        return f"error: {self.line()}"
+
+    def detail(self) -> str:
+        """What is wrong, without where: the key path, what was found, what was expected."""
         parts = []
-        if self.where is not None:
-            parts.append(f"{self.where}: ")
         if self.path:
             parts.append(f"{self.path}: ")
         parts.append(self.message)

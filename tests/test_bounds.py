@@ -9,6 +9,7 @@ that a huge allocation or a hang would fail them rather than the machine.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from bpexplain import limits
 from bpexplain.engine import RunOptions, run
 from bpexplain.errors import BpexplainError
 from bpexplain.spec import parse_network
+
+ERROR_LINE = re.compile(r"(\S.*: )?error: ")  # `FILE:LINE:COL: error: ...`, or `error: ...`
 
 ENV = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR")}
 ENV.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -57,7 +60,7 @@ def bp(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
 def one_error_line(proc: subprocess.CompletedProcess[str], status: int = 2) -> str:
     assert proc.returncode == status, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert ERROR_LINE.match(proc.stderr) and proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stdout == ""  # refused before anything is written
     return proc.stderr
 
@@ -281,18 +284,18 @@ def test_init_decimals_within_bounds_round_the_weights() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("inputs: 1000000000000\nlayers: [{units: 1}]\n", "error: net.yaml:1:9: inputs: found 1000000000000"),
+        ("inputs: 1000000000000\nlayers: [{units: 1}]\n", "net.yaml:1:9: error: inputs: found 1000000000000"),
         (
             "inputs: 2\nlayers: [{units: 1e15}]\n",
-            "error: net.yaml:2:18: layers[0].units: found the number 1000000000000000",
+            "net.yaml:2:18: error: layers[0].units: found the number 1000000000000000",
         ),
         (
             "inputs: {shape: [100000, 100000, 100000]}\nlayers: [{type: flatten}]\n",
-            "error: net.yaml:1:17: inputs.shape: the shape",
+            "net.yaml:1:17: error: inputs.shape: the shape",
         ),
         (
             "inputs: 1\nlayers: [{units: 100000}]\ndata: [" + ", ".join(["{input: [1]}"] * 30) + "]\n",
-            "error: net.yaml:3:7: data: 30 samples",
+            "net.yaml:3:7: error: data: 30 samples",
         ),
     ],
 )
@@ -319,7 +322,7 @@ def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     fifo = tmp_path / "net.yaml"
     os.mkfifo(fifo)
     err = one_error_line(bp("forward", str(fifo)))
-    assert err == f"error: {fifo}: is a FIFO (named pipe), not a regular file (expected a YAML network file)\n"
+    assert err == f"{fifo}: error: is a FIFO (named pipe), not a regular file (expected a YAML network file)\n"
 
 
 def test_a_fifo_is_refused_in_process_without_blocking(tmp_path: Path) -> None:
@@ -350,12 +353,12 @@ def test_a_device_is_refused(device: str) -> None:
     if not Path(device).exists():
         pytest.skip(f"no {device}")
     err = one_error_line(bp("train", device))
-    assert err.startswith(f"error: {device}: is a character device, not a regular file")
+    assert err.startswith(f"{device}: error: is a character device, not a regular file")
 
 
 def test_a_directory_named_like_a_network_is_refused(tmp_path: Path) -> None:
     (tmp_path / "net.yaml").mkdir()
-    assert one_error_line(bp("train", "net.yaml", cwd=tmp_path)).startswith("error: net.yaml: is a directory")
+    assert one_error_line(bp("train", "net.yaml", cwd=tmp_path)).startswith("net.yaml: error: is a directory")
 
 
 # ---- the trace of each format ------------------------------------------------------------------------
@@ -377,7 +380,7 @@ def test_a_trace_too_costly_in_its_format_is_refused_before_any_output(
 ) -> None:
     args = [a.replace(",", "") for a in args]
     err = one_error_line(bp("train", "lenet5", *args, cwd=tmp_path))
-    assert err.startswith("error: lenet5.yaml: a full trace of this network in ")
+    assert err.startswith("lenet5.yaml: error: a full trace of this network in ")
     for piece in pieces + ["--max-equations N to change the limit (0: none)"]:
         assert piece in err, err
     assert list(tmp_path.iterdir()) == []  # -o FILE: nothing written, not even a temporary file

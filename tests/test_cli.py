@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -163,23 +164,23 @@ def test_layer_detail_shows_vectors_not_equations() -> None:
 BAD = {
     "syntax.yaml": (
         "inputs: 2\nlayers:\n  - name: a\n    weight: [[1, 2], [3, 4]\n",
-        "syntax.yaml:5:1: YAML syntax error",
+        "syntax.yaml:5:1: error: YAML syntax error",
     ),
     "unknown.yaml": (
         "inputs: 2\nlayers:\n  - name: a\n    wieght: [[1, 2]]\n",
-        "unknown.yaml:4:5: layers[0].wieght: unknown key 'wieght'; did you mean 'weight'?",
+        "unknown.yaml:4:5: error: layers[0].wieght: unknown key 'wieght'; did you mean 'weight'?",
     ),
     "shape.yaml": (
         "inputs: 2\nlayers:\n  - {name: a, weight: [[1, 2], [3, 4]]}\n  - name: b\n    weight: [[1, 2, 3]]\n",
-        "shape.yaml:5:13: layers[1].weight: found shape 1×3 (expected",
+        "shape.yaml:5:13: error: layers[1].weight: found shape 1×3 (expected",
     ),
     "target.yaml": (
         "inputs: 2\nlayers:\n  - {name: a, weight: [[1, 2]]}\ndata:\n  - input: [1, 2]\n    target: [1, 0]\n",
-        "target.yaml:6:13: data[0].target: found shape 2 (expected a target with one value per output",
+        "target.yaml:6:13: error: data[0].target: found shape 2 (expected a target with one value per output",
     ),
     "activation.yaml": (
         "inputs: 2\nlayers:\n  - name: a\n    activation: sigmod\n    weight: [[1, 2]]\n",
-        "activation.yaml:4:17: layers[0].activation: unknown value 'sigmod'; did you mean 'sigmoid'?",
+        "activation.yaml:4:17: error: layers[0].activation: unknown value 'sigmod'; did you mean 'sigmoid'?",
     ),
 }
 
@@ -193,13 +194,13 @@ def test_bad_input_gets_one_clear_line_and_exit_2(name: str, tmp_path: Path) -> 
     assert proc.stdout == b""
     err = proc.stderr.decode()
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert err.startswith(f"error: {tmp_path / name}:")
+    assert re.match(rf"{re.escape(str(tmp_path / name))}:\d+:\d+: error: ", err), err
     assert expected.split(":", 1)[1] in err
 
 
 def test_missing_file_and_unknown_name() -> None:
     proc = run_piped("forward", "no-such-dir/net.yaml")
-    assert proc.returncode == 2 and proc.stderr.decode().startswith("error: no-such-dir/net.yaml: no such file")
+    assert proc.returncode == 2 and proc.stderr.decode().startswith("no-such-dir/net.yaml: error: no such file")
     proc = run_piped("train", "lectur")
     assert proc.returncode == 2 and "did you mean 'lecture'?" in proc.stderr.decode()
 

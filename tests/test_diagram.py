@@ -7,6 +7,7 @@ from the engine): the forward pass, δ_6 and δ_4, and the weights after one ste
 from __future__ import annotations
 
 import math
+import re
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -16,6 +17,8 @@ from click.testing import CliRunner
 from hostile import PRINTABLE
 
 from bpexplain.cli import cli
+
+ERROR_LINE = re.compile(r"(\S.*: )?error: ")  # `FILE:LINE:COL: error: ...`, or `error: ...`
 
 ENV = {"NO_COLOR": None, "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "COLUMNS": "100"}
 needs_matplotlib = pytest.mark.skipif(
@@ -196,7 +199,7 @@ def test_without_matplotlib_one_line_says_what_to_install(tmp_path: Path, monkey
         result = CliRunner(env=ENV).invoke(cli, list(args))
         assert result.exit_code == 2
         lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: ") and "pip install 'bpexplain[plot]'" in lines[0]
+        assert len(lines) == 1 and ERROR_LINE.match(lines[0]) and "pip install 'bpexplain[plot]'" in lines[0]
         assert "Traceback" not in result.output
         assert not list(tmp_path.iterdir())
 

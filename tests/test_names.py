@@ -203,8 +203,8 @@ def test_control_characters_are_refused_with_a_positioned_error(tmp_path: Path, 
     assert result.exit_code == 2, result.output
     err = result.stderr
     assert err.count("\n") == 1 and "Traceback" not in err
-    where = re.escape(f"error: {file}:")
-    m = re.match(rf"{where}(\d+):(\d+): {re.escape(path)}: found the control character U\+([0-9A-F]{{4}})", err)
+    where = re.escape(f"{file}:")
+    m = re.match(rf"{where}(\d+):(\d+): error: {re.escape(path)}: found the control character U\+([0-9A-F]{{4}})", err)
     assert m, err
     line = int(m.group(1))
     assert 1 <= line <= text.count("\n") + 1

@@ -48,7 +48,7 @@ def test_new_never_writes_over_a_file(tmp_path: Path, monkeypatch) -> None:  # t
     (tmp_path / "mine.yaml").write_text("keep me\n")
     result = invoke("new", "mine", "--like", "xor")
     assert result.exit_code == 2
-    assert result.stderr.startswith("error: mine.yaml: the file already exists")
+    assert result.stderr.startswith("mine.yaml: error: the file already exists")
     assert (tmp_path / "mine.yaml").read_text() == "keep me\n"
 
 

@@ -4,6 +4,7 @@ an activation layer or a pool)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,8 @@ from bpexplain.errors import BpexplainError, NumericalError
 from bpexplain.expr import Expr, Var
 from bpexplain.spec import bundled_names
 from bpexplain.trace import Block, Equation
+
+ERROR_LINE = re.compile(r"(\S.*: )?error: ")  # `FILE:LINE:COL: error: ...`, or `error: ...`
 
 ENV = {"NO_COLOR": None, "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "COLUMNS": "100"}
 
@@ -217,7 +220,7 @@ def test_overflow_stops_the_run_on_both_paths_with_one_line(case: str, tmp_path:
     for args in (["--steps", "2"], ["--steps", "2", "--detail", "summary"], ["--steps", "2", "--detail", "layer"]):
         result = invoke("train", str(path), "--format", "text", *args)
         assert result.exit_code == 1, (args, result.output)
-        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+        assert ERROR_LINE.match(result.stderr) and result.stderr.count("\n") == 1, result.stderr
         assert "inf" not in result.stdout.replace("information", "")
         lines.append(result.stderr)
     assert lines[0] == lines[1] == lines[2]

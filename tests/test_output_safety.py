@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -25,6 +26,8 @@ from bpexplain import option_limits as limits
 from bpexplain.cli import cli
 from bpexplain.filters import parse_steps
 from bpexplain.output import atomic_output, output_format
+
+ERROR_LINE = re.compile(r"(\S.*: )?error: ")  # `FILE:LINE:COL: error: ...`, or `error: ...`
 
 ENV = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR", "COLUMNS")}
 HANG = 120  # seconds: only a guard against hanging
@@ -42,7 +45,7 @@ def one_error_line(proc: subprocess.CompletedProcess[bytes], status: int = 2) ->
     err = proc.stderr.decode()
     assert proc.returncode == status, err
     assert "Traceback" not in err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert ERROR_LINE.match(err) and err.count("\n") == 1, err
     return err
 
 
@@ -129,7 +132,7 @@ def test_a_full_device_is_one_line(tmp_path: Path) -> None:
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full")
     err = one_error_line(bp("train", "lecture", "-o", "/dev/full"))
-    assert err == "error: /dev/full: cannot write: no space left on the device (expected free space, or another disk)\n"
+    assert err == "/dev/full: error: cannot write: no space left on the device (expected free space, or another disk)\n"
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
 
 
@@ -297,7 +300,7 @@ def test_a_full_disk_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert result.exit_code == 2
     assert (
         result.stderr
-        == f"error: {target}: cannot write: no space left on the device (expected free space, or another disk)\n"
+        == f"{target}: error: cannot write: no space left on the device (expected free space, or another disk)\n"
     )
     assert target.read_text(encoding="utf-8") == "the old key\n" and leftovers(tmp_path) == []
 

@@ -316,7 +316,7 @@ def test_a_draw_that_always_saturates_is_an_error_after_a_bounded_number(tmp_pat
     out = tmp_path / "out"
     code, _, err = invoke("variants", str(net), "--count", "1", "--seed", "1", "--vary", "weights", "-o", str(out))
     assert code == 1
-    assert err.startswith(f"error: {net}: variant 1 (seed {variant_seed(1, 1)}): none of 200 draws met the checks")
+    assert err.startswith(f"{net}: error: variant 1 (seed {variant_seed(1, 1)}): none of 200 draws met the checks")
     assert "outside (0.01, 0.99)" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
 
@@ -341,7 +341,7 @@ def test_existing_files_are_kept_unless_force(tmp_path: Path) -> None:
         (["lecture", "--count", str(MAX_COUNT + 1), "--seed", "1"], f"1<=x<={MAX_COUNT}"),
         (["lecture", "--count", "2", "--seed", "1", "--vary", "weights,bias"], "unknown 'bias'"),
         (["lecture", "--count", "2", "--seed", "1", "--decimals", "9"], "0<=x<=6"),
-        (["lenet5", "--count", "1", "--seed", "1"], "lenet5.yaml: the network has 62,740 numbers"),
+        (["lenet5", "--count", "1", "--seed", "1"], "lenet5.yaml: error: the network has 62,740 numbers"),
         (["lecture", "--count", "1", "--seed", "1", "--rule", "slide", "--notation", "textbook"], "--rule slide"),
     ],
 )
@@ -357,7 +357,7 @@ def test_output_that_is_a_file_is_refused(tmp_path: Path) -> None:
     code, _, err = invoke("variants", "lecture", "--count", "1", "--seed", "1", "-o", str(target))
     assert code == 2 and target.read_text() == "keep"
     code, _, err = invoke("variants", "lecture", "--count", "1", "--seed", "1", "-o", str(target / "sub"))
-    assert code == 2 and err == f"error: {target / 'sub'}: cannot be written (Not a directory)\n"
+    assert code == 2 and err == f"{target / 'sub'}: error: cannot be written (Not a directory)\n"
 
 
 def test_learning_rates_are_hand_friendly() -> None:
