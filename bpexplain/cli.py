@@ -34,6 +34,17 @@ def _set_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+def _preamble_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--preamble",
+        type=click.Choice(("full", "short", "none")),
+        default="full",
+        show_default=True,
+        help="What comes before the steps. full: conventions, legend, network, initial parameters; "
+        "short: one line of notation, loss, η and rounding; none: straight to the steps.",
+    )(f)
+
+
 def _common_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option(
@@ -117,6 +128,7 @@ def _common_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Round every value to N decimals as it is computed and carry the rounded value on, "
             "as by hand; the drift from exact float64 is reported at the end.",
         ),
+        _preamble_option,
     ]
     for option in reversed(options):
         f = option(f)
@@ -245,14 +257,16 @@ Examples:
 @click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="auto", show_default=True)
 @click.option("--precision", type=click.IntRange(1, 17), default=4, show_default=True)
 @click.option("--notation", type=click.Choice(("lecture", "textbook")), default="lecture", show_default=True)
-def show(net: str, fmt: str, precision: int, notation: str) -> None:
+@_preamble_option
+def show(net: str, fmt: str, precision: int, notation: str, preamble: str) -> None:
     """The network: layers, shapes, parameters and the notation's legend."""
 
     def events() -> Iterable[Any]:
         from .engine import RunOptions, describe
         from .spec import load_network
 
-        yield describe(load_network(net), RunOptions(command="show", notation=notation, precision=precision))
+        options = RunOptions(command="show", notation=notation, precision=precision, preamble=preamble)
+        yield describe(load_network(net), options)
 
     _emit(events, fmt, dict(precision=precision))
 
