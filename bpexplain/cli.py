@@ -34,15 +34,14 @@ def _set_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
-def _preamble_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--preamble",
-        type=click.Choice(("full", "short", "none")),
-        default="full",
-        show_default=True,
-        help="What comes before the steps. full: conventions, legend, network, initial parameters; "
-        "short: one line of notation, loss, η and rounding; none: straight to the steps.",
-    )(f)
+_preamble_option = click.option(
+    "--preamble",
+    type=click.Choice(("full", "short", "none")),
+    default="full",
+    show_default=True,
+    help="What comes before the steps. full: conventions, legend, network, initial parameters; "
+    "short: one line of notation, loss, η and rounding; none: straight to the steps.",
+)
 
 
 def _common_options(f: Callable[..., Any]) -> Callable[..., Any]:
