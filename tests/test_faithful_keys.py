@@ -296,3 +296,10 @@ def test_no_empty_equations_in_any_format(fmt: str) -> None:
         assert r"$\frac{dh_5(e)}{de} = 1$" in out and r"$\delta O2(1,1) = 0$" in out
     else:
         assert r"\frac{dh_5(e)}{de} &= 1" + "\n" in out and r"\delta O2(1,1) &= 0 \\" in out
+
+
+def test_channels_are_numbered_from_one_in_markdown_and_latex() -> None:
+    md = run("forward", "lenet5", "--detail", "layer", "--format", "markdown")
+    assert "channel 1:" in md and "channel 6:" in md and "channel 0:" not in md
+    tex = run("forward", "lenet5", "--detail", "layer", "--format", "latex")
+    assert "C1.weight [1]:" in tex and "C1.weight [6]:" in tex and "[0]" not in tex

@@ -148,7 +148,7 @@ class MarkdownRenderer(LineRenderer):
             a = a[0]
         if a.ndim > 2:
             for c in range(a.shape[0]):
-                yield f"\\[{c + 1}\\]"  # channels numbered from 1, as in the symbols O1(c,i,j)
+                yield f"channel {c + 1}:"  # numbered from 1, as in the symbols O1(c,i,j)
                 yield ""
                 yield from self.matrix_lines(a[c])
             return
