@@ -9,17 +9,18 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 from .engine import RunOptions, run
-from .limits import MAX_EQUATIONS
 from .spec import NetworkSpec, load_network, parse_network
 from .trace import Trace
 
 Notation = Literal["lecture", "textbook"]
 Detail = Literal["full", "layer", "summary"]
+Preamble = Literal["full", "short", "none"]
 
 
 CHOICES = {
     "notation": get_args(Notation),
     "detail": get_args(Detail),
+    "preamble": get_args(Preamble),
     "rule": ("exact", "slide"),
     "update_order": ("simultaneous", "sequential"),
     "batch": ("single", "full"),
@@ -55,7 +56,8 @@ def forward(
     detail: Detail = "full",
     precision: int = 4,
     round: int | None = None,
-    max_equations: int = MAX_EQUATIONS,
+    preamble: Preamble = "full",
+    max_equations: int | None = None,
 ) -> Trace:
     """The forward pass of one sample (1-based `sample`) as a Trace: every e_n and y_n, and the loss."""
     options = RunOptions(
@@ -65,6 +67,7 @@ def forward(
         detail=detail,
         precision=precision,
         round=round,
+        preamble=preamble,
         max_equations=max_equations,
     )
     return Trace(run(load(network), _checked(options)))
@@ -85,7 +88,8 @@ def train(
     detail: Detail = "full",
     precision: int = 4,
     round: int | None = None,
-    max_equations: int = MAX_EQUATIONS,
+    preamble: Preamble = "full",
+    max_equations: int | None = None,
 ) -> Trace:
     """Training steps (Algorithm 2) as a Trace: forward, loss, errors, gradients and updates of each step.
 
@@ -106,6 +110,7 @@ def train(
         detail=detail,
         precision=precision,
         round=round,
+        preamble=preamble,
         max_equations=max_equations,
     )
     return Trace(run(load(network), _checked(options)))

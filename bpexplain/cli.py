@@ -38,6 +38,16 @@ def _set_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+_preamble_option = click.option(
+    "--preamble",
+    type=OneOf(("full", "short", "none")),
+    default="full",
+    show_default=True,
+    help="What comes before the steps. full: conventions, legend, network, initial parameters; "
+    "short: one line of notation, loss, η and rounding; none: straight to the steps.",
+)
+
+
 def _common_options(f: Callable[..., Any], training: bool = True) -> Callable[..., Any]:
     """The options forward and train share; `training=False` hides those that choose training steps."""
     options = [
@@ -127,6 +137,7 @@ def _common_options(f: Callable[..., Any], training: bool = True) -> Callable[..
             help="Round every value to N decimals as it is computed and carry the rounded value on, "
             "as by hand; the drift from exact float64 is reported at the end.",
         ),
+        _preamble_option,
     ]
     for option in reversed(options):
         f = option(f)
@@ -339,14 +350,16 @@ Examples:
 @click.option("--format", "fmt", type=OneOf(FORMAT_CHOICES), default="auto", show_default=True)
 @click.option("--precision", type=Whole(*limits.PRECISION), default=4, show_default=True)
 @click.option("--notation", type=OneOf(("lecture", "textbook")), default="lecture", show_default=True)
-def show(net: str, fmt: str, precision: int, notation: str) -> None:
+@_preamble_option
+def show(net: str, fmt: str, precision: int, notation: str, preamble: str) -> None:
     """The network: layers, shapes, parameters and the notation's legend."""
 
     def events() -> Iterable[Any]:
         from .engine import RunOptions, describe
         from .spec import load_network
 
-        yield describe(load_network(net), RunOptions(command="show", notation=notation, precision=precision))
+        options = RunOptions(command="show", notation=notation, precision=precision, preamble=preamble)
+        yield describe(load_network(net), options)
 
     _emit(events, fmt, dict(precision=precision))
 

@@ -52,6 +52,7 @@ class RunOptions:
     max_equations: int | None = None  # refuse a longer full trace (None: the format's limit; 0: none; limits.py)
     output_format: str = "text"  # the format the trace is written in, whose cost limits.py weighs
     round: int | None = None  # carry every value rounded to this many decimals, as by hand (see rounding.py)
+    preamble: str = "full"  # what the trace states before its first step: full, short or none (preamble.py)
 
 
 def build_layers(spec: NetworkSpec) -> list[Layer]:

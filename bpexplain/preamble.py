@@ -1,7 +1,11 @@
 """What a trace states before its first step: the network, the conventions it used, the legend.
 
 Kept apart from the engine, which computes; this module only describes the run in sentences and
-symbols (the renderers decide how to show them).
+symbols (the renderers decide how to show them). A convention or a note about the lecture is stated
+only where the trace contains what it concerns: the slide's shortcut where an error goes back through
+a dense layer, the x_2 typo where a dense layer fed by the inputs is updated, and each layer kind's own
+lines (the kernel flip, pooling ties) where that kind is used. `--preamble short` states the run in
+one line (`statement`), `--preamble none` states nothing: the renderers read which from the settings.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ def header(spec: NetworkSpec, opts: RunOptions, layers: Sequence[Layer]) -> Trac
         opts.precision,
         opts.shuffle,
         opts.seed,
+        opts.round,
+        opts.preamble,
     )
     network = {
         "name": spec.name,
@@ -60,7 +66,25 @@ def header(spec: NetworkSpec, opts: RunOptions, layers: Sequence[Layer]) -> Trac
         spec.parameters(),
         origins,
         symbols,
+        statement(spec, opts),
     )
+
+
+def statement(spec: NetworkSpec, opts: RunOptions) -> str:
+    """Notation, loss, η and rounding in one line: what `--preamble short` states."""
+    loss = LOSSES[spec.loss]
+    if opts.notation == "lecture":
+        notation = "lecture notation (δ_n = ∂E/∂y_n)"
+    else:
+        notation = "textbook notation (δ_n = ∂E/∂e_n)"
+    parts = [notation, f"loss {loss.name}, {loss.formula.split('  (')[0]}"]
+    if opts.command == "train":
+        parts.append(f"η = {spec.learning_rate:g}")
+    if opts.round is None:
+        parts.append(f"no rounding (float64, shown to {opts.precision} significant digits)")
+    else:
+        parts.append(f"every value rounded to {opts.round} decimals as by hand, and shown as carried")
+    return "; ".join(parts) + "."
 
 
 def conventions(
@@ -87,8 +111,12 @@ def conventions(
             )
         elif opts.notation == "lecture":
             lines.append(
-                "errors: the exact chain rule δ_m = Σ_n w_mn·dh_n(e)/de·δ_n. (The lecture's slides "
-                "write δ_4 = w_46·δ, leaving out dh_6(e)/de: see --rule slide.)"
+                "errors: the exact chain rule δ_m = Σ_n w_mn·dh_n(e)/de·δ_n."
+                + (
+                    " (The lecture's slides write δ_4 = w_46·δ, leaving out dh_6(e)/de: see --rule slide.)"
+                    if dense_propagation(spec)
+                    else ""
+                )
             )
         else:
             lines.append("errors: the exact chain rule δ_m = dh_m(e)/de·Σ_n w_mn·δ_n.")
@@ -114,7 +142,7 @@ def conventions(
             + (f"reordered every epoch (seed {opts.seed})." if opts.shuffle else "as in the file, every epoch.")
         )
         lines.append(f"learning rate: η = {spec.learning_rate:g}.")
-        if opts.notation == "lecture" and any(ls.type == "dense" for ls in spec.layers):
+        if opts.notation == "lecture" and updates_input_weights(spec):
             lines.append(
                 "the lecture's Weight Updating slide drops the factor x_2 from its line for "
                 "w'_(x2)1; the updates here include it."
@@ -129,8 +157,8 @@ def conventions(
         lines.append(
             f"rounding: as by hand; every value is rounded to {decimals} (half away from "
             "zero) as soon as it is computed, and the rounded value is carried into the next "
-            "equation. Inputs and initial parameters are used as given. The drift from exact "
-            "float64 is reported at the end."
+            "equation. Inputs and initial parameters are used as given. Every value is shown as it "
+            "is carried, trailing zeros dropped. The drift from exact float64 is reported at the end."
         )
     lines.extend(dict.fromkeys(line for layer in layers for line in layer.convention_lines()))
     if "random" in origins.values():
@@ -139,6 +167,20 @@ def conventions(
             f"seed {spec.seed} and rounded, then used exactly as printed."
         )
     return tuple(lines)
+
+
+def dense_propagation(spec: NetworkSpec) -> bool:
+    """Does an error go back through a dense layer (the slides' shortcut δ_4 = w_46·δ concerns it)?"""
+    return any(ls.type == "dense" for ls in spec.layers[1:])
+
+
+def updates_input_weights(spec: NetworkSpec) -> bool:
+    """Is there a w'_(x2)n: a trainable dense layer fed by the inputs, of which there are two or more?"""
+    first = spec.layers[0] if spec.layers else None
+    if first is None or first.type != "dense" or len(spec.input_names) < 2:
+        return False
+    weight = first.params.get("weight")
+    return weight is not None and weight.trainable
 
 
 def legend(opts: RunOptions, layers: Sequence[Layer]) -> tuple[tuple[Expr, str], ...]:

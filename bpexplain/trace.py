@@ -119,6 +119,8 @@ class Settings(Record):
         "precision",
         "shuffle",
         "seed",
+        "round",
+        "preamble",
     )
 
     def __init__(
@@ -132,6 +134,8 @@ class Settings(Record):
         precision: int,
         shuffle: bool,
         seed: int,
+        round: int | None = None,  # --round N: values carried with N decimals (and shown as carried)
+        preamble: str = "full",  # what a trace states before its first step: full, short or none
     ) -> None:
         self.command: Final = command
         self.notation: Final = notation
@@ -142,6 +146,8 @@ class Settings(Record):
         self.precision: Final = precision
         self.shuffle: Final = shuffle
         self.seed: Final = seed
+        self.round: Final = round
+        self.preamble: Final = preamble
 
 
 class TraceHeader(Record):
@@ -155,6 +161,7 @@ class TraceHeader(Record):
         "initial_parameters",
         "parameter_origins",
         "parameter_symbols",
+        "statement",
     )
 
     def __init__(
@@ -167,6 +174,7 @@ class TraceHeader(Record):
         parameter_origins: dict[str, str],
         # each parameter element's symbol (w_14, ...) in flat order, for networks small enough to list
         parameter_symbols: dict[str, tuple[Expr, ...]] | None = None,
+        statement: str = "",  # notation, loss, η and rounding in one line (what --preamble short states)
     ) -> None:
         self.network: Final = network
         self.settings: Final = settings
@@ -175,6 +183,7 @@ class TraceHeader(Record):
         self.initial_parameters: Final = initial_parameters
         self.parameter_origins: Final = parameter_origins
         self.parameter_symbols: Final = {} if parameter_symbols is None else parameter_symbols
+        self.statement: Final = statement
 
 
 # StepStart and StepEnd are read-only by convention rather than frozen: `--detail summary` makes two for

@@ -41,7 +41,7 @@ class _Row:
 
 def _row(c: EquationColumns) -> _Row:
     expression, value = c.expression, c.value
-    if not c.substituted and expression == value:  # `1 = 1`: said once
+    if c.once:  # `dh_5(e)/de = 1`: said once (common.said_once, the rule of every format)
         value = ""
     remark = ""
     if c.remark:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..expr import Neg, Num
 from ..trace import Block, Equation, NamedArray, StepEnd, StepStart, TraceEnd, TraceHeader
 from .numbers import format_number, format_vector
 from .printer import Printer
@@ -24,9 +25,11 @@ class EquationColumns:
     substituted: str  # "" when it would repeat the expression or the value
     value: str
     remark: str  # the true value under --rule slide, or a note
+    once: bool = False  # the right-hand side is its value (`dh_5(e)/de = 1`): written `symbol = value`, once
 
 
 def equation_columns(eq: Equation, printer: Printer) -> EquationColumns:
+    """An equation's columns as `printer` writes them; see `said_once` for an equation that is its value."""
     symbol = printer.doprint(eq.symbol)
     expression = printer.doprint(eq.bound)
     substituted = printer.doprint(eq.bound, numbers=True)
@@ -38,7 +41,19 @@ def equation_columns(eq: Equation, printer: Printer) -> EquationColumns:
         remark = f"≠ {printer.number(eq.exact)} by the exact chain rule"
     elif eq.note:
         remark = eq.note
+    if said_once(eq, expression, substituted, value):
+        return EquationColumns(symbol, value, "", value, remark, True)
     return EquationColumns(symbol, expression, substituted, value, remark)
+
+
+def said_once(eq: Equation, expression: str, substituted: str, value: str) -> bool:
+    """The one rule against empty equations (`dh_5(e)/de = 1 = 1`, `δO2(1,1) = 0 = 0`): when the right-hand
+    side in symbols and in numbers is the same text as the value, or a bare number, the equation is
+    written `symbol = value`. Every format follows it (text, Markdown, LaTeX, the terminal view)."""
+    if substituted:
+        return False
+    bound = eq.bound.operand if type(eq.bound) is Neg else eq.bound  # type: ignore[attr-defined]
+    return expression == value or type(bound) is Num
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from ..trace import Block, Equation, Event, StepEnd, StepStart, TraceEnd, TraceHeader
+from .numbers import CARRIED
 from .printer import TextPrinter
 
 FORMAT = "bpexplain-trace/1"
@@ -43,6 +44,8 @@ class JsonParts:
 
     def header(self, h: TraceHeader) -> dict[str, Any]:
         s = h.settings
+        if s.round is not None:  # --round: the strings show each number as it is carried
+            self.printer = TextPrinter(CARRIED, None)
         return {
             "format": FORMAT,
             "command": s.command,

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..trace import Block, Equation, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import equation_columns, network_rows, summary_cells
+from .common import equation_columns, map_grids, network_rows, summary_cells
 from .latex_printer import LatexPrinter, latex_literal, latex_number, latex_text
 from .lines import LineRenderer
 from .markdown import PHASE_HEADINGS
@@ -44,6 +44,11 @@ class LatexRenderer(LineRenderer):
         self.body_only = body_only
         self.opened = False
         self.names: re.Pattern[str] | None = None  # the layer names that prose must show as written
+
+    def show_carried(self) -> None:
+        super().show_carried()
+        self.printer = LatexPrinter(self.precision, self.printer.max_terms)
+        self.measure = type(self.measure)(self.precision, self.measure.max_terms)
 
     def prose(self, text: str) -> str:
         """The engine's prose, which may quote a layer's name: the names as written, the rest as prose."""
@@ -74,21 +79,30 @@ class LatexRenderer(LineRenderer):
     def header_lines(self, h: TraceHeader) -> Iterator[str]:
         net = h.network
         self.names = _names_pattern(net)
+        show = h.settings.command == "show"  # its network and parameters are not a preamble: always shown
+        if self.preamble == "none" and not show:
+            return
         yield r"\section*{" + latex_text(f"bpexplain {h.settings.command}: ") + latex_literal(net["name"]) + "}"
         yield r"\emph{" + latex_literal(net["title"]) + "}"
         yield ""
-        yield r"\subsection*{Conventions}"
-        yield r"\begin{itemize}"
-        for line in h.conventions:
-            yield r"  \item " + latex_text(line)
-        yield r"\end{itemize}"
-        yield ""
-        yield r"\subsection*{Legend}"
-        yield r"\begin{tabular}{ll}"
-        for sym, meaning in h.legend:
-            yield f"  ${self.printer.doprint(sym)}$ & {latex_text(meaning)} \\\\"
-        yield r"\end{tabular}"
-        yield ""
+        if self.preamble == "short":
+            yield r"\textbf{Conventions:} " + latex_text(h.statement)
+            yield ""
+        elif self.preamble == "full":
+            yield r"\subsection*{Conventions}"
+            yield r"\begin{itemize}"
+            for line in h.conventions:
+                yield r"  \item " + latex_text(line)
+            yield r"\end{itemize}"
+            yield ""
+            yield r"\subsection*{Legend}"
+            yield r"\begin{tabular}{ll}"
+            for sym, meaning in h.legend:
+                yield f"  ${self.printer.doprint(sym)}$ & {latex_text(meaning)} \\\\"
+            yield r"\end{tabular}"
+            yield ""
+        if self.preamble != "full" and not show:
+            return
         yield r"\subsection*{Network}"
         yield r"\begin{tabular}{llllll}"
         yield r"  layer & type & activation & input & output & parameters \\ \hline"
@@ -128,8 +142,10 @@ class LatexRenderer(LineRenderer):
         """`label` (plain text) = the array as matrices; a long label goes on a line of its own."""
         a = np.asarray(arr, dtype=np.float64)
         flat = a.reshape((-1,) + a.shape[-2:]) if a.ndim > 2 else None  # a stack of maps: one per channel
+        if flat is not None and flat.shape[0] == 1:  # one channel: the plain matrix, as text shows it
+            a, flat = flat[0], None
         for c, matrix in enumerate([a] if flat is None else list(flat)):
-            name = label if flat is None else f"{label} [{c}]"
+            name = label if flat is None else f"{label} [{c + 1}]"  # channels from 1, as in O1(c,i,j)
             if len(name) > 6 or (matrix.ndim == 2 and matrix.shape[1] > 4):
                 yield self.prose(name) + ":"
                 yield r"\[ " + bmatrix(matrix, self.precision) + r" \]"
@@ -150,6 +166,13 @@ class LatexRenderer(LineRenderer):
                 if t.size and np.isnan(t).any()
                 else r", \quad \hat{y} = " + bmatrix(np.asarray(t).reshape(1, -1), self.precision)
             )
+            if np.asarray(x).ndim >= 2:  # an image: as a matrix (one per channel), like the maps
+                if prefix:
+                    yield prefix
+                yield from self.array_lines("x", x)
+                if target:
+                    yield r"\[ " + target.removeprefix(r", \quad ") + r" \]"
+                continue
             yield prefix + r"\[ x = " + bmatrix(np.asarray(x).reshape(1, -1), self.precision) + target + r" \]"
 
     def block_lines(self, b: Block) -> Iterator[str]:
@@ -166,6 +189,8 @@ class LatexRenderer(LineRenderer):
             for i, line in enumerate(lines):
                 yield "  " + line + (r" \\" if i < len(lines) - 1 else "")
             yield r"\end{align*}"
+            for arr in map_grids(b, self.header.network["layers"] if self.header else []):
+                yield from self.array_lines(arr.label, arr.value)
         else:
             for arr in b.arrays:
                 yield from self.array_lines(arr.label, arr.value)
@@ -173,7 +198,7 @@ class LatexRenderer(LineRenderer):
     def equation(self, eq: Equation) -> str:
         """symbol &= expression = substituted = value, broken before each `=` when too long."""
         c = equation_columns(eq, self.printer)
-        parts = [c.expression] + ([c.substituted] if c.substituted else []) + [c.value]
+        parts = [c.value] if c.once else [c.expression] + ([c.substituted] if c.substituted else []) + [c.value]
         remark = ""
         if eq.exact is not None:
             remark = r" \quad \left(\neq " + self.printer.number(eq.exact) + r"\text{ by the exact chain rule}\right)"

@@ -12,6 +12,7 @@ from typing import TextIO
 
 from ..trace import Block, Event, StepEnd, StepStart, TraceEnd, TraceHeader
 from .common import SummaryTable
+from .numbers import CARRIED
 
 
 class LineRenderer:
@@ -32,6 +33,8 @@ class LineRenderer:
     def lines(self, event: Event) -> Iterator[str]:
         if isinstance(event, TraceHeader):
             self.header = event
+            if event.settings.round is not None:
+                self.show_carried()
             yield from self.open(event)
             yield from self.header_lines(event)
         elif isinstance(event, StepStart):
@@ -49,6 +52,15 @@ class LineRenderer:
     @property
     def detail(self) -> str:
         return self.header.settings.detail if self.header else "full"
+
+    def show_carried(self) -> None:
+        """Under --round: numbers shown as carried (see numbers.CARRIED); a subclass remakes its printers."""
+        self.precision = CARRIED
+
+    @property
+    def preamble(self) -> str:
+        """full, short or none: what is stated before the first step (--preamble)."""
+        return self.header.settings.preamble if self.header else "full"
 
     def open(self, h: TraceHeader) -> Iterator[str]:
         """Lines before the header (a document's preamble)."""

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..expr import Expr
 from ..trace import Block, Equation, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import equation_columns, network_rows, summary_cells
+from .common import equation_columns, map_grids, network_rows, summary_cells
 from .latex_printer import LatexPrinter
 from .lines import LineRenderer
 from .numbers import format_number
@@ -50,6 +50,8 @@ def md_line(text: str) -> str:
 def equation_math(eq: Equation, printer: LatexPrinter) -> str:
     """symbol = expression = substituted = value, as one LaTeX math string."""
     c = equation_columns(eq, printer)
+    if c.once:  # `dh_5(e)/de = 1`: the value, said once
+        return f"{c.symbol} = {c.value}"
     parts = [c.symbol, c.expression] + ([c.substituted] if c.substituted else []) + [c.value]
     return " = ".join(parts)
 
@@ -66,6 +68,10 @@ class MarkdownRenderer(LineRenderer):
         super().__init__(precision)
         self.printer = LatexPrinter(precision, max_terms)
 
+    def show_carried(self) -> None:
+        super().show_carried()
+        self.printer = LatexPrinter(self.precision, self.printer.max_terms)
+
     def math(self, node: Expr) -> str:
         return f"${self.printer.doprint(node)}$"
 
@@ -76,22 +82,31 @@ class MarkdownRenderer(LineRenderer):
 
     def header_lines(self, h: TraceHeader) -> Iterator[str]:
         net = h.network
+        show = h.settings.command == "show"  # its network and parameters are not a preamble: always shown
+        if self.preamble == "none" and not show:
+            return
         yield f"# bpexplain {h.settings.command}: {md_text(net['name'])}"
         yield ""
         yield f"*{md_text(net['title'])}*"
         yield ""
-        yield "## Conventions"
-        yield ""
-        for line in h.conventions:
-            yield f"- {md_text(line)}"
-        yield ""
-        yield "## Legend"
-        yield ""
-        yield "| symbol | meaning |"
-        yield "| --- | --- |"
-        for sym, meaning in h.legend:
-            yield f"| {self.math(sym)} | {md_text(meaning)} |"
-        yield ""
+        if self.preamble == "short":
+            yield f"**Conventions:** {md_text(h.statement)}"
+            yield ""
+        elif self.preamble == "full":
+            yield "## Conventions"
+            yield ""
+            for line in h.conventions:
+                yield f"- {md_text(line)}"
+            yield ""
+            yield "## Legend"
+            yield ""
+            yield "| symbol | meaning |"
+            yield "| --- | --- |"
+            for sym, meaning in h.legend:
+                yield f"| {self.math(sym)} | {md_text(meaning)} |"
+            yield ""
+        if self.preamble != "full" and not show:
+            return
         yield "## Network"
         yield ""
         yield "| layer | type | activation | input | output | parameters |"
@@ -129,9 +144,11 @@ class MarkdownRenderer(LineRenderer):
             yield f"${self.num(float(a))}$"
             yield ""
             return
+        while a.ndim > 2 and a.shape[0] == 1:  # one channel: the plain matrix, as text shows it
+            a = a[0]
         if a.ndim > 2:
             for c in range(a.shape[0]):
-                yield f"[{c}]"
+                yield f"channel {c + 1}:"  # numbered from 1, as in the symbols O1(c,i,j)
                 yield ""
                 yield from self.matrix_lines(a[c])
             return
@@ -155,11 +172,20 @@ class MarkdownRenderer(LineRenderer):
         word = "sample" if len(s.samples) == 1 else "samples"
         yield f"## Step {s.index} (epoch {s.epoch}, {word} {samples})"
         yield ""
+        images: list[np.ndarray] = []
         for k, (x, t) in enumerate(zip(s.inputs, s.targets)):
             prefix = f"sample {s.samples[k]}: " if len(s.samples) > 1 else ""
             target = "" if t.size and np.isnan(t).any() else ", $" + self.vector(r"\hat{y}", t) + "$"
+            if np.asarray(x).ndim >= 2:  # an image: as a table below, like the maps
+                yield f"- {prefix}$x$ (the table below){target}"
+                images.append(x)
+                continue
             yield f"- {prefix}${self.vector('x', x)}${target}"
         yield ""
+        for k, x in enumerate(images):
+            yield (f"sample {s.samples[k]}: " if len(images) > 1 else "") + "$x$ ="
+            yield ""
+            yield from self.matrix_lines(x)
 
     def vector(self, name: str, values: np.ndarray) -> str:
         flat = [self.num(float(v)) for v in np.asarray(values).ravel()]
@@ -183,6 +209,10 @@ class MarkdownRenderer(LineRenderer):
                 remark = equation_remark(eq, self.printer)
                 yield f"- ${equation_math(eq, self.printer)}$" + (f" ({remark})" if remark else "")
             yield ""
+            for arr in map_grids(b, self.header.network["layers"] if self.header else []):
+                yield f"{md_line(arr.label)} ="
+                yield ""
+                yield from self.matrix_lines(arr.value)
         else:
             for arr in b.arrays:
                 yield f"{md_line(arr.label)} ="

@@ -6,6 +6,11 @@ import math
 
 import numpy as np
 
+# Under --round N a value is shown as it is carried: its decimal reading (the 12 significant digits of
+# rounding.SIGNIFICANT), which for a rounded value is at most N decimals, trailing zeros dropped; an
+# input or initial parameter used as given keeps its own digits. Every format uses it as its precision.
+CARRIED = 12
+
 _G = tuple(f".{p}g" for p in range(13))  # the `g` format spec of each precision the fast path takes
 
 

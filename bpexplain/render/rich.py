@@ -34,7 +34,7 @@ from .common import (
     network_rows,
     summary_cells,
 )
-from .numbers import format_grid, format_number, format_vector
+from .numbers import CARRIED, format_grid, format_number, format_vector
 from .printer import TextPrinter
 from .screen import Batch, Frame, Lines, StyledLine, grid, rule, side_by_side, table, text_lines
 from .wrap import pad, width, wrap_math, wrap_words
@@ -110,6 +110,10 @@ def trace_renderables(events: Iterable[Event], precision: int = 4, max_terms: in
             pending.append(summary_line_of(start, ev))
         elif isinstance(ev, TraceHeader):
             header = ev
+            if ev.settings.round is not None:  # --round: numbers shown as carried (numbers.CARRIED)
+                precision = CARRIED
+                printer = TextPrinter(precision, max_terms)
+                summary_line_of = SummaryLine(precision)
             yield _header(ev, printer)
         elif isinstance(ev, StepStart):
             start = ev
@@ -153,13 +157,23 @@ def _header(h: TraceHeader, printer: TextPrinter) -> Lines:
     legend_frame = Frame([("Legend", None)], DIM)
     legend = [(printer.doprint(sym), meaning) for sym, meaning in h.legend]
 
+    preamble, show = h.settings.preamble, h.settings.command == "show"  # show's network is not a preamble
+
     def make(total: int, plain: bool) -> Iterator[StyledLine]:
+        if preamble == "none" and not show:
+            return
         room = Frame.inner(total)
         body: list[StyledLine] = []
-        for line in h.conventions:
-            body += text_lines("• " + line, room, None, hang=2)
+        if preamble == "short":
+            body += text_lines(h.statement, room, None)
+        elif preamble == "full":
+            for line in h.conventions:
+                body += text_lines("• " + line, room, None, hang=2)
         yield from title.all(body, total)
-        yield from legend_frame.all(_legend_lines(legend, room), total)
+        if preamble == "full":
+            yield from legend_frame.all(_legend_lines(legend, room), total)
+        if preamble != "full" and not show:
+            return
         yield from _table_lines("Network", list(NETWORK_COLUMNS), [list(r) for r in network_rows(net)], total)
         yield from _parameters(h.initial_parameters, h, printer, "Initial parameters", total)
 

@@ -35,6 +35,11 @@ class TextRenderer(LineRenderer):
         self.printer = TextPrinter(precision, max_terms)
         self.summary_lines = SummaryLine(precision)
 
+    def show_carried(self) -> None:
+        super().show_carried()
+        self.printer = TextPrinter(self.precision, self.printer.max_terms)
+        self.summary_lines = SummaryLine(self.precision)
+
     def write(self, events: Iterable[Event], out: TextIO) -> None:
         summary_only = False  # known from the header, the first event
         for event in events:
@@ -53,18 +58,27 @@ class TextRenderer(LineRenderer):
 
     def header_lines(self, h: TraceHeader) -> Iterator[str]:
         net = h.network
+        show = h.settings.command == "show"  # its network and parameters are not a preamble: always shown
+        if self.preamble == "none" and not show:
+            return
         yield f"bpexplain {h.settings.command}: {net['name']} - {net['title']}"
         yield ""
-        yield "Conventions"
-        for line in h.conventions:
-            yield f"  * {line}"
-        yield ""
-        yield "Legend"
-        legend = [(self.printer.doprint(sym), meaning) for sym, meaning in h.legend]
-        width = max(len(s) for s, _ in legend)
-        for sym, meaning in legend:
-            yield f"  {sym.ljust(width)}  {meaning}"
-        yield ""
+        if self.preamble == "short":
+            yield f"Conventions: {h.statement}"
+            yield ""
+        elif self.preamble == "full":
+            yield "Conventions"
+            for line in h.conventions:
+                yield f"  * {line}"
+            yield ""
+            yield "Legend"
+            legend = [(self.printer.doprint(sym), meaning) for sym, meaning in h.legend]
+            width = max(len(s) for s, _ in legend)
+            for sym, meaning in legend:
+                yield f"  {sym.ljust(width)}  {meaning}"
+            yield ""
+        if self.preamble != "full" and not show:
+            return
         yield from self.network_lines(h)
         yield ""
         yield "Initial parameters"
@@ -131,6 +145,10 @@ class TextRenderer(LineRenderer):
             w_sub = max(len(c.substituted) for c in cols)
             w_val = max(len(c.value) for c in cols) if any(c.remark for c in cols) else 0
             for c in cols:
+                if c.once:  # `dh_5(e)/de = 1`: the value, said once
+                    remark = ("   " + (c.remark if c.remark.startswith("≠") else f"({c.remark})")) if c.remark else ""
+                    yield "    " + c.symbol.ljust(w_sym) + " = " + c.value + remark
+                    continue
                 parts = [c.symbol.ljust(w_sym), " = ", c.expression.ljust(w_expr)]
                 if w_sub:
                     parts += [" = " if c.substituted else "   ", c.substituted.ljust(w_sub)]
