@@ -20,7 +20,7 @@ class Location(Record):
     @property
     def is_file(self) -> bool:
         """A file (or standard input), not an option such as `--set KEY=VALUE`."""
-        return not self.file.startswith("-")
+        return bool(self.file) and not self.file.startswith("-")
 
     def __str__(self) -> str:
         if self.line is None:

@@ -423,6 +423,10 @@ def bundled_names() -> list[str]:
 
 def read_network_text(name_or_path: str) -> tuple[str, str]:
     """The YAML text and the name to show in messages, for a bundled short name or a file path."""
+    if not name_or_path.strip():
+        raise BpexplainError(
+            "NET is empty", expected=f"a bundled network's name ({', '.join(bundled_names())}) or a YAML file's path"
+        )
     path = Path(name_or_path)
     looks_like_path = path.suffix in (".yaml", ".yml") or "/" in name_or_path or path.exists()
     if not looks_like_path:

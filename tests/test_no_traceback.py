@@ -215,3 +215,13 @@ def test_a_bug_is_one_line_with_status_3_and_its_traceback_on_request(tmp_path: 
         [sys.executable, "-c", script], capture_output=True, env={**ENV, "BPEXPLAIN_TRACEBACK": "1"}, timeout=HANG
     )
     assert b"Traceback" in proc.stderr and b"ZeroDivisionError: a bug" in proc.stderr
+
+
+def test_an_empty_net_is_named_as_such() -> None:
+    from click.testing import CliRunner
+
+    from bpexplain.cli import cli
+
+    result = CliRunner().invoke(cli, ["train", "", "--steps", "2"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: NET is empty (expected a bundled network's name (")

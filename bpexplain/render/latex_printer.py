@@ -476,7 +476,7 @@ def _text(text: str, subscripts: bool) -> str:
             out.append(_TEXT_ESCAPES[c])
         elif not subscripts and c in "[]":
             out.append("{" + c + "}")
-        elif not subscripts and text[i : i + 2] in ("--", "?`", "!`", ",,", "''", "``"):
+        elif text[i : i + 2] == "--" or (not subscripts and text[i : i + 2] in ("?`", "!`", ",,", "''", "``")):
             out.append(c + "{}")  # not a ligature (an en dash, an inverted mark, a closing quote)
         elif c in _TEXT_SYMBOLS:
             out.append(_TEXT_SYMBOLS[c])
