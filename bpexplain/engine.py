@@ -57,7 +57,7 @@ class RunOptions:
 def build_layers(spec: NetworkSpec) -> list[Layer]:
     loss = LOSSES[spec.loss]
     layers: list[Layer] = []
-    names = input_names(spec.input_shape)
+    names = input_names(spec.input_shape, spec.input_names)
     first = 1
     for i, ls in enumerate(spec.layers):
         layer = layer_class(ls.type)(ls, names, first, i == len(spec.layers) - 1, loss)
@@ -490,6 +490,9 @@ class _Run:
 
     def _units(self, layer: Layer) -> str:
         if layer.type_name == "dense":
+            named = layer.spec.options.get("unit_names")
+            if named:
+                return f"neuron {named[0]}" if len(named) == 1 else f"neurons {', '.join(named)}"
             a, b = layer.first_unit, layer.first_unit + layer.units - 1
             return f"neuron {a}" if a == b else f"neurons {a}–{b}"
         return ""
