@@ -114,6 +114,16 @@ def summary_cells(
     return heads, losses, rows
 
 
+def weight_orientation(name: str, arr: np.ndarray, h: TraceHeader) -> str:
+    """How a dense layer's weight matrix is laid out, for a table that shows it without each entry's symbol
+    (a large network): "rows: units n, columns: inputs m" (w_mn from m to n); "" for anything else."""
+    layer, _, pname = name.rpartition(".")
+    kinds = {str(ls["name"]): ls["type"] for ls in h.network["layers"]}
+    if pname == "weight" and arr.ndim == 2 and kinds.get(layer) == "dense":
+        return "rows: units n, columns: inputs m"
+    return ""
+
+
 def summary_loss_cells(end: TraceEnd, precision: int) -> tuple[str, str]:
     """The loss before training (the summary's `initial` cell of E) and with the final weights (the last cell
     of the row that closes the table, `E after`), as text; "" where the run has none."""

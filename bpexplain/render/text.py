@@ -27,6 +27,7 @@ from .common import (
     summary_cells,
     summary_loss_cells,
     summary_note,
+    weight_orientation,
 )
 from .lines import LineRenderer
 from .numbers import format_grid, format_vector
@@ -93,8 +94,10 @@ class TextRenderer(LineRenderer):
             origin = h.parameter_origins.get(name, "") if initial else ""
             shape = "×".join(map(str, arr.shape))
             symbols = h.parameter_symbols.get(name)
-            yield f"  {name} ({shape}{', ' + origin if origin else ''})"
-            if symbols and arr.ndim <= 2:
+            shown = bool(symbols) and arr.ndim <= 2
+            layout = "" if shown else weight_orientation(name, arr, h)
+            yield f"  {name} ({shape}{', ' + origin if origin else ''}{'; ' + layout if layout else ''})"
+            if shown:
                 cells = [
                     f"{self.printer.doprint(s)} = {fmt(float(v), self.precision)}" for s, v in zip(symbols, arr.ravel())
                 ]
