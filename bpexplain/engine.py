@@ -255,8 +255,10 @@ class _Run:
             y = self.forward(sample.input, steps)[-1].y
             loss = None if np.isnan(sample.target).any() else self._r(self._loss_value(y, sample.target))
             predictions.append(Prediction(k + 1, y, sample.target, loss))
-        last = [predictions[s].loss for s in self.last_samples]
-        final = None if None in last else self._r(last[0] if len(last) == 1 else float(np.mean(last)))
+        last = [loss for s in self.last_samples if (loss := predictions[s].loss) is not None]
+        final = None
+        if len(last) == len(self.last_samples):
+            final = self._r(last[0] if len(last) == 1 else float(np.mean(last)))
         return TraceEnd(
             steps,
             stopped,

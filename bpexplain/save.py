@@ -60,9 +60,7 @@ def trained_document(net: str, sets: Sequence[str], parameters: Mapping[str, np.
         doc = apply_overrides(doc, sets)
     data = copy.deepcopy(doc.data)
     _replace_parameters(data, spec, parameters)
-    body = yaml.dump(
-        data, Dumper=_Dumper, sort_keys=False, default_flow_style=None, allow_unicode=True, width=120
-    )
+    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=None, allow_unicode=True, width=120)
     return "# Written by bpexplain train --save: the trained network, parameters at full precision.\n" + body
 
 

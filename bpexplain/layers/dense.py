@@ -92,7 +92,9 @@ class Dense(Layer):
             names_raw = raw["units"]
             if not names_raw or len(names_raw) > MAX_SIZE:
                 r.fail(path + ("units",), f"found {len(names_raw)} unit names", expected=f"1 to {MAX_SIZE} names")
-            unit_names = tuple(check_identifier(r, v, path + ("units", k), "a unit name") for k, v in enumerate(names_raw))
+            unit_names = tuple(
+                check_identifier(r, v, path + ("units", k), "a unit name") for k, v in enumerate(names_raw)
+            )
             if len(set(unit_names)) != len(unit_names):
                 r.fail(path + ("units",), "a unit name appears twice", expected="distinct names")
             units = len(unit_names)
@@ -102,7 +104,10 @@ class Dense(Layer):
         w_value = w_raw.get("value") if isinstance(w_raw, dict) else w_raw
         if units is None:
             if isinstance(w_value, list) and w_value and isinstance(w_value[0], list):
-                units = len(w_value[0]) if from_to else len(w_value)
+                rows, cols = len(w_value), len(w_value[0])
+                units = cols if from_to else rows
+                if (rows, cols)[0 if from_to else 1] != n_in and (rows, cols)[1 if from_to else 0] == n_in:
+                    units = rows if from_to else cols  # a matrix that fits the inputs only transposed: said below
             else:
                 r.fail(path, "the number of units is unknown", expected="'units' or a 'weight' matrix")
         activation, slope = cls.read_activation(r, raw.get("activation", "identity"), path + ("activation",), is_last)
@@ -111,11 +116,11 @@ class Dense(Layer):
         w_path = path + ("weight", "value") if isinstance(w_raw, dict) and "value" in w_raw else path + ("weight",)
         if units != n_in and _shape_of(w_value) == shape[::-1]:
             fixes = "remove 'layout: from_to'" if from_to else "write 'layout: from_to' in this layer"
-            rows = "input" if from_to else "unit"
+            per_row = "input" if from_to else "unit"
             r.fail(
                 w_path,
                 f"found shape {format_shape(shape[::-1])}, which looks transposed",
-                expected=f"shape {format_shape(shape)}, one row per {rows} ({units} units, {n_in} inputs): "
+                expected=f"shape {format_shape(shape)}, one row per {per_row} ({units} units, {n_in} inputs): "
                 f"transpose the matrix, or {fixes} (rows are then {'units' if from_to else 'inputs'})",
             )
         what = (

@@ -244,8 +244,8 @@ class MarkdownRenderer(LineRenderer):
             yield ""
             yield "| sample | output $y$ | target $\\hat{y}$ | $E$ |"
             yield "| ---: | --- | --- | ---: |"
-            for row in prediction_rows(end, self.precision):
-                yield "| " + " | ".join(md_text(c) for c in row) + " |"
+            for prediction in prediction_rows(end, self.precision):
+                yield "| " + " | ".join(md_text(c) for c in prediction) + " |"
             yield ""
         if end.drift:
             yield from self.drift_lines(end)

@@ -13,16 +13,16 @@ from typing import TextIO
 from ..trace import Block, Event, StepEnd, StepStart, TraceEnd, TraceHeader
 from .common import (
     DRIFT_TITLE,
+    FINAL_LOSS_LABEL,
     NETWORK_COLUMNS,
+    PREDICTION_COLUMNS,
+    PREDICTIONS_TITLE,
     SummaryLine,
     drift_rows,
     equation_columns,
     fmt,
     map_grids,
     network_rows,
-    FINAL_LOSS_LABEL,
-    PREDICTION_COLUMNS,
-    PREDICTIONS_TITLE,
     prediction_rows,
     summary_cells,
     summary_loss_cells,
@@ -94,10 +94,9 @@ class TextRenderer(LineRenderer):
             origin = h.parameter_origins.get(name, "") if initial else ""
             shape = "×".join(map(str, arr.shape))
             symbols = h.parameter_symbols.get(name)
-            shown = bool(symbols) and arr.ndim <= 2
-            layout = "" if shown else weight_orientation(name, arr, h)
+            layout = "" if symbols and arr.ndim <= 2 else weight_orientation(name, arr, h)
             yield f"  {name} ({shape}{', ' + origin if origin else ''}{'; ' + layout if layout else ''})"
-            if shown:
+            if symbols and arr.ndim <= 2:
                 cells = [
                     f"{self.printer.doprint(s)} = {fmt(float(v), self.precision)}" for s, v in zip(symbols, arr.ravel())
                 ]
