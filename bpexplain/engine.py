@@ -206,7 +206,7 @@ class _Run:
         steps_run = 0
         by_epochs = self.opts.epochs is not None
         if self.lean and self.opts.until_loss is None:  # nothing can stop the run early
-            steps_run = yield from self._watched(self._lean_run())
+            steps_run = yield from self._lean_run()
             yield self._end(steps_run, stopped, ())
             return
         for step, epoch, samples in self.schedule():
@@ -302,10 +302,14 @@ class _Run:
                 for (step, epoch, samples), end in zip(batch, ends):
                     yield self._lean_start(step, epoch, samples[0])
                     yield end
+                if ends:  # what the end of the run reports (see _watched, which a lean step would slow)
+                    self.last_samples = batch[len(ends) - 1][2]
+                    if not self.first_loss_seen:
+                        self.first_loss_seen, self.initial_loss = True, ends[0].loss
                 del batch[: len(ends)]
                 if batch:  # handed back: the checked path runs it, or names the first value that is not finite
                     step, epoch, samples = batch.pop(0)
-                    yield from self._step(step, epoch, samples)
+                    yield from self._watched(self._step(step, epoch, samples))
         return step
 
     def _lean_start(self, index: int, epoch: int, s: int) -> StepStart:
