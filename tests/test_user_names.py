@@ -48,6 +48,11 @@ def test_two_two_two_matches_the_published_first_step() -> None:
     assert np.array_equal(end.parameters["output.bias"], [0.6, 0.6])
 
 
+def test_two_two_two_matches_the_published_error_after_the_first_update() -> None:
+    ends = [e for e in events(load_network("two-two-two"), steps=2, detail="summary") if isinstance(e, StepEnd)]
+    assert ends[1].loss == pytest.approx(0.291027924, abs=5e-10)  # "the total error is now 0.291027924"
+
+
 def test_two_two_two_against_a_plain_numpy_step() -> None:
     w1, b1 = np.array([[0.15, 0.20], [0.25, 0.30]]), 0.35
     w2, b2 = np.array([[0.40, 0.45], [0.50, 0.55]]), 0.60
