@@ -251,7 +251,7 @@ class LatexRenderer(LineRenderer):
         if end.predictions:
             yield ""
             yield r"\subsection*{" + latex_text(PREDICTIONS_TITLE) + "}"
-            yield r"\begin{tabular}{rllr}"
+            yield r"\begin{tabular}{rp{0.42\linewidth}p{0.3\linewidth}r}"
             yield r"  sample & output $y$ & target $\hat{y}$ & $E$ \\ \hline"
             for sample, output, target, loss in prediction_rows(end, self.precision):
                 yield "  " + " & ".join([sample, latex_text(output), latex_text(target), latex_number(loss)]) + r" \\"
