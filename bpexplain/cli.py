@@ -12,7 +12,7 @@ import io
 import itertools
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NoReturn
 
 import click
@@ -327,16 +327,29 @@ Examples:
     help="Also draw the loss of every step (and each epoch's mean, with --epochs) to FILE.png or "
     "FILE.svg; needs matplotlib: pip install 'bpexplain[plot]'.",
 )
+@click.option(
+    "--save",
+    type=click.Path(dir_okay=False),
+    metavar="FILE.yaml",
+    help="Also write the trained network to FILE.yaml (the same format, weights at full precision), "
+    "so that a later run continues from it.",
+)
 @_set_option
 @_common_options
 def train(
-    net: str, steps: int | None, epochs: int | None, plot: str | None, sets: tuple[str, ...], **options: Any
+    net: str,
+    steps: int | None,
+    epochs: int | None,
+    plot: str | None,
+    save: str | None,
+    sets: tuple[str, ...],
+    **options: Any,
 ) -> None:
     """Training steps: forward, loss, errors (δ) from the output back, gradients, updates."""
     if steps is not None and epochs is not None:
         raise click.UsageError("give --steps or --epochs, not both")
     common = {k: options.pop(k) for k in ("fmt", "precision", "detail", "notation", "max_terms")}
-    _run(net, "train", dict(steps=steps, epochs=epochs, **options), common, sets, plot)
+    _run(net, "train", dict(steps=steps, epochs=epochs, **options), common, sets, plot, save)
 
 
 @cli.command(
@@ -456,6 +469,7 @@ def _run(
     common: dict[str, Any],
     sets: tuple[str, ...] = (),
     plot: str | None = None,
+    save: str | None = None,
 ) -> None:
     fmt = common.pop("fmt")
     max_terms = common.pop("max_terms")
@@ -476,6 +490,11 @@ def _run(
             )
 
     losses: Any = None  # with --plot: the loss of every step, recorded as the events pass
+    trained: list[Any] = []  # with --save: the run's last event (the final parameters)
+    if save is not None:
+        from .save import check_save_target
+
+        _guard(lambda: check_save_target(save, net, (view["output"], plot)))
 
     def events() -> Iterable[Any]:
         nonlocal losses
@@ -489,6 +508,8 @@ def _run(
             require_matplotlib()
         spec = load_network(net, sets)
         stream = run(spec, RunOptions(command=command, output_format=fmt, **common, **run_options))
+        if save is not None:
+            stream = _last_event(stream, trained)
         if plot is None:
             return stream
         from .plot import LossRecorder
@@ -509,6 +530,17 @@ def _run(
         from .plot import draw_losses
 
         _guard(lambda: draw_losses(losses, plot))
+    if save is not None and trained:
+        from .save import save_trained
+
+        _guard(lambda: save_trained(save, net, sets, trained[-1].final_parameters))
+
+
+def _last_event(events: Iterable[Any], kept: list[Any]) -> Iterator[Any]:
+    """The events as they pass, keeping the last one (the TraceEnd) in `kept`."""
+    for ev in events:
+        yield ev
+    kept.append(ev)
 
 
 def _refuse_training_views(view: dict[str, Any]) -> None:

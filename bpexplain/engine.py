@@ -24,7 +24,18 @@ from .layers.base import EquationContext, Layer, LayerValues
 from .limits import check_trace_size
 from .numerical import checked, locate
 from .spec import NetworkSpec
-from .trace import Block, Drift, Equation, Event, NamedArray, StepEnd, StepStart, TraceEnd, TraceHeader
+from .trace import (
+    Block,
+    Drift,
+    Equation,
+    Event,
+    NamedArray,
+    Prediction,
+    StepEnd,
+    StepStart,
+    TraceEnd,
+    TraceHeader,
+)
 
 if TYPE_CHECKING:
     from .lean import LeanStep
@@ -58,7 +69,7 @@ class RunOptions:
 def build_layers(spec: NetworkSpec) -> list[Layer]:
     loss = LOSSES[spec.loss]
     layers: list[Layer] = []
-    names = input_names(spec.input_shape)
+    names = input_names(spec.input_shape, spec.input_names)
     first = 1
     for i, ls in enumerate(spec.layers):
         layer = layer_class(ls.type)(ls, names, first, i == len(spec.layers) - 1, loss)
@@ -139,6 +150,9 @@ class _Run:
                 self.layers, self.loss, self.lr, self.trainable, opts.update_order == "sequential"
             )
         self.flat_names = {ls.name: {k: f"{ls.name}.{k}" for k in ls.params} for ls in spec.layers}
+        self.first_loss_seen = False  # the end of the run reports the loss before training: step 1's
+        self.initial_loss: float | None = None
+        self.last_samples: tuple[int, ...] = ()  # the last step's samples (0-based), fed forward again at the end
         # every value an equation shows goes through `_r`: rounded with --round, handed back at once without
         self._r: Callable[[Any], Any] = self._rounded if opts.round is not None else _unchanged
 
@@ -194,7 +208,7 @@ class _Run:
         by_epochs = self.opts.epochs is not None
         if self.lean and self.opts.until_loss is None:  # nothing can stop the run early
             steps_run = yield from self._lean_run()
-            yield TraceEnd(steps_run, stopped, self._flat_params(), ())
+            yield self._end(steps_run, stopped, ())
             return
         for step, epoch, samples in self.schedule():
             if by_epochs and epoch != current_epoch:
@@ -203,7 +217,7 @@ class _Run:
                     break
                 epoch_losses, current_epoch = [], epoch
             events = self.step(step, epoch, samples)
-            loss = yield from (_without_empty_blocks(events) if self.want_blocks else events)
+            loss = yield from self._watched(_without_empty_blocks(events) if self.want_blocks else events)
             if exact is not None:
                 last_losses = (loss, _drain(exact.step(step, epoch, samples)))
             steps_run = step
@@ -216,7 +230,46 @@ class _Run:
             if by_epochs and self._reached(epoch_losses):
                 stopped = f"mean loss of epoch {current_epoch} reached --until-loss {self.opts.until_loss}"
         drift = self._drift(exact, steps_run, last_losses) if exact is not None else ()
-        yield TraceEnd(steps_run, stopped, self._flat_params(), drift)
+        yield self._end(steps_run, stopped, drift)
+
+    def _watched(self, events: Iterator[Event]) -> Generator[Event, None, Any]:
+        """The events as they pass, noting the first step's loss and the last step's samples for the end."""
+        while True:
+            try:
+                ev = next(events)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(ev, StepStart):
+                self.last_samples = tuple(s - 1 for s in ev.samples)
+            elif isinstance(ev, StepEnd) and not self.first_loss_seen:
+                self.first_loss_seen, self.initial_loss = True, ev.loss
+            yield ev
+
+    def _end(self, steps: int, stopped: str, drift: tuple[Drift, ...]) -> TraceEnd:
+        """The last event. After training, one more forward pass of every sample through the final weights:
+        the predictions, and the loss of the last step's sample(s), to set beside the loss before training."""
+        params = self._flat_params()
+        if self.opts.command != "train" or not self.last_samples:
+            return TraceEnd(steps, stopped, params, drift)
+        predictions = []
+        for k, sample in enumerate(self.spec.data):
+            y = self.forward(sample.input, steps)[-1].y
+            loss = None if np.isnan(sample.target).any() else self._r(self._loss_value(y, sample.target))
+            predictions.append(Prediction(k + 1, y, sample.target, loss))
+        last = [loss for s in self.last_samples if (loss := predictions[s].loss) is not None]
+        final = None
+        if len(last) == len(self.last_samples):
+            final = self._r(last[0] if len(last) == 1 else float(np.mean(last)))
+        return TraceEnd(
+            steps,
+            stopped,
+            params,
+            drift,
+            self.initial_loss,
+            final,
+            tuple(s + 1 for s in self.last_samples),
+            tuple(predictions),
+        )
 
     def _reached(self, losses: list[float]) -> bool:
         return self.opts.until_loss is not None and bool(losses) and float(np.mean(losses)) <= self.opts.until_loss
@@ -250,10 +303,14 @@ class _Run:
                 for (step, epoch, samples), end in zip(batch, ends):
                     yield self._lean_start(step, epoch, samples[0])
                     yield end
+                if ends:  # what the end of the run reports (see _watched, which a lean step would slow)
+                    self.last_samples = batch[len(ends) - 1][2]
+                    if not self.first_loss_seen:
+                        self.first_loss_seen, self.initial_loss = True, ends[0].loss
                 del batch[: len(ends)]
                 if batch:  # handed back: the checked path runs it, or names the first value that is not finite
                     step, epoch, samples = batch.pop(0)
-                    yield from self._step(step, epoch, samples)
+                    yield from self._watched(self._step(step, epoch, samples))
         return step
 
     def _lean_start(self, index: int, epoch: int, s: int) -> StepStart:
@@ -491,6 +548,9 @@ class _Run:
 
     def _units(self, layer: Layer) -> str:
         if layer.type_name == "dense":
+            named = layer.spec.options.get("unit_names")
+            if named:
+                return f"neuron {named[0]}" if len(named) == 1 else f"neurons {', '.join(named)}"
             a, b = layer.first_unit, layer.first_unit + layer.units - 1
             return f"neuron {a}" if a == b else f"neurons {a}–{b}"
         return ""

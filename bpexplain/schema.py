@@ -127,6 +127,9 @@ def top_properties() -> dict[str, dict[str, Any]]:
     }
 
 
+_NAME = "^[A-Za-z][A-Za-z0-9_]*$"  # a unit's or weight's name: it becomes a symbol
+
+
 def layer_properties() -> dict[str, dict[str, Any]]:
     """Every key any layer kind reads, described (a key means the same in every kind that has it)."""
     from .functions import ACTIVATION_NAMES
@@ -137,9 +140,23 @@ def layer_properties() -> dict[str, dict[str, Any]]:
         "name": {"type": "string", "description": "the layer's name, unique (default: layer1, layer2, ...)"},
         "type": {"description": "the kind of layer", "enum": list(LAYER_TYPES), "default": "dense"},
         "units": {
-            "description": "dense: number of neurons (needed when no weight matrix is given)",
-            "type": "integer",
-            "minimum": 1,
+            "description": "dense: number of neurons (needed when no weight matrix is given), or their names "
+            "([h1, h2]: e_h1, y_h1, ...)",
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "array", "items": {"type": "string", "pattern": _NAME}, "minItems": 1},
+            ],
+        },
+        "layout": {
+            "description": "dense: to_from (default; weight rows are units) or from_to (rows are inputs, w_mn "
+            "from m to n as the lecture writes it)",
+            "enum": ["to_from", "from_to"],
+            "default": "to_from",
+        },
+        "labels": {
+            "description": "dense: a name for every weight, a matrix in the weight's layout ([[w1, w2], [w3, w4]])",
+            "type": "array",
+            "items": {"type": "array", "items": {"type": "string", "pattern": _NAME}},
         },
         "activation": {
             "description": "the activation h: "

@@ -807,6 +807,7 @@ def parse_network(text: str, source: str, overrides: Sequence[str] = ()) -> Netw
         layers.append(spec)
         shape = spec.out_shape
 
+    _check_symbol_names(r, input_names, layers)
     loss = r.string(top.get("loss", "mse"), ("loss",), tuple(LOSSES))
     if "learning_rate" in top:
         lr = r.number(top["learning_rate"], ("learning_rate",), positive=True)
@@ -857,6 +858,49 @@ def _read_inputs(r: Reader, raw: Any) -> tuple[tuple[str, ...], tuple[int, ...]]
             dims = (1,) + dims
         return tuple(f"x{i + 1}" for i in range(size)), dims
     r.fail(path, f"found {describe(raw)}", expected="a count, a list of names, or {shape: [c, h, w]}")
+
+
+IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+MAX_NAME = 32  # characters of an input, unit or weight name: it becomes a symbol's index
+
+
+def check_identifier(r: Reader, value: Any, path: tuple, what: str) -> str:
+    """A name that becomes a symbol (an input, a unit, a weight's label): a letter, then letters, digits or _."""
+    if not isinstance(value, str) or not IDENTIFIER.fullmatch(value) or len(value) > MAX_NAME:
+        found = describe(value) if not isinstance(value, str) else f"the name {value!r}"
+        r.fail(
+            path,
+            f"found {found} as {what}",
+            expected=f"a name of a letter, then letters, digits or _ (at most {MAX_NAME} characters): "
+            "it becomes a symbol",
+        )
+    return value
+
+
+def names_are_symbols(names: Sequence[str]) -> bool:
+    """Whether a network's input names become its symbols (i1 -> i_1): when every one is an identifier.
+    Other text (`age (years)`) is kept as a label, and the inputs are written x_1, x_2, ... as by default."""
+    return all(IDENTIFIER.fullmatch(n) and len(n) <= MAX_NAME for n in names)
+
+
+def _check_symbol_names(r: Reader, input_names: tuple[str, ...], layers: Sequence[LayerSpec]) -> None:
+    """Unit names and weight labels (dense layers) are distinct across the network and from the inputs' names."""
+    named = names_are_symbols(input_names)
+    seen: dict[str, str] = {name: "an input" for name in input_names} if named else {}
+    for ls in layers:
+        for key in ("unit_names", "labels"):
+            names = ls.options.get(key)
+            if not names:
+                continue
+            flat = [n for row in names for n in row] if key == "labels" else list(names)
+            for n in flat:
+                if n in seen:
+                    r.fail(
+                        ("layers", ls.index, "units" if key == "unit_names" else "labels"),
+                        f"the name {n!r} is used twice (also {seen[n]})",
+                        expected="a distinct name for every unit and every weight",
+                    )
+                seen[n] = f"in layer {ls.name!r}"
 
 
 def _given_shape(value: Any, shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -247,10 +247,32 @@ class Drift(Record):
         return self.rounded - self.exact
 
 
-class TraceEnd(Record):
-    """The last event: how many steps ran, why they stopped, and the parameters they left."""
+class Prediction(Record):
+    """One sample fed forward through the trained network: its output beside its target, and its loss."""
 
-    __slots__ = __match_args__ = ("steps", "stopped", "final_parameters", "drift")
+    __slots__ = __match_args__ = ("sample", "output", "target", "loss")
+
+    def __init__(self, sample: int, output: np.ndarray, target: np.ndarray, loss: float | None) -> None:
+        self.sample: Final = sample  # 1-based, as in the trace
+        self.output: Final = output
+        self.target: Final = target
+        self.loss: Final = loss
+
+
+class TraceEnd(Record):
+    """The last event: how many steps ran, why they stopped, and the parameters they left; after training,
+    the result: the loss before training and with the final weights, and every sample's prediction."""
+
+    __slots__ = __match_args__ = (
+        "steps",
+        "stopped",
+        "final_parameters",
+        "drift",
+        "initial_loss",
+        "final_loss",
+        "final_samples",
+        "predictions",
+    )
 
     def __init__(
         self,
@@ -258,11 +280,19 @@ class TraceEnd(Record):
         stopped: str,  # why training stopped
         final_parameters: dict[str, np.ndarray] | None = None,
         drift: tuple[Drift, ...] = (),  # with --round: how far the final values drift from exact float64
+        initial_loss: float | None = None,  # E before training: step 1's loss, on step 1's sample(s)
+        final_loss: float | None = None,  # E with the final weights, on the last step's sample(s)
+        final_samples: tuple[int, ...] = (),  # those samples, 1-based
+        predictions: tuple[Prediction, ...] = (),  # every sample through the final weights (train only)
     ) -> None:
         self.steps: Final = steps
         self.stopped: Final = stopped
         self.final_parameters: Final = {} if final_parameters is None else final_parameters
         self.drift: Final = drift
+        self.initial_loss: Final = initial_loss
+        self.final_loss: Final = final_loss
+        self.final_samples: Final = final_samples
+        self.predictions: Final = predictions
 
 
 Event = TraceHeader | StepStart | Block | StepEnd | TraceEnd

@@ -27,13 +27,16 @@ def layer_class(type_name: str) -> type[Layer]:
     return cls
 
 
-def input_names(shape: tuple[int, ...]) -> UnitNames:
-    """How the network's inputs are written: x_1, x_2, ... for a vector, I(i,j) for an image."""
+def input_names(shape: tuple[int, ...], names: tuple[str, ...] = ()) -> UnitNames:
+    """How the network's inputs are written: x_1, x_2, ... for a vector (or the file's own names, i_1, i_2,
+    when every one is a name a symbol can take), I(i,j) for an image."""
     if len(shape) == 3:
         from .maps import MapNames
 
         return MapNames("I", shape)
-    return InputNames()
+    from ..spec import names_are_symbols
+
+    return InputNames(tuple(names) if names and names_are_symbols(names) else None)
 
 
 __all__ = ["LAYER_TYPES", "Layer", "input_names", "layer_class"]

@@ -12,6 +12,7 @@ the δ equations in either notation, the updates) is written once, here.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -73,23 +74,37 @@ class UnitNames:
         raise NotImplementedError
 
 
-class InputNames(UnitNames):
-    """The network's inputs x_1, x_2, ..."""
+def named_symbol(name: str) -> Sym:
+    """The symbol a name from the file stands for: letters then digits are a letter with an index (i1 -> i_1,
+    w_5 -> w_5), any other name is a symbol of its own (age, w1b)."""
+    m = _LETTERS_DIGITS.fullmatch(name)
+    return Sym(m.group(1), (m.group(2),)) if m else Sym(name)
 
-    def __init__(self) -> None:
+
+_LETTERS_DIGITS = re.compile(r"([A-Za-z]+)_?([0-9]+)")
+
+
+class InputNames(UnitNames):
+    """The network's inputs: x_1, x_2, ..., or the names the file gives them (`inputs: [i1, i2]`: i_1, i_2)."""
+
+    def __init__(self, names: tuple[str, ...] | None = None) -> None:
+        self.names = names
         self._out: dict[int, Sym] = {}
         self._err: dict[int, Sym] = {}
+
+    def name(self, i: int) -> str:
+        return self.names[i] if self.names is not None else f"x{i + 1}"
 
     def out(self, i: int) -> Sym:
         sym = self._out.get(i)
         if sym is None:
-            sym = self._out[i] = Sym("x", (str(i + 1),))
+            sym = self._out[i] = named_symbol(self.name(i)) if self.names is not None else Sym("x", (str(i + 1),))
         return sym
 
     def err(self, i: int) -> Sym:
         sym = self._err.get(i)
         if sym is None:
-            sym = self._err[i] = Sym("δ", (f"x{i + 1}",))
+            sym = self._err[i] = Sym("δ", (self.name(i),))
         return sym
 
 

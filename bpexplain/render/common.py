@@ -129,6 +129,56 @@ def summary_cells(
     return heads, losses, rows
 
 
+def weight_orientation(name: str, arr: np.ndarray, h: TraceHeader) -> str:
+    """How a dense layer's weight matrix is laid out, for a table that shows it without each entry's symbol
+    (a large network): "rows: units n, columns: inputs m" (w_mn from m to n); "" for anything else."""
+    layer, _, pname = name.rpartition(".")
+    kinds = {str(ls["name"]): ls["type"] for ls in h.network["layers"]}
+    if pname == "weight" and arr.ndim == 2 and kinds.get(layer) == "dense":
+        return "rows: units n, columns: inputs m"
+    return ""
+
+
+def summary_loss_cells(end: TraceEnd, precision: int) -> tuple[str, str]:
+    """The loss before training (the summary's `initial` cell of E) and with the final weights (the last cell
+    of the row that closes the table, `E after`), as text; "" where the run has none."""
+    return fmt(end.initial_loss, precision), fmt(end.final_loss, precision)
+
+
+FINAL_LOSS_LABEL = "E after"
+
+
+def summary_note(end: TraceEnd) -> str:
+    """What the summary's loss rows are, in words."""
+    if end.final_loss is None:
+        return ""
+    which = "sample" if len(end.final_samples) == 1 else "samples"
+    samples = ", ".join(map(str, end.final_samples))
+    mean = " (their mean)" if len(end.final_samples) > 1 else ""
+    return (
+        "E under each step is the loss before that step's update (under initial: before training); "
+        f"E after is the loss with the final weights, one more forward pass of {which} {samples}{mean}, "
+        "the last step's."
+    )
+
+
+PREDICTIONS_TITLE = "Predictions after training (every sample through the final weights)"
+PREDICTION_COLUMNS = ("sample", "output y", "target ŷ", "E")
+
+
+def prediction_rows(end: TraceEnd, precision: int) -> list[tuple[str, str, str, str]]:
+    """(sample, output, target, loss) for every sample fed forward through the trained network."""
+    return [
+        (
+            str(p.sample),
+            format_vector(p.output.ravel(), precision),
+            "" if p.loss is None else format_vector(p.target.ravel(), precision),
+            fmt(p.loss, precision),
+        )
+        for p in end.predictions
+    ]
+
+
 DRIFT_TITLE = "Drift from rounding: each value rounded as by hand, beside the same steps in exact float64"
 
 

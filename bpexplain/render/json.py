@@ -117,6 +117,19 @@ class JsonParts:
 
     def end(self, end: TraceEnd) -> dict[str, Any]:
         d: dict[str, Any] = {"steps_run": end.steps, "stopped": end.stopped}
+        if end.predictions:  # after training: the loss before and after, and every sample's prediction
+            d["initial_loss"] = None if end.initial_loss is None else _num(end.initial_loss)
+            d["final_loss"] = None if end.final_loss is None else _num(end.final_loss)
+            d["final_loss_samples"] = list(end.final_samples)
+            d["predictions"] = [
+                {
+                    "sample": p.sample,
+                    "output": array(p.output),
+                    "target": None if p.loss is None else array(p.target),
+                    "loss": None if p.loss is None else _num(p.loss),
+                }
+                for p in end.predictions
+            ]
         if end.drift:
             d["drift"] = [
                 {

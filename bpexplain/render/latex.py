@@ -16,7 +16,16 @@ from typing import Any
 import numpy as np
 
 from ..trace import Block, Equation, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import equation_columns, map_grids, network_rows, summary_cells
+from .common import (
+    PREDICTIONS_TITLE,
+    equation_columns,
+    map_grids,
+    network_rows,
+    prediction_rows,
+    summary_cells,
+    summary_loss_cells,
+    summary_note,
+)
 from .latex_printer import LatexPrinter, latex_literal, latex_number, latex_text
 from .lines import LineRenderer
 from .markdown import PHASE_HEADINGS
@@ -250,11 +259,29 @@ class LatexRenderer(LineRenderer):
         cols, losses, cells = summary_cells(self.summary, self.header, self.precision, symbols, self.prose)
         yield r"\begin{tabular}{l" + "r" * (len(cols) + 1) + "}"
         yield "  & initial & " + " & ".join(r"\ldots" if c is None else c for c in cols) + r" \\ \hline"
-        yield "  $E$ & & " + " & ".join(r"\ldots" if c is None else latex_number(c) for c in losses) + r" \\"
+        initial, final = summary_loss_cells(end, self.precision)
+        yield (
+            f"  $E$ & {latex_number(initial) if initial else ''} & "
+            + " & ".join(r"\ldots" if c is None else latex_number(c) for c in losses)
+            + r" \\"
+        )
         for label, row in cells:
             numbers = [r"\ldots" if c is None else "$" + latex_number(c) + "$" for c in row]
             yield "  " + " & ".join([label] + numbers) + r" \\"
+        if final:
+            yield "  $E$ after & " + " & ".join([""] * len(cols) + ["$" + latex_number(final) + "$"]) + r" \\"
         yield r"\end{tabular}"
+        if final:
+            yield ""
+            yield latex_text(summary_note(end))
+        if end.predictions:
+            yield ""
+            yield r"\subsection*{" + latex_text(PREDICTIONS_TITLE) + "}"
+            yield r"\begin{tabular}{rp{0.42\linewidth}p{0.3\linewidth}r}"
+            yield r"  sample & output $y$ & target $\hat{y}$ & $E$ \\ \hline"
+            for sample, output, target, loss in prediction_rows(end, self.precision):
+                yield "  " + " & ".join([sample, latex_text(output), latex_text(target), latex_number(loss)]) + r" \\"
+            yield r"\end{tabular}"
         if end.drift:
             yield ""
             yield r"\subsection*{Drift from rounding}"

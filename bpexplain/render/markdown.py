@@ -15,7 +15,16 @@ import numpy as np
 
 from ..expr import Expr
 from ..trace import Block, Equation, StepEnd, StepStart, TraceEnd, TraceHeader
-from .common import equation_columns, map_grids, network_rows, summary_cells
+from .common import (
+    PREDICTIONS_TITLE,
+    equation_columns,
+    map_grids,
+    network_rows,
+    prediction_rows,
+    summary_cells,
+    summary_loss_cells,
+    summary_note,
+)
 from .latex_printer import LatexPrinter
 from .lines import LineRenderer
 from .numbers import format_number
@@ -252,10 +261,23 @@ class MarkdownRenderer(LineRenderer):
         cols, losses, cells = summary_cells(self.summary, self.header, self.precision, symbols, md_text)
         yield "| | initial | " + " | ".join("…" if c is None else c for c in cols) + " |"
         yield "| --- | ---: | " + " | ".join("---:" for _ in cols) + " |"
-        yield "| $E$ | | " + " | ".join("…" if c is None else c for c in losses) + " |"
+        initial, final = summary_loss_cells(end, self.precision)
+        yield f"| $E$ | {initial} | " + " | ".join("…" if c is None else c for c in losses) + " |"
         for label, row in cells:
             yield "| " + " | ".join([label] + ["…" if c is None else c for c in row]) + " |"
+        if final:
+            yield "| $E$ after | " + " | ".join([""] * len(cols) + [final]) + " |"
+            yield ""
+            yield md_text(summary_note(end))
         yield ""
+        if end.predictions:
+            yield f"## {md_text(PREDICTIONS_TITLE)}"
+            yield ""
+            yield "| sample | output $y$ | target $\\hat{y}$ | $E$ |"
+            yield "| ---: | --- | --- | ---: |"
+            for prediction in prediction_rows(end, self.precision):
+                yield "| " + " | ".join(md_text(c) for c in prediction) + " |"
+            yield ""
         if end.drift:
             yield from self.drift_lines(end)
 

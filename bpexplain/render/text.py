@@ -13,14 +13,21 @@ from typing import TextIO
 from ..trace import Block, Event, StepEnd, StepStart, TraceEnd, TraceHeader
 from .common import (
     DRIFT_TITLE,
+    FINAL_LOSS_LABEL,
     NETWORK_COLUMNS,
+    PREDICTION_COLUMNS,
+    PREDICTIONS_TITLE,
     SummaryLine,
     drift_rows,
     equation_columns,
     fmt,
     map_grids,
     network_rows,
+    prediction_rows,
     summary_cells,
+    summary_loss_cells,
+    summary_note,
+    weight_orientation,
 )
 from .lines import LineRenderer
 from .numbers import format_grid, format_vector
@@ -101,7 +108,8 @@ class TextRenderer(LineRenderer):
             origin = h.parameter_origins.get(name, "") if initial else ""
             shape = "×".join(map(str, arr.shape))
             symbols = h.parameter_symbols.get(name)
-            yield f"  {name} ({shape}{', ' + origin if origin else ''})"
+            layout = "" if symbols and arr.ndim <= 2 else weight_orientation(name, arr, h)
+            yield f"  {name} ({shape}{', ' + origin if origin else ''}{'; ' + layout if layout else ''})"
             if symbols and arr.ndim <= 2:
                 cells = [
                     f"{self.printer.doprint(s)} = {fmt(float(v), self.precision)}" for s, v in zip(symbols, arr.ravel())
@@ -178,7 +186,8 @@ class TextRenderer(LineRenderer):
             return
         yield ""
         if e.loss is not None:
-            yield f"Loss at step {e.index}: E = {fmt(e.loss, self.precision)}"
+            when = " (before the step's update)" if e.parameters is not None else ""
+            yield f"Loss at step {e.index}{when}: E = {fmt(e.loss, self.precision)}"
         if e.parameters is None:
             last = list(e.outputs)[-1]
             yield f"Output ({last}): y = {format_vector(e.outputs[last], self.precision)}"
@@ -200,14 +209,26 @@ class TextRenderer(LineRenderer):
         yield f"Summary: {end.steps} step(s); stopped because {end.stopped}"
         symbols = {n: tuple(self.printer.doprint(s) for s in syms) for n, syms in self.header.parameter_symbols.items()}
         cols, losses, cells = summary_cells(self.summary, self.header, self.precision, symbols)
+        initial, final = summary_loss_cells(end, self.precision)
         heads = ["", "initial"] + ["…" if c is None else c for c in cols]
-        rows = [heads, ["E", ""] + ["…" if c is None else c for c in losses]]
+        rows = [heads, ["E", initial] + ["…" if c is None else c for c in losses]]
         rows += [[label] + ["…" if c is None else c for c in row] for label, row in cells]
+        if final:
+            rows.append([FINAL_LOSS_LABEL] + [""] * (len(heads) - 2) + [final])
         widths = [max(len(r[i]) for r in rows) for i in range(len(heads))]
         for row in rows:
             yield (
                 "  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
             )
+        if final:
+            yield "  " + summary_note(end)
+        if end.predictions:
+            yield ""
+            yield PREDICTIONS_TITLE
+            rows = [list(PREDICTION_COLUMNS)] + [list(r) for r in prediction_rows(end, self.precision)]
+            widths = [max(len(r[i]) for r in rows) for i in range(4)]
+            for row in rows:
+                yield "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
         if end.drift:
             yield ""
             yield DRIFT_TITLE
