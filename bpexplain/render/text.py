@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from ..trace import Block, Event, StepEnd, StepStart, TraceEnd, TraceHeader
+from .chart import LossHistory, loss_chart
 from .common import (
     DRIFT_TITLE,
     NETWORK_COLUMNS,
@@ -34,6 +35,7 @@ class TextRenderer(LineRenderer):
         super().__init__(precision)
         self.printer = TextPrinter(precision, max_terms)
         self.summary_lines = SummaryLine(precision)
+        self.losses = LossHistory()  # every step's, for the chart that closes a training run
 
     def write(self, events: Iterable[Event], out: TextIO) -> None:
         summary_only = False  # known from the header, the first event
@@ -41,6 +43,7 @@ class TextRenderer(LineRenderer):
             # --detail summary: what `lines` does for a step, without its generators (thousands of steps)
             if summary_only and isinstance(event, StepEnd):
                 self.summary.add(self.start, event)
+                self.losses.add(event.loss)
                 out.write(self.summary_lines(self.start, event) + "\n")
             elif summary_only and isinstance(event, StepStart):
                 self.start = event
@@ -155,6 +158,7 @@ class TextRenderer(LineRenderer):
 
     def step_end_lines(self, e: StepEnd) -> Iterator[str]:
         assert self.header is not None
+        self.losses.add(e.loss)
         if self.detail == "summary":
             yield self.summary_line(e)
             return
@@ -190,6 +194,10 @@ class TextRenderer(LineRenderer):
             yield (
                 "  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
             )
+        chart = loss_chart(self.losses.values, self.precision)
+        if chart:
+            yield ""
+            yield from chart
         if end.drift:
             yield ""
             yield DRIFT_TITLE
