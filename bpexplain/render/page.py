@@ -23,13 +23,14 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..expr import Call, Derivative, Expr, Func, Name, Num, Partial, Sym, Var
+from ..expr import Add, Call, Derivative, Expr, Func, Mul, Name, Num, Partial, Sym, Var
 from ..trace import Block, Event, StepEnd, StepStart, TraceEnd, TraceHeader
 from .common import equation_columns, map_grids
 from .numbers import format_grid, format_vector
 from .text import RULE, TextRenderer
 
 OPEN_LIMIT = 200  # a block of more equations than this comes closed
+NAMES_KEPT = 100_000  # symbols' words kept at a time
 PHASES = {
     "forward": "Forward pass",
     "loss": "Loss",
@@ -75,6 +76,10 @@ SCRIPT = """
     var uses = document.querySelectorAll('tr[data-uses~="' + q + '"]');
     defs.forEach(function (r) { flag(r, 'def'); });
     uses.forEach(function (r) { flag(r, 'use'); });
+    if (defs.length) {
+      for (var d = defs[0].parentElement; d; d = d.parentElement) { if (d.tagName === 'DETAILS') d.open = true; }
+      defs[0].scrollIntoView({block: 'center'});
+    }
     status.textContent = sym.replace(/\\u00a0/g, ' ') + ': defined by ' + defs.length + ', used by ' + uses.length +
       ' equation(s) (yellow: defined, blue: used; click it again to clear)';
     return defs.length;
@@ -110,7 +115,7 @@ class PageRenderer(TextRenderer):
 
     def __init__(self, precision: int = 4, max_terms: int | None = 8, **_: Any) -> None:
         super().__init__(precision, max_terms)
-        self.names: dict[Expr, str] = {}  # each symbol's printed word, printed once
+        self.names: dict[int, tuple[Expr, str]] = {}  # a symbol object's id: the object, its word (see reads)
         self.in_step = False
         self.open_phase: str | None = None
         self.summary_open = False  # --detail summary: the <pre> of step lines is open
@@ -221,7 +226,7 @@ class PageRenderer(TextRenderer):
 
     def row(self, eq: Any) -> str:
         c = equation_columns(eq, self.printer)
-        uses = " ".join(escape(u) for u in self.reads(eq.bound))
+        uses = " ".join(self.reads(eq.bound))
         sub = (
             f'<td class="o">=</td><td class="n">{escape(c.substituted)}</td>' if c.substituted else "<td></td><td></td>"
         )
@@ -235,24 +240,36 @@ class PageRenderer(TextRenderer):
         )
 
     def reads(self, node: Expr) -> list[str]:
-        """The words of the symbols a bound tree reads: its `Var` leaves and bare `Sym`s, each once, in order."""
+        """The words of the symbols a bound tree reads (escaped): its `Var` leaves and bare `Sym`s, each once, in
+        order. A symbol object's word is printed once and kept by the object's id (the object is kept with it, so
+        the id cannot be reused while it is known): comparing symbols by value costs more than printing them."""
         found: dict[str, None] = {}
+        names = self.names
         stack = [node]
         while stack:
             n = stack.pop()
             kind = type(n)
-            if kind is Var or isinstance(n, Sym):
-                sym = n.sym if kind is Var else n  # type: ignore[attr-defined]
-                word = self.names.get(sym)
-                if word is None:
-                    word = self.names[sym] = token(self.printer.doprint(sym))
-                found[word] = None
+            if kind is Add or kind is Mul:
+                stack.extend(reversed(n.terms if kind is Add else n.factors))  # type: ignore[attr-defined]
+                continue
+            if kind is Var:
+                sym = n.sym  # type: ignore[attr-defined]
+            elif isinstance(n, Sym):
+                sym = n
             elif isinstance(n, (Num, Name, Func, Derivative, Partial)):
                 continue
-            elif isinstance(n, Call):
-                stack.extend(reversed(n.args))
+            elif kind is Call:
+                stack.extend(reversed(n.args))  # type: ignore[attr-defined]
+                continue
             else:
                 stack.extend(reversed([v for v in (getattr(n, f) for f in n.__slots__) for v in _children(v)]))
+                continue
+            known = names.get(id(sym))
+            if known is None or known[0] is not sym:
+                if len(names) >= NAMES_KEPT:
+                    names.clear()
+                known = names[id(sym)] = (sym, escape(token(self.printer.doprint(sym))))
+            found[known[1]] = None
         return list(found)
 
 
