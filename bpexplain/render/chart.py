@@ -81,6 +81,7 @@ def loss_chart(losses: Sequence[float], precision: int = 4, width: int = WIDTH) 
         if max(len(top), len(bottom)) <= w:
             break
         w = max(len(top), len(bottom))
+    w = max(len(top), len(bottom))  # no wider than the bound the columns were counted for
     columns = len(shown)
     few, many = n // columns, -(-n // columns)
     per = "" if columns == n else f" (a column: the mean of {few}{'' if few == many else f' or {many}'} steps)"

@@ -5,7 +5,8 @@ strings the text trace prints (`symbol = expression = substituted = value`, from
 `equation_columns`); the header, the inputs, the step ends and the summary are the text renderer's own
 lines in `<pre>`. Each row carries the symbol it defines (`data-def`) and the symbols its bound tree reads
 (`data-uses`: the `Var` and `Sym` leaves), so a few lines of script can mark, when a symbol is clicked
-(or named in the address as `#highlight=SYMBOL`), the equation that defined it and every one that uses it.
+(or named in the address as `#highlight=SYMBOL`, or `#highlight=SYMBOL&step=N`), the equation of its step
+that defined it and every one of that step that uses it.
 
 Everything from the network file is escaped; the page loads nothing (a Content-Security-Policy allows no
 source but its own script, by hash, and its inline style). It is written as the events come, in time
@@ -69,20 +70,21 @@ SCRIPT = """
     row.classList.add(kind);
     for (var d = row.parentElement; d; d = d.parentElement) { if (d.tagName === 'DETAILS') d.classList.add('has'); }
   }
-  function mark(sym) {
+  function mark(sym, step) {
     clear();
-    if (!sym) { status.textContent = ''; return; }
-    var q = CSS.escape(sym), defs = document.querySelectorAll('tr[data-def="' + q + '"]');
-    var uses = document.querySelectorAll('tr[data-uses~="' + q + '"]');
+    if (!sym || !step) { status.textContent = ''; return; }
+    var q = CSS.escape(sym), defs = step.querySelectorAll('tr[data-def="' + q + '"]');
+    var uses = step.querySelectorAll('tr[data-uses~="' + q + '"]');
     defs.forEach(function (r) { flag(r, 'def'); });
     uses.forEach(function (r) { flag(r, 'use'); });
+    var where = step.querySelector('h2') ? step.querySelector('h2').textContent + ', ' : '';
+    status.textContent = where + sym.replace(/\u00a0/g, ' ') + ': defined by ' + defs.length + ', used by ' +
+      uses.length + ' equation(s) (yellow: defined, blue: used; click it again to clear)';
     if (defs.length) {
       for (var d = defs[0].parentElement; d; d = d.parentElement) { if (d.tagName === 'DETAILS') d.open = true; }
-      defs[0].scrollIntoView({block: 'center'});
+      var box = defs[0].getBoundingClientRect();
+      if (box.top < 0 || box.bottom > window.innerHeight) defs[0].scrollIntoView({block: 'center'});
     }
-    status.textContent = sym.replace(/\\u00a0/g, ' ') + ': defined by ' + defs.length + ', used by ' + uses.length +
-      ' equation(s) (yellow: defined, blue: used; click it again to clear)';
-    return defs.length;
   }
   var current = '';
   document.addEventListener('click', function (e) {
@@ -90,10 +92,13 @@ SCRIPT = """
     if (!cell) return;
     var sym = cell.parentElement.getAttribute('data-def');
     current = sym === current ? '' : sym;
-    mark(current);
+    mark(current, cell.closest('section') || document);
   });
-  var m = /^#highlight=(.+)$/.exec(location.hash);
-  if (m) { current = decodeURIComponent(m[1]); mark(current); }
+  var m = /^#highlight=([^&]+)(?:&step=([0-9]+))?$/.exec(location.hash);
+  if (m) {
+    current = decodeURIComponent(m[1]);
+    mark(current, m[2] ? document.getElementById('step-' + m[2]) : document.querySelector('section.step'));
+  }
 })();
 """
 
