@@ -267,7 +267,8 @@ class PageRenderer(TextRenderer):
                 stack.extend(reversed(n.args))  # type: ignore[attr-defined]
                 continue
             else:
-                stack.extend(reversed([v for v in (getattr(n, f) for f in n.__slots__) for v in _children(v)]))
+                fields: tuple[str, ...] = n.__slots__  # type: ignore[assignment]
+                stack.extend(reversed([c for f in fields for c in _children(getattr(n, f))]))
                 continue
             known = names.get(id(sym))
             if known is None or known[0] is not sym:

@@ -353,7 +353,8 @@ def _summary(
         chart = loss_chart(history.values, printer.precision, total) if history is not None else []
         if chart:
             yield from text_lines(chart[0], total, ITALIC)
-            yield from ((width(line), [(line, LOSS)]) for line in chart[1:])
+            for line in chart[1:]:
+                yield (width(line), [(line, LOSS)])
             yield (0, [])
         if drift:
             drift_head = ["value", "rounded", "exact", "difference"]
