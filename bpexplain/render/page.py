@@ -56,7 +56,7 @@ td.v{font-weight:600}
 tr.def{background:#ffe08a}tr.use{background:#cfe8ff}details.has>summary::after{content:" •";color:#d80}
 table.grid{border-collapse:collapse;margin:.3em 0 .6em}
 table.grid td{border:1px solid #ddd;padding:1px 5px;text-align:right}
-table.grid caption{text-align:left;font-style:italic}
+table.grid caption{text-align:left;font-style:italic;white-space:nowrap}
 #mark{position:sticky;top:0;background:#fff;padding:.2em 0;font-size:.9em;color:#444}
 """
 
