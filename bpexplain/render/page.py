@@ -4,9 +4,9 @@ A section per step, a collapsible `<details>` per phase, and each equation a tab
 strings the text trace prints (`symbol = expression = substituted = value`, from the same printer and
 `equation_columns`); the header, the inputs, the step ends and the summary are the text renderer's own
 lines in `<pre>`. Each row carries the symbol it defines (`data-def`) and the symbols its bound tree reads
-(`data-uses`: the `Var` and `Sym` leaves), so a few lines of script can mark, when a symbol is clicked
-(or named in the address as `#highlight=SYMBOL`, or `#highlight=SYMBOL&step=N`), the equation of its step
-that defined it and every one of that step that uses it.
+(`data-uses`: the `Var` and `Sym` leaves), so a few lines of script can mark, while a symbol is hovered, when
+it is clicked, or when the address names it (`#highlight=SYMBOL`, `#highlight=SYMBOL&step=N`), the equation
+of its step that defined it and every one of that step that uses it.
 
 Everything from the network file is escaped; the page loads nothing (a Content-Security-Policy allows no
 source but its own script, by hash, and its inline style). It is written as the events come, in time
@@ -70,7 +70,7 @@ SCRIPT = """
     row.classList.add(kind);
     for (var d = row.parentElement; d; d = d.parentElement) { if (d.tagName === 'DETAILS') d.classList.add('has'); }
   }
-  function mark(sym, step) {
+  function mark(sym, step, show) {
     clear();
     if (!sym || !step) { status.textContent = ''; return; }
     var q = CSS.escape(sym), defs = step.querySelectorAll('tr[data-def="' + q + '"]');
@@ -80,7 +80,7 @@ SCRIPT = """
     var where = step.querySelector('h2') ? step.querySelector('h2').textContent + ', ' : '';
     status.textContent = where + sym.replace(/\u00a0/g, ' ') + ': defined by ' + defs.length + ', used by ' +
       uses.length + ' equation(s) (yellow: defined, blue: used; click it again to clear)';
-    if (defs.length) {
+    if (show && defs.length) {
       for (var d = defs[0].parentElement; d; d = d.parentElement) { if (d.tagName === 'DETAILS') d.open = true; }
       var box = defs[0].getBoundingClientRect();
       if (box.top < 0 || box.bottom > window.innerHeight) defs[0].scrollIntoView({block: 'center'});
@@ -92,12 +92,19 @@ SCRIPT = """
     if (!cell) return;
     var sym = cell.parentElement.getAttribute('data-def');
     current = sym === current ? '' : sym;
-    mark(current, cell.closest('section') || document);
+    mark(current, cell.closest('section') || document, true);
+  });
+  document.addEventListener('mouseover', function (e) {
+    var cell = e.target.closest('td.s');
+    if (cell && !current) mark(cell.parentElement.getAttribute('data-def'), cell.closest('section') || document, false);
+  });
+  document.addEventListener('mouseout', function (e) {
+    if (e.target.closest('td.s') && !current) mark('', null, false);
   });
   var m = /^#highlight=([^&]+)(?:&step=([0-9]+))?$/.exec(location.hash);
   if (m) {
     current = decodeURIComponent(m[1]);
-    mark(current, m[2] ? document.getElementById('step-' + m[2]) : document.querySelector('section.step'));
+    mark(current, m[2] ? document.getElementById('step-' + m[2]) : document.querySelector('section.step'), true);
   }
 })();
 """
