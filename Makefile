@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test bench fuzz lint clean latex-check docs
+.PHONY: run test test-browser bench fuzz lint clean latex-check docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ run: $(STAMP_RUN)  ## the lecture network: forward pass, then one training step
 
 test: $(STAMP_TEST)  ## the whole test suite
 	$(BIN)/python -m pytest
+
+test-browser: $(STAMP_TEST)  ## the page (--format html) in headless Chromium; installs Debian's chromium if missing
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  echo "installing chromium (apt-get)"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -q && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+	$(BIN)/python -m pytest tests/test_page_browser.py tests/test_page.py
 
 bench: $(STAMP_TEST)  ## speed and memory, measured side by side
 	$(BIN)/python benchmarks/bench.py

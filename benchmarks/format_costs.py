@@ -3,8 +3,9 @@
 Each format writes `train NET.yaml -o FILE --max-equations 0` for a dense network made here, as a subprocess;
 its user time and peak memory (`os.wait4`) less those of the same run with `--detail summary` (start-up,
 the numerics), divided by the equations the run writes (`limits.estimated_equations`), give the seconds and
-kilobytes an equation costs. Kilobytes are those written, or for a format held whole (html, svg) those of
-peak memory. The fast formats are measured on a larger network than rich and its exports.
+kilobytes an equation costs. Kilobytes are those written (for html, the page a browser holds whole), or for
+svg, held whole by rich, those of peak memory. The fast formats (html's page among them) are measured on a
+larger network than rich and svg.
 
 Usage: python benchmarks/format_costs.py [--repeats N]
 """
@@ -29,7 +30,7 @@ NETWORKS = {  # inputs, hidden units, outputs
     "fast": (100, 150, 30),
     "slow": (40, 60, 10),
 }
-SLOW = ("rich", "html", "svg")
+SLOW = ("rich", "svg")
 
 
 def network(folder: Path, name: str, sizes: tuple[int, int, int]) -> Path:
@@ -76,7 +77,7 @@ def main() -> None:
             ]
             user = min(r[0] for r in runs) - base[0]
             peak = min(r[1] for r in runs) - base[1]
-            kilobytes = peak if cost.held_whole else out.stat().st_size / 1000
+            kilobytes = peak if cost.held_whole and fmt != "html" else out.stat().st_size / 1000
             print(
                 f"{fmt:9} {equations:9,} {user / equations * 1e6:8.1f} {kilobytes / equations:7.2f}"
                 f"   {cost.seconds * 1e6:.0f}, {cost.kilobytes}"

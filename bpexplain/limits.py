@@ -11,8 +11,9 @@ weighted sum and the activation) and two per unit backward (δ and ∂E/∂e), o
 step one gradient and one update per parameter. The estimate is within a few percent of the real
 count for the bundled networks (LeNet-5: 157,389 estimated, 153,427 written for one step). Formats
 written as they are computed (text, markdown, latex, json, rich) are limited per step: many short steps
-are fine, Ctrl-C stops them. HTML and SVG are rich's export of a recording console, which holds the whole
-run until the end: they are limited on the whole run, and much lower. The tables of window positions a
+are fine, Ctrl-C stops them. An HTML page is held whole by the browser that opens it, and SVG is rich's
+export of a recording console, which holds the whole run until the end: they are limited on the whole run,
+and much lower. The tables of window positions a
 full trace of a convolution or pooling layer keeps are weighed too. `--max-equations N` replaces the
 format's limit; 0 lifts every trace limit.
 """
@@ -64,7 +65,7 @@ HELD_MEGABYTES = 256
 
 # Measured with `/usr/bin/time -f "%U %M"` and `train NET.yaml -o FILE --max-equations 0`, less the same run
 # with --detail summary: a dense 100-150-30 network (39,721 equations a step) for text, markdown, latex and
-# json; a 40-60-10 one (6,281) for rich, html and svg. Each limit is min(MAX_EQUATIONS, budget / cost),
+# json (and html's seconds); a 40-60-10 one (6,281) for rich and svg. Each limit is min(MAX_EQUATIONS, budget / cost),
 # rounded down; tests/test_bounds.py checks that every limit keeps within its budget, and
 # benchmarks/format_costs.py measures the costs again.
 FORMAT_COSTS: dict[str, FormatCost] = {
@@ -73,7 +74,10 @@ FORMAT_COSTS: dict[str, FormatCost] = {
     "latex": FormatCost(0.000_105, 0.18, False, MAX_EQUATIONS),  # 53 s
     "json": FormatCost(0.000_050, 0.25, False, MAX_EQUATIONS),  # every term of every sum: the largest file
     "rich": FormatCost(0.001_8, 0.16, False, 160_000),  # a LeNet-5 step (157,389) takes about 5 minutes
-    "html": FormatCost(0.001_9, 7.2, True, 35_000),  # the run recorded, then the page built from it
+    # written as it comes (render.page), but a browser holds the page whole: kilobytes are the page's per equation
+    # (LeNet-5's full step: 0.6), and the limit a page a browser opens in seconds (LeNet-5's forward pass, 15,013
+    # equations, 14 MB: under 10 s in headless Chromium on a busy machine)
+    "html": FormatCost(0.000_065, 0.6, True, 50_000),
     "svg": FormatCost(0.002_8, 15.3, True, 16_000),  # a <text> element per segment: twice html's memory
 }
 

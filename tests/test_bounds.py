@@ -367,7 +367,7 @@ def test_a_directory_named_like_a_network_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "pieces"),
     [
-        (["--format", "html"], ["in html", "157,389 equations in all", "MB of memory", "the limit of html, 35,000"]),
+        (["--format", "html"], ["in html", "157,389 equations in all", "MB of memory", "the limit of html, 50,000"]),
         (["--format", "svg"], ["in svg", "157,389 equations in all", "MB of memory", "the limit of svg, 16,000"]),
         (["-o", "trace.html"], ["in html"]),
         (["-o", "trace.svg"], ["in svg"]),

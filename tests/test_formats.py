@@ -266,14 +266,14 @@ def test_latex_fragment_compiles_inside_a_host_document(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:]
 
 
-# ---- HTML and SVG through rich's export ----------------------------------------------------------
+# ---- HTML (render.page) and SVG (rich's export) ---------------------------------------------------
 
 
-def test_html_is_a_coloured_page_of_the_terminal_view(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_html_is_a_page_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")  # the page is coloured whatever the terminal says
     html = bpexplain.train("lecture", steps=1).render("html")
     assert html.startswith("<!DOCTYPE html>") and "<title>bpexplain train: lecture</title>" in html
-    assert "color: #" in html
+    assert "border-color:#" in html
     assert "σ(0.37)" in html and "0.5915" in html
     assert "\x1b[" not in html
 

@@ -20,7 +20,7 @@ FORMATS: dict[str, str] = {
     "json": "bpexplain.render.json:JsonRenderer",
     "markdown": "bpexplain.render.markdown:MarkdownRenderer",
     "latex": "bpexplain.render.latex:LatexRenderer",
-    "html": "bpexplain.render.export:HtmlRenderer",
+    "html": "bpexplain.render.page:PageRenderer",
     "svg": "bpexplain.render.export:SvgRenderer",
 }
 

@@ -1,8 +1,9 @@
-"""A coloured page: the terminal view (render.rich) exported by rich itself as HTML or SVG.
+"""A coloured picture: the terminal view (render.rich) exported by rich itself as SVG.
 
 The renderables are printed into a recording console of fixed width whose own output is discarded;
-rich's `export_html` / `export_svg` then turn what was recorded into one document. Unlike the other
-formats this one is written at the end of the run, since an HTML or SVG page is one piece.
+rich's `export_svg` then turns what was recorded into one document. Unlike the other formats this
+one is written at the end of the run, since an SVG picture is one piece. (HTML is render.page: a page
+of its own, written as the events come.)
 """
 
 from __future__ import annotations
@@ -56,16 +57,6 @@ def _titled(events: Iterable[Event], renderer: _ExportRenderer) -> Iterable[Even
         if isinstance(ev, TraceHeader):
             renderer.title = f"bpexplain {ev.settings.command}: {ev.network['name']}"
         yield ev
-
-
-class HtmlRenderer(_ExportRenderer):
-    kind = "html"
-
-    def export(self, console: Any, title: str) -> str:
-        from html import escape
-
-        page = console.export_html(inline_styles=False)
-        return page.replace("<head>", f"<head>\n<title>{escape(title)}</title>", 1)
 
 
 class SvgRenderer(_ExportRenderer):

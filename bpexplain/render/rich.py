@@ -22,6 +22,7 @@ from rich.style import Style
 
 from ..trace import Block, Event, NamedArray, StepEnd, StepStart, TraceEnd, TraceHeader
 from .board import Board
+from .chart import LossHistory, loss_chart
 from .common import (
     DRIFT_TITLE,
     NETWORK_COLUMNS,
@@ -96,6 +97,7 @@ def trace_renderables(events: Iterable[Event], precision: int = 4, max_terms: in
     header: TraceHeader | None = None
     start: StepStart | None = None
     summary = SummaryTable()
+    losses = LossHistory()  # every step's, for the chart that closes a training run
     maps = _Maps()
     summary_line_of = SummaryLine(precision)
     pending: list[str] = []  # --detail summary: step lines printed a batch at a time (one print per line is slow)
@@ -107,6 +109,7 @@ def trace_renderables(events: Iterable[Event], precision: int = 4, max_terms: in
         if summary_line:
             assert isinstance(ev, StepEnd)
             summary.add(start, ev)
+            losses.add(ev.loss)
             pending.append(summary_line_of(start, ev))
         elif isinstance(ev, TraceHeader):
             header = ev
@@ -126,12 +129,13 @@ def trace_renderables(events: Iterable[Event], precision: int = 4, max_terms: in
             maps.keep(ev)
         elif isinstance(ev, StepEnd):
             summary.add(start, ev)
+            losses.add(ev.loss)
             assert header is not None
             yield _step_end(ev, header, printer)
         elif isinstance(ev, TraceEnd):
             assert header is not None
             if header.settings.command == "train":
-                yield _summary(ev, summary, header, printer)
+                yield _summary(ev, summary, header, printer, losses)
     if pending:
         yield _plain_lines(pending)
 
@@ -346,7 +350,9 @@ def _step_end(e: StepEnd, h: TraceHeader, printer: TextPrinter) -> Lines:
     return Lines(make)
 
 
-def _summary(end: TraceEnd, summary: SummaryTable, h: TraceHeader, printer: TextPrinter) -> Lines:
+def _summary(
+    end: TraceEnd, summary: SummaryTable, h: TraceHeader, printer: TextPrinter, history: LossHistory | None = None
+) -> Lines:
     symbols = {n: tuple(printer.doprint(s) for s in syms) for n, syms in h.parameter_symbols.items()}
     cols, losses, cells = summary_cells(summary, h, printer.precision, symbols)
     head = ["", "initial"] + ["…" if c is None else c for c in cols]
@@ -358,6 +364,12 @@ def _summary(end: TraceEnd, summary: SummaryTable, h: TraceHeader, printer: Text
     def make(total: int, plain: bool) -> Iterator[StyledLine]:
         title = f"Summary: {end.steps} step(s); stopped because {end.stopped}"
         yield from _table_lines(title, head, rows, total, right, {0: Style(color="magenta")})
+        chart = loss_chart(history.values, printer.precision, total) if history is not None else []
+        if chart:
+            yield from text_lines(chart[0], total, ITALIC)
+            for line in chart[1:]:
+                yield (width(line), [(line, LOSS)])
+            yield (0, [])
         if drift:
             drift_head = ["value", "rounded", "exact", "difference"]
             yield from _table_lines(DRIFT_TITLE, drift_head, drift, total, [False, True, True, True])

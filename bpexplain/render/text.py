@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from ..trace import Block, Event, StepEnd, StepStart, TraceEnd, TraceHeader
+from .chart import LossHistory, loss_chart
 from .common import (
     DRIFT_TITLE,
     FINAL_LOSS_LABEL,
@@ -41,6 +42,7 @@ class TextRenderer(LineRenderer):
         super().__init__(precision)
         self.printer = TextPrinter(precision, max_terms)
         self.summary_lines = SummaryLine(precision)
+        self.losses = LossHistory()  # every step's, for the chart that closes a training run
 
     def show_carried(self) -> None:
         super().show_carried()
@@ -53,6 +55,7 @@ class TextRenderer(LineRenderer):
             # --detail summary: what `lines` does for a step, without its generators (thousands of steps)
             if summary_only and isinstance(event, StepEnd):
                 self.summary.add(self.start, event)
+                self.losses.add(event.loss)
                 out.write(self.summary_lines(self.start, event) + "\n")
             elif summary_only and isinstance(event, StepStart):
                 self.start = event
@@ -181,6 +184,7 @@ class TextRenderer(LineRenderer):
 
     def step_end_lines(self, e: StepEnd) -> Iterator[str]:
         assert self.header is not None
+        self.losses.add(e.loss)
         if self.detail == "summary":
             yield self.summary_line(e)
             return
@@ -222,6 +226,10 @@ class TextRenderer(LineRenderer):
             )
         if final:
             yield "  " + summary_note(end)
+        chart = loss_chart(self.losses.values, self.precision)
+        if chart:
+            yield ""
+            yield from chart
         if end.predictions:
             yield ""
             yield PREDICTIONS_TITLE
