@@ -245,9 +245,11 @@ class PageRenderer(TextRenderer):
         remark = ""
         if c.remark:
             remark = c.remark if c.remark.startswith("≠") else f"({c.remark})"
+        # `dh_5(e)/de = 1`: the value, said once (common.said_once)
+        rhs = "<td></td><td></td>" if c.once else f'<td class="o">=</td><td class="x">{escape(c.expression)}</td>'
         return (
             f'<tr data-def="{escape(token(c.symbol))}" data-uses="{uses}"><td class="s">{escape(c.symbol)}</td>'
-            f'<td class="o">=</td><td class="x">{escape(c.expression)}</td>{sub}'
+            f"{rhs}{sub}"
             f'<td class="o">=</td><td class="v">{escape(c.value)}</td><td class="r">{escape(remark)}</td></tr>\n'
         )
 
