@@ -89,6 +89,8 @@ COMMANDS = frozenset(
 class LatexPrinter(Printer):
     """Math-mode LaTeX: e_{4} = w_{14} \\cdot y_{1} + w_{24} \\cdot y_{2}, \\sigma\\left(0.39\\right)."""
 
+    MUL, SUB, ELLIPSIS = r" \cdot ", " - ", r"\cdots"  # the fast path's operators (see `Printer`)
+
     def paren(self, text: str) -> str:
         return rf"\left({text}\right)"
 

@@ -1,0 +1,114 @@
+"""The speed paths give exactly what the general ones give.
+
+- the printers' fast path (products and sums of numbers and symbols) against their general walk: the same
+  text for every equation of every bundled network, both notations, text and LaTeX printers (every format
+  prints with one of the two), shortened and whole sums, symbols and numbers;
+- the summary path's in-place update against the explained path at a 256-512-256-10 size: the same bits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bpexplain.engine import RunOptions, run
+from bpexplain.expr import Add, Mul, Num, Sub, Sym, Var
+from bpexplain.render.latex_printer import LatexPrinter
+from bpexplain.render.printer import Printer, TextPrinter
+from bpexplain.spec import load_network, parse_network
+from bpexplain.trace import Block, StepEnd
+
+NETWORKS = ["lecture", "xor", "classifier", "homework-cnn", "lenet5"]
+
+
+def equations(name: str, notation: str) -> list:
+    spec = load_network(name)
+    events = run(spec, RunOptions(command="train", steps=1, notation=notation))
+    return [eq for ev in events if isinstance(ev, Block) for eq in ev.equations]
+
+
+def printers(kind: type[Printer], max_terms: int | None) -> tuple[Printer, Printer]:
+    fast, general = kind(4, max_terms), kind(4, max_terms)
+    general.fast = False
+    return fast, general
+
+
+@pytest.mark.parametrize("notation", ["lecture", "textbook"])
+@pytest.mark.parametrize("name", NETWORKS)
+def test_fast_path_prints_as_the_general_path(name: str, notation: str) -> None:
+    eqs = equations(name, notation)
+    if name == "lenet5":  # 150k equations: every one, with the shortened sums the formats print
+        settings = [(TextPrinter, 8), (LatexPrinter, 8)]
+    else:
+        settings = [(kind, m) for kind in (TextPrinter, LatexPrinter) for m in (8, None, 2)]
+    for kind, max_terms in settings:
+        fast, general = printers(kind, max_terms)
+        taken = 0
+        for eq in eqs:
+            for node in (eq.symbol, eq.bound):
+                for numbers in (False, True):
+                    assert fast.doprint(node, numbers) == general.doprint(node, numbers), (name, kind, eq.symbol)
+                    fast.numbers = numbers
+                    taken += fast._fast(node) is not None
+                    fast.numbers = False
+        if name in ("lecture", "lenet5"):  # the common shapes are most of the equations: the fast path is taken
+            assert taken >= len(eqs) * 2, (name, taken, len(eqs))
+
+
+def test_fast_path_brackets_negative_numbers_as_the_general_path() -> None:
+    a, b = Sym("a", ("1",)), Sym("b", ("2",))
+    trees = [
+        Mul((Num(-2.0), Var(a, -0.5), Var(b, 3.0))),
+        Add((Mul((Var(a, -1.5), Var(b, -2.0))), Var(b, -0.25), Num(-1.0), Mul((Num(2.0), Var(a, 1e-9))))),
+        Sub(Var(a, -1.0), Mul((Num(0.1), Var(b, -3.0)))),
+        Sub(Mul((Var(a, 2.0), Var(b, 2.0))), Num(-4.0)),
+        Add(tuple(Mul((Var(a, float(-k)), Var(b, float(k)))) for k in range(12))),
+        Var(a, -7.0),
+        Num(-7.0),
+    ]
+    for kind in (TextPrinter, LatexPrinter):
+        for max_terms in (None, 4):
+            fast, general = printers(kind, max_terms)
+            for tree in trees:
+                for numbers in (False, True):
+                    fast.numbers = numbers
+                    assert fast._fast(tree) is not None
+                    fast.numbers = False
+                    assert fast.doprint(tree, numbers) == general.doprint(tree, numbers)
+    text = TextPrinter(4, None)
+    assert text.doprint(trees[2], numbers=True) == "-1 − 0.1·(-3)"  # written apart from both paths
+
+
+def mlp(sizes: list[int], seed: int = 0) -> str:
+    """A dense network of these sizes, its parameters initialised at random by bpexplain, two samples."""
+    rng = np.random.default_rng(seed)
+    layers = "".join(
+        f"  - {{name: layer{k + 1}, type: dense, units: {n}, activation: {'sigmoid' if k == len(sizes) - 2 else 'tanh'}}}\n"
+        for k, n in enumerate(sizes[1:])
+    )
+    data = "".join(
+        f"  - input: {rng.uniform(-1, 1, sizes[0]).round(3).tolist()}\n"
+        f"    target: {rng.uniform(0, 1, sizes[-1]).round(3).tolist()}\n"
+        for _ in range(2)
+    )
+    return f"name: big\ninputs: {sizes[0]}\nlearning_rate: 0.1\nlayers:\n{layers}data:\n{data}"
+
+
+@pytest.mark.parametrize("order", ["simultaneous", "sequential"])
+def test_summary_path_in_place_is_the_explained_path_at_256_512_256_10(order: str) -> None:
+    spec = parse_network(mlp([256, 512, 256, 10]), "big.yaml")
+    steps = 3
+
+    def ends(detail: str) -> list[StepEnd]:
+        opts = RunOptions(command="train", steps=steps, detail=detail, update_order=order)
+        return [ev for ev in run(spec, opts) if isinstance(ev, StepEnd)]
+
+    lean, explained = ends("summary"), ends("layer")
+    assert len(lean) == len(explained) == steps
+    for a, b in zip(lean, explained):
+        assert a.loss == b.loss
+        for name in b.parameters:
+            assert np.array_equal(a.parameters[name], b.parameters[name]), name
+            assert np.array_equal(a.gradients[name], b.gradients[name]), name
+    # parameters handed out never change afterwards: step 1's differ from step 3's
+    assert not np.array_equal(lean[0].parameters["layer1.weight"], lean[-1].parameters["layer1.weight"])
