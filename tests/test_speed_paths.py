@@ -8,11 +8,15 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import numpy as np
 import pytest
 
 from bpexplain.engine import RunOptions, run
 from bpexplain.expr import Add, Mul, Num, Sub, Sym, Var
+from bpexplain.render.latex import visible_length, wrap_sum
 from bpexplain.render.latex_printer import LatexPrinter
 from bpexplain.render.printer import Printer, TextPrinter
 from bpexplain.spec import load_network, parse_network
@@ -112,3 +116,60 @@ def test_summary_path_in_place_is_the_explained_path_at_256_512_256_10(order: st
             assert np.array_equal(a.gradients[name], b.gradients[name]), name
     # parameters handed out never change afterwards: step 1's differ from step 3's
     assert not np.array_equal(lean[0].parameters["layer1.weight"], lean[-1].parameters["layer1.weight"])
+
+
+def reference_visible_length(latex: str) -> int:
+    """render/latex.py's visible_length as it was before its regular expressions were compiled once."""
+    text = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", lambda m: max(m.group(1), m.group(2), key=len), latex)
+    text = re.sub(r"\\(left|right)", "", text)
+    text = re.sub(r" ?\\cdot ?", "xx", text).replace(" + ", "xxx").replace(" - ", "xxx")
+    text = re.sub(r"\\[A-Za-z]+", "x", text)
+    return len(re.sub(r"[{}_^ ]", "", text))
+
+
+def reference_wrap_sum(latex: str, width: int = 80) -> str:
+    """render/latex.py's wrap_sum as it was before its scan went by regular expression."""
+    if reference_visible_length(latex) <= width:
+        return latex
+    pieces, depth, start = [], 0, 0
+    i = 0
+    while i < len(latex):
+        if latex.startswith(r"\left", i):
+            depth += 1
+            i += 5
+            continue
+        if latex.startswith(r"\right", i):
+            depth -= 1
+            i += 6
+            continue
+        c = latex[i]
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        if depth == 0 and latex.startswith((" + ", " - "), i):
+            pieces.append(latex[start:i])
+            start = i + 1
+        i += 1
+    pieces.append(latex[start:])
+    lines, current = [], ""
+    for piece in pieces:
+        if current and reference_visible_length(current + piece) > width:
+            lines.append(current)
+            current = piece
+        else:
+            current = f"{current} {piece}" if current else piece
+    lines.append(current)
+    return r" \\ &\quad ".join(lines)
+
+
+def test_wrap_sum_breaks_as_before() -> None:
+    printer = LatexPrinter(4, None)
+    texts = [r"a + - b - + c", r"\left(a + b\right) + {c - d} - e", r"\leftarrow + x", "a  + b"]
+    for name in ["lecture", "classifier", "homework-cnn"]:
+        for eq in equations(name, "lecture"):
+            texts += [printer.doprint(eq.bound), printer.doprint(eq.bound, numbers=True)]
+    rng = random.Random(0)
+    alphabet = ["a", " + ", " - ", "{", "}", r"\left(", r"\right)", r"\frac{1}{2}", r" \cdot ", "x_{1}", " ", "+"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 60))) for _ in range(2000)]
+    for text in texts:
+        for width in (80, 10, 3):
+            assert visible_length(text) == reference_visible_length(text), text
+            assert wrap_sum(text, width) == reference_wrap_sum(text, width), text
