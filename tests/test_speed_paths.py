@@ -3,7 +3,9 @@
 - the printers' fast path (products and sums of numbers and symbols) against their general walk: the same
   text for every equation of every bundled network, both notations, text and LaTeX printers (every format
   prints with one of the two), shortened and whole sums, symbols and numbers;
-- the summary path's in-place update against the explained path at a 256-512-256-10 size: the same bits.
+- the summary path's in-place update against the explained path, at a 256-512-256-10 size and (made to
+  update in place) on every bundled network: the same bits in the steps it shows, the same final values,
+  and a step handed back on a floating-point error as if nothing had been done.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ import re
 
 import numpy as np
 import pytest
+from helpers import DIVERGING, OVERFLOW
 
+from bpexplain import engine
 from bpexplain.engine import RunOptions, run
+from bpexplain.errors import NumericalError
 from bpexplain.expr import Add, Mul, Num, Sub, Sym, Var
 from bpexplain.render.latex import visible_length, wrap_sum
 from bpexplain.render.latex_printer import LatexPrinter
 from bpexplain.render.printer import Printer, TextPrinter
 from bpexplain.spec import load_network, parse_network
-from bpexplain.trace import Block, StepEnd
+from bpexplain.trace import Block, StepEnd, TraceEnd
 
 NETWORKS = ["lecture", "xor", "classifier", "homework-cnn", "lenet5"]
 
@@ -86,9 +91,10 @@ def test_fast_path_brackets_negative_numbers_as_the_general_path() -> None:
 def mlp(sizes: list[int], seed: int = 0) -> str:
     """A dense network of these sizes, its parameters initialised at random by bpexplain, two samples."""
     rng = np.random.default_rng(seed)
+    acts = ["tanh"] * (len(sizes) - 2) + ["sigmoid"]
     layers = "".join(
-        f"  - {{name: layer{k + 1}, type: dense, units: {n}, activation: {'sigmoid' if k == len(sizes) - 2 else 'tanh'}}}\n"
-        for k, n in enumerate(sizes[1:])
+        f"  - {{name: layer{k + 1}, type: dense, units: {n}, activation: {a}}}\n"
+        for k, (n, a) in enumerate(zip(sizes[1:], acts))
     )
     data = "".join(
         f"  - input: {rng.uniform(-1, 1, sizes[0]).round(3).tolist()}\n"
@@ -98,24 +104,64 @@ def mlp(sizes: list[int], seed: int = 0) -> str:
     return f"name: big\ninputs: {sizes[0]}\nlearning_rate: 0.1\nlayers:\n{layers}data:\n{data}"
 
 
+def compare_in_place(spec: object, steps: int, **options: object) -> None:
+    """The in-place summary run's StepEnds against the explained run's: the shown steps' bit for bit, the
+    others without parameters or gradients; the same final parameters."""
+    summary = [*run(spec, RunOptions(command="train", steps=steps, detail="summary", summary_steps=(3, 3), **options))]
+    explained = [*run(spec, RunOptions(command="train", steps=steps, detail="layer", **options))]
+    fast = [e for e in summary if isinstance(e, StepEnd)]
+    slow = [e for e in explained if isinstance(e, StepEnd)]
+    assert len(fast) == len(slow) == steps
+    for a, b in zip(fast, slow):
+        assert a.index == b.index and a.loss == b.loss
+        for name in b.outputs:
+            assert np.array_equal(a.outputs[name], b.outputs[name])
+        if 3 < a.index <= steps - 3:
+            assert a.parameters is None and a.gradients is None
+            continue
+        assert a.parameters is not None and a.gradients is not None
+        assert list(a.parameters) == list(b.parameters) and list(a.gradients) == list(b.gradients)
+        for name in b.parameters:
+            assert np.array_equal(a.parameters[name], b.parameters[name]), (a.index, name)
+            assert np.array_equal(a.gradients[name], b.gradients[name]), (a.index, name)
+    end_fast, end_slow = summary[-1], explained[-1]
+    assert isinstance(end_fast, TraceEnd) and isinstance(end_slow, TraceEnd)
+    for name, value in end_slow.final_parameters.items():
+        assert np.array_equal(end_fast.final_parameters[name], value), name
+    kept = [e.parameters for e in fast if e.parameters is not None]
+    copies = [{k: v.copy() for k, v in p.items()} for p in kept]
+    assert all(np.array_equal(p[k], c[k]) for p, c in zip(kept, copies) for k in c)  # handed out: never changed
+
+
 @pytest.mark.parametrize("order", ["simultaneous", "sequential"])
 def test_summary_path_in_place_is_the_explained_path_at_256_512_256_10(order: str) -> None:
     spec = parse_network(mlp([256, 512, 256, 10]), "big.yaml")
-    steps = 3
+    assert sum(p.size for p in spec.parameters().values()) > engine.IN_PLACE_VALUES
+    compare_in_place(spec, 8, update_order=order)
 
-    def ends(detail: str) -> list[StepEnd]:
-        opts = RunOptions(command="train", steps=steps, detail=detail, update_order=order)
-        return [ev for ev in run(spec, opts) if isinstance(ev, StepEnd)]
 
-    lean, explained = ends("summary"), ends("layer")
-    assert len(lean) == len(explained) == steps
-    for a, b in zip(lean, explained):
-        assert a.loss == b.loss
-        for name in b.parameters:
-            assert np.array_equal(a.parameters[name], b.parameters[name]), name
-            assert np.array_equal(a.gradients[name], b.gradients[name]), name
-    # parameters handed out never change afterwards: step 1's differ from step 3's
-    assert not np.array_equal(lean[0].parameters["layer1.weight"], lean[-1].parameters["layer1.weight"])
+@pytest.mark.parametrize("network,steps", [("xor", 150), ("lecture", 7), ("classifier", 9), ("homework-cnn", 7)])
+@pytest.mark.parametrize("order", ["simultaneous", "sequential"])
+def test_summary_path_in_place_on_every_bundled_network(
+    monkeypatch: pytest.MonkeyPatch, network: str, steps: int, order: str
+) -> None:
+    monkeypatch.setattr(engine, "IN_PLACE_VALUES", 0)  # every network in place, many steps a batch
+    compare_in_place(load_network(network), steps, update_order=order, shuffle=True, seed=3)
+
+
+@pytest.mark.parametrize("text", [OVERFLOW, DIVERGING])
+def test_summary_path_in_place_hands_a_step_back_unchanged(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setattr(engine, "IN_PLACE_VALUES", 0)
+    errors = []
+    for detail, summary_steps in (("summary", (3, 3)), ("layer", None)):
+        with pytest.raises(NumericalError) as info:
+            ends = []
+            opts = RunOptions(command="train", steps=200, detail=detail, summary_steps=summary_steps)
+            for e in run(parse_network(text, "net.yaml"), opts):
+                if isinstance(e, StepEnd):
+                    ends.append(e.loss)
+        errors.append((info.value.message, ends))
+    assert errors[0] == errors[1]
 
 
 def reference_visible_length(latex: str) -> int:
