@@ -521,7 +521,7 @@ FORMAT_TIMER = textwrap.dedent('''
             for ev in events:
                 if isinstance(ev, Block):
                     for eq in ev.equations:
-                        out.write(f"{eq.symbol!r} = {eq.value!r}\\n")
+                        out.write(f"{eq.kind}: {eq.value!r}\\n")
 
     def write(fmt):
         if fmt == "lines":
@@ -554,7 +554,7 @@ LINES_COMMAND = textwrap.dedent('''
         for ev in run(load_network(sys.argv[1]), RunOptions(command="train", steps=1, max_equations=0)):
             if isinstance(ev, Block):
                 for eq in ev.equations:
-                    out.write(f"{eq.symbol!r} = {eq.value!r}\\n")
+                    out.write(f"{eq.kind}: {eq.value!r}\\n")
 ''')
 
 
@@ -638,7 +638,8 @@ TRAIN_SIZES = ((4, 8, 3), (64, 128, 64, 10), (256, 512, 256, 10))
 
 TRAIN_TIMER = textwrap.dedent('''
     """`train NET --detail summary` in-process (the engine and the text summary into a StringIO) against a
-    numpy loop written here for the same network (tanh layers, softmax with cross-entropy), interleaved;
+    numpy loop written here for the same network (tanh layers, softmax with cross-entropy, a line a step
+    written into a StringIO), interleaved;
     per step, and the two runs' final weights compared (those of the last run, of N steps)."""
     import io, statistics, sys, time
 
@@ -659,7 +660,8 @@ TRAIN_TIMER = textwrap.dedent('''
         ends = []
 
         def events():
-            for ev in run(spec, RunOptions(command="train", steps=steps, detail="summary")):
+            opts = RunOptions(command="train", steps=steps, detail="summary", summary_steps=(3, 3))  # as the CLI
+            for ev in run(spec, opts):
                 if isinstance(ev, StepEnd):
                     last["engine"] = ev
                     ends.append(time.perf_counter())
@@ -674,6 +676,7 @@ TRAIN_TIMER = textwrap.dedent('''
         X = [d.input for d in spec.data]
         T = [d.target for d in spec.data]
         lr, n = spec.learning_rate, len(Ws)
+        out = io.StringIO()
         for s in range(steps):
             x, t = X[s % len(X)], T[s % len(T)]
             ys = [x]
@@ -685,6 +688,7 @@ TRAIN_TIMER = textwrap.dedent('''
                 else:
                     ys.append(np.tanh(e))
             loss = -float(np.sum(t * np.log(ys[-1])))
+            out.write(f"step {s + 1}: E = {loss:.4g}\n")  # a line a step, as the command writes
             d = ys[-1] - t
             for k in range(n - 1, -1, -1):
                 g = np.outer(d, ys[k])
