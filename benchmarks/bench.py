@@ -688,7 +688,7 @@ TRAIN_TIMER = textwrap.dedent('''
                 else:
                     ys.append(np.tanh(e))
             loss = -float(np.sum(t * np.log(ys[-1])))
-            out.write(f"step {s + 1}: E = {loss:.4g}\n")  # a line a step, as the command writes
+            out.write(f"step {s + 1}: E = {loss:.4g}\\n")  # a line a step, as the command writes
             d = ys[-1] - t
             for k in range(n - 1, -1, -1):
                 g = np.outer(d, ys[k])
