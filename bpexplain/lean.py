@@ -8,9 +8,10 @@ methods, called in the same order on the same numbers, so the results are the sa
 A floating-point error, or a loss that is not finite, hands the step back before anything has changed,
 and the engine runs it again by its checked path, which names the first value that is not finite.
 
-`run_in_place` is the same step without new parameter arrays: each parameter has two buffers, the step
-writes old − η·g into the spare one (the same operations, so the same bits) and the two change places
-once the whole step has succeeded, so a step handed back has still changed nothing. Only the steps a
+`run_in_place` is the same step without new parameter arrays: the step writes old − η·g over the
+gradient array the layer has just made (when nothing else holds it; else into a spare buffer that then
+changes places with the old array), with the same operations, so the same bits. The parameters in use are
+never written, so a step handed back has still changed nothing. Only the steps a
 summary shows (`keep`) hand out their parameters and gradients, as copies; the others carry None.
 """
 
@@ -109,7 +110,10 @@ class LeanStep:
                     if done is None:
                         break
                     end, new = done
-                    spare = {name: {p: params[name][p] for p in bufs} for name, bufs in spare.items()}
+                    for name, bufs in spare.items():  # a spare buffer written this step: the old array is spare now
+                        for p, buf in bufs.items():
+                            if new[name][p] is buf:
+                                bufs[p] = params[name][p]
                     params = new
                     ends.append(end)
         except FloatingPointError:
@@ -146,11 +150,16 @@ class LeanStep:
             spares = spare[plan.name] if spare is not None else None
             for p, flat, trainable in plan.params:
                 g = grads[p]
+                shown = g
                 if not trainable:
                     value = old[p]
                 elif spares is None:
                     value = old[p] - lr * g
-                else:  # old − η·g written into the spare buffer: lr·g there first, as `lr * g` makes it
+                elif _own(g, old[p], d_pre, x):  # old − η·g written over the gradient, which nothing else holds
+                    if keep:
+                        shown = g.copy()
+                    value = subtract(old[p], multiply(g, lr, out=g), out=g)  # lr·g first, as `lr * g` makes it
+                else:  # into the spare buffer
                     buf = spares[p]
                     if g.shape == buf.shape:
                         value = subtract(old[p], multiply(g, lr, out=buf), out=buf)
@@ -158,7 +167,7 @@ class LeanStep:
                         value = spares[p] = old[p] - lr * g
                 updated[p] = value
                 if keep:
-                    flat_grads[flat] = g
+                    flat_grads[flat] = shown
                     flat_params[flat] = value if spares is None or not trainable else value.copy()
             if k:
                 d_in = layer.input_gradient(updated if sequential else old, x, d_pre)
@@ -166,3 +175,16 @@ class LeanStep:
         if not keep:
             return StepEnd(index, loss, outputs), new
         return StepEnd(index, loss, outputs, flat_grads, flat_params), new
+
+
+def _own(g: Array, param: Array, d_pre: Array, x: Array) -> bool:
+    """Whether a gradient array can take the updated parameter's values: float64, the parameter's shape,
+    writeable, and sharing no memory with the parameter, the layer's ∂E/∂e or its input."""
+    return (
+        g.dtype == param.dtype == np.float64
+        and g.shape == param.shape
+        and g.flags.writeable
+        and not np.may_share_memory(g, param)
+        and not np.may_share_memory(g, d_pre)
+        and not np.may_share_memory(g, x)
+    )
