@@ -10,9 +10,9 @@ and the engine runs it again by its checked path, which names the first value th
 
 `run_in_place` is the same step without new parameter arrays: the step writes old − η·g over the
 gradient array the layer has just made (when nothing else holds it; else into a spare buffer that then
-changes places with the old array), with the same operations, so the same bits. The parameters in use are
-never written, so a step handed back has still changed nothing. Only the steps a
-summary shows (`keep`) hand out their parameters and gradients, as copies; the others carry None.
+changes places with the old array), with the same operations, so the same bits. The parameters in use
+are never written, so a step handed back has still changed nothing. Only the steps a summary shows
+(`keep`) hand out their parameters and gradients, as copies; the others carry None.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ class LeanStep:
                     value = old[p]
                 elif spares is None:
                     value = old[p] - lr * g
-                elif _own(g, old[p], d_pre, x):  # old − η·g written over the gradient, which nothing else holds
+                elif _own(g, old[p], (d_pre, x, pres[k], outputs[plan.name])):  # old − η·g over g
                     if keep:
                         shown = g.copy()
                     value = subtract(old[p], multiply(g, lr, out=g), out=g)  # lr·g first, as `lr * g` makes it
@@ -177,14 +177,14 @@ class LeanStep:
         return StepEnd(index, loss, outputs, flat_grads, flat_params), new
 
 
-def _own(g: Array, param: Array, d_pre: Array, x: Array) -> bool:
+def _own(g: Array, param: Array, others: tuple[Array, ...]) -> bool:
     """Whether a gradient array can take the updated parameter's values: float64, the parameter's shape,
-    writeable, and sharing no memory with the parameter, the layer's ∂E/∂e or its input."""
+    writeable, and sharing no memory with the parameter or the layer's other arrays (its input, e, y and
+    ∂E/∂e), so that nothing else holds it."""
     return (
         g.dtype == param.dtype == np.float64
         and g.shape == param.shape
         and g.flags.writeable
         and not np.may_share_memory(g, param)
-        and not np.may_share_memory(g, d_pre)
-        and not np.may_share_memory(g, x)
+        and not any(np.may_share_memory(g, a) for a in others)
     )
