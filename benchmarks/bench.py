@@ -20,7 +20,13 @@ machine hits both. Commands are timed as subprocesses, the way a student runs th
 
 Bytecode is compiled first (`compileall`), since an installed package has it; OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE are taken out of the measured commands' environment (see the environment notes).
-Usage: python benchmarks/bench.py [--quick] [--repeats N] [--steps N] [--only rich]
+- training sizes: `train --detail summary` in-process for a small, a 64-128-64-10 and a 256-512-256-10 MLP,
+  per step, against a numpy loop for the same network in the same process; goal: within 1.2x.
+- formats: markdown, json and latex beside text (goal: within 2x), and text beside writing one f-string
+  line per equation (goal: within 3x), in-process for lecture, homework-cnn and a 784-100-10 MLP, and as
+  whole commands for lenet5. `--only formats` / `--only training` run these rows alone.
+
+Usage: python benchmarks/bench.py [--quick] [--repeats N] [--steps N] [--only rich|formats|training]
 """
 
 from __future__ import annotations
@@ -476,6 +482,267 @@ def view(repeats: int, env: dict[str, str], workdir: Path) -> list[Row]:
     return rows
 
 
+# ---- every format against text, and text against writing a line per equation ---------------------
+
+FORMAT_NAMES = ("text", "markdown", "json", "latex")
+
+
+def mlp_yaml(sizes: Sequence[int], title: str) -> str:
+    """A dense network of these sizes, initialised at random (seeded), tanh then softmax, one sample."""
+    layers = "".join(
+        f"  - {{name: h{k + 1}, type: dense, units: {n}, weight: random, bias: zeros, "
+        f"activation: {'softmax' if k == len(sizes) - 2 else 'tanh'}}}\n"
+        for k, n in enumerate(sizes[1:])
+    )
+    data = ", ".join(f"{((k * 37) % 200 - 100) / 100:g}" for k in range(sizes[0]))
+    target = ", ".join("1" if k == 3 % sizes[-1] else "0" for k in range(sizes[-1]))
+    return (
+        f"name: mlp\ntitle: {title}\ninputs: {{shape: [{sizes[0]}]}}\ninit: {{seed: 1, decimals: 2}}\n"
+        f"layers:\n{layers}loss: cross_entropy\nlearning_rate: 0.1\n"
+        f"data:\n  - {{input: [{data}], target: [{target}]}}\n"
+    )
+
+
+FORMAT_TIMER = textwrap.dedent('''
+    """Each format of one trace, in-process: the events made once, then each format written into a StringIO,
+    interleaved; "lines" writes one f-string line per equation (the floor any format stands on)."""
+    import io, statistics, sys, time
+
+    from bpexplain.engine import RunOptions, run
+    from bpexplain.render import fewer_collections, render_stream
+    from bpexplain.spec import load_network
+    from bpexplain.trace import Block
+
+    network, repeats, formats = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",")
+    events = list(run(load_network(network), RunOptions(command="train", steps=1, max_equations=0)))
+
+    def lines(out):
+        with fewer_collections():
+            for ev in events:
+                if isinstance(ev, Block):
+                    for eq in ev.equations:
+                        out.write(f"{eq.kind}: {eq.value!r}\\n")
+
+    def write(fmt):
+        if fmt == "lines":
+            lines(io.StringIO())
+        else:
+            render_stream(events, fmt, io.StringIO())
+
+    times = {f: [] for f in formats}
+    for f in formats:
+        write(f)
+    for _ in range(repeats):
+        for f in formats:
+            start = time.perf_counter()
+            write(f)
+            times[f].append(time.perf_counter() - start)
+    print(sum(len(e.equations) for e in events if isinstance(e, Block)))
+    print(" ".join(str(statistics.median(times[f])) for f in formats))
+''')
+
+LINES_COMMAND = textwrap.dedent('''
+    """The line-writing floor as a whole command: the engine's trace, one f-string line per equation."""
+    import sys
+
+    from bpexplain.engine import RunOptions, run
+    from bpexplain.render import fewer_collections
+    from bpexplain.spec import load_network
+    from bpexplain.trace import Block
+
+    with open(sys.argv[2], "w") as out, fewer_collections():
+        for ev in run(load_network(sys.argv[1]), RunOptions(command="train", steps=1, max_equations=0)):
+            if isinstance(ev, Block):
+                for eq in ev.equations:
+                    out.write(f"{eq.kind}: {eq.value!r}\\n")
+''')
+
+
+def format_rows(label: str, count: int, times: dict[str, float], how: str) -> list[Row]:
+    text = times["text"]
+    rows: list[Row] = [
+        (
+            f"formats: {label}, text against writing a line per equation{how}",
+            fmt_time(text),
+            f"{fmt_time(times['lines'])} (f-string lines), {count:,} eq",
+            f"{text / times['lines']:.2f}×",
+            "≤ 3× " + ("✓" if text / times["lines"] <= 3 else "✗"),
+        )
+    ]
+    for fmt in FORMAT_NAMES[1:]:
+        ratio = times[fmt] / text
+        rows.append(
+            (
+                f"formats: {label}, {fmt}{how}",
+                fmt_time(times[fmt]),
+                f"{fmt_time(text)} (text)",
+                f"{ratio:.2f}×",
+                "≤ 2× " + ("✓" if ratio <= 2 else "✗"),
+            )
+        )
+    return rows
+
+
+def formats(repeats: int, env: dict[str, str], workdir: Path, quick: bool) -> list[Row]:
+    """Every fast format beside text for lecture, homework-cnn and a 784-100-10 MLP (in-process, the events
+    made once) and lenet5 (whole commands into a file, beside a command that writes a line per equation)."""
+    bp = bpexplain_cmd()
+    mlp = workdir / "mlp784.yaml"
+    mlp.write_text(mlp_yaml((784, 100, 10), "A 784-100-10 MLP with random weights (the formats' benchmark)"))
+    timer = workdir / "format_timer.py"
+    timer.write_text(FORMAT_TIMER)
+    names = ("lines",) + FORMAT_NAMES
+    rows: list[Row] = []
+    for network, label in (("lecture", "lecture"), ("homework-cnn", "homework-cnn"), (str(mlp), "784-100-10 MLP")):
+        out = subprocess.run(
+            [PY, str(timer), network, str(repeats), ",".join(names)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            check=True,
+        )
+        count, times = out.stdout.split("\n", 1)
+        rows += format_rows(label, int(count), dict(zip(names, map(float, times.split()))), ", in-process")
+    lines_script = workdir / "lines_command.py"
+    lines_script.write_text(LINES_COMMAND)
+    walls: dict[str, list[float]] = {n: [] for n in names}
+    target, lines_out = workdir / "lenet5.out", workdir / "lenet5.lines"
+    for _ in range(1 if quick else max(repeats // 5, 2)):
+        for fmt in names:
+            if fmt == "lines":
+                args = [PY, str(lines_script), "lenet5", str(lines_out)]
+            else:
+                args = bp + [
+                    "train",
+                    "lenet5",
+                    "--steps",
+                    "1",
+                    "--format",
+                    fmt,
+                    "--max-equations",
+                    "0",
+                    "-o",
+                    str(target),
+                ]
+            walls[fmt].append(run_once(args, env)[0])
+    with open(lines_out, encoding="utf-8") as f:
+        count = sum(1 for _ in f)
+    rows += format_rows("lenet5", count, {n: med(walls[n]) for n in names}, ", whole command")
+    return rows
+
+
+# ---- training at three sizes: the summary path against a numpy loop --------------------------------
+
+TRAIN_SIZES = ((4, 8, 3), (64, 128, 64, 10), (256, 512, 256, 10))
+
+TRAIN_TIMER = textwrap.dedent('''
+    """`train NET --detail summary` in-process (the engine and the text summary into a StringIO) against a
+    numpy loop written here for the same network (tanh layers, softmax with cross-entropy, a line a step
+    written into a StringIO), interleaved;
+    per step, and the two runs' final weights compared (those of the last run, of N steps)."""
+    import io, statistics, sys, time
+
+    import numpy as np
+
+    from bpexplain.engine import RunOptions, run
+    from bpexplain.render import render_stream
+    from bpexplain.spec import load_network
+    from bpexplain.trace import StepEnd
+
+    spec = load_network(sys.argv[1])
+    steps, repeats = int(sys.argv[2]), int(sys.argv[3])
+    last = {}
+
+    def engine(steps):
+        """Per step: from the first step's end to the last's, the text summary written as it goes (what a
+        run costs once, its header, is left out)."""
+        ends = []
+
+        def events():
+            opts = RunOptions(command="train", steps=steps, detail="summary", summary_steps=(3, 3))  # as the CLI
+            for ev in run(spec, opts):
+                if isinstance(ev, StepEnd):
+                    last["engine"] = ev
+                    ends.append(time.perf_counter())
+                yield ev
+
+        render_stream(events(), "text", io.StringIO())
+        return (ends[-1] - ends[0]) / (len(ends) - 1)
+
+    def numpy_loop(steps):
+        Ws = [ls.params["weight"].value.copy() for ls in spec.layers]
+        bs = [ls.params["bias"].value.copy() for ls in spec.layers]
+        X = [d.input for d in spec.data]
+        T = [d.target for d in spec.data]
+        lr, n = spec.learning_rate, len(Ws)
+        out = io.StringIO()
+        for s in range(steps):
+            x, t = X[s % len(X)], T[s % len(T)]
+            ys = [x]
+            for k in range(n):
+                e = Ws[k].dot(ys[-1]) + bs[k]
+                if k == n - 1:
+                    z = np.exp(e - e.max())
+                    ys.append(z / z.sum())
+                else:
+                    ys.append(np.tanh(e))
+            loss = -float(np.sum(t * np.log(ys[-1])))
+            out.write(f"step {s + 1}: E = {loss:.4g}\\n")  # a line a step, as the command writes
+            d = ys[-1] - t
+            for k in range(n - 1, -1, -1):
+                g = np.outer(d, ys[k])
+                back = Ws[k].T.dot(d) if k else None
+                Ws[k] = Ws[k] - lr * g
+                bs[k] = bs[k] - lr * d
+                if k:
+                    d = back * (1 - ys[k] ** 2)
+        last["numpy"] = (loss, Ws)
+
+    times = {"engine": [], "numpy_loop": []}
+    for _ in range(repeats):
+        start = time.perf_counter()
+        numpy_loop(steps)
+        times["numpy_loop"].append((time.perf_counter() - start) / steps)
+        times["engine"].append(engine(steps))
+    per = {f: statistics.median(t) for f, t in times.items()}
+    names = [f"{ls.name}.weight" for ls in spec.layers]
+    final = zip(names, last["numpy"][1])
+    ok = all(np.allclose(last["engine"].parameters[k], w, rtol=1e-9, atol=1e-12) for k, w in final)
+    print(per["engine"], per["numpy_loop"], "same" if ok else "DIFFERENT")
+''')
+
+
+def training_sizes(repeats: int, env: dict[str, str], workdir: Path, quick: bool) -> list[Row]:
+    """Per step at --detail summary for three dense networks, beside a numpy loop in the same process."""
+    timer = workdir / "train_timer.py"
+    timer.write_text(TRAIN_TIMER)
+    rows: list[Row] = []
+    for sizes in TRAIN_SIZES:
+        label = "-".join(map(str, sizes))
+        net = workdir / f"mlp-{label}.yaml"
+        net.write_text(mlp_yaml(sizes, f"A {label} MLP with random weights (the training benchmark)"))
+        values = sum(a * b for a, b in zip(sizes, sizes[1:]))
+        steps = max(40, min(2000, 8_000_000 // values)) // (2 if quick else 1)
+        out = subprocess.run(
+            [PY, str(timer), str(net), str(steps), str(repeats)], capture_output=True, text=True, env=env, cwd=ROOT
+        )
+        if out.returncode != 0:
+            raise SystemExit(f"training benchmark failed for {label}:\n{out.stderr}")
+        engine, numpy_step, same = out.stdout.split()
+        ratio = float(engine) / float(numpy_step)
+        rows.append(
+            (
+                f"training: {label} MLP, train --detail summary in-process, per step ({steps} steps)",
+                fmt_time(float(engine)),
+                f"{fmt_time(float(numpy_step))} (numpy loop, {same} weights)",
+                f"{ratio:.2f}×",
+                "≤ 1.2× " + ("✓" if ratio <= 1.2 else "✗"),
+            )
+        )
+    return rows
+
+
 # ------------------------------------------------------------------------------------------------
 
 
@@ -514,7 +781,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--steps", type=int, default=10000)
     ap.add_argument("--quick", action="store_true", help="fewer repeats, for a smoke test")
-    ap.add_argument("--only", choices=("rich",), help="run one group of rows alone (rich: the terminal view's)")
+    ap.add_argument(
+        "--only",
+        choices=("rich", "formats", "training"),
+        help="run one group of rows alone (rich: the terminal view's; formats: every format against text; "
+        "training: three network sizes against a numpy loop)",
+    )
     args = ap.parse_args()
     repeats = 3 if args.quick else args.repeats
     compileall.compile_dir(str(ROOT / "bpexplain"), quiet=1)
@@ -523,10 +795,16 @@ def main() -> None:
         work = Path(tmp)
         if args.only == "rich":
             rows = view(repeats, env, work)
+        elif args.only == "formats":
+            rows = formats(repeats, env, work, args.quick)
+        elif args.only == "training":
+            rows = training_sizes(max(repeats // 3, 3), env, work, args.quick)
         else:
             rows = startup(repeats, env)
             rows += training(max(repeats // 2, 3), args.steps, env, work)
+            rows += training_sizes(max(repeats // 3, 3), env, work, args.quick)
             rows += trace(2 if not args.quick else 1, env, work)
+            rows += formats(repeats, env, work, args.quick)
             rows += view(repeats, env, work)
     print(f"bpexplain benchmarks, median of {repeats} runs each (interleaved); {machine()}")
     print(f"command: {shutil.which('make') and 'make bench' or 'python benchmarks/bench.py'}")

@@ -507,7 +507,13 @@ def _run(
             picture_format(plot)  # both checked before the run, not after it
             require_matplotlib()
         spec = load_network(net, sets)
-        stream = run(spec, RunOptions(command=command, output_format=fmt, **common, **run_options))
+        summary_steps = None
+        if fmt in ("text", "markdown", "latex") and common["detail"] == "summary" and event_filter is None:
+            from .render.common import SummaryTable  # these formats show only its steps' parameters
+
+            summary_steps = (SummaryTable.head, SummaryTable.tail)
+        options = RunOptions(command=command, output_format=fmt, summary_steps=summary_steps, **common, **run_options)
+        stream = run(spec, options)
         if save is not None:
             stream = _last_event(stream, trained)
         if plot is None:

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 Params = dict[str, dict[str, np.ndarray]]
 # a lean run computes this many parameter values ahead at most (steps × the network's parameters), up to 64 steps
 LEAN_BATCH_VALUES = 4096
+# a summary run of a network with more parameter values than this updates them in place (see lean.py)
+IN_PLACE_VALUES = LEAN_BATCH_VALUES
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ class RunOptions:
     output_format: str = "text"  # the format the trace is written in, whose cost limits.py weighs
     round: int | None = None  # carry every value rounded to this many decimals, as by hand (see rounding.py)
     preamble: str = "full"  # what the trace states before its first step: full, short or none (preamble.py)
+    # (first, last): a summary run that nothing stops early hands out parameters and gradients only in its first
+    # and last this many steps' StepEnds (what a summary table shows), the others' are None; None: in every one
+    summary_steps: tuple[int, int] | None = None
 
 
 def build_layers(spec: NetworkSpec) -> list[Layer]:
@@ -292,14 +297,34 @@ class _Run:
         """Every step of a lean run that nothing stops early, computed a batch at a time under one np.errstate
         (entering it takes as long as a tenth of a small network's step); the number of steps run."""
         assert self.lean_step is not None
+        lean = self.lean_step
         schedule = self.schedule()
         values = sum(p.size for ps in self.params.values() for p in ps.values())
         size = max(1, min(64, LEAN_BATCH_VALUES // max(values, 1)))
         data = self.spec.data
+        # a large network with a summary that shows few steps: parameters updated in place (see lean.py)
+        in_place = self.opts.summary_steps is not None and values > IN_PLACE_VALUES
+        if in_place:
+            head, tail = self.opts.summary_steps  # type: ignore[misc]
+            n = len(data)
+            total = self.opts.epochs * n if self.opts.epochs is not None else (self.opts.steps or 1)
+
+            def keep(index: int) -> bool:
+                return index <= head or index > total - tail
+
+            spare = lean.spare(self.params)
+            private = False  # self.params may be held outside (the header, a checked step's StepEnd)
         step = 0
         while batch := list(itertools.islice(schedule, size)):
             while batch:
-                ends, self.params = self.lean_step.run(self.params, [(i, data[s[0]]) for i, _, s in batch])
+                steps = [(i, data[s[0]]) for i, _, s in batch]
+                if in_place:
+                    if not private:
+                        self.params = {name: {p: a.copy() for p, a in ps.items()} for name, ps in self.params.items()}
+                        private = True
+                    ends, self.params, spare = lean.run_in_place(self.params, spare, steps, keep)
+                else:
+                    ends, self.params = lean.run(self.params, steps)
                 for (step, epoch, samples), end in zip(batch, ends):
                     yield self._lean_start(step, epoch, samples[0])
                     yield end
@@ -311,6 +336,7 @@ class _Run:
                 if batch:  # handed back: the checked path runs it, or names the first value that is not finite
                     step, epoch, samples = batch.pop(0)
                     yield from self._watched(self._step(step, epoch, samples))
+                    private = False
         return step
 
     def _lean_start(self, index: int, epoch: int, s: int) -> StepStart:

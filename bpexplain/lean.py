@@ -7,6 +7,12 @@ methods, called in the same order on the same numbers, so the results are the sa
 
 A floating-point error, or a loss that is not finite, hands the step back before anything has changed,
 and the engine runs it again by its checked path, which names the first value that is not finite.
+
+`run_in_place` is the same step without new parameter arrays: the step writes old − η·g over the
+gradient array the layer has just made (when nothing else holds it; else into a spare buffer that then
+changes places with the old array), with the same operations, so the same bits. The parameters in use
+are never written, so a step handed back has still changed nothing. Only the steps a summary shows
+(`keep`) hand out their parameters and gradients, as copies; the others carry None.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from .trace import StepEnd
 
 Array = np.ndarray
 Params = dict[str, dict[str, Array]]
+multiply, subtract = np.multiply, np.subtract
 
 
 @dataclass(frozen=True)
@@ -82,7 +89,40 @@ class LeanStep:
             pass
         return ends, params
 
-    def _step(self, index: int, params: Params, x: Array, target: Array) -> tuple[StepEnd, Params] | None:
+    def spare(self, params: Params) -> Params:
+        """Empty buffers shaped as the trainable parameters, for `run_in_place`."""
+        return {
+            plan.name: {p: np.empty_like(params[plan.name][p]) for p, _, trainable in plan.params if trainable}
+            for plan in self.plans
+        }
+
+    def run_in_place(
+        self, params: Params, spare: Params, steps: Sequence[tuple[int, Sample]], keep: Callable[[int], bool]
+    ) -> tuple[list[StepEnd], Params, Params]:
+        """As `run`, with `params` (which nothing outside may hold) and `spare` trading places each step: the
+        StepEnds, the parameters after the last step, and the spare buffers. A step `keep` refuses carries no
+        parameters or gradients."""
+        ends: list[StepEnd] = []
+        try:
+            with np.errstate(over="raise", invalid="raise", divide="raise"):
+                for index, sample in steps:
+                    done = self._step(index, params, sample.input, sample.target, spare, keep(index))
+                    if done is None:
+                        break
+                    end, new = done
+                    for name, bufs in spare.items():  # a spare buffer written this step: the old array is spare now
+                        for p, buf in bufs.items():
+                            if new[name][p] is buf:
+                                bufs[p] = params[name][p]
+                    params = new
+                    ends.append(end)
+        except FloatingPointError:
+            pass
+        return ends, params, spare
+
+    def _step(
+        self, index: int, params: Params, x: Array, target: Array, spare: Params | None = None, keep: bool = True
+    ) -> tuple[StepEnd, Params] | None:
         inputs: list[Array] = []
         pres: list[Array] = []
         outputs: dict[str, Array] = {}
@@ -107,10 +147,44 @@ class LeanStep:
             grads = layer.param_gradients(x, d_pre)
             old = params[plan.name]
             updated = new[plan.name] = {}
+            spares = spare[plan.name] if spare is not None else None
             for p, flat, trainable in plan.params:
-                g = flat_grads[flat] = grads[p]
-                updated[p] = flat_params[flat] = old[p] - lr * g if trainable else old[p]
+                g = grads[p]
+                shown = g
+                if not trainable:
+                    value = old[p]
+                elif spares is None:
+                    value = old[p] - lr * g
+                elif _own(g, old[p], (d_pre, x, pres[k], outputs[plan.name])):  # old − η·g over g
+                    if keep:
+                        shown = g.copy()
+                    value = subtract(old[p], multiply(g, lr, out=g), out=g)  # lr·g first, as `lr * g` makes it
+                else:  # into the spare buffer
+                    buf = spares[p]
+                    if g.shape == buf.shape:
+                        value = subtract(old[p], multiply(g, lr, out=buf), out=buf)
+                    else:
+                        value = spares[p] = old[p] - lr * g
+                updated[p] = value
+                if keep:
+                    flat_grads[flat] = shown
+                    flat_params[flat] = value if spares is None or not trainable else value.copy()
             if k:
                 d_in = layer.input_gradient(updated if sequential else old, x, d_pre)
                 d_out = d_in if d_in.shape == x.shape else d_in.reshape(x.shape)
+        if not keep:
+            return StepEnd(index, loss, outputs), new
         return StepEnd(index, loss, outputs, flat_grads, flat_params), new
+
+
+def _own(g: Array, param: Array, others: tuple[Array, ...]) -> bool:
+    """Whether a gradient array can take the updated parameter's values: float64, the parameter's shape,
+    writeable, and sharing no memory with the parameter or the layer's other arrays (its input, e, y and
+    ∂E/∂e), so that nothing else holds it."""
+    return (
+        g.dtype == param.dtype == np.float64
+        and g.shape == param.shape
+        and g.flags.writeable
+        and not np.may_share_memory(g, param)
+        and not any(np.may_share_memory(g, a) for a in others)
+    )

@@ -309,13 +309,31 @@ def _names_pattern(network: dict) -> re.Pattern[str] | None:
     return re.compile("(" + "|".join(map(re.escape, names)) + ")") if names else None
 
 
+_FRAC = re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}")
+_LEFT_RIGHT = re.compile(r"\\(left|right)")
+_CDOT = re.compile(r" ?\\cdot ?")
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+_INVISIBLE = re.compile(r"[{}_^ ]")
+# what wrap_sum's scan looks at: brackets that nest, and a space before a top-level + or − (looked ahead
+# at, so that an operator right after another is seen too)
+_SCAN = re.compile(r"\\left|\\right|[{}]| (?=[+-] )")
+
+
+def _longer(m: re.Match[str]) -> str:
+    return max(m.group(1), m.group(2), key=len)
+
+
 def visible_length(latex: str) -> int:
     """About how many characters wide a piece of math prints (commands count as one character)."""
-    text = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", lambda m: max(m.group(1), m.group(2), key=len), latex)
-    text = re.sub(r"\\(left|right)", "", text)
-    text = re.sub(r" ?\\cdot ?", "xx", text).replace(" + ", "xxx").replace(" - ", "xxx")
-    text = re.sub(r"\\[A-Za-z]+", "x", text)
-    return len(re.sub(r"[{}_^ ]", "", text))
+    text = _FRAC.sub(_longer, latex) if "\\frac" in latex else latex
+    if "\\left" in text or "\\right" in text:
+        text = _LEFT_RIGHT.sub("", text)
+    if "\\cdot" in text:
+        text = _CDOT.sub("xx", text)
+    text = text.replace(" + ", "xxx").replace(" - ", "xxx")
+    if "\\" in text:
+        text = _COMMAND.sub("x", text)
+    return len(_INVISIBLE.sub("", text))
 
 
 def wrap_sum(latex: str, width: int = LONG) -> str:
@@ -323,22 +341,16 @@ def wrap_sum(latex: str, width: int = LONG) -> str:
     if visible_length(latex) <= width:
         return latex
     pieces, depth, start = [], 0, 0
-    i = 0
-    while i < len(latex):
-        if latex.startswith(r"\left", i):
+    for m in _SCAN.finditer(latex):
+        token = m.group()
+        if token == " ":
+            if depth == 0:
+                pieces.append(latex[start : m.start()])
+                start = m.start() + 1  # the next piece starts with its operator
+        elif token == "{" or token == "\\left":
             depth += 1
-            i += 5
-            continue
-        if latex.startswith(r"\right", i):
+        else:
             depth -= 1
-            i += 6
-            continue
-        c = latex[i]
-        depth += {"{": 1, "}": -1}.get(c, 0)
-        if depth == 0 and latex.startswith((" + ", " - "), i):
-            pieces.append(latex[start:i])
-            start = i + 1  # the next piece starts with its operator
-        i += 1
     pieces.append(latex[start:])
     lines, current = [], ""
     for piece in pieces:

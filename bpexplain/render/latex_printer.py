@@ -89,6 +89,8 @@ COMMANDS = frozenset(
 class LatexPrinter(Printer):
     """Math-mode LaTeX: e_{4} = w_{14} \\cdot y_{1} + w_{24} \\cdot y_{2}, \\sigma\\left(0.39\\right)."""
 
+    MUL, SUB, ELLIPSIS = r" \cdot ", " - ", r"\cdots"  # the fast path's operators (see `Printer`)
+
     def paren(self, text: str) -> str:
         return rf"\left({text}\right)"
 
@@ -134,10 +136,12 @@ class LatexPrinter(Printer):
     def _index(self, index: str | Sym) -> str:
         if isinstance(index, Sym):
             return "(" + self._print_Sym(index, False) + ")"
-        m = re.fullmatch(r"([A-Za-z])(\d+)", index)
-        if m:  # x1 (an input's index) is written x_1
-            return m.group(1) + _subscript(m.group(2))
-        return _spell(index).strip()
+        text = _INDICES.get(index)
+        if text is None:
+            text = _index_text(index)
+            if len(_INDICES) < 1 << 16:  # indices are few (numbers up to a layer's size): the cache stays small
+                _INDICES[index] = text
+        return text
 
     def _print_Name(self, node: Name, lead: bool) -> str:
         text = node.text
@@ -194,6 +198,17 @@ class LatexPrinter(Printer):
     def _print_Call(self, node: Call, lead: bool) -> str:
         args = ", ".join(self._print(a, True) for a in node.args)
         return f"{self._print(node.func)}{self.paren(args)}"
+
+
+_INDICES: dict[str, str] = {}  # an index's LaTeX by its text: symbols are made anew for each equation
+_INPUT_INDEX = re.compile(r"([A-Za-z])(\d+)")
+
+
+def _index_text(index: str) -> str:
+    m = _INPUT_INDEX.fullmatch(index)
+    if m:  # x1 (an input's index) is written x_1
+        return m.group(1) + _subscript(m.group(2))
+    return _spell(index).strip()
 
 
 def _spell(text: str) -> str:

@@ -46,7 +46,18 @@ _CACHE_LIMIT = 1 << 17  # entries in a printer's caches of numbers and symbols: 
 
 
 class Printer:
-    """Walks a tree; subclasses spell the nodes. `max_terms` shortens long sums in the middle."""
+    """Walks a tree; subclasses spell the nodes. `max_terms` shortens long sums in the middle.
+
+    Most equations are a product, a sum of products, or a difference of such, of numbers and symbols
+    (every gradient, update and weighted input). `doprint` prints those shapes by a fast path that goes
+    straight to the leaves' cached texts, spelled by the subclass's `MUL`, `SUB` and `ELLIPSIS`; any
+    other shape, or a subclass that leaves them None, goes the general way. Both give the same text
+    (tests/test_speed_paths.py compares them on every equation of every bundled network)."""
+
+    MUL: str | None = None  # a product's operator, as the subclass's `_print_Mul` joins factors
+    SUB: str | None = None  # a difference's operator, as `_print_Sub` writes it
+    ELLIPSIS: str | None = None  # the term a shortened sum shows in its middle, as `_print_Add` writes it
+    fast = True  # the fast path on (tests turn it off to compare)
 
     def __init__(self, precision: int = 4, max_terms: int | None = None) -> None:
         self.precision = precision
@@ -61,9 +72,74 @@ class Printer:
         `numbers` as `substitute(node)` would, without either tree being made."""
         self.numbers = numbers
         try:
+            if self.fast and self.MUL is not None:
+                text = self._fast(node)
+                if text is not None:
+                    return text
             return self._print(node, lead=True)
         finally:
             self.numbers = False
+
+    # ---- the fast path: products and sums of numbers and symbols ----------------------------------
+
+    def _fast(self, node: Expr) -> str | None:
+        """`node` printed as `_print(node, lead=True)` would, when it has one of the common shapes; else None."""
+        kind = type(node)
+        if kind is Mul:
+            return self._product(node.factors, True)  # type: ignore[attr-defined]
+        if kind is Add:
+            terms = node.terms  # type: ignore[attr-defined]
+            out = []
+            for k in self.kept(len(terms)):
+                if k is None:
+                    out.append(self.ELLIPSIS)
+                    continue
+                term = terms[k]
+                text = self._product(term.factors, k == 0) if type(term) is Mul else self._leaf(term, k == 0)
+                if text is None:
+                    return None
+                out.append(text)
+            return " + ".join(out)  # type: ignore[arg-type]
+        if kind is Sub:
+            left, right = node.left, node.right  # type: ignore[attr-defined]
+            first = self._product(left.factors, True) if type(left) is Mul else self._leaf(left, True)
+            if first is None:
+                return None
+            second = self._product(right.factors, False) if type(right) is Mul else self._leaf(right, False)
+            return None if second is None else first + self.SUB + second  # type: ignore[operator]
+        return self._leaf(node, True)
+
+    def _product(self, factors: tuple[Expr, ...], lead: bool) -> str | None:
+        """A product of leaves as `_print_Mul` writes it (a product binds tighter than a sum: no brackets)."""
+        out = []
+        for factor in factors:
+            text = self._leaf(factor, lead)
+            if text is None:
+                return None
+            out.append(text)
+            lead = False
+        return self.MUL.join(out)  # type: ignore[union-attr]
+
+    def _leaf(self, node: Expr, lead: bool) -> str | None:
+        """A number or symbol as `_sub` writes it among operators: a negative number bracketed unless `lead`."""
+        kind = type(node)
+        if kind is Var:
+            if self.numbers:
+                value = node.value  # type: ignore[attr-defined]
+                text = self._numbers.get(value) or self.number(value)
+                return self.paren(text) if value < 0 and not lead else text
+            node = node.sym  # type: ignore[attr-defined]
+            kind = type(node)
+        if kind is Sym or kind is Elem:
+            entry = self._symbols.get(id(node))
+            if entry is not None and entry[0] is node:
+                return entry[1]
+            return self._print(node, lead)
+        if kind is Num:
+            value = node.value  # type: ignore[attr-defined]
+            text = self._numbers.get(value) or self.number(value)
+            return self.paren(text) if value < 0 and not lead else text
+        return None
 
     def _print(self, node: Expr, lead: bool = False) -> str:
         kind = type(node)
@@ -170,6 +246,8 @@ class Printer:
 
 class TextPrinter(Printer):
     """Plain Unicode text: e_4 = w_14·y_1 + w_24·y_2, σ(0.39), dh_4(e)/de, ∂E/∂w_14."""
+
+    MUL, SUB, ELLIPSIS = "·", " − ", "…"
 
     def _print_Sym(self, node: Sym, lead: bool) -> str:
         text = node.base + ("'" if node.prime else "")
