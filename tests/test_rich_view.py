@@ -267,3 +267,16 @@ def test_the_api_trace_still_renders_in_a_rich_console() -> None:
     buffer = io.StringIO()
     Console(file=buffer, width=70).print(bpexplain.train("lecture", steps=1))
     assert "δ_1 " in buffer.getvalue() and "…" not in buffer.getvalue()
+
+
+def test_the_terminal_view_ends_training_with_its_result() -> None:
+    """E before training, E with the final weights and every sample's prediction, as the text shows them."""
+    trace = bpexplain.train("xor", steps=3)
+    out = io.StringIO()
+    Console(file=out, width=80, color_system=None).print(trace)
+    screen = out.getvalue()
+    end = trace.to_dict()
+    assert "E after" in screen and "Predictions after training" in screen
+    assert format_number(end["final_loss"], 4) in screen and format_number(end["initial_loss"], 4) in screen
+    for p in end["predictions"]:
+        assert f"[{format_number(p['output'][0], 4)}]" in screen

@@ -25,7 +25,10 @@ from .board import Board
 from .chart import LossHistory, loss_chart
 from .common import (
     DRIFT_TITLE,
+    FINAL_LOSS_LABEL,
     NETWORK_COLUMNS,
+    PREDICTION_COLUMNS,
+    PREDICTIONS_TITLE,
     SummaryLine,
     SummaryTable,
     drift_rows,
@@ -33,7 +36,10 @@ from .common import (
     fmt,
     map_grids,
     network_rows,
+    prediction_rows,
     summary_cells,
+    summary_loss_cells,
+    summary_note,
 )
 from .numbers import CARRIED, format_grid, format_number, format_vector
 from .printer import TextPrinter
@@ -355,20 +361,31 @@ def _summary(
 ) -> Lines:
     symbols = {n: tuple(printer.doprint(s) for s in syms) for n, syms in h.parameter_symbols.items()}
     cols, losses, cells = summary_cells(summary, h, printer.precision, symbols)
+    initial, final = summary_loss_cells(end, printer.precision)
     head = ["", "initial"] + ["…" if c is None else c for c in cols]
-    rows = [["E", ""] + ["…" if c is None else c for c in losses]]
+    rows = [["E", initial] + ["…" if c is None else c for c in losses]]
     rows += [[label] + ["…" if c is None else c for c in row] for label, row in cells]
+    if final:
+        rows.append([FINAL_LOSS_LABEL] + [""] * (len(head) - 2) + [final])
     right = [False] + [True] * (len(head) - 1)
     drift = [list(r) for r in drift_rows(end, printer)] if end.drift else []
+    predictions = [list(r) for r in prediction_rows(end, printer.precision)]
 
     def make(total: int, plain: bool) -> Iterator[StyledLine]:
         title = f"Summary: {end.steps} step(s); stopped because {end.stopped}"
-        yield from _table_lines(title, head, rows, total, right, {0: Style(color="magenta")})
+        loss_rows = {0: Style(color="magenta")} | ({len(rows) - 1: Style(color="magenta")} if final else {})
+        yield from _table_lines(title, head, rows, total, right, loss_rows)
+        if final:
+            yield from text_lines(summary_note(end), total, ITALIC)
+            yield (0, [])
         chart = loss_chart(history.values, printer.precision, total) if history is not None else []
         if chart:
             yield from text_lines(chart[0], total, ITALIC)
             for line in chart[1:]:
                 yield (width(line), [(line, LOSS)])
+            yield (0, [])
+        if predictions:
+            yield from _table_lines(PREDICTIONS_TITLE, list(PREDICTION_COLUMNS), predictions, total, [False] * 4)
             yield (0, [])
         if drift:
             drift_head = ["value", "rounded", "exact", "difference"]
