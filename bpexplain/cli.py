@@ -421,15 +421,7 @@ def check(net: str, sample: int | None, fmt: str, precision: int, limit: int | N
                 result = check_gradients(spec, sample, limit=limit, max_evaluations=max_evaluations, progress=progress)
         else:
             result = check_gradients(spec, sample, limit=limit, max_evaluations=max_evaluations)
-        chosen = fmt if fmt != "auto" else ("rich" if _stdout_is_terminal() else "text")
-        if chosen == "json":
-            click.echo(view.to_json(result))
-        elif chosen == "rich":
-            from rich.console import Console
-
-            Console().print(view.rich_view(result, precision))
-        else:
-            click.echo(view.text(result, precision), nl=False)
+        print_report(view, result, fmt, precision)
         failed.append(not result.ok)
 
     _guard(body)
@@ -699,6 +691,21 @@ def _chosen_format(fmt: str, output: str | None) -> str:
 
         return output_format(output, fmt)  # refuses .pdf and other binary documents
     return "rich" if _stdout_is_terminal() else "text"
+
+
+def print_report(view: Any, report: Any, fmt: str, precision: int) -> None:
+    """A report (`check`'s, `compare`'s) in its view module's format: json, rich, or text (auto: rich in a
+    terminal, text when piped). The module has to_json, rich_view and text."""
+    chosen = fmt if fmt != "auto" else ("rich" if _stdout_is_terminal() else "text")
+    if chosen == "json":
+        text = view.to_json(report)
+        click.echo(text, nl=not text.endswith("\n"))
+    elif chosen == "rich":
+        from rich.console import Console
+
+        Console().print(view.rich_view(report, precision))
+    else:
+        click.echo(view.text(report, precision), nl=False)
 
 
 def _stdout_is_terminal() -> bool:

@@ -88,12 +88,6 @@ def _guard(body: Callable[[], None]) -> None:
     guard(body)
 
 
-def _stdout_is_terminal() -> bool:
-    from ..cli import _stdout_is_terminal as is_terminal
-
-    return is_terminal()
-
-
 def _tolerance_and_scoring(rtol: Any, atol: Any, sigfigs: Any, points: str, follow_through: str) -> tuple[Any, Any]:
     from ..scoring import Scoring, Tolerance, parse_points
 
@@ -185,15 +179,9 @@ def compare(net: str, answers: str, fmt: str, precision: int, **marking: Any) ->
         events, items = run_for_sheet(net, sheet)
         sheet.network = net
         report = mark(sheet, events, {(i.step, i.sample, i.symbol) for i in items}, tolerance, scoring)
-        chosen = fmt if fmt != "auto" else ("rich" if _stdout_is_terminal() else "text")
-        if chosen == "json":
-            click.echo(view.to_json(report), nl=False)
-        elif chosen == "rich":
-            from rich.console import Console
+        from ..cli import print_report  # imported late: cli.py lists this module's commands
 
-            Console().print(view.rich_view(report, precision))
-        else:
-            click.echo(view.text(report, precision), nl=False)
+        print_report(view, report, fmt, precision)
         failed.append(not report.ok)
 
     _guard(body)
