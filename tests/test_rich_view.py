@@ -280,3 +280,14 @@ def test_the_terminal_view_ends_training_with_its_result() -> None:
     assert format_number(end["final_loss"], 4) in screen and format_number(end["initial_loss"], 4) in screen
     for p in end["predictions"]:
         assert f"[{format_number(p['output'][0], 4)}]" in screen
+
+
+def test_the_readme_s_80_column_excerpt_is_the_tool_s_own_output() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    excerpt = readme.split("<!-- 80-columns: begin -->\n```\n", 1)[1].split("```\n<!-- 80-columns: end -->", 1)[0]
+    out = io.StringIO()
+    Console(file=out, width=80, color_system=None).print(bpexplain.train("lecture"))
+    assert excerpt.count("\n") >= 10 and excerpt in out.getvalue()
+    assert all(cell_len(line) == 80 for line in excerpt.splitlines())
