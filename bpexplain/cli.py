@@ -6,6 +6,7 @@ Heavy modules (numpy, rich, the engine) are imported inside the commands, so `--
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import io
@@ -417,7 +418,9 @@ def check(net: str, sample: int | None, fmt: str, precision: int, limit: int | N
         _stdout()
         spec = load_network(net)
         if sys.stderr.isatty():  # a bar on stderr once the check has run for a second; nothing when redirected
-            with view.LazyProgress() as progress:
+            from .progress import LazyProgress
+
+            with LazyProgress() as progress:
                 result = check_gradients(spec, sample, limit=limit, max_evaluations=max_evaluations, progress=progress)
         else:
             result = check_gradients(spec, sample, limit=limit, max_evaluations=max_evaluations)
@@ -488,6 +491,8 @@ def _run(
 
         _guard(lambda: check_save_target(save, net, (view["output"], plot)))
 
+    steps_total: list[int | None] = [None]  # the steps the run makes, for a progress bar (known once it is loaded)
+
     def events() -> Iterable[Any]:
         nonlocal losses
         from .engine import RunOptions, run
@@ -499,6 +504,7 @@ def _run(
             picture_format(plot)  # both checked before the run, not after it
             require_matplotlib()
         spec = load_network(net, sets)
+        steps_total[:] = [_progress_total(command, run_options, len(spec.data))]
         summary_steps = None
         if fmt in ("text", "markdown", "latex") and common["detail"] == "summary" and event_filter is None:
             from .render.common import SummaryTable  # these formats show only its steps' parameters
@@ -523,6 +529,7 @@ def _run(
         view["latex_body"],
         event_filter,
         protect=_network_path(net),
+        total=lambda: steps_total[0],
     )
     if plot is not None and losses is not None:
         from .plot import draw_losses
@@ -532,6 +539,14 @@ def _run(
         from .save import save_trained
 
         _guard(lambda: save_trained(save, net, sets, trained[-1].final_parameters))
+
+
+def _progress_total(command: str, run_options: dict[str, Any], samples: int) -> int | None:
+    """The steps a run makes if nothing stops it early (None for a forward pass)."""
+    from .progress import total_steps
+
+    batch = run_options.get("batch", "single")
+    return total_steps(command, run_options.get("steps"), run_options.get("epochs"), batch, samples)
 
 
 def _last_event(events: Iterable[Any], kept: list[Any]) -> Iterator[Any]:
@@ -592,6 +607,7 @@ def _emit(
     latex_body: bool = False,
     event_filter: Any = None,
     protect: Iterable[str] = (),
+    total: Callable[[], int | None] = lambda: None,
 ) -> None:
     def body() -> None:
         from .errors import BpexplainError
@@ -618,15 +634,17 @@ def _emit(
         events = iter(make_events())
         first = next(events)  # validation errors surface before anything is written
         stream: Iterable[Any] = itertools.chain((first,), events)
-        if event_filter is not None:
-            stream = event_filter.apply(stream)
-        if target is None:
-            render_stream(stream, chosen, stdout, **options)
-            stdout.flush()
-            return
-        from .output import open_output
+        with contextlib.ExitStack() as stack:
+            stream = _with_progress(stream, stack, target is None and _isatty(), total)
+            if event_filter is not None:
+                stream = event_filter.apply(stream)
+            if target is None:
+                render_stream(stream, chosen, stdout, **options)
+                stdout.flush()
+                return
+            from .output import open_output
 
-        with open_output(target) as out:
+            out = stack.enter_context(open_output(target))
             if chosen == "rich":
                 from rich.console import Console
 
@@ -634,6 +652,19 @@ def _emit(
             render_stream(stream, chosen, out, **options)
 
     _guard(body)
+
+
+def _with_progress(stream: Iterable[Any], stack: contextlib.ExitStack, on_terminal: bool, total: Any) -> Iterable[Any]:
+    """The events, counted into a progress bar on stderr when stderr is a terminal and stdout is not the
+    terminal the trace is written on (see `bpexplain.progress`); the bar is taken off before any error's line."""
+    from .progress import wanted
+
+    if not wanted(on_terminal):
+        return stream
+    from .progress import LazyProgress, watch
+
+    progress = stack.enter_context(LazyProgress("writing the trace"))
+    return watch(stream, progress, total())
 
 
 def _stdout() -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..check import CheckResult
+from ..progress import LazyProgress  # noqa: F401 - its home is bpexplain.progress; kept importable here
 from .json import _num
 from .numbers import format_number
 from .printer import TextPrinter
@@ -130,43 +131,3 @@ def to_json(result: CheckResult) -> str:
     import json
 
     return json.dumps(to_dict(result), ensure_ascii=False, indent=1, allow_nan=False)
-
-
-class LazyProgress:
-    """A progress bar on stderr (rich's Progress, imported only when shown) that appears only once the work has
-    taken `after` seconds: a quick check shows nothing. Called as progress(done, total)."""
-
-    def __init__(self, after: float = 1.0) -> None:
-        import time
-
-        self._clock = time.monotonic
-        self._start = self._clock()
-        self._after = after
-        self._bar: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> LazyProgress:
-        return self
-
-    def __call__(self, done: int, total: int) -> None:
-        if self._bar is None:
-            if self._clock() - self._start < self._after or done >= total:
-                return
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._bar = Progress(
-                TextColumn("checking gradients"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self._bar.start()
-            self._task = self._bar.add_task("check", total=total)
-        self._bar.update(self._task, completed=done)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
