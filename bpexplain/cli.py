@@ -86,7 +86,7 @@ def _common_options(f: Callable[..., Any], training: bool = True) -> Callable[..
             type=Whole(*limits.MAX_TERMS),
             default=8,
             show_default=True,
-            help="Longest sum shown in full; longer ones are shortened in the middle (JSON keeps all).",
+            help="Longest sum shown in full; longer ones are shortened in the middle (values are of the whole sum).",
         ),
         click.option(
             "--max-equations",
@@ -627,8 +627,6 @@ def _emit(
                 chosen = "rich" if _stdout_is_terminal() else "text"
             if chosen != "latex":  # LaTeX keys are plain ASCII; the rest needs an encoding with δ, Σ, ∂
                 _check_encoding(stdout)
-        if chosen == "json":
-            options.pop("max_terms", None)
         if latex_body:
             options["body_only"] = True
         events = iter(make_events())

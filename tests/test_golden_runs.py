@@ -141,3 +141,18 @@ def test_sequential_golden_ends_with_the_weights_of_sequential_descent_written_a
         for value in want[key].flat:
             assert f"{value:.4g}" in printed, key
     assert any(f"{v:.4g}" not in printed for k in exact for v in exact[k].flat)
+
+
+def test_json_strings_follow_max_terms_and_count_the_whole_sum() -> None:
+    """A long sum reads as in the text (first and last terms around …); its value and term count are whole."""
+    short = json.loads(output_of(["train", "homework-cnn", "--format", "json"]))
+    whole = json.loads(output_of(["train", "homework-cnn", "--format", "json", "--max-terms", "1000"]))
+    text = output_of(["train", "homework-cnn"])
+    for s, w in zip(short["steps"][0]["equations"], whole["steps"][0]["equations"]):
+        assert s["value"] == w["value"] and "terms" not in w
+        if "terms" in s:
+            assert s["terms"] == w["expression"].count(" + ") + 1 > 8
+            assert " + … + " in s["expression"] and s["expression"] in text
+        else:
+            assert s["expression"] == w["expression"]
+    assert any("terms" in s for s in short["steps"][0]["equations"])

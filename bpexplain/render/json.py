@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from ..expr import Add, Expr, Num, Sym
 from ..trace import Block, Equation, Event, StepEnd, StepStart, TraceEnd, TraceHeader
 from .numbers import CARRIED
 from .printer import TextPrinter
@@ -39,8 +40,9 @@ def array(a: np.ndarray) -> Any:
 class JsonParts:
     """Turns each event into its piece of the document."""
 
-    def __init__(self, precision: int = 4) -> None:
-        self.printer = TextPrinter(precision, None)
+    def __init__(self, precision: int = 4, max_terms: int | None = None) -> None:
+        self.printer = TextPrinter(precision, max_terms)
+        self.max_terms = max_terms
 
     def header(self, h: TraceHeader) -> dict[str, Any]:
         s = h.settings
@@ -86,6 +88,10 @@ class JsonParts:
             "substituted": self.printer.doprint(eq.bound, numbers=True),
             "value": _num(eq.value),
         }
+        if self.max_terms is not None:
+            longest = longest_sum(eq.bound)
+            if longest > self.max_terms:  # the strings shorten it in the middle; the value is of the whole sum
+                d["terms"] = longest
         if b.sample is not None:
             d["sample"] = b.sample
         if eq.exact is not None:
@@ -147,9 +153,24 @@ def trace_to_dict(events: Iterable[Event]) -> dict[str, Any]:
     return json.loads("".join(JsonRenderer().chunks(events)))
 
 
+def longest_sum(node: Expr) -> int:
+    """The number of terms of the longest sum in a tree (0 for none)."""
+    longest = len(node.terms) if isinstance(node, Add) else 0
+    for name in node.__match_args__:
+        child = getattr(node, name)
+        for c in child if isinstance(child, tuple) else (child,):
+            if isinstance(c, Expr) and not isinstance(c, (Num, Sym)):
+                longest = max(longest, longest_sum(c))
+    return longest
+
+
 class JsonRenderer:
-    def __init__(self, precision: int = 4, **_: Any) -> None:
-        self.parts = JsonParts(precision)
+    """The JSON trace. With `max_terms` (the CLI's --max-terms), a longer sum is shortened in the middle in
+    the `expression` and `substituted` strings, as in the text, and the equation says how many terms it has;
+    without it (the Python API's to_dict), every term is written."""
+
+    def __init__(self, precision: int = 4, max_terms: int | None = None, **_: Any) -> None:
+        self.parts = JsonParts(precision, max_terms)
 
     def write(self, events: Iterable[Event], out: TextIO) -> None:
         for chunk in self.chunks(events):
