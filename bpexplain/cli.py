@@ -491,7 +491,7 @@ def _run(
 
         _guard(lambda: check_save_target(save, net, (view["output"], plot)))
 
-    steps_total: list[int | None] = [None]  # the steps the run makes, for a progress bar (known once it is loaded)
+    samples: list[int] = [0]  # the network's samples, for a progress bar's total (known once it is loaded)
 
     def events() -> Iterable[Any]:
         nonlocal losses
@@ -504,7 +504,7 @@ def _run(
             picture_format(plot)  # both checked before the run, not after it
             require_matplotlib()
         spec = load_network(net, sets)
-        steps_total[:] = [_progress_total(command, run_options, len(spec.data))]
+        samples[0] = len(spec.data)
         summary_steps = None
         if fmt in ("text", "markdown", "latex") and common["detail"] == "summary" and event_filter is None:
             from .render.common import SummaryTable  # these formats show only its steps' parameters
@@ -529,7 +529,7 @@ def _run(
         view["latex_body"],
         event_filter,
         protect=_network_path(net),
-        total=lambda: steps_total[0],
+        total=lambda: _progress_total(command, run_options, samples[0]),
     )
     if plot is not None and losses is not None:
         from .plot import draw_losses
@@ -655,14 +655,22 @@ def _emit(
 def _with_progress(stream: Iterable[Any], stack: contextlib.ExitStack, on_terminal: bool, total: Any) -> Iterable[Any]:
     """The events, counted into a progress bar on stderr when stderr is a terminal and stdout is not the
     terminal the trace is written on (see `bpexplain.progress`); the bar is taken off before any error's line."""
-    from .progress import wanted
+    if on_terminal or not _stderr_isatty():  # most runs: no bar, and progress.py is not even imported
+        return stream
+    from .progress import LazyProgress, wanted, watch
 
     if not wanted(on_terminal):
         return stream
-    from .progress import LazyProgress, watch
 
     progress = stack.enter_context(LazyProgress("writing the trace"))
     return watch(stream, progress, total())
+
+
+def _stderr_isatty() -> bool:
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (ValueError, AttributeError):
+        return False
 
 
 def _stdout() -> Any:
