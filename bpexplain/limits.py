@@ -21,13 +21,13 @@ format's limit; 0 lifts every trace limit.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from .errors import BpexplainError, Location
 
 if TYPE_CHECKING:
-    from .engine import RunOptions
     from .spec import NetworkSpec
+
 
 # ---- what a network file may ask for (spec.py, layers/*.py read_spec) -----------------------------------
 
@@ -82,7 +82,27 @@ FORMAT_COSTS: dict[str, FormatCost] = {
 }
 
 
-def estimated_equations(spec: NetworkSpec, opts: RunOptions) -> tuple[int, int]:
+class TraceRequest(Protocol):
+    """What the trace budget reads of a run's options (`options.RunOptions` has it): limits.py imports no options,
+    so that options.py may import the limits without a circle."""
+
+    @property
+    def command(self) -> str: ...
+    @property
+    def steps(self) -> int | None: ...
+    @property
+    def epochs(self) -> int | None: ...
+    @property
+    def batch(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def output_format(self) -> str: ...
+    @property
+    def max_equations(self) -> int | None: ...
+
+
+def estimated_equations(spec: NetworkSpec, opts: TraceRequest) -> tuple[int, int]:
     """(equations in the whole run, steps it runs at most), for --detail full."""
     units = sum(math.prod(layer.out_shape) for layer in spec.layers)
     params = sum(int(v.size) for v in spec.parameters().values())
@@ -128,7 +148,7 @@ def format_limit(fmt: str, max_equations: int | None) -> int:
     return FORMAT_COSTS.get(fmt, FORMAT_COSTS["text"]).limit
 
 
-def check_trace_size(spec: NetworkSpec, opts: RunOptions) -> None:
+def check_trace_size(spec: NetworkSpec, opts: TraceRequest) -> None:
     """Refuse, before any output, a full trace larger than its format's budget: a step of a streamed format,
     the whole run of one held in memory (HTML, SVG)."""
     fmt = getattr(opts, "output_format", "text")
