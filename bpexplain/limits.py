@@ -1,9 +1,10 @@
 """Every limit in one place, each checked before the work it protects, so that a hostile file is refused at once.
 
 Two kinds. The sizes a network file may ask for (the file itself, its YAML, the input, each layer's numbers,
-the parameters, the values and products of one forward pass, the data) are checked by `spec.py` and the
-layers' `read_spec` as they are read, before anything of that size is built: an array, a list of names,
-random weights, a loop over the elements.
+the parameters, the values and products of one forward pass, the data) are checked as they are read, by
+`yamldoc.py` (the file and its YAML), `reader.py` (the parameters and products), `spec.py` and the layers'
+`read_spec`, before anything of that size is built: an array, a list of names, random weights, a loop over
+the elements.
 
 The size of a full trace (`--detail full`) is estimated before the run and checked against the budget of
 the output format. A full trace writes every equation: per sample, about two per unit forward (the
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from .spec import NetworkSpec
 
 
-# ---- what a network file may ask for (spec.py, layers/*.py read_spec) -----------------------------------
+# ---- what a network file may ask for (yamldoc.py, reader.py, spec.py, layers/*.py read_spec) -----------
 
 MAX_FILE_BYTES = 2_000_000  # the network file, checked before it is read
 MAX_DEPTH = 64  # YAML nesting

@@ -107,3 +107,22 @@ def test_each_imports_at_run_time_with_the_modules_above_it_blocked(module: str)
 def test_the_engine_still_hands_out_the_options() -> None:
     assert bpexplain.engine.RunOptions is bpexplain.options.RunOptions
     assert bpexplain.engine.check_options is bpexplain.options.check_options
+
+
+def test_the_document_is_read_below_the_vocabulary_and_the_vocabulary_below_the_network() -> None:
+    assert not GRAPH["bpexplain.yamldoc"] & {"bpexplain.reader", "bpexplain.spec", "bpexplain.layers"}
+    assert not GRAPH["bpexplain.reader"] & {"bpexplain.spec", "bpexplain.layers"}
+    assert {"bpexplain.yamldoc", "bpexplain.reader"} <= GRAPH["bpexplain.spec"]
+
+
+def test_spec_still_hands_out_what_was_imported_from_it_before_the_split() -> None:
+    import bpexplain.reader
+    import bpexplain.spec
+    import bpexplain.yamldoc
+
+    for module in (bpexplain.yamldoc, bpexplain.reader):
+        for name in set(bpexplain.spec.__all__) & set(vars(module)):
+            assert getattr(bpexplain.spec, name) is getattr(module, name), name
+    moved = {"parse_document", "read_network_text", "bundled_names", "Document", "format_path"}
+    assert moved <= set(vars(bpexplain.yamldoc)) and moved <= set(bpexplain.spec.__all__)
+    assert {"Reader", "ParamInit", "describe", "format_shape", "_shape_of"} <= set(vars(bpexplain.reader))
