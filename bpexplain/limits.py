@@ -22,13 +22,10 @@ format's limit; 0 lifts every trace limit.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
 from .errors import BpexplainError, Location
-
-if TYPE_CHECKING:
-    from .spec import NetworkSpec
-
 
 # ---- what a network file may ask for (yamldoc.py, reader.py, spec.py, layers/*.py read_spec) -----------
 
@@ -83,6 +80,30 @@ FORMAT_COSTS: dict[str, FormatCost] = {
 }
 
 
+class LayerSize(Protocol):
+    """What the trace budget reads of a layer (`spec.LayerSpec` has it)."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def out_shape(self) -> tuple[int, ...]: ...
+    @property
+    def options(self) -> Mapping[str, Any]: ...
+
+
+class NetworkSize(Protocol):
+    """What the trace budget reads of a network (`spec.NetworkSpec` has it): limits.py imports no spec, which
+    imports these limits, so that the limits stay a leaf below the reading of a file and the running of it."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def layers(self) -> Sequence[LayerSize]: ...
+    @property
+    def data(self) -> Sequence[object]: ...
+    def parameters(self) -> Mapping[str, Any]: ...
+
+
 class TraceRequest(Protocol):
     """What the trace budget reads of a run's options (`options.RunOptions` has it): limits.py imports no options,
     so that options.py may import the limits without a circle."""
@@ -103,7 +124,7 @@ class TraceRequest(Protocol):
     def max_equations(self) -> int | None: ...
 
 
-def estimated_equations(spec: NetworkSpec, opts: TraceRequest) -> tuple[int, int]:
+def estimated_equations(spec: NetworkSize, opts: TraceRequest) -> tuple[int, int]:
     """(equations in the whole run, steps it runs at most), for --detail full."""
     units = sum(math.prod(layer.out_shape) for layer in spec.layers)
     params = sum(int(v.size) for v in spec.parameters().values())
@@ -128,7 +149,7 @@ WINDOW_KILOBYTES = 0.17  # an element of a pooling window
 TABLE_MEGABYTES = 256
 
 
-def window_tables(spec: NetworkSpec) -> tuple[int, int]:
+def window_tables(spec: NetworkSize) -> tuple[int, int]:
     """(convolution taps, pooling window elements) whose tables a full trace of `spec` makes."""
     taps = entries = 0
     for layer in spec.layers:
@@ -149,7 +170,7 @@ def format_limit(fmt: str, max_equations: int | None) -> int:
     return FORMAT_COSTS.get(fmt, FORMAT_COSTS["text"]).limit
 
 
-def check_trace_size(spec: NetworkSpec, opts: TraceRequest) -> None:
+def check_trace_size(spec: NetworkSize, opts: TraceRequest) -> None:
     """Refuse, before any output, a full trace larger than its format's budget: a step of a streamed format,
     the whole run of one held in memory (HTML, SVG)."""
     fmt = getattr(opts, "output_format", "text")

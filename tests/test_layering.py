@@ -71,7 +71,9 @@ def test_the_graph_is_read_from_the_source() -> None:
     assert "bpexplain.options" in GRAPH["bpexplain.engine"]
     assert "bpexplain.preamble" in GRAPH["bpexplain.engine"]  # `from . import preamble`
     assert "bpexplain.limits" in GRAPH["bpexplain.options"]
-    assert "bpexplain.spec" in GRAPH["bpexplain.limits"]  # under `if TYPE_CHECKING:`, counted all the same
+    assert "bpexplain.spec" in GRAPH["bpexplain.preamble"]
+    assert "bpexplain.layers" in GRAPH["bpexplain.spec"]  # inside parse_network, counted all the same
+    assert "bpexplain.options" in GRAPH["bpexplain.preamble"]  # under `if TYPE_CHECKING:`, counted all the same
     assert "bpexplain.layers.base" in GRAPH["bpexplain.preamble"]
 
 
@@ -109,9 +111,17 @@ def test_the_engine_still_hands_out_the_options() -> None:
     assert bpexplain.engine.check_options is bpexplain.options.check_options
 
 
+# the error type and the record base it is built on
+ERRORS = {"bpexplain.errors"} | _reachable("bpexplain.errors", GRAPH)
+
+
+def test_the_limits_import_only_the_errors() -> None:
+    assert _reachable("bpexplain.limits", GRAPH) == ERRORS
+
+
 def test_the_document_is_read_below_the_vocabulary_and_the_vocabulary_below_the_network() -> None:
-    assert not GRAPH["bpexplain.yamldoc"] & {"bpexplain.reader", "bpexplain.spec", "bpexplain.layers"}
-    assert not GRAPH["bpexplain.reader"] & {"bpexplain.spec", "bpexplain.layers"}
+    assert _reachable("bpexplain.yamldoc", GRAPH) == ERRORS | {"bpexplain.limits"}
+    assert _reachable("bpexplain.reader", GRAPH) == ERRORS | {"bpexplain.limits", "bpexplain.yamldoc"}
     assert {"bpexplain.yamldoc", "bpexplain.reader"} <= GRAPH["bpexplain.spec"]
 
 
