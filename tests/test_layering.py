@@ -123,6 +123,7 @@ def test_the_document_is_read_below_the_vocabulary_and_the_vocabulary_below_the_
     assert _reachable("bpexplain.yamldoc", GRAPH) == ERRORS | {"bpexplain.limits"}
     assert _reachable("bpexplain.reader", GRAPH) == ERRORS | {"bpexplain.limits", "bpexplain.yamldoc"}
     assert {"bpexplain.yamldoc", "bpexplain.reader"} <= GRAPH["bpexplain.spec"]
+    assert not _reachable("bpexplain.spec", GRAPH) & {"bpexplain.options", "bpexplain.preamble", "bpexplain.engine"}
 
 
 def test_spec_still_hands_out_what_was_imported_from_it_before_the_split() -> None:
