@@ -371,8 +371,8 @@ def _option(r: _Reader, key: str, kn: yaml.Node, vn: yaml.Node) -> Any:
 
 def run_options(options: dict[str, Any]) -> tuple[Any, Any]:
     """(RunOptions, EventFilter or None) for a sheet's options: always a full trace of a training run."""
-    from .engine import RunOptions
     from .filters import EventFilter, parse_layers, parse_phases, parse_steps
+    from .options import RunOptions
 
     run = {k: v for k, v in options.items() if k not in ("step", "layer", "only")}
     try:

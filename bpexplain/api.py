@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from .engine import RunOptions, run
+from .engine import run
+from .options import RunOptions
 from .spec import NetworkSpec, load_network, parse_network
 from .trace import Trace
 

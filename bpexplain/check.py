@@ -26,9 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import RunOptions, _Run
+from .engine import _Run
 from .errors import BpexplainError, Location
 from .expr import Expr
+from .options import RunOptions
 from .spec import NetworkSpec
 
 STEP = 1e-5

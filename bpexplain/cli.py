@@ -369,7 +369,8 @@ def show(net: str, fmt: str, precision: int, notation: str, preamble: str) -> No
     """The network: layers, shapes, parameters and the notation's legend."""
 
     def events() -> Iterable[Any]:
-        from .engine import RunOptions, describe
+        from .engine import describe
+        from .options import RunOptions
         from .spec import load_network
 
         options = RunOptions(command="show", notation=notation, precision=precision, preamble=preamble)
@@ -495,7 +496,8 @@ def _run(
 
     def events() -> Iterable[Any]:
         nonlocal losses
-        from .engine import RunOptions, run
+        from .engine import run
+        from .options import RunOptions
         from .spec import load_network
 
         if plot is not None:

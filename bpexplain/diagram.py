@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from .engine import RunOptions, describe, run
+from .engine import describe, run
 from .expr import Partial, Sym
+from .options import RunOptions
 from .pictures import figure_bytes, new_figure, picture_format, style, wrapped, write_picture
 from .render.numbers import format_number
 from .render.printer import TextPrinter

@@ -10,19 +10,18 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import preamble
-from .errors import BpexplainError, Location
 from .expr import Expr, Sym, Var
 from .functions import LOSSES, Loss
 from .layers import input_names, layer_class
 from .layers.base import EquationContext, Layer, LayerValues
-from .limits import check_trace_size
 from .numerical import checked, locate
+from .options import RunOptions, check_options
 from .spec import NetworkSpec
 from .trace import (
     Block,
@@ -47,30 +46,6 @@ LEAN_BATCH_VALUES = 4096
 IN_PLACE_VALUES = LEAN_BATCH_VALUES
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    command: str = "train"  # forward or train
-    steps: int | None = None
-    epochs: int | None = None
-    notation: str = "lecture"  # lecture or textbook
-    rule: str = "exact"  # exact or slide
-    update_order: str = "simultaneous"  # simultaneous or sequential
-    batch: str = "single"  # single (one sample a step) or full (batch gradient descent)
-    shuffle: bool = False
-    seed: int = 0
-    until_loss: float | None = None
-    detail: str = "full"  # full, layer or summary
-    precision: int = 4
-    sample: int = 1  # forward: which sample (1-based)
-    max_equations: int | None = None  # refuse a longer full trace (None: the format's limit; 0: none; limits.py)
-    output_format: str = "text"  # the format the trace is written in, whose cost limits.py weighs
-    round: int | None = None  # carry every value rounded to this many decimals, as by hand (see rounding.py)
-    preamble: str = "full"  # what the trace states before its first step: full, short or none (preamble.py)
-    # (first, last): a summary run that nothing stops early hands out parameters and gradients only in its first
-    # and last this many steps' StepEnds (what a summary table shows), the others' are None; None: in every one
-    summary_steps: tuple[int, int] | None = None
-
-
 def build_layers(spec: NetworkSpec) -> list[Layer]:
     loss = LOSSES[spec.loss]
     layers: list[Layer] = []
@@ -82,44 +57,6 @@ def build_layers(spec: NetworkSpec) -> list[Layer]:
         names = layer.names
         first += ls.units if layer.numbers_units else 0
     return layers
-
-
-def check_options(spec: NetworkSpec, opts: RunOptions) -> None:
-    check_trace_size(spec, opts)
-    if opts.round is not None and not 0 <= opts.round <= 12:
-        raise BpexplainError(f"cannot round to {opts.round} decimals", expected="--round from 0 to 12")
-    if opts.rule == "slide" and opts.notation == "textbook":
-        raise BpexplainError(
-            "--rule slide is the lecture's shortcut for its δ = ∂E/∂y", expected="--notation lecture with --rule slide"
-        )
-    if opts.batch == "full" and opts.update_order == "sequential":
-        raise BpexplainError(
-            "--update-order sequential updates during one sample's backward pass",
-            expected="--batch single with --update-order sequential",
-        )
-    if not spec.data:
-        raise BpexplainError(
-            "the network has no data", where=_where(spec), expected="a 'data' list with at least one input"
-        )
-    if opts.command == "forward" and not 1 <= opts.sample <= len(spec.data):
-        raise BpexplainError(
-            f"there is no sample {opts.sample}",
-            where=_where(spec),
-            expected=f"a sample number from 1 to {len(spec.data)}",
-        )
-    if opts.command == "train":
-        for i, s in enumerate(spec.data):
-            if np.isnan(s.target).any():
-                raise BpexplainError(
-                    f"sample {i + 1} has no target, so it cannot be trained on",
-                    where=_where(spec),
-                    path=f"data[{i}]",
-                    expected="a 'target' for every sample",
-                )
-
-
-def _where(spec: NetworkSpec) -> Location:
-    return Location(spec.source)
 
 
 def run(spec: NetworkSpec, opts: RunOptions) -> Iterator[Event]:

@@ -1,9 +1,10 @@
 """Every limit in one place, each checked before the work it protects, so that a hostile file is refused at once.
 
 Two kinds. The sizes a network file may ask for (the file itself, its YAML, the input, each layer's numbers,
-the parameters, the values and products of one forward pass, the data) are checked by `spec.py` and the
-layers' `read_spec` as they are read, before anything of that size is built: an array, a list of names,
-random weights, a loop over the elements.
+the parameters, the values and products of one forward pass, the data) are checked as they are read, by
+`yamldoc.py` (the file and its YAML), `reader.py` (the parameters and products), `spec.py` and the layers'
+`read_spec`, before anything of that size is built: an array, a list of names, random weights, a loop over
+the elements.
 
 The size of a full trace (`--detail full`) is estimated before the run and checked against the budget of
 the output format. A full trace writes every equation: per sample, about two per unit forward (the
@@ -21,15 +22,12 @@ format's limit; 0 lifts every trace limit.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
 from .errors import BpexplainError, Location
 
-if TYPE_CHECKING:
-    from .engine import RunOptions
-    from .spec import NetworkSpec
-
-# ---- what a network file may ask for (spec.py, layers/*.py read_spec) -----------------------------------
+# ---- what a network file may ask for (yamldoc.py, reader.py, spec.py, layers/*.py read_spec) -----------
 
 MAX_FILE_BYTES = 2_000_000  # the network file, checked before it is read
 MAX_DEPTH = 64  # YAML nesting
@@ -82,7 +80,51 @@ FORMAT_COSTS: dict[str, FormatCost] = {
 }
 
 
-def estimated_equations(spec: NetworkSpec, opts: RunOptions) -> tuple[int, int]:
+class LayerSize(Protocol):
+    """What the trace budget reads of a layer (`spec.LayerSpec` has it)."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def out_shape(self) -> tuple[int, ...]: ...
+    @property
+    def options(self) -> Mapping[str, Any]: ...
+
+
+class NetworkSize(Protocol):
+    """What the trace budget reads of a network (`spec.NetworkSpec` has it): limits.py imports no spec, which
+    imports these limits, so that the limits stay a leaf below the reading of a file and the running of it."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def layers(self) -> Sequence[LayerSize]: ...
+    @property
+    def data(self) -> Sequence[object]: ...
+    def parameters(self) -> Mapping[str, Any]: ...
+
+
+class TraceRequest(Protocol):
+    """What the trace budget reads of a run's options (`options.RunOptions` has it): limits.py imports no options,
+    so that options.py may import the limits without a circle."""
+
+    @property
+    def command(self) -> str: ...
+    @property
+    def steps(self) -> int | None: ...
+    @property
+    def epochs(self) -> int | None: ...
+    @property
+    def batch(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def output_format(self) -> str: ...
+    @property
+    def max_equations(self) -> int | None: ...
+
+
+def estimated_equations(spec: NetworkSize, opts: TraceRequest) -> tuple[int, int]:
     """(equations in the whole run, steps it runs at most), for --detail full."""
     units = sum(math.prod(layer.out_shape) for layer in spec.layers)
     params = sum(int(v.size) for v in spec.parameters().values())
@@ -107,7 +149,7 @@ WINDOW_KILOBYTES = 0.17  # an element of a pooling window
 TABLE_MEGABYTES = 256
 
 
-def window_tables(spec: NetworkSpec) -> tuple[int, int]:
+def window_tables(spec: NetworkSize) -> tuple[int, int]:
     """(convolution taps, pooling window elements) whose tables a full trace of `spec` makes."""
     taps = entries = 0
     for layer in spec.layers:
@@ -128,7 +170,7 @@ def format_limit(fmt: str, max_equations: int | None) -> int:
     return FORMAT_COSTS.get(fmt, FORMAT_COSTS["text"]).limit
 
 
-def check_trace_size(spec: NetworkSpec, opts: RunOptions) -> None:
+def check_trace_size(spec: NetworkSize, opts: TraceRequest) -> None:
     """Refuse, before any output, a full trace larger than its format's budget: a step of a streamed format,
     the whole run of one held in memory (HTML, SVG)."""
     fmt = getattr(opts, "output_format", "text")

@@ -22,7 +22,7 @@ from .spec import LayerSpec, NetworkSpec
 from .trace import Settings, TraceHeader
 
 if TYPE_CHECKING:
-    from .engine import RunOptions
+    from .options import RunOptions
 
 
 def header(spec: NetworkSpec, opts: RunOptions, layers: Sequence[Layer]) -> TraceHeader:

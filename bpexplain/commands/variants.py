@@ -104,8 +104,9 @@ def _make(
 ) -> None:
     from dataclasses import replace
 
-    from ..engine import RunOptions, check_options, describe, run
+    from ..engine import describe, run
     from ..errors import BpexplainError, Location
+    from ..options import RunOptions, check_options
     from ..output import atomic_output
     from ..render import render_to_string
     from ..render.question import EXTENSIONS, worksheet
