@@ -243,14 +243,18 @@ def test_conv_text_shows_the_convention_the_flipped_kernel_and_the_size_formula(
     assert "P1(1,2) = max(O2(1,3), O2(1,4), O2(2,3), O2(2,4)) = max(8, -2, 1, 2)  = 8" in out
 
 
-def test_long_sums_are_shortened_in_text_and_kept_whole_in_json() -> None:
+def test_long_sums_are_shortened_in_text_and_json_and_kept_whole_when_asked() -> None:
     runner = CliRunner()
     text = runner.invoke(cli, ["train", "homework-cnn", "--format", "text", "--max-terms", "4"]).output
     line = next(ln for ln in text.splitlines() if ln.strip().startswith("∂E/∂K1(1,1)"))
     assert line.count(" + ") == 2 * 4 and "…" in line  # 25 terms shown as 2 + … + 2, twice
-    doc = json.loads(runner.invoke(cli, ["train", "homework-cnn", "--format", "json"]).output)
+    shortened = json.loads(runner.invoke(cli, ["train", "homework-cnn", "--format", "json"]).output)
+    eq = next(e for e in shortened["steps"][0]["equations"] if e["symbol"] == "∂E/∂K1(1,1)")
+    assert eq["terms"] == 25 and eq["expression"].count(" + ") == 8 and "…" in eq["expression"]
+    args = ["train", "homework-cnn", "--format", "json", "--max-terms", "25"]
+    doc = json.loads(runner.invoke(cli, args).output)
     eq = next(e for e in doc["steps"][0]["equations"] if e["symbol"] == "∂E/∂K1(1,1)")
-    assert eq["expression"].count(" + ") == 24 and "…" not in eq["expression"]
+    assert eq["expression"].count(" + ") == 24 and "…" not in eq["expression"] and "terms" not in eq
     layers = {layer["name"]: layer for layer in doc["network"]["layers"]}
     assert layers["conv1"]["flip"] is True and layers["conv1"]["stride"] == 1 and layers["pool"]["size"] == 2
     assert np.array(doc["steps"][0]["outputs"]["conv2"]).shape == (1, 4, 4)
