@@ -26,7 +26,7 @@ OPENBLAS_L2_SIZE are taken out of the measured commands' environment (see the en
   line per equation (goal: within 3x), in-process for lecture, homework-cnn and a 784-100-10 MLP, and as
   whole commands for lenet5. `--only formats` / `--only training` run these rows alone.
 
-Usage: python benchmarks/bench.py [--quick] [--repeats N] [--steps N] [--only rich|formats|training]
+Usage: python benchmarks/bench.py [--quick] [--repeats N] [--steps N] [--only core|rich|formats|training]
 """
 
 from __future__ import annotations
@@ -783,9 +783,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer repeats, for a smoke test")
     ap.add_argument(
         "--only",
-        choices=("rich", "formats", "training"),
-        help="run one group of rows alone (rich: the terminal view's; formats: every format against text; "
-        "training: three network sizes against a numpy loop)",
+        choices=("core", "rich", "formats", "training"),
+        help="run one group of rows alone (core: start-up and training xor; rich: the terminal view's; "
+        "formats: every format against text; training: three network sizes against a numpy loop)",
     )
     args = ap.parse_args()
     repeats = 3 if args.quick else args.repeats
@@ -793,7 +793,9 @@ def main() -> None:
     env = bench_env()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        if args.only == "rich":
+        if args.only == "core":
+            rows = startup(repeats, env) + training(max(repeats // 2, 3), args.steps, env, work)
+        elif args.only == "rich":
             rows = view(repeats, env, work)
         elif args.only == "formats":
             rows = formats(repeats, env, work, args.quick)
