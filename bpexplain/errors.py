@@ -19,13 +19,23 @@ class Location(Record):
 
     @property
     def is_file(self) -> bool:
-        """A file (or standard input), not an option such as `--set KEY=VALUE`."""
-        return bool(self.file) and not self.file.startswith("-")
+        """A file the error is about (an `OptionLocation` is not one)."""
+        return bool(self.file)
 
     def __str__(self) -> str:
         if self.line is None:
             return self.file
         return f"{self.file}:{self.line}:{self.column}"
+
+
+class OptionLocation(Location):
+    """An option on the command line standing where a file would, such as `--set KEY=VALUE`."""
+
+    __slots__ = ()
+
+    @property
+    def is_file(self) -> bool:
+        return False
 
 
 class BpexplainError(Exception):

@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from .errors import BpexplainError, Location
+from .errors import BpexplainError, Location, OptionLocation
 from .spec import Document, describe, format_path, parse_document
 
 _TOKEN = re.compile(r"\[(\d+)\]|\.?([^.\[\]]+)")
@@ -38,7 +38,7 @@ class Override:
 
 def parse_override(text: str) -> Override:
     """`KEY=VALUE` -> an Override; a malformed one is a BpexplainError naming it."""
-    where = Location(f"--set {text}")
+    where = OptionLocation(f"--set {text}")
     key, sep, value_text = text.partition("=")
     key = key.strip()
     if not sep or not key:
@@ -78,7 +78,7 @@ class OverriddenDocument(Document):
     def where(self, path: tuple, key: bool = False) -> Location:
         for target, label in reversed(self.replaced):
             if path[: len(target)] == target:
-                return Location(label)
+                return OptionLocation(label)
         return super().where(path, key)
 
 
@@ -151,4 +151,4 @@ def _assign(node: Any, path: tuple, value: Any) -> Any:
 
 
 def _fail(ov: Override, message: str, expected: str) -> NoReturn:
-    raise BpexplainError(message, where=Location(ov.label), path=ov.key, expected=expected)
+    raise BpexplainError(message, where=OptionLocation(ov.label), path=ov.key, expected=expected)

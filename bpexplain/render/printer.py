@@ -121,7 +121,9 @@ class Printer:
         return self.MUL.join(out)  # type: ignore[union-attr]
 
     def _leaf(self, node: Expr, lead: bool) -> str | None:
-        """A number or symbol as `_sub` writes it among operators: a negative number bracketed unless `lead`."""
+        """A number or symbol as `_sub` writes it among operators: a negative number bracketed unless `lead`.
+
+        `_sub` spells the same rules inline rather than calling this: it is the printers' hottest call."""
         kind = type(node)
         if kind is Var:
             if self.numbers:
