@@ -291,3 +291,18 @@ def test_the_readme_s_80_column_excerpt_is_the_tool_s_own_output() -> None:
     Console(file=out, width=80, color_system=None).print(bpexplain.train("lecture"))
     assert excerpt.count("\n") >= 10 and excerpt in out.getvalue()
     assert all(cell_len(line) == 80 for line in excerpt.splitlines())
+
+
+@pytest.mark.parametrize("width", [40, 60, 80])
+def test_check_and_compare_reports_cut_no_number_in_the_terminal(width: int, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Their tables wrap a cell that does not fit (rich's default would cut it with …)."""
+    sheet = tmp_path / "s.yaml"
+    assert CliRunner().invoke(cli, ["sheet", "lecture", "--layer", "output", "-o", str(sheet)]).exit_code == 0
+    sheet.write_text(sheet.read_text(encoding="utf-8").replace("y_6: null", "y_6: 0.528118851"), encoding="utf-8")
+    env = {"COLUMNS": str(width), "NO_COLOR": "1", "FORCE_COLOR": None, "TTY_COMPATIBLE": None}
+    for args in (["check", "lecture"], ["compare", "lecture", str(sheet)]):
+        result = CliRunner(env=env).invoke(cli, [*args, "--format", "rich"])
+        assert result.exit_code in (0, 1) and result.stdout, (args, result.output)
+        assert "…" not in result.stdout, (args, width)
+    if width >= 60:  # narrower, a cell wraps the value across lines (beside the other cells' text)
+        assert "0.528118851" in result.stdout

@@ -89,7 +89,7 @@ def rich_view(result: CheckResult, precision: int = 8) -> Any:
 
     table = Table(box=box.SIMPLE_HEAD)
     for i, head in enumerate(HEADS):
-        table.add_column(head, justify="left" if i in (0, 4) else "right")
+        table.add_column(head, justify="left" if i in (0, 4) else "right", overflow="fold")  # never cut with …
     for row in rows(result, precision):
         style = {"ok": "green", "kink": "yellow"}.get(row[4], "bold red")
         table.add_row(*row[:4], Text(row[4], style=style))

@@ -89,7 +89,7 @@ def rich_view(report: Report, precision: int = 4) -> Any:
             scope = (a.step, a.sample)
             table = Table(title=where(a).capitalize(), title_justify="left", show_header=True, expand=False)
             for col in ("symbol", "given", "verdict", "true", "note"):
-                table.add_column(col)
+                table.add_column(col, overflow="fold")  # a number wraps, never cut with …
             parts.append(table)
         note = "\n".join(line.strip() for line in detail_lines(a, precision))
         table.add_row(
