@@ -179,8 +179,8 @@ def _mean_loss(run: _Run, spec: NetworkSpec, samples: list[int]) -> tuple[float,
     """The mean loss, and which side of every non-differentiable point each layer's values are on."""
     total = 0.0
     sides: list[bytes] = []
-    for s in samples:
-        vals = run.forward(spec.data[s].input, 0)
+    batch = run.forward_samples([spec.data[s].input for s in samples], 1, [s + 1 for s in samples], True)
+    for s, vals in zip(samples, batch):
         total += run.loss.value(vals[-1].y, spec.data[s].target)
         sides += [layer.sides(v) for layer, v in zip(run.layers, vals)]
     return total / len(samples), tuple(sides)
@@ -189,9 +189,9 @@ def _mean_loss(run: _Run, spec: NetworkSpec, samples: list[int]) -> tuple[float,
 def _backprop(run: _Run, spec: NetworkSpec, samples: list[int]) -> dict[str, dict[str, np.ndarray]]:
     """The engine's gradients of the mean loss: the backward pass per sample, averaged."""
     total = {ln: {p: np.zeros_like(v) for p, v in ps.items()} for ln, ps in run.params.items()}
-    for s in samples:
-        vals = run.forward(spec.data[s].input, 0)
-        run.backward(vals, spec.data[s].target, "exact")
+    batch = run.forward_samples([spec.data[s].input for s in samples], 1, [s + 1 for s in samples], True)
+    run.backward(batch, [spec.data[s].target for s in samples], "exact")
+    for vals in batch:
         for layer, v in zip(run.layers, vals):
             for p, g in v.grads.items():
                 total[layer.name][p] += g

@@ -119,6 +119,10 @@ class JsonParts:
             d["parameters"] = {k: array(v) for k, v in e.parameters.items()}
         if e.departures:
             d["departures"] = e.departures
+        if e.masks:
+            d["masks"] = {k: [array(m) for m in ms] for k, ms in e.masks.items()}
+        if e.statistics:
+            d["statistics"] = {k: {n: array(v) for n, v in st.items()} for k, st in e.statistics.items()}
         return d
 
     def end(self, end: TraceEnd) -> dict[str, Any]:
