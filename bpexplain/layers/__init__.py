@@ -17,6 +17,7 @@ LAYER_TYPES: dict[str, str] = {
     "avgpool": "bpexplain.layers.pool:AvgPool",
     "flatten": "bpexplain.layers.flatten:Flatten",
     "activation": "bpexplain.layers.activation:ActivationLayer",
+    "add": "bpexplain.layers.add:AddLayer",
 }
 
 
