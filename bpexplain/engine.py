@@ -309,7 +309,7 @@ class _Run:
         sequential = self.opts.update_order == "sequential"
         numbers = [s + 1 for s in samples]
         # a network with a batch-coupled layer computes every sample of the step, layer by layer, before any block
-        coupled = self._coupled_step(data, index, numbers, train) if self.coupled else None
+        coupled = self._coupled_step(samples, index, train) if self.coupled else None
         for k, sample in enumerate(data):
             tag = k + 1 if batch else None
             ctx = self._context(tag)
@@ -407,13 +407,18 @@ class _Run:
         return step_loss
 
     def _coupled_step(
-        self, data: list[Any], index: int, numbers: list[int], train: bool
+        self, samples: tuple[int, ...], index: int, train: bool
     ) -> tuple[list[list[LayerValues]], Params | None, list[list[LayerValues]] | None, Params | None]:
         """Every sample's values, forward and (training) backward, layer by layer: (values per sample, the
-        parameters after the update, the exact rule's values and parameters under --rule slide)."""
-        batch = self.forward_samples([d.input for d in data], index, numbers, train)
+        parameters after the update, the exact rule's values and parameters under --rule slide). Not training,
+        the batch is every sample of the data (the statistics of all of them), of which `samples` are shown."""
         if not train:
-            return batch, None, None, None
+            every = self.forward_samples(
+                [d.input for d in self.spec.data], index, range(1, len(self.spec.data) + 1), False
+            )
+            return [every[s] for s in samples], None, None, None
+        data = [self.spec.data[s] for s in samples]
+        batch = self.forward_samples([d.input for d in data], index, [s + 1 for s in samples], train)
         targets = [d.target for d in data]
         new = self.backward(batch, targets, self.opts.rule)
         if self.opts.rule != "slide":
