@@ -840,6 +840,14 @@ def _without_empty_blocks(step: Iterator[Event]) -> Generator[Event, None, float
             yield ev
 
 
+def forward_pass(spec: NetworkSpec) -> list[list[LayerValues]]:
+    """Every sample of the data forward through the file's parameters, as `forward` computes it (no dropout;
+    a batch-coupled layer's statistics over every sample): each sample's values, layer by layer. A value that
+    is not finite raises a NumericalError naming it."""
+    run = _Run(spec, RunOptions(command="forward", detail="summary"))
+    return run.forward_samples([d.input for d in spec.data], 1, range(1, len(spec.data) + 1), training=False)
+
+
 def describe(spec: NetworkSpec, opts: RunOptions) -> TraceHeader:
     """The header of a run (network, conventions, legend, parameters) without running it: `bpexplain show`."""
     return preamble.header(spec, opts, build_layers(spec))

@@ -234,3 +234,23 @@ def test_the_schema_knows_inputs() -> None:
     from bpexplain.schema import network_schema
 
     jsonschema.validate(yaml.safe_load(FAN), network_schema())
+
+
+def test_variants_of_a_graph_run_the_graph(tmp_path) -> None:
+    path = _write(tmp_path, FAN)
+    result = invoke("variants", str(path), "--count", "2", "--seed", "3", "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    key = (tmp_path / "out" / "variant-01-key.txt").read_text(encoding="utf-8")
+    assert "S1(1) = y_3 + y_1" in key
+
+
+def test_the_diagram_of_a_graph_arches_over_to_what_a_layer_reads(tmp_path) -> None:
+    pytest.importorskip("matplotlib", reason="the diagram needs the plot extra")
+    from bpexplain.diagram import chain_figure, collect
+
+    spec = bpexplain.load(str(_write(tmp_path, FAN)))
+    fig = chain_figure(spec, collect(spec), 4)
+    arrows = [a for a in fig.axes[0].texts if getattr(a, "arrow_patch", None) is not None]
+    bends = [a.arrow_patch.get_connectionstyle().rad for a in arrows]
+    assert len(arrows) == 5  # input→h1, h1→h2, h2→skip, h1→skip (arched), skip→out
+    assert sorted(bends) == [-0.25, 0, 0, 0, 0]
