@@ -840,6 +840,42 @@ def _without_empty_blocks(step: Iterator[Event]) -> Generator[Event, None, float
             yield ev
 
 
+class Gradients:
+    """The engine's numbers without a trace, for `bpexplain check`: the mean loss of some samples (0-based) and
+    its gradients by back-propagation (exact rule), from `params`, which a caller may change in place (a central
+    difference moves one element at a time). Dropout draws step 1's masks; batch statistics are over `samples`."""
+
+    def __init__(self, spec: NetworkSpec) -> None:
+        self.spec = spec
+        self._run = _Run(spec, RunOptions(command="train", detail="summary"))
+        self.layers: list[Layer] = self._run.layers
+        self.params: Params = self._run.params
+
+    def _values(self, samples: Sequence[int]) -> list[list[LayerValues]]:
+        data = self.spec.data
+        return self._run.forward_samples([data[s].input for s in samples], 1, [s + 1 for s in samples], True)
+
+    def mean_loss(self, samples: Sequence[int]) -> tuple[float, tuple[bytes, ...]]:
+        """The mean loss, and which side of every non-differentiable point each layer's values are on."""
+        total = 0.0
+        sides: list[bytes] = []
+        for s, vals in zip(samples, self._values(samples)):
+            total += self._run.loss.value(vals[-1].y, self.spec.data[s].target)
+            sides += [layer.sides(v) for layer, v in zip(self.layers, vals)]
+        return total / len(samples), tuple(sides)
+
+    def gradients(self, samples: Sequence[int]) -> Params:
+        """∂(mean loss)/∂(every parameter): the backward pass of every sample, averaged."""
+        batch = self._values(samples)
+        self._run.backward(batch, [self.spec.data[s].target for s in samples], "exact")
+        total = {ln: {p: np.zeros_like(v) for p, v in ps.items()} for ln, ps in self.params.items()}
+        for vals in batch:
+            for layer, v in zip(self.layers, vals):
+                for p, g in v.grads.items():
+                    total[layer.name][p] += g
+        return {ln: {p: g / len(samples) for p, g in ps.items()} for ln, ps in total.items()}
+
+
 def forward_pass(spec: NetworkSpec) -> list[list[LayerValues]]:
     """Every sample of the data forward through the file's parameters, as `forward` computes it (no dropout;
     a batch-coupled layer's statistics over every sample): each sample's values, layer by layer. A value that
