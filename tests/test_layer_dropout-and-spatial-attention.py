@@ -646,3 +646,39 @@ def test_the_cli_prints_one_error_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and "bad.yaml:3:33: error: layers[0].p: found p = 1.5" in lines[0], result.output
+
+
+# ---- numerical trouble ----------------------------------------------------------------------------------------------
+
+OVERFLOWS = {
+    "dropout's scale": (
+        "inputs: 4\nseed: 2\nlayers:\n  - {name: h, weight: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]}\n"
+        "  - {name: d, type: dropout}\n  - {name: out, weight: [[1, 1, 1, 1]]}\n"
+        "data:\n  - {input: [1e308, 1e308, 1e308, 1e308], target: [1]}\n",
+        "5:5: error: layers[1]: step 1, forward pass, layer 'd': D1(1) = m1(1)·y_1/(1 − p) = +∞ (overflow)",
+    ),
+    "spatial attention's sum": (
+        "inputs: {shape: [2, 2, 2]}\nlayers:\n  - {name: s, type: spatial_attention, kernel: [[[1e300]], [[1e300]]]}\n"
+        "  - {name: flat, type: flatten}\n  - {name: out, units: 1}\n"
+        "data:\n  - {input: [[[1e10, 2], [3, 4]], [[1, 2], [3, 4]]], target: [1]}\n",
+        "3:5: error: layers[0]: step 1, forward pass, layer 's': the kernel's sum Zs1(1,1) = +∞ (overflow)",
+    ),
+    "spatial attention's mean": (
+        "inputs: {shape: [2, 1, 2]}\nlayers:\n  - {name: s, type: spatial_attention, kernel: [[[1]], [[1]]]}\n"
+        "  - {name: flat, type: flatten}\n  - {name: out, units: 1}\n"
+        "data:\n  - {input: [[[1e308, 2]], [[1e308, 2]]], target: [1]}\n",
+        "3:5: error: layers[0]: step 1, forward pass, layer 's': the channel mean Avg1(1,1) = +∞ (overflow)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(OVERFLOWS))
+@pytest.mark.parametrize("detail", ["full", "summary"])
+def test_overflow_is_one_line_naming_the_value(tmp_path: Path, case: str, detail: str) -> None:
+    text, message = OVERFLOWS[case]
+    path = tmp_path / "of.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = invoke("train", str(path), "--detail", detail)
+    assert result.exit_code == 1
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"{path}:{message}"), result.stderr

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..errors import NumericalError
 from ..expr import Call, Div, Elem, Expr, Mul, Name, Num, Sub, Sym, Var, add
 from ..functions import make_activation
 from ..limits import MAX_SIZE
@@ -228,15 +229,52 @@ class SpatialAttention(MapLayer):
         self, params: Mapping[str, np.ndarray], xs: tuple[np.ndarray, ...], key: StepKey
     ) -> tuple[np.ndarray, dict[str, Any]]:
         x = xs[0].reshape(self.spec.in_shape)
+        try:
+            avg, mx, arg, z = self._maps(params, x)
+        except FloatingPointError:
+            # the engine names the first value that is not finite among e and y only: Avg or Zs is named here
+            with np.errstate(all="ignore"):
+                avg, mx, arg, z = self._maps(params, x)
+            raise self._overflow(key, avg, z) from None
+        m = self.sigmoid(z)
+        y = x * m[None]
+        return y, {"avg": avg, "max": mx, "argmax": arg, "z": z, "m": m}
+
+    def _maps(self, params: Mapping[str, np.ndarray], x: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The channel mean and max (and which channel won), and the kernel's sum Zs over them."""
         avg = x.sum(axis=0) / self.channels  # channel by channel, in order: the equation's sum
         arg = x.argmax(axis=0)  # the first channel on a tie
         mx = np.take_along_axis(x, arg[None], axis=0)[0]
         maps = np.stack([avg, mx])
         # np.einsum sets no floating-point flag when a sum overflows: flag_non_finite sets it (numerical.py)
         z = flag_non_finite(np.einsum("chwab,cab->hw", self._windows(maps), self._slid(params)))
-        m = self.sigmoid(z)
-        y = x * m[None]
-        return y, {"avg": avg, "max": mx, "argmax": arg, "z": z, "m": m}
+        return avg, mx, arg, z
+
+    def _overflow(self, key: StepKey, avg: np.ndarray, z: np.ndarray) -> NumericalError:
+        from ..numerical import EXPECTED
+
+        for names, values, what in ((self.avg_names, avg, "channel mean"), (self.z_names, z, "kernel's sum")):
+            bad = np.flatnonzero(~np.isfinite(values))
+            if bad.size:
+                q = int(bad[0])
+                value = float(values.flat[q])
+                word = (
+                    "NaN (an invalid operation such as ∞ − ∞ or 0·∞)"
+                    if np.isnan(value)
+                    else (f"{'+' if value > 0 else '−'}∞ (overflow)")
+                )
+                return NumericalError(
+                    f"step {key.step}, forward pass, layer {self.name!r}: the {what} {names.out(q)} = {word}",
+                    where=self.spec.where,
+                    path=f"layers[{self.spec.index}]",
+                    expected=EXPECTED,
+                )
+        return NumericalError(
+            f"step {key.step}, forward pass, layer {self.name!r}: a value that is not finite",
+            where=self.spec.where,
+            path=f"layers[{self.spec.index}]",
+            expected=EXPECTED,
+        )
 
     def pre_activation(self, params: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         return self.forward_values(params, (x,), StepKey(0, 1, 1, False))[0]
