@@ -24,7 +24,7 @@ from .spec import NetworkSpec, parse_document, parse_network, read_network_text
 
 SUFFIXES = (".yaml", ".yml")
 # the YAML key of a parameter where it is not the parameter's own name
-YAML_KEYS = {("conv2d", "weight"): "kernel"}
+YAML_KEYS = {("conv2d", "weight"): "kernel", ("spatial_attention", "weight"): "kernel"}
 
 
 def check_save_target(path: str, net: str, others: Sequence[str | None] = ()) -> None:

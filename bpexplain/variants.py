@@ -160,12 +160,14 @@ def analyse(text: str, source: str, vary: Sequence[str] = DEFAULT_VARY, decimals
 def _parameter_groups(doc: Document, spec: NetworkSpec, lines: list[str], decimals: int | None) -> Iterator[Group]:
     import numpy as np
 
+    from .save import YAML_KEYS
+
     init = doc.data.get("init") if isinstance(doc.data.get("init"), dict) else {}
     init_decimals = init.get("decimals", 2) if isinstance(init.get("decimals", 2), int) else 2
     for ls in spec.layers:
         raw = doc.data["layers"][ls.index]
         for pname, param in ls.params.items():
-            key = "bias" if pname == "bias" else ("kernel" if ls.type == "conv2d" else "weight")
+            key = YAML_KEYS.get((ls.type, pname), pname)  # the file's key: a conv kernel's `weight` is `kernel`
             path = ("layers", ls.index, key)
             label = f"layers[{ls.index}].{key}"
             node = raw.get(key)

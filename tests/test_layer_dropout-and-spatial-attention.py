@@ -682,3 +682,68 @@ def test_overflow_is_one_line_naming_the_value(tmp_path: Path, case: str, detail
     assert result.exit_code == 1
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"{path}:{message}"), result.stderr
+
+
+# ---- the other commands ---------------------------------------------------------------------------------------------
+
+
+def test_save_writes_the_kernel_under_its_own_key_and_continues(tmp_path: Path) -> None:
+    path = write(tmp_path, random_network(3))
+    saved = tmp_path / "saved.yaml"
+    trace = train_json(path, "--steps", "2", "--save", str(saved))
+    doc = yaml.safe_load(saved.read_text(encoding="utf-8"))
+    sa = next(layer for layer in doc["layers"] if layer["name"] == "sa")
+    assert "kernel" in sa and "weight" not in sa
+    np.testing.assert_array_equal(sa["kernel"], trace["steps"][-1]["parameters"]["sa.weight"])
+    drop = next(layer for layer in doc["layers"] if layer["name"] == "drop")
+    assert drop["p"] == random_network(3)["layers"][2]["p"]
+    assert invoke("train", str(saved), "--detail", "summary").exit_code == 0
+
+
+def test_variants_sheet_compare_and_diagram_run(tmp_path: Path) -> None:
+    path = write(tmp_path, random_network(4))
+    result = invoke("variants", str(path), "--count", "2", "--seed", "5", "-o", str(tmp_path / "v"))
+    assert result.exit_code == 0, result.output
+    variant = yaml.safe_load((tmp_path / "v" / "variant-01.yaml").read_text(encoding="utf-8"))
+    assert (
+        np.asarray(variant["layers"][1]["kernel"]).shape == np.asarray(random_network(4)["layers"][1]["kernel"]).shape
+    )
+    assert invoke("sheet", str(path), "-o", str(tmp_path / "answers.yaml")).exit_code == 0
+    assert invoke("compare", str(path), str(tmp_path / "answers.yaml")).exit_code == 0
+    assert invoke("diagram", str(path), "-o", str(tmp_path / "net.svg")).exit_code == 0
+
+
+def test_a_sheet_worked_right_is_all_correct_and_a_slip_is_charged_once(tmp_path: Path) -> None:
+    """compare re-evaluates every equation from the student's numbers: σ, max, the masks and the kernel sums."""
+    from student import scaled, sheet_text, work
+
+    from bpexplain.answers import parse_sheet, run_for
+    from bpexplain.marking import mark
+
+    doc = random_network(0)
+    doc["layers"][4]["activation"] = "tanh"  # the simulated student (tests/student.py) knows no GELU
+    network = str(write(tmp_path, doc))
+
+    def report(slips: dict | None, carry_rounded: bool = True) -> Any:
+        answers, items = work(network, {"steps": 1}, slips, carry_rounded=carry_rounded)
+        sheet = parse_sheet(sheet_text(network, {"steps": 1}, answers, items), "answers.yaml")
+        events, items = run_for(network, {"steps": 1})
+        return mark(sheet, events, {(i.step, i.sample, i.symbol) for i in items})
+
+    right = report(None, carry_rounded=False)
+    assert {a.verdict for a in right.answers} == {"correct"}
+    assert {"Avg1(1,1)", "Max1(1,1)", "Zs1(1,1)", "Ms1(1,1)", "δZs1(1,1)", "δAvg1(1,1)"} <= {
+        a.symbol for a in right.answers
+    }
+    slipped = report({(1, "Zs1(1,1)"): scaled(1.1)})
+    wrong = [a.symbol for a in slipped.answers if a.verdict == "wrong"]
+    assert wrong == ["Zs1(1,1)"], wrong
+
+
+def test_compare_knows_gelu() -> None:
+    from bpexplain.evaluate import functions_for
+
+    fns = functions_for()
+    for x in (-2.0, -0.3, 0.0, 0.7, 3.0):
+        assert fns["GELU"](x) == pytest.approx(gelu_ref(x), rel=1e-15, abs=1e-300)
+        assert fns["GELU'"](x) == pytest.approx(gelu_deriv_ref(x), rel=1e-15)
