@@ -747,3 +747,16 @@ def test_compare_knows_gelu() -> None:
     for x in (-2.0, -0.3, 0.0, 0.7, 3.0):
         assert fns["GELU"](x) == pytest.approx(gelu_ref(x), rel=1e-15, abs=1e-300)
         assert fns["GELU'"](x) == pytest.approx(gelu_deriv_ref(x), rel=1e-15)
+
+
+def test_a_random_kernel_by_its_size_and_a_frozen_one(tmp_path: Path) -> None:
+    doc = sa_net(X0, "random")
+    doc["layers"][1]["kernel_size"] = 3
+    doc["seed"] = 9
+    trace = train_json(write(tmp_path, doc))
+    kernel = np.asarray(trace["initial_parameters"]["sa.weight"])
+    assert kernel.shape == (2, 3, 3) and trace["parameter_origins"]["sa.weight"] == "random"
+    assert np.all(np.abs(kernel) <= 1 / math.sqrt(18)) and np.all(kernel == np.round(kernel, 2))
+    frozen = sa_net(X0, {"value": K0, "trainable": False})
+    step = train_json(write(tmp_path, frozen, "frozen.yaml"))["steps"][0]
+    np.testing.assert_array_equal(step["parameters"]["sa.weight"], K0)
