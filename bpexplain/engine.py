@@ -811,7 +811,7 @@ def _sum(*shares: Expr) -> Expr:
 def _fresh_copies(batch: list[list[LayerValues]]) -> list[list[LayerValues]]:
     """The values of every sample with nothing of the backward pass yet, for the exact rule beside the slide's;
     a batch-coupled layer's copies see each other (`batch`) rather than the originals."""
-    copies = [[replace(v, grads={}) for v in vals] for vals in batch]
+    copies = [[replace(v, grads={}, state=dict(v.state)) for v in vals] for vals in batch]
     for k in range(len(copies[0]) if copies else 0):
         if batch[0][k].batch is not None:
             column = [vals[k] for vals in copies]

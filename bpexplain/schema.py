@@ -186,16 +186,17 @@ def layer_properties() -> dict[str, dict[str, Any]]:
         "weight": _param("dense: weight[i][j] is the weight from input j to unit i (one row per unit)"),
         "bias": _param("one value per unit (dense) or per output channel (conv2d); leave out for none"),
         "kernel": _param(
-            "conv2d: a matrix [rows][columns] for one input and one output channel, or [out][in][rows][columns]"
+            "conv2d: a matrix [rows][columns] for one input and one output channel, or [out][in][rows][columns]; "
+            "spatial_attention: [2][k][k], k odd (the channel-mean map's, then the channel-max map's)"
         ),
-        "kernel_size": _pair("conv2d: the kernel's size, with a random or zeros kernel", 1),
+        "kernel_size": _pair("conv2d, spatial_attention: the kernel's size, with a random or zeros kernel", 1),
         "channels": {"description": "conv2d: output channels (default 1)", "type": "integer", "minimum": 1},
         "stride": _pair("conv2d (default 1), pooling (default: the size): the step of the window", 1),
         "padding": _pair("conv2d: zeros added around the input (default 0)", 0),
         "dilation": _pair("conv2d: spacing of the kernel's taps (default 1)", 1),
         "flip": {
-            "description": "conv2d: true (default) is the lecture's convolution, the kernel rotated 180°; "
-            "false is cross-correlation (PyTorch's)",
+            "description": "conv2d, spatial_attention: true (default) is the lecture's convolution, the kernel "
+            "rotated 180°; false is cross-correlation (PyTorch's)",
             "type": "boolean",
             "default": True,
         },

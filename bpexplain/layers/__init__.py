@@ -18,6 +18,8 @@ LAYER_TYPES: dict[str, str] = {
     "flatten": "bpexplain.layers.flatten:Flatten",
     "activation": "bpexplain.layers.activation:ActivationLayer",
     "add": "bpexplain.layers.add:AddLayer",
+    "dropout": "bpexplain.layers.dropout:Dropout",
+    "spatial_attention": "bpexplain.layers.spatial:SpatialAttention",
 }
 
 
