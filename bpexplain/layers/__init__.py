@@ -18,6 +18,7 @@ LAYER_TYPES: dict[str, str] = {
     "flatten": "bpexplain.layers.flatten:Flatten",
     "activation": "bpexplain.layers.activation:ActivationLayer",
     "add": "bpexplain.layers.add:AddLayer",
+    "self_attention": "bpexplain.layers.attention:SelfAttention",
 }
 
 
