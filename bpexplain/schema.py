@@ -192,6 +192,26 @@ def layer_properties() -> dict[str, dict[str, Any]]:
             "default": True,
         },
         "size": _pair("maxpool, avgpool: the pooling window", 1),
+        # self_attention (docs/attention.md)
+        "wq": _param("self_attention: W_Q, D×d_k, one row per input feature (Q = X·W_Q)"),
+        "wk": _param("self_attention: W_K, D×d_k, one row per input feature (K = X·W_K)"),
+        "wv": _param("self_attention: W_V, D×d_v, one row per input feature (V = X·W_V)"),
+        "wo": _param("self_attention: W_O, d_v×D_out, optional (output A·V·W_O; random: D_out = D)"),
+        "scale": {
+            "description": "self_attention: true (default) divides the scores by √d_k; false leaves them",
+            "type": "boolean",
+            "default": True,
+        },
+        "d_k": {
+            "description": "self_attention: query and key features (default: wq's columns, else D)",
+            "type": "integer",
+            "minimum": 1,
+        },
+        "d_v": {
+            "description": "self_attention: value features (default: wv's columns, else D)",
+            "type": "integer",
+            "minimum": 1,
+        },
     }
 
 

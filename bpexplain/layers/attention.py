@@ -9,7 +9,8 @@ so that Q = X·W_Q reads as in the paper; PyTorch's nn.Linear stores the transpo
 
 Symbols: Q(i,c), K(j,c), V(j,c), S(i,j), A(i,j), H(i,c) and the output Z(i,o), the weights WQ(d,c), WK(d,c),
 WV(d,c), WO(c,o), each error δ before its name (δS(i,j) = ∂E/∂S(i,j)). With several self_attention layers in
-a network each carries its number (Q1, Q2, ...), as the other kinds' symbols do.
+a network each carries its number as a superscript, Q^(1)(i,c), Q^(2)(i,c): a number after the letter, as the
+other kinds write theirs, would make S1 both the first add layer and the first attention's scores.
 
 Going back (δH = δZ without `wo`): δH = δZ·W_Oᵀ, δA = δH·Vᵀ, δV = Aᵀ·δH, δS(i,j) = A(i,j)·(δA(i,j) −
 Σ_l A(i,l)·δA(i,l)) (the softmax of each row), δQ = δS·K/√d_k, δK = δSᵀ·Q/√d_k, and the input's error
@@ -34,7 +35,7 @@ from ..reader import _shape_of, format_shape
 from ..spec import LayerSpec, Param, ParamInit, Reader, read_param
 from ..trace import Equation, NamedArray
 from .base import EquationContext, LayerValues, StepKey, UnitNames, _departure
-from .maps import MapLayer, MapNames
+from .maps import MapLayer, MapNames, element_indices
 
 KEYS = ("name", "type", "wq", "wk", "wv", "wo", "scale", "d_k", "d_v")
 TYPE = "self_attention"
@@ -133,6 +134,33 @@ def _size(r: Reader, raw: dict, path: tuple, key: str, sources: tuple[str, ...],
     return given[0][1] if given else default
 
 
+def _superscript(spec: LayerSpec) -> str:
+    """The layer's number as a superscript, (1), (2), ..., when the network has several self_attention layers."""
+    return f"({spec.options['number']})" if "number" in spec.options else ""
+
+
+class LayerNames(MapNames):
+    """Elements of one of the layer's matrices, base(i,j) and δbase(i,j), with the layer's superscript (Q^(2)(i,j))
+    when the network has several self_attention layers: never the same symbol as another kind's (S1 of add)."""
+
+    def __init__(self, base: str, shape: tuple[int, ...], superscript: str) -> None:
+        super().__init__(base, shape)
+        self.superscript = superscript
+
+    def out(self, i: int) -> Elem:
+        if self._out is None:
+            self._out = [Elem(self.base, idx, superscript=self.superscript) for idx in self._indices()]
+        return self._out[i]
+
+    def err(self, i: int) -> Elem:
+        if self._err is None:
+            self._err = [Elem("δ" + self.base, idx, superscript=self.superscript) for idx in self._indices()]
+        return self._err[i]
+
+    def _indices(self) -> list[tuple[str, ...]]:
+        return [element_indices(self.shape, k) for k in range(int(np.prod(self.shape)))]
+
+
 class SelfAttention(MapLayer):
     type_name = TYPE
     has_activation = False
@@ -178,7 +206,7 @@ class SelfAttention(MapLayer):
         options: dict[str, Any] = {"scale": scale, "d_k": dk, "d_v": dv}
         layers = r.doc.data.get("layers", []) if isinstance(r.doc.data, dict) else []
         kinds = [raw_layer.get("type") if isinstance(raw_layer, dict) else None for raw_layer in layers]
-        if kinds.count(TYPE) > 1:  # several: numbered, Q1, Q2, ...
+        if kinds.count(TYPE) > 1:  # several: numbered, Q^(1), Q^(2), ...
             options["number"] = kinds[:index].count(TYPE) + 1
         return LayerSpec(name, TYPE, index, in_shape, out_shape, params, options=options, where=r.doc.where(path))
 
@@ -193,16 +221,14 @@ class SelfAttention(MapLayer):
         self.has_wo = "wo" in spec.params
         self.width = spec.out_shape[-1]
         super().__init__(spec, inputs, first_unit, is_output, loss)
-        self.tag = str(o["number"]) if "number" in o else ""
-        self._names = self.make_names()
+        self.sup = _superscript(spec)
         shapes = {"Q": (self.t, self.dk), "K": (self.t, self.dk), "V": (self.t, self.dv), "S": (self.t, self.t)}
         shapes.update({"A": (self.t, self.t), "H": (self.t, self.dv)})
-        self.inner = {key: MapNames(key + self.tag, shape) for key, shape in shapes.items()}
+        self.inner = {key: LayerNames(key, shape, self.sup) for key, shape in shapes.items()}
         self._cache: tuple[Any, ...] = ()
 
     def make_names(self) -> UnitNames:
-        tag = str(self.spec.options["number"]) if "number" in self.spec.options else ""
-        return MapNames("Z" + tag, self.spec.out_shape)
+        return LayerNames("Z", self.spec.out_shape, _superscript(self.spec))
 
     def pre_symbol(self, i: int) -> Sym:
         return self.names.out(i)  # type: ignore[return-value]
@@ -214,7 +240,7 @@ class SelfAttention(MapLayer):
         sym = self._symbols.get(key)
         if sym is None:
             sym = self._symbols[key] = Elem(
-                "W" + pname[1].upper() + self.tag, tuple(str(int(i) + 1) for i in idx), prime=prime
+                "W" + pname[1].upper(), tuple(str(int(i) + 1) for i in idx), prime=prime, superscript=self.sup
             )
         return sym  # type: ignore[no-any-return]
 
@@ -266,10 +292,11 @@ class SelfAttention(MapLayer):
         names = self.inner[key] if key != "Z" else self.names
         return [Var(names.err(k), x) for k, x in enumerate(arr.ravel().tolist())]
 
-    def _weights(self, v: LayerValues, pname: str, prime: bool = False) -> np.ndarray:
-        """The weight's elements as bound leaves, in an array of the weight's shape."""
-        params = v.params
-        w = params[pname]
+    def _weights(
+        self, v: LayerValues, pname: str, prime: bool = False, params: Mapping[str, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """The weight's elements as bound leaves, in an array of the weight's shape (`params`: other than v's)."""
+        w = (params if params is not None else v.params)[pname]
         out = np.empty(w.shape, dtype=object)
         for idx in np.ndindex(w.shape):
             out[idx] = Var(self.param_symbol(pname, idx, prime), float(w[idx]))
@@ -387,7 +414,11 @@ class SelfAttention(MapLayer):
     def propagation_terms(self, v: LayerValues, ctx: EquationContext, slot: int = 0) -> list[Expr]:
         parts = self._parts_of(v)
         assert parts is not None
-        ws = {p: self._weights(v, p) for p in ("wq", "wk", "wv")}
+        # under --update-order sequential, the weights just updated (W_Q', ...): nothing before them depends on a
+        # weight without `wo`, which options.py refuses there
+        through = v.prop_params if v.prop_params is not None else v.params
+        prime = through is not v.params
+        ws = {p: self._weights(v, p, prime, through) for p in ("wq", "wk", "wv")}
         errs = {key: self._grid(self._errs(key, parts[key]), parts[key].shape) for key in ("Q", "K", "V")}
         terms = []
         for i, d in np.ndindex(self.t, self.d):
@@ -415,7 +446,8 @@ class SelfAttention(MapLayer):
     # ---- what the blocks say ---------------------------------------------------------------------------------
 
     def _letters(self) -> dict[str, str]:
-        return {key: key + self.tag for key in ("Q", "K", "V", "S", "A", "H", "Z", "WQ", "WK", "WV", "WO")}
+        sup = f"^{self.sup}" if self.sup else ""
+        return {key: key + sup for key in ("Q", "K", "V", "S", "A", "H", "Z", "WQ", "WK", "WV", "WO")}
 
     def block_note(self, phase: str, ctx: EquationContext) -> str | None:
         n = self._letters()
@@ -489,8 +521,14 @@ class SelfAttention(MapLayer):
         )
 
     def legend_rows(self) -> tuple[tuple[Expr, str], ...]:
-        return (
-            (Elem("Q", ("i", "c")), "query feature c of token i: Q = X·W_Q (Q1, Q2 with several attention layers)"),
+        rows: tuple[tuple[Expr, str], ...] = ()
+        if self.spec.inputs == ("input",):
+            rows = ((Elem("I", ("i", "d")), "the network's input X: feature d of token i (one token per row)"),)
+        return rows + (
+            (
+                Elem("Q", ("i", "c")),
+                "query feature c of token i: Q = X·W_Q (Q^(1), Q^(2) with several attention layers)",
+            ),
             (Elem("K", ("j", "c")), "key feature c of token j: K = X·W_K"),
             (Elem("V", ("j", "c")), "value feature c of token j: V = X·W_V"),
             (Elem("S", ("i", "j")), "score of query i against key j: Σ_c Q(i,c)·K(j,c)/√d_k"),
