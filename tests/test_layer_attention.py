@@ -28,7 +28,6 @@ from bpexplain.render.printer import TextPrinter
 from bpexplain.spec import parse_network
 
 ENV = {"NO_COLOR": None, "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "COLUMNS": "100"}
-SQRT = {"√": math.sqrt}
 
 # 3 tokens of 4 features, small integers (the shape of the bundled `attention` network)
 SMALL = """\
@@ -354,7 +353,7 @@ def test_every_equation_is_its_own_numbers() -> None:
             trace = bpexplain.train(spec, steps=2, **options)  # type: ignore[arg-type]
             phases = set()
             for eq in trace.equations:
-                got = evaluate(eq.substituted, {**SQRT, "exp": math.exp})
+                got = evaluate(eq.substituted, {"exp": math.exp})
                 assert got == pytest.approx(eq.value, rel=1e-9, abs=1e-12), str(eq)
                 phases.add(eq.phase)
             assert {"forward", "loss", "error", "gradient", "update"} <= phases
@@ -458,6 +457,28 @@ def test_forward_show_check_and_layer_detail(tmp_path: Path) -> None:
     assert layer.exit_code == 0
     for label in ("Q =", "S =", "A =", "δS = ∂E/∂S =", "δV = ∂E/∂V =", "∂E/∂WK ="):
         assert label in layer.output, label
+
+
+def test_an_answer_sheet_follows_a_students_own_queries(tmp_path: Path) -> None:
+    """A student whose Q(1,1) is wrong (3, not 2) and whose S(1,2) follows from it, (3·2 + 0·1)/√2, gets
+    follow-through for the score: √d_k is a leaf every reader of the equation can evaluate."""
+    net = write(tmp_path, SMALL)
+    sheet_path = tmp_path / "sheet.yaml"
+    assert invoke("sheet", str(net), "-o", str(sheet_path)).exit_code == 0
+    sheet = yaml.safe_load(sheet_path.read_text())
+    values = {symbol(eq): eq.value for eq in bpexplain.train(parse_network(SMALL, "s.yaml"), steps=1).equations}
+    answers = sheet["steps"][1]
+    assert {"Q(1,1)", "S(1,2)", "δS(1,2)", "WQ'(1,1)"} <= set(answers)
+    for key in answers:
+        answers[key] = round(values[key], 6)
+    answers["Q(1,1)"], answers["S(1,2)"] = 3.0, round(6 / math.sqrt(2), 4)
+    sheet_path.write_text(yaml.safe_dump(sheet, allow_unicode=True))
+    result = invoke("compare", str(net), str(sheet_path))
+    assert result.exit_code == 1, result.output
+    marks = {
+        line.split()[1]: line.split()[0] for line in result.output.splitlines() if line[:4] in ("  ok", "  XX", "  ft")
+    }
+    assert marks["Q(1,1)"] == "XX" and marks["S(1,2)"] == "ft" and marks["S(1,1)"] == "ok"
 
 
 # ---- errors a user can meet ----------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from .maps import MapLayer, MapNames, element_indices
 
 KEYS = ("name", "type", "wq", "wk", "wv", "wo", "scale", "d_k", "d_v")
 TYPE = "self_attention"
+ROOT_DK = Sym("√d", ("k",))  # √d_k, the scores' divisor
 Arrays = dict[str, np.ndarray]
 
 
@@ -303,7 +304,9 @@ class SelfAttention(MapLayer):
         return out
 
     def _root(self) -> Expr:
-        return Call(Name("√"), (Var(Sym("d", ("k",)), float(self.dk)),))
+        """√d_k as one bound leaf (its value, 1.414 for d_k = 2): every reader of a tree can evaluate it, an answer
+        sheet's follow-through too, and every format writes it."""
+        return Var(ROOT_DK, math.sqrt(self.dk))
 
     def _scaled(self, total: Expr) -> Expr:
         return Div(total, self._root()) if self.scale else total
