@@ -165,7 +165,8 @@ def _parameter_groups(doc: Document, spec: NetworkSpec, lines: list[str], decima
     for ls in spec.layers:
         raw = doc.data["layers"][ls.index]
         for pname, param in ls.params.items():
-            key = "bias" if pname == "bias" else ("kernel" if ls.type == "conv2d" else "weight")
+            # the file's key: a conv2d's `weight` is its `kernel`; every other parameter is written as it is named
+            key = "kernel" if pname == "weight" and ls.type == "conv2d" else pname
             path = ("layers", ls.index, key)
             label = f"layers[{ls.index}].{key}"
             node = raw.get(key)

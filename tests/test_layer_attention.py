@@ -481,6 +481,20 @@ def test_an_answer_sheet_follows_a_students_own_queries(tmp_path: Path) -> None:
     assert marks["Q(1,1)"] == "XX" and marks["S(1,2)"] == "ft" and marks["S(1,1)"] == "ok"
 
 
+def test_exam_variants_draw_new_weights_under_their_own_keys(tmp_path: Path) -> None:
+    net = write(tmp_path, SMALL.replace("    wk: [[0, 1], [1, 0], [-1, 0], [0, 1]]\n", "    wk: random\n"))
+    out = tmp_path / "variants"
+    result = invoke("variants", str(net), "--count", "2", "--seed", "3", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    source = yaml.safe_load(net.read_text())["layers"][0]
+    for k in (1, 2):
+        layer = yaml.safe_load((out / f"variant-0{k}.yaml").read_text())["layers"][0]
+        assert set(layer) == {"name", "type", "wq", "wk", "wv"}
+        assert np.shape(layer["wq"]) == (4, 2) and np.shape(layer["wk"]) == (4, 2)  # the random one written out
+        assert layer["wq"] != source["wq"] or layer["wv"] != source["wv"]
+        assert invoke("check", str(out / f"variant-0{k}.yaml")).exit_code == 0
+
+
 # ---- errors a user can meet ----------------------------------------------------------------------------------
 
 ATTN = "  - {name: attn, type: self_attention, wq: [[1, 0], [0, 1]], wk: [[1, 0], [0, 1]], wv: [[1, 0], [0, 1]]"
