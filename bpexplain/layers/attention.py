@@ -38,6 +38,48 @@ from .base import EquationContext, LayerValues, StepKey, UnitNames, _departure
 from .maps import MapLayer, MapNames, element_indices
 
 KEYS = ("name", "type", "wq", "wk", "wv", "wo", "scale", "d_k", "d_v")
+
+
+def _weight_schema(what: str) -> dict[str, Any]:
+    """A weight's entry in `bpexplain schema`: a matrix, random / zeros, or {value, trainable, init}."""
+    init = {"enum": ["random", "zeros"], "description": "random: seeded uniform in ±1/√D; zeros: all 0"}
+    given = {"$ref": "#/$defs/tensor"}
+    entry = {
+        "type": "object",
+        "properties": {
+            "value": {"$ref": "#/$defs/tensor", "description": "the numbers"},
+            "trainable": {"type": "boolean", "description": "false: training never changes it"},
+            "init": init,
+        },
+        "additionalProperties": False,
+    }
+    return {
+        "description": f"self_attention: {what}. A matrix, or random / zeros, or {{value: ..., trainable: false}}",
+        "anyOf": [given, init, entry],
+    }
+
+
+KEY_SCHEMA: dict[str, dict[str, Any]] = {  # this kind's keys in `bpexplain schema`
+    "wq": _weight_schema("W_Q, D×d_k, one row per input feature (Q = X·W_Q)"),
+    "wk": _weight_schema("W_K, D×d_k, one row per input feature (K = X·W_K)"),
+    "wv": _weight_schema("W_V, D×d_v, one row per input feature (V = X·W_V)"),
+    "wo": _weight_schema("W_O, d_v×D_out, optional: the output A·V·W_O (random: D_out = D)"),
+    "scale": {
+        "description": "self_attention: true (default) divides the scores by √d_k; false leaves them",
+        "type": "boolean",
+        "default": True,
+    },
+    "d_k": {
+        "description": "self_attention: query and key features (default: wq's columns, else D)",
+        "type": "integer",
+        "minimum": 1,
+    },
+    "d_v": {
+        "description": "self_attention: value features (default: wv's columns, else D)",
+        "type": "integer",
+        "minimum": 1,
+    },
+}
 TYPE = "self_attention"
 ROOT_DK = Sym("√d", ("k",))  # √d_k, the scores' divisor
 Arrays = dict[str, np.ndarray]
