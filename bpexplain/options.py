@@ -56,6 +56,7 @@ def check_options(spec: NetworkSpec, opts: RunOptions) -> None:
             "--update-order sequential updates during one sample's backward pass",
             expected="--batch single with --update-order sequential",
         )
+    _check_attention(spec, opts)
     if not spec.data:
         raise BpexplainError(
             "the network has no data", where=_where(spec), expected="a 'data' list with at least one input"
@@ -75,6 +76,39 @@ def check_options(spec: NetworkSpec, opts: RunOptions) -> None:
                     path=f"data[{i}]",
                     expected="a 'target' for every sample",
                 )
+
+
+def _check_attention(spec: NetworkSpec, opts: RunOptions) -> None:
+    """What a self_attention layer cannot do (docs/attention.md): --round, whose rounding reaches only the values a
+    layer hands on, not its Q, K, V, scores and weights; --update-order sequential where the error goes back
+    through a `wo`: the errors inside the layer would then differ between its gradients (W_O) and what it sends
+    on (W_O'). Without `wo` no weight stands before the last step, δX = δQ·W_Qᵀ + δK·W_Kᵀ + δV·W_Vᵀ (as in dense)."""
+    for ls in spec.layers:
+        if ls.type != "self_attention":
+            continue
+        path = f"layers[{ls.index}]"
+        if opts.round is not None:
+            raise BpexplainError(
+                f"--round cannot round the queries, keys, values, scores and weights inside the self_attention "
+                f"layer {ls.name!r} as it computes them",
+                where=ls.where,
+                path=path,
+                expected="no --round with a self_attention layer (every value is then exact float64)",
+            )
+        if (
+            opts.command == "train"
+            and opts.update_order == "sequential"
+            and "wo" in ls.params
+            and ls.inputs != ("input",)
+        ):
+            raise BpexplainError(
+                f"--update-order sequential sends the error on through weights just updated, but the self_attention "
+                f"layer {ls.name!r} meets W_O before the softmax and W_Q, W_K, W_V after it, so the errors inside it "
+                "would differ between its gradients and what it sends back",
+                where=ls.where,
+                path=path,
+                expected="--update-order simultaneous, or a self_attention layer without wo or reading the input",
+            )
 
 
 def _where(spec: NetworkSpec) -> Location:

@@ -20,6 +20,7 @@ LAYER_TYPES: dict[str, str] = {
     "add": "bpexplain.layers.add:AddLayer",
     "dropout": "bpexplain.layers.dropout:Dropout",
     "spatial_attention": "bpexplain.layers.spatial:SpatialAttention",
+    "self_attention": "bpexplain.layers.attention:SelfAttention",
 }
 
 
