@@ -51,6 +51,7 @@ def check_options(spec: NetworkSpec, opts: RunOptions) -> None:
         raise BpexplainError(
             "--rule slide is the lecture's shortcut for its δ = ∂E/∂y", expected="--notation lecture with --rule slide"
         )
+    _check_batch_coupled(spec, opts)
     if opts.batch == "full" and opts.update_order == "sequential":
         raise BpexplainError(
             "--update-order sequential updates during one sample's backward pass",
@@ -75,6 +76,33 @@ def check_options(spec: NetworkSpec, opts: RunOptions) -> None:
                     path=f"data[{i}]",
                     expected="a 'target' for every sample",
                 )
+
+
+def _check_batch_coupled(spec: NetworkSpec, opts: RunOptions) -> None:
+    """A layer that normalises over the batch (batchnorm) needs one: two or more samples, all in every step."""
+    from .layers import layer_class
+
+    coupled = next((ls for ls in spec.layers if layer_class(ls.type).batch_coupled), None)
+    if coupled is None:
+        return
+    what = f"layer {coupled.name!r} ({coupled.type}) normalises over the batch"
+    where = coupled.where or _where(spec)
+    if len(spec.data) < 2:
+        raise BpexplainError(
+            f"{what}, but the data has {len(spec.data)} sample{'' if len(spec.data) == 1 else 's'}",
+            where=where,
+            expected="two or more samples in 'data'",
+        )
+    if opts.command != "train":
+        return
+    if opts.update_order == "sequential":
+        raise BpexplainError(
+            f"{what}: one update after the whole batch, so --update-order sequential has no meaning",
+            where=where,
+            expected="--batch full with the default --update-order simultaneous",
+        )
+    if opts.batch != "full":
+        raise BpexplainError(f"{what}, so a step needs every sample", where=where, expected="--batch full")
 
 
 def _where(spec: NetworkSpec) -> Location:

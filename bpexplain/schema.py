@@ -192,6 +192,13 @@ def layer_properties() -> dict[str, dict[str, Any]]:
             "default": True,
         },
         "size": _pair("maxpool, avgpool: the pooling window", 1),
+        "gamma": _param("batchnorm: one scale per feature or channel; layernorm: the shape of one sample (default 1)"),
+        "beta": _param("batchnorm: one shift per feature or channel; layernorm: the shape of one sample (default 0)"),
+        "eps": {
+            "description": "batchnorm, layernorm: ε added to σ² (default 1e-5)",
+            "type": "number",
+            "exclusiveMinimum": 0,
+        },
     }
 
 

@@ -18,8 +18,8 @@ LAYER_TYPES: dict[str, str] = {
     "flatten": "bpexplain.layers.flatten:Flatten",
     "activation": "bpexplain.layers.activation:ActivationLayer",
     "add": "bpexplain.layers.add:AddLayer",
-    "batchnorm": "bpexplain.layers.normalization:BatchNorm",
-    "layernorm": "bpexplain.layers.normalization:LayerNorm",
+    "batchnorm": "bpexplain.layers.batchnorm:BatchNorm",
+    "layernorm": "bpexplain.layers.layernorm:LayerNorm",
 }
 
 

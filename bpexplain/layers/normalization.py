@@ -1,4 +1,4 @@
-"""Batch and layer normalisation (`type: batchnorm`, `type: layernorm`), worked as equations.
+"""What batch and layer normalisation share (batchnorm.py, layernorm.py): their keys, equations and backward pass.
 
 Both normalise their input over a group of values, then scale and shift it:
 
@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 
 from ..expr import Add, Div, Elem, Expr, Mul, Neg, Num, Partial, Pow, Sub, Sym, Var, add, mul
-from ..spec import LayerSpec, Param, ParamInit, Reader, _shape_of, format_shape, read_param
+from ..spec import LayerSpec, Param, ParamInit, Reader, _shape_of, read_param
 from ..trace import Equation, NamedArray
-from .base import LOSS, EquationContext, LayerValues, StepKey, UnitNames, _departure
+from .base import EquationContext, LayerValues, StepKey, UnitNames, _departure
 from .maps import MapLayer, MapNames, element_indices, ordinal
 
 KEYS = ("name", "type", "gamma", "beta", "eps")
@@ -67,6 +67,12 @@ class Normalization(MapLayer):
         is_last: bool,
         in_shapes: tuple[tuple[int, ...], ...] = (),
     ) -> LayerSpec:
+        if "activation" in raw:
+            r.fail(
+                path + ("activation",),
+                f"a {cls.type_name} layer has no activation of its own",
+                expected="a layer {type: activation, activation: ...} after it",
+            )
         r.mapping(raw, path, KEYS)
         shape = cls.param_shape(in_shape)
         params = {
@@ -75,7 +81,9 @@ class Normalization(MapLayer):
         }
         eps = r.number(raw.get("eps", EPS), path + ("eps",), positive=True)
         options = {"number": ordinal(r, index, cls.type_name), "eps": eps}
-        return LayerSpec(name, cls.type_name, index, in_shape, in_shape, params, options=options, where=r.doc.where(path))
+        return LayerSpec(
+            name, cls.type_name, index, in_shape, in_shape, params, options=options, where=r.doc.where(path)
+        )
 
     @classmethod
     def param_words(cls, in_shape: tuple[int, ...]) -> str:
@@ -122,6 +130,10 @@ class Normalization(MapLayer):
     def members(self, v: LayerValues, g: int) -> list[tuple[LayerValues, int, int | None]]:
         """Every value of group g: (the values of its sample, its flat index, the sample's place in the batch
         where the group spans several samples, else None)."""
+        raise NotImplementedError
+
+    def group_size(self, v: LayerValues) -> int:
+        """m: how many values share a μ and σ²."""
         raise NotImplementedError
 
     def stat_symbol(self, what: str, g: int) -> Sym:
@@ -203,10 +215,8 @@ class Normalization(MapLayer):
 
     def pre_activation_rhs(self, v: LayerValues, i: int) -> Expr:
         k = self.gamma_index(i)
-        shape = self.spec.params["gamma"].value.shape
-        idx = np.unravel_index(k, shape)
-        gamma = Var(self.param_symbol("gamma", idx), float(v.params["gamma"].flat[k]))
-        beta = Var(self.param_symbol("beta", idx), float(v.params["beta"].flat[k]))
+        gamma = Var(self.param_symbols("gamma")[k], float(v.params["gamma"].flat[k]))
+        beta = Var(self.param_symbols("beta")[k], float(v.params["beta"].flat[k]))
         return Add((Mul((gamma, Var(self.xhat_symbol(i), float(v.state["xhat"].flat[i])))), beta))
 
     def _through(self, v: LayerValues) -> tuple[Mapping[str, np.ndarray], bool]:
@@ -235,11 +245,10 @@ class Normalization(MapLayer):
         terms = self._terms_of(v)
         exact = self.terms(self._through(v.exact)[0], v.exact) if v.exact is not None else None
         params, prime = self._through(v)
-        shape = self.spec.params["gamma"].value.shape
         factors = self.unit_factors(v, ctx, slide=False)
         for j in range(self.units):
             k = self.gamma_index(j)
-            gamma = Var(self.param_symbol("gamma", np.unravel_index(k, shape), prime), float(params["gamma"].flat[k]))
+            gamma = Var(self.param_symbols("gamma", prime)[k], float(params["gamma"].flat[k]))
             value = float(terms["dxhat"].flat[j])
             yield Equation.of(
                 "error",
@@ -283,7 +292,7 @@ class Normalization(MapLayer):
     def propagation_rhs(self, v: LayerValues, ctx: EquationContext, j: int) -> Expr:
         terms = self._terms_of(v)
         g = self.group_of(j)
-        m = Num(len(self.members(v, g)))
+        m = Num(self.group_size(v))
         loss = self.batch_loss(ctx)
         dxhat = Var(self.dxhat_symbol(j), float(terms["dxhat"].flat[j]))
         x = Var(self.input_symbol(j), float(v.x.flat[j]))
@@ -350,6 +359,13 @@ def _read_param(
 ) -> Param:
     """γ or β as the file gives it (a plain matrix for a one-channel map too), or its default (1 or 0)."""
     given = raw.get(key)
+    if isinstance(given, dict) and "value" not in given and "init" not in given:  # {trainable: false}: the default
+        r.mapping(given, path + (key,), ("value", "trainable", "init"))
+        trainable = r.boolean(given.get("trainable", True), path + (key, "trainable"))
+        init.count(r, path + (key,), shape)
+        array = np.full(shape, default)
+        array.setflags(write=False)
+        return Param(array, trainable, "default")
     value = given.get("value") if isinstance(given, dict) else given
     read_shape = shape
     if len(shape) == 3 and shape[0] == 1 and _shape_of(value) == shape[1:]:
@@ -366,203 +382,4 @@ def _read_param(
     return param
 
 
-class BatchNorm(Normalization):
-    """Each feature (each channel of a map) normalised over every sample of the batch."""
-
-    type_name = "batchnorm"
-    prefix = "BN"
-    batch_coupled = True
-
-    @classmethod
-    def param_shape(cls, in_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return (in_shape[0],)
-
-    @classmethod
-    def param_words(cls, in_shape: tuple[int, ...]) -> str:
-        if len(in_shape) == 3:
-            return f"one value per channel of the {format_shape(in_shape)} input"
-        return "one value per feature of the input"
-
-    def spatial(self) -> int:
-        return int(np.prod(self.shape[1:])) if len(self.shape) == 3 else 1
-
-    def group_of(self, j: int) -> int:
-        return j // self.spatial()
-
-    def gamma_index(self, j: int) -> int:
-        return j // self.spatial()
-
-    def scaled_by(self, k: int) -> range:
-        n = self.spatial()
-        return range(k * n, (k + 1) * n)
-
-    def members(self, v: LayerValues, g: int) -> list[tuple[LayerValues, int, int | None]]:
-        batch = v.batch if v.batch is not None else [v]
-        return [(w, j, t) for t, w in enumerate(batch) for j in self.scaled_by(g)]
-
-    def batch_loss(self, ctx: EquationContext) -> Sym:
-        return LOSS
-
-    def _axes(self) -> tuple[int, ...]:
-        return (0, 2, 3) if len(self.shape) == 3 else (0,)
-
-    def _broadcast(self, a: np.ndarray) -> np.ndarray:
-        """A per-channel array lined up with a batch (N, C, H, W) or (N, F)."""
-        return a.reshape((1, -1, 1, 1) if len(self.shape) == 3 else (1, -1))
-
-    def forward_values(
-        self, params: Mapping[str, np.ndarray], xs: tuple[np.ndarray, ...], key: StepKey
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        return self.forward_batch(params, [xs], [key])[0]
-
-    def forward_batch(
-        self, params: Mapping[str, np.ndarray], batch: list[tuple[np.ndarray, ...]], keys: list[StepKey]
-    ) -> list[tuple[np.ndarray, dict[str, Any]]]:
-        x = np.stack([xs[0] for xs in batch])
-        axes = self._axes()
-        mean = x.mean(axis=axes)
-        centred = x - self._broadcast(mean)
-        var = (centred * centred).mean(axis=axes)
-        xhat = centred / np.sqrt(self._broadcast(var) + self.eps)
-        e = self._broadcast(params["gamma"]) * xhat + self._broadcast(params["beta"])
-        statistics = {"mean": mean, "variance": var}
-        return [(e[s], {"mean": mean, "var": var, "xhat": xhat[s], "statistics": statistics}) for s in range(len(batch))]
-
-    def terms(self, params: Mapping[str, np.ndarray], v: LayerValues) -> dict[str, np.ndarray]:
-        batch = v.batch if v.batch is not None else [v]
-        s = next(k for k, w in enumerate(batch) if w is v)
-        d = np.stack([w.d_pre for w in batch])  # type: ignore[misc]
-        xhat = np.stack([w.state["xhat"] for w in batch])
-        x = np.stack([w.x for w in batch])
-        mean, var = v.state["mean"], v.state["var"]
-        axes = self._axes()
-        m = x.size // mean.size
-        root = np.sqrt(self._broadcast(var) + self.eps)
-        dxhat = self._broadcast(params["gamma"]) * d
-        dvar = -(dxhat * xhat).sum(axis=axes) / (2 * (var + self.eps))
-        dmu = -dxhat.sum(axis=axes) / np.sqrt(var + self.eps)
-        dx = dxhat / root + self._broadcast(dvar) * 2 * (x - self._broadcast(mean)) / m + self._broadcast(dmu) / m
-        return {"dxhat": dxhat[s], "dxhat_batch": dxhat, "dvar": dvar, "dmu": dmu, "dx": dx[s]}
-
-    def parameter_gradients(self, v: LayerValues) -> dict[str, np.ndarray]:
-        assert v.d_pre is not None
-        if len(self.shape) == 3:
-            return {"gamma": (v.d_pre * v.state["xhat"]).sum(axis=(1, 2)), "beta": v.d_pre.sum(axis=(1, 2))}
-        return {"gamma": v.d_pre * v.state["xhat"], "beta": v.d_pre.copy()}
-
-    def block_note(self, phase: str, ctx: EquationContext) -> str | None:
-        if phase == "forward":
-            what = "channel (over its rows and columns)" if len(self.shape) == 3 else "feature"
-            return (
-                f"Batch normalisation: for each {what}, the mean μ and the variance σ² (biased, 1/m) over every "
-                f"sample of the batch; x̂ = (x − μ)/(σ² + ε)^½ with ε = {self.eps:g}, then {self.label} = γ·x̂ + β."
-            )
-        if phase == "gradient":
-            return f"∂E/∂γ = Σ δ{self.label}·x̂, ∂E/∂β = Σ δ{self.label}, over this sample's values of each γ and β."
-        return None
-
-    def batch_note(self) -> str:
-        return "a batch term: every sample's δx̂"
-
-    def convention_lines(self) -> tuple[str, ...]:
-        return (
-            "batchnorm: batch statistics, as PyTorch in training mode (the variance biased, 1/m); the errors "
-            "below a batchnorm layer are those of the batch's loss E = Σ_s E^(s) (a sample's error reaches "
-            "the others through μ and σ²), so the averaged gradients are those of the mean loss.",
-        )
-
-    def legend_rows(self) -> tuple[tuple[Expr, str], ...]:
-        i = ("i",)
-        return (
-            (Elem("BNk", i), "output of batchnorm layer k: γ·x̂ + β"),
-            (Elem("μBNk", i), "mean of feature (channel) i over the batch"),
-            (Elem("σ²BNk", i), "variance of feature (channel) i over the batch, 1/m"),
-            (Elem("x̂BNk", i), "normalised value (x − μ)/(σ² + ε)^½"),
-            (Elem("γBNk", i), "scale of feature (channel) i"),
-            (Elem("βBNk", i), "shift of feature (channel) i"),
-            (Elem("δx̂BNk", i), "∂E/∂x̂ = γ·δ"),
-        )
-
-
-class LayerNorm(Normalization):
-    """All the values of one sample normalised together."""
-
-    type_name = "layernorm"
-    prefix = "LN"
-
-    @classmethod
-    def param_shape(cls, in_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return in_shape
-
-    @classmethod
-    def param_words(cls, in_shape: tuple[int, ...]) -> str:
-        return "one value per element of a sample"
-
-    def stat_symbol(self, what: str, g: int) -> Sym:
-        return self._cached((what, g), lambda: Sym(what + self.label))
-
-    def group_of(self, j: int) -> int:
-        return 0
-
-    def gamma_index(self, j: int) -> int:
-        return j
-
-    def scaled_by(self, k: int) -> tuple[int, ...]:
-        return (k,)
-
-    def members(self, v: LayerValues, g: int) -> list[tuple[LayerValues, int, int | None]]:
-        return [(v, j, None) for j in range(self.units)]
-
-    def forward_values(
-        self, params: Mapping[str, np.ndarray], xs: tuple[np.ndarray, ...], key: StepKey
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        x = xs[0]
-        mean = x.mean()
-        centred = x - mean
-        var = (centred * centred).mean()
-        xhat = centred / np.sqrt(var + self.eps)
-        e = params["gamma"] * xhat + params["beta"]
-        return e, {"mean": np.array([mean]), "var": np.array([var]), "xhat": xhat}
-
-    def terms(self, params: Mapping[str, np.ndarray], v: LayerValues) -> dict[str, np.ndarray]:
-        assert v.d_pre is not None
-        xhat, var, mean = v.state["xhat"], float(v.state["var"][0]), float(v.state["mean"][0])
-        m = v.x.size
-        dxhat = params["gamma"] * v.d_pre
-        dvar = -(dxhat * xhat).sum() / (2 * (var + self.eps))
-        dmu = -dxhat.sum() / np.sqrt(var + self.eps)
-        dx = dxhat / np.sqrt(var + self.eps) + dvar * 2 * (v.x - mean) / m + dmu / m
-        return {"dxhat": dxhat, "dxhat_batch": dxhat[None], "dvar": np.array([dvar]), "dmu": np.array([dmu]), "dx": dx}
-
-    def parameter_gradients(self, v: LayerValues) -> dict[str, np.ndarray]:
-        assert v.d_pre is not None
-        return {"gamma": v.d_pre * v.state["xhat"], "beta": v.d_pre.copy()}
-
-    def block_note(self, phase: str, ctx: EquationContext) -> str | None:
-        if phase == "forward":
-            return (
-                f"Layer normalisation: the mean μ and the variance σ² (biased, 1/m) of this sample's {self.units} "
-                f"values; x̂ = (x − μ)/(σ² + ε)^½ with ε = {self.eps:g}, then {self.label} = γ·x̂ + β, element by "
-                "element."
-            )
-        if phase == "gradient":
-            return f"∂E/∂γ = δ{self.label}·x̂ and ∂E/∂β = δ{self.label}, element by element."
-        return None
-
-    def convention_lines(self) -> tuple[str, ...]:
-        return ("layernorm: over all the values of one sample, as PyTorch's LayerNorm; the variance biased, 1/m.",)
-
-    def legend_rows(self) -> tuple[tuple[Expr, str], ...]:
-        i = ("i",)
-        return (
-            (Elem("LNk", i), "output of layernorm layer k: γ·x̂ + β"),
-            (Sym("μLNk"), "mean of the sample's values"),
-            (Sym("σ²LNk"), "variance of the sample's values, 1/m"),
-            (Elem("x̂LNk", i), "normalised value (x − μ)/(σ² + ε)^½"),
-            (Elem("γLNk", i), "scale of element i"),
-            (Elem("βLNk", i), "shift of element i"),
-            (Elem("δx̂LNk", i), "∂E/∂x̂ = γ·δ"),
-        )
-
-
-__all__ = ["BatchNorm", "LayerNorm", "Normalization"]
+__all__ = ["EPS", "Normalization"]
