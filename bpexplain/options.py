@@ -47,6 +47,8 @@ def check_options(spec: NetworkSpec, opts: RunOptions) -> None:
     check_trace_size(spec, opts)
     if opts.round is not None and not 0 <= opts.round <= 12:
         raise BpexplainError(f"cannot round to {opts.round} decimals", expected="--round from 0 to 12")
+    if opts.round is not None:
+        _check_rounding(spec)
     if opts.rule == "slide" and opts.notation == "textbook":
         raise BpexplainError(
             "--rule slide is the lecture's shortcut for its δ = ∂E/∂y", expected="--notation lecture with --rule slide"
@@ -76,6 +78,22 @@ def check_options(spec: NetworkSpec, opts: RunOptions) -> None:
                     path=f"data[{i}]",
                     expected="a 'target' for every sample",
                 )
+
+
+def _check_rounding(spec: NetworkSpec) -> None:
+    """--round needs every value an equation shows to be carried rounded; a kind that keeps values of its own
+    that the engine cannot round (batchnorm's μ, σ², x̂) says so with `unrounded`."""
+    from .layers import layer_class
+
+    for ls in spec.layers:
+        unrounded = getattr(layer_class(ls.type), "unrounded", "")
+        if unrounded:
+            raise BpexplainError(
+                f"--round carries every value rounded, but layer {ls.name!r} ({ls.type}) works {unrounded} "
+                "in full float64",
+                where=ls.where or _where(spec),
+                expected="no --round with this layer (--precision N shows fewer digits)",
+            )
 
 
 def _check_batch_coupled(spec: NetworkSpec, opts: RunOptions) -> None:

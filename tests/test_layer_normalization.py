@@ -379,6 +379,15 @@ def test_training_needs_the_whole_batch(args: tuple[str, ...], message: str, tmp
     assert result.stderr.count("\n") == 1 and "net.yaml:6:5: error:" in result.stderr
 
 
+@pytest.mark.parametrize("kind", ["batchnorm", "layernorm"])
+def test_round_is_refused(kind: str, tmp_path: Any) -> None:
+    """--round would show μ, σ², x̂ unrounded beside rounded outputs: refused in one line, at the layer."""
+    text, _ = random_network(1, kind, maps=False)
+    result = run_cli("train", "--batch", "full", "--round", "3", network=text, tmp_path=tmp_path)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert f"net.yaml:6:5: error: --round carries every value rounded, but layer 'norm' ({kind})" in result.stderr
+
+
 @pytest.mark.parametrize("command", ["train", "forward"])
 def test_a_batch_of_one_is_refused(command: str, tmp_path: Any) -> None:
     one = HAND_BN.split("  - {input: [3, 2]")[0]
@@ -398,7 +407,6 @@ OPTIONS = [
     ["--detail", "summary"],
     ["--notation", "textbook"],
     ["--rule", "slide"],
-    ["--round", "3"],
     ["--steps", "2", "--step", "2"],
     ["--layer", "norm"],
     ["--only", "error,gradient"],
