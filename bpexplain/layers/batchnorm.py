@@ -128,9 +128,10 @@ class BatchNorm(Normalization):
 
     def convention_lines(self) -> tuple[str, ...]:
         return (
-            "batchnorm: batch statistics, as PyTorch in training mode (the variance biased, 1/m); the errors "
-            "below a batchnorm layer are those of the batch's loss E = Σ_s E^(s) (a sample's error reaches "
-            "the others through μ and σ²), so the averaged gradients are those of the mean loss.",
+            "batchnorm: batch statistics, as PyTorch in training mode (the variance biased, 1/m). A sample's "
+            "error reaches the others through μ and σ², so below a batchnorm layer, and in its ∂E/∂σ² and ∂E/∂μ, "
+            "E is the batch's summed loss Σ_s E^(s); the mean of the samples' gradients is then the gradient of "
+            "the mean loss.",
         )
 
     def legend_rows(self) -> tuple[tuple[Expr, str], ...]:
