@@ -30,6 +30,12 @@ def layer_class(type_name: str) -> type[Layer]:
     return cls
 
 
+def parameter_key(type_name: str, pname: str) -> str:
+    """The key a network file writes a parameter under: its own name, unless the kind says otherwise (a
+    conv2d's `weight` is written `kernel`)."""
+    return layer_class(type_name).yaml_keys.get(pname, pname)
+
+
 def input_names(shape: tuple[int, ...], names: tuple[str, ...] = ()) -> UnitNames:
     """How the network's inputs are written: x_1, x_2, ... for a vector (or the file's own names, i_1, i_2,
     when every one is a name a symbol can take), I(i,j) for an image."""
@@ -42,4 +48,4 @@ def input_names(shape: tuple[int, ...], names: tuple[str, ...] = ()) -> UnitName
     return InputNames(tuple(names) if names and names_are_symbols(names) else None)
 
 
-__all__ = ["LAYER_TYPES", "Layer", "input_names", "layer_class"]
+__all__ = ["LAYER_TYPES", "Layer", "input_names", "layer_class", "parameter_key"]
