@@ -200,13 +200,6 @@ def layer_properties() -> dict[str, dict[str, Any]]:
             "default": True,
         },
         "size": _pair("maxpool, avgpool: the pooling window", 1),
-        "gamma": _param("batchnorm: one scale per feature or channel; layernorm: the shape of one sample (default 1)"),
-        "beta": _param("batchnorm: one shift per feature or channel; layernorm: the shape of one sample (default 0)"),
-        "eps": {
-            "description": "batchnorm, layernorm: ε added to σ² (default 1e-5)",
-            "type": "number",
-            "exclusiveMinimum": 0,
-        },
     }
     for module in _kind_modules().values():  # a kind's own keys, described in its own module
         for key, described in getattr(module, "KEY_SCHEMA", {}).items():

@@ -459,10 +459,8 @@ def test_other_commands(command: list[str], tmp_path: Any) -> None:
         assert "norm" in result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the engine's forward command runs only the sample asked for (the lead's change pending)"
-)
 def test_forward_normalises_over_every_sample() -> None:
+    """`forward` shows the sample asked for, normalised with the statistics of every sample of the data."""
     from bpexplain.api import forward
 
     spec: NetworkSpec = spec_from(HAND_BN)

@@ -20,7 +20,7 @@ import numpy as np
 from ..expr import Elem, Expr, Sym
 from ..spec import format_shape
 from .base import LOSS, EquationContext, LayerValues, StepKey
-from .normalization import KEYS, Normalization
+from .normalization import KEY_SCHEMA, KEYS, Normalization
 
 
 class BatchNorm(Normalization):
@@ -147,4 +147,4 @@ class BatchNorm(Normalization):
         )
 
 
-__all__ = ["KEYS", "BatchNorm"]
+__all__ = ["KEY_SCHEMA", "KEYS", "BatchNorm"]

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..expr import Elem, Expr, Sym
 from .base import EquationContext, LayerValues, StepKey
-from .normalization import KEYS, Normalization
+from .normalization import KEY_SCHEMA, KEYS, Normalization
 
 
 class LayerNorm(Normalization):
@@ -102,4 +102,4 @@ class LayerNorm(Normalization):
         )
 
 
-__all__ = ["KEYS", "LayerNorm"]
+__all__ = ["KEY_SCHEMA", "KEYS", "LayerNorm"]

@@ -30,12 +30,22 @@ from typing import Any
 import numpy as np
 
 from ..expr import Add, Div, Elem, Expr, Mul, Neg, Num, Partial, Pow, Sub, Sym, Var, add, mul
+from ..schema import _param
 from ..spec import LayerSpec, Param, ParamInit, Reader, _shape_of, read_param
 from ..trace import Equation, NamedArray
 from .base import EquationContext, LayerValues, StepKey, UnitNames, _departure
 from .maps import MapLayer, MapNames, element_indices, ordinal
 
 KEYS = ("name", "type", "gamma", "beta", "eps")
+KEY_SCHEMA = {  # for `bpexplain schema`
+    "gamma": _param("batchnorm: one scale per feature or channel; layernorm: the shape of one sample (default 1)"),
+    "beta": _param("batchnorm: one shift per feature or channel; layernorm: the shape of one sample (default 0)"),
+    "eps": {
+        "description": "batchnorm, layernorm: ε added to σ² (default 1e-5)",
+        "type": "number",
+        "exclusiveMinimum": 0,
+    },
+}
 EPS = 1e-5
 HALF = Div(Num(1), Num(2))
 EPSILON = Sym("ε")
