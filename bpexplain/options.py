@@ -47,10 +47,13 @@ def check_options(spec: NetworkSpec, opts: RunOptions) -> None:
     check_trace_size(spec, opts)
     if opts.round is not None and not 0 <= opts.round <= 12:
         raise BpexplainError(f"cannot round to {opts.round} decimals", expected="--round from 0 to 12")
+    if opts.round is not None:
+        _check_rounding(spec)
     if opts.rule == "slide" and opts.notation == "textbook":
         raise BpexplainError(
             "--rule slide is the lecture's shortcut for its δ = ∂E/∂y", expected="--notation lecture with --rule slide"
         )
+    _check_batch_coupled(spec, opts)
     if opts.batch == "full" and opts.update_order == "sequential":
         raise BpexplainError(
             "--update-order sequential updates during one sample's backward pass",
@@ -109,6 +112,49 @@ def _check_attention(spec: NetworkSpec, opts: RunOptions) -> None:
                 path=path,
                 expected="--update-order simultaneous, or a self_attention layer without wo or reading the input",
             )
+
+
+def _check_rounding(spec: NetworkSpec) -> None:
+    """--round needs every value an equation shows to be carried rounded; a kind that keeps values of its own
+    that the engine cannot round (batchnorm's μ, σ², x̂) says so with `unrounded`."""
+    from .layers import layer_class
+
+    for ls in spec.layers:
+        unrounded = getattr(layer_class(ls.type), "unrounded", "")
+        if unrounded:
+            raise BpexplainError(
+                f"--round carries every value rounded, but layer {ls.name!r} ({ls.type}) works {unrounded} "
+                "in full float64",
+                where=ls.where or _where(spec),
+                expected="no --round with this layer (--precision N shows fewer digits)",
+            )
+
+
+def _check_batch_coupled(spec: NetworkSpec, opts: RunOptions) -> None:
+    """A layer that normalises over the batch (batchnorm) needs one: two or more samples, all in every step."""
+    from .layers import layer_class
+
+    coupled = next((ls for ls in spec.layers if layer_class(ls.type).batch_coupled), None)
+    if coupled is None:
+        return
+    what = f"layer {coupled.name!r} ({coupled.type}) normalises over the batch"
+    where = coupled.where or _where(spec)
+    if len(spec.data) < 2:
+        raise BpexplainError(
+            f"{what}, but the data has {len(spec.data)} sample{'' if len(spec.data) == 1 else 's'}",
+            where=where,
+            expected="two or more samples in 'data'",
+        )
+    if opts.command != "train":
+        return
+    if opts.update_order == "sequential":
+        raise BpexplainError(
+            f"{what}: one update after the whole batch, so --update-order sequential has no meaning",
+            where=where,
+            expected="--batch full with the default --update-order simultaneous",
+        )
+    if opts.batch != "full":
+        raise BpexplainError(f"{what}, so a step needs every sample", where=where, expected="--batch full")
 
 
 def _where(spec: NetworkSpec) -> Location:

@@ -21,6 +21,8 @@ LAYER_TYPES: dict[str, str] = {
     "dropout": "bpexplain.layers.dropout:Dropout",
     "spatial_attention": "bpexplain.layers.spatial:SpatialAttention",
     "self_attention": "bpexplain.layers.attention:SelfAttention",
+    "batchnorm": "bpexplain.layers.batchnorm:BatchNorm",
+    "layernorm": "bpexplain.layers.layernorm:LayerNorm",
 }
 
 
