@@ -59,7 +59,7 @@ def check_options(spec: NetworkSpec, opts: RunOptions) -> None:
             "--update-order sequential updates during one sample's backward pass",
             expected="--batch single with --update-order sequential",
         )
-    _check_attention(spec, opts)
+    _check_kinds(spec, opts)
     if not spec.data:
         raise BpexplainError(
             "the network has no data", where=_where(spec), expected="a 'data' list with at least one input"
@@ -81,52 +81,27 @@ def check_options(spec: NetworkSpec, opts: RunOptions) -> None:
                 )
 
 
-def _check_attention(spec: NetworkSpec, opts: RunOptions) -> None:
-    """What a self_attention layer cannot do (docs/attention.md): --round, whose rounding reaches only the values a
-    layer hands on, not its Q, K, V, scores and weights; --update-order sequential where the error goes back
-    through a `wo`: the errors inside the layer would then differ between its gradients (W_O) and what it sends
-    on (W_O'). Without `wo` no weight stands before the last step, δX = δQ·W_Qᵀ + δK·W_Kᵀ + δV·W_Vᵀ (as in dense)."""
-    for ls in spec.layers:
-        if ls.type != "self_attention":
-            continue
-        path = f"layers[{ls.index}]"
-        if opts.round is not None:
-            raise BpexplainError(
-                f"--round cannot round the queries, keys, values, scores and weights inside the self_attention "
-                f"layer {ls.name!r} as it computes them",
-                where=ls.where,
-                path=path,
-                expected="no --round with a self_attention layer (every value is then exact float64)",
-            )
-        if (
-            opts.command == "train"
-            and opts.update_order == "sequential"
-            and "wo" in ls.params
-            and ls.inputs != ("input",)
-        ):
-            raise BpexplainError(
-                f"--update-order sequential sends the error on through weights just updated, but the self_attention "
-                f"layer {ls.name!r} meets W_O before the softmax and W_Q, W_K, W_V after it, so the errors inside it "
-                "would differ between its gradients and what it sends back",
-                where=ls.where,
-                path=path,
-                expected="--update-order simultaneous, or a self_attention layer without wo or reading the input",
-            )
-
-
-def _check_rounding(spec: NetworkSpec) -> None:
-    """--round needs every value an equation shows to be carried rounded; a kind that keeps values of its own
-    that the engine cannot round (batchnorm's μ, σ², x̂) says so with `unrounded`."""
+def _check_kinds(spec: NetworkSpec, opts: RunOptions) -> None:
+    """What a layer kind itself cannot do with these options: its module says so (`Layer.check_run`)."""
     from .layers import layer_class
 
     for ls in spec.layers:
-        unrounded = getattr(layer_class(ls.type), "unrounded", "")
+        layer_class(ls.type).check_run(ls, opts)
+
+
+def _check_rounding(spec: NetworkSpec) -> None:
+    """--round carries every value an equation shows rounded; a kind that computes values of its own the engine
+    cannot round (batchnorm's μ, σ², x̂; attention's scores) names them in `unrounded`, and is refused."""
+    from .layers import layer_class
+
+    for ls in spec.layers:
+        unrounded = layer_class(ls.type).unrounded
         if unrounded:
             raise BpexplainError(
-                f"--round carries every value rounded, but layer {ls.name!r} ({ls.type}) works {unrounded} "
-                "in full float64",
+                f"--round cannot round {unrounded} of layer {ls.name!r} ({ls.type}): it works them in full float64",
                 where=ls.where or _where(spec),
-                expected="no --round with this layer (--precision N shows fewer digits)",
+                path=f"layers[{ls.index}]",
+                expected=f"no --round with a {ls.type} layer (--precision N shows fewer digits)",
             )
 
 

@@ -557,7 +557,7 @@ def test_a_bad_layer_is_one_positioned_line(text: str, says: str, tmp_path: Path
 
 def test_round_is_refused_where_the_layer_is(tmp_path: Path) -> None:
     line = one_line_error(tmp_path, SMALL, "--round", "2")
-    assert "net.yaml:4:5: error: layers[0]: --round cannot round" in line
+    assert "net.yaml:4:5: error: layers[0]: --round cannot round the queries, keys, values, scores and weights" in line
 
 
 def test_sequential_through_wo_is_refused_and_allowed_elsewhere(tmp_path: Path) -> None:

@@ -492,7 +492,6 @@ OPTIONS = [
     ["--notation", "textbook"],
     ["--rule", "slide"],
     ["--update-order", "sequential"],
-    ["--round", "3"],
     ["--batch", "full", "--steps", "2"],
     ["--step", "2", "--steps", "2"],
     ["--layer", "sa"],
@@ -528,12 +527,11 @@ def test_forward_show_check_and_the_page(tmp_path: Path) -> None:
     assert "spatial_attention" in invoke("show", str(path)).stdout
 
 
-def test_round_carries_the_rounded_output(tmp_path: Path) -> None:
-    trace = train_json(write(tmp_path, sa_net(X0, K0)), "--round", "3")
-    for row in trace["steps"][0]["outputs"]["sa"]:
-        for line in row:
-            for value in line:
-                assert value == round(value, 3)
+def test_round_is_refused_at_the_layer(tmp_path: Path) -> None:
+    """--round would show the maps inside the layer unrounded beside rounded outputs: one line, at the layer."""
+    result = invoke("train", str(write(tmp_path, sa_net(X0, K0))), "--round", "3")
+    assert result.exit_code == 2 and "--round cannot round the channel mean and max maps" in result.output
+    assert "layers[1]" in result.output or "layers[0]" in result.output
 
 
 # ---- mistakes in the file -------------------------------------------------------------------------------------------

@@ -385,7 +385,8 @@ def test_round_is_refused(kind: str, tmp_path: Any) -> None:
     text, _ = random_network(1, kind, maps=False)
     result = run_cli("train", "--batch", "full", "--round", "3", network=text, tmp_path=tmp_path)
     assert result.exit_code == 2 and result.stderr.count("\n") == 1
-    assert f"net.yaml:6:5: error: --round carries every value rounded, but layer 'norm' ({kind})" in result.stderr
+    assert "net.yaml:6:5: error: layers[1]: --round cannot round the μ, σ², x̂" in result.stderr
+    assert f"layer 'norm' ({kind})" in result.stderr
 
 
 @pytest.mark.parametrize("command", ["train", "forward"])

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import BpexplainError
 from ..expr import Call, Div, Elem, Expr, Mul, Name, Sub, Sym, Var, add
 from ..functions import Loss
 from ..limits import MAX_SIZE
@@ -208,6 +209,27 @@ class SelfAttention(MapLayer):
     type_name = TYPE
     has_activation = False
     keeps_state = True  # Q, K, V, S, A and H, kept from the forward for the backward and the equations
+    unrounded = "the queries, keys, values, scores and weights"
+
+    @classmethod
+    def check_run(cls, spec: LayerSpec, opts: Any) -> None:
+        """--update-order sequential where the error goes back through a `wo`: the errors inside the layer would
+        differ between its gradients (W_O) and what it sends on (W_O'). Without `wo`, δX = δQ·W_Qᵀ + δK·W_Kᵀ +
+        δV·W_Vᵀ goes back through the updated weights as in dense; a layer reading the input sends nothing back."""
+        if (
+            opts.command == "train"
+            and opts.update_order == "sequential"
+            and "wo" in spec.params
+            and spec.inputs != ("input",)
+        ):
+            raise BpexplainError(
+                f"--update-order sequential sends the error on through weights just updated, but the self_attention "
+                f"layer {spec.name!r} meets W_O before the softmax and W_Q, W_K, W_V after it, so the errors inside it "
+                "would differ between its gradients and what it sends back",
+                where=spec.where,
+                path=f"layers[{spec.index}]",
+                expected="--update-order simultaneous, or a self_attention layer without wo or reading the input",
+            )
 
     @classmethod
     def read_spec(

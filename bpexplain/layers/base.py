@@ -133,6 +133,7 @@ class Layer(ABC):
     batch_coupled: ClassVar[bool] = False  # its forward needs every sample of the batch (batchnorm)
     keeps_state: ClassVar[bool] = False  # its forward keeps more than e and y (a mask): not on the summary path
     yaml_keys: ClassVar[dict[str, str]] = {}  # a parameter written under another key in the file ({"weight": "kernel"})
+    unrounded: ClassVar[str] = ""  # what it computes that --round cannot round (then --round is refused), e.g. "μ, σ²"
 
     def __init__(self, spec: LayerSpec, inputs: UnitNames, first_unit: int, is_output: bool, loss: Loss) -> None:
         self.spec = spec
@@ -190,6 +191,13 @@ class Layer(ABC):
                 expected="sigmoid, tanh, relu, leaky_relu or identity here",
             )
         return name, slope
+
+    @classmethod
+    def check_run(cls, spec: LayerSpec, opts: Any) -> None:
+        """Refuse, with a BpexplainError positioned at the layer, a run option (options.RunOptions) this kind
+        cannot honour; the checks every kind shares (--round and `unrounded`, a batch for `batch_coupled`) are
+        options.py's."""
+        return None
 
     # ---- naming ------------------------------------------------------------------------------
 

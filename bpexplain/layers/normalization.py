@@ -57,7 +57,7 @@ class Normalization(MapLayer):
     has_activation = False
     keeps_state = True
     # what --round cannot round (options.py refuses it): the engine rounds only e, y and δ
-    unrounded = "μ, σ², x̂ and the terms through them"
+    unrounded = "the μ, σ², x̂ and the terms through them"
     prefix = ""  # BN or LN
 
     # ---- reading YAML ------------------------------------------------------------------------

@@ -58,6 +58,7 @@ class SpatialAttention(MapLayer):
     yaml_keys = {"weight": "kernel"}
     has_activation = False
     keeps_state = True  # its forward keeps the channel mean and max, the sum Zs and the map Ms for the equations
+    unrounded = "the channel mean and max maps, their convolution and the sigmoid map"
 
     # ---- reading YAML ------------------------------------------------------------------------
 
