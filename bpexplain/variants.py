@@ -171,8 +171,8 @@ def _parameter_groups(doc: Document, spec: NetworkSpec, lines: list[str], decima
             path = ("layers", ls.index, key)
             label = f"layers[{ls.index}].{key}"
             node = raw.get(key)
-            if param.origin == "zeros" or not np.any(param.value):
-                continue  # a parameter of zeros stays zero: it is the source's choice of no bias
+            if param.origin in ("zeros", "default") or not np.any(param.value):
+                continue  # zeros stay zero (the source's choice of no bias), a kind's default (γ = 1) stays too
             if param.origin == "given":
                 base = path + ("value",) if isinstance(node, dict) else path
                 yield _group("weights", label, doc, lines, list(_leaves(doc.data, base)), decimals)
