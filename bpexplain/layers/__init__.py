@@ -18,6 +18,10 @@ LAYER_TYPES: dict[str, str] = {
     "flatten": "bpexplain.layers.flatten:Flatten",
     "activation": "bpexplain.layers.activation:ActivationLayer",
     "add": "bpexplain.layers.add:AddLayer",
+    "multiply": "bpexplain.layers.multiply:Multiply",
+    "concat": "bpexplain.layers.concat:Concat",
+    "global_avgpool": "bpexplain.layers.global_pool:GlobalAvgPool",
+    "global_maxpool": "bpexplain.layers.global_pool:GlobalMaxPool",
 }
 
 
