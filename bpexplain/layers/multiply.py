@@ -154,18 +154,15 @@ class Multiply(MapLayer):
         raise KeyError(pname)
 
     def propagation_rhs(self, v: LayerValues, ctx: EquationContext, j: int) -> Expr:
-        return self.propagation_terms(v, ctx, self.big)[j]
+        """The larger input's element j: the smaller input's element that scaled it, times δZ."""
+        return Mul((self._factor(v, self.small, j), self.error_factors(v, ctx, j)[0]))
 
     def propagation_terms(self, v: LayerValues, ctx: EquationContext, slot: int = 0) -> list[Expr]:
         """Input `slot`'s share of its error: the other factor times δZ, summed over every element it scaled."""
-        other = 1 - slot
-
-        def share(i: int) -> Expr:
-            return Mul((self._factor(v, other, i), self.error_factors(v, ctx, i)[0]))
-
         if slot == self.big:
-            return [share(i) for i in range(self.units)]
-        return [add(*[share(i) for i in outs]) for outs in self.scaled]
+            return [self.propagation_rhs(v, ctx, i) for i in range(self.units)]
+        deltas = [self.error_factors(v, ctx, i)[0] for i in range(self.units)]
+        return [add(*[Mul((self._factor(v, self.big, i), deltas[i])) for i in outs]) for outs in self.scaled]
 
     def _words(self) -> tuple[str, str]:
         """(the larger input's name, the smaller's), as the file names them."""
