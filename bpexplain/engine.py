@@ -309,7 +309,7 @@ class _Run:
         sequential = self.opts.update_order == "sequential"
         numbers = [s + 1 for s in samples]
         # a network with a batch-coupled layer computes every sample of the step, layer by layer, before any block
-        coupled = self._coupled_step(data, index, numbers, train) if self.coupled else None
+        coupled = self._coupled_step(samples, index, train) if self.coupled else None
         for k, sample in enumerate(data):
             tag = k + 1 if batch else None
             ctx = self._context(tag)
@@ -407,13 +407,18 @@ class _Run:
         return step_loss
 
     def _coupled_step(
-        self, data: list[Any], index: int, numbers: list[int], train: bool
+        self, samples: tuple[int, ...], index: int, train: bool
     ) -> tuple[list[list[LayerValues]], Params | None, list[list[LayerValues]] | None, Params | None]:
         """Every sample's values, forward and (training) backward, layer by layer: (values per sample, the
-        parameters after the update, the exact rule's values and parameters under --rule slide)."""
-        batch = self.forward_samples([d.input for d in data], index, numbers, train)
+        parameters after the update, the exact rule's values and parameters under --rule slide). Not training,
+        the batch is every sample of the data (the statistics of all of them), of which `samples` are shown."""
         if not train:
-            return batch, None, None, None
+            every = self.forward_samples(
+                [d.input for d in self.spec.data], index, range(1, len(self.spec.data) + 1), False
+            )
+            return [every[s] for s in samples], None, None, None
+        data = [self.spec.data[s] for s in samples]
+        batch = self.forward_samples([d.input for d in data], index, [s + 1 for s in samples], train)
         targets = [d.target for d in data]
         new = self.backward(batch, targets, self.opts.rule)
         if self.opts.rule != "slide":
@@ -806,7 +811,7 @@ def _sum(*shares: Expr) -> Expr:
 def _fresh_copies(batch: list[list[LayerValues]]) -> list[list[LayerValues]]:
     """The values of every sample with nothing of the backward pass yet, for the exact rule beside the slide's;
     a batch-coupled layer's copies see each other (`batch`) rather than the originals."""
-    copies = [[replace(v, grads={}) for v in vals] for vals in batch]
+    copies = [[replace(v, grads={}, state=dict(v.state)) for v in vals] for vals in batch]
     for k in range(len(copies[0]) if copies else 0):
         if batch[0][k].batch is not None:
             column = [vals[k] for vals in copies]
@@ -833,6 +838,50 @@ def _without_empty_blocks(step: Iterator[Event]) -> Generator[Event, None, float
             return stop.value  # type: ignore[no-any-return]
         if not (isinstance(ev, Block) and ev.phase in ("gradient", "update") and not ev.equations and not ev.arrays):
             yield ev
+
+
+class Gradients:
+    """The engine's numbers without a trace, for `bpexplain check`: the mean loss of some samples (0-based) and
+    its gradients by back-propagation (exact rule), from `params`, which a caller may change in place (a central
+    difference moves one element at a time). Dropout draws step 1's masks; batch statistics are over `samples`."""
+
+    def __init__(self, spec: NetworkSpec) -> None:
+        self.spec = spec
+        self._run = _Run(spec, RunOptions(command="train", detail="summary"))
+        self.layers: list[Layer] = self._run.layers
+        self.params: Params = self._run.params
+
+    def _values(self, samples: Sequence[int]) -> list[list[LayerValues]]:
+        data = self.spec.data
+        return self._run.forward_samples([data[s].input for s in samples], 1, [s + 1 for s in samples], True)
+
+    def mean_loss(self, samples: Sequence[int]) -> tuple[float, tuple[bytes, ...]]:
+        """The mean loss, and which side of every non-differentiable point each layer's values are on."""
+        total = 0.0
+        sides: list[bytes] = []
+        for s, vals in zip(samples, self._values(samples)):
+            total += self._run.loss.value(vals[-1].y, self.spec.data[s].target)
+            sides += [layer.sides(v) for layer, v in zip(self.layers, vals)]
+        return total / len(samples), tuple(sides)
+
+    def gradients(self, samples: Sequence[int]) -> Params:
+        """∂(mean loss)/∂(every parameter): the backward pass of every sample, averaged."""
+        batch = self._values(samples)
+        self._run.backward(batch, [self.spec.data[s].target for s in samples], "exact")
+        total = {ln: {p: np.zeros_like(v) for p, v in ps.items()} for ln, ps in self.params.items()}
+        for vals in batch:
+            for layer, v in zip(self.layers, vals):
+                for p, g in v.grads.items():
+                    total[layer.name][p] += g
+        return {ln: {p: g / len(samples) for p, g in ps.items()} for ln, ps in total.items()}
+
+
+def forward_pass(spec: NetworkSpec) -> list[list[LayerValues]]:
+    """Every sample of the data forward through the file's parameters, as `forward` computes it (no dropout;
+    a batch-coupled layer's statistics over every sample): each sample's values, layer by layer. A value that
+    is not finite raises a NumericalError naming it."""
+    run = _Run(spec, RunOptions(command="forward", detail="summary"))
+    return run.forward_samples([d.input for d in spec.data], 1, range(1, len(spec.data) + 1), training=False)
 
 
 def describe(spec: NetworkSpec, opts: RunOptions) -> TraceHeader:

@@ -3,7 +3,7 @@
 The trees are the engine's own (see `bpexplain.expr`): each `Var` leaf carries a symbol and the
 number it stood for. Marking reads the leaves through a function instead (the student's answer for
 y_4, the true value where they left it blank), so the same equation gives the value the student's
-own numbers give. Functions are evaluated by their concrete names (σ, tanh, ReLU', exp, ln, max).
+own numbers give. Functions are evaluated by their concrete names (σ, tanh, ReLU', GELU, exp, ln, max).
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ def functions_for(slope: float = 0.01) -> dict[str, Callable[..., float]]:
         "LReLU": lambda e: e if e > 0 else slope * e,
         "LReLU'": lambda e: 1.0 if e > 0 else slope,
         "id": lambda e: e,
+        "GELU": lambda e: e * 0.5 * (1.0 + math.erf(e * math.sqrt(0.5))),
+        "GELU'": lambda e: (
+            0.5 * (1.0 + math.erf(e * math.sqrt(0.5))) + e * math.exp(-0.5 * e * e) / math.sqrt(2 * math.pi)
+        ),
         "exp": math.exp,
         "ln": math.log,
         "max": lambda *a: max(a),

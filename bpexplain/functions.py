@@ -8,6 +8,8 @@ Conventions (stated in every trace):
 - `cross_entropy` is E = −Σ_k ŷ_k ln y_k; with softmax, ∂E/∂e_k = y_k − ŷ_k.
 - `binary_cross_entropy` is E = −Σ_k [ŷ_k ln y_k + (1 − ŷ_k) ln(1 − y_k)]; with sigmoid, ∂E/∂e_k = y_k − ŷ_k.
 - ReLU'(0) = 0 and LReLU'(0) = slope, as PyTorch computes them.
+- GELU is PyTorch's exact (erf) form, GELU(e) = e·Φ(e) = e·½·(1 + erf(e/√2)), GELU'(e) = Φ(e) + e·φ(e), with
+  Φ and φ the standard normal distribution and density; erf is the C library's (math.erf), element by element.
 
 What each loss assumes of the target, checked when the network is read (`Loss.target_problem`):
 - `cross_entropy`: a probability distribution (entries ≥ 0 that sum to 1, within TARGET_TOLERANCE). With
@@ -64,6 +66,29 @@ def _sigmoid(e: Array) -> Array:
     except FloatingPointError:
         far = e < -_EXP_MAX
         return np.where(far, np.exp(np.where(far, e, 0.0)), 1.0 / (1.0 + np.exp(-np.where(far, 0.0, e))))
+
+
+_SQRT1_2 = math.sqrt(0.5)  # PyTorch's M_SQRT1_2
+_GELU_BETA = 2 / math.sqrt(math.pi) * _SQRT1_2 * 0.5  # PyTorch's kBeta = M_2_SQRTPI·M_SQRT1_2·½ = 1/√(2π)
+_erf = np.frompyfunc(math.erf, 1, 1)  # numpy has no erf, and scipy is not a dependency
+
+
+def _erf_array(x: Array) -> Array:
+    return np.asarray(_erf(x), dtype=np.float64)
+
+
+def _gelu(e: Array) -> Array:
+    # PyTorch's exact GELU, in its order of operations: x·½·(1 + erf(x·√½))
+    return e * 0.5 * (1.0 + _erf_array(e * _SQRT1_2))
+
+
+def _gelu_derivative(e: Array, y: Array) -> Array:
+    # PyTorch's GeluBackward: Φ(x) + x·φ(x), φ(x) = kBeta·exp(−x²/2). Beyond |x| = 40 φ(x) is 0 in float64 (as
+    # from 38.6 on): x is clipped there first, so that x² never overflows; the values are the same bits.
+    cdf = 0.5 * (1.0 + _erf_array(e * _SQRT1_2))
+    c = np.clip(e, -40.0, 40.0)
+    pdf = _GELU_BETA * np.exp(c * c * -0.5)
+    return cdf + e * pdf
 
 
 def _mse(y: Array, t: Array) -> float:
@@ -127,6 +152,16 @@ def make_activation(name: str, slope: float = 0.01) -> Activation:
             lambda e, y: Num(1),
             "id(e) = e,  did/de = 1",
         )
+    if name == "gelu":
+        return Activation(
+            "gelu",
+            "GELU",
+            _gelu,
+            _gelu_derivative,
+            lambda e, y: Call(Name("GELU'"), (e,)),
+            "GELU(e) = e·Φ(e) = ½·e·(1 + erf(e/√2)),  GELU'(e) = Φ(e) + e·φ(e)  (Φ, φ: the standard normal "
+            "distribution and density, φ(e) = exp(−e²/2)/√(2π); PyTorch's exact GELU)",
+        )
     if name == "softmax":
         return Activation(
             "softmax",
@@ -140,7 +175,7 @@ def make_activation(name: str, slope: float = 0.01) -> Activation:
     raise KeyError(name)
 
 
-ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "identity", "softmax")
+ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "identity", "gelu", "softmax")
 
 
 @dataclass(frozen=True)

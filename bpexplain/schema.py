@@ -136,9 +136,17 @@ def layer_properties() -> dict[str, dict[str, Any]]:
     from .layers import LAYER_TYPES
 
     activation_names = list(ACTIVATION_NAMES)
-    return {
+    props: dict[str, dict[str, Any]] = {
         "name": {"type": "string", "description": "the layer's name, unique (default: layer1, layer2, ...)"},
         "type": {"description": "the kind of layer", "enum": list(LAYER_TYPES), "default": "dense"},
+        "inputs": {
+            "description": "the layers it reads, by name: earlier layers, or input for the network's input "
+            "(default: the layer above); add and concat read two or more, multiply two",
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            ],
+        },
         "units": {
             "description": "dense: number of neurons (needed when no weight matrix is given), or their names "
             "([h1, h2]: e_h1, y_h1, ...)",
@@ -178,32 +186,45 @@ def layer_properties() -> dict[str, dict[str, Any]]:
         "weight": _param("dense: weight[i][j] is the weight from input j to unit i (one row per unit)"),
         "bias": _param("one value per unit (dense) or per output channel (conv2d); leave out for none"),
         "kernel": _param(
-            "conv2d: a matrix [rows][columns] for one input and one output channel, or [out][in][rows][columns]"
+            "conv2d: a matrix [rows][columns] for one input and one output channel, or [out][in][rows][columns]; "
+            "spatial_attention: [2][k][k], k odd (the channel-mean map's, then the channel-max map's)"
         ),
-        "kernel_size": _pair("conv2d: the kernel's size, with a random or zeros kernel", 1),
+        "kernel_size": _pair("conv2d, spatial_attention: the kernel's size, with a random or zeros kernel", 1),
         "channels": {"description": "conv2d: output channels (default 1)", "type": "integer", "minimum": 1},
         "stride": _pair("conv2d (default 1), pooling (default: the size): the step of the window", 1),
         "padding": _pair("conv2d: zeros added around the input (default 0)", 0),
         "dilation": _pair("conv2d: spacing of the kernel's taps (default 1)", 1),
         "flip": {
-            "description": "conv2d: true (default) is the lecture's convolution, the kernel rotated 180°; "
-            "false is cross-correlation (PyTorch's)",
+            "description": "conv2d, spatial_attention: true (default) is the lecture's convolution, the kernel "
+            "rotated 180°; false is cross-correlation (PyTorch's)",
             "type": "boolean",
             "default": True,
         },
         "size": _pair("maxpool, avgpool: the pooling window", 1),
     }
+    for module in _kind_modules().values():  # a kind's own keys, described in its own module
+        for key, described in getattr(module, "KEY_SCHEMA", {}).items():
+            props.setdefault(key, described)
+    return props
+
+
+def _kind_modules() -> dict[str, Any]:
+    from .layers import LAYER_TYPES
+
+    return {type_name: import_module(target.split(":")[0]) for type_name, target in LAYER_TYPES.items()}
 
 
 def layer_keys() -> dict[str, tuple[str, ...]]:
-    """Each layer kind's keys, as its own module lists them (its KEYS)."""
-    from .layers import LAYER_TYPES
+    """Each layer kind's keys, as its own module lists them (its KEYS), and `inputs`, which every kind takes."""
+    return {
+        type_name: tuple(getattr(module, "KEYS", ("name", "type"))) + ("inputs",)
+        for type_name, module in _kind_modules().items()
+    }
 
-    keys = {}
-    for type_name, target in LAYER_TYPES.items():
-        module = import_module(target.split(":")[0])
-        keys[type_name] = tuple(getattr(module, "KEYS", ("name", "type")))
-    return keys
+
+def required_keys(type_name: str) -> list[str]:
+    """Keys a kind cannot do without (beyond what the loader works out): its module's REQUIRED_KEYS."""
+    return list(_REQUIRED.get(type_name, getattr(_kind_modules()[type_name], "REQUIRED_KEYS", ())))
 
 
 # keys a layer kind cannot do without (beyond what the loader works out)
@@ -222,8 +243,8 @@ def network_schema() -> dict[str, Any]:
     rules = []
     for type_name, keys in per_kind.items():
         then: dict[str, Any] = {"propertyNames": {"enum": list(keys)}}
-        if type_name in _REQUIRED:
-            then["required"] = _REQUIRED[type_name]
+        if required_keys(type_name):
+            then["required"] = required_keys(type_name)
         if type_name == "dense":
             then["anyOf"] = [{"required": ["units"]}, {"required": ["weight"]}]
         kind: dict[str, Any] = {"properties": {"type": {"const": type_name}}, "required": ["type"]}

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from helpers import assert_gradients_match, engine_gradients, finite_differences, spec_from
 
-HIDDEN = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
+HIDDEN = ("sigmoid", "tanh", "relu", "leaky_relu", "identity", "gelu")
 OUTPUTS = {  # loss -> output activations it can take
-    "mse": ("sigmoid", "tanh", "relu", "leaky_relu", "identity", "softmax"),
+    "mse": ("sigmoid", "tanh", "relu", "leaky_relu", "identity", "gelu", "softmax"),
     "cross_entropy": ("softmax", "sigmoid"),
     "binary_cross_entropy": ("sigmoid",),
 }

@@ -22,6 +22,8 @@ LAYER_TYPES: dict[str, str] = {
     "concat": "bpexplain.layers.concat:Concat",
     "global_avgpool": "bpexplain.layers.global_pool:GlobalAvgPool",
     "global_maxpool": "bpexplain.layers.global_pool:GlobalMaxPool",
+    "dropout": "bpexplain.layers.dropout:Dropout",
+    "spatial_attention": "bpexplain.layers.spatial:SpatialAttention",
 }
 
 
@@ -30,6 +32,12 @@ def layer_class(type_name: str) -> type[Layer]:
     module_name, class_name = LAYER_TYPES[type_name].split(":")
     cls: type[Layer] = getattr(import_module(module_name), class_name)
     return cls
+
+
+def parameter_key(type_name: str, pname: str) -> str:
+    """The key a network file writes a parameter under: its own name, unless the kind says otherwise (a
+    conv2d's `weight` is written `kernel`)."""
+    return layer_class(type_name).yaml_keys.get(pname, pname)
 
 
 def input_names(shape: tuple[int, ...], names: tuple[str, ...] = ()) -> UnitNames:
@@ -44,4 +52,4 @@ def input_names(shape: tuple[int, ...], names: tuple[str, ...] = ()) -> UnitName
     return InputNames(tuple(names) if names and names_are_symbols(names) else None)
 
 
-__all__ = ["LAYER_TYPES", "Layer", "input_names", "layer_class"]
+__all__ = ["LAYER_TYPES", "Layer", "input_names", "layer_class", "parameter_key"]

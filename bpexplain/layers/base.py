@@ -132,6 +132,7 @@ class Layer(ABC):
     arity: ClassVar[int | None] = 1  # how many inputs it reads; None: two or more (add, concat)
     batch_coupled: ClassVar[bool] = False  # its forward needs every sample of the batch (batchnorm)
     keeps_state: ClassVar[bool] = False  # its forward keeps more than e and y (a mask): not on the summary path
+    yaml_keys: ClassVar[dict[str, str]] = {}  # a parameter written under another key in the file ({"weight": "kernel"})
 
     def __init__(self, spec: LayerSpec, inputs: UnitNames, first_unit: int, is_output: bool, loss: Loss) -> None:
         self.spec = spec
