@@ -19,9 +19,10 @@ loader reads it), and self_attention drops that 1 to work on T×D and gives back
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import yaml
@@ -55,7 +56,7 @@ class Network:
     loss: str
     learning_rate: float
     seed: int
-    values: dict[str, Array]  # parameter values, in the file's shapes
+    values: dict[str, Array]  # parameter values, in the shapes the JSON trace writes (see _shape_and_params)
     trainable: dict[str, bool]
     data: list[tuple[Array, Array | None]]  # inputs in input_shape, targets flat
 
@@ -142,7 +143,8 @@ def from_doc(doc: dict) -> Network:
 
 
 def _shape_and_params(layer: Layer, values: dict[str, Array], trainable: dict[str, bool]) -> None:
-    """The layer's output shape, and its parameters read from the file (or their defaults)."""
+    """The layer's output shape, and its parameters read from the file (or their defaults), in the shapes the
+    JSON trace writes: as in the file, except a dense weight, which is one row per unit whatever its layout."""
     raw, kind, shapes = layer.raw, layer.kind, layer.in_shapes
     s = shapes[0]
 
@@ -150,6 +152,8 @@ def _shape_and_params(layer: Layer, values: dict[str, Array], trainable: dict[st
         if yaml_key in raw:
             value, train = _param_value(raw[yaml_key])
             array = np.asarray(value, dtype=float)
+            if kind == "dense" and key == "weight" and raw.get("layout") == "from_to":
+                array = array.T
         elif default is not None:
             array, train = np.full(internal, default, dtype=float), True
         else:
@@ -452,7 +456,10 @@ def layer_forward(layer: Layer, xs: list[Array], p: dict[str, Array], ctx: Conte
         prob = float(raw.get("p", 0.5))
         if ctx.training:
             keep = np.stack(
-                [np.random.default_rng([ctx.seed, ctx.step, n, layer.index]).random(x.shape[1:]) >= prob for n in ctx.samples]
+                [
+                    np.random.default_rng([ctx.seed, ctx.step, n, layer.index]).random(x.shape[1:]) >= prob
+                    for n in ctx.samples
+                ]
             )
             ctx.masks[layer.name] = [k.astype(int) for k in keep]
             y = x * keep / (1.0 - prob)
@@ -492,7 +499,7 @@ def layer_backward(
     layer: Layer, xs: list[Array], p: dict[str, Array], cache: dict, dy: Array
 ) -> tuple[list[Array], dict[str, Array]]:
     """One gradient per input, and the parameter gradients (summed over the batch), from ∂E/∂(output)."""
-    raw, kind, x = layer.raw, layer.kind, xs[0]
+    kind, x = layer.kind, xs[0]
     b = x.shape[0]
     grads: dict[str, Array] = {}
     if kind == "dense":
@@ -596,19 +603,11 @@ class Pass:
 
 
 def internal_params(net: Network, layer: Layer, values: dict[str, Array]) -> dict[str, Array]:
-    """The layer's parameters in the shapes its maths uses (a from_to weight transposed, a plain kernel 1×1×k×k)."""
-    out = {}
-    for key, full in layer.params.items():
-        v = values[full]
-        if key == "weight" and layer.kind == "dense" and layer.raw.get("layout") == "from_to":
-            v = v.T
-        out[key] = v.reshape(layer.internal[key])
-    return out
+    """The layer's parameters in the shapes its maths uses (a plain k×k kernel as 1×1×k×k)."""
+    return {key: values[full].reshape(layer.internal[key]) for key, full in layer.params.items()}
 
 
 def _file_shape(net: Network, layer: Layer, key: str, grad: Array, values: dict[str, Array]) -> Array:
-    if key == "weight" and layer.kind == "dense" and layer.raw.get("layout") == "from_to":
-        grad = grad.T
     return grad.reshape(values[layer.params[key]].shape)
 
 
@@ -656,9 +655,7 @@ def run_pass(net: Network, values: dict[str, Array], samples: list[int], step: i
             grads[full] = _file_shape(net, layer, key, pg[key], values)
         for src, dx in zip(layer.inputs, dxs):
             d[src] = d[src] + dx if src in d else dx
-    return Pass(
-        float(losses.mean()), losses, outs, grads, d.get("input", np.zeros_like(x)), ctx.masks
-    )
+    return Pass(float(losses.mean()), losses, outs, grads, d.get("input", np.zeros_like(x)), ctx.masks)
 
 
 def batch_loss(net: Network, values: dict[str, Array], samples: list[int], step: int) -> float:
@@ -696,7 +693,16 @@ def train(net: Network, steps: int, batch: str = "single") -> list[Step]:
         for name, g in res.gradients.items():
             if net.trainable[name]:
                 values[name] = values[name] - net.learning_rate * g
-        out.append(Step(s, [i + 1 for i in samples], res.loss, res.gradients, {k: v.copy() for k, v in values.items()}, res.masks))
+        out.append(
+            Step(
+                s,
+                [i + 1 for i in samples],
+                res.loss,
+                res.gradients,
+                {k: v.copy() for k, v in values.items()},
+                res.masks,
+            )
+        )
     return out
 
 
@@ -708,9 +714,7 @@ def dropout_mask(seed: int, step: int, sample: int, index: int, shape: tuple[int
 # ---- central differences -------------------------------------------------------------------------------------------
 
 
-def central_differences(
-    net: Network, samples: list[int], step: int = 1, h: float = 1e-6
-) -> dict[str, Array]:
+def central_differences(net: Network, samples: list[int], step: int = 1, h: float = 1e-6) -> dict[str, Array]:
     """∂E/∂p for every entry of every parameter by (E(p + h) − E(p − h))/2h."""
     values = net.copy_values()
     out = {}
@@ -763,26 +767,47 @@ def _samples(rng: np.random.Generator, shape: tuple, out: int, n: int, loss: str
 
 
 def _network(inputs: Any, layers: list[dict], data: list[dict], rng: np.random.Generator, **kw: Any) -> dict:
-    doc = {"name": "random", "inputs": inputs, "layers": layers, "loss": "mse",
-           "learning_rate": float(rng.choice([0.1, 0.3, 0.5])), "seed": int(rng.integers(0, 1000)), "data": data}
+    doc = {
+        "name": "random",
+        "inputs": inputs,
+        "layers": layers,
+        "loss": "mse",
+        "learning_rate": float(rng.choice([0.1, 0.3, 0.5])),
+        "seed": int(rng.integers(0, 1000)),
+        "data": data,
+    }
     doc.update(kw)
     return doc
 
 
 def random_add(rng: np.random.Generator) -> dict:
-    if rng.random() < 0.5:  # vectors: two or three branches of the input, summed
-        n, u = int(rng.integers(2, 4)), int(rng.integers(2, 4))
-        branches = [_dense(rng, f"b{i}", n, u, str(rng.choice(["tanh", "sigmoid", "identity"]))) for i in range(3)]
-        for br in branches:
-            br["inputs"] = ["input"]
-        k = int(rng.integers(2, 4))
-        layers = [*branches[:k], {"name": "sum", "type": "add", "inputs": [f"b{i}" for i in range(k)]},
-                  _dense(rng, "out", u, 2)]
-        return _network(n, layers, _samples(rng, (n,), 2, 2), rng)
-    c, h = int(rng.integers(1, 3)), int(rng.integers(3, 5))  # maps: a residual conv block
-    layers = [_conv(rng, "c1", c, c, 3, padding=1, activation="relu"), _conv(rng, "c2", c, c, 3, padding=1),
-              {"name": "res", "type": "add", "inputs": ["c2", "input"]}, {"name": "r", "type": "activation",
-              "activation": "tanh"}, {"name": "flat", "type": "flatten"}, _dense(rng, "out", c * h * h, 1)]
+    """Two or three branches of a vector input, summed; or (every other draw) a residual conv block."""
+    if rng.random() < 0.5:
+        return random_residual(rng)
+    n, u = int(rng.integers(2, 4)), int(rng.integers(2, 4))
+    branches = [_dense(rng, f"b{i}", n, u, str(rng.choice(["tanh", "sigmoid", "identity"]))) for i in range(3)]
+    for br in branches:
+        br["inputs"] = ["input"]
+    k = int(rng.integers(2, 4))
+    layers = [
+        *branches[:k],
+        {"name": "sum", "type": "add", "inputs": [f"b{i}" for i in range(k)]},
+        _dense(rng, "out", u, 2),
+    ]
+    return _network(n, layers, _samples(rng, (n,), 2, 2), rng)
+
+
+def random_residual(rng: np.random.Generator) -> dict:
+    """A residual conv block: conv 3×3 (padding 1) + ReLU, conv 3×3 (padding 1), add the input, an activation."""
+    c, h = int(rng.integers(1, 3)), int(rng.integers(3, 5))
+    layers = [
+        _conv(rng, "c1", c, c, 3, padding=1, activation="relu"),
+        _conv(rng, "c2", c, c, 3, padding=1),
+        {"name": "res", "type": "add", "inputs": ["c2", "input"]},
+        {"name": "r", "type": "activation", "activation": "tanh"},
+        {"name": "flat", "type": "flatten"},
+        _dense(rng, "out", c * h * h, 1),
+    ]
     return _network({"shape": [c, h, h]}, layers, _samples(rng, (c, h, h), 1, 2), rng)
 
 
@@ -799,13 +824,17 @@ def random_multiply(rng: np.random.Generator) -> dict:
     conv = _conv(rng, "feat", 1, c, 2, padding=1, activation="tanh")
     side = h + 1
     if mode == 1:  # a map scaled per channel by a vector of C
-        gate = [{"name": "f", "type": "flatten", "inputs": ["input"]},
-                _dense(rng, "gate", h * h, c, "sigmoid")]
+        gate = [{"name": "f", "type": "flatten", "inputs": ["input"]}, _dense(rng, "gate", h * h, c, "sigmoid")]
     else:  # a map scaled per position by a 1×H×W map
         gate = [_conv(rng, "gate", 1, 1, 2, padding=1, activation="sigmoid", inputs=["input"])]
     ins = ["gate", "feat"] if swap else ["feat", "gate"]
-    layers = [conv, *gate, {"name": "m", "type": "multiply", "inputs": ins}, {"name": "flat", "type": "flatten"},
-              _dense(rng, "out", c * side * side, 1)]
+    layers = [
+        conv,
+        *gate,
+        {"name": "m", "type": "multiply", "inputs": ins},
+        {"name": "flat", "type": "flatten"},
+        _dense(rng, "out", c * side * side, 1),
+    ]
     return _network({"shape": [1, h, h]}, layers, _samples(rng, (1, h, h), 1, 2), rng)
 
 
@@ -815,15 +844,24 @@ def random_concat(rng: np.random.Generator) -> dict:
         n = int(rng.integers(2, 4))
         units = [int(rng.integers(1, 4)) for _ in range(k)]
         branches = [_dense(rng, f"b{i}", n, u, "tanh", inputs=["input"]) for i, u in enumerate(units)]
-        layers = [*branches, {"name": "cat", "type": "concat", "inputs": [f"b{i}" for i in range(k)]},
-                  _dense(rng, "out", sum(units), 2)]
+        layers = [
+            *branches,
+            {"name": "cat", "type": "concat", "inputs": [f"b{i}" for i in range(k)]},
+            _dense(rng, "out", sum(units), 2),
+        ]
         return _network(n, layers, _samples(rng, (n,), 2, 2), rng)
     h = int(rng.integers(2, 4))
     chans = [int(rng.integers(1, 3)) for _ in range(k)]
-    branches = [_conv(rng, f"b{i}", 1, ch, 2, padding=1, activation="tanh", inputs=["input"])
-                for i, ch in enumerate(chans)]
-    layers = [*branches, {"name": "cat", "type": "concat", "inputs": [f"b{i}" for i in range(k)]},
-              _conv(rng, "mix", sum(chans), 1, 2), {"name": "flat", "type": "flatten"}, _dense(rng, "out", h * h, 1)]
+    branches = [
+        _conv(rng, f"b{i}", 1, ch, 2, padding=1, activation="tanh", inputs=["input"]) for i, ch in enumerate(chans)
+    ]
+    layers = [
+        *branches,
+        {"name": "cat", "type": "concat", "inputs": [f"b{i}" for i in range(k)]},
+        _conv(rng, "mix", sum(chans), 1, 2),
+        {"name": "flat", "type": "flatten"},
+        _dense(rng, "out", h * h, 1),
+    ]
     return _network({"shape": [1, h, h]}, layers, _samples(rng, (1, h, h), 1, 2), rng)
 
 
@@ -831,8 +869,11 @@ def _random_global(kind: str) -> Builder:
     def build(rng: np.random.Generator) -> dict:
         c, h = int(rng.integers(1, 4)), int(rng.integers(2, 4))
         c2 = int(rng.integers(1, 4))
-        layers = [_conv(rng, "conv", c, c2, 2, padding=int(rng.integers(0, 2)), activation="tanh"),
-                  {"name": "pool", "type": kind}, _dense(rng, "out", c2, 2, "sigmoid")]
+        layers = [
+            _conv(rng, "conv", c, c2, 2, padding=int(rng.integers(0, 2)), activation="tanh"),
+            {"name": "pool", "type": kind},
+            _dense(rng, "out", c2, 2, "sigmoid"),
+        ]
         return _network({"shape": [c, h, h]}, layers, _samples(rng, (c, h, h), 2, 2), rng)
 
     return build
@@ -846,15 +887,24 @@ def random_batchnorm(rng: np.random.Generator) -> dict:
         bn = {"name": "bn", "type": "batchnorm", **eps}
         if rng.random() < 0.7:
             bn.update(gamma=_r(rng, u, scale=1.0), beta=_r(rng, u))
-        layers = [_dense(rng, "hidden", n, u), bn, {"name": "act", "type": "activation", "activation": "tanh"},
-                  _dense(rng, "out", u, 1)]
+        layers = [
+            _dense(rng, "hidden", n, u),
+            bn,
+            {"name": "act", "type": "activation", "activation": "tanh"},
+            _dense(rng, "out", u, 1),
+        ]
         return _network(n, layers, _samples(rng, (n,), 1, n_samples), rng)
     c, h = int(rng.integers(1, 3)), int(rng.integers(2, 4))
     bn = {"name": "bn", "type": "batchnorm", **eps}
     if rng.random() < 0.7:
         bn.update(gamma=_r(rng, c, scale=1.0), beta=_r(rng, c))
-    layers = [_conv(rng, "conv", 1, c, 2, padding=1), bn, {"name": "act", "type": "activation", "activation": "relu"},
-              {"name": "flat", "type": "flatten"}, _dense(rng, "out", c * (h + 1) ** 2, 1)]
+    layers = [
+        _conv(rng, "conv", 1, c, 2, padding=1),
+        bn,
+        {"name": "act", "type": "activation", "activation": "relu"},
+        {"name": "flat", "type": "flatten"},
+        _dense(rng, "out", c * (h + 1) ** 2, 1),
+    ]
     return _network({"shape": [1, h, h]}, layers, _samples(rng, (1, h, h), 1, n_samples), rng)
 
 
@@ -879,20 +929,32 @@ def random_dropout(rng: np.random.Generator) -> dict:
     p = {} if rng.random() < 0.3 else {"p": float(rng.choice([0.2, 0.3, 0.6]))}
     if rng.random() < 0.5:
         n, u = int(rng.integers(2, 4)), int(rng.integers(3, 6))
-        layers = [_dense(rng, "hidden", n, u, "tanh"), {"name": "drop", "type": "dropout", **p},
-                  _dense(rng, "out", u, 2)]
+        layers = [
+            _dense(rng, "hidden", n, u, "tanh"),
+            {"name": "drop", "type": "dropout", **p},
+            _dense(rng, "out", u, 2),
+        ]
         return _network(n, layers, _samples(rng, (n,), 2, 3), rng)
     c, h = int(rng.integers(1, 3)), int(rng.integers(2, 4))
-    layers = [_conv(rng, "conv", 1, c, 2, padding=1, activation="tanh"), {"name": "drop", "type": "dropout", **p},
-              {"name": "flat", "type": "flatten"}, _dense(rng, "out", c * (h + 1) ** 2, 1)]
+    layers = [
+        _conv(rng, "conv", 1, c, 2, padding=1, activation="tanh"),
+        {"name": "drop", "type": "dropout", **p},
+        {"name": "flat", "type": "flatten"},
+        _dense(rng, "out", c * (h + 1) ** 2, 1),
+    ]
     return _network({"shape": [1, h, h]}, layers, _samples(rng, (1, h, h), 1, 3), rng)
 
 
 def random_self_attention(rng: np.random.Generator) -> dict:
     t, d = int(rng.integers(2, 4)), int(rng.integers(2, 4))
     dk, dv = int(rng.integers(1, 3)), int(rng.integers(1, 3))
-    layer: dict[str, Any] = {"name": "attn", "type": "self_attention", "wq": _r(rng, d, dk), "wk": _r(rng, d, dk),
-                             "wv": _r(rng, d, dv)}
+    layer: dict[str, Any] = {
+        "name": "attn",
+        "type": "self_attention",
+        "wq": _r(rng, d, dk),
+        "wk": _r(rng, d, dk),
+        "wv": _r(rng, d, dv),
+    }
     out = dv
     if rng.random() < 0.5:
         out = int(rng.integers(1, 4))
@@ -909,8 +971,12 @@ def random_spatial_attention(rng: np.random.Generator) -> dict:
     sa: dict[str, Any] = {"name": "sa", "type": "spatial_attention", "kernel": _r(rng, 2, k, k, scale=1.0)}
     if rng.random() < 0.5:
         sa["flip"] = bool(rng.random() < 0.5)
-    layers = [_conv(rng, "conv", 1, c, 2, padding=1, activation="tanh"), sa, {"name": "flat", "type": "flatten"},
-              _dense(rng, "out", c * (h + 1) ** 2, 1)]
+    layers = [
+        _conv(rng, "conv", 1, c, 2, padding=1, activation="tanh"),
+        sa,
+        {"name": "flat", "type": "flatten"},
+        _dense(rng, "out", c * (h + 1) ** 2, 1),
+    ]
     return _network({"shape": [1, h, h]}, layers, _samples(rng, (1, h, h), 1, 2), rng)
 
 
@@ -920,8 +986,12 @@ def random_gelu(rng: np.random.Generator) -> dict:
         layers = [_dense(rng, "hidden", n, u, "gelu"), _dense(rng, "out", u, 3, "softmax")]
         return _network(n, layers, _samples(rng, (n,), 3, 2, "cross_entropy"), rng, loss="cross_entropy")
     h = int(rng.integers(2, 4))
-    layers = [_conv(rng, "conv", 1, 2, 2, padding=1), {"name": "g", "type": "activation", "activation": "gelu"},
-              {"name": "flat", "type": "flatten"}, _dense(rng, "out", 2 * (h + 1) ** 2, 1, "gelu")]
+    layers = [
+        _conv(rng, "conv", 1, 2, 2, padding=1),
+        {"name": "g", "type": "activation", "activation": "gelu"},
+        {"name": "flat", "type": "flatten"},
+        _dense(rng, "out", 2 * (h + 1) ** 2, 1, "gelu"),
+    ]
     return _network({"shape": [1, h, h]}, layers, _samples(rng, (1, h, h), 1, 2), rng)
 
 
@@ -932,16 +1002,66 @@ def random_today(rng: np.random.Generator) -> dict:
     loss = str(rng.choice(["mse", "cross_entropy", "binary_cross_entropy"]))
     out_act = {"mse": str(rng.choice(acts)), "cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}[loss]
     leaky = {"name": "leaky_relu", "slope": 0.1}
-    layers = [_dense(rng, "h1", n, u, str(rng.choice(acts))),
-              _dense(rng, "h2", u, u, leaky if rng.random() < 0.5 else "tanh"),
-              _dense(rng, "h3", u, u, str(rng.choice(acts)), inputs=["h1"]),
-              {"name": "join", "type": "add", "inputs": ["h2", "h3"]},
-              _dense(rng, "out", u, 2, out_act)]
+    layers = [
+        _dense(rng, "h1", n, u, str(rng.choice(acts))),
+        _dense(rng, "h2", u, u, leaky if rng.random() < 0.5 else "tanh"),
+        _dense(rng, "h3", u, u, str(rng.choice(acts)), inputs=["h1"]),
+        {"name": "join", "type": "add", "inputs": ["h2", "h3"]},
+        _dense(rng, "out", u, 2, out_act),
+    ]
     data = _samples(rng, (n,), 2, 3, loss)
     if loss == "binary_cross_entropy":
         for d in data:
             d["target"] = rng.uniform(0, 1, 2).round(3).tolist()
     return _network(n, layers, data, rng, loss=loss)
+
+
+def random_chain(rng: np.random.Generator) -> dict:
+    """Today's kinds in a chain: conv2d (stride, padding, dilation, flip, channels), a pooling, an activation
+    layer, flatten, dense (a frozen bias, the from_to layout) and an output for one of the three losses."""
+    c, h = int(rng.integers(1, 3)), int(rng.integers(5, 7))
+    loss = str(rng.choice(["mse", "cross_entropy", "binary_cross_entropy"]))
+    out_act = {
+        "mse": str(rng.choice(["identity", "tanh", "relu"])),
+        "cross_entropy": "softmax",
+        "binary_cross_entropy": "sigmoid",
+    }[loss]
+    c2 = int(rng.integers(1, 3))
+    conv = _conv(
+        rng,
+        "conv",
+        c,
+        c2,
+        2,
+        stride=int(rng.integers(1, 3)),
+        padding=int(rng.integers(0, 2)),
+        dilation=int(rng.integers(1, 3)),
+        flip=bool(rng.random() < 0.5),
+        activation="tanh",
+    )
+    side = _conv_out(h, 2, conv["stride"], conv["padding"], conv["dilation"])
+    pool = {"name": "pool", "type": str(rng.choice(["maxpool", "avgpool"])), "size": 2, "stride": 1}
+    side -= 1
+    act = str(rng.choice(["sigmoid", "leaky_relu", "relu", "identity"]))
+    units = int(rng.integers(2, 4))
+    hidden = _dense(rng, "hidden", c2 * side * side, units, "tanh")
+    hidden["bias"] = {"value": hidden["bias"], "trainable": False}
+    out = _dense(rng, "out", units, 3, out_act)
+    out["layout"] = "from_to"
+    out["weight"] = np.asarray(out["weight"]).T.tolist()
+    layers = [
+        conv,
+        pool,
+        {"name": "act", "type": "activation", "activation": act},
+        {"name": "flat", "type": "flatten"},
+        hidden,
+        out,
+    ]
+    data = _samples(rng, (c, h, h), 3, 2, "cross_entropy" if loss == "cross_entropy" else "mse")
+    if loss == "binary_cross_entropy":
+        for d in data:
+            d["target"] = rng.uniform(0, 1, 3).round(3).tolist()
+    return _network({"shape": [c, h, h]}, layers, data, rng, loss=loss)
 
 
 BUILDERS: dict[str, Builder] = {

@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import graph_reference as ref
 import numpy as np
 import pytest
 import yaml
-
-import graph_reference as ref
 
 NETWORKS = Path(__file__).parent.parent / "bpexplain" / "networks"
 SEEDS = range(5)
@@ -44,9 +43,10 @@ def _check_against_differences(net: ref.Network, samples: list[int], step: int =
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("kind", [*ref.BUILDERS, "today"])
+@pytest.mark.parametrize("kind", [*ref.BUILDERS, "today", "chain", "residual"])
 def test_backward_agrees_with_central_differences(kind: str, seed: int) -> None:
-    build = ref.BUILDERS.get(kind, ref.random_today)
+    others = {"today": ref.random_today, "chain": ref.random_chain, "residual": ref.random_residual}
+    build = ref.BUILDERS.get(kind) or others[kind]
     net = ref.from_doc(build(np.random.default_rng([12, seed, len(kind)])))
     everyone = list(range(len(net.data)))
     if kind != "batchnorm":  # one sample; batchnorm needs a batch
@@ -100,9 +100,7 @@ def test_true_convolution_flips_the_kernel() -> None:
     want = np.zeros((5 - kh + 1, 6 - kw + 1))
     for i in range(want.shape[0]):
         for j in range(want.shape[1]):  # output (i, j) is the full convolution's (i + kh − 1, j + kw − 1)
-            want[i, j] = sum(
-                x[i + kh - 1 - m, j + kw - 1 - n] * k[m, n] for m in range(kh) for n in range(kw)
-            )
+            want[i, j] = sum(x[i + kh - 1 - m, j + kw - 1 - n] * k[m, n] for m in range(kh) for n in range(kw))
     np.testing.assert_allclose(got, want, rtol=1e-13)
 
 
@@ -151,8 +149,14 @@ def test_global_pools_and_their_ties() -> None:
         ("global_avgpool", [2.25, 1.5], [[[0.25] * 2] * 2, [[0.25] * 2] * 2]),
         ("global_maxpool", [4, 3], [[[0, 1], [0, 0]], [[0, 0], [0, 1]]]),
     ):
-        net = ref.from_doc(_doc([{"name": "g", "type": kind}, {"name": "o", "weight": [[1, 1]]}],
-                                {"shape": [2, 2, 2]}, x, [sum(want) - 1]))
+        net = ref.from_doc(
+            _doc(
+                [{"name": "g", "type": kind}, {"name": "o", "weight": [[1, 1]]}],
+                {"shape": [2, 2, 2]},
+                x,
+                [sum(want) - 1],
+            )
+        )
         res = ref.run_pass(net, net.values, [0], 1)
         assert res.outputs["g"][0].tolist() == want
         assert res.input_gradient[0].tolist() == grad  # ∂E/∂y = 1
@@ -160,8 +164,11 @@ def test_global_pools_and_their_ties() -> None:
 
 def test_batchnorm_and_layernorm_by_their_formulas() -> None:
     xs = [[1.0, 2.0], [3.0, -1.0], [0.5, 0.0]]
-    doc = {"inputs": 2, "layers": [{"name": "bn", "type": "batchnorm", "gamma": [2, 0.5], "beta": [0.1, -0.3]}],
-           "data": [{"input": x, "target": [0, 0]} for x in xs]}
+    doc = {
+        "inputs": 2,
+        "layers": [{"name": "bn", "type": "batchnorm", "gamma": [2, 0.5], "beta": [0.1, -0.3]}],
+        "data": [{"input": x, "target": [0, 0]} for x in xs],
+    }
     net = ref.from_doc(doc)
     got = ref.run_pass(net, net.values, [0, 1, 2], 1).outputs["bn"]
     for f, (g, b) in enumerate(((2, 0.1), (0.5, -0.3))):
@@ -172,8 +179,11 @@ def test_batchnorm_and_layernorm_by_their_formulas() -> None:
             assert got[n, f] == pytest.approx(g * (col[n] - mu) / math.sqrt(var + 1e-5) + b, rel=1e-13)
     # a map: statistics over the batch and the positions of each channel
     maps = np.arange(16, dtype=float).reshape(2, 2, 2, 2) ** 1.5
-    doc = {"inputs": {"shape": [2, 2, 2]}, "layers": [{"name": "bn", "type": "batchnorm", "eps": 0.1}],
-           "data": [{"input": m.tolist(), "target": [0] * 8} for m in maps]}
+    doc = {
+        "inputs": {"shape": [2, 2, 2]},
+        "layers": [{"name": "bn", "type": "batchnorm", "eps": 0.1}],
+        "data": [{"input": m.tolist(), "target": [0] * 8} for m in maps],
+    }
     net = ref.from_doc(doc)
     got = ref.run_pass(net, net.values, [0, 1], 1).outputs["bn"]
     for c in range(2):
@@ -181,8 +191,11 @@ def test_batchnorm_and_layernorm_by_their_formulas() -> None:
         want = (maps[:, c] - vals.mean()) / math.sqrt(vals.var() + 0.1)
         np.testing.assert_allclose(got[:, c], want, rtol=1e-13)
     # layernorm: per sample over all its values
-    doc = {"inputs": 3, "layers": [{"name": "ln", "type": "layernorm", "beta": [1, 2, 3]}],
-           "data": [{"input": [1, 2, 6], "target": [0, 0, 0]}]}
+    doc = {
+        "inputs": 3,
+        "layers": [{"name": "ln", "type": "layernorm", "beta": [1, 2, 3]}],
+        "data": [{"input": [1, 2, 6], "target": [0, 0, 0]}],
+    }
     net = ref.from_doc(doc)
     got = ref.run_pass(net, net.values, [0], 1).outputs["ln"][0]
     var = ((1 - 3) ** 2 + (2 - 3) ** 2 + (6 - 3) ** 2) / 3
@@ -190,9 +203,12 @@ def test_batchnorm_and_layernorm_by_their_formulas() -> None:
 
 
 def test_dropout_follows_the_rule() -> None:
-    doc = {"inputs": 4, "seed": 7, "layers": [{"name": "h", "weight": np.eye(4).tolist()},
-                                             {"name": "d", "type": "dropout", "p": 0.25}],
-           "data": [{"input": [1, 2, 3, 4], "target": [0] * 4}, {"input": [5, 6, 7, 8], "target": [0] * 4}]}
+    doc = {
+        "inputs": 4,
+        "seed": 7,
+        "layers": [{"name": "h", "weight": np.eye(4).tolist()}, {"name": "d", "type": "dropout", "p": 0.25}],
+        "data": [{"input": [1, 2, 3, 4], "target": [0] * 4}, {"input": [5, 6, 7, 8], "target": [0] * 4}],
+    }
     net = ref.from_doc(doc)
     res = ref.run_pass(net, net.values, [0, 1], 3)
     for n, x in ((1, [1, 2, 3, 4]), (2, [5, 6, 7, 8])):
@@ -228,8 +244,14 @@ def test_spatial_attention_by_loops() -> None:
     rng = np.random.default_rng(4)
     x, k = rng.normal(size=(3, 3, 4)), rng.normal(size=(2, 3, 3))
     for flip in (True, False):
-        net = ref.from_doc(_doc([{"name": "sa", "type": "spatial_attention", "kernel": k.tolist(), "flip": flip}],
-                                {"shape": [3, 3, 4]}, x.tolist(), [0] * 36))
+        net = ref.from_doc(
+            _doc(
+                [{"name": "sa", "type": "spatial_attention", "kernel": k.tolist(), "flip": flip}],
+                {"shape": [3, 3, 4]},
+                x.tolist(),
+                [0] * 36,
+            )
+        )
         got = ref.run_pass(net, net.values, [0], 1).outputs["sa"][0]
         stack = np.zeros((2, 5, 6))  # mean and max maps, zero-padded by k//2 = 1
         stack[0, 1:4, 1:5] = x.mean(axis=0)
@@ -244,12 +266,16 @@ def test_spatial_attention_by_loops() -> None:
 
 def test_multiply_broadcasts_by_channel_and_by_position_in_either_order() -> None:
     x = np.arange(12, dtype=float).reshape(3, 2, 2)
-    doc = {"inputs": {"shape": [3, 2, 2]}, "layers": [
-        {"name": "g", "type": "global_avgpool"},
-        {"name": "m1", "type": "multiply", "inputs": ["g", "input"]},
-        {"name": "pos", "type": "conv2d", "kernel": [[[[1.0]], [[0.0]], [[0.0]]]], "inputs": ["input"]},
-        {"name": "m2", "type": "multiply", "inputs": ["m1", "pos"]}],
-        "data": [{"input": x.tolist(), "target": [0] * 12}]}
+    doc = {
+        "inputs": {"shape": [3, 2, 2]},
+        "layers": [
+            {"name": "g", "type": "global_avgpool"},
+            {"name": "m1", "type": "multiply", "inputs": ["g", "input"]},
+            {"name": "pos", "type": "conv2d", "kernel": [[[[1.0]], [[0.0]], [[0.0]]]], "inputs": ["input"]},
+            {"name": "m2", "type": "multiply", "inputs": ["m1", "pos"]},
+        ],
+        "data": [{"input": x.tolist(), "target": [0] * 12}],
+    }
     net = ref.from_doc(doc)
     out = ref.run_pass(net, net.values, [0], 1).outputs
     means = x.mean(axis=(1, 2))
@@ -294,13 +320,36 @@ def test_combined_output_derivative_equals_the_chain_rule() -> None:
         np.testing.assert_allclose(chain, y - t, rtol=1e-12, atol=1e-15)
 
 
-def test_bundled_networks_give_every_parameter_and_a_target() -> None:
-    for name in BUNDLED:
-        doc = yaml.safe_load((NETWORKS / f"{name}.yaml").read_text(encoding="utf-8"))
-        assert doc["title"] and doc["data"] and all(d.get("target") is not None for d in doc["data"])
-        for layer in doc["layers"]:
-            for key in ("weight", "kernel", "wq", "wk", "wv"):
-                if layer.get("type", "dense") in ("dense",) and key == "weight":
-                    assert "weight" in layer, (name, layer.get("name"))
-            if layer.get("type") == "conv2d":
-                assert "kernel" in layer
+PARAMETER_KEYS = {
+    "dense": ("weight",),
+    "conv2d": ("kernel",),
+    "spatial_attention": ("kernel",),
+    "self_attention": ("wq", "wk", "wv"),
+    "batchnorm": ("gamma", "beta"),
+    "layernorm": ("gamma", "beta"),
+}
+
+
+def _numbers(value: object) -> list[float]:
+    return [float(v) for v in np.asarray(value, dtype=float).ravel()]
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_networks_are_hand_friendly(name: str) -> None:
+    """A comment header and a title; every parameter written out; every number a small one-decimal value."""
+    text = (NETWORKS / f"{name}.yaml").read_text(encoding="utf-8")
+    assert text.startswith("# ") and text.count("\n# ") >= 3
+    doc = yaml.safe_load(text)
+    assert doc["name"] == name and doc["title"]
+    numbers = []
+    for layer in doc["layers"]:
+        for key in PARAMETER_KEYS.get(layer.get("type", "dense"), ()):
+            assert isinstance(layer.get(key), list), f"{layer['name']}.{key} is not written out"
+            numbers += _numbers(layer[key])
+        if "bias" in layer:
+            numbers += _numbers(layer["bias"])
+    assert doc["data"]
+    for sample in doc["data"]:
+        assert sample.get("target") is not None
+        numbers += _numbers(sample["input"]) + _numbers(sample["target"])
+    assert all(abs(v) <= 3 and abs(v * 10 - round(v * 10)) < 1e-9 for v in numbers), numbers
