@@ -18,7 +18,14 @@ import yaml
 
 NETWORKS = Path(__file__).parent.parent / "bpexplain" / "networks"
 SEEDS = range(5)
-BUNDLED = ["resnet-block", "se-block", "cbam", "attention", "batchnorm"]
+BUNDLED_BATCH = {
+    "resnet-block": "single",
+    "se-block": "single",
+    "cbam": "single",
+    "attention": "single",
+    "batchnorm": "full",
+}
+BUNDLED = list(BUNDLED_BATCH)
 
 
 def _check_against_differences(net: ref.Network, samples: list[int], step: int = 1) -> None:
@@ -353,3 +360,21 @@ def test_bundled_networks_are_hand_friendly(name: str) -> None:
         assert sample.get("target") is not None
         numbers += _numbers(sample["input"]) + _numbers(sample["target"])
     assert all(abs(v) <= 3 and abs(v * 10 - round(v * 10)) < 1e-9 for v in numbers), numbers
+
+
+def test_the_bundled_networks_first_losses() -> None:
+    """The first-step losses the report quotes, from the reference (so a change to a bundled file is seen)."""
+    first = {
+        name: ref.train(ref.load(NETWORKS / f"{name}.yaml"), 1, batch)[0].loss for name, batch in BUNDLED_BATCH.items()
+    }
+    assert first == pytest.approx(
+        {
+            "resnet-block": 0.4970045,
+            "se-block": 0.16238400543124692,
+            "cbam": 0.16107183905299752,
+            "attention": 8.130316184917657,
+            "batchnorm": 0.2759353138293104,
+        },
+        rel=1e-12,
+    )
+    assert math.isclose(first["resnet-block"], 0.5 * (2 - 1.003) ** 2, rel_tol=1e-12)  # y = 1.003 by hand
