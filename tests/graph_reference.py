@@ -734,7 +734,8 @@ def central_differences(net: Network, samples: list[int], step: int = 1, h: floa
 
 # ---- random test networks (small, seeded, every parameter given) ---------------------------------------------------
 
-Builder = Callable[[np.random.Generator], dict]
+Builder = Callable[[np.random.Generator, int], dict]  # (rng, variant): the variant picks the shape of the case
+LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")
 
 
 def _r(rng: np.random.Generator, *shape: int, scale: float = 0.5) -> list:
@@ -780,15 +781,15 @@ def _network(inputs: Any, layers: list[dict], data: list[dict], rng: np.random.G
     return doc
 
 
-def random_add(rng: np.random.Generator) -> dict:
-    """Two or three branches of a vector input, summed; or (every other draw) a residual conv block."""
-    if rng.random() < 0.5:
-        return random_residual(rng)
+def random_add(rng: np.random.Generator, v: int) -> dict:
+    """Two or three branches of a vector input, summed (even v); or a residual conv block (odd v)."""
+    if v % 2:
+        return random_residual(rng, v)
     n, u = int(rng.integers(2, 4)), int(rng.integers(2, 4))
     branches = [_dense(rng, f"b{i}", n, u, str(rng.choice(["tanh", "sigmoid", "identity"]))) for i in range(3)]
     for br in branches:
         br["inputs"] = ["input"]
-    k = int(rng.integers(2, 4))
+    k = 2 + (v // 2) % 2
     layers = [
         *branches[:k],
         {"name": "sum", "type": "add", "inputs": [f"b{i}" for i in range(k)]},
@@ -797,9 +798,10 @@ def random_add(rng: np.random.Generator) -> dict:
     return _network(n, layers, _samples(rng, (n,), 2, 2), rng)
 
 
-def random_residual(rng: np.random.Generator) -> dict:
+def random_residual(rng: np.random.Generator, v: int = 0) -> dict:
     """A residual conv block: conv 3×3 (padding 1) + ReLU, conv 3×3 (padding 1), add the input, an activation."""
-    c, h = int(rng.integers(1, 3)), int(rng.integers(3, 5))
+    c = int(rng.integers(1, 3))
+    h = 3 if c == 2 else int(rng.integers(3, 5))
     layers = [
         _conv(rng, "c1", c, c, 3, padding=1, activation="relu"),
         _conv(rng, "c2", c, c, 3, padding=1),
@@ -811,9 +813,9 @@ def random_residual(rng: np.random.Generator) -> dict:
     return _network({"shape": [c, h, h]}, layers, _samples(rng, (c, h, h), 1, 2), rng)
 
 
-def random_multiply(rng: np.random.Generator) -> dict:
-    mode = int(rng.integers(3))
-    swap = bool(rng.random() < 0.5)
+def random_multiply(rng: np.random.Generator, v: int) -> dict:
+    # v = 0..3: map × channel vector, vector × map, a 1×H×W map × the map, two vectors (the second first)
+    mode, swap = ((1, False), (1, True), (2, True), (0, True))[v % 4]
     c, h = int(rng.integers(1, 4)), int(rng.integers(2, 4))
     if mode == 0:  # same shape, vectors
         n, u = int(rng.integers(2, 4)), int(rng.integers(2, 4))
@@ -838,9 +840,9 @@ def random_multiply(rng: np.random.Generator) -> dict:
     return _network({"shape": [1, h, h]}, layers, _samples(rng, (1, h, h), 1, 2), rng)
 
 
-def random_concat(rng: np.random.Generator) -> dict:
-    k = int(rng.integers(2, 4))
-    if rng.random() < 0.5:
+def random_concat(rng: np.random.Generator, v: int) -> dict:
+    k = 2 + (v // 2) % 2
+    if v % 2 == 0:
         n = int(rng.integers(2, 4))
         units = [int(rng.integers(1, 4)) for _ in range(k)]
         branches = [_dense(rng, f"b{i}", n, u, "tanh", inputs=["input"]) for i, u in enumerate(units)]
@@ -866,11 +868,11 @@ def random_concat(rng: np.random.Generator) -> dict:
 
 
 def _random_global(kind: str) -> Builder:
-    def build(rng: np.random.Generator) -> dict:
+    def build(rng: np.random.Generator, v: int) -> dict:
         c, h = int(rng.integers(1, 4)), int(rng.integers(2, 4))
         c2 = int(rng.integers(1, 4))
         layers = [
-            _conv(rng, "conv", c, c2, 2, padding=int(rng.integers(0, 2)), activation="tanh"),
+            _conv(rng, "conv", c, c2, 2, padding=v % 2, activation="tanh"),
             {"name": "pool", "type": kind},
             _dense(rng, "out", c2, 2, "sigmoid"),
         ]
@@ -879,13 +881,15 @@ def _random_global(kind: str) -> Builder:
     return build
 
 
-def random_batchnorm(rng: np.random.Generator) -> dict:
-    eps = {} if rng.random() < 0.5 else {"eps": float(rng.choice([0.1, 0.01]))}
+def random_batchnorm(rng: np.random.Generator, v: int) -> dict:
+    """A vector (even v) or a map (odd v); gamma and beta given for v = 0, 1, defaults after; eps given for v = 1."""
+    eps = {"eps": 0.1} if v % 3 == 1 else {}
     n_samples = int(rng.integers(2, 5))
-    if rng.random() < 0.5:
+    given = (v // 2) % 2 == 0
+    if v % 2 == 0:
         n, u = int(rng.integers(2, 4)), int(rng.integers(2, 4))
         bn = {"name": "bn", "type": "batchnorm", **eps}
-        if rng.random() < 0.7:
+        if given:
             bn.update(gamma=_r(rng, u, scale=1.0), beta=_r(rng, u))
         layers = [
             _dense(rng, "hidden", n, u),
@@ -896,7 +900,7 @@ def random_batchnorm(rng: np.random.Generator) -> dict:
         return _network(n, layers, _samples(rng, (n,), 1, n_samples), rng)
     c, h = int(rng.integers(1, 3)), int(rng.integers(2, 4))
     bn = {"name": "bn", "type": "batchnorm", **eps}
-    if rng.random() < 0.7:
+    if given:
         bn.update(gamma=_r(rng, c, scale=1.0), beta=_r(rng, c))
     layers = [
         _conv(rng, "conv", 1, c, 2, padding=1),
@@ -908,26 +912,29 @@ def random_batchnorm(rng: np.random.Generator) -> dict:
     return _network({"shape": [1, h, h]}, layers, _samples(rng, (1, h, h), 1, n_samples), rng)
 
 
-def random_layernorm(rng: np.random.Generator) -> dict:
-    eps = {} if rng.random() < 0.5 else {"eps": float(rng.choice([0.1, 0.01]))}
-    if rng.random() < 0.5:
+def random_layernorm(rng: np.random.Generator, v: int) -> dict:
+    """As random_batchnorm's variants, per sample."""
+    eps = {"eps": 0.1} if v % 3 == 1 else {}
+    given = (v // 2) % 2 == 0
+    if v % 2 == 0:
         n, u = int(rng.integers(2, 4)), int(rng.integers(2, 5))
         ln = {"name": "ln", "type": "layernorm", **eps}
-        if rng.random() < 0.7:
+        if given:
             ln.update(gamma=_r(rng, u, scale=1.0), beta=_r(rng, u))
         layers = [_dense(rng, "hidden", n, u), ln, _dense(rng, "out", u, 2, "sigmoid")]
         return _network(n, layers, _samples(rng, (n,), 2, 2), rng)
     c, h = int(rng.integers(1, 3)), int(rng.integers(2, 4))
     ln = {"name": "ln", "type": "layernorm", **eps}
-    if rng.random() < 0.7:
+    if given:
         ln.update(gamma=_r(rng, c, h, h, scale=1.0), beta=_r(rng, c, h, h))
     layers = [_conv(rng, "conv", 1, c, 1), ln, {"name": "flat", "type": "flatten"}, _dense(rng, "out", c * h * h, 1)]
     return _network({"shape": [1, h, h]}, layers, _samples(rng, (1, h, h), 1, 2), rng)
 
 
-def random_dropout(rng: np.random.Generator) -> dict:
-    p = {} if rng.random() < 0.3 else {"p": float(rng.choice([0.2, 0.3, 0.6]))}
-    if rng.random() < 0.5:
+def random_dropout(rng: np.random.Generator, v: int) -> dict:
+    """A vector (even v) or a map (odd v); p given for v = 0, 1, its default 0.5 after."""
+    p = {"p": [0.2, 0.6][v % 2]} if (v // 2) % 2 == 0 else {}
+    if v % 2 == 0:
         n, u = int(rng.integers(2, 4)), int(rng.integers(3, 6))
         layers = [
             _dense(rng, "hidden", n, u, "tanh"),
@@ -945,7 +952,8 @@ def random_dropout(rng: np.random.Generator) -> dict:
     return _network({"shape": [1, h, h]}, layers, _samples(rng, (1, h, h), 1, 3), rng)
 
 
-def random_self_attention(rng: np.random.Generator) -> dict:
+def random_self_attention(rng: np.random.Generator, v: int) -> dict:
+    """W_O for odd v; `scale` absent, true, false, false for v = 0..3."""
     t, d = int(rng.integers(2, 4)), int(rng.integers(2, 4))
     dk, dv = int(rng.integers(1, 3)), int(rng.integers(1, 3))
     layer: dict[str, Any] = {
@@ -956,21 +964,22 @@ def random_self_attention(rng: np.random.Generator) -> dict:
         "wv": _r(rng, d, dv),
     }
     out = dv
-    if rng.random() < 0.5:
+    if v % 2:
         out = int(rng.integers(1, 4))
         layer["wo"] = _r(rng, dv, out)
-    if rng.random() < 0.5:
-        layer["scale"] = bool(rng.random() < 0.5)
+    if v % 4:
+        layer["scale"] = v % 4 == 1
     data = [{"input": _r(rng, t, d, scale=1.0), "target": _r(rng, t, out, scale=1.0)} for _ in range(2)]
     return _network({"shape": [t, d]}, [layer], data, rng)
 
 
-def random_spatial_attention(rng: np.random.Generator) -> dict:
+def random_spatial_attention(rng: np.random.Generator, v: int) -> dict:
+    """A 3×3 kernel (flip absent, false, -, true for v = 0..3) or a 1×1 one (v = 2)."""
     c, h = int(rng.integers(1, 4)), int(rng.integers(2, 4))
-    k = int(rng.choice([1, 3]))
+    k = 1 if v % 4 == 2 else 3
     sa: dict[str, Any] = {"name": "sa", "type": "spatial_attention", "kernel": _r(rng, 2, k, k, scale=1.0)}
-    if rng.random() < 0.5:
-        sa["flip"] = bool(rng.random() < 0.5)
+    if v % 4 in (1, 3):
+        sa["flip"] = v % 4 == 3
     layers = [
         _conv(rng, "conv", 1, c, 2, padding=1, activation="tanh"),
         sa,
@@ -980,8 +989,8 @@ def random_spatial_attention(rng: np.random.Generator) -> dict:
     return _network({"shape": [1, h, h]}, layers, _samples(rng, (1, h, h), 1, 2), rng)
 
 
-def random_gelu(rng: np.random.Generator) -> dict:
-    if rng.random() < 0.5:
+def random_gelu(rng: np.random.Generator, v: int) -> dict:
+    if v % 2 == 0:
         n, u = int(rng.integers(2, 4)), int(rng.integers(2, 4))
         layers = [_dense(rng, "hidden", n, u, "gelu"), _dense(rng, "out", u, 3, "softmax")]
         return _network(n, layers, _samples(rng, (n,), 3, 2, "cross_entropy"), rng, loss="cross_entropy")
@@ -995,11 +1004,11 @@ def random_gelu(rng: np.random.Generator) -> dict:
     return _network({"shape": [1, h, h]}, layers, _samples(rng, (1, h, h), 1, 2), rng)
 
 
-def random_today(rng: np.random.Generator) -> dict:
+def random_today(rng: np.random.Generator, v: int) -> dict:
     """Today's kinds in a graph: one dense layer feeds two later ones, joined by add; every activation, every loss."""
     n, u = int(rng.integers(2, 4)), int(rng.integers(2, 4))
     acts = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"]
-    loss = str(rng.choice(["mse", "cross_entropy", "binary_cross_entropy"]))
+    loss = LOSSES[v % 3]
     out_act = {"mse": str(rng.choice(acts)), "cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}[loss]
     leaky = {"name": "leaky_relu", "slope": 0.1}
     layers = [
@@ -1016,11 +1025,11 @@ def random_today(rng: np.random.Generator) -> dict:
     return _network(n, layers, data, rng, loss=loss)
 
 
-def random_chain(rng: np.random.Generator) -> dict:
+def random_chain(rng: np.random.Generator, v: int) -> dict:
     """Today's kinds in a chain: conv2d (stride, padding, dilation, flip, channels), a pooling, an activation
     layer, flatten, dense (a frozen bias, the from_to layout) and an output for one of the three losses."""
-    c, h = int(rng.integers(1, 3)), int(rng.integers(5, 7))
-    loss = str(rng.choice(["mse", "cross_entropy", "binary_cross_entropy"]))
+    c, h = int(rng.integers(1, 3)), int(rng.integers(4, 6))
+    loss = LOSSES[v % 3]
     out_act = {
         "mse": str(rng.choice(["identity", "tanh", "relu"])),
         "cross_entropy": "softmax",
@@ -1035,12 +1044,12 @@ def random_chain(rng: np.random.Generator) -> dict:
         2,
         stride=int(rng.integers(1, 3)),
         padding=int(rng.integers(0, 2)),
-        dilation=int(rng.integers(1, 3)),
-        flip=bool(rng.random() < 0.5),
+        dilation=1 + (v // 2) % 2,
+        flip=v % 2 == 0,
         activation="tanh",
     )
     side = _conv_out(h, 2, conv["stride"], conv["padding"], conv["dilation"])
-    pool = {"name": "pool", "type": str(rng.choice(["maxpool", "avgpool"])), "size": 2, "stride": 1}
+    pool = {"name": "pool", "type": ["maxpool", "avgpool"][(v + v // 2) % 2], "size": 2, "stride": 1}
     side -= 1
     act = str(rng.choice(["sigmoid", "leaky_relu", "relu", "identity"]))
     units = int(rng.integers(2, 4))

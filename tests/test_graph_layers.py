@@ -110,7 +110,7 @@ def _batches(kind: str, seed: int) -> list[str]:
         return ["full"]
     if kind == "dropout":
         return ["single", "full"]
-    return ["single", "full"] if seed % 2 == 0 else ["single"]
+    return ["single", "full"] if seed == 0 else ["single"]
 
 
 # ---- every new kind, random configurations ----------------------------------------------------------------------
@@ -119,7 +119,7 @@ def _batches(kind: str, seed: int) -> list[str]:
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("kind", list(ref.BUILDERS))
 def test_new_kind_agrees_with_the_reference(tmp_path: Path, kind: str, seed: int) -> None:
-    doc = ref.BUILDERS[kind](np.random.default_rng([12, seed, len(kind)]))
+    doc = ref.BUILDERS[kind](np.random.default_rng([12, seed, len(kind)]), seed)
     _check(tmp_path, doc, _batches(kind, seed), lean=seed == 0)
 
 
@@ -129,25 +129,25 @@ def test_new_kind_agrees_with_the_reference(tmp_path: Path, kind: str, seed: int
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_dense_layer_feeding_two_later_ones_joined_by_add(tmp_path: Path, seed: int) -> None:
     """h1 feeds h2 and h3, which add joins: h1's error is the sum of both paths (every activation and loss)."""
-    doc = ref.random_today(np.random.default_rng([12, seed, 99]))
+    doc = ref.random_today(np.random.default_rng([12, seed, 99]), seed)
     assert [ly.get("inputs") for ly in doc["layers"]][2:4] == [["h1"], ["h2", "h3"]]
-    _check(tmp_path, doc, ["single", "full"])
+    _check(tmp_path, doc, ["single", "full"] if seed < 2 else ["single"])
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_residual_conv_block(tmp_path: Path, seed: int) -> None:
-    doc = ref.random_residual(np.random.default_rng([12, seed, 98]))
-    _check(tmp_path, doc, ["single", "full"] if seed % 2 else ["single"])
+    doc = ref.random_residual(np.random.default_rng([12, seed, 98]), seed)
+    _check(tmp_path, doc, ["single", "full"] if seed == 1 else ["single"])
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", SEEDS)
 def test_a_chain_of_todays_kinds(tmp_path: Path, seed: int) -> None:
     """conv2d (stride, padding, dilation, flip), pooling, activation, flatten, dense (from_to, a frozen bias) and
     each loss: the reference agrees with today's engine too (`inputs` in the JSON once graphs have landed)."""
-    doc = ref.random_chain(np.random.default_rng([12, seed, 97]))
+    doc = ref.random_chain(np.random.default_rng([12, seed, 97]), seed)
     path = _write(tmp_path, doc)
     net = ref.load(path)
-    runs = [("single", "full"), ("full", "full")] + ([("single", "summary")] if seed == 0 else [])
+    runs = [("single", "full")] + ([("full", "full"), ("full", "summary")] if seed == 0 else [])
     for batch, detail in runs:
         trace = train_json(path, batch, detail=detail)
         if "add" not in LAYER_TYPES:  # before the graph redesign the JSON has no `inputs`
@@ -158,7 +158,7 @@ def test_a_chain_of_todays_kinds(tmp_path: Path, seed: int) -> None:
 
 def test_inputs_default_to_the_layer_above(tmp_path: Path) -> None:
     """`inputs` is written out in the JSON whether or not the file says it: `input`, then the layer above."""
-    doc = ref.random_today(np.random.default_rng([12, 0, 99]))
+    doc = ref.random_today(np.random.default_rng([12, 0, 99]), 0)
     skip_unless_built(doc)
     trace = train_json(_write(tmp_path, doc), "single", steps=1)
     assert [ly["inputs"] for ly in trace["network"]["layers"]] == [["input"], ["h1"], ["h1"], ["h2", "h3"], ["join"]]
@@ -205,7 +205,7 @@ def test_forward_of_a_bundled_network(name: str) -> None:
 
 
 def test_dropout_is_off_in_forward(tmp_path: Path) -> None:
-    doc = ref.random_dropout(np.random.default_rng([12, 0, 7]))
+    doc = ref.random_dropout(np.random.default_rng([12, 0, 7]), 0)
     skip_unless_built(doc)
     path = _write(tmp_path, doc)
     result = CliRunner(env=ENV).invoke(cli, ["forward", str(path), "--format", "json"])

@@ -54,7 +54,7 @@ def _check_against_differences(net: ref.Network, samples: list[int], step: int =
 def test_backward_agrees_with_central_differences(kind: str, seed: int) -> None:
     others = {"today": ref.random_today, "chain": ref.random_chain, "residual": ref.random_residual}
     build = ref.BUILDERS.get(kind) or others[kind]
-    net = ref.from_doc(build(np.random.default_rng([12, seed, len(kind)])))
+    net = ref.from_doc(build(np.random.default_rng([12, seed, len(kind)]), seed))
     everyone = list(range(len(net.data)))
     if kind != "batchnorm":  # one sample; batchnorm needs a batch
         _check_against_differences(net, [0])
@@ -71,18 +71,35 @@ def test_bundled_networks_backward_agrees_with_central_differences(name: str) ->
 
 
 def test_random_networks_cover_their_variants() -> None:
-    """The random builders reach each shape of their kind across the seeds the tests use."""
+    """The variants of each builder (seeds 0 to 3, as test_graph_layers uses them) reach every shape of the kind."""
     seen: dict[str, set] = {}
     for kind, build in ref.BUILDERS.items():
-        for seed in SEEDS:
-            doc = build(np.random.default_rng([12, seed, len(kind)]))
-            net = ref.from_doc(doc)
+        for seed in range(4):
+            net = ref.from_doc(build(np.random.default_rng([12, seed, len(kind)]), seed))
             layer = next(ly for ly in net.layers if ly.kind == kind or ly.activation == kind)
-            seen.setdefault(kind, set()).add((len(layer.in_shapes[0]), len(layer.inputs)))
-    assert {d for d, _ in seen["add"]} == {1, 3} and {n for _, n in seen["add"]} >= {2, 3}
-    assert {d for d, _ in seen["batchnorm"]} == {1, 3}
-    assert {d for d, _ in seen["layernorm"]} == {1, 3}
-    assert {d for d, _ in seen["concat"]} == {1, 3}
+            shapes = tuple(len(sh) for sh in layer.in_shapes)
+            seen.setdefault(kind, set()).add((shapes, tuple(sorted(layer.raw))))
+    assert {sh for sh, _ in seen["add"]} == {(1, 1), (1, 1, 1), (3, 3)}
+    assert {sh for sh, _ in seen["multiply"]} == {(1, 1), (3, 1), (1, 3), (3, 3)}  # either order
+    assert {sh for sh, _ in seen["concat"]} == {(1, 1), (1, 1, 1), (3, 3), (3, 3, 3)}
+    for kind in ("batchnorm", "layernorm"):
+        assert {sh for sh, _ in seen[kind]} == {(1,), (3,)}
+        assert {"gamma" in keys for _, keys in seen[kind]} == {True, False}
+        assert {"eps" in keys for _, keys in seen[kind]} == {True, False}
+    assert {"p" in keys for _, keys in seen["dropout"]} == {True, False}
+    assert {"wo" in keys for _, keys in seen["self_attention"]} == {True, False}
+    assert {"scale" in keys for _, keys in seen["self_attention"]} == {True, False}
+    assert {"flip" in keys for _, keys in seen["spatial_attention"]} == {True, False}
+    chains = [ref.random_chain(np.random.default_rng([12, seed, 97]), seed) for seed in range(4)]
+    assert {c["loss"] for c in chains} == set(ref.LOSSES)
+    assert {(c["layers"][0]["flip"], c["layers"][0]["dilation"], c["layers"][1]["type"]) for c in chains} == {
+        (True, 1, "maxpool"),
+        (False, 1, "avgpool"),
+        (True, 2, "avgpool"),
+        (False, 2, "maxpool"),
+    }
+    todays = [ref.random_today(np.random.default_rng([12, seed, 99]), seed) for seed in range(3)]
+    assert {t["loss"] for t in todays} == set(ref.LOSSES)
 
 
 # ---- forward passes against the definitions written out by index -----------------------------------------------------
