@@ -1,6 +1,6 @@
 """`bpexplain check`: every parameter's back-propagated gradient beside a central finite difference.
 
-The backward pass is the engine's own (`_Run.forward` and `_Run.backward`, exact chain rule); the
+The backward pass is the engine's own (`engine.Gradients`, exact chain rule); the
 estimate only calls the forward numerics and the loss:
 
     ∂E/∂w ≈ (E(w + h) − E(w − h)) / 2h
@@ -26,10 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import _Run
+from .engine import Gradients
 from .errors import BpexplainError, Location
 from .expr import Expr
-from .options import RunOptions
 from .spec import NetworkSpec
 
 STEP = 1e-5
@@ -103,7 +102,7 @@ def check_gradients(
     starts. `progress(done, total)` is called after each element.
     """
     samples = _samples(spec, sample)
-    run = _Run(spec, RunOptions(command="train", detail="summary"))
+    run = Gradients(spec)
     plan = [
         (layer, pname, idx)
         for layer in run.layers
@@ -111,7 +110,7 @@ def check_gradients(
         for idx in _elements(value.shape, limit)
     ]
     _check_size(spec, len(plan), len(samples), limit, max_evaluations)
-    backprop = _backprop(run, spec, samples)
+    backprop = run.gradients(samples)
     rows = []
     for done, (layer, pname, idx) in enumerate(plan, 1):
         numeric, straddles = _central_difference(run, spec, samples, layer.name, pname, idx, step)
@@ -175,40 +174,17 @@ def _samples(spec: NetworkSpec, sample: int | None) -> list[int]:
     return with_target
 
 
-def _mean_loss(run: _Run, spec: NetworkSpec, samples: list[int]) -> tuple[float, tuple[bytes, ...]]:
-    """The mean loss, and which side of every non-differentiable point each layer's values are on."""
-    total = 0.0
-    sides: list[bytes] = []
-    for s in samples:
-        vals = run.forward(spec.data[s].input, 0)
-        total += run.loss.value(vals[-1].y, spec.data[s].target)
-        sides += [layer.sides(v) for layer, v in zip(run.layers, vals)]
-    return total / len(samples), tuple(sides)
-
-
-def _backprop(run: _Run, spec: NetworkSpec, samples: list[int]) -> dict[str, dict[str, np.ndarray]]:
-    """The engine's gradients of the mean loss: the backward pass per sample, averaged."""
-    total = {ln: {p: np.zeros_like(v) for p, v in ps.items()} for ln, ps in run.params.items()}
-    for s in samples:
-        vals = run.forward(spec.data[s].input, 0)
-        run.backward(vals, spec.data[s].target, "exact")
-        for layer, v in zip(run.layers, vals):
-            for p, g in v.grads.items():
-                total[layer.name][p] += g
-    return {ln: {p: g / len(samples) for p, g in ps.items()} for ln, ps in total.items()}
-
-
 def _central_difference(
-    run: _Run, spec: NetworkSpec, samples: list[int], layer: str, pname: str, idx: tuple[int, ...], h: float
+    run: Gradients, spec: NetworkSpec, samples: list[int], layer: str, pname: str, idx: tuple[int, ...], h: float
 ) -> tuple[float, bool]:
     """(E(w + h) − E(w − h))/2h, and whether the two lie on two sides of a non-differentiable point."""
     value = run.params[layer][pname]
     saved = float(value[idx])
     try:
         value[idx] = saved + h
-        plus, plus_sides = _mean_loss(run, spec, samples)
+        plus, plus_sides = run.mean_loss(samples)
         value[idx] = saved - h
-        minus, minus_sides = _mean_loss(run, spec, samples)
+        minus, minus_sides = run.mean_loss(samples)
     finally:
         value[idx] = saved
     return (plus - minus) / (2 * h), plus_sides != minus_sides

@@ -236,7 +236,8 @@ def dense_figure(spec: NetworkSpec, snap: Snapshot, precision: int) -> Any:
 
 
 def chain_figure(spec: NetworkSpec, snap: Snapshot, precision: int) -> Any:
-    """The layers as a chain of boxes: kind, shapes, activation; a small kernel's numbers."""
+    """The layers as boxes in file order: kind, shapes, activation; a small kernel's numbers. An arrow joins
+    each layer to what it reads: straight from the box before it, arched over the boxes from any other."""
     num = lambda x: format_number(float(x), precision)  # noqa: E731
     boxes: list[tuple[str, list[str]]] = [("input", [format_shape(spec.input_shape)])]
     for ls in spec.layers:
@@ -260,7 +261,10 @@ def chain_figure(spec: NetworkSpec, snap: Snapshot, precision: int) -> Any:
     tallest = max(len(lines) for _, lines in boxes)
     box_h = 0.6 + 0.15 * tallest
     width = len(boxes) * (box_w + gap) + 0.6
-    height = box_h + 2.0
+    position = {"input": 0, **{ls.name: k + 1 for k, ls in enumerate(spec.layers)}}
+    edges = [(position[src], k + 1) for k, ls in enumerate(spec.layers) for src in ls.inputs]
+    arched = [(a, b) for a, b in edges if b - a > 1]
+    height = box_h + 2.0 + (0.5 + 0.12 * max(b - a for a, b in arched) if arched else 0.0)
     fig = new_figure(width, height)
     ax = _axes(fig, width, height)
     ax.text(
@@ -286,12 +290,21 @@ def chain_figure(spec: NetworkSpec, snap: Snapshot, precision: int) -> Any:
         )
         ax.text(x + box_w / 2, y0 + box_h - 0.12, title, ha="center", va="top", fontsize=9, weight="bold")
         ax.text(x + box_w / 2, y0 + box_h - 0.42, "\n".join(lines), ha="center", va="top", fontsize=7.5)
-        if k:
+    for a, b in edges:
+        xa, xb = 0.3 + a * (box_w + gap), 0.3 + b * (box_w + gap)
+        if b - a == 1:
             ax.annotate(
                 "",
-                xy=(x, y0 + box_h / 2),
-                xytext=(x - gap, y0 + box_h / 2),
+                xy=(xb, y0 + box_h / 2),
+                xytext=(xa + box_w, y0 + box_h / 2),
                 arrowprops={"arrowstyle": "->", "color": EDGE},
+            )
+        else:  # a skip: over the boxes between, from the top of one to the top of the other
+            ax.annotate(
+                "",
+                xy=(xb + box_w / 2, y0 + box_h + 0.05),
+                xytext=(xa + box_w / 2, y0 + box_h + 0.05),
+                arrowprops={"arrowstyle": "->", "color": EDGE, "connectionstyle": "arc3,rad=-0.25"},
             )
     return fig
 

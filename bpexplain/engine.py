@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import preamble
-from .expr import Expr, Sym, Var
+from .expr import Add, Expr, Sym, Var
 from .functions import LOSSES, Loss
+from .graph import NETWORK_INPUT, Graph, graph_of
 from .layers import input_names, layer_class
-from .layers.base import EquationContext, Layer, LayerValues
+from .layers.base import EquationContext, Layer, LayerValues, StepKey
 from .numerical import checked, locate
 from .options import RunOptions, check_options
 from .spec import NetworkSpec
@@ -46,15 +47,19 @@ LEAN_BATCH_VALUES = 4096
 IN_PLACE_VALUES = LEAN_BATCH_VALUES
 
 
-def build_layers(spec: NetworkSpec) -> list[Layer]:
+def build_layers(spec: NetworkSpec, graph: Graph | None = None) -> list[Layer]:
+    """The layers in file order, each knowing how its inputs are written; neurons numbered in that order."""
+    graph = graph or graph_of(spec)
     loss = LOSSES[spec.loss]
     layers: list[Layer] = []
-    names = input_names(spec.input_shape, spec.input_names)
+    network_input = input_names(spec.input_shape, spec.input_names)
     first = 1
     for i, ls in enumerate(spec.layers):
-        layer = layer_class(ls.type)(ls, names, first, i == len(spec.layers) - 1, loss)
+        sources = tuple(network_input if s == NETWORK_INPUT else layers[s].names for s in graph.sources[i])
+        layer = layer_class(ls.type)(ls, sources[0], first, i == len(spec.layers) - 1, loss)
+        if len(sources) > 1:
+            layer.connect(sources)
         layers.append(layer)
-        names = layer.names
         first += ls.units if layer.numbers_units else 0
     return layers
 
@@ -70,7 +75,10 @@ class _Run:
         self.spec = spec
         self.opts = opts
         self.loss: Loss = LOSSES[spec.loss]
-        self.layers = build_layers(spec)
+        self.graph = graph_of(spec)
+        self.layers = build_layers(spec, self.graph)
+        # a layer whose forward needs the whole batch (batchnorm): a step computes every sample layer by layer
+        self.coupled = any(layer.batch_coupled for layer in self.layers)
         self.params: Params = {ls.name: {k: p.value.copy() for k, p in ls.params.items()} for ls in spec.layers}
         self.trainable = {ls.name: {k: p.trainable for k, p in ls.params.items()} for ls in spec.layers}
         self.lr = spec.learning_rate
@@ -83,6 +91,8 @@ class _Run:
             and opts.batch == "single"
             and opts.round is None
             and opts.rule == "exact"
+            and self.graph.is_chain
+            and not any(layer.keeps_state or layer.batch_coupled for layer in self.layers)
         )
         self.lean_step: LeanStep | None = None
         if self.lean:
@@ -194,8 +204,11 @@ class _Run:
         if self.opts.command != "train" or not self.last_samples:
             return TraceEnd(steps, stopped, params, drift)
         predictions = []
+        outputs = self.forward_samples(
+            [sample.input for sample in self.spec.data], steps, range(1, len(self.spec.data) + 1), training=False
+        )
         for k, sample in enumerate(self.spec.data):
-            y = self.forward(sample.input, steps)[-1].y
+            y = outputs[k][-1].y
             loss = None if np.isnan(sample.target).any() else self._r(self._loss_value(y, sample.target))
             predictions.append(Prediction(k + 1, y, sample.target, loss))
         last = [loss for s in self.last_samples if (loss := predictions[s].loss) is not None]
@@ -294,10 +307,13 @@ class _Run:
         new_params: Params | None = None
         exact_new: Params | None = None
         sequential = self.opts.update_order == "sequential"
+        numbers = [s + 1 for s in samples]
+        # a network with a batch-coupled layer computes every sample of the step, layer by layer, before any block
+        coupled = self._coupled_step(samples, index, train) if self.coupled else None
         for k, sample in enumerate(data):
             tag = k + 1 if batch else None
             ctx = self._context(tag)
-            vals = self.forward(sample.input, index)
+            vals = coupled[0][k] if coupled is not None else self.forward(sample.input, index, numbers[k], train)
             has_target = not math.isnan(sample.target.flat[0])  # a target is given whole or not at all
             loss = self._r(self._loss_value(vals[-1].y, sample.target)) if has_target else None
             if loss is not None and not np.isfinite(loss):  # only --round can get here: _loss_value checks
@@ -310,13 +326,19 @@ class _Run:
                 losses.append(loss)
             if not train:
                 continue
-            new_params = self.backward(vals, sample.target, self.opts.rule)
             exact_vals = None
-            if self.opts.rule == "slide":
-                exact_vals = [replace(v, grads={}) for v in vals]
-                exact_new = self.backward(exact_vals, sample.target, "exact")
+            if coupled is not None:
+                _, new_params, exact_batch, exact_new = coupled
+                exact_vals = exact_batch[k] if exact_batch is not None else None
+            else:
+                new_params = self.backward([vals], [sample.target], self.opts.rule)
+                if self.opts.rule == "slide":
+                    exact_vals = _fresh_copies([vals])[0]
+                    exact_new = self.backward([exact_vals], [sample.target], "exact")
+            if exact_vals is not None:
                 for v, ev in zip(vals, exact_vals):
                     v.exact = ev
+            assert new_params is not None
             per_sample.append(vals)
             if exact_vals is not None:
                 per_sample_exact.append(exact_vals)
@@ -380,49 +402,148 @@ class _Run:
             gradients,
             self._flat_params() if train else None,
             departures,
+            *self._kept_state(per_sample if per_sample else [vals]),
         )
         return step_loss
 
+    def _coupled_step(
+        self, samples: tuple[int, ...], index: int, train: bool
+    ) -> tuple[list[list[LayerValues]], Params | None, list[list[LayerValues]] | None, Params | None]:
+        """Every sample's values, forward and (training) backward, layer by layer: (values per sample, the
+        parameters after the update, the exact rule's values and parameters under --rule slide). Not training,
+        the batch is every sample of the data (the statistics of all of them), of which `samples` are shown."""
+        if not train:
+            every = self.forward_samples(
+                [d.input for d in self.spec.data], index, range(1, len(self.spec.data) + 1), False
+            )
+            return [every[s] for s in samples], None, None, None
+        data = [self.spec.data[s] for s in samples]
+        batch = self.forward_samples([d.input for d in data], index, [s + 1 for s in samples], train)
+        targets = [d.target for d in data]
+        new = self.backward(batch, targets, self.opts.rule)
+        if self.opts.rule != "slide":
+            return batch, new, None, None
+        exact = _fresh_copies(batch)
+        return batch, new, exact, self.backward(exact, targets, "exact")
+
+    def _kept_state(
+        self, per_sample: list[list[LayerValues]]
+    ) -> tuple[dict[str, tuple[np.ndarray, ...]] | None, dict[str, dict[str, np.ndarray]] | None]:
+        """What the trace records of the layers' state: dropout's masks (one per sample), batch statistics."""
+        masks: dict[str, tuple[np.ndarray, ...]] = {}
+        statistics: dict[str, dict[str, np.ndarray]] = {}
+        for k, layer in enumerate(self.layers):
+            first = per_sample[0][k].state
+            if "mask" in first:
+                masks[layer.name] = tuple(vals[k].state["mask"] for vals in per_sample)
+            if "statistics" in first:
+                statistics[layer.name] = first["statistics"]
+        return masks or None, statistics or None
+
     # ---- numerics -----------------------------------------------------------------------------
 
-    def _forward(self, x: np.ndarray, step: int) -> list[LayerValues]:
+    def _forward(self, x: np.ndarray, step: int, sample: int = 1, training: bool = False) -> list[LayerValues]:
+        """One sample forward through every layer, in file order (each reads the outputs it names)."""
+        outputs: list[np.ndarray] = []
         vals = []
-        for layer in self.layers:
+        key = None
+        for layer, sources in zip(self.layers, self.graph.sources):
             p = self.params[layer.name]
-            e = self._r(layer.pre_activation(p, x))
+            xs = tuple([x if s == NETWORK_INPUT else outputs[s] for s in sources])
+            state: dict[str, Any] = {}
+            if layer.arity == 1 and not layer.keeps_state:
+                e = self._r(layer.pre_activation(p, xs[0]))
+            else:
+                key = key or StepKey(self.spec.seed, step, sample, training)
+                e, state = layer.forward_values(p, xs, key)
+                e = self._r(e)
             y = self._r(layer.activate(e)) if layer.has_activation else e
-            vals.append(LayerValues(x, e, y, p))
-            x = y
+            vals.append(LayerValues(xs[0], e, y, p, xs, state))
+            outputs.append(y)
         return vals
 
     forward = checked("forward")(_forward)
 
-    def _backward(self, vals: list[LayerValues], target: np.ndarray, rule: str) -> Params:
-        """Fill in the errors and gradients of `vals`; return the parameters after the update."""
+    def _forward_batch(
+        self, inputs: list[np.ndarray], step: int, numbers: list[int], training: bool
+    ) -> list[list[LayerValues]]:
+        """Every sample forward, layer by layer: a batch-coupled layer sees every sample's inputs at once."""
+        keys = [StepKey(self.spec.seed, step, n, training) for n in numbers]
+        outputs: list[list[np.ndarray]] = [[] for _ in inputs]
+        batch: list[list[LayerValues]] = [[] for _ in inputs]
+        for layer, sources in zip(self.layers, self.graph.sources):
+            p = self.params[layer.name]
+            xss = [tuple([x if s == NETWORK_INPUT else outputs[k][s] for s in sources]) for k, x in enumerate(inputs)]
+            if layer.batch_coupled:
+                results = layer.forward_batch(p, xss, keys)
+            else:
+                results = [layer.forward_values(p, xs, key) for xs, key in zip(xss, keys)]
+            shared: list[LayerValues] | None = [] if layer.batch_coupled else None
+            for k, ((e, state), xs) in enumerate(zip(results, xss)):
+                e = self._r(e)
+                y = self._r(layer.activate(e)) if layer.has_activation else e
+                v = LayerValues(xs[0], e, y, p, xs, state, shared)
+                if shared is not None:
+                    shared.append(v)
+                batch[k].append(v)
+                outputs[k].append(y)
+        return batch
+
+    forward_batch = checked("forward")(_forward_batch)
+
+    def forward_samples(
+        self, inputs: Sequence[np.ndarray], step: int, numbers: Iterable[int], training: bool
+    ) -> list[list[LayerValues]]:
+        """The values of every sample (numbered from 1 as in the data): a batch where a layer couples them."""
+        if self.coupled:
+            return self.forward_batch(list(inputs), step, list(numbers), training)
+        return [self.forward(x, step, n, training) for x, n in zip(inputs, numbers)]
+
+    def _backward(self, batch: list[list[LayerValues]], targets: list[np.ndarray], rule: str) -> Params:
+        """Fill in the errors and gradients of every sample's values, layer by layer from the output; return
+        the parameters after the update by the first sample's gradients (a step of one sample: its update).
+
+        Where a value feeds several layers, the gradients each sends back are added (∂E/∂y = Σ over them)."""
         sequential = self.opts.update_order == "sequential"
         new: Params = {ln: dict(p) for ln, p in self.params.items()}
-        last = self.layers[-1]
-        d_out = None if last.combined else self._r_shown_d_out(last, self.loss.gradient(vals[-1].y, target))
+        out = len(self.layers) - 1
+        last = self.layers[out]
+        reached: list[dict[int, np.ndarray]] = [
+            {} if last.combined else {out: self._r_shown_d_out(last, self.loss.gradient(vals[out].y, target))}
+            for vals, target in zip(batch, targets)
+        ]
         raw: dict[str, dict[str, np.ndarray]] = {}  # the gradients before rounding, for the updates
         for k in reversed(range(len(self.layers))):
-            layer, v = self.layers[k], vals[k]
-            v.d_out = d_out
-            layer.local_backward(v, target)
-            self._round_local(layer, v)
-            assert v.d_pre is not None
-            v.grads = raw[layer.name] = layer.param_gradients(v.x, v.d_pre)
-            if self.opts.round is not None:
-                v.grads = {p: self._r(g) for p, g in v.grads.items()}
-            if sequential:
-                new[layer.name] = self._updated(layer.name, raw[layer.name])
-                v.prop_params = new[layer.name]
-            if k > 0:
-                slide = rule == "slide" and layer.has_activation and not layer.direct_pre
+            layer = self.layers[k]
+            for s, vals in enumerate(batch):
+                v = vals[k]
+                d_out = reached[s].get(k)
+                v.d_out = d_out if k == out or d_out is None else self._r_shown_d_out(layer, d_out)
+                layer.local_backward(v, targets[s])
+                self._round_local(layer, v)
+                grads = layer.parameter_gradients(v)
+                if s == 0:
+                    raw[layer.name] = grads
+                v.grads = {p: self._r(g) for p, g in grads.items()} if self.opts.round is not None else grads
+                if sequential:
+                    new[layer.name] = self._updated(layer.name, raw[layer.name])
+                    v.prop_params = new[layer.name]
+            sources = self.graph.sources[k]
+            if all(source == NETWORK_INPUT for source in sources):
+                continue
+            slide = rule == "slide" and layer.has_activation and not layer.direct_pre
+            for s, vals in enumerate(batch):
+                v = vals[k]
                 src = v.d_out if slide else v.d_pre
                 assert src is not None
                 through = v.prop_params if sequential and v.prop_params is not None else v.params
-                v.d_in = layer.input_gradient(through, v.x, src)
-                d_out = self._r_shown_d_out(self.layers[k - 1], v.d_in.reshape(vals[k - 1].y.shape))
+                v.d_ins = layer.input_gradients(through, v, src)
+                v.d_in = v.d_ins[0]
+                for slot, source in enumerate(sources):
+                    if source != NETWORK_INPUT:
+                        d = v.d_ins[slot].reshape(vals[source].y.shape)
+                        before = reached[s].get(source)
+                        reached[s][source] = d if before is None else before + d
         if not sequential:
             for layer in self.layers:
                 new[layer.name] = self._updated(layer.name, raw[layer.name])
@@ -563,14 +684,23 @@ class _Run:
         layer, v = self.layers[i], vals[i]
         incoming = None
         pairs = None
+        consumers = self.graph.consumers[i]
         if i == len(self.layers) - 1:
             pairs = self.output_pairs(vals, target)
             note = layer.block_note("error", ctx) or self._output_error_note(layer, ctx)
         else:
-            above = self.layers[i + 1]
             if self.want_equations:
-                incoming = above.propagation_terms(vals[i + 1], ctx)
-            note = above.propagation_note(ctx) or self._hidden_error_note(ctx)
+                shares = [self.layers[c].propagation_terms(vals[c], ctx, slot) for c, slot in consumers]
+                incoming = shares[0] if len(shares) == 1 else [_sum(*terms) for terms in zip(*shares)]
+            if len(consumers) == 1:
+                above = self.layers[consumers[0][0]]
+                note = above.propagation_note(ctx) or self._hidden_error_note(ctx)
+            else:
+                readers = ", ".join(self.layers[c].name for c, _ in consumers)
+                note = (
+                    f"{layer.name} feeds {readers}: its error is the sum of what each of them sends back "
+                    "(∂E/∂y = Σ over the layers it feeds)."
+                )
         eqs = tuple(layer.error_equations(v, ctx, incoming, target, pairs)) if self.want_equations else ()
         arrays = []
         if v.d_out is not None:
@@ -669,6 +799,27 @@ def _unchanged(a: Any) -> Any:
     return a
 
 
+def _sum(*shares: Expr) -> Expr:
+    """The error of a value that feeds several layers: every layer's share, one sum (a share that is a sum
+    itself is spread into it)."""
+    terms: list[Expr] = []
+    for share in shares:
+        terms.extend(share.terms if isinstance(share, Add) else (share,))
+    return Add(tuple(terms))
+
+
+def _fresh_copies(batch: list[list[LayerValues]]) -> list[list[LayerValues]]:
+    """The values of every sample with nothing of the backward pass yet, for the exact rule beside the slide's;
+    a batch-coupled layer's copies see each other (`batch`) rather than the originals."""
+    copies = [[replace(v, grads={}) for v in vals] for vals in batch]
+    for k in range(len(copies[0]) if copies else 0):
+        if batch[0][k].batch is not None:
+            column = [vals[k] for vals in copies]
+            for v in column:
+                v.batch = column
+    return copies
+
+
 def _drain(steps: Iterator[Event]) -> float | None:
     """Run a step generator to its end; its return value (the step's loss)."""
     while True:
@@ -687,6 +838,50 @@ def _without_empty_blocks(step: Iterator[Event]) -> Generator[Event, None, float
             return stop.value  # type: ignore[no-any-return]
         if not (isinstance(ev, Block) and ev.phase in ("gradient", "update") and not ev.equations and not ev.arrays):
             yield ev
+
+
+class Gradients:
+    """The engine's numbers without a trace, for `bpexplain check`: the mean loss of some samples (0-based) and
+    its gradients by back-propagation (exact rule), from `params`, which a caller may change in place (a central
+    difference moves one element at a time). Dropout draws step 1's masks; batch statistics are over `samples`."""
+
+    def __init__(self, spec: NetworkSpec) -> None:
+        self.spec = spec
+        self._run = _Run(spec, RunOptions(command="train", detail="summary"))
+        self.layers: list[Layer] = self._run.layers
+        self.params: Params = self._run.params
+
+    def _values(self, samples: Sequence[int]) -> list[list[LayerValues]]:
+        data = self.spec.data
+        return self._run.forward_samples([data[s].input for s in samples], 1, [s + 1 for s in samples], True)
+
+    def mean_loss(self, samples: Sequence[int]) -> tuple[float, tuple[bytes, ...]]:
+        """The mean loss, and which side of every non-differentiable point each layer's values are on."""
+        total = 0.0
+        sides: list[bytes] = []
+        for s, vals in zip(samples, self._values(samples)):
+            total += self._run.loss.value(vals[-1].y, self.spec.data[s].target)
+            sides += [layer.sides(v) for layer, v in zip(self.layers, vals)]
+        return total / len(samples), tuple(sides)
+
+    def gradients(self, samples: Sequence[int]) -> Params:
+        """∂(mean loss)/∂(every parameter): the backward pass of every sample, averaged."""
+        batch = self._values(samples)
+        self._run.backward(batch, [self.spec.data[s].target for s in samples], "exact")
+        total = {ln: {p: np.zeros_like(v) for p, v in ps.items()} for ln, ps in self.params.items()}
+        for vals in batch:
+            for layer, v in zip(self.layers, vals):
+                for p, g in v.grads.items():
+                    total[layer.name][p] += g
+        return {ln: {p: g / len(samples) for p, g in ps.items()} for ln, ps in total.items()}
+
+
+def forward_pass(spec: NetworkSpec) -> list[list[LayerValues]]:
+    """Every sample of the data forward through the file's parameters, as `forward` computes it (no dropout;
+    a batch-coupled layer's statistics over every sample): each sample's values, layer by layer. A value that
+    is not finite raises a NumericalError naming it."""
+    run = _Run(spec, RunOptions(command="forward", detail="summary"))
+    return run.forward_samples([d.input for d in spec.data], 1, range(1, len(spec.data) + 1), training=False)
 
 
 def describe(spec: NetworkSpec, opts: RunOptions) -> TraceHeader:

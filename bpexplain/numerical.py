@@ -86,31 +86,38 @@ def find(run: Any, phase: str, args: tuple, result: Any, reason: str) -> Numeric
     at = _at(run)
     layers: list[Layer] = run.layers
     if phase == "forward":
-        vals: list[LayerValues] = result
-        for i, (layer, v) in enumerate(zip(layers, vals, strict=False)):
-            for what, arr in (("weighted sum", v.e), ("output", v.y)):
-                k = _first_bad(arr)
-                if k is not None:
-                    eq = _forward_equation(layer, v, k, what)
-                    message = f"{at}forward pass, layer {layer.name!r}: {eq} = {_word(arr.flat[k])}"
-                    return _error(message, layer, i)
+        # one sample's values, or (a batch-coupled network) every sample's
+        samples: list[list[LayerValues]] = result if result and isinstance(result[0], list) else [result]
+        for i, layer in enumerate(layers):
+            for vals in samples:
+                if i >= len(vals):
+                    continue
+                v = vals[i]
+                for what, arr in (("weighted sum", v.e), ("output", v.y)):
+                    k = _first_bad(arr)
+                    if k is not None:
+                        eq = _forward_equation(layer, v, k, what)
+                        message = f"{at}forward pass, layer {layer.name!r}: {eq} = {_word(arr.flat[k])}"
+                        return _error(message, layer, i)
     elif phase in ("backward", "update"):
-        vals = args[0] if phase == "backward" else []
-        for i in reversed(range(len(vals))):
-            layer, v = layers[i], vals[i]
-            for maybe, symbol in ((v.d_out, layer.names.err), (v.d_pre, layer.dpre_symbol)):
-                k = _first_bad(maybe) if maybe is not None else None
-                if maybe is not None and k is not None:
-                    return _error(
-                        f"{at}backward pass, layer {layer.name!r}: {_p(symbol(k))} = {_word(maybe.flat[k])}",
-                        layer,
-                        i,
-                    )
-            for pname, g in v.grads.items():
-                k = _first_bad(g)
-                if k is not None:
-                    eq = _gradient_equation(run, layer, v, pname, _index(k, g.shape))
-                    return _error(f"{at}gradients, layer {layer.name!r}: {eq} = {_word(g.flat[k])}", layer, i)
+        batch: list[list[LayerValues]] = args[0] if phase == "backward" else []
+        for i in reversed(range(len(batch[0]) if batch else 0)):
+            layer = layers[i]
+            for vals in batch:
+                v = vals[i]
+                for maybe, symbol in ((v.d_out, layer.names.err), (v.d_pre, layer.dpre_symbol)):
+                    k = _first_bad(maybe) if maybe is not None else None
+                    if maybe is not None and k is not None:
+                        return _error(
+                            f"{at}backward pass, layer {layer.name!r}: {_p(symbol(k))} = {_word(maybe.flat[k])}",
+                            layer,
+                            i,
+                        )
+                for pname, g in v.grads.items():
+                    k = _first_bad(g)
+                    if k is not None:
+                        eq = _gradient_equation(run, layer, v, pname, _index(k, g.shape))
+                        return _error(f"{at}gradients, layer {layer.name!r}: {eq} = {_word(g.flat[k])}", layer, i)
         new_params = result
         for i, layer in enumerate(layers):
             for pname, value in new_params.get(layer.name, {}).items():

@@ -214,6 +214,7 @@ def layer_info(ls: LayerSpec) -> dict[str, Any]:
     info: dict[str, Any] = {
         "name": ls.name,
         "type": ls.type,
+        "inputs": list(ls.inputs),
         "activation": ls.activation,
         "units": ls.units,
         "input_shape": list(ls.in_shape),

@@ -20,11 +20,10 @@ import numpy as np
 import yaml
 
 from .errors import BpexplainError, Location
+from .layers import parameter_key
 from .spec import NetworkSpec, parse_document, parse_network, read_network_text
 
 SUFFIXES = (".yaml", ".yml")
-# the YAML key of a parameter where it is not the parameter's own name
-YAML_KEYS = {("conv2d", "weight"): "kernel"}
 
 
 def check_save_target(path: str, net: str, others: Sequence[str | None] = ()) -> None:
@@ -72,7 +71,7 @@ def _replace_parameters(data: dict[str, Any], spec: NetworkSpec, parameters: Map
                 value = value.T  # the engine keeps one row per unit
             else:
                 value = value.reshape(param.value.shape)  # the shape the file gives (a conv kernel as a matrix)
-            key = YAML_KEYS.get((ls.type, pname), pname)
+            key = parameter_key(ls.type, pname)
             old = raw.get(key)
             if isinstance(old, dict):  # {value: ..., trainable: ...} or {init: ..., trainable: ...}
                 new: Any = {"value": value.tolist()}

@@ -136,9 +136,17 @@ def layer_properties() -> dict[str, dict[str, Any]]:
     from .layers import LAYER_TYPES
 
     activation_names = list(ACTIVATION_NAMES)
-    return {
+    props: dict[str, dict[str, Any]] = {
         "name": {"type": "string", "description": "the layer's name, unique (default: layer1, layer2, ...)"},
         "type": {"description": "the kind of layer", "enum": list(LAYER_TYPES), "default": "dense"},
+        "inputs": {
+            "description": "the layers it reads, by name: earlier layers, or input for the network's input "
+            "(default: the layer above); add and concat read two or more, multiply two",
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            ],
+        },
         "units": {
             "description": "dense: number of neurons (needed when no weight matrix is given), or their names "
             "([h1, h2]: e_h1, y_h1, ...)",
@@ -193,17 +201,29 @@ def layer_properties() -> dict[str, dict[str, Any]]:
         },
         "size": _pair("maxpool, avgpool: the pooling window", 1),
     }
+    for module in _kind_modules().values():  # a kind's own keys, described in its own module
+        for key, described in getattr(module, "KEY_SCHEMA", {}).items():
+            props.setdefault(key, described)
+    return props
+
+
+def _kind_modules() -> dict[str, Any]:
+    from .layers import LAYER_TYPES
+
+    return {type_name: import_module(target.split(":")[0]) for type_name, target in LAYER_TYPES.items()}
 
 
 def layer_keys() -> dict[str, tuple[str, ...]]:
-    """Each layer kind's keys, as its own module lists them (its KEYS)."""
-    from .layers import LAYER_TYPES
+    """Each layer kind's keys, as its own module lists them (its KEYS), and `inputs`, which every kind takes."""
+    return {
+        type_name: tuple(getattr(module, "KEYS", ("name", "type"))) + ("inputs",)
+        for type_name, module in _kind_modules().items()
+    }
 
-    keys = {}
-    for type_name, target in LAYER_TYPES.items():
-        module = import_module(target.split(":")[0])
-        keys[type_name] = tuple(getattr(module, "KEYS", ("name", "type")))
-    return keys
+
+def required_keys(type_name: str) -> list[str]:
+    """Keys a kind cannot do without (beyond what the loader works out): its module's REQUIRED_KEYS."""
+    return list(_REQUIRED.get(type_name, getattr(_kind_modules()[type_name], "REQUIRED_KEYS", ())))
 
 
 # keys a layer kind cannot do without (beyond what the loader works out)
@@ -222,8 +242,8 @@ def network_schema() -> dict[str, Any]:
     rules = []
     for type_name, keys in per_kind.items():
         then: dict[str, Any] = {"propertyNames": {"enum": list(keys)}}
-        if type_name in _REQUIRED:
-            then["required"] = _REQUIRED[type_name]
+        if required_keys(type_name):
+            then["required"] = required_keys(type_name)
         if type_name == "dense":
             then["anyOf"] = [{"required": ["units"]}, {"required": ["weight"]}]
         kind: dict[str, Any] = {"properties": {"type": {"const": type_name}}, "required": ["type"]}

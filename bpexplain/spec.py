@@ -42,6 +42,7 @@ from .record import Record
 from .yamldoc import (
     _CONTROL,
     Document,
+    _close_matches,
     bundled_names,
     check_text,
     fold_text,
@@ -103,6 +104,8 @@ class LayerSpec(Record):
         "slope",
         "options",
         "where",
+        "inputs",
+        "in_shapes",
     )
 
     def __init__(
@@ -110,13 +113,15 @@ class LayerSpec(Record):
         name: str,
         type: str,
         index: int,  # 0-based position in the network
-        in_shape: tuple[int, ...],
+        in_shape: tuple[int, ...],  # the shape of its first input
         out_shape: tuple[int, ...],
         params: Mapping[str, Param],  # "weight", "bias", in a fixed order
         activation: str = "identity",
         slope: float = 0.01,  # leaky_relu only
         options: Mapping[str, Any] | None = None,  # layer-type-specific settings
         where: Location | None = None,
+        inputs: tuple[str, ...] = (),  # the layers it reads, by name (`input`: the network's input)
+        in_shapes: tuple[tuple[int, ...], ...] = (),  # the shape of each of them
     ) -> None:
         self.name: Final = name
         self.type: Final = type
@@ -128,10 +133,29 @@ class LayerSpec(Record):
         self.slope: Final = slope
         self.options: Final[Mapping[str, Any]] = {} if options is None else options
         self.where: Final = where
+        self.inputs: Final = inputs
+        self.in_shapes: Final = in_shapes or (in_shape,)
 
     @property
     def units(self) -> int:
         return int(np.prod(self.out_shape))
+
+    def reading(self, inputs: tuple[str, ...], in_shapes: tuple[tuple[int, ...], ...]) -> LayerSpec:
+        """The same layer, reading the given inputs (set by `parse_network`, which resolves `inputs:`)."""
+        return LayerSpec(
+            self.name,
+            self.type,
+            self.index,
+            in_shapes[0],
+            self.out_shape,
+            self.params,
+            self.activation,
+            self.slope,
+            self.options,
+            self.where,
+            inputs,
+            in_shapes,
+        )
 
 
 class Sample(Record):
@@ -280,7 +304,6 @@ def parse_network(text: str, source: str, overrides: Sequence[str] = ()) -> Netw
     if not isinstance(layers_raw, list) or not layers_raw:
         r.fail(("layers",), f"found {describe(layers_raw)}", expected="a list of at least one layer")
     layers: list[LayerSpec] = []
-    shape = input_shape
     names_seen: dict[str, int] = {}
     for i, raw in enumerate(layers_raw):
         path = ("layers", i)
@@ -294,10 +317,15 @@ def parse_network(text: str, source: str, overrides: Sequence[str] = ()) -> Netw
                 f"duplicate layer name {layer_name!r} (also layers[{names_seen[layer_name]}])",
                 expected="a unique name per layer",
             )
+        kind = layer_class(type_name)
+        sources = _read_layer_inputs(r, raw, path, type_name, kind.arity, layers, names_seen)
         names_seen[layer_name] = i
-        spec = layer_class(type_name).read_spec(
-            r, raw, path, i, layer_name, shape, init, is_last=(i == len(layers_raw) - 1)
-        )
+        in_shapes = tuple(input_shape if s == INPUT else layers[names_seen[s]].out_shape for s in sources)
+        body = {k: v for k, v in raw.items() if k != "inputs"}  # `inputs:` is the graph's, read here
+        extra: dict[str, Any] = {"in_shapes": in_shapes} if kind.arity != 1 else {}
+        spec = kind.read_spec(
+            r, body, path, i, layer_name, in_shapes[0], init, is_last=(i == len(layers_raw) - 1), **extra
+        ).reading(sources, in_shapes)
         units_total = sum(math.prod(ls.out_shape) for ls in layers) + math.prod(spec.out_shape)
         if units_total > MAX_UNITS:
             r.fail(
@@ -307,7 +335,8 @@ def parse_network(text: str, source: str, overrides: Sequence[str] = ()) -> Netw
                 expected=f"at most {MAX_UNITS:,}: a network small enough to explain",
             )
         layers.append(spec)
-        shape = spec.out_shape
+    _check_every_layer_used(r, layers)
+    shape = layers[-1].out_shape
 
     _check_symbol_names(r, input_names, layers)
     loss = r.string(top.get("loss", "mse"), ("loss",), tuple(LOSSES))
@@ -330,6 +359,74 @@ def parse_network(text: str, source: str, overrides: Sequence[str] = ()) -> Netw
     return NetworkSpec(
         name, title, source, input_names, input_shape, tuple(layers), loss, lr, tuple(data), seed, description
     )
+
+
+INPUT = "input"  # in a layer's `inputs:`, the network's input
+
+
+def _read_layer_inputs(
+    r: Reader,
+    raw: dict,
+    path: tuple,
+    type_name: str,
+    arity: int | None,
+    earlier: Sequence[LayerSpec],
+    names_seen: Mapping[str, int],
+) -> tuple[str, ...]:
+    """The names of the layers a layer reads: its `inputs:` (earlier layers, or `input`), else the layer above.
+
+    Only earlier layers may be named, so the file's order is an order in which the graph can be computed."""
+    above = earlier[-1].name if earlier else INPUT
+    if "inputs" not in raw:
+        if arity is None or arity > 1:
+            want = "two or more" if arity is None else f"{arity}"
+            r.fail(path, f"a {type_name} layer needs {want} inputs", expected=f"inputs: [{above}, ...] naming them")
+        return (above,)
+    ipath = path + ("inputs",)
+    value = raw["inputs"]
+    if isinstance(value, str):
+        value = [value]
+        where = [ipath]
+    elif isinstance(value, list) and value:
+        where = [ipath + (k,) for k in range(len(value))]
+    else:
+        r.fail(ipath, f"found {describe(value)}", expected="a list of earlier layers' names, or input")
+    names: list[str] = []
+    for name, at in zip(value, where):
+        if not isinstance(name, str):
+            r.fail(at, f"found {describe(name)}", expected="the name of an earlier layer, or input")
+        if name == INPUT and INPUT in names_seen:
+            r.fail(at, "'input' names both the network's input and a layer", expected="another name for that layer")
+        if name != INPUT and name not in names_seen:
+            close = _close_matches(name, [INPUT, *names_seen], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            r.fail(
+                at,
+                f"{name!r} is not an earlier layer{hint}",
+                expected="the name of a layer above this one, or input (the file's order is the order of computing)",
+            )
+        if name in names:
+            r.fail(at, f"{name!r} is named twice", expected="each input once")
+        names.append(name)
+    count = len(names)
+    if arity is None and count < 2:
+        r.fail(ipath, f"a {type_name} layer needs two or more inputs, found {count}", expected="two or more names")
+    if arity is not None and count != arity:
+        want = "one input" if arity == 1 else f"{arity} inputs"
+        r.fail(ipath, f"a {type_name} layer takes {want}, found {count}", expected=f"{arity} name(s)")
+    return tuple(names)
+
+
+def _check_every_layer_used(r: Reader, layers: Sequence[LayerSpec]) -> None:
+    """Every layer but the last feeds a later one: the last is the network's output."""
+    used = {name for ls in layers for name in ls.inputs}
+    for ls in layers[:-1]:
+        if ls.name not in used:
+            r.fail(
+                ("layers", ls.index),
+                f"the output of layer {ls.name!r} is used by no later layer",
+                expected="every layer but the last named in a later layer's inputs (the last layer is the output)",
+            )
 
 
 def _read_inputs(r: Reader, raw: Any) -> tuple[tuple[str, ...], tuple[int, ...]]:

@@ -229,6 +229,8 @@ class StepEnd:
     gradients: dict[str, np.ndarray] | None = None
     parameters: dict[str, np.ndarray] | None = None
     departures: int = 0  # values that --rule slide made depart from the true gradient
+    masks: dict[str, tuple[np.ndarray, ...]] | None = None  # dropout: per layer, the mask of each sample
+    statistics: dict[str, dict[str, np.ndarray]] | None = None  # batchnorm: per layer, the batch's mean, variance
 
 
 class Drift(Record):

@@ -160,12 +160,14 @@ def analyse(text: str, source: str, vary: Sequence[str] = DEFAULT_VARY, decimals
 def _parameter_groups(doc: Document, spec: NetworkSpec, lines: list[str], decimals: int | None) -> Iterator[Group]:
     import numpy as np
 
+    from .layers import parameter_key
+
     init = doc.data.get("init") if isinstance(doc.data.get("init"), dict) else {}
     init_decimals = init.get("decimals", 2) if isinstance(init.get("decimals", 2), int) else 2
     for ls in spec.layers:
         raw = doc.data["layers"][ls.index]
         for pname, param in ls.params.items():
-            key = "bias" if pname == "bias" else ("kernel" if ls.type == "conv2d" else "weight")
+            key = parameter_key(ls.type, pname)
             path = ("layers", ls.index, key)
             label = f"layers[{ls.index}].{key}"
             node = raw.get(key)
@@ -423,23 +425,19 @@ def check(spec: NetworkSpec, distinct_inputs: bool) -> str:
     (-0.99, 0.99); and different inputs for different samples when the source has them."""
     import numpy as np
 
-    from .engine import build_layers
+    from .engine import forward_pass
+    from .errors import NumericalError
 
-    layers = build_layers(spec)
-    params = {ls.name: {p: param.value for p, param in ls.params.items()} for ls in spec.layers}
-    for n, sample in enumerate(spec.data, 1):
-        x = sample.input
-        try:
-            with np.errstate(over="raise", invalid="raise", divide="raise"):
-                for layer in layers:
-                    e = layer.pre_activation(params[layer.name], x)
-                    x = layer.activate(e) if layer.has_activation else e
-                    problem = _saturated(layer.spec.activation, x)
-                    if problem:
-                        return f"sample {n}: {layer.name}'s output {problem}"
-        except FloatingPointError:
-            return f"sample {n}: a value overflows"
-        if not np.all(np.isfinite(x)):
+    try:
+        values = forward_pass(spec)
+    except NumericalError:
+        return "a value overflows"
+    for n, vals in enumerate(values, 1):
+        for v, ls in zip(vals, spec.layers):
+            problem = _saturated(ls.activation, v.y)
+            if problem:
+                return f"sample {n}: {ls.name}'s output {problem}"
+        if not np.all(np.isfinite(vals[-1].y)):
             return f"sample {n}: a value is not finite"
     if distinct_inputs:
         inputs = [s.input.tobytes() for s in spec.data]

@@ -17,6 +17,7 @@ LAYER_TYPES: dict[str, str] = {
     "avgpool": "bpexplain.layers.pool:AvgPool",
     "flatten": "bpexplain.layers.flatten:Flatten",
     "activation": "bpexplain.layers.activation:ActivationLayer",
+    "add": "bpexplain.layers.add:AddLayer",
 }
 
 
@@ -25,6 +26,12 @@ def layer_class(type_name: str) -> type[Layer]:
     module_name, class_name = LAYER_TYPES[type_name].split(":")
     cls: type[Layer] = getattr(import_module(module_name), class_name)
     return cls
+
+
+def parameter_key(type_name: str, pname: str) -> str:
+    """The key a network file writes a parameter under: its own name, unless the kind says otherwise (a
+    conv2d's `weight` is written `kernel`)."""
+    return layer_class(type_name).yaml_keys.get(pname, pname)
 
 
 def input_names(shape: tuple[int, ...], names: tuple[str, ...] = ()) -> UnitNames:
@@ -39,4 +46,4 @@ def input_names(shape: tuple[int, ...], names: tuple[str, ...] = ()) -> UnitName
     return InputNames(tuple(names) if names and names_are_symbols(names) else None)
 
 
-__all__ = ["LAYER_TYPES", "Layer", "input_names", "layer_class"]
+__all__ = ["LAYER_TYPES", "Layer", "input_names", "layer_class", "parameter_key"]

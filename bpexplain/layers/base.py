@@ -44,20 +44,37 @@ class EquationContext:
         return Sym("E", superscript=f"({self.sample})" if self.sample is not None else "")
 
 
+class StepKey:
+    """What a layer's forward may depend on besides its inputs: the file's seed, the step and the sample (1-based,
+    as in the data), and whether the network is training (dropout draws its mask from these, and only then)."""
+
+    __slots__ = ("seed", "step", "sample", "training")
+
+    def __init__(self, seed: int, step: int, sample: int, training: bool) -> None:
+        self.seed = seed
+        self.step = step
+        self.sample = sample
+        self.training = training
+
+
 @dataclass
 class LayerValues:
     """The numbers of one layer in one step (one sample); filled in by the engine as it goes."""
 
-    x: np.ndarray
+    x: np.ndarray  # the first (for most kinds, the only) input
     e: np.ndarray
     y: np.ndarray
     params: dict[str, np.ndarray]  # before the step
+    xs: tuple[np.ndarray, ...] = ()  # every input, in the order of the layer's `inputs:`
+    state: dict[str, Any] = field(default_factory=dict)  # what a kind's forward keeps (a mask, batch statistics)
+    batch: list[LayerValues] | None = None  # a batch-coupled kind: this layer's values of every sample of the step
     prop_params: dict[str, np.ndarray] | None = None  # the weights the error went back through
     d_out: np.ndarray | None = None  # ∂E/∂y: the lecture's δ, as propagated under the chosen rule
     deriv: np.ndarray | None = None  # dh/de for an elementwise activation
     d_pre: np.ndarray | None = None  # ∂E/∂e
     grads: dict[str, np.ndarray] = field(default_factory=dict)
-    d_in: np.ndarray | None = None  # ∂E/∂(this layer's input), as propagated under the chosen rule
+    d_in: np.ndarray | None = None  # ∂E/∂(this layer's first input), as propagated under the chosen rule
+    d_ins: tuple[np.ndarray | None, ...] = ()  # ∂E/∂(each input): None for the network's input
     exact: LayerValues | None = None  # the exact chain rule's numbers, kept under --rule slide
 
 
@@ -112,6 +129,10 @@ class Layer(ABC):
     type_name: ClassVar[str]
     has_activation: bool = True  # False for pooling and flatten (and a conv2d without an activation)
     numbers_units: ClassVar[bool] = True  # dense and flatten units are numbered neurons; feature maps are not
+    arity: ClassVar[int | None] = 1  # how many inputs it reads; None: two or more (add, concat)
+    batch_coupled: ClassVar[bool] = False  # its forward needs every sample of the batch (batchnorm)
+    keeps_state: ClassVar[bool] = False  # its forward keeps more than e and y (a mask): not on the summary path
+    yaml_keys: ClassVar[dict[str, str]] = {}  # a parameter written under another key in the file ({"weight": "kernel"})
 
     def __init__(self, spec: LayerSpec, inputs: UnitNames, first_unit: int, is_output: bool, loss: Loss) -> None:
         self.spec = spec
@@ -126,6 +147,11 @@ class Layer(ABC):
         self._symbols: dict[Any, Any] = {}  # the layer's own symbols (e_n, h_n, w_mn, ...), each made once
         self._factor_cache: tuple[Any, ...] = ()
         self._input_cache: tuple[Any, ...] = ()
+        self.sources: tuple[UnitNames, ...] = (inputs,)  # how each input is written (see `connect`)
+
+    def connect(self, sources: tuple[UnitNames, ...]) -> None:
+        """The names of every input, when the layer reads more than the one it was made with."""
+        self.sources = sources
 
     # ---- reading YAML ------------------------------------------------------------------------
 
@@ -248,6 +274,31 @@ class Layer(ABC):
 
     def activate(self, e: np.ndarray) -> np.ndarray:
         return self.activation.value(e)
+
+    # The graph's view of the numerics: every input at once. A kind of one input needs none of these; a kind of
+    # several inputs, or one that keeps state, overrides them.
+
+    def forward_values(
+        self, params: Mapping[str, np.ndarray], xs: tuple[np.ndarray, ...], key: StepKey
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """(e, the state it keeps) from every input."""
+        return self.pre_activation(params, xs[0]), {}
+
+    def forward_batch(
+        self, params: Mapping[str, np.ndarray], batch: list[tuple[np.ndarray, ...]], keys: list[StepKey]
+    ) -> list[tuple[np.ndarray, dict[str, Any]]]:
+        """A batch-coupled kind: (e, state) of every sample, from every sample's inputs."""
+        return [self.forward_values(params, xs, key) for xs, key in zip(batch, keys)]
+
+    def input_gradients(
+        self, params: Mapping[str, np.ndarray], v: LayerValues, d_pre: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
+        """∂E/∂(each input) from ∂E/∂e (a batch-coupled kind reads the other samples through `v.batch`)."""
+        return (self.input_gradient(params, v.x, d_pre),)
+
+    def parameter_gradients(self, v: LayerValues) -> dict[str, np.ndarray]:
+        assert v.d_pre is not None
+        return self.param_gradients(v.x, v.d_pre)
 
     def sides(self, v: LayerValues) -> bytes:
         """Which side of each point where the layer is not differentiable its values are on (b"" where it has
@@ -440,8 +491,9 @@ class Layer(ABC):
             symbol = self.error_symbol(i, ctx) if textbook else self.dpre_symbol(i, ctx)
             yield Equation.of("error", symbol, rhs, _flat(v.d_pre, i))
 
-    def propagation_terms(self, v: LayerValues, ctx: EquationContext) -> list[Expr]:
-        """The bound ∂E/∂(input unit) for every input unit: the δ equations of the layer below."""
+    def propagation_terms(self, v: LayerValues, ctx: EquationContext, slot: int = 0) -> list[Expr]:
+        """The bound ∂E/∂(input unit) for every unit of input `slot`: its share of the δ equations of the layer
+        that input comes from (where that layer feeds several, the engine adds the shares)."""
         n_in = int(np.prod(v.x.shape))
         return [self.propagation_rhs(v, ctx, j) for j in range(n_in)]
 
@@ -536,6 +588,7 @@ def layer_error(spec: LayerSpec, message: str, expected: str | None = None) -> B
 __all__ = [
     "Layer",
     "LayerValues",
+    "StepKey",
     "EquationContext",
     "UnitNames",
     "InputNames",

@@ -60,6 +60,7 @@ def _single(p: tuple[int, int]) -> int | list[int]:
 
 class Conv2d(MapLayer):
     type_name = "conv2d"
+    yaml_keys = {"weight": "kernel"}
 
     # ---- reading YAML ------------------------------------------------------------------------
 

@@ -262,14 +262,19 @@ NETWORK_COLUMNS = ("layer", "type", "activation", "input", "output", "parameters
 
 
 def network_rows(network: dict) -> list[tuple[str, ...]]:
-    """One row of NETWORK_COLUMNS per layer: name, type, activation, shapes, parameter shapes."""
+    """One row of NETWORK_COLUMNS per layer: name, type, activation, shapes, parameter shapes. A layer that
+    reads other than the layer above says what it reads beside its type: `add ← conv2, input`."""
     rows: list[tuple[str, ...]] = []
+    above = "input"
     for layer in network["layers"]:
         params = ", ".join(f"{p} {'×'.join(map(str, s))}" for p, s in layer["parameters"].items())
+        inputs = [str(name) for name in layer.get("inputs", [above])]
+        reads = "" if inputs == [above] else " ← " + ", ".join(inputs)
+        above = str(layer["name"])
         rows.append(
             (
                 str(layer["name"]),
-                str(layer["type"]),
+                str(layer["type"]) + reads,
                 str(layer["activation"]),
                 "×".join(map(str, layer["input_shape"])),
                 "×".join(map(str, layer["output_shape"])),

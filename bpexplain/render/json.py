@@ -43,9 +43,11 @@ class JsonParts:
     def __init__(self, precision: int = 4, max_terms: int | None = None) -> None:
         self.printer = TextPrinter(precision, max_terms)
         self.max_terms = max_terms
+        self.batch_full = False  # --batch full: a step's sample, input and target are lists, even of one
 
     def header(self, h: TraceHeader) -> dict[str, Any]:
         s = h.settings
+        self.batch_full = s.batch == "full"
         if s.round is not None:  # --round: the strings show each number as it is carried
             self.printer = TextPrinter(CARRIED, None)
         return {
@@ -69,7 +71,8 @@ class JsonParts:
         }
 
     def step_start(self, s: StepStart) -> dict[str, Any]:
-        single = len(s.samples) == 1
+        # a step of --batch full writes lists over the batch, even of one sample
+        single = len(s.samples) == 1 and not self.batch_full
         targets = [None if np.isnan(t).any() else array(t) for t in s.targets]
         return {
             "index": s.index,
@@ -119,6 +122,10 @@ class JsonParts:
             d["parameters"] = {k: array(v) for k, v in e.parameters.items()}
         if e.departures:
             d["departures"] = e.departures
+        if e.masks:
+            d["masks"] = {k: [array(m) for m in ms] for k, ms in e.masks.items()}
+        if e.statistics:
+            d["statistics"] = {k: {n: array(v) for n, v in st.items()} for k, st in e.statistics.items()}
         return d
 
     def end(self, end: TraceEnd) -> dict[str, Any]:
