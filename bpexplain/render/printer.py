@@ -66,6 +66,7 @@ class Printer:
         self._methods: dict[type, Any] = {}  # the _print_ method of each node class, found once
         self._numbers: dict[float, str] = {}  # formatted numbers: a factor recurs in many equations
         self._symbols: dict[int, tuple[Expr, str]] = {}  # printed symbols by identity: layers reuse them
+        self._indexes: dict[int, tuple[Expr, str]] = {}  # printed indices that are symbols (w_(x12),3), likewise
 
     def doprint(self, node: Expr, numbers: bool = False) -> str:
         """`node` as text. A bound tree (see `bpexplain.expr`) prints as `symbolic(node)` would, or with
@@ -252,23 +253,33 @@ class TextPrinter(Printer):
     MUL, SUB, ELLIPSIS = "·", " − ", "…"
 
     def _print_Sym(self, node: Sym, lead: bool) -> str:
-        text = node.base + ("'" if node.prime else "")
+        text = node.base + "'" if node.prime else node.base
         if node.superscript:
             text += "^" + node.superscript
-        if node.indices:
-            parts = [self._index(i) for i in node.indices]
-            sep = "" if all(len(p) == 1 or p.startswith("(") for p in parts) else ","
-            text += "_" + sep.join(parts)
-        return text
+        indices = node.indices
+        if not indices:
+            return text
+        # an index is a string (w_14) or a named unit's symbol, bracketed (w_(h1)(o1)): those recur, printed once
+        parts = [i if type(i) is str else self._index(i) for i in indices]
+        for part in parts:
+            if len(part) != 1 and part[:1] != "(":
+                return text + "_" + ",".join(parts)
+        return text + "_" + "".join(parts)
 
     def _print_Elem(self, node: Elem, lead: bool) -> str:
         text = node.base + ("'" if node.prime else "") + (("^" + node.superscript) if node.superscript else "")
         return text + "(" + ",".join(self._index(i) for i in node.indices) + ")"
 
     def _index(self, index: str | Sym) -> str:
-        if isinstance(index, Sym):
-            return "(" + index.base + "".join(str(i) for i in index.indices) + ")"
-        return index
+        if type(index) is str:
+            return index
+        entry = self._indexes.get(id(index))
+        if entry is not None and entry[0] is index:
+            return entry[1]
+        text = "(" + index.base + "".join(str(i) for i in index.indices) + ")"  # type: ignore[union-attr]
+        if len(self._indexes) < _CACHE_LIMIT:
+            self._indexes[id(index)] = (index, text)  # type: ignore[assignment]
+        return text
 
     def _print_Name(self, node: Name, lead: bool) -> str:
         return node.text
