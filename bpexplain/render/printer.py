@@ -111,18 +111,33 @@ class Printer:
         return self._leaf(node, True)
 
     def _product(self, factors: tuple[Expr, ...], lead: bool) -> str | None:
-        """A product of leaves as `_print_Mul` writes it (a product binds tighter than a sum: no brackets)."""
+        """A product of leaves as `_print_Mul` writes it (a product binds tighter than a sum: no brackets).
+
+        A bound leaf (most factors) is looked up here, as `_leaf` would, without the call."""
         out = []
+        numbers, symbols, texts = self.numbers, self._symbols, self._numbers
         for factor in factors:
-            text = self._leaf(factor, lead)
+            if type(factor) is Var:
+                if numbers:
+                    value = factor.value  # type: ignore[attr-defined]
+                    text = texts.get(value) or self.number(value)
+                    if value < 0 and not lead:
+                        text = self.paren(text)
+                else:
+                    sym = factor.sym  # type: ignore[attr-defined]
+                    entry = symbols.get(id(sym))
+                    text = entry[1] if entry is not None and entry[0] is sym else self._leaf(factor, lead)
+            else:
+                text = self._leaf(factor, lead)
             if text is None:
                 return None
             out.append(text)
             lead = False
-        return self.MUL.join(out)  # type: ignore[union-attr]
+        return self.MUL.join(out)  # type: ignore[union-attr, arg-type]
 
     def _leaf(self, node: Expr, lead: bool) -> str | None:
-        """A number or symbol as `_sub` writes it among operators: a negative number bracketed unless `lead`.
+        """A number or symbol (dh_4(e)/de and ∂E/∂e_4 among them) as `_sub` writes it among operators: a
+        negative number bracketed unless `lead`.
 
         `_sub` spells the same rules inline rather than calling this: it is the printers' hottest call."""
         kind = type(node)
@@ -133,7 +148,7 @@ class Printer:
                 return self.paren(text) if value < 0 and not lead else text
             node = node.sym  # type: ignore[attr-defined]
             kind = type(node)
-        if kind is Sym or kind is Elem:
+        if kind is Sym or kind is Elem or kind is Derivative:
             entry = self._symbols.get(id(node))
             if entry is not None and entry[0] is node:
                 return entry[1]
@@ -142,6 +157,8 @@ class Printer:
             value = node.value  # type: ignore[attr-defined]
             text = self._numbers.get(value) or self.number(value)
             return self.paren(text) if value < 0 and not lead else text
+        if kind is Partial:  # ∂E/∂e_4 written as one symbol: an atom, as `_sub` prints it
+            return self._print(node, lead)
         return None
 
     def _print(self, node: Expr, lead: bool = False) -> str:
