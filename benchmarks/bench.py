@@ -22,9 +22,12 @@ Bytecode is compiled first (`compileall`), since an installed package has it; OP
 OPENBLAS_L2_SIZE are taken out of the measured commands' environment (see the environment notes).
 - training sizes: `train --detail summary` in-process for a small, a 64-128-64-10 and a 256-512-256-10 MLP,
   per step, against a numpy loop for the same network in the same process; goal: within 1.2x.
-- formats: markdown, json and latex beside text (goal: within 2x), and text beside writing one f-string
-  line per equation (goal: within 3x), in-process for lecture, homework-cnn and a 784-100-10 MLP, and as
-  whole commands for lenet5. `--only formats` / `--only training` run these rows alone.
+- formats: markdown, json and latex beside text (goal: within 2x), and text beside the line-writing floor
+  (goal: within 3x), in-process for lecture, homework-cnn and a 784-100-10 MLP, and as whole commands for
+  lenet5. In-process the floor writes, per equation, one f-string line with the text line's fields, its
+  symbol and expression made before the clock starts and every number shown formatted as it is written;
+  as whole commands it is the engine's trace with a bare line per equation (kind and value).
+  `--only formats` / `--only training` run these rows alone.
 
 Usage: python benchmarks/bench.py [--quick] [--repeats N] [--steps N] [--only core|rich|formats|training]
 """
@@ -379,7 +382,8 @@ MLP_YAML = textwrap.dedent("""
 """) % ", ".join(f"{((k * 37) % 200 - 100) / 100:g}" for k in range(64))
 
 VIEW_TIMER = textwrap.dedent('''
-    """The text and rich formats of one trace, in-process: the events made once, then written A B A B ..."""
+    """The text and rich formats of one trace, in-process: the events made once, then written A B A B ...
+    (the CPU time of the process)."""
     import io, statistics, sys, time
 
     import bpexplain
@@ -401,9 +405,9 @@ VIEW_TIMER = textwrap.dedent('''
         f()
     for _ in range(repeats):
         for f in (text, rich):
-            start = time.perf_counter()
+            start = time.process_time()
             f()
-            times[f.__name__].append(time.perf_counter() - start)
+            times[f.__name__].append(time.process_time() - start)
     print(len([e for e in events if hasattr(e, "equations") for _ in e.equations]))
     print(statistics.median(times["text"]), statistics.median(times["rich"]))
 ''')
@@ -505,23 +509,51 @@ def mlp_yaml(sizes: Sequence[int], title: str) -> str:
 
 FORMAT_TIMER = textwrap.dedent('''
     """Each format of one trace, in-process: the events made once, then each format written into a StringIO,
-    interleaved; "lines" writes one f-string line per equation (the floor any format stands on)."""
+    interleaved. "lines" is the line-writing floor: per equation, one f-string line with the fields the text
+    line has (symbol = expression = numbers = value), the symbol and expression as strings made before the
+    clock starts (as a hand-written script has them as literals), every number shown formatted as it is
+    written (`.4g`, the numbers of the terms the text shows); no tree, no alignment.
+    Times are the process's CPU time: the shared machine's other jobs disturb it less than the wall clock."""
     import io, statistics, sys, time
 
     from bpexplain.engine import RunOptions, run
+    from bpexplain.expr import Var, Num, Add
     from bpexplain.render import fewer_collections, render_stream
+    from bpexplain.render.printer import TextPrinter
     from bpexplain.spec import load_network
     from bpexplain.trace import Block
 
     network, repeats, formats = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",")
-    events = list(run(load_network(network), RunOptions(command="train", steps=1, max_equations=0)))
+    with fewer_collections():
+        events = list(run(load_network(network), RunOptions(command="train", steps=1, max_equations=0)))
+
+    def numbers(node, out):
+        """The numbers of a bound tree's leaves, in order."""
+        if type(node) is Var or type(node) is Num:
+            out.append(node.value)
+            return out
+        for name in node.__match_args__:
+            child = getattr(node, name)
+            for c in child if type(child) is tuple else (child,):
+                if hasattr(c, "__match_args__"):
+                    numbers(c, out)
+        return out
+
+    printer = TextPrinter(4, 8)
+    fields = []  # (symbol, expression, numbers, value) of every equation, made before the clock starts
+    for ev in events:
+        if isinstance(ev, Block):
+            for eq in ev.equations:
+                bound = eq.bound
+                if type(bound) is Add and len(bound.terms) > 8:  # the terms the text shows
+                    bound = Add(bound.terms[:4] + bound.terms[-4:])
+                fields.append((printer.doprint(eq.symbol), printer.doprint(eq.bound), numbers(bound, []), eq.value))
 
     def lines(out):
         with fewer_collections():
-            for ev in events:
-                if isinstance(ev, Block):
-                    for eq in ev.equations:
-                        out.write(f"{eq.kind}: {eq.value!r}\\n")
+            for symbol, expression, values, value in fields:
+                shown = "·".join([format(v, ".4g") for v in values])
+                out.write(f"    {symbol} = {expression} = {shown} = {value:.4g}\\n")
 
     def write(fmt):
         if fmt == "lines":
@@ -534,10 +566,10 @@ FORMAT_TIMER = textwrap.dedent('''
         write(f)
     for _ in range(repeats):
         for f in formats:
-            start = time.perf_counter()
+            start = time.process_time()
             write(f)
-            times[f].append(time.perf_counter() - start)
-    print(sum(len(e.equations) for e in events if isinstance(e, Block)))
+            times[f].append(time.process_time() - start)
+    print(len(fields))
     print(" ".join(str(statistics.median(times[f])) for f in formats))
 ''')
 
@@ -558,13 +590,19 @@ LINES_COMMAND = textwrap.dedent('''
 ''')
 
 
-def format_rows(label: str, count: int, times: dict[str, float], how: str) -> list[Row]:
+# what the text rows are set beside: in-process, the line-writing floor (FORMAT_TIMER's "lines"); as whole
+# commands, the engine's trace and a bare line per equation (LINES_COMMAND)
+COMPARABLE_LINE = "an f-string line/eq, its symbol and expression ready-made, numbers formatted"
+BARE_LINE = "engine + an f-string line/eq: kind and value"
+
+
+def format_rows(label: str, count: int, times: dict[str, float], how: str, floor: str) -> list[Row]:
     text = times["text"]
     rows: list[Row] = [
         (
-            f"formats: {label}, text against writing a line per equation{how}",
+            f"formats: {label}, text{how}",
             fmt_time(text),
-            f"{fmt_time(times['lines'])} (f-string lines), {count:,} eq",
+            f"{fmt_time(times['lines'])} ({floor}), {count:,} eq",
             f"{text / times['lines']:.2f}×",
             "≤ 3× " + ("✓" if text / times["lines"] <= 3 else "✗"),
         )
@@ -603,7 +641,9 @@ def formats(repeats: int, env: dict[str, str], workdir: Path, quick: bool) -> li
             check=True,
         )
         count, times = out.stdout.split("\n", 1)
-        rows += format_rows(label, int(count), dict(zip(names, map(float, times.split()))), ", in-process")
+        rows += format_rows(
+            label, int(count), dict(zip(names, map(float, times.split()))), ", in-process", COMPARABLE_LINE
+        )
     lines_script = workdir / "lines_command.py"
     lines_script.write_text(LINES_COMMAND)
     walls: dict[str, list[float]] = {n: [] for n in names}
@@ -628,7 +668,7 @@ def formats(repeats: int, env: dict[str, str], workdir: Path, quick: bool) -> li
             walls[fmt].append(run_once(args, env)[0])
     with open(lines_out, encoding="utf-8") as f:
         count = sum(1 for _ in f)
-    rows += format_rows("lenet5", count, {n: med(walls[n]) for n in names}, ", whole command")
+    rows += format_rows("lenet5", count, {n: med(walls[n]) for n in names}, ", whole command", BARE_LINE)
     return rows
 
 

@@ -88,9 +88,11 @@ class Board:
             return
         self.mode = "stacked"
         columns = self._columns(room - fixed)
-        if columns is not None and sum(max(len(e), len(u)) for e, u in columns) < self._stacked_count(room):
-            self.mode = "columns"
-            self._wrapped = columns
+        if columns is not None:
+            count = sum(max(len(e), len(u)) for e, u in columns)
+            if count < self._stacked_count(room, count + 1):
+                self.mode = "columns"
+                self._wrapped = columns
 
     def _columns(self, avail: int) -> list[tuple[list[str], list[str]]] | None:
         we, wu = self.we, self.wu
@@ -121,7 +123,8 @@ class Board:
         self._cu = max(width(line) for lines in wrapped_u for line in lines) if wu else 0
         return list(zip(wrapped_e, wrapped_u))
 
-    def _stacked_count(self, room: int) -> int:
+    def _stacked_count(self, room: int, enough: int) -> int:
+        """The lines of the stacked layout, counted until there are `enough` (all that `prepare` asks)."""
         hang, _ = self._hang(room)
         n = 0
         for r in self.rows:
@@ -129,6 +132,8 @@ class Board:
             if r.substituted:
                 n += len(wrap_math(r.substituted, room - hang))
             n += 1 if r.value else 0
+            if n >= enough:
+                break
         return n
 
     def _hang(self, room: int) -> tuple[int, bool]:

@@ -66,6 +66,7 @@ class Printer:
         self._methods: dict[type, Any] = {}  # the _print_ method of each node class, found once
         self._numbers: dict[float, str] = {}  # formatted numbers: a factor recurs in many equations
         self._symbols: dict[int, tuple[Expr, str]] = {}  # printed symbols by identity: layers reuse them
+        self._indexes: dict[int, tuple[Expr, str]] = {}  # printed indices that are symbols (w_(x12),3), likewise
 
     def doprint(self, node: Expr, numbers: bool = False) -> str:
         """`node` as text. A bound tree (see `bpexplain.expr`) prints as `symbolic(node)` would, or with
@@ -110,18 +111,33 @@ class Printer:
         return self._leaf(node, True)
 
     def _product(self, factors: tuple[Expr, ...], lead: bool) -> str | None:
-        """A product of leaves as `_print_Mul` writes it (a product binds tighter than a sum: no brackets)."""
+        """A product of leaves as `_print_Mul` writes it (a product binds tighter than a sum: no brackets).
+
+        A bound leaf (most factors) is looked up here, as `_leaf` would, without the call."""
         out = []
+        numbers, symbols, texts = self.numbers, self._symbols, self._numbers
         for factor in factors:
-            text = self._leaf(factor, lead)
+            if type(factor) is Var:
+                if numbers:
+                    value = factor.value  # type: ignore[attr-defined]
+                    text = texts.get(value) or self.number(value)
+                    if value < 0 and not lead:
+                        text = self.paren(text)
+                else:
+                    sym = factor.sym  # type: ignore[attr-defined]
+                    entry = symbols.get(id(sym))
+                    text = entry[1] if entry is not None and entry[0] is sym else self._leaf(factor, lead)
+            else:
+                text = self._leaf(factor, lead)
             if text is None:
                 return None
             out.append(text)
             lead = False
-        return self.MUL.join(out)  # type: ignore[union-attr]
+        return self.MUL.join(out)  # type: ignore[union-attr, arg-type]
 
     def _leaf(self, node: Expr, lead: bool) -> str | None:
-        """A number or symbol as `_sub` writes it among operators: a negative number bracketed unless `lead`.
+        """A number or symbol (dh_4(e)/de and ∂E/∂e_4 among them) as `_sub` writes it among operators: a
+        negative number bracketed unless `lead`.
 
         `_sub` spells the same rules inline rather than calling this: it is the printers' hottest call."""
         kind = type(node)
@@ -132,7 +148,7 @@ class Printer:
                 return self.paren(text) if value < 0 and not lead else text
             node = node.sym  # type: ignore[attr-defined]
             kind = type(node)
-        if kind is Sym or kind is Elem:
+        if kind is Sym or kind is Elem or kind is Derivative:
             entry = self._symbols.get(id(node))
             if entry is not None and entry[0] is node:
                 return entry[1]
@@ -141,6 +157,8 @@ class Printer:
             value = node.value  # type: ignore[attr-defined]
             text = self._numbers.get(value) or self.number(value)
             return self.paren(text) if value < 0 and not lead else text
+        if kind is Partial:  # ∂E/∂e_4 written as one symbol: an atom, as `_sub` prints it
+            return self._print(node, lead)
         return None
 
     def _print(self, node: Expr, lead: bool = False) -> str:
@@ -252,23 +270,33 @@ class TextPrinter(Printer):
     MUL, SUB, ELLIPSIS = "·", " − ", "…"
 
     def _print_Sym(self, node: Sym, lead: bool) -> str:
-        text = node.base + ("'" if node.prime else "")
+        text = node.base + "'" if node.prime else node.base
         if node.superscript:
             text += "^" + node.superscript
-        if node.indices:
-            parts = [self._index(i) for i in node.indices]
-            sep = "" if all(len(p) == 1 or p.startswith("(") for p in parts) else ","
-            text += "_" + sep.join(parts)
-        return text
+        indices = node.indices
+        if not indices:
+            return text
+        # an index is a string (w_14) or a named unit's symbol, bracketed (w_(h1)(o1)): those recur, printed once
+        parts = [i if type(i) is str else self._index(i) for i in indices]
+        for part in parts:
+            if len(part) != 1 and part[:1] != "(":
+                return text + "_" + ",".join(parts)
+        return text + "_" + "".join(parts)
 
     def _print_Elem(self, node: Elem, lead: bool) -> str:
         text = node.base + ("'" if node.prime else "") + (("^" + node.superscript) if node.superscript else "")
         return text + "(" + ",".join(self._index(i) for i in node.indices) + ")"
 
     def _index(self, index: str | Sym) -> str:
-        if isinstance(index, Sym):
-            return "(" + index.base + "".join(str(i) for i in index.indices) + ")"
-        return index
+        if type(index) is str:
+            return index
+        entry = self._indexes.get(id(index))
+        if entry is not None and entry[0] is index:
+            return entry[1]
+        text = "(" + index.base + "".join(str(i) for i in index.indices) + ")"  # type: ignore[union-attr]
+        if len(self._indexes) < _CACHE_LIMIT:
+            self._indexes[id(index)] = (index, text)  # type: ignore[assignment]
+        return text
 
     def _print_Name(self, node: Name, lead: bool) -> str:
         return node.text

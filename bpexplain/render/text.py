@@ -155,18 +155,26 @@ class TextRenderer(LineRenderer):
             w_expr = max(len(c.expression) for c in cols)
             w_sub = max(len(c.substituted) for c in cols)
             w_val = max(len(c.value) for c in cols) if any(c.remark for c in cols) else 0
+            # one format a line, made once a block: the columns padded as str.ljust pads them
+            head = f"    {{:<{w_sym}}} = "
+            if w_sub:
+                row = head + f"{{:<{w_expr}}}{{}}{{:<{w_sub}}} = {{:<{w_val}}}"
+            else:
+                row = head + f"{{:<{w_expr}}} = {{:<{w_val}}}"
+            row_format = row.format
             for c in cols:
                 if c.once:  # `dh_5(e)/de = 1`: the value, said once
                     remark = ("   " + (c.remark if c.remark.startswith("≠") else f"({c.remark})")) if c.remark else ""
                     yield "    " + c.symbol.ljust(w_sym) + " = " + c.value + remark
                     continue
-                parts = [c.symbol.ljust(w_sym), " = ", c.expression.ljust(w_expr)]
                 if w_sub:
-                    parts += [" = " if c.substituted else "   ", c.substituted.ljust(w_sub)]
-                parts += [" = ", c.value.ljust(w_val)]
+                    sub = c.substituted
+                    line = row_format(c.symbol, c.expression, " = " if sub else "   ", sub, c.value)
+                else:
+                    line = row_format(c.symbol, c.expression, c.value)
                 if c.remark:
-                    parts += ["   ", c.remark if c.remark.startswith("≠") else f"({c.remark})"]
-                yield "    " + "".join(parts).rstrip()
+                    line += "   " + (c.remark if c.remark.startswith("≠") else f"({c.remark})")
+                yield line.rstrip()
             for arr in map_grids(b, self.header.network["layers"] if self.header else []):
                 yield f"    {arr.label} ="
                 for line in format_grid(arr.value, self.precision):

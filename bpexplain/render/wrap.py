@@ -92,10 +92,13 @@ def wrap_math_folded(text: str, limit: int) -> tuple[list[str], bool]:
     limit = max(limit, 1)
     narrow = _NARROW.issuperset(text)
     breaks: dict[int, tuple[int, int]] = {}  # position -> (priority, kind): kind 0 before " + ", 1 after "·"
+    depth = last = 0  # brackets open before `last`, counted piece by piece (the candidates come in order)
     for m in _CANDIDATE.finditer(text):
         kind = 0 if m.group()[0] == " " else 1
         pos = m.start() if kind == 0 else m.end()
-        depth = text.count("(", 0, pos) + text.count("[", 0, pos) - text.count(")", 0, pos) - text.count("]", 0, pos)
+        count = text.count
+        depth += count("(", last, pos) + count("[", last, pos) - count(")", last, pos) - count("]", last, pos)
+        last = pos
         breaks[pos] = (max(depth, 0) * 2 + kind, kind)
 
     def shown(start: int, end: int, kind: int) -> str:
