@@ -118,6 +118,8 @@ def test_a_line_break_inside_a_piece_and_a_line_too_wide_are_drawn_as_rich_draws
     lines = [
         [("one\ntwo", bold), (" three", None)],
         [("x" * 150, reverse)],  # wider than the picture: cropped
+        [("y" * 39, None), ("zz", Style(italic=True)), ("beyond", Style(underline=True))],  # first met beyond it
+        [("s", Style(strike=True)), ("u", Style(underline=True))],  # numbered as rich numbers them
         [("wide 漢字 " * 20, None)],
         [("<&> \"'", bold)],
         [],

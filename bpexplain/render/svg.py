@@ -13,7 +13,7 @@ trace, like the trace's own text.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from html import escape
 from math import ceil
 
@@ -29,12 +29,22 @@ PADDING_TOP, PADDING_SIDE, PADDING_BOTTOM = 40, 8, 8
 ID = "<id>"  # where the document's id goes: escaped text never holds a '<'
 
 Piece = tuple[str, Style | None]
+_END_LENGTH = format(CHAR_WIDTH * 1, "g")  # the textLength of the line's end, one character
 _END = (0, format(CHAR_WIDTH * 1, "g"), "\n</text>")  # the line's end, a text of its own: no cells, one character
+
+
+def _repr_end(style: Style | None) -> str:
+    """The end of a segment's repr: `Segment('text')` or `Segment('text', Style(bold=True))`."""
+    return ")" if style is None else f", {style!r})"
 
 
 def _g(value: float) -> str:
     """A number as rich's tags write it."""
     return format(value, "g")
+
+
+class _Broken(Exception):
+    """A piece with a line break in it: the line goes the slow way (`SvgPicture._add_slowly`)."""
 
 
 class SvgPicture:
@@ -48,98 +58,116 @@ class SvgPicture:
         self.theme = SVG_EXPORT_THEME
         self.checksum = zlib.adler32(b"")
         self.classes: dict[str, int] = {}  # a style's CSS rules -> its class number, in order of first use
-        self.styles: dict[Style | None, tuple[str, str | None]] = {}  # -> (class, background or None)
-        self.reprs: dict[Style, str] = {}
+        # a style -> the start of its <text> element, its background (None: none), the end of its segment's repr,
+        # its class number
+        self.styles: dict[Style | None, tuple[str, str | None, str, int]] = {}
         self.texts: list[str] = []  # the <text> elements
         self.backgrounds: list[str] = []  # the <rect> behind reversed text
         self.lines = 0
         self.x_of = [_g(x * CHAR_WIDTH) for x in range(width + 1)]
-        self.known: dict[str, tuple[int, str, str | None]] = {}  # by text: see `_text`
+        # a text -> its cells, its textLength, its element's content and end (None: all spaces, no element),
+        # and the start of its segment's repr
+        self.known: dict[str, tuple[int, str, str | None, str]] = {}
 
-    def add(self, pieces: Iterable[Piece]) -> None:
-        """One line of the layout: its pieces of text and their styles (empty pieces are left out)."""
-        pieces = [(text, style) for text, style in pieces if text]
-        self._checksum(pieces)
-        if any("\n" in text for text, _ in pieces):  # never from the layout: split as rich splits it
-            current: list[Piece] = []
-            for text, style in pieces:
-                *whole, rest = text.split("\n")
-                for part in whole:
-                    if part:
-                        current.append((part, style))
-                    self._line(current)
-                    current = []
-                if rest:
-                    current.append((rest, style))
-            pieces = current
-        self._line(pieces)
+    def add(self, pieces: Sequence[Piece]) -> None:
+        """One line of the layout: its pieces of text and their styles (empty pieces are left out).
 
-    def _checksum(self, pieces: list[Piece]) -> None:
-        """rich's id is the checksum of `repr` of every segment recorded: `Segment('text', Style(...))`."""
-        reprs = self.reprs
-        parts = []
-        for text, style in pieces:
-            if style is None:
-                parts.append(f"Segment({text!r})")
-            else:
-                known = reprs.get(style)
-                if known is None:
-                    known = reprs[style] = repr(style)
-                parts.append(f"Segment({text!r}, {known})")
-        parts.append("Segment('\\n')")  # the line's end
-        self.checksum = zlib.adler32("".join(parts).encode("utf-8", "ignore"), self.checksum)
-
-    def _line(self, pieces: list[Piece]) -> None:
-        """A line's elements, as `export_svg` makes them from `Segment.split_and_crop_lines`' line."""
-        known, styles = self.known, self.styles
-        entries = []
-        total = 0
-        for text, style in pieces:
-            entry = known.get(text)
-            if entry is None:
-                entry = self._text(text)
-            total += entry[0]
-            entries.append((entry, styles.get(style) or self._style(style)))
-        if total > self.width:  # cropped to the width (the layout folds long lines first)
-            entries = [
-                (self._text(text), styles.get(style) or self._style(style)) for text, style in self._cropped(pieces)
-            ]
-        elif total < self.width:
-            entries.append((self._text(" " * (self.width - total)), styles.get(None) or self._style(None)))
-        entries.append((_END, styles.get(None) or self._style(None)))  # rich writes the line's end as a text
-        y = self.lines
-        self.lines += 1
+        Each piece is looked up once: its text's cells, escaped content and repr, its style's class; the
+        line's elements are made as it is read. A line the layout never makes (a line break in a piece,
+        wider than the picture) is undone and made the slow way, as rich splits and crops it."""
+        known, styles, texts = self.known, self.styles, self.texts
+        y, marks = self.lines, (len(texts), len(self.backgrounds), len(self.classes))
         head = f'" y="{_g(y * LINE_HEIGHT + CHAR_HEIGHT)}" textLength="'
         clip = f'" clip-path="url(#{ID}-line-{y})">'
-        x_of, append = self.x_of, self.texts.append
-        x = 0
-        for (used, text_length, content), (name, background) in entries:
-            if background is not None:
-                self.backgrounds.append(
-                    f'<rect fill="{background}" x="{x_of[x]}" y="{_g(y * LINE_HEIGHT + 1.5)}" '
-                    f'width="{_g(CHAR_WIDTH * used)}" height="{_g(LINE_HEIGHT + 0.25)}" shape-rendering="crispEdges"/>'
-                )
-            if content is not None:
-                append(name + x_of[x] + head + text_length + clip + content)
-            x += used
+        x_of, append = self.x_of, texts.append
+        reprs = []
+        x, width = 0, self.width
+        try:
+            for text, style in pieces:
+                if text:
+                    entry = known.get(text) or self._text(text, True)
+                    look = styles.get(style) or self._style(style)
+                    reprs.append(entry[3] + look[2])
+                    if look[1] is not None:
+                        self._background(look[1], x, entry[0])
+                    if entry[2] is not None:
+                        append(look[0] + (x_of[x] if x <= width else "") + head + entry[1] + clip + entry[2])
+                    x += entry[0]
+        except _Broken:
+            x = width + 1
+        if x > width:  # undone (its elements and the classes it met first) and made the slow way
+            del texts[marks[0] :], self.backgrounds[marks[1] :]
+            if len(self.classes) > marks[2]:
+                self.classes = dict(list(self.classes.items())[: marks[2]])
+                self.styles = {k: v for k, v in self.styles.items() if v[3] <= marks[2]}
+            self._add_slowly(pieces)
+            return
+        reprs.append("Segment('\\n')")  # the line's end
+        self.checksum = zlib.adler32("".join(reprs).encode("utf-8", "ignore"), self.checksum)
+        self._end(head, clip)
 
-    def _text(self, text: str) -> tuple[int, str, str | None]:
-        """A text's cells, its textLength and, unless it is all spaces (no element), its escaped content."""
+    def _end(self, head: str, clip: str) -> None:
+        """The line's end: spaces to the width (no element, but their style's class is counted, as rich counts
+        it) and the line break, which rich writes as a text of its own."""
+        look = self.styles.get(None) or self._style(None)
+        self.texts.append(look[0] + self.x_of[self.width] + head + _END_LENGTH + clip + "\n</text>")
+        self.lines += 1
+
+    def _background(self, fill: str, x: int, used: int) -> None:
+        self.backgrounds.append(
+            f'<rect fill="{fill}" x="{_g(x * CHAR_WIDTH)}" y="{_g(self.lines * LINE_HEIGHT + 1.5)}" '
+            f'width="{_g(CHAR_WIDTH * used)}" height="{_g(LINE_HEIGHT + 0.25)}" shape-rendering="crispEdges"/>'
+        )
+
+    def _text(self, text: str, whole: bool = False) -> tuple[int, str, str | None, str]:
+        """What a text's element needs (see `known`); `whole`: a piece as the layout gave it, kept for next time."""
+        if whole and "\n" in text:
+            raise _Broken
         entry = (
             cells(text),
             _g(CHAR_WIDTH * len(text)),
             escape(text).replace(" ", "&#160;") + "</text>" if text.strip(" ") else None,
+            "Segment(" + repr(text),
         )
-        if len(self.known) < 1 << 16:
+        if whole and len(self.known) < 1 << 16:
             self.known[text] = entry
         return entry
 
-    def _cropped(self, pieces: list[Piece]) -> list[Piece]:
-        from rich.segment import Segment
+    def _add_slowly(self, pieces: Sequence[Piece]) -> None:
+        """A line as `export_svg` reads it from `Segment.split_and_crop_lines`: split at each line break, each
+        part cropped to the width."""
+        pieces = [(text, style) for text, style in pieces if text]
+        reprs = [self._text(text)[3] + _repr_end(style) for text, style in pieces]  # no class counted yet
+        reprs.append("Segment('\\n')")
+        self.checksum = zlib.adler32("".join(reprs).encode("utf-8", "ignore"), self.checksum)
+        lines: list[list[Piece]] = [[]]
+        for text, style in pieces:
+            first, *rest = text.split("\n")
+            if first:
+                lines[-1].append((first, style))
+            for part in rest:
+                lines.append([(part, style)] if part else [])
+        for line in lines:
+            if sum(cells(text) for text, _ in line) > self.width:
+                from rich.segment import Segment
 
-        return [(s.text, s.style) for s in Segment.adjust_line_length([Segment(*p) for p in pieces], self.width)]
+                cropped = Segment.adjust_line_length([Segment(*p) for p in line], self.width, pad=False)
+                line = [(s.text, s.style) for s in cropped]
+            y = self.lines
+            head = f'" y="{_g(y * LINE_HEIGHT + CHAR_HEIGHT)}" textLength="'
+            clip = f'" clip-path="url(#{ID}-line-{y})">'
+            x = 0
+            for text, style in line:
+                entry = self._text(text)
+                look = self.styles.get(style) or self._style(style)
+                if look[1] is not None:
+                    self._background(look[1], x, entry[0])
+                if entry[2] is not None:
+                    self.texts.append(look[0] + self.x_of[x] + head + entry[1] + clip + entry[2])
+                x += entry[0]
+            self._end(head, clip)
 
-    def _style(self, style: Style | None) -> tuple[str, str | None]:
+    def _style(self, style: Style | None) -> tuple[str, str | None, str, int]:
         """The class of a style (CSS rules numbered as first met) and its background, as `export_svg` has them."""
         theme = self.theme
         s = style or Style()
@@ -170,7 +198,9 @@ class SvgPicture:
             background = theme.foreground_color.hex if s.color is None else s.color.get_truecolor(theme).hex
         elif s.bgcolor is not None and not s.bgcolor.is_default:
             background = s.bgcolor.get_truecolor(theme).hex
-        entry = self.styles[style] = (f'<text class="{ID}-r{self.classes[css]}" x="', background)
+        end = _repr_end(style)
+        number = self.classes[css]
+        entry = self.styles[style] = (f'<text class="{ID}-r{number}" x="', background, end, number)
         return entry
 
     def document(self) -> str:
@@ -225,7 +255,7 @@ class SvgPicture:
         )
 
 
-def picture(lines: Iterable[Iterable[Piece]], width: int, title: str) -> str:
+def picture(lines: Iterable[Sequence[Piece]], width: int, title: str) -> str:
     """The SVG document of these lines."""
     svg = SvgPicture(width, title)
     for line in lines:
