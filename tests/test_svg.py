@@ -149,3 +149,18 @@ def test_svg_streams_no_rich_console(monkeypatch: pytest.MonkeyPatch) -> None:
     out = io.StringIO()
     render_stream(run(load_network("xor"), RunOptions(command="forward")), "svg", out)
     assert out.getvalue().startswith("<svg")
+
+
+def test_a_picture_of_more_lines_than_are_written_at_a_time_is_rich_s() -> None:
+    from rich.segment import Segment
+
+    from bpexplain.render.svg import CHUNK
+
+    reverse = Style(reverse=True, color="green")
+    lines = [[(f"{n}", reverse), (" x", None)] for n in range(2 * CHUNK + 7)]  # clip paths, rects, texts: 3 parts
+    picture = SvgPicture(12, "long")
+    console = Console(record=True, file=io.StringIO(), width=12, force_terminal=True, color_system="truecolor")
+    for line in lines:
+        picture.add(line)
+    console.print(_Segments([Segment(t, s) for line in lines for t, s in line + [("\n", None)]]), crop=False)
+    assert picture.document() == console.export_svg(title="long")

@@ -35,7 +35,7 @@ class SvgRenderer:
             for _, pieces in _fitted(lines.make(self.width, False), self.width):
                 picture.add(pieces)
         picture.title = self.title or "bpexplain"
-        out.write(picture.document())
+        picture.write(out)
 
 
 def _titled(events: Iterable[Event], renderer: SvgRenderer) -> Iterable[Event]:

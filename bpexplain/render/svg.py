@@ -12,10 +12,12 @@ trace, like the trace's own text.
 
 from __future__ import annotations
 
+import io
 import zlib
 from collections.abc import Iterable, Sequence
 from html import escape
 from math import ceil
+from typing import TextIO
 
 from rich.style import Style
 
@@ -27,6 +29,7 @@ LINE_HEIGHT = CHAR_HEIGHT * 1.22
 MARGIN = 1
 PADDING_TOP, PADDING_SIDE, PADDING_BOTTOM = 40, 8, 8
 ID = "<id>"  # where the document's id goes: escaped text never holds a '<'
+CHUNK = 4096  # elements joined and written at a time
 
 Piece = tuple[str, Style | None]
 _END_LENGTH = format(CHAR_WIDTH * 1, "g")  # the textLength of the line's end, one character
@@ -205,17 +208,17 @@ class SvgPicture:
 
     def document(self) -> str:
         """The whole SVG document."""
+        out = io.StringIO()
+        self.write(out)
+        return out.getvalue()
+
+    def write(self, out: TextIO) -> None:
+        """The whole SVG document, into `out` in parts: the elements are joined a few thousand at a time, so
+        that the picture is held once (as its elements), not again as one string."""
         from rich.console import CONSOLE_SVG_FORMAT
 
         uid = "terminal-" + str(zlib.adler32(self.title.encode("utf-8", "ignore"), self.checksum))
         last = max(self.lines - 1, 0)  # rich's `y`: the last line's number
-        clip_rect = f'width="{_g(CHAR_WIDTH * self.width)}" height="{_g(LINE_HEIGHT + 0.25)}"/>'
-        lines = "\n".join(
-            f'<clipPath id="{uid}-line-{n}">\n    <rect x="0" y="{_g(n * LINE_HEIGHT + 1.5)}" {clip_rect}\n'
-            "            </clipPath>"
-            for n in range(last)  # as rich has it: every line's but the last
-        )
-        styles = "\n".join(f".{uid}-r{n} {{ {css} }}" for css, n in self.classes.items())
         terminal_width = ceil(self.width * CHAR_WIDTH + 2 * PADDING_SIDE)
         terminal_height = (last + 1) * LINE_HEIGHT + PADDING_TOP + PADDING_BOTTOM
         chrome = (
@@ -236,7 +239,7 @@ class SvgPicture:
             <circle cx="44" cy="0" r="7" fill="#28c840"/>
             </g>
         """
-        return CONSOLE_SVG_FORMAT.format(
+        frame = CONSOLE_SVG_FORMAT.format(
             unique_id=uid,
             char_width=CHAR_WIDTH,
             char_height=CHAR_HEIGHT,
@@ -247,12 +250,33 @@ class SvgPicture:
             height=terminal_height + 2 * MARGIN,
             terminal_x=MARGIN + PADDING_SIDE,
             terminal_y=MARGIN + PADDING_TOP,
-            styles=styles,
+            styles="\n".join(f".{uid}-r{n} {{ {css} }}" for css, n in self.classes.items()),
             chrome=chrome,
-            backgrounds="".join(self.backgrounds).replace(ID, uid),
-            matrix="".join(self.texts).replace(ID, uid),
-            lines=lines,
+            lines="\0lines\0",
+            backgrounds="\0backgrounds\0",
+            matrix="\0matrix\0",
         )
+        top, rest = frame.split("\0lines\0")
+        middle, rest = rest.split("\0backgrounds\0")
+        between, bottom = rest.split("\0matrix\0")
+        out.write(top)
+        clip_rect = f'width="{_g(CHAR_WIDTH * self.width)}" height="{_g(LINE_HEIGHT + 0.25)}"/>'
+        for first in range(0, last, CHUNK):  # a clip path for every line but the last, as rich has it
+            out.write(
+                ("\n" if first else "")
+                + "\n".join(
+                    f'<clipPath id="{uid}-line-{n}">\n    <rect x="0" y="{_g(n * LINE_HEIGHT + 1.5)}" {clip_rect}\n'
+                    "            </clipPath>"
+                    for n in range(first, min(first + CHUNK, last))
+                )
+            )
+        out.write(middle)
+        for first in range(0, len(self.backgrounds), CHUNK):
+            out.write("".join(self.backgrounds[first : first + CHUNK]).replace(ID, uid))
+        out.write(between)
+        for first in range(0, len(self.texts), CHUNK):
+            out.write("".join(self.texts[first : first + CHUNK]).replace(ID, uid))
+        out.write(bottom)
 
 
 def picture(lines: Iterable[Sequence[Piece]], width: int, title: str) -> str:
