@@ -24,7 +24,9 @@ OPENBLAS_L2_SIZE are taken out of the measured commands' environment (see the en
   per step, against a numpy loop for the same network in the same process; goal: within 1.2x.
 - formats: markdown, json and latex beside text (goal: within 2x), and text beside writing one f-string
   line per equation (goal: within 3x), in-process for lecture, homework-cnn and a 784-100-10 MLP, and as
-  whole commands for lenet5. `--only formats` / `--only training` run these rows alone.
+  whole commands for lenet5; svg (one piece, held whole) in-process only, beside text and beside the
+  terminal view's coloured layout it is drawn from (the lines made, written nowhere). `--only formats` /
+  `--only training` run these rows alone.
 
 Usage: python benchmarks/bench.py [--quick] [--repeats N] [--steps N] [--only core|rich|formats|training]
 """
@@ -485,6 +487,7 @@ def view(repeats: int, env: dict[str, str], workdir: Path) -> list[Row]:
 # ---- every format against text, and text against writing a line per equation ---------------------
 
 FORMAT_NAMES = ("text", "markdown", "json", "latex")
+HELD_WHOLE = ("svg",)  # in-process only: a whole lenet5 picture would be some hundreds of MB held at once
 
 
 def mlp_yaml(sizes: Sequence[int], title: str) -> str:
@@ -526,6 +529,13 @@ FORMAT_TIMER = textwrap.dedent('''
     def write(fmt):
         if fmt == "lines":
             lines(io.StringIO())
+        elif fmt == "layout":  # the terminal view's coloured lines, written nowhere: what the svg format draws
+            from bpexplain.render.rich import trace_renderables
+
+            with fewer_collections():
+                for part in trace_renderables(events):
+                    for _ in part.make(120, False):
+                        pass
         else:
             render_stream(events, fmt, io.StringIO())
 
@@ -569,7 +579,7 @@ def format_rows(label: str, count: int, times: dict[str, float], how: str) -> li
             "≤ 3× " + ("✓" if text / times["lines"] <= 3 else "✗"),
         )
     ]
-    for fmt in FORMAT_NAMES[1:]:
+    for fmt in [f for f in FORMAT_NAMES[1:] + HELD_WHOLE if f in times]:
         ratio = times[fmt] / text
         rows.append(
             (
@@ -578,6 +588,16 @@ def format_rows(label: str, count: int, times: dict[str, float], how: str) -> li
                 f"{fmt_time(text)} (text)",
                 f"{ratio:.2f}×",
                 "≤ 2× " + ("✓" if ratio <= 2 else "✗"),
+            )
+        )
+    if "layout" in times and "svg" in times:
+        rows.append(
+            (
+                f"formats: {label}, svg beside the layout it draws{how}",
+                fmt_time(times["svg"]),
+                f"{fmt_time(times['layout'])} (the coloured layout alone)",
+                f"{times['svg'] / times['layout']:.2f}×",
+                "",
             )
         )
     return rows
@@ -592,10 +612,11 @@ def formats(repeats: int, env: dict[str, str], workdir: Path, quick: bool) -> li
     timer = workdir / "format_timer.py"
     timer.write_text(FORMAT_TIMER)
     names = ("lines",) + FORMAT_NAMES
+    in_process = names + HELD_WHOLE + ("layout",)
     rows: list[Row] = []
     for network, label in (("lecture", "lecture"), ("homework-cnn", "homework-cnn"), (str(mlp), "784-100-10 MLP")):
         out = subprocess.run(
-            [PY, str(timer), network, str(repeats), ",".join(names)],
+            [PY, str(timer), network, str(repeats), ",".join(in_process)],
             capture_output=True,
             text=True,
             env=env,
@@ -603,7 +624,7 @@ def formats(repeats: int, env: dict[str, str], workdir: Path, quick: bool) -> li
             check=True,
         )
         count, times = out.stdout.split("\n", 1)
-        rows += format_rows(label, int(count), dict(zip(names, map(float, times.split()))), ", in-process")
+        rows += format_rows(label, int(count), dict(zip(in_process, map(float, times.split()))), ", in-process")
     lines_script = workdir / "lines_command.py"
     lines_script.write_text(LINES_COMMAND)
     walls: dict[str, list[float]] = {n: [] for n in names}
