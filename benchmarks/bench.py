@@ -27,7 +27,8 @@ OPENBLAS_L2_SIZE are taken out of the measured commands' environment (see the en
   lenet5. In-process the floor writes, per equation, one f-string line with the text line's fields, its
   symbol and expression made before the clock starts and every number shown formatted as it is written;
   as whole commands it is the engine's trace with a bare line per equation (kind and value).
-  `--only formats` / `--only training` run these rows alone.
+  svg (one piece, held whole) in-process only, beside text and beside the terminal view's coloured layout it is
+  drawn from (the lines made, written nowhere). `--only formats` / `--only training` run these rows alone.
 
 Usage: python benchmarks/bench.py [--quick] [--repeats N] [--steps N] [--only core|rich|formats|training]
 """
@@ -489,6 +490,7 @@ def view(repeats: int, env: dict[str, str], workdir: Path) -> list[Row]:
 # ---- every format against text, and text against writing a line per equation ---------------------
 
 FORMAT_NAMES = ("text", "markdown", "json", "latex")
+HELD_WHOLE = ("svg",)  # in-process only: a whole lenet5 picture would be some hundreds of MB held at once
 
 
 def mlp_yaml(sizes: Sequence[int], title: str) -> str:
@@ -558,6 +560,13 @@ FORMAT_TIMER = textwrap.dedent('''
     def write(fmt):
         if fmt == "lines":
             lines(io.StringIO())
+        elif fmt == "layout":  # the terminal view's coloured lines, written nowhere: what the svg format draws
+            from bpexplain.render.rich import trace_renderables
+
+            with fewer_collections():
+                for part in trace_renderables(events):
+                    for _ in part.make(120, False):
+                        pass
         else:
             render_stream(events, fmt, io.StringIO())
 
@@ -607,7 +616,7 @@ def format_rows(label: str, count: int, times: dict[str, float], how: str, floor
             "≤ 3× " + ("✓" if text / times["lines"] <= 3 else "✗"),
         )
     ]
-    for fmt in FORMAT_NAMES[1:]:
+    for fmt in [f for f in FORMAT_NAMES[1:] + HELD_WHOLE if f in times]:
         ratio = times[fmt] / text
         rows.append(
             (
@@ -616,6 +625,16 @@ def format_rows(label: str, count: int, times: dict[str, float], how: str, floor
                 f"{fmt_time(text)} (text)",
                 f"{ratio:.2f}×",
                 "≤ 2× " + ("✓" if ratio <= 2 else "✗"),
+            )
+        )
+    if "layout" in times and "svg" in times:
+        rows.append(
+            (
+                f"formats: {label}, svg beside the layout it draws{how}",
+                fmt_time(times["svg"]),
+                f"{fmt_time(times['layout'])} (the coloured layout alone)",
+                f"{times['svg'] / times['layout']:.2f}×",
+                "",
             )
         )
     return rows
@@ -630,10 +649,11 @@ def formats(repeats: int, env: dict[str, str], workdir: Path, quick: bool) -> li
     timer = workdir / "format_timer.py"
     timer.write_text(FORMAT_TIMER)
     names = ("lines",) + FORMAT_NAMES
+    in_process = names + HELD_WHOLE + ("layout",)
     rows: list[Row] = []
     for network, label in (("lecture", "lecture"), ("homework-cnn", "homework-cnn"), (str(mlp), "784-100-10 MLP")):
         out = subprocess.run(
-            [PY, str(timer), network, str(repeats), ",".join(names)],
+            [PY, str(timer), network, str(repeats), ",".join(in_process)],
             capture_output=True,
             text=True,
             env=env,
@@ -642,7 +662,7 @@ def formats(repeats: int, env: dict[str, str], workdir: Path, quick: bool) -> li
         )
         count, times = out.stdout.split("\n", 1)
         rows += format_rows(
-            label, int(count), dict(zip(names, map(float, times.split()))), ", in-process", COMPARABLE_LINE
+            label, int(count), dict(zip(in_process, map(float, times.split()))), ", in-process", COMPARABLE_LINE
         )
     lines_script = workdir / "lines_command.py"
     lines_script.write_text(LINES_COMMAND)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..expr import Neg, Num
 from ..trace import Block, Equation, StepEnd, StepStart, TraceEnd, TraceHeader
 from .common import (
     PREDICTIONS_TITLE,
@@ -22,6 +23,7 @@ from .common import (
     map_grids,
     network_rows,
     prediction_rows,
+    said_once,
     summary_cells,
     summary_loss_cells,
     summary_note,
@@ -205,19 +207,36 @@ class LatexRenderer(LineRenderer):
                 yield from self.array_lines(arr.label, arr.value)
 
     def equation(self, eq: Equation) -> str:
-        """symbol &= expression = substituted = value, broken before each `=` when too long."""
-        c = equation_columns(eq, self.printer)
-        parts = [c.value] if c.once else [c.expression] + ([c.substituted] if c.substituted else []) + [c.value]
-        remark = ""
+        """symbol &= expression = substituted = value, broken before each `=` when too long.
+
+        Too long is judged on the plain text's width (as the text format would write the equation), which
+        `LatexPrinter.measured` gives beside the LaTeX: each equation is printed once."""
+        p = self.printer
+        symbol, symbol_width = p.measured(eq.symbol)
+        expression, expression_width = p.measured(eq.bound)
+        substituted, substituted_width = p.measured(eq.bound, numbers=True)
+        value, value_width = p.measured_number(eq.value)
+        if substituted in (expression, value):
+            substituted = ""
+        if said_once(eq, expression, substituted, value):
+            parts = [value]
+        else:
+            parts = [expression] + ([substituted] if substituted else []) + [value]
+        remark, remark_width = "", 0
         if eq.exact is not None:
-            remark = r" \quad \left(\neq " + self.printer.number(eq.exact) + r"\text{ by the exact chain rule}\right)"
+            exact, exact_width = p.measured_number(eq.exact)
+            remark = r" \quad \left(\neq " + exact + r"\text{ by the exact chain rule}\right)"
+            remark_width = len(_EXACT_REMARK) + exact_width
         elif eq.note:
             remark = r" \quad \text{(" + self.prose(eq.note) + ")}"
-        t = equation_columns(eq, self.measure)
-        width = len(t.symbol) + len(t.expression) + len(t.substituted) + len(t.value) + len(t.remark) + 9
-        if width <= LONG:
-            return f"{c.symbol} &= " + " = ".join(parts) + remark
-        return f"{c.symbol} &= " + r" \\ &= ".join(wrap_sum(part) for part in parts) + remark
+            remark_width = len(eq.note)
+        fits = _fits(eq, symbol_width + remark_width, expression_width, substituted_width, value_width)
+        if fits is None:  # the widths leave it open (two columns might be the same text): the text itself
+            t = equation_columns(eq, self.measure)
+            fits = len(t.symbol) + len(t.expression) + len(t.substituted) + len(t.value) + len(t.remark) + 9 <= LONG
+        if fits:
+            return f"{symbol} &= " + " = ".join(parts) + remark
+        return f"{symbol} &= " + r" \\ &= ".join(wrap_sum(part) for part in parts) + remark
 
     def step_end_lines(self, e: StepEnd) -> Iterator[str]:
         assert self.header is not None
@@ -302,6 +321,26 @@ class LatexRenderer(LineRenderer):
             yield r"\end{tabular}"
 
 
+_EXACT_REMARK = "≠  by the exact chain rule"  # the text's remark (`equation_columns`), less its number
+
+
+def _fits(eq: Equation, fixed: int, expression: int, substituted: int, value: int) -> bool | None:
+    """Whether the equation's plain text (`equation_columns` of `TextPrinter`) is at most LONG characters,
+    from its columns' widths alone; None when that depends on which columns are the same text.
+
+    The text drops its substituted column when it reads as the expression or the value, and says an
+    equation once (`said_once`) when, besides, the expression reads as the value or is a bare number;
+    texts of different lengths are different texts, so only columns of equal length leave it open."""
+    widths = {fixed + expression + substituted + value}
+    if substituted in (expression, value):
+        widths.add(fixed + expression + value)
+        bound = eq.bound.operand if type(eq.bound) is Neg else eq.bound  # type: ignore[attr-defined]
+        if expression == value or type(bound) is Num:
+            widths.add(fixed + 2 * value)
+    fits = {width + 9 <= LONG for width in widths}
+    return fits.pop() if len(fits) == 1 else None
+
+
 def _names_pattern(network: dict) -> re.Pattern[str] | None:
     """The layer names that prose would not show as written (an underscore, a bracket), longest first."""
     names = sorted({str(layer["name"]) for layer in network["layers"]}, key=len, reverse=True)
@@ -338,7 +377,7 @@ def visible_length(latex: str) -> int:
 
 def wrap_sum(latex: str, width: int = LONG) -> str:
     """A long sum broken after a top-level + or − onto continuation lines of an align* environment."""
-    if visible_length(latex) <= width:
+    if len(latex) <= width or visible_length(latex) <= width:  # never wider than its characters
         return latex
     pieces, depth, start = [], 0, 0
     for m in _SCAN.finditer(latex):
@@ -354,7 +393,7 @@ def wrap_sum(latex: str, width: int = LONG) -> str:
     pieces.append(latex[start:])
     lines, current = [], ""
     for piece in pieces:
-        if current and visible_length(current + piece) > width:
+        if current and len(current) + len(piece) > width and visible_length(current + piece) > width:
             lines.append(current)
             current = piece
         else:

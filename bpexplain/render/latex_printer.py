@@ -6,6 +6,10 @@ formatted by `render.numbers.format_number` (only re-spelled: `1.5e-7` becomes `
 The output is math-mode LaTeX that both amsmath and KaTeX (GitHub, Jupyter) accept; the commands it
 may emit are listed in `COMMANDS`, which the tests use to check every equation.
 
+`LatexPrinter.measured` prints a node once and gives, with its LaTeX, the length of the plain text
+`TextPrinter` writes for the same node: the LaTeX format breaks an equation by that length, and this
+way it need not print the equation a second time (see `measured`).
+
 `latex_text` turns the trace's plain-text prose (conventions, notes, titles) into text-mode LaTeX
 that pdflatex compiles without Unicode fonts.
 """
@@ -14,8 +18,17 @@ from __future__ import annotations
 
 import re
 
-from ..expr import Add, Call, Derivative, Div, Mul, Name, Neg, Partial, Pow, Sub, Sym
-from .printer import PRECEDENCE_ADD, PRECEDENCE_MUL, PRECEDENCE_POW, Printer
+from ..expr import Add, Call, Derivative, Div, Elem, Expr, Func, Mul, Name, Neg, Num, Partial, Pow, Sub, Sym, Var
+from .numbers import format_number
+from .printer import (
+    _PRECEDENCE,
+    PRECEDENCE_ADD,
+    PRECEDENCE_ATOM,
+    PRECEDENCE_MUL,
+    PRECEDENCE_POW,
+    Printer,
+    TextPrinter,
+)
 
 # Unicode letters used in symbols, and their LaTeX commands
 GREEK = {
@@ -90,6 +103,12 @@ class LatexPrinter(Printer):
     """Math-mode LaTeX: e_{4} = w_{14} \\cdot y_{1} + w_{24} \\cdot y_{2}, \\sigma\\left(0.39\\right)."""
 
     MUL, SUB, ELLIPSIS = r" \cdot ", " - ", r"\cdots"  # the fast path's operators (see `Printer`)
+
+    def __init__(self, precision: int = 4, max_terms: int | None = None) -> None:
+        super().__init__(precision, max_terms)
+        self.text: TextPrinter | None = None  # made on the first `measured`: the plain text's own spelling
+        self._measured_leaves: dict[int, tuple[Expr, str, int]] = {}  # by identity, as `Printer._symbols`
+        self._measured_numbers: dict[float, tuple[str, int]] = {}
 
     def paren(self, text: str) -> str:
         return rf"\left({text}\right)"
@@ -199,7 +218,146 @@ class LatexPrinter(Printer):
         args = ", ".join(self._print(a, True) for a in node.args)
         return f"{self._print(node.func)}{self.paren(args)}"
 
+    # ---- one walk, two widths ---------------------------------------------------------------------
+    #
+    # `measured` is `doprint` that also counts the characters of `TextPrinter`'s text for the same node.
+    # Sums, differences, products, negations, calls and their leaves (most of every equation) are walked
+    # once, each node's LaTeX and text width made together by the rules both printers share (`Printer._sub`'s
+    # brackets, the same kept terms); a symbol's text is printed once and its width kept; a node whose two
+    # spellings differ in shape (a fraction, a power) is printed by each printer, for that node alone.
+    # tests/test_latex_once.py compares the widths with `TextPrinter` on every equation of every bundled
+    # network and on random trees.
 
+    def measured(self, node: Expr, numbers: bool = False) -> tuple[str, int]:
+        """`doprint(node, numbers)`, and the length of `TextPrinter(...).doprint(node, numbers)`."""
+        if self.text is None:
+            self.text = TextPrinter(self.precision, self.max_terms)
+        self.numbers = self.text.numbers = numbers
+        try:
+            return self._m(node, True)
+        finally:
+            self.numbers = self.text.numbers = False
+
+    def measured_number(self, value: float) -> tuple[str, int]:
+        """`number(value)`, and the length of the plain text's."""
+        entry = self._measured_numbers.get(value)
+        if entry is None:
+            if len(self._measured_numbers) >= _MEASURED_LIMIT:
+                self._measured_numbers.clear()
+            text = format_number(value, self.precision)  # `Printer.format`, which `format` re-spells
+            entry = self._measured_numbers[value] = (latex_number(text), len(text))
+        return entry
+
+    def _m(self, node: Expr, lead: bool) -> tuple[str, int]:
+        """`_print(node, lead)` and its text's width."""
+        kind = type(node)
+        if kind is Var:
+            if self.numbers:
+                return self.measured_number(node.value)  # type: ignore[attr-defined]
+            node = node.sym  # type: ignore[attr-defined]
+            kind = type(node)
+        elif kind is Func:
+            node = node.concrete if self.numbers else node.symbolic  # type: ignore[attr-defined]
+            kind = type(node)
+        if kind is Sym or kind is Elem or kind is Name or (kind is Derivative and type(node.func) is not Func):  # type: ignore[attr-defined]
+            entry = self._measured_leaves.get(id(node))
+            if entry is not None and entry[0] is node:
+                return entry[1], entry[2]
+            assert self.text is not None
+            latex, width = self._print(node, lead), len(self.text._print(node, lead))
+            if len(self._measured_leaves) < _MEASURED_LIMIT:
+                self._measured_leaves[id(node)] = (node, latex, width)  # keeps the node alive: its id stays its own
+            return latex, width
+        if kind is Num:
+            return self.measured_number(node.value)  # type: ignore[attr-defined]
+        if kind is Mul:
+            return self._mproduct(node.factors, lead)  # type: ignore[attr-defined]
+        if kind is Add:
+            terms = node.terms  # type: ignore[attr-defined]
+            texts, width = [], 0
+            for k in self.kept(len(terms)):
+                if k is None:
+                    texts.append(r"\cdots")
+                    width += 1  # …
+                    continue
+                term = terms[k]
+                # a product binds tighter than a sum: never bracketed (what `_ms` would find, sooner)
+                latex, w = (
+                    self._mproduct(term.factors, lead and k == 0)
+                    if type(term) is Mul
+                    else self._ms(term, PRECEDENCE_ADD, lead and k == 0)
+                )
+                texts.append(latex)
+                width += w
+            return " + ".join(texts), width + 3 * (len(texts) - 1)
+        if kind is Sub:
+            left, lw = self._ms(node.left, PRECEDENCE_ADD, lead)  # type: ignore[attr-defined]
+            right, rw = self._ms(node.right, PRECEDENCE_ADD, False, True)  # type: ignore[attr-defined]
+            return f"{left} - {right}", lw + 3 + rw  # " − " in text
+        if kind is Neg:
+            operand, w = self._ms(node.operand, PRECEDENCE_MUL, False)  # type: ignore[attr-defined]
+            return "-" + operand, 1 + w
+        if kind is Call:
+            func, fw = self._m(node.func, False)  # type: ignore[attr-defined]
+            args = [self._m(a, True) for a in node.args]  # type: ignore[attr-defined]
+            return (
+                func + self.paren(", ".join([a[0] for a in args])),
+                fw + 2 + sum([a[1] for a in args]) + 2 * (len(args) - 1),
+            )
+        if kind is Partial:
+            of, ow = self._m(node.of, False)  # type: ignore[attr-defined]
+            wrt, ww = self._m(node.wrt, False)  # type: ignore[attr-defined]
+            return rf"\frac{{\partial {of}}}{{\partial {wrt}}}", 3 + ow + ww  # ∂E/∂w
+        assert self.text is not None  # a fraction, a power, ...: each printer's own spelling of this node
+        return self._print(node, lead), len(self.text._print(node, lead))
+
+    def _mproduct(self, factors: tuple[Expr, ...], lead: bool) -> tuple[str, int]:
+        """`_print_Mul`'s text and its width (`·` between factors), a number or known symbol taken directly."""
+        texts, width = [], -1
+        numbers, leaves = self.numbers, self._measured_leaves
+        for factor in factors:
+            entry: tuple[str, int] | None = None
+            if type(factor) is Var:
+                if numbers:
+                    value = factor.value  # type: ignore[attr-defined]
+                    entry = self._measured_numbers.get(value) or self.measured_number(value)
+                    if value < 0 and not lead:
+                        entry = (self.paren(entry[0]), entry[1] + 2)
+                else:
+                    known = leaves.get(id(factor.sym))  # type: ignore[attr-defined]
+                    if known is not None and known[0] is factor.sym:  # type: ignore[attr-defined]
+                        entry = (known[1], known[2])
+            if entry is None:
+                entry = self._ms(factor, PRECEDENCE_MUL, lead)
+            texts.append(entry[0])
+            width += entry[1] + 1
+            lead = False
+        return r" \cdot ".join(texts), width
+
+    def _ms(self, node: Expr, parent: int, lead: bool, strict: bool = False) -> tuple[str, int]:
+        """`_sub(node, parent, lead, strict)` and its text's width: the same brackets in both printers."""
+        kind = type(node)
+        if kind is Var:
+            if self.numbers:
+                value = node.value  # type: ignore[attr-defined]
+                latex, width = self.measured_number(value)
+                return (self.paren(latex), width + 2) if value < 0 and not lead else (latex, width)
+            node = node.sym  # type: ignore[attr-defined]
+            kind = type(node)
+        elif kind is Func:
+            node = self.leaf(node)
+            kind = type(node)
+        latex, width = self._m(node, lead)
+        if kind is Num:
+            negative = node.value < 0 and not lead  # type: ignore[attr-defined]
+            return (self.paren(latex), width + 2) if negative else (latex, width)
+        if kind is Neg:
+            return (latex, width) if lead else (self.paren(latex), width + 2)
+        p = _PRECEDENCE.get(kind, PRECEDENCE_ATOM)
+        return (self.paren(latex), width + 2) if (p < parent or (strict and p == parent)) else (latex, width)
+
+
+_MEASURED_LIMIT = 1 << 17  # entries in `measured`'s caches, as the printers' own: memory stays bounded
 _INDICES: dict[str, str] = {}  # an index's LaTeX by its text: symbols are made anew for each equation
 _INPUT_INDEX = re.compile(r"([A-Za-z])(\d+)")
 
@@ -472,7 +630,24 @@ def latex_literal(text: str) -> str:
     return _text(text, subscripts=False)
 
 
+# what `_text` changes in printable ASCII: a special, a bracket, a pair that would make a ligature
+_CHANGED = re.compile(r"[^ -~]|[\\&%$#{}~^_<>|\[\]]|--|[?!]`|,,|''|``")
+_TEXTS: dict[tuple[str, bool], str] = {}  # prose recurs (every block's note): each text spelled once
+
+
 def _text(text: str, subscripts: bool) -> str:
+    if not _CHANGED.search(text):  # most prose: printable ASCII that means nothing to TeX
+        return "{}" + text if text.startswith("*") else text
+    key = (text, subscripts)
+    out = _TEXTS.get(key)
+    if out is None:
+        if len(_TEXTS) >= 1 << 12:
+            _TEXTS.clear()
+        out = _TEXTS[key] = _spelled(text, subscripts)
+    return out
+
+
+def _spelled(text: str, subscripts: bool) -> str:
     import unicodedata
 
     text = unicodedata.normalize("NFC", text)
@@ -483,7 +658,7 @@ def _text(text: str, subscripts: bool) -> str:
         if c == "_":
             m = re.match(r"_(\([^)\s]*\)[A-Za-z0-9]*|[A-Za-z0-9]+)", text[i:]) if subscripts else None
             if m:
-                out.append(r"\textsubscript{" + _text(m.group(1), True) + "}")
+                out.append(r"\textsubscript{" + _spelled(m.group(1), True) + "}")
                 i += m.end()
                 continue
             out.append(r"\_")
