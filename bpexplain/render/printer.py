@@ -116,6 +116,7 @@ class Printer:
         A bound leaf (most factors) is looked up here, as `_leaf` would, without the call."""
         out = []
         numbers, symbols, texts = self.numbers, self._symbols, self._numbers
+        text: str | None
         for factor in factors:
             if type(factor) is Var:
                 if numbers:
