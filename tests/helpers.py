@@ -133,3 +133,21 @@ learning_rate: 10
 data:
   - {input: [3], target: [1]}
 """
+
+
+def batch_args(network: str | NetworkSpec) -> tuple[str, ...]:
+    """`--batch full` for a network with a layer that normalises over the batch (it refuses anything else)."""
+    from bpexplain.layers import layer_class
+    from bpexplain.spec import load_network
+
+    spec = load_network(network) if isinstance(network, str) else network
+    return ("--batch", "full") if any(layer_class(ls.type).batch_coupled for ls in spec.layers) else ()
+
+
+def refuses_round(network: str | NetworkSpec) -> bool:
+    """Does a layer of the network compute values --round cannot reach (it then refuses --round)?"""
+    from bpexplain.layers import layer_class
+    from bpexplain.spec import load_network
+
+    spec = load_network(network) if isinstance(network, str) else network
+    return any(layer_class(ls.type).unrounded for ls in spec.layers)

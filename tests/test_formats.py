@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import batch_args
 
 import bpexplain
 from bpexplain.expr import HALF, Add, Call, Derivative, Div, Elem, Mul, Name, Neg, Num, Partial, Pow, Sub, Sym
@@ -315,7 +316,8 @@ def test_formats_render_every_bundled_network(fmt: str) -> None:
 
     for name in bundled_names():
         size = sum(p.size for p in bpexplain.load(name).parameters().values())
-        out = bpexplain.train(name, steps=1, detail="full" if size <= 200 else "layer").render(fmt)
+        batch = "full" if batch_args(name) else "single"
+        out = bpexplain.train(name, steps=1, detail="full" if size <= 200 else "layer", batch=batch).render(fmt)
         assert len(out) > 500, name
         if fmt == "latex":
             assert_well_formed_latex(out)

@@ -254,3 +254,18 @@ def test_the_diagram_of_a_graph_arches_over_to_what_a_layer_reads(tmp_path) -> N
     bends = [a.arrow_patch.get_connectionstyle().rad for a in arrows]
     assert len(arrows) == 5  # input→h1, h1→h2, h2→skip, h1→skip (arched), skip→out
     assert sorted(bends) == [-0.25, 0, 0, 0, 0]
+
+
+def test_a_letter_with_a_mark_takes_one_column_in_the_text_trace() -> None:
+    """x̂ is x and U+0302: the columns of a block line up as drawn, the mark still over its letter."""
+    import unicodedata
+
+    out = invoke("train", "batchnorm", "--batch", "full", "--format", "text", "--layer", "bn", "--only", "forward")
+    text = out.output.split("Forward: bn [sample 1]\n", 1)[1].split("\n\n", 1)[0]
+    block = [line for line in text.splitlines() if line.startswith("    ")]
+    assert any("x̂" in line for line in block) and any(line.startswith("    BN1") for line in block)
+
+    def drawn(text: str) -> int:
+        return sum(1 for ch in text if not unicodedata.combining(ch))
+
+    assert len({drawn(line[: line.index(" = ")]) for line in block}) == 1

@@ -15,10 +15,12 @@ import re
 import shutil
 import string
 import subprocess
+import unicodedata
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import batch_args, refuses_round
 from hostile import CONTROL, PRINTABLE
 
 import bpexplain
@@ -280,12 +282,14 @@ CASES = [
     (net, variant)
     for net in bundled_names()
     for variant in VARIANTS
-    if net != "lenet5" or variant[0] == "show" or "--detail" in variant
+    if (net != "lenet5" or variant[0] == "show" or "--detail" in variant)
+    and not ("--round" in variant and refuses_round(net))  # refused at the layer: tested with the kind
 ]
 
 
 @pytest.mark.parametrize("net,variant", CASES, ids=lambda v: v if isinstance(v, str) else " ".join(v))
 def test_latex_of_every_bundled_network_is_printable_ascii(net: str, variant: tuple[str, ...]) -> None:
+    variant = variant + (batch_args(net) if variant[0] == "train" else ())
     result = cli_run(variant[0], net, *variant[1:], "--format", "latex")
     assert result.exit_code == 0, result.output
     for number, line in enumerate(result.stdout.split("\n"), 1):
@@ -296,7 +300,8 @@ def test_latex_of_every_bundled_network_is_printable_ascii(net: str, variant: tu
     text = cli_run(variant[0], net, *variant[1:], "--format", "text").stdout
     chart = set(BLOCKS + "▕")  # the loss chart of the text summary, which LaTeX does not draw
     for c in sorted(set(text) - set(string.printable) - chart):
-        spelled = latex_text(c)
+        # a combining accent (x̂ is x and U+0302) is spelled over the letter it follows
+        spelled = latex_text("x" + c) if unicodedata.combining(c) else latex_text(c)
         assert spelled.isascii() and "?" not in spelled and "[U+" not in spelled, (c, f"U+{ord(c):04X}", spelled)
 
 

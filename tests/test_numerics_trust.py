@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from helpers import assert_gradients_match, spec_from
+from helpers import assert_gradients_match, batch_args, spec_from
 
 import bpexplain
 from bpexplain.cli import cli
@@ -82,7 +82,8 @@ def _symbols(node: Any) -> Iterator[Expr]:
 
 
 def _equations(spec: Any, notation: str, steps: int) -> Iterator[Equation]:
-    for ev in run(spec, RunOptions(command="train", steps=steps, notation=notation, max_equations=0)):
+    batch = "full" if batch_args(spec) else "single"
+    for ev in run(spec, RunOptions(command="train", steps=steps, notation=notation, max_equations=0, batch=batch)):
         if isinstance(ev, Block):
             yield from ev.equations
 

@@ -371,8 +371,20 @@ def _index_text(index: str) -> str:
 
 def _spell(text: str) -> str:
     """A symbol's name in math-mode ASCII: Greek letters and symbols as commands (followed by a space, so
-    that \\delta O stays two tokens), any other non-ASCII character as text (see `latex_literal`)."""
-    return "".join(_math_char(c) for c in text)
+    that \\delta O stays two tokens), any other non-ASCII character as text (see `latex_literal`); a combining
+    accent over the character before it (x̂, written x and U+0302: \\hat{x})."""
+    if not any(c in _MATH_ACCENTS for c in text):
+        return "".join(_math_char(c) for c in text)
+    out: list[str] = []
+    for c in text:
+        if c in _MATH_ACCENTS and out:
+            out[-1] = _MATH_ACCENTS[c] + "{" + out[-1].strip() + "}"
+        else:
+            out.append(_math_char(c))
+    return "".join(out)
+
+
+_MATH_ACCENTS = {"\u0302": r"\hat"}  # the only accent a symbol has (x̂); \hat is in COMMANDS
 
 
 def _math_char(c: str) -> str:
@@ -526,7 +538,7 @@ _MATH_SYMBOLS = {
     "ℓ": r"\ell",
     **_GREEK_MATH,
 }
-_SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼ⁿⁱ", "0123456789+-=ni"))
+_SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼ⁿⁱᵀ", "0123456789+-=niT"))
 _SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉₊₋₌ₐₑₒₓₕₖₗₘₙₚₛₜ", "0123456789+-=aeoxhklmnpst"))
 # Unicode in the trace's prose, in text mode (pdflatex has no Greek text font by default)
 _TEXT_SYMBOLS = {

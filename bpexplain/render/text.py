@@ -7,8 +7,9 @@ the columns aligned within a block.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..trace import Block, Event, StepEnd, StepStart, TraceEnd, TraceHeader
 from .chart import LossHistory, loss_chart
@@ -151,6 +152,9 @@ class TextRenderer(LineRenderer):
         yield f"  {b.annotation}"
         if b.equations:
             cols = [equation_columns(eq, self.printer) for eq in b.equations]
+            back: dict[str, str] = {}
+            if _COMBINING.search("".join(c.symbol + c.expression + c.substituted for c in cols)):
+                cols, back = _one_column_each(cols)  # x̂ is two characters drawn in one column
             w_sym = max(len(c.symbol) for c in cols)
             w_expr = max(len(c.expression) for c in cols)
             w_sub = max(len(c.substituted) for c in cols)
@@ -165,7 +169,8 @@ class TextRenderer(LineRenderer):
             for c in cols:
                 if c.once:  # `dh_5(e)/de = 1`: the value, said once
                     remark = ("   " + (c.remark if c.remark.startswith("≠") else f"({c.remark})")) if c.remark else ""
-                    yield "    " + c.symbol.ljust(w_sym) + " = " + c.value + remark
+                    line = "    " + c.symbol.ljust(w_sym) + " = " + c.value + remark
+                    yield _restored(line, back) if back else line
                     continue
                 if w_sub:
                     sub = c.substituted
@@ -174,7 +179,7 @@ class TextRenderer(LineRenderer):
                     line = row_format(c.symbol, c.expression, c.value)
                 if c.remark:
                     line += "   " + (c.remark if c.remark.startswith("≠") else f"({c.remark})")
-                yield line.rstrip()
+                yield _restored(line.rstrip(), back) if back else line.rstrip()
             for arr in map_grids(b, self.header.network["layers"] if self.header else []):
                 yield f"    {arr.label} ="
                 for line in format_grid(arr.value, self.precision):
@@ -252,3 +257,29 @@ class TextRenderer(LineRenderer):
             widths = [max(len(r[i]) for r in rows) for i in range(4)]
             for row in rows:
                 yield "  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
+
+
+_COMBINING = re.compile("[\u0300-\u036f]")  # a combining mark: drawn over the character before it
+_CLUSTER = re.compile(".[\u0300-\u036f]+")
+
+
+def _one_column_each(cols: list[Any]) -> tuple[list[Any], dict[str, str]]:
+    """The columns with every letter-and-mark (x̂: two characters, one column drawn) stood for by one private
+    character while they are padded, and the map that puts them back."""
+    from dataclasses import replace
+
+    clusters = sorted({m for c in cols for t in (c.symbol, c.expression, c.substituted) for m in _CLUSTER.findall(t)})
+    stand_in = {cluster: chr(0xE000 + k) for k, cluster in enumerate(clusters)}
+
+    def single(text: str) -> str:
+        return _CLUSTER.sub(lambda m: stand_in[m.group(0)], text)
+
+    cols = [
+        replace(c, symbol=single(c.symbol), expression=single(c.expression), substituted=single(c.substituted))
+        for c in cols
+    ]
+    return cols, {v: k for k, v in stand_in.items()}
+
+
+def _restored(line: str, back: dict[str, str]) -> str:
+    return "".join(back.get(ch, ch) for ch in line)
