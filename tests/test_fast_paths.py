@@ -251,6 +251,80 @@ def test_parameters_handed_out_never_change_afterwards() -> None:
     assert any(not np.array_equal(seen[0][1][k], seen[-1][1][k]) for k in seen[0][1])  # training moved them
 
 
+def test_the_lean_step_in_place_only_reads_the_layers_gradients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In place, old − η·g goes into the spare buffers: every gradient array a layer makes keeps the values
+    it was made with, and the kept steps hand out those arrays, unwritten."""
+    from bpexplain import engine
+    from bpexplain.layers.dense import Dense
+
+    monkeypatch.setattr(engine, "IN_PLACE_VALUES", 0)
+    made: list[tuple[np.ndarray, np.ndarray]] = []
+    original = Dense.param_gradients
+
+    def recorded(self: Dense, x: np.ndarray, d_pre: np.ndarray) -> dict[str, np.ndarray]:
+        grads = original(self, x, d_pre)
+        made.extend((g, g.copy()) for g in grads.values())
+        return grads
+
+    monkeypatch.setattr(Dense, "param_gradients", recorded)
+    spec = load_network("lecture")
+    opts = RunOptions(command="train", steps=9, detail="summary", summary_steps=(3, 3))
+    ends = [e for e in run(spec, opts) if isinstance(e, StepEnd)]
+    assert len(made) == 9 * sum(len(layer.params) for layer in spec.layers) > 9  # every parameter, every step
+    assert all(np.array_equal(g, copy) for g, copy in made)
+    kept = [e for e in ends if e.gradients is not None]
+    assert [e.index for e in kept] == [1, 2, 3, 7, 8, 9]
+    handed = {id(g) for e in kept for g in e.gradients.values()}  # type: ignore[union-attr]
+    assert handed <= {id(g) for g, _ in made}
+
+
+def test_the_lean_step_calls_an_activation_as_its_layer_does() -> None:
+    """The step calls the activation's own function where the layer's `activate` only calls it, and the
+    layer's `activate` where a layer class has its own."""
+    from bpexplain.layers.base import Layer
+    from bpexplain.lean import _activation
+
+    r = _Run(load_network("homework-cnn"), RunOptions(command="train", detail="summary"))
+    assert r.lean_step is not None
+    for layer, (name, _, activate) in zip(r.layers, r.lean_step.forward_plan, strict=True):
+        assert name == layer.name
+        if not layer.has_activation:
+            assert activate is None
+        elif type(layer).activate is Layer.activate:
+            assert activate is layer.activation.value
+        else:
+            assert activate == layer.activate
+    dense = r.layers[-1]
+
+    class Scaled(type(dense)):  # type: ignore[misc]
+        def activate(self, e: np.ndarray) -> np.ndarray:
+            return 2 * e
+
+    dense.__class__ = Scaled
+    assert _activation(dense) == dense.activate
+
+
+def test_softmax_and_the_cross_entropies_are_the_numpy_functions_bit_for_bit() -> None:
+    """functions.py reduces by the arrays' own max/sum: the same bits as np.max/np.sum, written here."""
+    from bpexplain.functions import LOSSES, make_activation
+
+    softmax = make_activation("softmax").value
+    ce, bce = LOSSES["cross_entropy"].value, LOSSES["binary_cross_entropy"].value
+    rng = np.random.default_rng(14)
+    for n in (1, 2, 3, 10, 17, 128, 1000, 4099):
+        e = rng.standard_normal(n) * rng.choice([1e-3, 1.0, 30.0])
+        z = np.exp(e - np.max(e))
+        want = z / np.sum(z)
+        got = softmax(e)
+        assert got.tobytes() == want.tobytes()
+        t = np.zeros(n)
+        t[n // 2] = 1.0
+        assert ce(got, t) == float(-np.sum(t * np.log(got)))
+        y = rng.uniform(0.001, 0.999, n)
+        labels = rng.uniform(0, 1, n)
+        assert bce(y, labels) == float(-np.sum(labels * np.log(y) + (1 - labels) * np.log(1 - y)))
+
+
 LOG_OF_ZERO = (
     "inputs: 2\nlayers:\n  - {name: out, activation: softmax, weight: [[1.0, 0], [0, 1]]}\n"
     "loss: cross_entropy\ndata:\n  - {input: [800, -800], target: [0, 1]}\n"
