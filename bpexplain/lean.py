@@ -138,16 +138,13 @@ class LeanStep:
     def _step(
         self, index: int, params: Params, x: Array, target: Array, spare: Params | None = None, keep: bool = True
     ) -> tuple[StepEnd, Params] | None:
-        inputs: list[Array] = []
-        pres: list[Array] = []
-        ys: list[Array] = []
+        values: list[tuple[Array, Array, Array]] = []  # each layer's (input, e, y)
         outputs: dict[str, Array] = {}
         for name, pre_activation, activate in self.forward_plan:
-            inputs.append(x)
             e = pre_activation(params[name], x)
-            pres.append(e)
-            x = outputs[name] = e if activate is None else activate(e)
-            ys.append(x)
+            y = outputs[name] = e if activate is None else activate(e)
+            values.append((x, e, y))
+            x = y
         loss = self.loss_value(x, target)
         if not isfinite(loss):
             return None
@@ -158,8 +155,8 @@ class LeanStep:
         flat_grads: dict[str, Any] | None = dict.fromkeys(self.flat_names) if keep else None
         flat_params: dict[str, Any] | None = dict.fromkeys(self.flat_names) if keep else None
         for k, name, pre_gradient, param_gradients, input_gradient, plan in self.backward_plan:
-            x = inputs[k]
-            d_pre = pre_gradient(pres[k], ys[k], d_out, target)[1]
+            x, e, y = values[k]
+            d_pre = pre_gradient(e, y, d_out, target)[1]
             grads = param_gradients(x, d_pre)
             old = params[name]
             updated = new[name] = {}
