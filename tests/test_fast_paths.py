@@ -251,31 +251,39 @@ def test_parameters_handed_out_never_change_afterwards() -> None:
     assert any(not np.array_equal(seen[0][1][k], seen[-1][1][k]) for k in seen[0][1])  # training moved them
 
 
-def test_the_lean_step_in_place_only_reads_the_layers_gradients(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In place, old − η·g goes into the spare buffers: every gradient array a layer makes keeps the values
-    it was made with, and the kept steps hand out those arrays, unwritten."""
+def test_the_lean_step_in_place_writes_over_a_gradient_only_where_nothing_else_holds_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A layer whose bias gradient is its ∂E/∂e itself (not a copy): the update goes into the spare buffer
+    (∂E/∂e is still needed for the layer below), and the run is the checked run, bit for bit."""
     from bpexplain import engine
     from bpexplain.layers.dense import Dense
+    from bpexplain.lean import _own
 
     monkeypatch.setattr(engine, "IN_PLACE_VALUES", 0)
-    made: list[tuple[np.ndarray, np.ndarray]] = []
-    original = Dense.param_gradients
+    monkeypatch.setattr(Dense, "param_gradients", lambda self, x, d_pre: {"weight": d_pre[:, None] * x, "bias": d_pre})
+    spec = load_network("classifier")
+    fast = [
+        e
+        for e in run(spec, RunOptions(command="train", steps=8, detail="summary", summary_steps=(3, 3)))
+        if isinstance(e, StepEnd)
+    ]
+    slow = [e for e in run(spec, RunOptions(command="train", steps=8, detail="layer")) if isinstance(e, StepEnd)]
+    assert [e.loss for e in fast] == [e.loss for e in slow]
+    for a, b in zip(fast[-3:], slow[-3:], strict=True):
+        assert a.parameters is not None and b.parameters is not None
+        assert all(np.array_equal(a.parameters[k], v) for k, v in b.parameters.items())
 
-    def recorded(self: Dense, x: np.ndarray, d_pre: np.ndarray) -> dict[str, np.ndarray]:
-        grads = original(self, x, d_pre)
-        made.extend((g, g.copy()) for g in grads.values())
-        return grads
-
-    monkeypatch.setattr(Dense, "param_gradients", recorded)
-    spec = load_network("lecture")
-    opts = RunOptions(command="train", steps=9, detail="summary", summary_steps=(3, 3))
-    ends = [e for e in run(spec, opts) if isinstance(e, StepEnd)]
-    assert len(made) == 9 * sum(len(layer.params) for layer in spec.layers) > 9  # every parameter, every step
-    assert all(np.array_equal(g, copy) for g, copy in made)
-    kept = [e for e in ends if e.gradients is not None]
-    assert [e.index for e in kept] == [1, 2, 3, 7, 8, 9]
-    handed = {id(g) for e in kept for g in e.gradients.values()}  # type: ignore[union-attr]
-    assert handed <= {id(g) for g, _ in made}
+    param, d_pre = np.ones((3, 2)), np.ones(3)
+    fresh = d_pre[:, None] * np.ones(2)
+    assert _own(fresh, param, (d_pre,))
+    assert not _own(fresh, param, (fresh[1:],))  # a view of it is held
+    assert not _own(fresh[:, :], param, ())  # it is a view
+    assert not _own(fresh, param, (np.frombuffer(fresh.data, dtype=np.float64),))  # over its buffer
+    assert not _own(fresh.astype(np.float32), param, ())
+    assert not _own(np.ones(6), param, ())  # not the parameter's shape
+    fresh.flags.writeable = False
+    assert not _own(fresh, param, ())
 
 
 def test_the_lean_step_calls_an_activation_as_its_layer_does() -> None:
