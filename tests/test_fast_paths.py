@@ -205,7 +205,7 @@ def test_a_lean_run_computes_a_few_thousand_values_ahead_at_most(monkeypatch: py
     batches: list[int] = []
     original = LeanStep.run
 
-    def counted(self: LeanStep, params: dict, samples: list) -> list:
+    def counted(self: LeanStep, params: dict, samples: list) -> tuple[list, dict]:
         batches.append(len(samples))
         return original(self, params, samples)
 
