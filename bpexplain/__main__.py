@@ -14,6 +14,9 @@ EXIT_INTERRUPTED = 130
 
 
 def main() -> None:
+    import gc
+
+    gc.set_threshold(100_000, 50, 100)  # as cli.main sets it, already for click's import and ours (16 collections)
     from .interrupts import Interrupted, install
 
     install()

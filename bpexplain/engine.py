@@ -264,6 +264,7 @@ class _Run:
 
             spare = lean.spare(self.params)
             private = False  # self.params may be held outside (the header, a checked step's StepEnd)
+        starts = [((s + 1,), (d.input,), (d.target,)) for s, d in enumerate(data)]  # each sample's StepStart fields
         step = 0
         while batch := list(itertools.islice(schedule, size)):
             while batch:
@@ -276,7 +277,7 @@ class _Run:
                 else:
                     ends, self.params = lean.run(self.params, steps)
                 for (step, epoch, samples), end in zip(batch, ends):
-                    yield self._lean_start(step, epoch, samples[0])
+                    yield StepStart(step, epoch, *starts[samples[0]])
                     yield end
                 if ends:  # what the end of the run reports (see _watched, which a lean step would slow)
                     self.last_samples = batch[len(ends) - 1][2]

@@ -96,9 +96,12 @@ def _mse(y: Array, t: Array) -> float:
     return 0.5 * float((r * r).sum())  # numpy's own ops, which raise on overflow (a BLAS dot product does not)
 
 
+_add_up, _largest = np.add.reduce, np.maximum.reduce  # what np.sum and np.max call for an array: the same bits
+
+
 def _softmax(e: Array) -> Array:
-    z = np.exp(e - np.max(e))
-    return z / np.sum(z)
+    z = np.exp(e - _largest(e, axis=None))  # np.max and np.sum's own reductions, without their Python wrappers
+    return z / _add_up(z, axis=None)
 
 
 def make_activation(name: str, slope: float = 0.01) -> Activation:
@@ -260,7 +263,7 @@ LOSSES: dict[str, Loss] = {
     ),
     "cross_entropy": Loss(
         "cross_entropy",
-        lambda y, t: float(-np.sum(t * np.log(y))),
+        lambda y, t: float(-_add_up(t * np.log(y), axis=None)),
         lambda y, t: -t / y,
         _ce_form,
         lambda y, t: Neg(Div(t, y)),
@@ -270,7 +273,7 @@ LOSSES: dict[str, Loss] = {
     ),
     "binary_cross_entropy": Loss(
         "binary_cross_entropy",
-        lambda y, t: float(-np.sum(t * np.log(y) + (1 - t) * np.log(1 - y))),
+        lambda y, t: float(-_add_up(t * np.log(y) + (1 - t) * np.log(1 - y), axis=None)),
         lambda y, t: (y - t) / (y * (1 - y)),
         _bce_form,
         lambda y, t: Div(Sub(y, t), Mul((y, Sub(Num(1), y)))),

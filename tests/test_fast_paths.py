@@ -205,7 +205,7 @@ def test_a_lean_run_computes_a_few_thousand_values_ahead_at_most(monkeypatch: py
     batches: list[int] = []
     original = LeanStep.run
 
-    def counted(self: LeanStep, params: dict, samples: list) -> list:
+    def counted(self: LeanStep, params: dict, samples: list) -> tuple[list, dict]:
         batches.append(len(samples))
         return original(self, params, samples)
 
@@ -249,6 +249,88 @@ def test_parameters_handed_out_never_change_afterwards() -> None:
     for shared, copied in seen:
         assert all(np.array_equal(shared[k], copied[k]) for k in copied)
     assert any(not np.array_equal(seen[0][1][k], seen[-1][1][k]) for k in seen[0][1])  # training moved them
+
+
+def test_the_lean_step_in_place_writes_over_a_gradient_only_where_nothing_else_holds_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A layer whose bias gradient is its ∂E/∂e itself (not a copy): the update goes into the spare buffer
+    (∂E/∂e is still needed for the layer below), and the run is the checked run, bit for bit."""
+    from bpexplain import engine
+    from bpexplain.layers.dense import Dense
+    from bpexplain.lean import _own
+
+    monkeypatch.setattr(engine, "IN_PLACE_VALUES", 0)
+    monkeypatch.setattr(Dense, "param_gradients", lambda self, x, d_pre: {"weight": d_pre[:, None] * x, "bias": d_pre})
+    spec = load_network("classifier")
+    fast = [
+        e
+        for e in run(spec, RunOptions(command="train", steps=8, detail="summary", summary_steps=(3, 3)))
+        if isinstance(e, StepEnd)
+    ]
+    slow = [e for e in run(spec, RunOptions(command="train", steps=8, detail="layer")) if isinstance(e, StepEnd)]
+    assert [e.loss for e in fast] == [e.loss for e in slow]
+    for a, b in zip(fast[-3:], slow[-3:], strict=True):
+        assert a.parameters is not None and b.parameters is not None
+        assert all(np.array_equal(a.parameters[k], v) for k, v in b.parameters.items())
+
+    param, d_pre = np.ones((3, 2)), np.ones(3)
+    fresh = d_pre[:, None] * np.ones(2)
+    assert _own(fresh, param, (d_pre,))
+    assert not _own(fresh, param, (fresh[1:],))  # a view of it is held
+    assert not _own(fresh[:, :], param, ())  # it is a view
+    assert not _own(fresh, param, (np.frombuffer(fresh.data, dtype=np.float64),))  # over its buffer
+    assert not _own(fresh.astype(np.float32), param, ())
+    assert not _own(np.ones(6), param, ())  # not the parameter's shape
+    fresh.flags.writeable = False
+    assert not _own(fresh, param, ())
+
+
+def test_the_lean_step_calls_an_activation_as_its_layer_does() -> None:
+    """The step calls the activation's own function where the layer's `activate` only calls it, and the
+    layer's `activate` where a layer class has its own."""
+    from bpexplain.layers.base import Layer
+    from bpexplain.lean import _activation
+
+    r = _Run(load_network("homework-cnn"), RunOptions(command="train", detail="summary"))
+    assert r.lean_step is not None
+    for layer, (name, _, activate) in zip(r.layers, r.lean_step.forward_plan, strict=True):
+        assert name == layer.name
+        if not layer.has_activation:
+            assert activate is None
+        elif type(layer).activate is Layer.activate:
+            assert activate is layer.activation.value
+        else:
+            assert activate == layer.activate
+    dense = r.layers[-1]
+
+    class Scaled(type(dense)):  # type: ignore[misc]
+        def activate(self, e: np.ndarray) -> np.ndarray:
+            return 2 * e
+
+    dense.__class__ = Scaled
+    assert _activation(dense) == dense.activate
+
+
+def test_softmax_and_the_cross_entropies_are_the_numpy_functions_bit_for_bit() -> None:
+    """functions.py reduces by the arrays' own max/sum: the same bits as np.max/np.sum, written here."""
+    from bpexplain.functions import LOSSES, make_activation
+
+    softmax = make_activation("softmax").value
+    ce, bce = LOSSES["cross_entropy"].value, LOSSES["binary_cross_entropy"].value
+    rng = np.random.default_rng(14)
+    for n in (1, 2, 3, 10, 17, 128, 1000, 4099):
+        e = rng.standard_normal(n) * rng.choice([1e-3, 1.0, 30.0])
+        z = np.exp(e - np.max(e))
+        want = z / np.sum(z)
+        got = softmax(e)
+        assert got.tobytes() == want.tobytes()
+        t = np.zeros(n)
+        t[n // 2] = 1.0
+        assert ce(got, t) == float(-np.sum(t * np.log(got)))
+        y = rng.uniform(0.001, 0.999, n)
+        labels = rng.uniform(0, 1, n)
+        assert bce(y, labels) == float(-np.sum(labels * np.log(y) + (1 - labels) * np.log(1 - y)))
 
 
 LOG_OF_ZERO = (
