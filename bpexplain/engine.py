@@ -20,7 +20,7 @@ from .expr import Add, Expr, Sym, Var
 from .functions import LOSSES, Loss
 from .graph import NETWORK_INPUT, Graph, graph_of
 from .layers import input_names, layer_class
-from .layers.base import EquationContext, Layer, LayerValues, StepKey
+from .layers.base import EquationContext, Layer, LayerValues, Numerics, StepKey
 from .numerical import checked, locate
 from .options import RunOptions, check_options
 from .spec import NetworkSpec
@@ -77,6 +77,8 @@ class _Run:
         self.loss: Loss = LOSSES[spec.loss]
         self.graph = graph_of(spec)
         self.layers = build_layers(spec, self.graph)
+        # the numeric passes see each layer as its numbers only: mypy holds them to that protocol
+        self.numerics: list[Numerics] = list(self.layers)
         # a layer whose forward needs the whole batch (batchnorm): a step computes every sample layer by layer
         self.coupled = any(layer.batch_coupled for layer in self.layers)
         self.params: Params = {ls.name: {k: p.value.copy() for k, p in ls.params.items()} for ls in spec.layers}
@@ -448,7 +450,7 @@ class _Run:
         outputs: list[np.ndarray] = []
         vals = []
         key = None
-        for layer, sources in zip(self.layers, self.graph.sources):
+        for layer, sources in zip(self.numerics, self.graph.sources):
             p = self.params[layer.name]
             xs = tuple([x if s == NETWORK_INPUT else outputs[s] for s in sources])
             state: dict[str, Any] = {}
@@ -472,7 +474,7 @@ class _Run:
         keys = [StepKey(self.spec.seed, step, n, training) for n in numbers]
         outputs: list[list[np.ndarray]] = [[] for _ in inputs]
         batch: list[list[LayerValues]] = [[] for _ in inputs]
-        for layer, sources in zip(self.layers, self.graph.sources):
+        for layer, sources in zip(self.numerics, self.graph.sources):
             p = self.params[layer.name]
             xss = [tuple([x if s == NETWORK_INPUT else outputs[k][s] for s in sources]) for k, x in enumerate(inputs)]
             if layer.batch_coupled:
@@ -508,14 +510,14 @@ class _Run:
         sequential = self.opts.update_order == "sequential"
         new: Params = {ln: dict(p) for ln, p in self.params.items()}
         out = len(self.layers) - 1
-        last = self.layers[out]
+        last = self.numerics[out]
         reached: list[dict[int, np.ndarray]] = [
             {} if last.combined else {out: self._r_shown_d_out(last, self.loss.gradient(vals[out].y, target))}
             for vals, target in zip(batch, targets)
         ]
         raw: dict[str, dict[str, np.ndarray]] = {}  # the gradients before rounding, for the updates
         for k in reversed(range(len(self.layers))):
-            layer = self.layers[k]
+            layer = self.numerics[k]
             for s, vals in enumerate(batch):
                 v = vals[k]
                 d_out = reached[s].get(k)
@@ -546,7 +548,7 @@ class _Run:
                         before = reached[s].get(source)
                         reached[s][source] = d if before is None else before + d
         if not sequential:
-            for layer in self.layers:
+            for layer in self.numerics:
                 new[layer.name] = self._updated(layer.name, raw[layer.name])
         return new
 
@@ -573,14 +575,14 @@ class _Run:
 
         return round_value(a, self.opts.round) if isinstance(a, float) else round_array(a, self.opts.round)
 
-    def _r_shown_d_out(self, layer: Layer, d_out: np.ndarray) -> np.ndarray:
+    def _r_shown_d_out(self, layer: Numerics, d_out: np.ndarray) -> np.ndarray:
         """∂E/∂y, rounded where an equation shows it (the lecture's δ; textbook δ is ∂E/∂e)."""
         if self.opts.round is None:
             return d_out
         shown = self.opts.notation == "lecture" or not layer.has_activation or not layer.activation.elementwise
         return self._r(d_out) if shown else d_out
 
-    def _round_local(self, layer: Layer, v: LayerValues) -> None:
+    def _round_local(self, layer: Numerics, v: LayerValues) -> None:
         """dh/de rounded, and ∂E/∂e recomputed from the rounded factors (rounded too where it is shown)."""
         if self.opts.round is None:
             return

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .functions import Loss
-from .layers.base import Layer
+from .layers.base import Layer, Numerics
 from .spec import Sample
 from .trace import StepEnd
 
@@ -41,7 +41,7 @@ isfinite, multiply, subtract = math.isfinite, np.multiply, np.subtract
 ParamPlan = tuple[tuple[str, str, bool], ...]
 
 
-def _activation(layer: Layer) -> Callable[[Array], Array] | None:
+def _activation(layer: Numerics) -> Callable[[Array], Array] | None:
     """The layer's activation as the step calls it: the activation's own function where the layer's
     `activate` is the base class's (which only calls it), saving a call a layer a step."""
     if not layer.has_activation:
@@ -54,7 +54,7 @@ def _activation(layer: Layer) -> Callable[[Array], Array] | None:
 class LeanStep:
     def __init__(
         self,
-        layers: Sequence[Layer],
+        layers: Sequence[Numerics],
         loss: Loss,
         learning_rate: float,
         trainable: dict[str, dict[str, bool]],
