@@ -20,7 +20,7 @@ from .expr import Add, Expr, Sym, Var
 from .functions import LOSSES, Loss
 from .graph import NETWORK_INPUT, Graph, graph_of
 from .layers import input_names, layer_class
-from .layers.base import EquationContext, Layer, LayerValues, Numerics, StepKey
+from .layers.base import EquationContext, Layer, LayerValues, StepKey
 from .numerical import checked, locate
 from .options import RunOptions, check_options
 from .spec import NetworkSpec
@@ -38,6 +38,7 @@ from .trace import (
 )
 
 if TYPE_CHECKING:
+    from .layers.base import Numerics
     from .lean import LeanStep
 
 Params = dict[str, dict[str, np.ndarray]]

@@ -24,14 +24,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .functions import Loss
-from .layers.base import Layer, Numerics
+from .layers.base import Layer
 from .spec import Sample
 from .trace import StepEnd
+
+if TYPE_CHECKING:
+    from .layers.base import Numerics
 
 Array = np.ndarray
 Params = dict[str, dict[str, Array]]

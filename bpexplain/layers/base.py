@@ -16,7 +16,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -125,76 +125,77 @@ class InputNames(UnitNames):
         return sym
 
 
-class Numerics(Protocol):
-    """A layer as the numbers see it: what the engine's forward and backward passes, the summary path (lean.py)
-    and `check` may call. None of it builds an equation; a kind's numbers are these methods and nothing else."""
+if TYPE_CHECKING:  # the two halves are for mypy: a Protocol class costs milliseconds of every start-up
 
-    name: str
-    spec: LayerSpec
-    arity: ClassVar[int | None]
-    batch_coupled: ClassVar[bool]
-    keeps_state: ClassVar[bool]
-    has_activation: bool
-    combined: bool
-    direct_pre: bool
-    activation: Activation
+    class Numerics(Protocol):
+        """A layer as the numbers see it: what the engine's forward and backward passes, the summary path (lean.py)
+        and `check` may call. None of it builds an equation; a kind's numbers are these methods and nothing else."""
 
-    def pre_activation(self, params: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray: ...
-    def activate(self, e: np.ndarray) -> np.ndarray: ...
-    def forward_values(
-        self, params: Mapping[str, np.ndarray], xs: tuple[np.ndarray, ...], key: StepKey
-    ) -> tuple[np.ndarray, dict[str, Any]]: ...
-    def forward_batch(
-        self, params: Mapping[str, np.ndarray], batch: list[tuple[np.ndarray, ...]], keys: list[StepKey]
-    ) -> list[tuple[np.ndarray, dict[str, Any]]]: ...
-    def local_backward(self, v: LayerValues, target: np.ndarray | None) -> None: ...
-    def pre_gradient(
-        self, e: np.ndarray, y: np.ndarray, d_out: np.ndarray | None, target: np.ndarray | None
-    ) -> tuple[np.ndarray | None, np.ndarray]: ...
-    def input_gradients(
-        self, params: Mapping[str, np.ndarray], v: LayerValues, d_pre: np.ndarray
-    ) -> tuple[np.ndarray, ...]: ...
-    def input_gradient(self, params: Mapping[str, np.ndarray], x: np.ndarray, d_pre: np.ndarray) -> np.ndarray: ...
-    def parameter_gradients(self, v: LayerValues) -> dict[str, np.ndarray]: ...
-    def param_gradients(self, x: np.ndarray, d_pre: np.ndarray) -> dict[str, np.ndarray]: ...
-    def sides(self, v: LayerValues) -> bytes: ...
+        name: str
+        spec: LayerSpec
+        arity: ClassVar[int | None]
+        batch_coupled: ClassVar[bool]
+        keeps_state: ClassVar[bool]
+        has_activation: bool
+        combined: bool
+        direct_pre: bool
+        activation: Activation
 
+        def pre_activation(self, params: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray: ...
+        def activate(self, e: np.ndarray) -> np.ndarray: ...
+        def forward_values(
+            self, params: Mapping[str, np.ndarray], xs: tuple[np.ndarray, ...], key: StepKey
+        ) -> tuple[np.ndarray, dict[str, Any]]: ...
+        def forward_batch(
+            self, params: Mapping[str, np.ndarray], batch: list[tuple[np.ndarray, ...]], keys: list[StepKey]
+        ) -> list[tuple[np.ndarray, dict[str, Any]]]: ...
+        def local_backward(self, v: LayerValues, target: np.ndarray | None) -> None: ...
+        def pre_gradient(
+            self, e: np.ndarray, y: np.ndarray, d_out: np.ndarray | None, target: np.ndarray | None
+        ) -> tuple[np.ndarray | None, np.ndarray]: ...
+        def input_gradients(
+            self, params: Mapping[str, np.ndarray], v: LayerValues, d_pre: np.ndarray
+        ) -> tuple[np.ndarray, ...]: ...
+        def input_gradient(self, params: Mapping[str, np.ndarray], x: np.ndarray, d_pre: np.ndarray) -> np.ndarray: ...
+        def parameter_gradients(self, v: LayerValues) -> dict[str, np.ndarray]: ...
+        def param_gradients(self, x: np.ndarray, d_pre: np.ndarray) -> dict[str, np.ndarray]: ...
+        def sides(self, v: LayerValues) -> bytes: ...
 
-class Explanation(Protocol):
-    """A layer as the trace tells it: the equations, symbols and words of its blocks, built from the numbers
-    the numeric half left in LayerValues (it computes none of its own)."""
+    class Explanation(Protocol):
+        """A layer as the trace tells it: the equations, symbols and words of its blocks, built from the numbers
+        the numeric half left in LayerValues (it computes none of its own)."""
 
-    name: str
+        name: str
 
-    @property
-    def names(self) -> UnitNames: ...
-    def forward_equations(self, v: LayerValues) -> Iterator[Equation]: ...
-    def error_equations(
-        self,
-        v: LayerValues,
-        ctx: EquationContext,
-        incoming: list[Expr] | None,
-        target: np.ndarray | None,
-        output_pairs: list[tuple[Expr, Expr]] | None,
-    ) -> Iterator[Equation]: ...
-    def propagation_terms(self, v: LayerValues, ctx: EquationContext, slot: int = 0) -> list[Expr]: ...
-    def gradient_equations(self, v: LayerValues, ctx: EquationContext) -> Iterator[Equation]: ...
-    def update_equations(
-        self,
-        v: LayerValues,
-        ctx: EquationContext,
-        new_params: Mapping[str, np.ndarray],
-        exact_params: Mapping[str, np.ndarray] | None,
-        trainable: Mapping[str, bool],
-        averaged: bool = False,
-    ) -> Iterator[Equation]: ...
-    def average_equations(
-        self, per_sample: list[LayerValues], grads: Mapping[str, np.ndarray]
-    ) -> Iterator[Equation]: ...
-    def block_note(self, phase: str, ctx: EquationContext) -> str | None: ...
-    def propagation_note(self, ctx: EquationContext) -> str | None: ...
-    def block_arrays(self, phase: str, v: LayerValues) -> tuple[NamedArray, ...] | None: ...
-    def param_symbol(self, pname: str, idx: tuple[int, ...], prime: bool = False) -> Sym: ...
+        @property
+        def names(self) -> UnitNames: ...
+        def forward_equations(self, v: LayerValues) -> Iterator[Equation]: ...
+        def error_equations(
+            self,
+            v: LayerValues,
+            ctx: EquationContext,
+            incoming: list[Expr] | None,
+            target: np.ndarray | None,
+            output_pairs: list[tuple[Expr, Expr]] | None,
+        ) -> Iterator[Equation]: ...
+        def propagation_terms(self, v: LayerValues, ctx: EquationContext, slot: int = 0) -> list[Expr]: ...
+        def gradient_equations(self, v: LayerValues, ctx: EquationContext) -> Iterator[Equation]: ...
+        def update_equations(
+            self,
+            v: LayerValues,
+            ctx: EquationContext,
+            new_params: Mapping[str, np.ndarray],
+            exact_params: Mapping[str, np.ndarray] | None,
+            trainable: Mapping[str, bool],
+            averaged: bool = False,
+        ) -> Iterator[Equation]: ...
+        def average_equations(
+            self, per_sample: list[LayerValues], grads: Mapping[str, np.ndarray]
+        ) -> Iterator[Equation]: ...
+        def block_note(self, phase: str, ctx: EquationContext) -> str | None: ...
+        def propagation_note(self, ctx: EquationContext) -> str | None: ...
+        def block_arrays(self, phase: str, v: LayerValues) -> tuple[NamedArray, ...] | None: ...
+        def param_symbol(self, pname: str, idx: tuple[int, ...], prime: bool = False) -> Sym: ...
 
 
 class Layer(ABC):
@@ -671,8 +672,6 @@ def layer_error(spec: LayerSpec, message: str, expected: str | None = None) -> B
 __all__ = [
     "Layer",
     "LayerValues",
-    "Numerics",
-    "Explanation",
     "StepKey",
     "EquationContext",
     "UnitNames",
@@ -688,10 +687,11 @@ __all__ = [
 ]
 
 
-def _is_numerics(layer: Layer) -> Numerics:
-    """Never called: mypy checks here that every Layer is a Numerics (and below, an Explanation)."""
-    return layer
+if TYPE_CHECKING:
 
+    def _is_numerics(layer: Layer) -> Numerics:
+        """Never called: mypy checks here that every Layer is a Numerics (and below, an Explanation)."""
+        return layer
 
-def _is_explanation(layer: Layer) -> Explanation:
-    return layer
+    def _is_explanation(layer: Layer) -> Explanation:
+        return layer
