@@ -533,8 +533,8 @@ class _Run:
                     new[layer.name] = self._updated(layer.name, raw[layer.name])
                     v.prop_params = new[layer.name]
             sources = self.graph.sources[k]
-            if all(source == NETWORK_INPUT for source in sources):
-                continue
+            if all(source == NETWORK_INPUT for source in sources) and not layer.keeps_state:
+                continue  # nothing reads ∂E/∂x of the network's input; a kind with state keeps its backward values
             slide = rule == "slide" and layer.has_activation and not layer.direct_pre
             for s, vals in enumerate(batch):
                 v = vals[k]

@@ -269,3 +269,16 @@ def test_a_letter_with_a_mark_takes_one_column_in_the_text_trace() -> None:
         return sum(1 for ch in text if not unicodedata.combining(ch))
 
     assert len({drawn(line[: line.index(" = ")]) for line in block}) == 1
+
+
+def test_an_overflow_in_a_kinds_backward_values_stops_the_run_in_one_line(tmp_path) -> None:
+    """batchnorm's ∂E/∂σ² overflows (ε = 1e308): caught by the numeric pass, never a warning from the equations."""
+    text = """inputs: 4
+layers:
+  - {name: bn, type: batchnorm, eps: 1e308, inputs: [input]}
+data: [{input: [1, 2, 3, 4], target: [1, 2, 3, 4]}, {input: [2, 2, 3, 4], target: [1, 2, 3, 4]}]
+"""
+    result = invoke("train", str(_write(tmp_path, text)), "--batch", "full")
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "overflow" in result.stderr
+    assert "Warning" not in result.stderr

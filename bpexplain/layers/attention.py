@@ -290,7 +290,6 @@ class SelfAttention(MapLayer):
         shapes = {"Q": (self.t, self.dk), "K": (self.t, self.dk), "V": (self.t, self.dv), "S": (self.t, self.t)}
         shapes.update({"A": (self.t, self.t), "H": (self.t, self.dv)})
         self.inner = {key: LayerNames(key, shape, self.sup) for key, shape in shapes.items()}
-        self._cache: tuple[Any, ...] = ()
 
     def make_names(self) -> UnitNames:
         return LayerNames("Z", self.spec.out_shape, _superscript(self.spec))
@@ -320,20 +319,14 @@ class SelfAttention(MapLayer):
     def pre_activation(self, params: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         return attend(params, x, self.scale)["Z"].reshape(self.spec.out_shape)
 
-    def parts(self, params: Mapping[str, np.ndarray], v: LayerValues, d_z: np.ndarray) -> Arrays:
-        """The backward values of `v` from δZ, computed once for the numerics and the equations."""
-        c = self._cache
-        if c and c[0] is v and c[1] is params and c[2] is d_z:
-            return c[3]  # type: ignore[no-any-return]
-        fw = v.state if "A" in v.state else attend(params, v.x, self.scale)
-        parts = backward_parts(params, fw, d_z, self.scale)
-        self._cache = (v, params, d_z, parts)
-        return parts
-
     def input_gradients(
         self, params: Mapping[str, np.ndarray], v: LayerValues, d_pre: np.ndarray
     ) -> tuple[np.ndarray, ...]:
-        return (self.parts(params, v, d_pre)["X"].reshape(v.x.shape),)
+        """δX from the parts `parameter_gradients` kept, or (--update-order sequential: through the weights just
+        updated) from the same parts worked through `params`."""
+        kept = v.state.get("parts")
+        parts = kept if kept is not None and params is v.params else backward_parts(params, v.state, d_pre, self.scale)
+        return (parts["X"].reshape(v.x.shape),)
 
     def input_gradient(self, params: Mapping[str, np.ndarray], x: np.ndarray, d_pre: np.ndarray) -> np.ndarray:
         fw = attend(params, x, self.scale)
@@ -341,7 +334,8 @@ class SelfAttention(MapLayer):
 
     def parameter_gradients(self, v: LayerValues) -> dict[str, np.ndarray]:
         assert v.d_pre is not None
-        parts = self.parts(v.params, v, v.d_pre)
+        # the backward values, kept for input_gradients and for the equations, which read and never compute them
+        parts = v.state["parts"] = backward_parts(v.params, v.state, v.d_pre, self.scale)
         return {p: parts["g_" + p] for p in self.spec.params}
 
     def param_gradients(self, x: np.ndarray, d_pre: np.ndarray) -> dict[str, np.ndarray]:
@@ -427,9 +421,8 @@ class SelfAttention(MapLayer):
         return add(*[Mul((a[row, j], vv[j, col])) for j in range(self.t)])
 
     def _parts_of(self, v: LayerValues | None) -> Arrays | None:
-        if v is None or v.d_pre is None:
-            return None
-        return self.parts(v.params, v, v.d_pre)
+        """The backward values the numeric pass kept (None before a backward pass)."""
+        return None if v is None else v.state.get("parts")
 
     def error_equations(
         self,

@@ -193,7 +193,9 @@ class Normalization(MapLayer):
     def input_gradients(
         self, params: Mapping[str, np.ndarray], v: LayerValues, d_pre: np.ndarray
     ) -> tuple[np.ndarray, ...]:
-        return (self.terms(params, v)["dx"],)
+        # the backward values, kept for the equations, which read and never compute them
+        terms = v.state["terms"] = self.terms(params, v)
+        return (terms["dx"],)
 
     # ---- equations ---------------------------------------------------------------------------
 
@@ -238,12 +240,8 @@ class Normalization(MapLayer):
         return v.params, False
 
     def _terms_of(self, v: LayerValues) -> dict[str, np.ndarray]:
-        cache = self._symbols.get(("terms",))
-        if cache is not None and cache[0] is v:
-            return cache[1]  # type: ignore[no-any-return]
-        terms = self.terms(self._through(v)[0], v)
-        self._symbols["terms",] = (v, terms)
-        return terms
+        """The backward values the numeric pass kept (`input_gradients`)."""
+        return v.state["terms"]  # type: ignore[no-any-return]
 
     def error_equations(
         self,
@@ -255,7 +253,7 @@ class Normalization(MapLayer):
     ) -> Iterator[Equation]:
         yield from super().error_equations(v, ctx, incoming, target, output_pairs)
         terms = self._terms_of(v)
-        exact = self.terms(self._through(v.exact)[0], v.exact) if v.exact is not None else None
+        exact = self._terms_of(v.exact) if v.exact is not None else None
         params, prime = self._through(v)
         factors = self.unit_factors(v, ctx, slide=False)
         for j in range(self.units):
