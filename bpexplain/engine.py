@@ -448,30 +448,15 @@ class _Run:
 
     def _forward(self, x: np.ndarray, step: int, sample: int = 1, training: bool = False) -> list[LayerValues]:
         """One sample forward through every layer, in file order (each reads the outputs it names)."""
-        outputs: list[np.ndarray] = []
-        vals = []
-        key = None
-        for layer, sources in zip(self.numerics, self.graph.sources):
-            p = self.params[layer.name]
-            xs = tuple([x if s == NETWORK_INPUT else outputs[s] for s in sources])
-            state: dict[str, Any] = {}
-            if layer.arity == 1 and not layer.keeps_state:
-                e = self._r(layer.pre_activation(p, xs[0]))
-            else:
-                key = key or StepKey(self.spec.seed, step, sample, training)
-                e, state = layer.forward_values(p, xs, key)
-                e = self._r(e)
-            y = self._r(layer.activate(e)) if layer.has_activation else e
-            vals.append(LayerValues(xs[0], e, y, p, xs, state))
-            outputs.append(y)
-        return vals
+        return self._forward_batch([x], step, [sample], training)[0]
 
     forward = checked("forward")(_forward)
 
     def _forward_batch(
         self, inputs: list[np.ndarray], step: int, numbers: list[int], training: bool
     ) -> list[list[LayerValues]]:
-        """Every sample forward, layer by layer: a batch-coupled layer sees every sample's inputs at once."""
+        """Every sample forward (numbered from 1 as in the data), layer by layer: a batch-coupled layer sees every
+        sample's inputs at once."""
         keys = [StepKey(self.spec.seed, step, n, training) for n in numbers]
         outputs: list[list[np.ndarray]] = [[] for _ in inputs]
         batch: list[list[LayerValues]] = [[] for _ in inputs]
@@ -480,6 +465,8 @@ class _Run:
             xss = [tuple([x if s == NETWORK_INPUT else outputs[k][s] for s in sources]) for k, x in enumerate(inputs)]
             if layer.batch_coupled:
                 results = layer.forward_batch(p, xss, keys)
+            elif layer.arity == 1 and not layer.keeps_state:  # most kinds: one input, nothing kept
+                results = [(layer.pre_activation(p, xs[0]), {}) for xs in xss]
             else:
                 results = [layer.forward_values(p, xs, key) for xs, key in zip(xss, keys)]
             shared: list[LayerValues] | None = [] if layer.batch_coupled else None
