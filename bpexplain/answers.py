@@ -397,11 +397,12 @@ def run_for(network: str, options: dict[str, Any]) -> tuple[list[Any], list[Item
     """Every event of the run a sheet names (unfiltered, for marking) and the quantities the sheet asks for."""
     from .engine import run
     from .limits import estimated_equations
+    from .options import trace_equations
     from .spec import load_network
 
     opts, event_filter = run_options(options)
     spec = load_network(network)
-    total, _ = estimated_equations(spec, opts)
+    total, _ = estimated_equations(spec, opts, trace_equations(spec))
     if total > MAX_SHEET_EQUATIONS:
         raise BpexplainError(
             f"an answer sheet of this run would have about {total:,} values",

@@ -124,11 +124,15 @@ class TraceRequest(Protocol):
     def max_equations(self) -> int | None: ...
 
 
-def estimated_equations(spec: NetworkSize, opts: TraceRequest) -> tuple[int, int]:
-    """(equations in the whole run, steps it runs at most), for --detail full."""
-    units = sum(math.prod(layer.out_shape) for layer in spec.layers)
+def estimated_equations(
+    spec: NetworkSize, opts: TraceRequest, per_layer: Sequence[int] | None = None
+) -> tuple[int, int]:
+    """(equations in the whole run, steps it runs at most), for --detail full. `per_layer`: each layer's
+    equations a sample, as its kind counts them (`Layer.trace_equations`); four a unit where not given."""
+    if per_layer is None:
+        per_layer = [4 * math.prod(layer.out_shape) for layer in spec.layers]
     params = sum(int(v.size) for v in spec.parameters().values())
-    per_sample = 4 * units + 1
+    per_sample = sum(per_layer) + 1
     n = max(len(spec.data), 1)
     if opts.command == "forward":
         return per_sample, 1
@@ -170,7 +174,7 @@ def format_limit(fmt: str, max_equations: int | None) -> int:
     return FORMAT_COSTS.get(fmt, FORMAT_COSTS["text"]).limit
 
 
-def check_trace_size(spec: NetworkSize, opts: TraceRequest) -> None:
+def check_trace_size(spec: NetworkSize, opts: TraceRequest, per_layer: Sequence[int] | None = None) -> None:
     """Refuse, before any output, a full trace larger than its format's budget: a step of a streamed format,
     the whole run of one held in memory (HTML, SVG)."""
     fmt = getattr(opts, "output_format", "text")
@@ -188,7 +192,7 @@ def check_trace_size(spec: NetworkSize, opts: TraceRequest) -> None:
             expected="smaller maps or kernels, --detail layer or summary, or --max-equations 0 (no limit)",
         )
     cost = FORMAT_COSTS.get(fmt, FORMAT_COSTS["text"])
-    total, steps = estimated_equations(spec, opts)
+    total, steps = estimated_equations(spec, opts, per_layer)
     count = total if cost.held_whole else math.ceil(total / steps)
     if count <= limit:
         return

@@ -44,7 +44,7 @@ class RunOptions:
 
 
 def check_options(spec: NetworkSpec, opts: RunOptions) -> None:
-    check_trace_size(spec, opts)
+    check_trace_size(spec, opts, trace_equations(spec))
     if opts.round is not None and not 0 <= opts.round <= 12:
         raise BpexplainError(f"cannot round to {opts.round} decimals", expected="--round from 0 to 12")
     if opts.round is not None:
@@ -79,6 +79,13 @@ def check_options(spec: NetworkSpec, opts: RunOptions) -> None:
                     path=f"data[{i}]",
                     expected="a 'target' for every sample",
                 )
+
+
+def trace_equations(spec: NetworkSpec) -> list[int]:
+    """Each layer's equations a sample in a full trace, as its kind counts them (for the trace's budget)."""
+    from .layers import layer_class
+
+    return [layer_class(ls.type).trace_equations(ls) for ls in spec.layers]
 
 
 def _check_kinds(spec: NetworkSpec, opts: RunOptions) -> None:

@@ -282,3 +282,17 @@ data: [{input: [1, 2, 3, 4], target: [1, 2, 3, 4]}, {input: [2, 2, 3, 4], target
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "overflow" in result.stderr
     assert "Warning" not in result.stderr
+
+
+def test_a_full_trace_of_a_long_attention_is_refused_before_it_starts(tmp_path) -> None:
+    """T tokens give T×T scores and weights, each weight a sum over T: the budget counts them, not T×d units."""
+    t = 300
+    rows = [[(i * 7 + j) % 3 - 1 for j in range(4)] for i in range(t)]
+    text = (
+        f"inputs: {{shape: [{t}, 4]}}\nlayers:\n  - {{name: att, type: self_attention, d_k: 2, d_v: 2}}\n"
+        f"data: [{{input: {rows}, target: {[[0, 0]] * t}}}]\n"
+    )
+    path = _write(tmp_path, text)
+    result = invoke("train", str(path))
+    assert result.exit_code == 2 and "a full trace of this network in text would write about" in result.stderr
+    assert invoke("train", str(path), "--detail", "summary").exit_code == 0

@@ -291,6 +291,22 @@ class SelfAttention(MapLayer):
         shapes.update({"A": (self.t, self.t), "H": (self.t, self.dv)})
         self.inner = {key: LayerNames(key, shape, self.sup) for key, shape in shapes.items()}
 
+    @classmethod
+    def trace_equations(cls, spec: LayerSpec) -> int:
+        """Q, K, V, the T×T scores and weights (a weight's softmax sums over the T tokens), the output, and their
+        errors, gradients and updates; a sum of n terms counts as 1 + n/8 equations."""
+        t, d, width = spec.out_shape[-2], spec.in_shape[-1], spec.out_shape[-1]
+        dk, dv = int(spec.options["d_k"]), int(spec.options["d_v"])
+
+        def eqs(count: int, terms: int) -> int:
+            return count * (1 + terms // 8)
+
+        forward = eqs(t * (2 * dk + dv), d) + eqs(t * t, dk) + eqs(t * t, t) + eqs(t * dv, t) + eqs(t * width, dv)
+        errors = eqs(t * width, 1) + eqs(t * dv, width) + eqs(t * t, dv) + eqs(t * t, t)
+        errors += eqs(t * (2 * dk + dv), t) + eqs(t * d, 2 * dk + dv)
+        params = sum(int(p.value.size) for p in spec.params.values())
+        return forward + errors + 2 * eqs(params, t)
+
     def make_names(self) -> UnitNames:
         return LayerNames("Z", self.spec.out_shape, _superscript(self.spec))
 

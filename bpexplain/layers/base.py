@@ -269,6 +269,13 @@ class Layer(ABC):
         return name, slope
 
     @classmethod
+    def trace_equations(cls, spec: LayerSpec) -> int:
+        """About how many equations a full trace writes for one sample of this layer, forward and back, where an
+        equation of many terms counts as several (the trace's budget, limits.py): four a unit unless a kind
+        writes more (attention's T×T scores and weights, each a sum over the tokens)."""
+        return 4 * spec.units
+
+    @classmethod
     def check_run(cls, spec: LayerSpec, opts: Any) -> None:
         """Refuse, with a BpexplainError positioned at the layer, a run option (options.RunOptions) this kind
         cannot honour; the checks every kind shares (--round and `unrounded`, a batch for `batch_coupled`) are
