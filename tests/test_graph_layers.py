@@ -217,3 +217,24 @@ def test_dropout_is_off_in_forward(tmp_path: Path) -> None:
     assert_close(np.asarray(step["outputs"][drop.name]).reshape(-1), outs[drop.name][0].reshape(-1), "dropout")
     assert_close(np.asarray(step["outputs"][drop.name]).reshape(-1), outs[drop.inputs[0]][0].reshape(-1), "identity")
     assert not step.get("masks")
+
+
+@pytest.mark.parametrize("name", list(BUNDLED))
+def test_predictions_after_training_of_a_bundled_network(name: str) -> None:
+    """The end of a run feeds every sample through the final parameters, as `forward` would (no dropout,
+    batchnorm over all the samples): each prediction and its loss, against the reference."""
+    path = NETWORKS / f"{name}.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    skip_unless_built(doc)
+    trace = train_json(path, BUNDLED[name], detail="summary")
+    net = ref.load(path)
+    last = trace["steps"][-1]["parameters"]
+    final = {k: np.asarray(v, dtype=float).reshape(net.values[k].shape) for k, v in last.items()}
+    x = np.stack([d[0] for d in net.data])
+    outs, _ = ref.forward(net, final, x, ref.Context(training=False))
+    y = outs[net.output.name].reshape(len(net.data), -1)
+    targets = np.stack([d[1] for d in net.data])  # type: ignore[arg-type]
+    losses = ref.sample_losses(net.loss, y, targets)
+    for k, prediction in enumerate(trace["predictions"]):
+        assert_close(np.asarray(prediction["output"]).reshape(-1), y[k], f"sample {k + 1}'s prediction")
+        assert prediction["loss"] == pytest.approx(losses[k], rel=RTOL)
