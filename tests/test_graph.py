@@ -296,3 +296,16 @@ def test_a_full_trace_of_a_long_attention_is_refused_before_it_starts(tmp_path) 
     result = invoke("train", str(path))
     assert result.exit_code == 2 and "a full trace of this network in text would write about" in result.stderr
     assert invoke("train", str(path), "--detail", "summary").exit_code == 0
+
+
+def test_the_legend_of_a_trace_with_marks_lines_up() -> None:
+    """x̂ is two characters drawn in one column: every meaning of the legend starts in the same column."""
+    import re
+    import unicodedata
+
+    out = invoke("show", "batchnorm").output
+    legend = out.split("Legend\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert any("x̂" in line for line in legend)
+    drawn = ["".join(ch for ch in line if not unicodedata.combining(ch)) for line in legend]
+    columns = {re.match(r"  \S+\s+", line).end() for line in drawn}  # type: ignore[union-attr]
+    assert len(columns) == 1, columns

@@ -84,9 +84,9 @@ class TextRenderer(LineRenderer):
             yield ""
             yield "Legend"
             legend = [(self.printer.doprint(sym), meaning) for sym, meaning in h.legend]
-            width = max(len(s) for s, _ in legend)
+            width = max(_drawn(s) for s, _ in legend)
             for sym, meaning in legend:
-                yield f"  {sym.ljust(width)}  {meaning}"
+                yield f"  {_ljust(sym, width)}  {meaning}"
             yield ""
         if self.preamble != "full" and not show:
             return
@@ -99,9 +99,9 @@ class TextRenderer(LineRenderer):
     def network_lines(self, h: TraceHeader) -> Iterator[str]:
         yield "Network"
         rows = [NETWORK_COLUMNS, *network_rows(h.network)]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        widths = [max(_drawn(r[i]) for r in rows) for i in range(len(rows[0]))]
         for row in rows:
-            yield "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
+            yield "  " + "  ".join(_ljust(c, w) for c, w in zip(row, widths)).rstrip()
         frozen = h.network["frozen"]
         yield f"  loss {h.network['loss']}, learning rate {h.network['learning_rate']:g}" + (
             f", frozen: {', '.join(frozen)}" if frozen else ""
@@ -283,3 +283,12 @@ def _one_column_each(cols: list[Any]) -> tuple[list[Any], dict[str, str]]:
 
 def _restored(line: str, back: dict[str, str]) -> str:
     return "".join(back.get(ch, ch) for ch in line)
+
+
+def _drawn(text: str) -> int:
+    """The columns `text` takes: its characters, less the combining marks drawn over the one before."""
+    return len(text) if text.isascii() else len(text) - len(_COMBINING.findall(text))
+
+
+def _ljust(text: str, width: int) -> str:
+    return text + " " * (width - _drawn(text))
