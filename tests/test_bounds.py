@@ -14,7 +14,7 @@ import resource
 import subprocess
 import sys
 import threading
-import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,7 @@ ENV = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMP
 ENV.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
 TIMEOUT = 20  # seconds: these runs end in about one; a hang or a huge allocation would not
 MEMORY = 1 << 30  # bytes of address space: Python, numpy and the CLI need a few hundred MB
+BUILT = 256 << 20  # bytes a refusal may allocate: reading a large file takes tens of MB, a refused size GBs
 
 
 def error_of(text: str, **options: object) -> BpexplainError:
@@ -159,9 +160,13 @@ SIZES = {
 @pytest.mark.parametrize("case", SIZES.values(), ids=list(SIZES))
 def test_each_size_is_refused_where_it_is_written(case: tuple[str, str, str, list[str]]) -> None:
     text, position, path, pieces = case
-    start = time.perf_counter()
-    err = error_of(text)
-    assert time.perf_counter() - start < 5  # nothing of that size was built
+    tracemalloc.start()  # numpy reports its arrays' memory to tracemalloc too
+    try:
+        err = error_of(text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < BUILT, f"{peak:,} bytes were allocated: something of that size was built"
     assert type(err) is BpexplainError and err.exit_code == 2
     assert str(err.where) == f"net.yaml:{position}", err.line()
     assert err.path == path, err.line()
