@@ -194,7 +194,7 @@ def test_the_package_builds_without_warnings_of_its_own(tmp_path: Path) -> None:
 
     source = tmp_path / "src"  # a copy: the build leaves build/ and *.egg-info beside the sources
     shutil.copytree(ROOT / "bpexplain", source / "bpexplain", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, source / name)
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(tmp_path), str(source)],
@@ -215,6 +215,7 @@ def test_the_package_builds_without_warnings_of_its_own(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
         metadata = z.read(next(n for n in names if n.endswith("METADATA"))).decode()
-    assert "License-Expression: MIT" in metadata
+    assert "License-Expression: MIT" in metadata and "License-File: LICENSE" in metadata
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)  # the licence text travels with the wheel
     assert "Provides-Extra: plot" in metadata and "Keywords: back-propagation" in metadata
     assert "bpexplain/networks/lecture.yaml" in names and "bpexplain/commands/tools.py" in names
