@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .functions import Loss
+from .functions import Loss, softmax_backward
 from .layers.base import Layer
+from .layers.dense import Dense
 from .spec import Sample
 from .trace import StepEnd
 
@@ -54,6 +55,42 @@ def _activation(layer: Numerics) -> Callable[[Array], Array] | None:
     return layer.activate
 
 
+# A dense layer whose numeric methods are dense.py's and Layer's own (the usual case) is computed by the step
+# itself, by the same numpy operations written out: no call into the layer and no dictionary of gradients, and
+# the step knows which arrays it made, so which it may write over. Any other layer, or a dense layer whose
+# methods were replaced (a subclass, a patch), is computed by its own methods.
+_DENSE_METHODS = (Dense.pre_activation, Dense.param_gradients, Dense.input_gradient, Layer.pre_gradient)
+# Layer.pre_gradient's cases: how a layer's ∂E/∂e comes from its ∂E/∂y
+DERIVATIVE, NO_ACTIVATION, COMBINED, SOFTMAX = range(4)
+
+
+def _plain_dense(layer: Numerics) -> bool:
+    """Whether the step may compute the layer by dense.py's operations written out."""
+    cls = type(layer)
+    methods = (cls.pre_activation, cls.param_gradients, cls.input_gradient, cls.pre_gradient)
+    return isinstance(layer, Dense) and all(a is b for a, b in zip(methods, _DENSE_METHODS))
+
+
+def _pre_mode(layer: Numerics) -> int:
+    """Layer.pre_gradient's case for this layer, decided once a run."""
+    if layer.has_activation and not layer.direct_pre:
+        return DERIVATIVE
+    if not layer.has_activation:
+        return NO_ACTIVATION
+    return COMBINED if layer.combined else SOFTMAX
+
+
+def _always(index: int) -> bool:
+    return True
+
+
+# A layer as the step reads it: (name, computed by the step itself, has a bias, activation or None,
+# Layer.pre_gradient's case, the activation's derivative or None, the layer's pre_activation, pre_gradient,
+# param_gradients, input_gradient (None for the first layer), its parameters, and for a dense layer computed
+# by the step: (flat name, trainable) of the weight and of the bias)
+LayerPlan = tuple[Any, ...]
+
+
 class LeanStep:
     def __init__(
         self,
@@ -67,112 +104,181 @@ class LeanStep:
             tuple((p, f"{layer.name}.{p}", trainable[layer.name][p]) for p in layer.spec.params) for layer in layers
         ]
         self.forward_plan = tuple((layer.name, layer.pre_activation, _activation(layer)) for layer in layers)
-        # from the output back: (index, name, pre_gradient, param_gradients, input_gradient or None, parameters)
-        self.backward_plan = tuple(
-            (
-                k,
-                layers[k].name,
-                layers[k].pre_gradient,
-                layers[k].param_gradients,
-                layers[k].input_gradient if k else None,
-                params[k],
+        plan: list[LayerPlan] = []
+        for k, layer in enumerate(layers):
+            named = {p: (flat, t) for p, flat, t in params[k]}
+            plan.append(
+                (
+                    layer.name,
+                    _plain_dense(layer),
+                    "bias" in named,
+                    _activation(layer),
+                    _pre_mode(layer),
+                    layer.activation.derivative if layer.has_activation else None,
+                    layer.pre_activation,
+                    layer.pre_gradient,
+                    layer.param_gradients,
+                    layer.input_gradient if k else None,
+                    params[k],
+                    named.get("weight", ("", False)),
+                    named.get("bias", ("", False)),
+                )
             )
-            for k in range(len(layers) - 1, -1, -1)
-        )
+        self.plan = tuple(plan)
         self.layer_names = [layer.name for layer in layers]
         self.flat_names = [flat for ps in params for _, flat, _ in ps]
-        self.trainable_names = {layer.name: [p for p, _, t in ps if t] for layer, ps in zip(layers, params)}
         self.loss_value = loss.value
         self.loss_gradient = loss.gradient
         self.lr = learning_rate
         self.sequential = sequential
         self.combined = layers[-1].combined  # the output layer's ∂E/∂e comes from the target directly
+        # the spare buffers of layers computed by their own methods, made when first needed (`_update_in_place`)
+        self.spare: dict[str, dict[str, Array]] = {name: {} for name in self.layer_names}
 
     def run(self, params: Params, steps: Sequence[tuple[int, Sample]]) -> tuple[list[StepEnd], Params]:
         """The steps (number, sample) in turn under one np.errstate, each from the parameters the one before
         left: their StepEnds, and the parameters after the last. They end early, before the first step that
-        must be handed back."""
+        must be handed back. Neither `params` nor any array is written after it was made."""
+        return self._run({name: dict(ps) for name, ps in params.items()}, steps, _always, False)
+
+    def private(self, params: Params) -> Params:
+        """Parameters that `run_in_place` may change: new dictionaries, and copies of the arrays of the layers
+        computed by their own methods (whose arrays may become spare buffers, see `_update_in_place`); a layer
+        the step computes itself never writes an array it did not make."""
+        return {name: {p: a if fast else a.copy() for p, a in params[name].items()} for name, fast, *_ in self.plan}
+
+    def run_in_place(
+        self, params: Params, steps: Sequence[tuple[int, Sample]], keep: Callable[[int], bool]
+    ) -> tuple[list[StepEnd], Params]:
+        """As `run`, with `params` changed in place and new values written over arrays the step made (nothing
+        outside may hold `params`, its dictionaries or its arrays): the StepEnds, and `params`. A step that
+        `keep` refuses carries no parameters or gradients."""
+        return self._run(params, steps, keep, True)
+
+    def _run(
+        self, params: Params, steps: Sequence[tuple[int, Sample]], keep: Callable[[int], bool], in_place: bool
+    ) -> tuple[list[StepEnd], Params]:
+        """The loop of `run` and `run_in_place`. A step changes `params`' dictionaries only at its end, when
+        nothing can raise any more, and never writes an array in use, so a step handed back changed nothing."""
         ends: list[StepEnd] = []
-        step = self._step
+        plan = [(*layer, params[layer[0]]) for layer in self.plan]
+        backward = plan[::-1]
+        n = len(plan)
+        loss_value, loss_gradient, combined, flat_names = (
+            self.loss_value,
+            self.loss_gradient,
+            self.combined,
+            self.flat_names,
+        )
+        lr, sequential, spare = self.lr, self.sequential, self.spare
+        changes: list[tuple[dict[str, Array], str, Array, dict[str, Array] | None]] = []
         try:
             with np.errstate(over="raise", invalid="raise", divide="raise"):
                 for index, sample in steps:
-                    done = step(index, params, sample.input, sample.target)
-                    if done is None:
+                    kept = keep(index)
+                    x, target = sample.input, sample.target
+                    values: list[tuple[Array, Array, Array]] = []  # each layer's (input, e, y)
+                    outputs: dict[str, Array] = {}
+                    for name, fast, bias, activate, _, _, pre_activation, _, _, _, _, _, _, P in plan:
+                        if fast:
+                            e = P["weight"].dot(x)
+                            if bias:
+                                e = e + P["bias"]
+                        else:
+                            e = pre_activation(P, x)
+                        y = outputs[name] = e if activate is None else activate(e)
+                        values.append((x, e, y))
+                        x = y
+                    loss = loss_value(x, target)
+                    if not isfinite(loss):
                         break
-                    ends.append(done[0])
-                    params = done[1]
+                    d_out = None if combined else loss_gradient(x, target)
+                    grads: dict[str, Any] | None = dict.fromkeys(flat_names) if kept else None
+                    shown: dict[str, Any] | None = dict.fromkeys(flat_names) if kept else None
+                    changes.clear()
+                    k = n
+                    for (
+                        name, fast, bias, _, mode, derivative, _, pre_gradient, param_gradients, input_gradient,
+                        ps, (w_flat, w_trained), (b_flat, b_trained), P,
+                    ) in backward:  # fmt: skip
+                        k -= 1
+                        x, e, y = values[k]
+                        if not fast:
+                            d_pre = pre_gradient(e, y, d_out, target)[1]
+                            updated = _update(
+                                ps, param_gradients(x, d_pre), P, spare[name] if in_place else None, lr,
+                                grads, shown, (d_pre, x, e, y), changes,
+                            )  # fmt: skip
+                            if input_gradient is not None:
+                                d_in = input_gradient(updated if sequential else P, x, d_pre)
+                                d_out = d_in if d_in.shape == x.shape else d_in.reshape(x.shape)
+                            continue
+                        if mode == DERIVATIVE:  # Layer.pre_gradient
+                            d_pre = d_out * derivative(e, y)
+                        elif mode == COMBINED:
+                            d_pre = y - target
+                        elif mode == NO_ACTIVATION:
+                            d_pre = d_out
+                        else:
+                            d_pre = softmax_backward(y, d_out)  # type: ignore[arg-type]
+                        W = w = P["weight"]
+                        g = d_pre[:, None] * x  # Dense.param_gradients: a new array, which only the step holds
+                        if w_trained:
+                            if kept:  # the gradient is handed out: the new weights are a new array
+                                w = W - lr * g
+                            else:  # lr·g first, as `lr * g` makes it
+                                w = subtract(W, multiply(g, lr, out=g), out=g)
+                            changes.append((P, "weight", w, None))
+                        if kept:
+                            grads[w_flat] = g  # type: ignore[index]
+                            shown[w_flat] = w  # type: ignore[index]
+                        if bias:
+                            b = P["bias"]
+                            if b_trained:
+                                b = b - lr * d_pre  # Dense's bias gradient is a copy of ∂E/∂e: the same numbers
+                                changes.append((P, "bias", b, None))
+                            if kept:
+                                grads[b_flat] = d_pre  # type: ignore[index]
+                                shown[b_flat] = b  # type: ignore[index]
+                        if input_gradient is not None:  # Dense.input_gradient
+                            d_out = (w if sequential else W).T.dot(d_pre)
+                    for P, p, value, bufs in changes:  # nothing raises from here on
+                        if bufs is not None and bufs.get(p) is value:  # the spare buffer was written: the old
+                            bufs[p] = P[p]  # array is spare now
+                        P[p] = value
+                    ends.append(StepEnd(index, loss, outputs, grads, shown))
         except FloatingPointError:
             pass
         return ends, params
 
-    def spare(self, params: Params) -> Params:
-        """Empty buffers shaped as the trainable parameters, for `run_in_place`."""
-        return {name: {p: np.empty_like(params[name][p]) for p in ps} for name, ps in self.trainable_names.items()}
 
-    def run_in_place(
-        self, params: Params, spare: Params, steps: Sequence[tuple[int, Sample]], keep: Callable[[int], bool]
-    ) -> tuple[list[StepEnd], Params, Params]:
-        """As `run`, with `params` (which nothing outside may hold) and `spare` trading places each step: the
-        StepEnds, the parameters after the last step, and the spare buffers. A step `keep` refuses carries no
-        parameters or gradients."""
-        ends: list[StepEnd] = []
-        step = self._step
-        try:
-            with np.errstate(over="raise", invalid="raise", divide="raise"):
-                for index, sample in steps:
-                    done = step(index, params, sample.input, sample.target, spare, keep(index))
-                    if done is None:
-                        break
-                    end, new = done
-                    for name, bufs in spare.items():  # the buffers written this step: the old arrays are spare now
-                        old = params[name]
-                        for p in bufs:
-                            if new[name][p] is bufs[p]:
-                                bufs[p] = old[p]
-                    params = new
-                    ends.append(end)
-        except FloatingPointError:
-            pass
-        return ends, params, spare
-
-    def _step(
-        self, index: int, params: Params, x: Array, target: Array, spare: Params | None = None, keep: bool = True
-    ) -> tuple[StepEnd, Params] | None:
-        values: list[tuple[Array, Array, Array]] = []  # each layer's (input, e, y)
-        outputs: dict[str, Array] = {}
-        for name, pre_activation, activate in self.forward_plan:
-            e = pre_activation(params[name], x)
-            y = outputs[name] = e if activate is None else activate(e)
-            values.append((x, e, y))
-            x = y
-        loss = self.loss_value(x, target)
-        if not isfinite(loss):
-            return None
-        lr, sequential = self.lr, self.sequential
-        d_out = None if self.combined else self.loss_gradient(x, target)
-        # keys in the network's order, as the checked path gives them; values filled in from the output back
-        new: dict[str, Any] = dict.fromkeys(self.layer_names)
-        flat_grads: dict[str, Any] | None = dict.fromkeys(self.flat_names) if keep else None
-        flat_params: dict[str, Any] | None = dict.fromkeys(self.flat_names) if keep else None
-        for k, name, pre_gradient, param_gradients, input_gradient, plan in self.backward_plan:
-            x, e, y = values[k]
-            d_pre = pre_gradient(e, y, d_out, target)[1]
-            grads = param_gradients(x, d_pre)
-            old = params[name]
-            updated = new[name] = {}
-            if spare is None:
-                for p, flat, trainable in plan:
-                    g = grads[p]
-                    value = updated[p] = old[p] - lr * g if trainable else old[p]
-                    flat_grads[flat] = g  # type: ignore[index]
-                    flat_params[flat] = value  # type: ignore[index]
-            else:
-                _update_in_place(plan, grads, old, spare[name], lr, updated, flat_grads, flat_params, (d_pre, x, e, y))
-            if input_gradient is not None:
-                d_in = input_gradient(updated if sequential else old, x, d_pre)
-                d_out = d_in if d_in.shape == x.shape else d_in.reshape(x.shape)
-        return StepEnd(index, loss, outputs, flat_grads, flat_params), new
+def _update(
+    plan: ParamPlan,
+    grads: dict[str, Array],
+    old: dict[str, Array],
+    bufs: dict[str, Array] | None,
+    lr: float,
+    flat_grads: dict[str, Any] | None,
+    flat_params: dict[str, Any] | None,
+    others: tuple[Array, ...],
+    changes: list[tuple[dict[str, Array], str, Array, dict[str, Array] | None]],
+) -> dict[str, Array]:
+    """A layer computed by its own methods: its parameters after the step (every one, for `input_gradient`),
+    the changes to make at the step's end, and, for a step that is kept, its gradients and parameters. Without
+    spare buffers (`run`) each new value is a new array; with them, see `_update_in_place`."""
+    updated: dict[str, Array] = {}
+    if bufs is None:
+        for p, flat, trainable in plan:
+            g = grads[p]
+            value = updated[p] = old[p] - lr * g if trainable else old[p]
+            flat_grads[flat] = g  # type: ignore[index]
+            flat_params[flat] = value  # type: ignore[index]
+    else:
+        _update_in_place(plan, grads, old, bufs, lr, updated, flat_grads, flat_params, others)
+    for p, _, trainable in plan:
+        if trainable:
+            changes.append((old, p, updated[p], bufs))
+    return updated
 
 
 def _update_in_place(
@@ -199,8 +305,8 @@ def _update_in_place(
                     shown = g.copy()
                 value = subtract(value, multiply(g, lr, out=g), out=g)
             else:
-                buf = bufs[p]
-                if g.shape == buf.shape:
+                buf = bufs.get(p)  # made when first needed
+                if buf is not None and g.shape == buf.shape:
                     value = subtract(value, multiply(g, lr, out=buf), out=buf)
                 else:
                     value = bufs[p] = value - lr * g
