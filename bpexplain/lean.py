@@ -89,6 +89,10 @@ def _always(index: int) -> bool:
 # param_gradients, input_gradient (None for the first layer), its parameters, and for a dense layer computed
 # by the step: (flat name, trainable) of the weight and of the bias)
 LayerPlan = tuple[Any, ...]
+# a parameter's new value, made when the step ends: (the layer's parameters, name, value, the layer's spare
+# buffers or None, for a dense layer's weights the layer's name, else None, and whether the step may write over
+# the value once it is replaced)
+Change = tuple[dict[str, Array], str, Array, "dict[str, Array] | None", "str | None", bool]
 
 
 class LeanStep:
@@ -134,6 +138,9 @@ class LeanStep:
         self.combined = layers[-1].combined  # the output layer's ∂E/∂e comes from the target directly
         # the spare buffers of layers computed by their own methods, made when first needed (`_update_in_place`)
         self.spare: dict[str, dict[str, Array]] = {name: {} for name in self.layer_names}
+        # per dense layer the step computes: whether its weights in use are an array the step made and did not
+        # hand out, which becomes the spare buffer once replaced (`private` says none are, yet)
+        self.ours = dict.fromkeys(self.layer_names, False)
 
     def run(self, params: Params, steps: Sequence[tuple[int, Sample]]) -> tuple[list[StepEnd], Params]:
         """The steps (number, sample) in turn under one np.errstate, each from the parameters the one before
@@ -145,6 +152,7 @@ class LeanStep:
         """Parameters that `run_in_place` may change: new dictionaries, and copies of the arrays of the layers
         computed by their own methods (whose arrays may become spare buffers, see `_update_in_place`); a layer
         the step computes itself never writes an array it did not make."""
+        self.ours = dict.fromkeys(self.layer_names, False)
         return {name: {p: a if fast else a.copy() for p, a in params[name].items()} for name, fast, *_ in self.plan}
 
     def run_in_place(
@@ -161,7 +169,7 @@ class LeanStep:
         """The loop of `run` and `run_in_place`. A step changes `params`' dictionaries only at its end, when
         nothing can raise any more, and never writes an array in use, so a step handed back changed nothing."""
         ends: list[StepEnd] = []
-        plan = [(*layer, params[layer[0]]) for layer in self.plan]
+        plan = [(*layer, params[layer[0]], self.spare[layer[0]] if in_place else None) for layer in self.plan]
         backward = plan[::-1]
         n = len(plan)
         loss_value, loss_gradient, combined, flat_names = (
@@ -170,8 +178,8 @@ class LeanStep:
             self.combined,
             self.flat_names,
         )
-        lr, sequential, spare = self.lr, self.sequential, self.spare
-        changes: list[tuple[dict[str, Array], str, Array, dict[str, Array] | None]] = []
+        lr, sequential, ours = self.lr, self.sequential, self.ours
+        changes: list[Change] = []
         try:
             with np.errstate(over="raise", invalid="raise", divide="raise"):
                 for index, sample in steps:
@@ -179,7 +187,7 @@ class LeanStep:
                     x, target = sample.input, sample.target
                     values: list[tuple[Array, Array, Array]] = []  # each layer's (input, e, y)
                     outputs: dict[str, Array] = {}
-                    for name, fast, bias, activate, _, _, pre_activation, _, _, _, _, _, _, P in plan:
+                    for name, fast, bias, activate, _, _, pre_activation, _, _, _, _, _, _, P, _ in plan:
                         if fast:
                             e = P["weight"].dot(x)
                             if bias:
@@ -199,14 +207,14 @@ class LeanStep:
                     k = n
                     for (
                         name, fast, bias, _, mode, derivative, _, pre_gradient, param_gradients, input_gradient,
-                        ps, (w_flat, w_trained), (b_flat, b_trained), P,
+                        ps, (w_flat, w_trained), (b_flat, b_trained), P, bufs,
                     ) in backward:  # fmt: skip
                         k -= 1
                         x, e, y = values[k]
                         if not fast:
                             d_pre = pre_gradient(e, y, d_out, target)[1]
                             updated = _update(
-                                ps, param_gradients(x, d_pre), P, spare[name] if in_place else None, lr,
+                                ps, param_gradients(x, d_pre), P, bufs, lr,
                                 grads, shown, (d_pre, x, e, y), changes,
                             )  # fmt: skip
                             if input_gradient is not None:
@@ -222,13 +230,16 @@ class LeanStep:
                         else:
                             d_pre = softmax_backward(y, d_out)  # type: ignore[arg-type]
                         W = w = P["weight"]
-                        g = d_pre[:, None] * x  # Dense.param_gradients: a new array, which only the step holds
-                        if w_trained:
-                            if kept:  # the gradient is handed out: the new weights are a new array
+                        if not w_trained or kept or not in_place:  # Dense.param_gradients: a new array
+                            g = d_pre[:, None] * x
+                            if w_trained:  # the gradient is handed out: the new weights are a new array
                                 w = W - lr * g
-                            else:  # lr·g first, as `lr * g` makes it
-                                w = subtract(W, multiply(g, lr, out=g), out=g)
-                            changes.append((P, "weight", w, None))
+                                changes.append((P, "weight", w, bufs, name, False))
+                        else:  # the same product into the spare buffer, then lr·g first, as `lr * g` makes it
+                            buf = bufs.get("weight")  # type: ignore[union-attr]
+                            g = d_pre[:, None] * x if buf is None else multiply(d_pre[:, None], x, out=buf)
+                            w = subtract(W, multiply(g, lr, out=g), out=g)
+                            changes.append((P, "weight", w, bufs, name, True))
                         if kept:
                             grads[w_flat] = g  # type: ignore[index]
                             shown[w_flat] = w  # type: ignore[index]
@@ -236,15 +247,22 @@ class LeanStep:
                             b = P["bias"]
                             if b_trained:
                                 b = b - lr * d_pre  # Dense's bias gradient is a copy of ∂E/∂e: the same numbers
-                                changes.append((P, "bias", b, None))
+                                changes.append((P, "bias", b, None, None, False))
                             if kept:
                                 grads[b_flat] = d_pre  # type: ignore[index]
                                 shown[b_flat] = b  # type: ignore[index]
                         if input_gradient is not None:  # Dense.input_gradient
                             d_out = (w if sequential else W).T.dot(d_pre)
-                    for P, p, value, bufs in changes:  # nothing raises from here on
-                        if bufs is not None and bufs.get(p) is value:  # the spare buffer was written: the old
-                            bufs[p] = P[p]  # array is spare now
+                    for P, p, value, bufs, name, made in changes:  # nothing raises from here on
+                        if name is None:  # a layer computed by its own methods (see _update_in_place)
+                            if bufs is not None and bufs.get(p) is value:  # the spare buffer was written: the
+                                bufs[p] = P[p]  # old array is spare now
+                        elif bufs is not None:  # a dense layer's weights, in place: the old array is spare
+                            if ours[name]:  # now, unless the step did not make it or handed it out
+                                bufs[p] = P[p]
+                            else:
+                                bufs.pop(p, None)
+                            ours[name] = made
                         P[p] = value
                     ends.append(StepEnd(index, loss, outputs, grads, shown))
         except FloatingPointError:
@@ -261,7 +279,7 @@ def _update(
     flat_grads: dict[str, Any] | None,
     flat_params: dict[str, Any] | None,
     others: tuple[Array, ...],
-    changes: list[tuple[dict[str, Array], str, Array, dict[str, Array] | None]],
+    changes: list[Change],
 ) -> dict[str, Array]:
     """A layer computed by its own methods: its parameters after the step (every one, for `input_gradient`),
     the changes to make at the step's end, and, for a step that is kept, its gradients and parameters. Without
@@ -277,7 +295,7 @@ def _update(
         _update_in_place(plan, grads, old, bufs, lr, updated, flat_grads, flat_params, others)
     for p, _, trainable in plan:
         if trainable:
-            changes.append((old, p, updated[p], bufs))
+            changes.append((old, p, updated[p], bufs, None, False))
     return updated
 
 
