@@ -261,10 +261,7 @@ class _Run:
         if in_place:
             head, tail = self.opts.summary_steps  # type: ignore[misc]
             total = self.opts.epochs * len(data) if self.opts.epochs is not None else (self.opts.steps or 1)
-
-            def keep(index: int) -> bool:
-                return index <= head or index > total - tail
-
+            keep = {*range(1, head + 1), *range(total - tail + 1, total + 1)}  # the steps the summary shows
             private = False  # self.params may be held outside (the header, a checked step's StepEnd)
         # a batch holds the parameters of each step it keeps: LEAN_BATCH_VALUES of them at most
         size = 64 if in_place else max(1, min(64, LEAN_BATCH_VALUES // max(values, 1)))

@@ -23,7 +23,7 @@ the others carry None.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -78,10 +78,6 @@ def _pre_mode(layer: Numerics) -> int:
     if not layer.has_activation:
         return NO_ACTIVATION
     return COMBINED if layer.combined else SOFTMAX
-
-
-def _always(index: int) -> bool:
-    return True
 
 
 # A layer as the step reads it: (name, computed by the step itself, has a bias, activation or None,
@@ -146,7 +142,7 @@ class LeanStep:
         """The steps (number, sample) in turn under one np.errstate, each from the parameters the one before
         left: their StepEnds, and the parameters after the last. They end early, before the first step that
         must be handed back. Neither `params` nor any array is written after it was made."""
-        return self._run({name: dict(ps) for name, ps in params.items()}, steps, _always, False)
+        return self._run({name: dict(ps) for name, ps in params.items()}, steps, (), False)
 
     def private(self, params: Params) -> Params:
         """Parameters that `run_in_place` may change: new dictionaries, and copies of the arrays of the layers
@@ -156,15 +152,15 @@ class LeanStep:
         return {name: {p: a if fast else a.copy() for p, a in params[name].items()} for name, fast, *_ in self.plan}
 
     def run_in_place(
-        self, params: Params, steps: Sequence[tuple[int, Sample]], keep: Callable[[int], bool]
+        self, params: Params, steps: Sequence[tuple[int, Sample]], keep: Container[int]
     ) -> tuple[list[StepEnd], Params]:
         """As `run`, with `params` changed in place and new values written over arrays the step made (nothing
         outside may hold `params`, its dictionaries or its arrays): the StepEnds, and `params`. A step that
-        `keep` refuses carries no parameters or gradients."""
+        `keep` does not hold carries no parameters or gradients."""
         return self._run(params, steps, keep, True)
 
     def _run(
-        self, params: Params, steps: Sequence[tuple[int, Sample]], keep: Callable[[int], bool], in_place: bool
+        self, params: Params, steps: Sequence[tuple[int, Sample]], keep: Container[int], in_place: bool
     ) -> tuple[list[StepEnd], Params]:
         """The loop of `run` and `run_in_place`. A step changes `params`' dictionaries only at its end, when
         nothing can raise any more, and never writes an array in use, so a step handed back changed nothing."""
@@ -183,7 +179,7 @@ class LeanStep:
         try:
             with np.errstate(over="raise", invalid="raise", divide="raise"):
                 for index, sample in steps:
-                    kept = keep(index)
+                    kept = not in_place or index in keep
                     x, target = sample.input, sample.target
                     values: list[tuple[Array, Array, Array]] = []  # each layer's (input, e, y)
                     outputs: dict[str, Array] = {}
