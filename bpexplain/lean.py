@@ -2,22 +2,28 @@
 
 `--detail summary` runs thousands of steps, and a step of a small network is a few dozen numpy calls
 of well under a microsecond each, so whatever surrounds them counts. This is the engine's step for
-one sample by the exact rule, unrounded, with only what a StepEnd carries kept: the layers' own
-methods, called in the same order on the same numbers, so the results are the same bits. What can be
-looked up once is: each layer's bound methods and parameter names sit in a tuple made when the run
-starts, and the step reads them by unpacking, not by attribute or dictionary.
+one sample by the exact rule, unrounded, with only what a StepEnd carries kept: the same numpy
+operations on the same numbers as the checked step, so the results are the same bits. What can be
+decided once is decided when the run starts (`LeanStep.plan`): each layer's bound methods, parameter
+names and case of ∂E/∂e sit in a tuple, read by unpacking. A dense layer whose numeric methods are
+dense.py's own is computed by the step itself, those methods' operations written out (W·x + b, the
+activation, δ·dh/de, δ·xᵀ, Wᵀ·δ): no Python call into the layer, no dictionary of gradients, and arrays
+the step made, so it knows which it may write over. Every other layer is computed by its own methods.
 
 A floating-point error, or a loss that is not finite, hands the step back before anything has changed,
-and the engine runs it again by its checked path, which names the first value that is not finite.
+and the engine runs it again by its checked path, which names the first value that is not finite: a
+step changes the parameter dictionaries only at its end, and never writes an array in use.
 
-`run_in_place` is the same step without new parameter arrays: the step writes old − η·g over the
-gradient array the layer has just made, when nothing else holds it (checked by `base` and identity,
-not by `np.may_share_memory`, which cost a tenth of a 64-128-64-10 step), else into a spare buffer
-that then changes places with the old array; the same operations, so the same bits. (Writing into the
-spare buffer always was measured too: a cold weight matrix more to write a step, 1.3× slower at
-256-512-256-10.) The parameters in use are never written, so a step handed back has still changed
-nothing. Only the steps a summary shows (`keep`) hand out their parameters and gradients, as copies;
-the others carry None.
+`run` makes new parameter arrays every step and hands them out in every StepEnd. `run_in_place`, for a
+summary that shows few steps, hands out parameters and gradients only in the steps it shows (`keep`; the
+others carry None) and makes no new weight matrix a step: a dense layer's δ·xᵀ goes into the spare buffer
+its weights of the step before left, η·g and old − η·g over it, and it changes places with the old array
+(an allocation of a large array a step costs page faults: 151 a step at 256-512-256-10 against 13). A
+shown step's arrays are new, so nothing handed out is ever written, and the arrays a step did not make (the
+header's) never become spare. A layer computed by its own methods writes old − η·g over the gradient
+array the layer has just made when nothing else holds it (checked by `base` and identity, not by
+`np.may_share_memory`, which cost a tenth of a 64-128-64-10 step), else into its spare buffer; its shown
+steps hand out copies. The same operations either way, so the same bits.
 """
 
 from __future__ import annotations
