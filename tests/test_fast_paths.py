@@ -398,6 +398,26 @@ def test_a_summary_run_changes_parameters_in_place_unless_its_lines_show_them(mo
         assert shown == [i for i in range(1, steps + 1) if not in_place or i <= 3 or i > steps - 3]
 
 
+@pytest.mark.parametrize("inputs", [15, 16])
+def test_parameters_change_in_place_exactly_where_the_summary_line_does_not_show_them(inputs: int) -> None:
+    """16 values (15 weights and a bias) are shown on every summary line, so every step carries them; 17 are
+    not, so the steps between the first 3 and the last 3 carry none."""
+    ones = ", ".join(["0.5"] * inputs)
+    spec = parse_network(
+        f"inputs: {inputs}\nlayers:\n  - {{name: out, weight: [[{ones}]], bias: [0.0]}}\n"
+        f"learning_rate: 0.01\ndata:\n  - {{input: [{ones}], target: [1]}}\n",
+        "net.yaml",
+    )
+    events = list(run(spec, RunOptions(command="train", steps=10, detail="summary", summary_steps=(3, 3))))
+    starts = [e for e in events if isinstance(e, StepStart)]
+    ends = [e for e in events if isinstance(e, StepEnd)]
+    line = SummaryLine(4)
+    lines = [line(s, e) for s, e in zip(starts, ends, strict=True)]
+    shown = inputs + 1 <= 16
+    assert all(("out.weight = [" in text) == shown for text in lines)
+    assert [e.parameters is not None for e in ends] == [shown or i < 3 or i >= 7 for i in range(10)]
+
+
 @pytest.mark.parametrize(
     "network,options",
     [
