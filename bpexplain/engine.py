@@ -44,8 +44,9 @@ if TYPE_CHECKING:
 Params = dict[str, dict[str, np.ndarray]]
 # a lean run computes this many parameter values ahead at most (steps × the network's parameters), up to 64 steps
 LEAN_BATCH_VALUES = 4096
-# a summary run of a network with more parameter values than this updates them in place (see lean.py)
-IN_PLACE_VALUES = LEAN_BATCH_VALUES
+# a summary run of a network with more parameter values than this updates them in place (see lean.py): a
+# network of this many or fewer shows its parameters on every summary line (render/common.py's SummaryLine)
+IN_PLACE_VALUES = 16
 
 
 def build_layers(spec: NetworkSpec, graph: Graph | None = None) -> list[Layer]:
@@ -253,20 +254,17 @@ class _Run:
         lean = self.lean_step
         schedule = self.schedule()
         values = sum(p.size for ps in self.params.values() for p in ps.values())
-        size = max(1, min(64, LEAN_BATCH_VALUES // max(values, 1)))
         data = self.spec.data
-        # a large network with a summary that shows few steps: parameters updated in place (see lean.py)
+        # a summary that shows few steps, of a network whose summary line does not show its parameters: the
+        # parameters are updated in place, and only the steps the summary shows carry them (see lean.py)
         in_place = self.opts.summary_steps is not None and values > IN_PLACE_VALUES
         if in_place:
             head, tail = self.opts.summary_steps  # type: ignore[misc]
-            n = len(data)
-            total = self.opts.epochs * n if self.opts.epochs is not None else (self.opts.steps or 1)
-
-            def keep(index: int) -> bool:
-                return index <= head or index > total - tail
-
-            spare = lean.spare(self.params)
+            total = self.opts.epochs * len(data) if self.opts.epochs is not None else (self.opts.steps or 1)
+            keep = {*range(1, head + 1), *range(total - tail + 1, total + 1)}  # the steps the summary shows
             private = False  # self.params may be held outside (the header, a checked step's StepEnd)
+        # a batch holds the parameters of each step it keeps: LEAN_BATCH_VALUES of them at most
+        size = 64 if in_place else max(1, min(64, LEAN_BATCH_VALUES // max(values, 1)))
         starts = [((s + 1,), (d.input,), (d.target,)) for s, d in enumerate(data)]  # each sample's StepStart fields
         step = 0
         while batch := list(itertools.islice(schedule, size)):
@@ -274,9 +272,8 @@ class _Run:
                 steps = [(i, data[s[0]]) for i, _, s in batch]
                 if in_place:
                     if not private:
-                        self.params = {name: {p: a.copy() for p, a in ps.items()} for name, ps in self.params.items()}
-                        private = True
-                    ends, self.params, spare = lean.run_in_place(self.params, spare, steps, keep)
+                        self.params, private = lean.private(self.params), True
+                    ends, self.params = lean.run_in_place(self.params, steps, keep)
                 else:
                     ends, self.params = lean.run(self.params, steps)
                 for (step, epoch, samples), end in zip(batch, ends):

@@ -2,34 +2,41 @@
 
 `--detail summary` runs thousands of steps, and a step of a small network is a few dozen numpy calls
 of well under a microsecond each, so whatever surrounds them counts. This is the engine's step for
-one sample by the exact rule, unrounded, with only what a StepEnd carries kept: the layers' own
-methods, called in the same order on the same numbers, so the results are the same bits. What can be
-looked up once is: each layer's bound methods and parameter names sit in a tuple made when the run
-starts, and the step reads them by unpacking, not by attribute or dictionary.
+one sample by the exact rule, unrounded, with only what a StepEnd carries kept: the same numpy
+operations on the same numbers as the checked step, so the results are the same bits. What can be
+decided once is decided when the run starts (`LeanStep.plan`): each layer's bound methods, parameter
+names and case of ∂E/∂e sit in a tuple, read by unpacking. A dense layer whose numeric methods are
+dense.py's own is computed by the step itself, those methods' operations written out (W·x + b, the
+activation, δ·dh/de, δ·xᵀ, Wᵀ·δ): no Python call into the layer, no dictionary of gradients, and arrays
+the step made, so it knows which it may write over. Every other layer is computed by its own methods.
 
 A floating-point error, or a loss that is not finite, hands the step back before anything has changed,
-and the engine runs it again by its checked path, which names the first value that is not finite.
+and the engine runs it again by its checked path, which names the first value that is not finite: a
+step changes the parameter dictionaries only at its end, and never writes an array in use.
 
-`run_in_place` is the same step without new parameter arrays: the step writes old − η·g over the
-gradient array the layer has just made, when nothing else holds it (checked by `base` and identity,
-not by `np.may_share_memory`, which cost a tenth of a 64-128-64-10 step), else into a spare buffer
-that then changes places with the old array; the same operations, so the same bits. (Writing into the
-spare buffer always was measured too: a cold weight matrix more to write a step, 1.3× slower at
-256-512-256-10.) The parameters in use are never written, so a step handed back has still changed
-nothing. Only the steps a summary shows (`keep`) hand out their parameters and gradients, as copies;
-the others carry None.
+`run` makes new parameter arrays every step and hands them out in every StepEnd. `run_in_place`, for a
+summary that shows few steps, hands out parameters and gradients only in the steps it shows (`keep`; the
+others carry None) and makes no new weight matrix a step: a dense layer's δ·xᵀ goes into the spare buffer
+its weights of the step before left, η·g and old − η·g over it, and it changes places with the old array
+(an allocation of a large array a step costs page faults: 151 a step at 256-512-256-10 against 13). A
+shown step's arrays are new, so nothing handed out is ever written, and the arrays a step did not make (the
+header's) never become spare. A layer computed by its own methods writes old − η·g over the gradient
+array the layer has just made when nothing else holds it (checked by `base` and identity, not by
+`np.may_share_memory`, which cost a tenth of a 64-128-64-10 step), else into its spare buffer; its shown
+steps hand out copies. The same operations either way, so the same bits.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .functions import Loss
+from .functions import Loss, softmax_backward
 from .layers.base import Layer
+from .layers.dense import Dense
 from .spec import Sample
 from .trace import StepEnd
 
@@ -54,6 +61,42 @@ def _activation(layer: Numerics) -> Callable[[Array], Array] | None:
     return layer.activate
 
 
+# A dense layer whose numeric methods are dense.py's and Layer's own (the usual case) is computed by the step
+# itself, by the same numpy operations written out: no call into the layer and no dictionary of gradients, and
+# the step knows which arrays it made, so which it may write over. Any other layer, or a dense layer whose
+# methods were replaced (a subclass, a patch), is computed by its own methods.
+_DENSE_METHODS = (Dense.pre_activation, Dense.param_gradients, Dense.input_gradient, Layer.pre_gradient)
+# Layer.pre_gradient's cases: how a layer's ∂E/∂e comes from its ∂E/∂y
+DERIVATIVE, NO_ACTIVATION, COMBINED, SOFTMAX = range(4)
+
+
+def _plain_dense(layer: Numerics) -> bool:
+    """Whether the step may compute the layer by dense.py's operations written out."""
+    cls = type(layer)
+    methods = (cls.pre_activation, cls.param_gradients, cls.input_gradient, cls.pre_gradient)
+    return isinstance(layer, Dense) and all(a is b for a, b in zip(methods, _DENSE_METHODS))
+
+
+def _pre_mode(layer: Numerics) -> int:
+    """Layer.pre_gradient's case for this layer, decided once a run."""
+    if layer.has_activation and not layer.direct_pre:
+        return DERIVATIVE
+    if not layer.has_activation:
+        return NO_ACTIVATION
+    return COMBINED if layer.combined else SOFTMAX
+
+
+# A layer as the step reads it: (name, computed by the step itself, has a bias, activation or None,
+# Layer.pre_gradient's case, the activation's derivative or None, the layer's pre_activation, pre_gradient,
+# param_gradients, input_gradient (None for the first layer), its parameters, and for a dense layer computed
+# by the step: (flat name, trainable) of the weight and of the bias)
+LayerPlan = tuple[Any, ...]
+# a parameter's new value, made when the step ends: (the layer's parameters, name, value, the layer's spare
+# buffers or None, for a dense layer's weights the layer's name, else None, and whether the step may write over
+# the value once it is replaced)
+Change = tuple[dict[str, Array], str, Array, "dict[str, Array] | None", "str | None", bool]
+
+
 class LeanStep:
     def __init__(
         self,
@@ -67,112 +110,195 @@ class LeanStep:
             tuple((p, f"{layer.name}.{p}", trainable[layer.name][p]) for p in layer.spec.params) for layer in layers
         ]
         self.forward_plan = tuple((layer.name, layer.pre_activation, _activation(layer)) for layer in layers)
-        # from the output back: (index, name, pre_gradient, param_gradients, input_gradient or None, parameters)
-        self.backward_plan = tuple(
-            (
-                k,
-                layers[k].name,
-                layers[k].pre_gradient,
-                layers[k].param_gradients,
-                layers[k].input_gradient if k else None,
-                params[k],
+        plan: list[LayerPlan] = []
+        for k, layer in enumerate(layers):
+            named = {p: (flat, t) for p, flat, t in params[k]}
+            plan.append(
+                (
+                    layer.name,
+                    _plain_dense(layer),
+                    "bias" in named,
+                    _activation(layer),
+                    _pre_mode(layer),
+                    layer.activation.derivative if layer.has_activation else None,
+                    layer.pre_activation,
+                    layer.pre_gradient,
+                    layer.param_gradients,
+                    layer.input_gradient if k else None,
+                    params[k],
+                    named.get("weight", ("", False)),
+                    named.get("bias", ("", False)),
+                )
             )
-            for k in range(len(layers) - 1, -1, -1)
-        )
+        self.plan = tuple(plan)
         self.layer_names = [layer.name for layer in layers]
         self.flat_names = [flat for ps in params for _, flat, _ in ps]
-        self.trainable_names = {layer.name: [p for p, _, t in ps if t] for layer, ps in zip(layers, params)}
         self.loss_value = loss.value
         self.loss_gradient = loss.gradient
         self.lr = learning_rate
         self.sequential = sequential
         self.combined = layers[-1].combined  # the output layer's ∂E/∂e comes from the target directly
+        # the spare buffers of layers computed by their own methods, made when first needed (`_update_in_place`)
+        self.spare: dict[str, dict[str, Array]] = {name: {} for name in self.layer_names}
+        # per dense layer the step computes: whether its weights in use are an array the step made and did not
+        # hand out, which becomes the spare buffer once replaced (`private` says none are, yet)
+        self.ours = dict.fromkeys(self.layer_names, False)
 
     def run(self, params: Params, steps: Sequence[tuple[int, Sample]]) -> tuple[list[StepEnd], Params]:
         """The steps (number, sample) in turn under one np.errstate, each from the parameters the one before
         left: their StepEnds, and the parameters after the last. They end early, before the first step that
-        must be handed back."""
+        must be handed back. Neither `params` nor any array is written after it was made."""
+        return self._run({name: dict(ps) for name, ps in params.items()}, steps, (), False)
+
+    def private(self, params: Params) -> Params:
+        """Parameters that `run_in_place` may change: new dictionaries, and copies of the arrays of the layers
+        computed by their own methods (whose arrays may become spare buffers, see `_update_in_place`); a layer
+        the step computes itself never writes an array it did not make."""
+        self.ours = dict.fromkeys(self.layer_names, False)
+        return {name: {p: a if fast else a.copy() for p, a in params[name].items()} for name, fast, *_ in self.plan}
+
+    def run_in_place(
+        self, params: Params, steps: Sequence[tuple[int, Sample]], keep: Container[int]
+    ) -> tuple[list[StepEnd], Params]:
+        """As `run`, with `params` changed in place and new values written over arrays the step made (nothing
+        outside may hold `params`, its dictionaries or its arrays): the StepEnds, and `params`. A step that
+        `keep` does not hold carries no parameters or gradients."""
+        return self._run(params, steps, keep, True)
+
+    def _run(
+        self, params: Params, steps: Sequence[tuple[int, Sample]], keep: Container[int], in_place: bool
+    ) -> tuple[list[StepEnd], Params]:
+        """The loop of `run` and `run_in_place`. A step changes `params`' dictionaries only at its end, when
+        nothing can raise any more, and never writes an array in use, so a step handed back changed nothing."""
         ends: list[StepEnd] = []
-        step = self._step
+        plan = [(*layer, params[layer[0]], self.spare[layer[0]] if in_place else None) for layer in self.plan]
+        backward = plan[::-1]
+        n = len(plan)
+        loss_value, loss_gradient, combined, flat_names = (
+            self.loss_value,
+            self.loss_gradient,
+            self.combined,
+            self.flat_names,
+        )
+        lr, sequential, ours = self.lr, self.sequential, self.ours
+        changes: list[Change] = []
         try:
             with np.errstate(over="raise", invalid="raise", divide="raise"):
                 for index, sample in steps:
-                    done = step(index, params, sample.input, sample.target)
-                    if done is None:
+                    kept = not in_place or index in keep
+                    x, target = sample.input, sample.target
+                    values: list[tuple[Array, Array, Array]] = []  # each layer's (input, e, y)
+                    outputs: dict[str, Array] = {}
+                    for name, fast, bias, activate, _, _, pre_activation, _, _, _, _, _, _, P, _ in plan:
+                        if fast:
+                            e = P["weight"].dot(x)
+                            if bias:
+                                e = e + P["bias"]
+                        else:
+                            e = pre_activation(P, x)
+                        y = outputs[name] = e if activate is None else activate(e)
+                        values.append((x, e, y))
+                        x = y
+                    loss = loss_value(x, target)
+                    if not isfinite(loss):
                         break
-                    ends.append(done[0])
-                    params = done[1]
+                    d_out = None if combined else loss_gradient(x, target)
+                    grads: dict[str, Any] | None = dict.fromkeys(flat_names) if kept else None
+                    shown: dict[str, Any] | None = dict.fromkeys(flat_names) if kept else None
+                    changes.clear()
+                    k = n
+                    for (
+                        name, fast, bias, _, mode, derivative, _, pre_gradient, param_gradients, input_gradient,
+                        ps, (w_flat, w_trained), (b_flat, b_trained), P, bufs,
+                    ) in backward:  # fmt: skip
+                        k -= 1
+                        x, e, y = values[k]
+                        if not fast:
+                            d_pre = pre_gradient(e, y, d_out, target)[1]
+                            updated = _update(
+                                ps, param_gradients(x, d_pre), P, bufs, lr,
+                                grads, shown, (d_pre, x, e, y), changes,
+                            )  # fmt: skip
+                            if input_gradient is not None:
+                                d_in = input_gradient(updated if sequential else P, x, d_pre)
+                                d_out = d_in if d_in.shape == x.shape else d_in.reshape(x.shape)
+                            continue
+                        if mode == DERIVATIVE:  # Layer.pre_gradient
+                            d_pre = d_out * derivative(e, y)
+                        elif mode == COMBINED:
+                            d_pre = y - target
+                        elif mode == NO_ACTIVATION:
+                            d_pre = d_out
+                        else:
+                            d_pre = softmax_backward(y, d_out)  # type: ignore[arg-type]
+                        W = w = P["weight"]
+                        if not w_trained or kept or not in_place:  # Dense.param_gradients: a new array
+                            g = d_pre[:, None] * x
+                            if w_trained:  # the gradient is handed out: the new weights are a new array
+                                w = W - lr * g
+                                changes.append((P, "weight", w, bufs, name, False))
+                        else:  # the same product into the spare buffer, then lr·g first, as `lr * g` makes it
+                            buf = bufs.get("weight")  # type: ignore[union-attr]
+                            g = d_pre[:, None] * x if buf is None else multiply(d_pre[:, None], x, out=buf)
+                            w = subtract(W, multiply(g, lr, out=g), out=g)
+                            changes.append((P, "weight", w, bufs, name, True))
+                        if kept:
+                            grads[w_flat] = g  # type: ignore[index]
+                            shown[w_flat] = w  # type: ignore[index]
+                        if bias:
+                            b = P["bias"]
+                            if b_trained:
+                                b = b - lr * d_pre  # Dense's bias gradient is a copy of ∂E/∂e: the same numbers
+                                changes.append((P, "bias", b, None, None, False))
+                            if kept:
+                                grads[b_flat] = d_pre  # type: ignore[index]
+                                shown[b_flat] = b  # type: ignore[index]
+                        if input_gradient is not None:  # Dense.input_gradient
+                            d_out = (w if sequential else W).T.dot(d_pre)
+                    for P, p, value, bufs, name, made in changes:  # nothing raises from here on
+                        if name is None:  # a layer computed by its own methods (see _update_in_place)
+                            if bufs is not None and bufs.get(p) is value:  # the spare buffer was written: the
+                                bufs[p] = P[p]  # old array is spare now
+                        elif bufs is not None:  # a dense layer's weights, in place: the old array is spare
+                            if ours[name]:  # now, unless the step did not make it or handed it out
+                                bufs[p] = P[p]
+                            else:
+                                bufs.pop(p, None)
+                            ours[name] = made
+                        P[p] = value
+                    ends.append(StepEnd(index, loss, outputs, grads, shown))
         except FloatingPointError:
             pass
         return ends, params
 
-    def spare(self, params: Params) -> Params:
-        """Empty buffers shaped as the trainable parameters, for `run_in_place`."""
-        return {name: {p: np.empty_like(params[name][p]) for p in ps} for name, ps in self.trainable_names.items()}
 
-    def run_in_place(
-        self, params: Params, spare: Params, steps: Sequence[tuple[int, Sample]], keep: Callable[[int], bool]
-    ) -> tuple[list[StepEnd], Params, Params]:
-        """As `run`, with `params` (which nothing outside may hold) and `spare` trading places each step: the
-        StepEnds, the parameters after the last step, and the spare buffers. A step `keep` refuses carries no
-        parameters or gradients."""
-        ends: list[StepEnd] = []
-        step = self._step
-        try:
-            with np.errstate(over="raise", invalid="raise", divide="raise"):
-                for index, sample in steps:
-                    done = step(index, params, sample.input, sample.target, spare, keep(index))
-                    if done is None:
-                        break
-                    end, new = done
-                    for name, bufs in spare.items():  # the buffers written this step: the old arrays are spare now
-                        old = params[name]
-                        for p in bufs:
-                            if new[name][p] is bufs[p]:
-                                bufs[p] = old[p]
-                    params = new
-                    ends.append(end)
-        except FloatingPointError:
-            pass
-        return ends, params, spare
-
-    def _step(
-        self, index: int, params: Params, x: Array, target: Array, spare: Params | None = None, keep: bool = True
-    ) -> tuple[StepEnd, Params] | None:
-        values: list[tuple[Array, Array, Array]] = []  # each layer's (input, e, y)
-        outputs: dict[str, Array] = {}
-        for name, pre_activation, activate in self.forward_plan:
-            e = pre_activation(params[name], x)
-            y = outputs[name] = e if activate is None else activate(e)
-            values.append((x, e, y))
-            x = y
-        loss = self.loss_value(x, target)
-        if not isfinite(loss):
-            return None
-        lr, sequential = self.lr, self.sequential
-        d_out = None if self.combined else self.loss_gradient(x, target)
-        # keys in the network's order, as the checked path gives them; values filled in from the output back
-        new: dict[str, Any] = dict.fromkeys(self.layer_names)
-        flat_grads: dict[str, Any] | None = dict.fromkeys(self.flat_names) if keep else None
-        flat_params: dict[str, Any] | None = dict.fromkeys(self.flat_names) if keep else None
-        for k, name, pre_gradient, param_gradients, input_gradient, plan in self.backward_plan:
-            x, e, y = values[k]
-            d_pre = pre_gradient(e, y, d_out, target)[1]
-            grads = param_gradients(x, d_pre)
-            old = params[name]
-            updated = new[name] = {}
-            if spare is None:
-                for p, flat, trainable in plan:
-                    g = grads[p]
-                    value = updated[p] = old[p] - lr * g if trainable else old[p]
-                    flat_grads[flat] = g  # type: ignore[index]
-                    flat_params[flat] = value  # type: ignore[index]
-            else:
-                _update_in_place(plan, grads, old, spare[name], lr, updated, flat_grads, flat_params, (d_pre, x, e, y))
-            if input_gradient is not None:
-                d_in = input_gradient(updated if sequential else old, x, d_pre)
-                d_out = d_in if d_in.shape == x.shape else d_in.reshape(x.shape)
-        return StepEnd(index, loss, outputs, flat_grads, flat_params), new
+def _update(
+    plan: ParamPlan,
+    grads: dict[str, Array],
+    old: dict[str, Array],
+    bufs: dict[str, Array] | None,
+    lr: float,
+    flat_grads: dict[str, Any] | None,
+    flat_params: dict[str, Any] | None,
+    others: tuple[Array, ...],
+    changes: list[Change],
+) -> dict[str, Array]:
+    """A layer computed by its own methods: its parameters after the step (every one, for `input_gradient`),
+    the changes to make at the step's end, and, for a step that is kept, its gradients and parameters. Without
+    spare buffers (`run`) each new value is a new array; with them, see `_update_in_place`."""
+    updated: dict[str, Array] = {}
+    if bufs is None:
+        for p, flat, trainable in plan:
+            g = grads[p]
+            value = updated[p] = old[p] - lr * g if trainable else old[p]
+            flat_grads[flat] = g  # type: ignore[index]
+            flat_params[flat] = value  # type: ignore[index]
+    else:
+        _update_in_place(plan, grads, old, bufs, lr, updated, flat_grads, flat_params, others)
+    for p, _, trainable in plan:
+        if trainable:
+            changes.append((old, p, updated[p], bufs, None, False))
+    return updated
 
 
 def _update_in_place(
@@ -199,8 +325,8 @@ def _update_in_place(
                     shown = g.copy()
                 value = subtract(value, multiply(g, lr, out=g), out=g)
             else:
-                buf = bufs[p]
-                if g.shape == buf.shape:
+                buf = bufs.get(p)  # made when first needed
+                if buf is not None and g.shape == buf.shape:
                     value = subtract(value, multiply(g, lr, out=buf), out=buf)
                 else:
                     value = bufs[p] = value - lr * g

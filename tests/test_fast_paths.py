@@ -333,6 +333,215 @@ def test_softmax_and_the_cross_entropies_are_the_numpy_functions_bit_for_bit() -
         assert bce(y, labels) == float(-np.sum(labels * np.log(y) + (1 - labels) * np.log(1 - y)))
 
 
+MLP_4_8_3 = """\
+inputs: 4
+init: {seed: 1, decimals: 2}
+layers:
+  - {name: h1, type: dense, units: 8, weight: random, bias: zeros, activation: tanh}
+  - {name: h2, type: dense, units: 3, weight: random, bias: zeros, activation: softmax}
+loss: cross_entropy
+learning_rate: 0.1
+data:
+  - {input: [-1, -0.63, -0.26, 0.11], target: [0, 1, 0]}
+  - {input: [0.5, 0.25, -0.75, 1], target: [0, 0, 1]}
+"""
+
+
+SMALL_CNN = """\
+inputs: {shape: [6, 6]}
+layers:
+  - {name: conv1, type: conv2d, kernel: [[1, 0, 0.5], [-1, 2, 0], [0.25, 0, -0.5]], flip: true}
+  - {name: conv2, type: conv2d, kernel: [[-1, 0], [1, 1]], flip: true}
+  - {name: flatten, type: flatten}
+  - {name: fc, type: dense, weight: [[0.1, -0.1, 0.2, 0.1, 0, 0.05, -0.05, 0.1, 0.2]], bias: [0.1], activation: tanh}
+loss: mse
+learning_rate: 0.001
+data:
+  - input: [[1, 0, 2, 1, 0, 1], [0, 1, 1, 0, 2, 0], [2, 1, 0, 1, 1, 1], [1, 0, 1, 2, 0, 1], [0, 2, 1, 0, 1, 0],
+            [1, 1, 0, 1, 0, 2]]
+    target: [0.5]
+"""
+
+
+def summary_ends(spec: object, **options: object) -> tuple[_Run, list[StepEnd]]:
+    """The StepEnds of a run at --detail summary as the CLI asks for it (the first 3 and the last 3 shown)."""
+    r = _Run(spec, RunOptions(command="train", detail="summary", summary_steps=(3, 3), **options))  # type: ignore[arg-type]
+    return r, [e for e in r.events() if isinstance(e, StepEnd)]
+
+
+def test_a_summary_run_changes_parameters_in_place_unless_its_lines_show_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In place, 64 steps a batch, wherever the summary line does not show the parameters (more than 16
+    values): a 4-8-3 network's 67 as well as lenet5's 61,706; xor's 9 are shown every step."""
+    calls: list[tuple[str, int]] = []
+    run_in_place, run_plain = LeanStep.run_in_place, LeanStep.run
+
+    def in_place(self: LeanStep, params: dict, steps: list, keep: object) -> tuple[list, dict]:
+        calls.append(("in place", len(steps)))
+        return run_in_place(self, params, steps, keep)  # type: ignore[arg-type]
+
+    def plain(self: LeanStep, params: dict, steps: list) -> tuple[list, dict]:
+        calls.append(("new arrays", len(steps)))
+        return run_plain(self, params, steps)
+
+    monkeypatch.setattr(LeanStep, "run_in_place", in_place)
+    monkeypatch.setattr(LeanStep, "run", plain)
+    for spec, steps, want in (
+        (parse_network(MLP_4_8_3, "net.yaml"), 150, [("in place", 64), ("in place", 64), ("in place", 22)]),
+        (load_network("lenet5"), 2, [("in place", 2)]),
+        (load_network("xor"), 150, [("new arrays", 64), ("new arrays", 64), ("new arrays", 22)]),
+    ):
+        calls.clear()
+        _, ends = summary_ends(spec, steps=steps)
+        assert len(ends) == steps and calls == want
+        shown = [e.index for e in ends if e.parameters is not None]
+        in_place = want[0][0] == "in place"
+        assert shown == [i for i in range(1, steps + 1) if not in_place or i <= 3 or i > steps - 3]
+
+
+@pytest.mark.parametrize("inputs", [15, 16])
+def test_parameters_change_in_place_exactly_where_the_summary_line_does_not_show_them(inputs: int) -> None:
+    """16 values (15 weights and a bias) are shown on every summary line, so every step carries them; 17 are
+    not, so the steps between the first 3 and the last 3 carry none."""
+    ones = ", ".join(["0.5"] * inputs)
+    spec = parse_network(
+        f"inputs: {inputs}\nlayers:\n  - {{name: out, weight: [[{ones}]], bias: [0.0]}}\n"
+        f"learning_rate: 0.01\ndata:\n  - {{input: [{ones}], target: [1]}}\n",
+        "net.yaml",
+    )
+    events = list(run(spec, RunOptions(command="train", steps=10, detail="summary", summary_steps=(3, 3))))
+    starts = [e for e in events if isinstance(e, StepStart)]
+    ends = [e for e in events if isinstance(e, StepEnd)]
+    line = SummaryLine(4)
+    lines = [line(s, e) for s, e in zip(starts, ends, strict=True)]
+    shown = inputs + 1 <= 16
+    assert all(("out.weight = [" in text) == shown for text in lines)
+    assert [e.parameters is not None for e in ends] == [shown or i < 3 or i >= 7 for i in range(10)]
+
+
+@pytest.mark.parametrize(
+    "network,options",
+    [
+        (MLP_4_8_3, dict(steps=70)),
+        (MLP_4_8_3, dict(epochs=40, shuffle=True, seed=5)),
+        ("classifier", dict(steps=130)),
+        (SMALL_CNN, dict(steps=9)),  # convolutions by their own methods, in place, with spare buffers
+    ],
+)
+@pytest.mark.parametrize("order", ["simultaneous", "sequential"])
+def test_the_steps_a_summary_shows_carry_exactly_the_checked_parameters(
+    network: str, options: dict, order: str
+) -> None:
+    """A run in place hands out, for steps 1-3 and the last 3 only, exactly the parameters and gradients of the
+    checked step; every step's loss and outputs are the checked step's, bit for bit."""
+    spec = parse_network(network, "net.yaml") if "\n" in network else load_network(network)
+    lean, fast = summary_ends(spec, update_order=order, **options)
+    r = _Run(spec, RunOptions(command="train", detail="layer", update_order=order, **options))  # type: ignore[arg-type]
+    slow = [e for e in r.events() if isinstance(e, StepEnd)]
+    assert lean.lean and not r.lean and len(fast) == len(slow) > 6
+    total = len(slow)
+    for a, b in zip(fast, slow, strict=True):
+        assert a.index == b.index and a.loss == b.loss
+        assert list(a.outputs) == list(b.outputs)
+        assert all(np.array_equal(a.outputs[k], b.outputs[k]) for k in b.outputs)
+        if 3 < a.index <= total - 3:
+            assert a.parameters is None and a.gradients is None
+            continue
+        for got, want in ((a.gradients, b.gradients), (a.parameters, b.parameters)):
+            assert got is not None and want is not None and list(got) == list(want)
+            for name in want:
+                assert got[name].dtype == want[name].dtype
+                assert np.array_equal(got[name], want[name]), (network, a.index, name)
+    assert lean.params.keys() == r.params.keys()
+    for name, ps in r.params.items():
+        assert all(np.array_equal(lean.params[name][p], v) for p, v in ps.items())
+
+
+def test_parameters_in_place_never_change_what_was_handed_out() -> None:
+    """A run in place writes only over arrays it made and did not hand out: the header's initial parameters and
+    the shown steps' parameters and gradients keep their values to the end, and no two steps share an array."""
+    spec = parse_network(MLP_4_8_3, "net.yaml")
+    events = list(run(spec, RunOptions(command="train", steps=300, detail="summary", summary_steps=(3, 3))))
+    header = events[0]
+    initial = {k: v.copy() for k, v in header.initial_parameters.items()}  # type: ignore[attr-defined]
+    ends = [e for e in events if isinstance(e, StepEnd) and e.parameters is not None]
+    assert [e.index for e in ends] == [1, 2, 3, 298, 299, 300]
+    want = parse_network(MLP_4_8_3, "net.yaml")
+    checked = [
+        e
+        for e in run(want, RunOptions(command="train", steps=300, detail="layer"))
+        if isinstance(e, StepEnd) and e.index in (1, 2, 3, 298, 299, 300)
+    ]
+    for a, b in zip(ends, checked, strict=True):
+        for got, expected in ((a.parameters, b.parameters), (a.gradients, b.gradients)):
+            assert got is not None and expected is not None
+            assert all(np.array_equal(got[k], v) for k, v in expected.items())
+    assert all(np.array_equal(header.initial_parameters[k], v) for k, v in initial.items())  # type: ignore[attr-defined]
+    arrays = [id(a) for e in ends for d in (e.parameters, e.gradients) for a in d.values()]  # type: ignore[union-attr]
+    assert len(arrays) == len(set(arrays))
+
+
+def test_the_step_computes_dense_layers_itself_only_where_their_methods_are_densepys() -> None:
+    from bpexplain.layers.dense import Dense
+
+    r = _Run(load_network("homework-cnn"), RunOptions(command="train", detail="summary"))
+    assert r.lean_step is not None
+    fast = {name: computed for name, computed, *_ in r.lean_step.plan}
+    assert fast == {layer.name: type(layer) is Dense for layer in r.layers}
+    assert any(fast.values()) and not all(fast.values())
+
+    class Scaled(Dense):
+        def input_gradient(self, params: dict, x: np.ndarray, d_pre: np.ndarray) -> np.ndarray:
+            return 2 * super().input_gradient(params, x, d_pre)
+
+    r = _Run(parse_network(MLP_4_8_3, "net.yaml"), RunOptions(command="train", detail="summary"))
+    r.layers[1].__class__ = Scaled
+    step = LeanStep(r.layers, r.loss, r.lr, r.trainable, False)
+    assert [computed for _, computed, *_ in step.plan] == [True, False]
+
+
+@pytest.mark.parametrize("network", [MLP_4_8_3, "classifier"])
+def test_a_step_handed_back_in_place_has_changed_nothing(monkeypatch: pytest.MonkeyPatch, network: str) -> None:
+    """A floating-point error in the middle of a step in place (here: raised by the first layer's ∂E/∂e, after
+    the layers above computed their new weights into spare buffers) hands the step back; the checked path then
+    runs it from the parameters before it, and the run goes on in place: the same results as a run without."""
+    import bpexplain.lean as lean_module
+
+    spec = parse_network(network, "net.yaml") if "\n" in network else load_network(network)
+    clean, want = summary_ends(spec, steps=140)
+    calls = {"n": 0, "derivatives": 0}
+    original = lean_module.LeanStep._run
+
+    def failing(self: LeanStep, params: dict, steps: list, keep: object, in_place: bool) -> tuple[list, dict]:
+        calls["n"] += 1
+        if calls["n"] != 2:
+            return original(self, params, steps, keep, in_place)  # type: ignore[arg-type]
+        first = self.plan[0]
+        derivative = first[5]
+
+        def raising(e: np.ndarray, y: np.ndarray) -> np.ndarray:
+            calls["derivatives"] += 1
+            if calls["derivatives"] == 11:  # the 11th step of the batch
+                raise FloatingPointError("overflow")
+            return derivative(e, y)
+
+        self.plan = (first[:5] + (raising,) + first[6:], *self.plan[1:])
+        try:
+            return original(self, params, steps, keep, in_place)  # type: ignore[arg-type]
+        finally:
+            self.plan = (first, *self.plan[1:])
+
+    monkeypatch.setattr(lean_module.LeanStep, "_run", failing)
+    r, got = summary_ends(spec, steps=140)
+    assert calls["n"] == 4 and calls["derivatives"] == 11 and len(got) == len(want) == 140  # 64, 10 + 1 checked, 53, 12
+    for a, b in zip(got, want, strict=True):
+        assert a.loss == b.loss
+        assert (a.parameters is None) == (b.parameters is None) or a.index == 75  # the checked step carries them
+        if a.parameters is not None and b.parameters is not None:
+            assert all(np.array_equal(a.parameters[k], v) for k, v in b.parameters.items())
+    for name, ps in clean.params.items():
+        assert all(np.array_equal(r.params[name][p], v) for p, v in ps.items())
+
+
 LOG_OF_ZERO = (
     "inputs: 2\nlayers:\n  - {name: out, activation: softmax, weight: [[1.0, 0], [0, 1]]}\n"
     "loss: cross_entropy\ndata:\n  - {input: [800, -800], target: [0, 1]}\n"
@@ -349,13 +558,22 @@ BCE_SATURATES = (
 
 @pytest.mark.parametrize("text", [OVERFLOW, DIVERGING, LOG_OF_ZERO, UPDATE_OVERFLOW, BCE_SATURATES])
 @pytest.mark.parametrize("order", ["simultaneous", "sequential"])
-def test_the_lean_step_raises_the_checked_steps_error(text: str, order: str) -> None:
+@pytest.mark.parametrize("in_place", [False, True])
+def test_the_lean_step_raises_the_checked_steps_error(
+    monkeypatch: pytest.MonkeyPatch, text: str, order: str, in_place: bool
+) -> None:
+    from bpexplain import engine
+
+    if in_place:  # these networks are small enough for the summary line to show their parameters
+        monkeypatch.setattr(engine, "IN_PLACE_VALUES", 0)
+    shown = (3, 3) if in_place else None
     errors = []
     for detail in ("summary", "layer"):
         spec = parse_network(text, "net.yaml")
         events = []
         with pytest.raises(NumericalError) as info:
-            for e in run(spec, RunOptions(command="train", steps=200, detail=detail, update_order=order)):
+            options = RunOptions(command="train", steps=200, detail=detail, update_order=order, summary_steps=shown)
+            for e in run(spec, options):
                 if not isinstance(e, Block):
                     events.append(type(e).__name__)
         err = info.value
