@@ -528,12 +528,22 @@ def _block(
     def part(total: int, plain: bool, first: int = 0) -> Iterator[StyledLine]:
         room = Frame.inner(total)
         assert board is not None
+        styled = board.styled
+        if total < 8 or field is not None:
+            for i in range(first, min(first + CHUNK, len(equations))):
+                lines = styled(i, room, roles)
+                cells = equations[i].cells
+                if field is not None and cells:  # the map it reads, under its symbol
+                    lines += [(2 + w, [("  ", None), *pieces]) for w, pieces in field.lines(cells, room - 2, plain)]
+                yield from frame.body(lines, total)
+            return
+        left, right = ("│ ", style), " │"  # Frame.body, written here for the many lines of a block
         for i in range(first, min(first + CHUNK, len(equations))):
-            lines = [(w, [(t, roles[r]) for t, r in pieces]) for w, pieces in board.lines(i, room)]
-            cells = equations[i].cells
-            if field is not None and cells:  # the map it reads, under its symbol
-                lines += [(2 + w, [("  ", None), *pieces]) for w, pieces in field.lines(cells, room - 2, plain)]
-            yield from frame.body(lines, total)
+            for w, pieces in styled(i, room, roles):
+                if w > room:
+                    yield from frame.body([(w, pieces)], total)
+                else:
+                    yield (total, [left, *pieces, (" " * (room - w) + right, style)])
 
     def bottom(total: int, plain: bool) -> Iterator[StyledLine]:
         room = Frame.inner(total)

@@ -21,14 +21,32 @@ _SUM = re.compile(r" [+−] |, ")  # the first of those (`, ` as it takes the sp
 HANG = 2  # the indent of a line continued after a `·` or `, `
 
 
+def _other_than(chars: set[str]) -> re.Pattern[str]:
+    """A pattern that finds a character not in `chars` (a scan in C, twice as fast as a set's)."""
+    return re.compile("[^" + "".join(re.escape(c) for c in sorted(chars)) + "]")
+
+
+_WIDE = _other_than(_NARROW)  # finds a character not known to be one cell wide
+
+
+def is_narrow(text: str) -> bool:
+    """Whether every character of `text` is known to take one cell (then its width is its length)."""
+    return text.isascii() and text.isprintable() or _WIDE.search(text) is None
+
+
 def width(text: str) -> int:
     """Terminal cells `text` takes."""
-    if _NARROW.issuperset(text):
+    global _WIDE
+    if text.isascii() and text.isprintable() or _WIDE.search(text) is None:
         return len(text)
     n = cell_len(text)
+    grown = False
     for ch in set(text) - _NARROW:
         if cell_len(ch) == 1:
             _NARROW.add(ch)
+            grown = True
+    if grown:
+        _WIDE = _other_than(_NARROW)
     return n
 
 
@@ -57,14 +75,15 @@ def fold(text: str, limit: int) -> list[str]:
 def wrap_words(text: str, limit: int, hang: int = 0) -> list[str]:
     """Prose broken at spaces into lines of at most `limit` cells; lines after the first indented by `hang`."""
     limit = max(limit, 1)
-    if width(text) <= limit:
+    narrow = is_narrow(text)
+    if (len(text) if narrow else width(text)) <= limit:
         return [text]
     hang = hang if hang < limit // 2 else 0
     lines: list[str] = []
     current: list[str] = []
     used = -1  # cells of the current line (its words and the spaces between them)
     for word in text.split(" "):
-        w = width(word)
+        w = len(word) if narrow else width(word)
         room = limit - (hang if lines else 0)
         if used + 1 + w <= room:
             current.append(word)
@@ -90,7 +109,7 @@ def wrap_math(text: str, limit: int) -> list[str]:
 
 def wrap_math_folded(text: str, limit: int) -> tuple[list[str], bool]:
     """`wrap_math`, and whether a piece had to be folded (cut between two operators)."""
-    narrow = _NARROW.issuperset(text)
+    narrow = is_narrow(text)
     if (len(text) if narrow else width(text)) <= limit:
         return [text], False
     limit = max(limit, 1)
