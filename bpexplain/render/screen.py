@@ -31,12 +31,16 @@ class Lines:
         plain = console.color_system is None
         total = max(options.max_width, 1)
         if plain:  # no styles to write: a line is one segment
-            yield Segment(
-                "".join(
-                    ["".join([t for t, _ in pieces]) + "\n" for _, pieces in _fitted(self.make(total, True), total)]
-                )
-            )
+            yield Segment(self.text(total))
             return
+        yield from self.segments(total)
+
+    def text(self, total: int) -> str:
+        """The lines without styles, each ended by a line break."""
+        return "".join(["".join([t for t, _ in pieces]) + "\n" for _, pieces in _fitted(self.make(total, True), total)])
+
+    def segments(self, total: int) -> Iterator[Segment]:
+        """The styled segments of the lines, a line break after each."""
         new_line = Segment.line()
         for _, pieces in _fitted(self.make(total, False), total):
             for text, style in pieces:
@@ -64,7 +68,17 @@ class Batch:
         self.parts = parts
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
-        yield from self.parts
+        if not all(type(part) is Lines for part in self.parts):
+            yield from self.parts
+            return
+        # written here rather than handed to rich one by one: rich's look at each renderable costs more
+        # than a small part's lines
+        total = max(options.max_width, 1)
+        if console.color_system is None:
+            yield Segment("".join([part.text(total) for part in self.parts]))
+            return
+        for part in self.parts:
+            yield from part.segments(total)
 
 
 def text_lines(text: str, room: int, style: Style | None = None, hang: int = 0, indent: int = 0) -> list[StyledLine]:
