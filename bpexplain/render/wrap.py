@@ -18,6 +18,7 @@ from rich.cells import cell_len
 _NARROW: set[str] = {chr(c) for c in range(0x20, 0x7F)}  # grows with every character found one cell wide
 _BREAK = re.compile(r" [+−] |·|, |[()\[\]]")  # where an equation may break, and the brackets around
 _SUM = re.compile(r" [+−] |, ")  # the first of those (`, ` as it takes the space of a ` + ` after it)
+_start = re.Match.start
 HANG = 2  # the indent of a line continued after a `·` or `, `
 
 
@@ -159,14 +160,18 @@ def wrap_math_folded(text: str, limit: int) -> tuple[list[str], bool]:
 
 def _sums(text: str) -> list[int]:
     """Where `text` may break before a `+` or `−` outside brackets (priority 0), in order."""
+    # `, ` is matched too, as in _BREAK: a space it takes starts no ` + `
+    found = [pos for pos in map(_start, _SUM.finditer(text)) if text[pos] == " "]
+    if "(" not in text and "[" not in text:
+        return found  # nothing is inside brackets (a `)` alone counts below zero, which is zero)
     out = []
     depth = last = 0
     count = text.count
-    for m in _SUM.finditer(text):  # `, ` is matched too, as in _BREAK: a space it takes starts no ` + `
-        pos = m.start()
-        if text[pos] == ",":
-            continue
-        depth += count("(", last, pos) + count("[", last, pos) - count(")", last, pos) - count("]", last, pos)
+    square = "[" in text or "]" in text
+    for pos in found:
+        depth += count("(", last, pos) - count(")", last, pos)
+        if square:
+            depth += count("[", last, pos) - count("]", last, pos)
         last = pos
         if depth <= 0:
             out.append(pos)
