@@ -74,6 +74,7 @@ class Board:
         self.mode = "rows"
         self._wrapped: list[tuple[list[str], list[str]]] = []
         self._ce = self._cu = 0
+        self._wraps: dict[tuple[str, int], list[str]] = {}
         # a row's width but its value's in the rows layout: symbol = expression [= numbers] =
         self._rows_width = 1 + self.ws + 3 + self.we + (3 + self.wu if self.wu else 0) + 3
 
@@ -134,13 +135,21 @@ class Board:
             return least
         n = 0
         for r in self.rows:
-            n += len(wrap_math(r.expression, room - hang)) + (hang == 3)
+            n += len(self._wrap(r.expression, room - hang)) + (hang == 3)
             if r.substituted:
-                n += len(wrap_math(r.substituted, room - hang))
+                n += len(self._wrap(r.substituted, room - hang))
             n += 1 if r.value else 0
             if n >= enough:
                 break
         return n
+
+    def _wrap(self, text: str, limit: int) -> list[str]:
+        """`wrap_math`, kept: the stacked layout's lines are counted when it is chosen, then shown."""
+        key = (text, limit)
+        lines = self._wraps.get(key)
+        if lines is None:
+            lines = self._wraps[key] = wrap_math(text, limit)
+        return lines
 
     def _hang(self, room: int) -> tuple[int, bool]:
         """Where a stacked equation's sides start, and whether the symbol has a line of its own."""
@@ -233,7 +242,7 @@ class Board:
         if r.value:
             sides.append((r.value, "value"))
         for n, (text, role) in enumerate(sides):
-            for k, line in enumerate(wrap_math(text, room - hang)):
+            for k, line in enumerate(self._wrap(text, room - hang)):
                 pieces = (first if n == 0 else again) if k == 0 else [(" " * hang, "")]
                 out.append((hang + width(line), pieces + [(line, role)]))
         return self._remark(out, r, hang, room)
