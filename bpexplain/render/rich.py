@@ -450,6 +450,7 @@ class Field:
         self.cw = cw
         self.step = cw + (2 if self.texts else 0) + 1  # a cell and the space after it
         self.cell_text: dict[tuple[bool, bool], list[str]] = {}
+        self.outside: dict[tuple[int, int, int, bool], StyledLine] = {}  # a row of a band without field cells
 
     def cells_as(self, inside: bool, plain: bool) -> list[str]:
         """Every cell's text, drawn inside the field or outside it."""
@@ -482,9 +483,18 @@ class Field:
                 if w > per_band:
                     heading = f"columns {b0 + 1}–{cols[-1] + 1}"
                     lines.append((len(heading), [(heading, DIM)]))
+                rows = sorted({(i - c * plane) // w for i in inside if c * plane <= i < (c + 1) * plane})
                 for r in range(h):
-                    pieces: list[tuple[str, Style | None]] = []
                     base = c * plane + r * w
+                    if r not in rows:  # a row outside the field: the same at every equation
+                        key = (base, b0, len(cols), plain)
+                        line = self.outside.get(key)
+                        if line is None:
+                            shown = " ".join(off[base + b0 : base + cols[-1] + 1])
+                            line = self.outside[key] = (len(cols) * self.step - 1, [(shown, DIM)])
+                        lines.append(line)
+                        continue
+                    pieces: list[tuple[str, Style | None]] = []
                     run: list[str] = []  # cells in a row outside the field: one piece
                     for col in cols:
                         i = base + col
