@@ -451,6 +451,7 @@ class Field:
         self.step = cw + (2 if self.texts else 0) + 1  # a cell and the space after it
         self.cell_text: dict[tuple[bool, bool], list[str]] = {}
         self.outside: dict[tuple[int, int, int, bool], StyledLine] = {}  # a row of a band without field cells
+        self.drawn: dict[tuple[tuple[int, ...], int, bool], list[StyledLine]] = {}  # the lines of a field
 
     def cells_as(self, inside: bool, plain: bool) -> list[str]:
         """Every cell's text, drawn inside the field or outside it."""
@@ -466,6 +467,13 @@ class Field:
         return texts
 
     def lines(self, cells: tuple[int, ...], room: int, plain: bool) -> list[StyledLine]:
+        key = (cells, room, plain)  # a field is drawn again for each output channel that reads it
+        drawn = self.drawn.get(key)
+        if drawn is None:
+            drawn = self.drawn[key] = self._lines(cells, room, plain)
+        return drawn
+
+    def _lines(self, cells: tuple[int, ...], room: int, plain: bool) -> list[StyledLine]:
         inside = frozenset(cells)
         shape = self.shape
         h, w = shape[-2], shape[-1]
