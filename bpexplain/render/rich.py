@@ -543,25 +543,35 @@ def _block(
 
     equations = b.equations
 
-    def part(total: int, plain: bool, first: int = 0) -> Iterator[StyledLine]:
+    def part(total: int, plain: bool, first: int = 0) -> list[StyledLine]:
         room = Frame.inner(total)
         assert board is not None
         styled = board.styled
-        if total < 8 or field is not None:
+        out: list[StyledLine] = []
+        if total < 8:
             for i in range(first, min(first + CHUNK, len(equations))):
                 lines = styled(i, room, roles)
                 cells = equations[i].cells
                 if field is not None and cells:  # the map it reads, under its symbol
                     lines += [(2 + w, [("  ", None), *pieces]) for w, pieces in field.lines(cells, room - 2, plain)]
-                yield from frame.body(lines, total)
-            return
+                out += frame.body(lines, total)
+            return out
         left, right = ("│ ", style), " │"  # Frame.body, written here for the many lines of a block
+        indent = ("  ", None)
         for i in range(first, min(first + CHUNK, len(equations))):
             for w, pieces in styled(i, room, roles):
                 if w > room:
-                    yield from frame.body([(w, pieces)], total)
+                    out += frame.body([(w, pieces)], total)
                 else:
-                    yield (total, [left, *pieces, (" " * (room - w) + right, style)])
+                    out.append((total, [left, *pieces, (" " * (room - w) + right, style)]))
+            cells = equations[i].cells
+            if field is not None and cells:  # the map it reads, under its symbol
+                for w, pieces in field.lines(cells, room - 2, plain):
+                    if w + 2 > room:
+                        out += frame.body([(2 + w, [indent, *pieces])], total)
+                    else:
+                        out.append((total, [left, indent, *pieces, (" " * (room - w - 2) + right, style)]))
+        return out
 
     def bottom(total: int, plain: bool) -> Iterator[StyledLine]:
         room = Frame.inner(total)
@@ -582,11 +592,12 @@ def _block(
 
     if len(equations) <= CHUNK:  # the whole panel at once
 
-        def whole(total: int, plain: bool) -> Iterator[StyledLine]:
-            yield from top(total, plain)
+        def whole(total: int, plain: bool) -> list[StyledLine]:
+            lines = list(top(total, plain))
             if board is not None:
-                yield from part(total, plain)
-            yield from bottom(total, plain)
+                lines += part(total, plain)
+            lines += bottom(total, plain)
+            return lines
 
         yield Lines(whole, len(equations) + 5)
         return
