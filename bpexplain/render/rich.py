@@ -450,7 +450,7 @@ class Field:
         self.cw = cw
         self.step = cw + (2 if self.texts else 0) + 1  # a cell and the space after it
         self.cell_text: dict[tuple[bool, bool], list[str]] = {}
-        self.outside: dict[tuple[int, int, int, bool], StyledLine] = {}  # a row of a band without field cells
+        self.rows: dict[tuple[int, int, int, bool, tuple[int, ...]], StyledLine] = {}  # see `_lines`
         self.drawn: dict[tuple[tuple[int, ...], int, bool], list[StyledLine]] = {}  # the lines of a field
 
     def cells_as(self, inside: bool, plain: bool) -> list[str]:
@@ -474,52 +474,56 @@ class Field:
         return drawn
 
     def _lines(self, cells: tuple[int, ...], room: int, plain: bool) -> list[StyledLine]:
-        inside = frozenset(cells)
         shape = self.shape
         h, w = shape[-2], shape[-1]
         plane = h * w
         per_band = max(1, (room + 1) // self.step)
         several = len(shape) == 3 and shape[0] > 1
-        on, off = self.cells_as(True, plain), self.cells_as(False, plain)
-        on_style = None if plain and self.texts is not None else FIELD_STYLE
+        marked: dict[tuple[int, int], list[int]] = {}  # (channel, row) -> the field's columns in it
+        for i in set(cells):
+            c, at = divmod(i, plane)
+            r, col = divmod(at, w)
+            marked.setdefault((c, r), []).append(col)
         blocks: list[list[StyledLine]] = []
-        for c in sorted({i // plane for i in inside}):
+        for c in sorted({c for c, _ in marked}):
             label = f"channel {c + 1}"
             lines: list[StyledLine] = [(len(label), [(label, DIM)])] if several else []
             for b0 in range(0, w, per_band):
-                cols = range(b0, min(w, b0 + per_band))
+                end = min(w, b0 + per_band)
                 if w > per_band:
-                    heading = f"columns {b0 + 1}–{cols[-1] + 1}"
+                    heading = f"columns {b0 + 1}–{end}"
                     lines.append((len(heading), [(heading, DIM)]))
-                rows = sorted({(i - c * plane) // w for i in inside if c * plane <= i < (c + 1) * plane})
                 for r in range(h):
                     base = c * plane + r * w
-                    if r not in rows:  # a row outside the field: the same at every equation
-                        key = (base, b0, len(cols), plain)
-                        line = self.outside.get(key)
-                        if line is None:
-                            shown = " ".join(off[base + b0 : base + cols[-1] + 1])
-                            line = self.outside[key] = (len(cols) * self.step - 1, [(shown, DIM)])
-                        lines.append(line)
-                        continue
-                    pieces: list[tuple[str, Style | None]] = []
-                    run: list[str] = []  # cells in a row outside the field: one piece
-                    for col in cols:
-                        i = base + col
-                        if i in inside:  # a cell of the field: a piece of its own
-                            if run:
-                                pieces += [(" ".join(run), DIM), (" ", None)]
-                                run = []
-                            pieces += [(on[i], on_style), (" ", None)]
-                        else:
-                            run.append(off[i])
-                    if run:
-                        pieces.append((" ".join(run), DIM))
-                    else:
-                        pieces.pop()
-                    lines.append((len(cols) * self.step - 1, pieces))
+                    field = tuple(sorted(col for col in marked.get((c, r), ()) if b0 <= col < end))
+                    key = (base, b0, end, plain, field)  # a row is drawn again for the fields that share it
+                    line = self.rows.get(key)
+                    if line is None:
+                        line = self.rows[key] = self._row(base, range(b0, end), field, plain)
+                    lines.append(line)
             blocks.append(lines)
         return side_by_side(blocks, room, 3)
+
+    def _row(self, base: int, cols: range, field: tuple[int, ...], plain: bool) -> StyledLine:
+        """A row of a band of the map, the field's cells in it (`field`, its columns) in FIELD_STYLE."""
+        on, off = self.cells_as(True, plain), self.cells_as(False, plain)
+        on_style = None if plain and self.texts is not None else FIELD_STYLE
+        pieces: list[tuple[str, Style | None]] = []
+        run: list[str] = []  # cells in a row outside the field: one piece
+        for col in cols:
+            i = base + col
+            if col in field:  # a cell of the field: a piece of its own
+                if run:
+                    pieces += [(" ".join(run), DIM), (" ", None)]
+                    run = []
+                pieces += [(on[i], on_style), (" ", None)]
+            else:
+                run.append(off[i])
+        if run:
+            pieces.append((" ".join(run), DIM))
+        else:
+            pieces.pop()
+        return (len(cols) * self.step - 1, pieces)
 
 
 def _block(
