@@ -113,6 +113,7 @@ def wrap_math_folded(text: str, limit: int) -> tuple[list[str], bool]:
     narrow = is_narrow(text)
     if (len(text) if narrow else width(text)) <= limit:
         return [text], False
+    narrow = narrow or is_narrow(text)  # `width` has learnt its characters
     limit = max(limit, 1)
 
     def shown(start: int, end: int, kind: int) -> str:
