@@ -76,7 +76,10 @@ FORMAT_COSTS: dict[str, FormatCost] = {
     # (LeNet-5's full step: 0.6), and the limit a page a browser opens in seconds (LeNet-5's forward pass, 15,013
     # equations, 14 MB: under 10 s in headless Chromium on a busy machine)
     "html": FormatCost(0.000_065, 0.6, True, 50_000),
-    "svg": FormatCost(0.002_8, 15.3, True, 16_000),  # a <text> element per segment: twice html's memory
+    # the terminal view's coloured lines written as <text> elements by render/svg.py (no rich export), the
+    # picture held whole: kilobytes are peak memory per equation (the file's are 1.9); the limit is kept below
+    # the budget's 40,000, as html's, for a picture (30 MB) a browser still opens
+    "svg": FormatCost(0.000_093, 6.3, True, 16_000),
 }
 
 

@@ -16,6 +16,7 @@ equation whose expression is its value (`dh_5(e)/de = 1`) is shown once. Lines a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .common import EquationColumns
 from .wrap import pad, width, wrap_math, wrap_math_folded, wrap_words
@@ -73,6 +74,9 @@ class Board:
         self.mode = "rows"
         self._wrapped: list[tuple[list[str], list[str]]] = []
         self._ce = self._cu = 0
+        self._wraps: dict[tuple[str, int], list[str]] = {}
+        # a row's width but its value's in the rows layout: symbol = expression [= numbers] =
+        self._rows_width = 1 + self.ws + 3 + self.we + (3 + self.wu if self.wu else 0) + 3
 
     # ---- choosing the layout ------------------------------------------------------------------
 
@@ -126,15 +130,26 @@ class Board:
     def _stacked_count(self, room: int, enough: int) -> int:
         """The lines of the stacked layout, counted until there are `enough` (all that `prepare` asks)."""
         hang, _ = self._hang(room)
+        least = sum(1 + (hang == 3) + bool(r.substituted) + bool(r.value) for r in self.rows)  # a line a side
+        if least >= enough:
+            return least
         n = 0
         for r in self.rows:
-            n += len(wrap_math(r.expression, room - hang)) + (hang == 3)
+            n += len(self._wrap(r.expression, room - hang)) + (hang == 3)
             if r.substituted:
-                n += len(wrap_math(r.substituted, room - hang))
+                n += len(self._wrap(r.substituted, room - hang))
             n += 1 if r.value else 0
             if n >= enough:
                 break
         return n
+
+    def _wrap(self, text: str, limit: int) -> list[str]:
+        """`wrap_math`, kept: the stacked layout's lines are counted when it is chosen, then shown."""
+        key = (text, limit)
+        lines = self._wraps.get(key)
+        if lines is None:
+            lines = self._wraps[key] = wrap_math(text, limit)
+        return lines
 
     def _hang(self, room: int) -> tuple[int, bool]:
         """Where a stacked equation's sides start, and whether the symbol has a line of its own."""
@@ -144,6 +159,25 @@ class Board:
         return 3, True
 
     # ---- the lines ----------------------------------------------------------------------------
+
+    def styled(self, i: int, room: int, styles: dict[str, Any]) -> list[tuple[int, list[tuple[str, Any]]]]:
+        """The lines of equation `i` at `room` cells, each piece with the style of its role."""
+        self.prepare(room)
+        r = self.rows[i]
+        if self.mode != "rows" or r.remark:
+            return [(w, [(t, styles[role]) for t, role in pieces]) for w, pieces in self.lines(i, room)]
+        op = styles["op"]  # the common case, written from the widths known
+        head = (" " + r.symbol + " " * (self.ws - r.ws), styles["symbol"])
+        if not r.value:
+            return [(1 + self.ws + 3 + r.we, [head, (EQ, op), (r.expression, styles["value"])])]
+        pieces = [head, (EQ, op), (r.expression + " " * (self.we - r.we), styles["expr"])]
+        if self.wu:
+            if r.substituted:
+                pieces += [(EQ, op), (r.substituted + " " * (self.wu - r.wu), styles["expr"])]
+            else:
+                pieces.append((" " * (3 + self.wu), styles[""]))
+        pieces += [(EQ, op), (r.value, styles["value"])]
+        return [(self._rows_width + r.wv, pieces)]
 
     def lines(self, i: int, room: int) -> list[Line]:
         """The lines of equation `i` at `room` cells."""
@@ -159,15 +193,13 @@ class Board:
                 out.append((start + r.we, head + [(r.expression, "value")]))
             else:
                 pieces = head + [(r.expression + " " * (self.we - r.we), "expr")]
-                w = start + self.we
                 if self.wu:
                     if r.substituted:
                         pieces += [(EQ, "op"), (r.substituted + " " * (self.wu - r.wu), "expr")]
                     else:
                         pieces.append((" " * (3 + self.wu), ""))
-                    w += 3 + self.wu
                 pieces += [(EQ, "op"), (r.value, "value")]
-                out.append((w + 3 + r.wv, pieces))
+                out.append((self._rows_width + r.wv, pieces))
             return self._remark(out, r, start, room) if r.remark else out
         es, us = self._wrapped[i]
         ce, cu = self._ce, self._cu
@@ -210,7 +242,7 @@ class Board:
         if r.value:
             sides.append((r.value, "value"))
         for n, (text, role) in enumerate(sides):
-            for k, line in enumerate(wrap_math(text, room - hang)):
+            for k, line in enumerate(self._wrap(text, room - hang)):
                 pieces = (first if n == 0 else again) if k == 0 else [(" " * hang, "")]
                 out.append((hang + width(line), pieces + [(line, role)]))
         return self._remark(out, r, hang, room)

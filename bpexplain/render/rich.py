@@ -450,6 +450,8 @@ class Field:
         self.cw = cw
         self.step = cw + (2 if self.texts else 0) + 1  # a cell and the space after it
         self.cell_text: dict[tuple[bool, bool], list[str]] = {}
+        self.rows: dict[tuple[int, int, int, bool, tuple[int, ...]], StyledLine] = {}  # see `_lines`
+        self.drawn: dict[tuple[tuple[int, ...], int, bool], list[StyledLine]] = {}  # the lines of a field
 
     def cells_as(self, inside: bool, plain: bool) -> list[str]:
         """Every cell's text, drawn inside the field or outside it."""
@@ -465,43 +467,63 @@ class Field:
         return texts
 
     def lines(self, cells: tuple[int, ...], room: int, plain: bool) -> list[StyledLine]:
-        inside = frozenset(cells)
+        key = (cells, room, plain)  # a field is drawn again for each output channel that reads it
+        drawn = self.drawn.get(key)
+        if drawn is None:
+            drawn = self.drawn[key] = self._lines(cells, room, plain)
+        return drawn
+
+    def _lines(self, cells: tuple[int, ...], room: int, plain: bool) -> list[StyledLine]:
         shape = self.shape
         h, w = shape[-2], shape[-1]
         plane = h * w
         per_band = max(1, (room + 1) // self.step)
         several = len(shape) == 3 and shape[0] > 1
-        on, off = self.cells_as(True, plain), self.cells_as(False, plain)
-        on_style = None if plain and self.texts is not None else FIELD_STYLE
+        marked: dict[tuple[int, int], list[int]] = {}  # (channel, row) -> the field's columns in it
+        for i in set(cells):
+            c, at = divmod(i, plane)
+            r, col = divmod(at, w)
+            marked.setdefault((c, r), []).append(col)
         blocks: list[list[StyledLine]] = []
-        for c in sorted({i // plane for i in inside}):
+        for c in sorted({c for c, _ in marked}):
             label = f"channel {c + 1}"
             lines: list[StyledLine] = [(len(label), [(label, DIM)])] if several else []
             for b0 in range(0, w, per_band):
-                cols = range(b0, min(w, b0 + per_band))
+                end = min(w, b0 + per_band)
                 if w > per_band:
-                    heading = f"columns {b0 + 1}–{cols[-1] + 1}"
+                    heading = f"columns {b0 + 1}–{end}"
                     lines.append((len(heading), [(heading, DIM)]))
                 for r in range(h):
-                    pieces: list[tuple[str, Style | None]] = []
                     base = c * plane + r * w
-                    run: list[str] = []  # cells in a row outside the field: one piece
-                    for col in cols:
-                        i = base + col
-                        if i in inside:  # a cell of the field: a piece of its own
-                            if run:
-                                pieces += [(" ".join(run), DIM), (" ", None)]
-                                run = []
-                            pieces += [(on[i], on_style), (" ", None)]
-                        else:
-                            run.append(off[i])
-                    if run:
-                        pieces.append((" ".join(run), DIM))
-                    else:
-                        pieces.pop()
-                    lines.append((len(cols) * self.step - 1, pieces))
+                    field = tuple(sorted(col for col in marked.get((c, r), ()) if b0 <= col < end))
+                    key = (base, b0, end, plain, field)  # a row is drawn again for the fields that share it
+                    line = self.rows.get(key)
+                    if line is None:
+                        line = self.rows[key] = self._row(base, range(b0, end), field, plain)
+                    lines.append(line)
             blocks.append(lines)
         return side_by_side(blocks, room, 3)
+
+    def _row(self, base: int, cols: range, field: tuple[int, ...], plain: bool) -> StyledLine:
+        """A row of a band of the map, the field's cells in it (`field`, its columns) in FIELD_STYLE."""
+        on, off = self.cells_as(True, plain), self.cells_as(False, plain)
+        on_style = None if plain and self.texts is not None else FIELD_STYLE
+        pieces: list[tuple[str, Style | None]] = []
+        run: list[str] = []  # cells in a row outside the field: one piece
+        for col in cols:
+            i = base + col
+            if col in field:  # a cell of the field: a piece of its own
+                if run:
+                    pieces += [(" ".join(run), DIM), (" ", None)]
+                    run = []
+                pieces += [(on[i], on_style), (" ", None)]
+            else:
+                run.append(off[i])
+        if run:
+            pieces.append((" ".join(run), DIM))
+        else:
+            pieces.pop()
+        return (len(cols) * self.step - 1, pieces)
 
 
 def _block(
@@ -525,15 +547,35 @@ def _block(
 
     equations = b.equations
 
-    def part(total: int, plain: bool, first: int = 0) -> Iterator[StyledLine]:
+    def part(total: int, plain: bool, first: int = 0) -> list[StyledLine]:
         room = Frame.inner(total)
         assert board is not None
+        styled = board.styled
+        out: list[StyledLine] = []
+        if total < 8:
+            for i in range(first, min(first + CHUNK, len(equations))):
+                lines = styled(i, room, roles)
+                cells = equations[i].cells
+                if field is not None and cells:  # the map it reads, under its symbol
+                    lines += [(2 + w, [("  ", None), *pieces]) for w, pieces in field.lines(cells, room - 2, plain)]
+                out += frame.body(lines, total)
+            return out
+        left, right = ("│ ", style), " │"  # Frame.body, written here for the many lines of a block
+        indent = ("  ", None)
         for i in range(first, min(first + CHUNK, len(equations))):
-            lines = [(w, [(t, roles[r]) for t, r in pieces]) for w, pieces in board.lines(i, room)]
+            for w, pieces in styled(i, room, roles):
+                if w > room:
+                    out += frame.body([(w, pieces)], total)
+                else:
+                    out.append((total, [left, *pieces, (" " * (room - w) + right, style)]))
             cells = equations[i].cells
             if field is not None and cells:  # the map it reads, under its symbol
-                lines += [(2 + w, [("  ", None), *pieces]) for w, pieces in field.lines(cells, room - 2, plain)]
-            yield from frame.body(lines, total)
+                for w, pieces in field.lines(cells, room - 2, plain):
+                    if w + 2 > room:
+                        out += frame.body([(2 + w, [indent, *pieces])], total)
+                    else:
+                        out.append((total, [left, indent, *pieces, (" " * (room - w - 2) + right, style)]))
+        return out
 
     def bottom(total: int, plain: bool) -> Iterator[StyledLine]:
         room = Frame.inner(total)
@@ -554,11 +596,12 @@ def _block(
 
     if len(equations) <= CHUNK:  # the whole panel at once
 
-        def whole(total: int, plain: bool) -> Iterator[StyledLine]:
-            yield from top(total, plain)
+        def whole(total: int, plain: bool) -> list[StyledLine]:
+            lines = list(top(total, plain))
             if board is not None:
-                yield from part(total, plain)
-            yield from bottom(total, plain)
+                lines += part(total, plain)
+            lines += bottom(total, plain)
+            return lines
 
         yield Lines(whole, len(equations) + 5)
         return

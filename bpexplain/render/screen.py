@@ -14,7 +14,7 @@ from typing import Any
 from rich.segment import Segment
 from rich.style import Style
 
-from .wrap import bands, fold, pad, width, wrap_words
+from .wrap import bands, fold, is_narrow, pad, width, wrap_words
 
 StyledLine = tuple[int, list[tuple[str, Style | None]]]
 Make = Callable[[int, bool], Iterable[StyledLine]]  # (width, plain) -> lines; plain: the console has no styles
@@ -31,12 +31,16 @@ class Lines:
         plain = console.color_system is None
         total = max(options.max_width, 1)
         if plain:  # no styles to write: a line is one segment
-            yield Segment(
-                "".join(
-                    ["".join([t for t, _ in pieces]) + "\n" for _, pieces in _fitted(self.make(total, True), total)]
-                )
-            )
+            yield Segment(self.text(total))
             return
+        yield from self.segments(total)
+
+    def text(self, total: int) -> str:
+        """The lines without styles, each ended by a line break."""
+        return "".join(["".join([t for t, _ in pieces]) + "\n" for _, pieces in _fitted(self.make(total, True), total)])
+
+    def segments(self, total: int) -> Iterator[Segment]:
+        """The styled segments of the lines, a line break after each."""
         new_line = Segment.line()
         for _, pieces in _fitted(self.make(total, False), total):
             for text, style in pieces:
@@ -64,7 +68,17 @@ class Batch:
         self.parts = parts
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
-        yield from self.parts
+        if not all(type(part) is Lines for part in self.parts):
+            yield from self.parts
+            return
+        # written here rather than handed to rich one by one: rich's look at each renderable costs more
+        # than a small part's lines
+        total = max(options.max_width, 1)
+        if console.color_system is None:
+            yield Segment("".join([part.text(total) for part in self.parts]))
+            return
+        for part in self.parts:
+            yield from part.segments(total)
 
 
 def text_lines(text: str, room: int, style: Style | None = None, hang: int = 0, indent: int = 0) -> list[StyledLine]:
@@ -163,6 +177,8 @@ def grid(rows: list[list[str]], room: int, right: bool = True, gap: int = 2) -> 
         return []
     n = max(len(r) for r in rows)
     rows = [r + [""] * (n - len(r)) for r in rows]
+    if is_narrow("".join(["".join(r) for r in rows])):  # the usual grid of numbers: widths are lengths
+        return _narrow_grid(rows, room, right, gap)
     widths = [max(width(r[i]) for r in rows) for i in range(n)]
     groups = bands(widths, room, gap)
     out: list[tuple[str, bool]] = []
@@ -177,6 +193,31 @@ def grid(rows: list[list[str]], room: int, right: bool = True, gap: int = 2) -> 
             cells = [(" " * (widths[i] - width(r[i])) + r[i]) if right else pad(r[i], widths[i]) for i in g]
             line = (" " * gap).join(cells).rstrip()
             out.extend((part, False) for part in fold(line, room))
+    return out
+
+
+def _narrow_grid(rows: list[list[str]], room: int, right: bool, gap: int) -> list[tuple[str, bool]]:
+    """`grid` of cells whose characters each take one cell."""
+    widths = [max(map(len, column)) for column in zip(*rows)]
+    groups = bands(widths, room, gap)
+    out: list[tuple[str, bool]] = []
+    shortened = any("…" in r for r in rows)
+    space = " " * gap
+    for k, g in enumerate(groups):
+        if len(groups) > 1 and shortened:
+            if k:
+                out.append(("(continued)", True))
+        elif len(groups) > 1:
+            out.append((f"columns {g[0] + 1}–{g[-1] + 1}" if len(g) > 1 else f"column {g[0] + 1}", True))
+        for r in rows:
+            if right:
+                line = space.join([r[i].rjust(widths[i]) for i in g]).rstrip()
+            else:
+                line = space.join([r[i].ljust(widths[i]) for i in g]).rstrip()
+            if len(line) <= room:
+                out.append((line, False))
+            else:
+                out.extend((part, False) for part in fold(line, room))
     return out
 
 

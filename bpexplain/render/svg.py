@@ -71,6 +71,8 @@ class SvgPicture:
         # a text -> its cells, its textLength, its element's content and end (None: all spaces, no element),
         # and the start of its segment's repr
         self.known: dict[str, tuple[int, str, str | None, str]] = {}
+        self.by_id: dict[int, tuple[Style | None, tuple[str, str | None, str, int]]] = {}  # id(style) -> style, entry
+        self.reprs: list[str] = []  # the segments' reprs not yet in the checksum
 
     def add(self, pieces: Sequence[Piece]) -> None:
         """One line of the layout: its pieces of text and their styles (empty pieces are left out).
@@ -78,36 +80,52 @@ class SvgPicture:
         Each piece is looked up once: its text's cells, escaped content and repr, its style's class; the
         line's elements are made as it is read. A line the layout never makes (a line break in a piece,
         wider than the picture) is undone and made the slow way, as rich splits and crops it."""
-        known, styles, texts = self.known, self.styles, self.texts
+        known, by_id, texts = self.known, self.by_id, self.texts
         y, marks = self.lines, (len(texts), len(self.backgrounds), len(self.classes))
         head = f'" y="{_g(y * LINE_HEIGHT + CHAR_HEIGHT)}" textLength="'
         clip = f'" clip-path="url(#{ID}-line-{y})">'
         x_of, append = self.x_of, texts.append
-        reprs = []
+        reprs = self.reprs
+        mark = len(reprs)
         x, width = 0, self.width
         try:
             for text, style in pieces:
                 if text:
                     entry = known.get(text) or self._text(text, True)
-                    look = styles.get(style) or self._style(style)
-                    reprs.append(entry[3] + look[2])
+                    found = by_id.get(id(style))  # by identity (the cache holds the style, so its id is its own)
+                    look = found[1] if found is not None else self._look(style)
+                    reprs.append(entry[3])
+                    reprs.append(look[2])
                     if look[1] is not None:
                         self._background(look[1], x, entry[0])
                     if entry[2] is not None:
-                        append(look[0] + (x_of[x] if x <= width else "") + head + entry[1] + clip + entry[2])
+                        append(f"{look[0]}{x_of[x] if x <= width else ''}{head}{entry[1]}{clip}{entry[2]}")
                     x += entry[0]
         except _Broken:
             x = width + 1
         if x > width:  # undone (its elements and the classes it met first) and made the slow way
-            del texts[marks[0] :], self.backgrounds[marks[1] :]
+            del texts[marks[0] :], self.backgrounds[marks[1] :], reprs[mark:]
             if len(self.classes) > marks[2]:
                 self.classes = dict(list(self.classes.items())[: marks[2]])
                 self.styles = {k: v for k, v in self.styles.items() if v[3] <= marks[2]}
+                self.by_id = {}
             self._add_slowly(pieces)
             return
         reprs.append("Segment('\\n')")  # the line's end
-        self.checksum = zlib.adler32("".join(reprs).encode("utf-8", "ignore"), self.checksum)
+        if len(reprs) > CHUNK:
+            self._checksum()
         self._end(head, clip)
+
+    def _look(self, style: Style | None) -> tuple[str, str | None, str, int]:
+        """A style's entry (see `styles`), kept by identity too."""
+        look = self.styles.get(style) or self._style(style)
+        self.by_id[id(style)] = (style, look)
+        return look
+
+    def _checksum(self) -> None:
+        """The reprs of the segments so far added into the document's checksum (it reads them in parts)."""
+        self.checksum = zlib.adler32("".join(self.reprs).encode("utf-8", "ignore"), self.checksum)
+        self.reprs.clear()
 
     def _end(self, head: str, clip: str) -> None:
         """The line's end: spaces to the width (no element, but their style's class is counted, as rich counts
@@ -142,7 +160,8 @@ class SvgPicture:
         pieces = [(text, style) for text, style in pieces if text]
         reprs = [self._text(text)[3] + _repr_end(style) for text, style in pieces]  # no class counted yet
         reprs.append("Segment('\\n')")
-        self.checksum = zlib.adler32("".join(reprs).encode("utf-8", "ignore"), self.checksum)
+        self.reprs += reprs
+        self._checksum()
         lines: list[list[Piece]] = [[]]
         for text, style in pieces:
             first, *rest = text.split("\n")
@@ -217,6 +236,7 @@ class SvgPicture:
         that the picture is held once (as its elements), not again as one string."""
         from rich.console import CONSOLE_SVG_FORMAT
 
+        self._checksum()
         uid = "terminal-" + str(zlib.adler32(self.title.encode("utf-8", "ignore"), self.checksum))
         last = max(self.lines - 1, 0)  # rich's `y`: the last line's number
         terminal_width = ceil(self.width * CHAR_WIDTH + 2 * PADDING_SIDE)

@@ -10,22 +10,44 @@ Widths are terminal cells, as rich counts them; a character known to take one ce
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 
 from rich.cells import cell_len
 
 _NARROW: set[str] = {chr(c) for c in range(0x20, 0x7F)}  # grows with every character found one cell wide
-_CANDIDATE = re.compile(r" [+−] |·|, ")
+_BREAK = re.compile(r" [+−] |·|, |[()\[\]]")  # where an equation may break, and the brackets around
+_SUM = re.compile(r" [+−] |, ")  # the first of those (`, ` as it takes the space of a ` + ` after it)
+_start = re.Match.start
 HANG = 2  # the indent of a line continued after a `·` or `, `
+
+
+def _other_than(chars: set[str]) -> re.Pattern[str]:
+    """A pattern that finds a character not in `chars` (a scan in C, twice as fast as a set's)."""
+    return re.compile("[^" + "".join(re.escape(c) for c in sorted(chars)) + "]")
+
+
+_WIDE = _other_than(_NARROW)  # finds a character not known to be one cell wide
+
+
+def is_narrow(text: str) -> bool:
+    """Whether every character of `text` is known to take one cell (then its width is its length)."""
+    return text.isascii() and text.isprintable() or _WIDE.search(text) is None
 
 
 def width(text: str) -> int:
     """Terminal cells `text` takes."""
-    if _NARROW.issuperset(text):
+    global _WIDE
+    if text.isascii() and text.isprintable() or _WIDE.search(text) is None:
         return len(text)
     n = cell_len(text)
+    grown = False
     for ch in set(text) - _NARROW:
         if cell_len(ch) == 1:
             _NARROW.add(ch)
+            grown = True
+    if grown:
+        _WIDE = _other_than(_NARROW)
     return n
 
 
@@ -54,14 +76,15 @@ def fold(text: str, limit: int) -> list[str]:
 def wrap_words(text: str, limit: int, hang: int = 0) -> list[str]:
     """Prose broken at spaces into lines of at most `limit` cells; lines after the first indented by `hang`."""
     limit = max(limit, 1)
-    if width(text) <= limit:
+    narrow = is_narrow(text)
+    if (len(text) if narrow else width(text)) <= limit:
         return [text]
     hang = hang if hang < limit // 2 else 0
     lines: list[str] = []
     current: list[str] = []
     used = -1  # cells of the current line (its words and the spaces between them)
     for word in text.split(" "):
-        w = width(word)
+        w = len(word) if narrow else width(word)
         room = limit - (hang if lines else 0)
         if used + 1 + w <= room:
             current.append(word)
@@ -87,19 +110,11 @@ def wrap_math(text: str, limit: int) -> list[str]:
 
 def wrap_math_folded(text: str, limit: int) -> tuple[list[str], bool]:
     """`wrap_math`, and whether a piece had to be folded (cut between two operators)."""
-    if width(text) <= limit:
+    narrow = is_narrow(text)
+    if (len(text) if narrow else width(text)) <= limit:
         return [text], False
+    narrow = narrow or is_narrow(text)  # `width` has learnt its characters
     limit = max(limit, 1)
-    narrow = _NARROW.issuperset(text)
-    breaks: dict[int, tuple[int, int]] = {}  # position -> (priority, kind): kind 0 before " + ", 1 after "·"
-    depth = last = 0  # brackets open before `last`, counted piece by piece (the candidates come in order)
-    for m in _CANDIDATE.finditer(text):
-        kind = 0 if m.group()[0] == " " else 1
-        pos = m.start() if kind == 0 else m.end()
-        count = text.count
-        depth += count("(", last, pos) + count("[", last, pos) - count(")", last, pos) - count("]", last, pos)
-        last = pos
-        breaks[pos] = (max(depth, 0) * 2 + kind, kind)
 
     def shown(start: int, end: int, kind: int) -> str:
         piece = text[start:end]
@@ -115,44 +130,113 @@ def wrap_math_folded(text: str, limit: int) -> tuple[list[str], bool]:
             return n - (text[end - 1] == " ")
         return width(shown(start, end, kind))
 
+    def fits(lines: list[tuple[int, int, int]]) -> bool:
+        return all(cells(*line) <= limit for line in lines)
+
     # start, end, and the kind of break it starts at (-1: the first line; 2: after a `·` without the indent)
     lines = [(0, len(text), -1)]
-    for priority in sorted({p for p, _ in breaks.values()}):
-        if all(cells(*line) <= limit for line in lines):
-            break
-        points = sorted(pos for pos, (p, _) in breaks.items() if p == priority)
-        out = []
-        for start, end, kind in lines:
-            if kind == 1 and cells(start, end, 2) <= limit:
-                kind = 2  # fits without its indent: better than breaking inside it
-            if cells(start, end, kind) <= limit:
-                out.append((start, end, kind))
-                continue
-            inner = [pos for pos in points if start < pos < end] + [end]
-            j = 0
-            while j < len(inner):
-                best = j
-                while best + 1 < len(inner) and cells(start, inner[best + 1], kind) <= limit:
-                    best += 1
-                stop = inner[best]
-                out.append((start, stop, kind))
-                if stop == end:
-                    break
-                start, kind = stop, breaks[stop][1]
-                j = best + 1
-        lines = out
+    sums = _sums(text)  # the breaks of the first priority: most equations need no other, so the rest wait
+    if sums and not fits(lines):
+        lines = _broken(text, lines, sums, dict.fromkeys(sums, (0, 0)), limit, cells, narrow)
+    if text and not fits(lines):
+        breaks = _breaks(text)
+        for priority in sorted({p for p, _ in breaks.values()} - {0}):
+            if fits(lines):
+                break
+            points = [pos for pos, (p, _) in breaks.items() if p == priority]
+            lines = _broken(text, lines, points, breaks, limit, cells, narrow)
     result: list[str] = []
     folded = False
     for start, end, kind in lines:
         if kind == 1 and cells(start, end, kind) > limit:
             kind = 2  # no room for the indent
         piece = shown(start, end, kind)
-        if width(piece) <= limit:
+        if (len(piece) if narrow else width(piece)) <= limit:
             result.append(piece)
         else:
             result.extend(fold(piece, limit))
             folded = True
     return result, folded
+
+
+def _sums(text: str) -> list[int]:
+    """Where `text` may break before a `+` or `−` outside brackets (priority 0), in order."""
+    # `, ` is matched too, as in _BREAK: a space it takes starts no ` + `
+    found = [pos for pos in map(_start, _SUM.finditer(text)) if text[pos] == " "]
+    if "(" not in text and "[" not in text:
+        return found  # nothing is inside brackets (a `)` alone counts below zero, which is zero)
+    out = []
+    depth = last = 0
+    count = text.count
+    square = "[" in text or "]" in text
+    for pos in found:
+        depth += count("(", last, pos) - count(")", last, pos)
+        if square:
+            depth += count("[", last, pos) - count("]", last, pos)
+        last = pos
+        if depth <= 0:
+            out.append(pos)
+    return out
+
+
+def _breaks(text: str) -> dict[int, tuple[int, int]]:
+    """Every place `text` may break: position -> (priority, kind), in order of position. Kind 0 is before
+    ` + ` or ` − `, 1 after `·` or `, `; the priority is twice the brackets open there, plus the kind."""
+    breaks: dict[int, tuple[int, int]] = {}
+    depth = 0  # brackets open before the candidate (none is inside one)
+    for m in _BREAK.finditer(text):
+        at = m.start()
+        c = text[at]
+        if c == " ":
+            breaks[at] = (max(depth, 0) * 2, 0)
+        elif c == "·":
+            breaks[at + 1] = (max(depth, 0) * 2 + 1, 1)
+        elif c == ",":
+            breaks[at + 2] = (max(depth, 0) * 2 + 1, 1)
+        elif c == "(" or c == "[":
+            depth += 1
+        else:
+            depth -= 1
+    return breaks
+
+
+def _broken(
+    text: str,
+    lines: list[tuple[int, int, int]],
+    points: list[int],
+    breaks: dict[int, tuple[int, int]],
+    limit: int,
+    cells: Callable[[int, int, int], int],
+    narrow: bool,
+) -> list[tuple[int, int, int]]:
+    """Each line too wide broken at `points` (in order), as late as fits: one pass of `wrap_math`."""
+    out = []
+    for start, end, kind in lines:
+        if kind == 1 and cells(start, end, 2) <= limit:
+            kind = 2  # fits without its indent: better than breaking inside it
+        if cells(start, end, kind) <= limit:
+            out.append((start, end, kind))
+            continue
+        inner = points[bisect_right(points, start) : bisect_left(points, end)] + [end]
+        j = 0
+        last = len(inner) - 1
+        while True:
+            if narrow:  # the last point whose line fits (a line's cells grow with its end: see `cells`)
+                reach = start + limit + (kind == 0) - (HANG if kind == 1 else 0)
+                best = bisect_right(inner, reach + 1, j + 1) - 1
+                if best > j and inner[best] == reach + 1 and text[reach] != " ":
+                    best -= 1  # one past the reach fits only when its last character is a space, dropped
+            else:
+                best = j
+                while best < last and cells(start, inner[best + 1], kind) <= limit:
+                    best += 1
+            stop = inner[best]
+            out.append((start, stop, kind))
+            if stop == end:
+                break
+            start, kind = stop, breaks[stop][1]
+            j = best + 1
+    return out
 
 
 def bands(widths: list[int], room: int, gap: int) -> list[list[int]]:
