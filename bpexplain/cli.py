@@ -157,12 +157,14 @@ class BpexplainGroup(click.Group):
         return sorted([*super().list_commands(ctx), *(n for names in COMMAND_MODULES.values() for n in names)])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:  # forward, train, show, check, list: not even the table is imported
+            return self.commands[cmd_name]
         from importlib import import_module
 
         from .commands import COMMAND_MODULES
 
         for module_name, names in COMMAND_MODULES.items():
-            if cmd_name in names and cmd_name not in self.commands:
+            if cmd_name in names:
                 module = import_module(f".commands.{module_name}", __package__)
                 self.add_command(getattr(module, cmd_name), cmd_name)
         return super().get_command(ctx, cmd_name)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,6 +22,7 @@ from .layers import input_names, layer_class
 from .layers.base import EquationContext, Layer, LayerValues, StepKey
 from .numerical import checked, locate
 from .options import RunOptions, check_options
+from .record import replace
 from .spec import NetworkSpec
 from .trace import (
     Block,

@@ -27,28 +27,54 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 
 from .expr import HALF, Add, Call, Div, Expr, Mul, Name, Neg, Num, Pow, Sub
+from .record import Record
 
 Array = np.ndarray
 
 
-@dataclass(frozen=True)
-class Activation:
-    name: str
-    label: str  # the concrete name printed in substituted equations: σ, tanh, ReLU
-    value: Callable[[Array], Array]
-    # dh/de for an elementwise activation, from the pre-activation e and the output y
-    derivative: Callable[[Array, Array], Array] | None
-    # the symbolic form of dh/de, from the bound leaves for e and y
-    derivative_form: Callable[[Expr, Expr], Expr] | None
-    formula: str  # for the legend
-    elementwise: bool = True
-    slope: float = 0.0
-    kinked: bool = False  # not differentiable at e = 0 (ReLU, leaky ReLU): the derivative there is a convention
+class Activation(Record):
+    """An activation function: its values, its derivative (numbers and symbols) and how it is written."""
+
+    __slots__ = __match_args__ = (
+        "name",
+        "label",
+        "value",
+        "derivative",
+        "derivative_form",
+        "formula",
+        "elementwise",
+        "slope",
+        "kinked",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        label: str,  # the concrete name printed in substituted equations: σ, tanh, ReLU
+        value: Callable[[Array], Array],
+        # dh/de for an elementwise activation, from the pre-activation e and the output y
+        derivative: Callable[[Array, Array], Array] | None,
+        # the symbolic form of dh/de, from the bound leaves for e and y
+        derivative_form: Callable[[Expr, Expr], Expr] | None,
+        formula: str,  # for the legend
+        elementwise: bool = True,
+        slope: float = 0.0,
+        kinked: bool = False,  # not differentiable at e = 0 (ReLU, leaky ReLU): the derivative there is a convention
+    ) -> None:
+        self.name: Final = name
+        self.label: Final = label
+        self.value: Final = value
+        self.derivative: Final = derivative
+        self.derivative_form: Final = derivative_form
+        self.formula: Final = formula
+        self.elementwise: Final = elementwise
+        self.slope: Final = slope
+        self.kinked: Final = kinked
 
     def derivative_label(self) -> str:
         return f"{self.label}'"
@@ -181,20 +207,47 @@ def make_activation(name: str, slope: float = 0.01) -> Activation:
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "identity", "gelu", "softmax")
 
 
-@dataclass(frozen=True)
-class Loss:
-    name: str
-    value: Callable[[Array, Array], float]
-    gradient: Callable[[Array, Array], Array]  # ∂E/∂y from (y, target)
-    # symbolic E from the bound (y_k, ŷ_k) pairs
-    form: Callable[[list[tuple[Expr, Expr]]], Expr]
-    # symbolic ∂E/∂y_k from bound y_k, ŷ_k
-    gradient_form: Callable[[Expr, Expr], Expr]
-    formula: str
-    # the output activation with which ∂E/∂e_k simplifies to y_k − ŷ_k
-    combines_with: str | None = None
-    # what is wrong with a target, as (what was found, what was expected); None for a target it accepts
-    target_problem: Callable[[Array], tuple[str, str] | None] = lambda t: None
+def _any_target(t: Array) -> tuple[str, str] | None:
+    return None
+
+
+class Loss(Record):
+    """A loss function: its value and gradient (numbers and symbols), its formula, the targets it accepts."""
+
+    __slots__ = __match_args__ = (
+        "name",
+        "value",
+        "gradient",
+        "form",
+        "gradient_form",
+        "formula",
+        "combines_with",
+        "target_problem",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        value: Callable[[Array, Array], float],
+        gradient: Callable[[Array, Array], Array],  # ∂E/∂y from (y, target)
+        # symbolic E from the bound (y_k, ŷ_k) pairs
+        form: Callable[[list[tuple[Expr, Expr]]], Expr],
+        # symbolic ∂E/∂y_k from bound y_k, ŷ_k
+        gradient_form: Callable[[Expr, Expr], Expr],
+        formula: str,
+        # the output activation with which ∂E/∂e_k simplifies to y_k − ŷ_k
+        combines_with: str | None = None,
+        # what is wrong with a target, as (what was found, what was expected); None for a target it accepts
+        target_problem: Callable[[Array], tuple[str, str] | None] = _any_target,
+    ) -> None:
+        self.name: Final = name
+        self.value: Final = value
+        self.gradient: Final = gradient
+        self.form: Final = form
+        self.gradient_form: Final = gradient_form
+        self.formula: Final = formula
+        self.combines_with: Final = combines_with
+        self.target_problem: Final = target_problem
 
 
 TARGET_TOLERANCE = 1e-9  # a distribution's sum may be off by rounding, e.g. ten times 0.1

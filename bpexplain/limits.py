@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 from .errors import BpexplainError, Location
+from .record import Record
 
 # ---- what a network file may ask for (yamldoc.py, reader.py, spec.py, layers/*.py read_spec) -----------
 
@@ -46,13 +47,16 @@ MAX_SEED = 2**63 - 1  # seed, init.seed
 # ---- the size of a full trace, per output format ----------------------------------------------------------
 
 
-class FormatCost(NamedTuple):
+class FormatCost(Record):
     """What one equation of a full trace costs in a format (measured: see below), and the format's limit."""
 
-    seconds: float  # to compute and write one equation (one core, idle machine)
-    kilobytes: float  # written per equation; for a format held whole, peak memory per equation
-    held_whole: bool  # the whole run is held in memory until the end (rich's export)
-    limit: int  # equations allowed by default: a step, or the whole run when held whole
+    __slots__ = __match_args__ = ("seconds", "kilobytes", "held_whole", "limit")
+
+    def __init__(self, seconds: float, kilobytes: float, held_whole: bool, limit: int) -> None:
+        self.seconds: Final = seconds  # to compute and write one equation (one core, idle machine)
+        self.kilobytes: Final = kilobytes  # written per equation; for a format held whole, peak memory per equation
+        self.held_whole: Final = held_whole  # the whole run is held in memory until the end (rich's export)
+        self.limit: Final = limit  # equations allowed by default: a step, or the whole run when held whole
 
 
 # Budgets: a streamed format may take STEP_SECONDS a step (it is written as it is computed, and Ctrl-C stops
@@ -83,48 +87,49 @@ FORMAT_COSTS: dict[str, FormatCost] = {
 }
 
 
-class LayerSize(Protocol):
-    """What the trace budget reads of a layer (`spec.LayerSpec` has it)."""
+if TYPE_CHECKING:  # what the budget reads, for mypy only: making a Protocol class costs time at every start-up
+    from typing import Protocol
 
-    @property
-    def type(self) -> str: ...
-    @property
-    def out_shape(self) -> tuple[int, ...]: ...
-    @property
-    def options(self) -> Mapping[str, Any]: ...
+    class LayerSize(Protocol):
+        """What the trace budget reads of a layer (`spec.LayerSpec` has it)."""
 
+        @property
+        def type(self) -> str: ...
+        @property
+        def out_shape(self) -> tuple[int, ...]: ...
+        @property
+        def options(self) -> Mapping[str, Any]: ...
 
-class NetworkSize(Protocol):
-    """What the trace budget reads of a network (`spec.NetworkSpec` has it): limits.py imports no spec, which
-    imports these limits, so that the limits stay a leaf below the reading of a file and the running of it."""
+    class NetworkSize(Protocol):
+        """What the trace budget reads of a network (`spec.NetworkSpec` has it): limits.py imports no spec, which
+        imports these limits, so that the limits stay a leaf below the reading of a file and the running of it."""
 
-    @property
-    def source(self) -> str: ...
-    @property
-    def layers(self) -> Sequence[LayerSize]: ...
-    @property
-    def data(self) -> Sequence[object]: ...
-    def parameters(self) -> Mapping[str, Any]: ...
+        @property
+        def source(self) -> str: ...
+        @property
+        def layers(self) -> Sequence[LayerSize]: ...
+        @property
+        def data(self) -> Sequence[object]: ...
+        def parameters(self) -> Mapping[str, Any]: ...
 
+    class TraceRequest(Protocol):
+        """What the trace budget reads of a run's options (`options.RunOptions` has it): limits.py imports no options,
+        so that options.py may import the limits without a circle."""
 
-class TraceRequest(Protocol):
-    """What the trace budget reads of a run's options (`options.RunOptions` has it): limits.py imports no options,
-    so that options.py may import the limits without a circle."""
-
-    @property
-    def command(self) -> str: ...
-    @property
-    def steps(self) -> int | None: ...
-    @property
-    def epochs(self) -> int | None: ...
-    @property
-    def batch(self) -> str: ...
-    @property
-    def detail(self) -> str: ...
-    @property
-    def output_format(self) -> str: ...
-    @property
-    def max_equations(self) -> int | None: ...
+        @property
+        def command(self) -> str: ...
+        @property
+        def steps(self) -> int | None: ...
+        @property
+        def epochs(self) -> int | None: ...
+        @property
+        def batch(self) -> str: ...
+        @property
+        def detail(self) -> str: ...
+        @property
+        def output_format(self) -> str: ...
+        @property
+        def max_equations(self) -> int | None: ...
 
 
 def estimated_equations(

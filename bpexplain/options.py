@@ -7,40 +7,86 @@ checks form no circle with the modules that use them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
 from .errors import BpexplainError, Location
 from .limits import check_trace_size
+from .record import Record
 
 if TYPE_CHECKING:
     from .spec import NetworkSpec
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    command: str = "train"  # forward or train
-    steps: int | None = None
-    epochs: int | None = None
-    notation: str = "lecture"  # lecture or textbook
-    rule: str = "exact"  # exact or slide
-    update_order: str = "simultaneous"  # simultaneous or sequential
-    batch: str = "single"  # single (one sample a step) or full (batch gradient descent)
-    shuffle: bool = False
-    seed: int = 0
-    until_loss: float | None = None
-    detail: str = "full"  # full, layer or summary
-    precision: int = 4
-    sample: int = 1  # forward: which sample (1-based)
-    max_equations: int | None = None  # refuse a longer full trace (None: the format's limit; 0: none; limits.py)
-    output_format: str = "text"  # the format the trace is written in, whose cost limits.py weighs
-    round: int | None = None  # carry every value rounded to this many decimals, as by hand (see rounding.py)
-    preamble: str = "full"  # what the trace states before its first step: full, short or none (preamble.py)
-    # (first, last): a summary run that nothing stops early hands out parameters and gradients only in its first
-    # and last this many steps' StepEnds (what a summary table shows), the others' are None; None: in every one
-    summary_steps: tuple[int, int] | None = None
+class RunOptions(Record):
+    """What a run is asked to do and show: every choice of `forward` and `train`, with the CLI's defaults.
+
+    Change one with `record.replace(options, detail="summary")`."""
+
+    __slots__ = __match_args__ = (
+        "command",
+        "steps",
+        "epochs",
+        "notation",
+        "rule",
+        "update_order",
+        "batch",
+        "shuffle",
+        "seed",
+        "until_loss",
+        "detail",
+        "precision",
+        "sample",
+        "max_equations",
+        "output_format",
+        "round",
+        "preamble",
+        "summary_steps",
+    )
+
+    def __init__(
+        self,
+        command: str = "train",  # forward or train
+        steps: int | None = None,
+        epochs: int | None = None,
+        notation: str = "lecture",  # lecture or textbook
+        rule: str = "exact",  # exact or slide
+        update_order: str = "simultaneous",  # simultaneous or sequential
+        batch: str = "single",  # single (one sample a step) or full (batch gradient descent)
+        shuffle: bool = False,
+        seed: int = 0,
+        until_loss: float | None = None,
+        detail: str = "full",  # full, layer or summary
+        precision: int = 4,
+        sample: int = 1,  # forward: which sample (1-based)
+        max_equations: int | None = None,  # refuse a longer full trace (None: the format's limit; 0: none; limits.py)
+        output_format: str = "text",  # the format the trace is written in, whose cost limits.py weighs
+        round: int | None = None,  # carry every value rounded to this many decimals, as by hand (see rounding.py)
+        preamble: str = "full",  # what the trace states before its first step: full, short or none (preamble.py)
+        # (first, last): a summary run that nothing stops early hands out parameters and gradients only in its
+        # first and last this many steps' StepEnds (what a summary table shows), the others' are None; None: in
+        # every one
+        summary_steps: tuple[int, int] | None = None,
+    ) -> None:
+        self.command: Final = command
+        self.steps: Final = steps
+        self.epochs: Final = epochs
+        self.notation: Final = notation
+        self.rule: Final = rule
+        self.update_order: Final = update_order
+        self.batch: Final = batch
+        self.shuffle: Final = shuffle
+        self.seed: Final = seed
+        self.until_loss: Final = until_loss
+        self.detail: Final = detail
+        self.precision: Final = precision
+        self.sample: Final = sample
+        self.max_equations: Final = max_equations
+        self.output_format: Final = output_format
+        self.round: Final = round
+        self.preamble: Final = preamble
+        self.summary_steps: Final = summary_steps
 
 
 def check_options(spec: NetworkSpec, opts: RunOptions) -> None:

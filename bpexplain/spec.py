@@ -40,7 +40,6 @@ from .reader import (
 )
 from .record import Record
 from .yamldoc import (
-    _CONTROL,
     Document,
     _close_matches,
     bundled_names,
@@ -49,6 +48,7 @@ from .yamldoc import (
     format_path,
     parse_document,
     read_network_text,
+    without_controls,
 )
 
 # What other modules imported from spec.py before yamldoc.py and reader.py were split from it: still importable here.
@@ -287,7 +287,7 @@ def parse_network(text: str, source: str, overrides: Sequence[str] = ()) -> Netw
     r = Reader(doc)
     top = r.mapping(doc.data, (), TOP_KEYS, required=("inputs", "layers"))
 
-    name = r.string(top.get("name", _CONTROL.sub("?", Path(source).stem)), ("name",))
+    name = r.string(top.get("name", without_controls(Path(source).stem)), ("name",))
     title = fold_text(r.string(top.get("title", name), ("title",)))
     description = fold_text(r.string(top.get("description", ""), ("description",)))
     seed = r.integer(top.get("seed", 0), ("seed",), maximum=MAX_SEED)

@@ -9,7 +9,6 @@ in memory whole. `Trace` collects a stream for the Python API.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
@@ -20,8 +19,7 @@ from .record import Record
 PHASES = ("forward", "loss", "error", "gradient", "update")
 
 
-@dataclass(frozen=True, slots=True)  # a dataclass, not a Record: layers derive one with dataclasses.replace
-class Equation:
+class Equation(Record):
     """symbol = expression = substituted = value.
 
     The right-hand side is kept once, as the bound tree the layer built (see `bpexplain.expr`); its two
@@ -30,15 +28,27 @@ class Equation:
     sum of hundreds of terms costs only the terms shown, and no second tree is made per equation.
     """
 
-    kind: str  # forward, loss, error, gradient, update
-    symbol: Expr
-    bound: Expr
-    value: float
-    exact: float | None = None  # the true value, when --rule slide makes this one depart from it
-    note: str = ""
-    # a feature map's forward equation: the flat indices (channel, row, column order) of the elements of
-    # the layer's input it reads, its receptive field
-    cells: tuple[int, ...] = ()
+    __slots__ = __match_args__ = ("kind", "symbol", "bound", "value", "exact", "note", "cells")
+
+    def __init__(
+        self,
+        kind: str,  # forward, loss, error, gradient, update
+        symbol: Expr,
+        bound: Expr,
+        value: float,
+        exact: float | None = None,  # the true value, when --rule slide makes this one depart from it
+        note: str = "",
+        # a feature map's forward equation: the flat indices (channel, row, column order) of the elements of
+        # the layer's input it reads, its receptive field
+        cells: tuple[int, ...] = (),
+    ) -> None:
+        self.kind: Final = kind
+        self.symbol: Final = symbol
+        self.bound: Final = bound
+        self.value: Final = value
+        self.exact: Final = exact
+        self.note: Final = note
+        self.cells: Final = cells
 
     @classmethod
     def of(
@@ -186,15 +196,24 @@ class TraceHeader(Record):
         self.statement: Final = statement
 
 
-# StepStart and StepEnd are read-only by convention rather than frozen: `--detail summary` makes two for
-# every step, and a frozen dataclass's __init__ costs three times as much.
-@dataclass(slots=True)
-class StepStart:
-    index: int
-    epoch: int
-    samples: tuple[int, ...]  # 1-based sample numbers in the data list
-    inputs: tuple[np.ndarray, ...]
-    targets: tuple[np.ndarray, ...]
+class StepStart(Record):
+    """A step begins: its number, its epoch, and the samples it feeds forward (their inputs and targets)."""
+
+    __slots__ = __match_args__ = ("index", "epoch", "samples", "inputs", "targets")
+
+    def __init__(
+        self,
+        index: int,
+        epoch: int,
+        samples: tuple[int, ...],  # 1-based sample numbers in the data list
+        inputs: tuple[np.ndarray, ...],
+        targets: tuple[np.ndarray, ...],
+    ) -> None:
+        self.index: Final = index
+        self.epoch: Final = epoch
+        self.samples: Final = samples
+        self.inputs: Final = inputs
+        self.targets: Final = targets
 
 
 class Block(Record):
@@ -221,16 +240,39 @@ class Block(Record):
         self.sample: Final = sample
 
 
-@dataclass(slots=True)
-class StepEnd:
-    index: int
-    loss: float | None
-    outputs: dict[str, np.ndarray]
-    gradients: dict[str, np.ndarray] | None = None
-    parameters: dict[str, np.ndarray] | None = None
-    departures: int = 0  # values that --rule slide made depart from the true gradient
-    masks: dict[str, tuple[np.ndarray, ...]] | None = None  # dropout: per layer, the mask of each sample
-    statistics: dict[str, dict[str, np.ndarray]] | None = None  # batchnorm: per layer, the batch's mean, variance
+class StepEnd(Record):
+    """A step ends: its loss, the network's outputs, and (when asked for) its gradients and new parameters."""
+
+    __slots__ = __match_args__ = (
+        "index",
+        "loss",
+        "outputs",
+        "gradients",
+        "parameters",
+        "departures",
+        "masks",
+        "statistics",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        loss: float | None,
+        outputs: dict[str, np.ndarray],
+        gradients: dict[str, np.ndarray] | None = None,
+        parameters: dict[str, np.ndarray] | None = None,
+        departures: int = 0,  # values that --rule slide made depart from the true gradient
+        masks: dict[str, tuple[np.ndarray, ...]] | None = None,  # dropout: per layer, the mask of each sample
+        statistics: dict[str, dict[str, np.ndarray]] | None = None,  # batchnorm: per layer, batch mean, variance
+    ) -> None:
+        self.index: Final = index
+        self.loss: Final = loss
+        self.outputs: Final = outputs
+        self.gradients: Final = gradients
+        self.parameters: Final = parameters
+        self.departures: Final = departures
+        self.masks: Final = masks
+        self.statistics: Final = statistics
 
 
 class Drift(Record):

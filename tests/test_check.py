@@ -4,7 +4,6 @@ wrong activation derivative (injected through the API) is caught, with exit stat
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ import bpexplain
 from bpexplain.check import check_gradients
 from bpexplain.cli import cli
 from bpexplain.layers import base
+from bpexplain.record import replace
 from bpexplain.spec import bundled_names
 
 ENV = {"NO_COLOR": None, "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "COLUMNS": "100"}

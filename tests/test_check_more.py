@@ -8,7 +8,6 @@ import json
 import math
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from bpexplain.check import CheckResult, GradientCheck, check_gradients
 from bpexplain.cli import cli
 from bpexplain.expr import Sym
 from bpexplain.layers import base
+from bpexplain.record import replace
 from bpexplain.render import check as view
 
 ENV = {"NO_COLOR": None, "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "COLUMNS": "100"}

@@ -102,12 +102,11 @@ def _make(
     round_: int | None,
     max_terms: int,
 ) -> None:
-    from dataclasses import replace
-
     from ..engine import describe, run
     from ..errors import BpexplainError, Location
     from ..options import RunOptions, check_options
     from ..output import atomic_output
+    from ..record import replace
     from ..render import render_to_string
     from ..render.question import EXTENSIONS, worksheet
     from ..spec import NetworkSpec, read_network_text

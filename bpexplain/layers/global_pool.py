@@ -10,13 +10,13 @@ for max pooling. Both kinds share one numbering: G1, G2, ... in file order.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
 
 import numpy as np
 
 from ..expr import Call, Div, Elem, Expr, Mul, Name, Num, Sym, add
 from ..functions import Loss
 from ..reader import format_shape
+from ..record import replace
 from ..spec import LayerSpec, ParamInit, Reader
 from ..trace import Equation, NamedArray
 from .base import EquationContext, LayerValues, UnitNames

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..expr import Call, Div, Elem, Expr, Mul, Name, Num, Sym, Var, add
+from ..record import replace
 from ..spec import LayerSpec, ParamInit, Reader, format_shape
 from ..trace import NamedArray
 from .base import EquationContext, LayerValues, UnitNames
