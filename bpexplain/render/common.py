@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from itertools import product
 from typing import NamedTuple
 
@@ -59,19 +58,20 @@ def said_once(eq: Equation, expression: str, substituted: str, value: str) -> bo
     return expression == value or type(bound) is Num
 
 
-@dataclass
 class SummaryTable:
-    """Keeps the first and the latest few steps' losses and parameters for the closing table."""
+    """Keeps the first and the latest few steps' losses and parameters for the closing table.
 
-    head: int = 3
-    tail: int = 3
-    initial: dict[str, np.ndarray] = field(default_factory=dict)
-    first: list[tuple[StepStart | None, StepEnd]] = field(default_factory=list)
-    last: deque[tuple[StepStart | None, StepEnd]] = field(init=False)
-    count: int = 0
+    A plain class, not a dataclass: making a dataclass costs a fraction of a millisecond at import."""
 
-    def __post_init__(self) -> None:
-        self.last = deque(maxlen=self.tail)
+    __slots__ = ("head", "tail", "initial", "first", "last", "count")
+
+    def __init__(self, head: int = 3, tail: int = 3, initial: dict[str, np.ndarray] | None = None) -> None:
+        self.head = head
+        self.tail = tail
+        self.initial: dict[str, np.ndarray] = {} if initial is None else initial
+        self.first: list[tuple[StepStart | None, StepEnd]] = []
+        self.last: deque[tuple[StepStart | None, StepEnd]] = deque(maxlen=tail)
+        self.count = 0
 
     def add(self, start: StepStart | None, end: StepEnd) -> None:
         self.count += 1
