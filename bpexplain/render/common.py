@@ -61,9 +61,11 @@ def said_once(eq: Equation, expression: str, substituted: str, value: str) -> bo
 class SummaryTable:
     """Keeps the first and the latest few steps' losses and parameters for the closing table.
 
-    A plain class, not a dataclass: making a dataclass costs a fraction of a millisecond at import."""
+    A plain class, not a dataclass: making a dataclass costs a fraction of a millisecond at import. The
+    class's own `head` and `tail` are the defaults (the CLI reads them to choose the steps it keeps)."""
 
-    __slots__ = ("head", "tail", "initial", "first", "last", "count")
+    head = 3
+    tail = 3
 
     def __init__(self, head: int = 3, tail: int = 3, initial: dict[str, np.ndarray] | None = None) -> None:
         self.head = head
