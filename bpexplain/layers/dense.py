@@ -208,7 +208,10 @@ class Dense(Layer):
         sym = self._symbols.get(key)
         if sym is None:
             labels = self.spec.options.get("labels")
-            if pname == "bias":
+            if prime:  # w' from w: the same indices (one tuple), which a printer spells once
+                plain = self.param_symbol(pname, idx)
+                sym = Sym(plain.base, plain.indices, prime=True, superscript=plain.superscript)
+            elif pname == "bias":
                 sym = Sym("b", (self.names.n(idx[0]),), prime=prime)
             elif labels is not None:
                 plain = named_symbol(labels[idx[0]][idx[1]])

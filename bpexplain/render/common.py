@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from itertools import product
+from typing import NamedTuple
 
 import numpy as np
 
@@ -18,8 +19,7 @@ from .numbers import format_number, format_vector
 from .printer import Printer
 
 
-@dataclass(frozen=True)
-class EquationColumns:
+class EquationColumns(NamedTuple):
     symbol: str
     expression: str
     substituted: str  # "" when it would repeat the expression or the value
@@ -28,22 +28,24 @@ class EquationColumns:
     once: bool = False  # the right-hand side is its value (`dh_5(e)/de = 1`): written `symbol = value`, once
 
 
+_new_columns = tuple.__new__  # EquationColumns made without its Python-level __new__: thousands a block
+
+
 def equation_columns(eq: Equation, printer: Printer) -> EquationColumns:
     """An equation's columns as `printer` writes them; see `said_once` for an equation that is its value."""
-    symbol = printer.doprint(eq.symbol)
-    expression = printer.doprint(eq.bound)
-    substituted = printer.doprint(eq.bound, numbers=True)
-    value = printer.number(eq.value)
-    if substituted in (expression, value):
+    symbol = printer.symbol(eq.symbol)
+    expression, substituted = printer.both(eq.bound)
+    value = printer._numbers.get(eq.value) or printer.number(eq.value)
+    if substituted == expression or substituted == value:
         substituted = ""
     remark = ""
     if eq.exact is not None:
         remark = f"≠ {printer.number(eq.exact)} by the exact chain rule"
     elif eq.note:
         remark = eq.note
-    if said_once(eq, expression, substituted, value):
-        return EquationColumns(symbol, value, "", value, remark, True)
-    return EquationColumns(symbol, expression, substituted, value, remark)
+    if not substituted and said_once(eq, expression, substituted, value):
+        return _new_columns(EquationColumns, (symbol, value, "", value, remark, True))  # type: ignore[return-value]
+    return _new_columns(EquationColumns, (symbol, expression, substituted, value, remark, False))  # type: ignore[return-value]
 
 
 def said_once(eq: Equation, expression: str, substituted: str, value: str) -> bool:
@@ -56,19 +58,22 @@ def said_once(eq: Equation, expression: str, substituted: str, value: str) -> bo
     return expression == value or type(bound) is Num
 
 
-@dataclass
 class SummaryTable:
-    """Keeps the first and the latest few steps' losses and parameters for the closing table."""
+    """Keeps the first and the latest few steps' losses and parameters for the closing table.
 
-    head: int = 3
-    tail: int = 3
-    initial: dict[str, np.ndarray] = field(default_factory=dict)
-    first: list[tuple[StepStart | None, StepEnd]] = field(default_factory=list)
-    last: deque[tuple[StepStart | None, StepEnd]] = field(init=False)
-    count: int = 0
+    A plain class, not a dataclass: making a dataclass costs a fraction of a millisecond at import. The
+    class's own `head` and `tail` are the defaults (the CLI reads them to choose the steps it keeps)."""
 
-    def __post_init__(self) -> None:
-        self.last = deque(maxlen=self.tail)
+    head = 3
+    tail = 3
+
+    def __init__(self, head: int = 3, tail: int = 3, initial: dict[str, np.ndarray] | None = None) -> None:
+        self.head = head
+        self.tail = tail
+        self.initial: dict[str, np.ndarray] = {} if initial is None else initial
+        self.first: list[tuple[StepStart | None, StepEnd]] = []
+        self.last: deque[tuple[StepStart | None, StepEnd]] = deque(maxlen=tail)
+        self.count = 0
 
     def add(self, start: StepStart | None, end: StepEnd) -> None:
         self.count += 1
@@ -100,7 +105,7 @@ def parameter_rows(
     rows = []
     for name, arr in initial.items():
         labels = symbols.get(name)
-        for k, idx in enumerate(np.ndindex(arr.shape)):
+        for k, idx in enumerate(product(*map(range, arr.shape))):  # np.ndindex's order, without its overhead
             label = labels[k] if labels else plain(f"{name}{list(idx)}")
             rows.append((label, name, idx))
     return rows
@@ -120,11 +125,24 @@ def summary_cells(
     heads = [None if c is None else f"step {c[1].index}" for c in cols]
     losses = [None if c is None else fmt(c[1].loss, precision) for c in cols]
     rows = []
-    for label, name, idx in parameter_rows(h.initial_parameters, symbols, plain=plain):
-        cells: list[str | None] = [fmt(float(h.initial_parameters[name][idx]), precision)]
+    # each parameter as a flat list of Python floats once: indexing numpy element by element is slow
+    flat: dict[int, dict[str, list[float]]] = {}
+
+    def values(params: dict[str, np.ndarray]) -> dict[str, list[float]]:
+        found = flat.get(id(params))
+        if found is None:
+            found = flat[id(params)] = {n: a.ravel().tolist() for n, a in params.items()}
+        return found
+
+    k = 0
+    last = None
+    for label, name, _ in parameter_rows(h.initial_parameters, symbols, plain=plain):
+        k = k + 1 if name == last else 0  # the element's place in its parameter, in flat order
+        last = name
+        cells: list[str | None] = [fmt(values(h.initial_parameters)[name][k], precision)]
         for c in cols:
             params = c[1].parameters if c is not None else None
-            cells.append(None if params is None else fmt(float(params[name][idx]), precision))
+            cells.append(None if params is None else fmt(values(params)[name][k], precision))
         rows.append((label, cells))
     return heads, losses, rows
 

@@ -83,12 +83,13 @@ class JsonParts:
         }
 
     def equation(self, eq: Equation, b: Block) -> dict[str, Any]:
+        expression, substituted = self.printer.both(eq.bound)  # one walk for both, where the shape allows
         d: dict[str, Any] = {
             "kind": eq.kind,
             "layer": b.layer,
-            "symbol": self.printer.doprint(eq.symbol),
-            "expression": self.printer.doprint(eq.bound),
-            "substituted": self.printer.doprint(eq.bound, numbers=True),
+            "symbol": self.printer.symbol(eq.symbol),
+            "expression": expression,
+            "substituted": substituted,
             "value": _num(eq.value),
         }
         if self.max_terms is not None:

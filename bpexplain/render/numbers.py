@@ -83,17 +83,19 @@ def format_grid(values: np.ndarray, precision: int = 4, limit: int = 12) -> list
             lines.append(f"[{c + 1}]")  # channels numbered from 1, as in the symbols O1(c,i,j)
             lines.extend("  " + line for line in format_grid(arr[c], precision, limit))
         return lines
-    rows = [[format_number(float(v), precision) for v in row] for row in arr]
-    rows = [_shorten(r, limit, "…") for r in rows]
-    if len(rows) > limit:
+    values = arr.tolist()  # Python floats: formatting numpy scalars one by one is several times slower
+    if len(values) > limit:
         half = limit // 2
-        rows = rows[:half] + [["⋮"] * len(rows[0])] + rows[-half:]
+        values = values[:half] + [None] + values[-half:]
+    columns = min(arr.shape[1], limit + 1)  # a shortened row: limit numbers and "…"
+    rows = [["⋮"] * columns if r is None else _shorten_numbers(r, limit, precision) for r in values]
     width = max(len(cell) for row in rows for cell in row)
     return ["  ".join(cell.rjust(width) for cell in row) for row in rows]
 
 
-def _shorten(row: list[str], limit: int, filler: str) -> list[str]:
+def _shorten_numbers(row: list[float], limit: int, precision: int) -> list[str]:
+    """A row's numbers as text, shortened in the middle beyond `limit` (only the numbers shown are formatted)."""
     if len(row) <= limit:
-        return row
+        return format_numbers(row, precision)
     half = limit // 2
-    return row[:half] + [filler] + row[-half:]
+    return format_numbers(row[:half], precision) + ["…"] + format_numbers(row[-half:], precision)

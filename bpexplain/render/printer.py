@@ -65,8 +65,12 @@ class Printer:
         self.numbers = False  # while printing: a bound leaf (Var, Func) as its number / concrete name
         self._methods: dict[type, Any] = {}  # the _print_ method of each node class, found once
         self._numbers: dict[float, str] = {}  # formatted numbers: a factor recurs in many equations
-        self._symbols: dict[int, tuple[Expr, str]] = {}  # printed symbols by identity: layers reuse them
-        self._indexes: dict[int, tuple[Expr, str]] = {}  # printed indices that are symbols (w_(x12),3), likewise
+        # printed symbols by identity (layers reuse them), and printed indices that are symbols (w_(x12),3):
+        # every node with an entry is kept alive in `_kept`, so no other node can take its id while the printer lives
+        self._symbols: dict[int, str] = {}
+        self._indexes: dict[int, str] = {}
+        self._subscripts: dict[int, str] = {}  # a symbol's subscript by its indices' identity (TextPrinter)
+        self._kept: list[object] = []
 
     def doprint(self, node: Expr, numbers: bool = False) -> str:
         """`node` as text. A bound tree (see `bpexplain.expr`) prints as `symbolic(node)` would, or with
@@ -80,6 +84,10 @@ class Printer:
             return self._print(node, lead=True)
         finally:
             self.numbers = False
+
+    def symbol(self, node: Expr) -> str:
+        """An equation's symbol as `doprint` writes it (a symbol is never bound): looked up first, as most are."""
+        return self._symbols.get(id(node)) or self._print(node, True)
 
     # ---- the fast path: products and sums of numbers and symbols ----------------------------------
 
@@ -110,6 +118,95 @@ class Printer:
             return None if second is None else first + self.SUB + second  # type: ignore[operator]
         return self._leaf(node, True)
 
+    def both(self, node: Expr) -> tuple[str, str]:
+        """(`doprint(node)`, `doprint(node, numbers=True)`): an equation's expression and its substituted
+        numbers. The common shapes are walked once for both (`_pair`); any other goes the two ways."""
+        if self.fast and self.MUL is not None:
+            texts = self._both(node)
+            if texts is not None:
+                return texts
+        return self.doprint(node), self.doprint(node, True)
+
+    def _both(self, node: Expr) -> tuple[str, str] | None:
+        kind = type(node)
+        pair = self._pair
+        if kind is Mul:
+            return pair(node.factors, True)  # type: ignore[attr-defined]
+        if kind is Add:
+            terms = node.terms  # type: ignore[attr-defined]
+            symbols, numbers = [], []
+            for k in self.kept(len(terms)):
+                if k is None:
+                    symbols.append(self.ELLIPSIS)
+                    numbers.append(self.ELLIPSIS)
+                    continue
+                term = terms[k]
+                texts = pair(term.factors if type(term) is Mul else (term,), k == 0)
+                if texts is None:
+                    return None
+                symbols.append(texts[0])
+                numbers.append(texts[1])
+            return " + ".join(symbols), " + ".join(numbers)  # type: ignore[arg-type]
+        if kind is Sub:
+            left, right = node.left, node.right  # type: ignore[attr-defined]
+            first = pair(left.factors if type(left) is Mul else (left,), True)
+            if first is None:
+                return None
+            second = pair(right.factors if type(right) is Mul else (right,), False)
+            if second is None:
+                return None
+            sub = self.SUB
+            return first[0] + sub + second[0], first[1] + sub + second[1]  # type: ignore[operator]
+        return pair((node,), True)
+
+    def _pair(self, factors: tuple[Expr, ...], lead: bool) -> tuple[str, str] | None:
+        """A product of leaves (or one leaf) as `_product` writes it, in symbols and in numbers, in one pass.
+
+        (Keeping each bound leaf's texts by identity, since a layer shares a step's leaves among its equations,
+        was measured too: more instructions, not fewer, since most leaves are met only once or twice.)"""
+        symbols, numbers = [], []
+        cached, texts = self._symbols, self._numbers
+        for factor in factors:
+            if type(factor) is Var:
+                value = factor.value  # type: ignore[attr-defined]
+                number = texts.get(value) or self.number(value)
+                numbers.append(self.paren(number) if value < 0 and not lead else number)
+                text = cached.get(id(factor.sym)) or self._leaf(factor, lead)  # type: ignore[attr-defined]
+                if text is None:
+                    return None
+                symbols.append(text)
+            else:
+                entry = self._leaf_texts(factor)
+                if entry is None:
+                    return None
+                if lead:
+                    symbols.append(entry[0])
+                    numbers.append(entry[2])
+                else:
+                    symbols.append(entry[1])
+                    numbers.append(entry[3])
+            lead = False
+        mul = self.MUL
+        return mul.join(symbols), mul.join(numbers)  # type: ignore[union-attr, arg-type]
+
+    def _leaf_texts(self, node: Expr) -> tuple[str, str, str, str] | None:
+        """A leaf other than a bound one as `_leaf` writes it: in symbols leading and among operators, then
+        with numbers likewise (the same but for a bound function inside, as in dσ(e)/de)."""
+        text, between = self._leaf(node, True), self._leaf(node, False)
+        if text is None or between is None:
+            return None
+        kind = type(node)
+        if kind is Num or kind is Sym or kind is Elem:  # the same with numbers
+            return text, between, text, between
+        self.numbers = True
+        try:
+            number, among = self._leaf(node, True), self._leaf(node, False)
+        finally:
+            self.numbers = False
+        if number is None or among is None:
+            return None
+        return text, between, number, among
+
     def _product(self, factors: tuple[Expr, ...], lead: bool) -> str | None:
         """A product of leaves as `_print_Mul` writes it (a product binds tighter than a sum: no brackets).
 
@@ -125,9 +222,7 @@ class Printer:
                     if value < 0 and not lead:
                         text = self.paren(text)
                 else:
-                    sym = factor.sym  # type: ignore[attr-defined]
-                    entry = symbols.get(id(sym))
-                    text = entry[1] if entry is not None and entry[0] is sym else self._leaf(factor, lead)
+                    text = symbols.get(id(factor.sym)) or self._leaf(factor, lead)  # type: ignore[attr-defined]
             else:
                 text = self._leaf(factor, lead)
             if text is None:
@@ -150,10 +245,7 @@ class Printer:
             node = node.sym  # type: ignore[attr-defined]
             kind = type(node)
         if kind is Sym or kind is Elem or kind is Derivative:
-            entry = self._symbols.get(id(node))
-            if entry is not None and entry[0] is node:
-                return entry[1]
-            return self._print(node, lead)
+            return self._symbols.get(id(node)) or self._print(node, lead)
         if kind is Num:
             value = node.value  # type: ignore[attr-defined]
             text = self._numbers.get(value) or self.number(value)
@@ -166,12 +258,13 @@ class Printer:
         kind = type(node)
         # symbols recur in many equations: each printed once (dh_n(e)/de too, unless its h_n is bound)
         if kind is Sym or kind is Elem or (kind is Derivative and type(node.func) is not Func):  # type: ignore[attr-defined]
-            entry = self._symbols.get(id(node))
-            if entry is not None and entry[0] is node:
-                return entry[1]
+            text = self._symbols.get(id(node))
+            if text is not None:
+                return text
             text = (self._methods.get(kind) or self._method(kind))(self, node, lead)
             if len(self._symbols) < _CACHE_LIMIT:  # when full, the symbols met first (the layers') stay
-                self._symbols[id(node)] = (node, text)  # the entry keeps the node alive: its id stays its own
+                self._symbols[id(node)] = text
+                self._kept.append(node)  # kept alive: its id stays its own
             return text  # type: ignore[no-any-return]
         return (self._methods.get(kind) or self._method(kind))(self, node, lead)  # type: ignore[no-any-return]
 
@@ -212,9 +305,9 @@ class Printer:
                 text = self._numbers.get(value) or self.number(value)
                 return self.paren(text) if value < 0 and not lead else text
             node = node.sym  # type: ignore[attr-defined]
-            entry = self._symbols.get(id(node))
-            if entry is not None and entry[0] is node:  # a symbol printed before: an atom, never bracketed
-                return entry[1]
+            known = self._symbols.get(id(node))
+            if known is not None:  # a symbol printed before: an atom, never bracketed
+                return known
             kind = type(node)
         elif kind is Func:
             node = self.leaf(node)
@@ -277,26 +370,35 @@ class TextPrinter(Printer):
         indices = node.indices
         if not indices:
             return text
-        # an index is a string (w_14) or a named unit's symbol, bracketed (w_(h1)(o1)): those recur, printed once
-        parts = [i if type(i) is str else self._index(i) for i in indices]
-        for part in parts:
-            if len(part) != 1 and part[:1] != "(":
-                return text + "_" + ",".join(parts)
-        return text + "_" + "".join(parts)
+        # w_(x12),3 and w'_(x12),3 share their indices (the layers make w' from w): the subscript is made once
+        subscript = self._subscripts.get(id(indices))
+        if subscript is None:
+            # an index is a string (w_14) or a named unit's symbol, bracketed (w_(h1)(o1)): those recur, printed once
+            parts = [i if type(i) is str else self._index(i) for i in indices]
+            subscript = "_" + "".join(parts)
+            for part in parts:
+                if len(part) != 1 and part[:1] != "(":
+                    subscript = "_" + ",".join(parts)
+                    break
+            if len(self._subscripts) < _CACHE_LIMIT:
+                self._subscripts[id(indices)] = subscript
+                self._kept.append(indices)  # type: ignore[arg-type]
+        return text + subscript
 
     def _print_Elem(self, node: Elem, lead: bool) -> str:
         text = node.base + ("'" if node.prime else "") + (("^" + node.superscript) if node.superscript else "")
-        return text + "(" + ",".join(self._index(i) for i in node.indices) + ")"
+        return text + "(" + ",".join([i if type(i) is str else self._index(i) for i in node.indices]) + ")"
 
     def _index(self, index: str | Sym) -> str:
         if type(index) is str:
             return index
-        entry = self._indexes.get(id(index))
-        if entry is not None and entry[0] is index:
-            return entry[1]
-        text = "(" + index.base + "".join(str(i) for i in index.indices) + ")"  # type: ignore[union-attr]
+        known = self._indexes.get(id(index))
+        if known is not None:
+            return known
+        text = "(" + index.base + "".join(str(i) for i in index.indices) + ")"  # type: ignore[union-attr, operator]
         if len(self._indexes) < _CACHE_LIMIT:
-            self._indexes[id(index)] = (index, text)  # type: ignore[assignment]
+            self._indexes[id(index)] = text
+            self._kept.append(index)  # type: ignore[arg-type]
         return text
 
     def _print_Name(self, node: Name, lead: bool) -> str:
@@ -306,7 +408,8 @@ class TextPrinter(Printer):
         return f"d{self._print(node.func)}({node.var})/d{node.var}"
 
     def _print_Partial(self, node: Partial, lead: bool) -> str:
-        return f"∂{self._print(node.of)}/∂{self._print(node.wrt)}"
+        of, wrt, symbols = node.of, node.wrt, self._symbols
+        return f"∂{symbols.get(id(of)) or self._print(of)}/∂{symbols.get(id(wrt)) or self._print(wrt)}"
 
     def _print_Add(self, node: Add, lead: bool) -> str:
         terms = node.terms

@@ -19,6 +19,7 @@ from .common import (
     NETWORK_COLUMNS,
     PREDICTION_COLUMNS,
     PREDICTIONS_TITLE,
+    EquationColumns,
     SummaryLine,
     drift_rows,
     equation_columns,
@@ -60,6 +61,8 @@ class TextRenderer(LineRenderer):
                 out.write(self.summary_lines(self.start, event) + "\n")
             elif summary_only and isinstance(event, StepStart):
                 self.start = event
+            elif isinstance(event, Block):  # a block's lines at once: thousands of equations in a large layer
+                out.write("\n".join(self.block_list(event)) + "\n")
             else:
                 for line in self.lines(event):
                     out.write(line + "\n")
@@ -115,9 +118,8 @@ class TextRenderer(LineRenderer):
             layout = "" if symbols and arr.ndim <= 2 else weight_orientation(name, arr, h)
             yield f"  {name} ({shape}{', ' + origin if origin else ''}{'; ' + layout if layout else ''})"
             if symbols and arr.ndim <= 2:
-                cells = [
-                    f"{self.printer.doprint(s)} = {fmt(float(v), self.precision)}" for s, v in zip(symbols, arr.ravel())
-                ]
+                doprint, precision = self.printer.doprint, self.precision
+                cells = [f"{doprint(s)} = {fmt(v, precision)}" for s, v in zip(symbols, arr.ravel().tolist())]
                 per_row = arr.shape[-1] if arr.ndim == 2 else len(cells)
                 width = max(len(c) for c in cells)
                 for r in range(0, len(cells), per_row):
@@ -146,54 +148,68 @@ class TextRenderer(LineRenderer):
         yield RULE
 
     def block_lines(self, b: Block) -> Iterator[str]:
-        yield ""
+        return iter(self.block_list(b))
+
+    def block_list(self, b: Block) -> list[str]:
+        """A block's lines: its title, its annotation, then its equations aligned in columns (or its arrays)."""
         sample = f" [sample {b.sample}]" if b.sample is not None else ""
-        yield f"{b.title}{sample}"
-        yield f"  {b.annotation}"
+        out = ["", f"{b.title}{sample}", f"  {b.annotation}"]
         if b.equations:
-            cols = [equation_columns(eq, self.printer) for eq in b.equations]
-            back: dict[str, str] = {}
-            if _COMBINING.search("".join(c.symbol + c.expression + c.substituted for c in cols)):
-                cols, back = _one_column_each(cols)  # x̂ is two characters drawn in one column
-            w_sym = max(len(c.symbol) for c in cols)
-            w_expr = max(len(c.expression) for c in cols)
-            w_sub = max(len(c.substituted) for c in cols)
-            w_val = max(len(c.value) for c in cols) if any(c.remark for c in cols) else 0
-            # one format a line, made once a block: the columns padded as str.ljust pads them
-            head = f"    {{:<{w_sym}}} = "
-            if w_sub:
-                row = head + f"{{:<{w_expr}}}{{}}{{:<{w_sub}}} = {{:<{w_val}}}"
-            else:
-                row = head + f"{{:<{w_expr}}} = {{:<{w_val}}}"
-            row_format = row.format
-            for c in cols:
-                if c.once:  # `dh_5(e)/de = 1`: the value, said once
-                    remark = ("   " + (c.remark if c.remark.startswith("≠") else f"({c.remark})")) if c.remark else ""
-                    line = "    " + c.symbol.ljust(w_sym) + " = " + c.value + remark
-                    yield _restored(line, back) if back else line
-                    continue
-                if w_sub:
-                    sub = c.substituted
-                    line = row_format(c.symbol, c.expression, " = " if sub else "   ", sub, c.value)
-                else:
-                    line = row_format(c.symbol, c.expression, c.value)
-                if c.remark:
-                    line += "   " + (c.remark if c.remark.startswith("≠") else f"({c.remark})")
-                yield _restored(line.rstrip(), back) if back else line.rstrip()
+            printer = self.printer
+            cols = [equation_columns(eq, printer) for eq in b.equations]
+            out += self.equation_lines(cols)
             for arr in map_grids(b, self.header.network["layers"] if self.header else []):
-                yield f"    {arr.label} ="
-                for line in format_grid(arr.value, self.precision):
-                    yield "      " + line
+                out.append(f"    {arr.label} =")
+                out += ["      " + line for line in format_grid(arr.value, self.precision)]
         else:
             for arr in b.arrays:
                 grid = format_grid(arr.value, self.precision)
                 if len(grid) == 1:
                     shown = grid[0].strip() if arr.value.ndim == 0 else format_vector(arr.value, self.precision)
-                    yield f"    {arr.label} = {shown}"
+                    out.append(f"    {arr.label} = {shown}")
                 else:
-                    yield f"    {arr.label} ="
-                    for line in grid:
-                        yield "      " + line
+                    out.append(f"    {arr.label} =")
+                    out += ["      " + line for line in grid]
+        return out
+
+    def equation_lines(self, cols: list[EquationColumns]) -> list[str]:
+        """Equation lines `symbol = expression = substituted = value`, each column padded to the block's widest."""
+        symbols, expressions, substituted, values, remarks, onces = zip(*cols)
+        back: dict[str, str] = {}
+        if _COMBINING.search("".join(symbols) + "".join(expressions) + "".join(substituted)):
+            cols, back = _one_column_each(cols)  # x̂ is two characters drawn in one column
+            symbols, expressions, substituted = zip(*[c[:3] for c in cols])
+        w_sym = max(map(len, symbols))
+        w_expr = max(map(len, expressions))
+        w_sub = max(map(len, substituted))
+        w_val = max(map(len, values)) if any(remarks) else 0
+        # one format a line, made once a block: the columns padded as str.ljust pads them
+        head = f"    {{:<{w_sym}}} = "
+        if w_sub:
+            row = head + f"{{:<{w_expr}}}{{}}{{:<{w_sub}}} = {{:<{w_val}}}"
+        else:
+            row = head + f"{{:<{w_expr}}} = {{:<{w_val}}}"
+        row_format = row.format
+        if not w_val and not any(onces):  # the common block: no remark, nothing said once, nothing to strip
+            if w_sub:
+                lines = [row_format(s, e, " = " if u else "   ", u, v) for s, e, u, v, _, _ in cols]
+            else:
+                lines = [row_format(s, e, v) for s, e, _, v, _, _ in cols]
+        else:
+            lines = []
+            for symbol, expression, sub, value, remark, once in cols:
+                if once:  # `dh_5(e)/de = 1`: the value, said once
+                    said = ("   " + (remark if remark.startswith("≠") else f"({remark})")) if remark else ""
+                    lines.append("    " + symbol.ljust(w_sym) + " = " + value + said)
+                    continue
+                if w_sub:
+                    line = row_format(symbol, expression, " = " if sub else "   ", sub, value)
+                else:
+                    line = row_format(symbol, expression, value)
+                if remark:
+                    line += "   " + (remark if remark.startswith("≠") else f"({remark})")
+                lines.append(line.rstrip())
+        return [_restored(line, back) for line in lines] if back else lines
 
     def step_end_lines(self, e: StepEnd) -> Iterator[str]:
         assert self.header is not None
@@ -266,8 +282,6 @@ _CLUSTER = re.compile(".[\u0300-\u036f]+")
 def _one_column_each(cols: list[Any]) -> tuple[list[Any], dict[str, str]]:
     """The columns with every letter-and-mark (x̂: two characters, one column drawn) stood for by one private
     character while they are padded, and the map that puts them back."""
-    from dataclasses import replace
-
     clusters = sorted({m for c in cols for t in (c.symbol, c.expression, c.substituted) for m in _CLUSTER.findall(t)})
     stand_in = {cluster: chr(0xE000 + k) for k, cluster in enumerate(clusters)}
 
@@ -275,7 +289,7 @@ def _one_column_each(cols: list[Any]) -> tuple[list[Any], dict[str, str]]:
         return _CLUSTER.sub(lambda m: stand_in[m.group(0)], text)
 
     cols = [
-        replace(c, symbol=single(c.symbol), expression=single(c.expression), substituted=single(c.substituted))
+        c._replace(symbol=single(c.symbol), expression=single(c.expression), substituted=single(c.substituted))
         for c in cols
     ]
     return cols, {v: k for k, v in stand_in.items()}
