@@ -15,14 +15,14 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
 import numpy as np
 
 from ..errors import BpexplainError
 from ..expr import Add, Call, Derivative, Div, Expr, Func, Mul, Name, Num, Partial, Sub, Sym, Var, add, mul
 from ..functions import Activation, Loss, make_activation, softmax_backward
+from ..record import Record
 from ..spec import LayerSpec, ParamInit, Reader
 from ..trace import Equation, NamedArray
 
@@ -31,13 +31,24 @@ LOSS = Sym("E")
 SLIDE_RTOL = 1e-9
 
 
-@dataclass(frozen=True)
-class EquationContext:
-    notation: str  # lecture or textbook
-    rule: str  # exact or slide
-    learning_rate: float
-    loss: Loss
-    sample: int | None = None  # with --batch full, the sample whose equations these are
+class EquationContext(Record):
+    """What a layer's equations are written with: the notation, the rule, η, the loss, and the sample."""
+
+    __slots__ = __match_args__ = ("notation", "rule", "learning_rate", "loss", "sample")
+
+    def __init__(
+        self,
+        notation: str,  # lecture or textbook
+        rule: str,  # exact or slide
+        learning_rate: float,
+        loss: Loss,
+        sample: int | None = None,  # with --batch full, the sample whose equations these are
+    ) -> None:
+        self.notation: Final = notation
+        self.rule: Final = rule
+        self.learning_rate: Final = learning_rate
+        self.loss: Final = loss
+        self.sample: Final = sample
 
     @property
     def loss_symbol(self) -> Sym:
@@ -57,25 +68,66 @@ class StepKey:
         self.training = training
 
 
-@dataclass
 class LayerValues:
     """The numbers of one layer in one step (one sample); filled in by the engine as it goes."""
 
-    x: np.ndarray  # the first (for most kinds, the only) input
-    e: np.ndarray
-    y: np.ndarray
-    params: dict[str, np.ndarray]  # before the step
-    xs: tuple[np.ndarray, ...] = ()  # every input, in the order of the layer's `inputs:`
-    state: dict[str, Any] = field(default_factory=dict)  # what a kind's forward keeps (a mask, batch statistics)
-    batch: list[LayerValues] | None = None  # a batch-coupled kind: this layer's values of every sample of the step
-    prop_params: dict[str, np.ndarray] | None = None  # the weights the error went back through
-    d_out: np.ndarray | None = None  # ∂E/∂y: the lecture's δ, as propagated under the chosen rule
-    deriv: np.ndarray | None = None  # dh/de for an elementwise activation
-    d_pre: np.ndarray | None = None  # ∂E/∂e
-    grads: dict[str, np.ndarray] = field(default_factory=dict)
-    d_in: np.ndarray | None = None  # ∂E/∂(this layer's first input), as propagated under the chosen rule
-    d_ins: tuple[np.ndarray | None, ...] = ()  # ∂E/∂(each input): None for the network's input
-    exact: LayerValues | None = None  # the exact chain rule's numbers, kept under --rule slide
+    __slots__ = __match_args__ = (
+        "x",
+        "e",
+        "y",
+        "params",
+        "xs",
+        "state",
+        "batch",
+        "prop_params",
+        "d_out",
+        "deriv",
+        "d_pre",
+        "grads",
+        "d_in",
+        "d_ins",
+        "exact",
+    )
+
+    def __init__(
+        self,
+        x: np.ndarray,  # the first (for most kinds, the only) input
+        e: np.ndarray,
+        y: np.ndarray,
+        params: dict[str, np.ndarray],  # before the step
+        xs: tuple[np.ndarray, ...] = (),  # every input, in the order of the layer's `inputs:`
+        state: dict[str, Any] | None = None,  # what a kind's forward keeps (a mask, batch statistics); {} if None
+        batch: list[LayerValues] | None = None,  # a batch-coupled kind: this layer's values of every sample
+        prop_params: dict[str, np.ndarray] | None = None,  # the weights the error went back through
+        d_out: np.ndarray | None = None,  # ∂E/∂y: the lecture's δ, as propagated under the chosen rule
+        deriv: np.ndarray | None = None,  # dh/de for an elementwise activation
+        d_pre: np.ndarray | None = None,  # ∂E/∂e
+        grads: dict[str, np.ndarray] | None = None,  # {} if None
+        d_in: np.ndarray | None = None,  # ∂E/∂(this layer's first input), as propagated under the chosen rule
+        d_ins: tuple[np.ndarray | None, ...] = (),  # ∂E/∂(each input): None for the network's input
+        exact: LayerValues | None = None,  # the exact chain rule's numbers, kept under --rule slide
+    ) -> None:
+        self.x = x
+        self.e = e
+        self.y = y
+        self.params = params
+        self.xs = xs
+        self.state = {} if state is None else state
+        self.batch = batch
+        self.prop_params = prop_params
+        self.d_out = d_out
+        self.deriv = deriv
+        self.d_pre = d_pre
+        self.grads = {} if grads is None else grads
+        self.d_in = d_in
+        self.d_ins = d_ins
+        self.exact = exact
+
+    def __replace__(self, **changes: Any) -> LayerValues:
+        """A copy with `changes` made, for `record.replace` (the engine's averaged and per-sample copies)."""
+        fields = {n: getattr(self, n) for n in self.__match_args__}
+        fields.update(changes)
+        return LayerValues(**fields)
 
 
 class UnitNames:
