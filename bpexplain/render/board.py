@@ -74,6 +74,7 @@ class Board:
         self.mode = "rows"
         self._wrapped: list[tuple[list[str], list[str]]] = []
         self._sizes: list[tuple[list[int], list[int]]] = []  # the cells of each of those lines
+        self._columns_sizes: list[tuple[list[int], list[int]]] = []
         self._ce = self._cu = 0
         self._wraps: dict[tuple[str, int], tuple[list[str], list[int]]] = {}
         # a row's width but its value's in the rows layout: symbol = expression [= numbers] =
@@ -95,18 +96,15 @@ class Board:
         self.mode = "stacked"
         columns = self._columns(room - fixed)
         if columns is not None:
-            wrapped, sizes = columns
-            count = sum(max(len(e), len(u)) for e, u in wrapped)
+            count = sum(max(len(e), len(u)) for e, u in columns)
             if count < self._stacked_count(room, count + 1):
                 self.mode = "columns"
-                self._wrapped = wrapped
-                self._sizes = sizes
+                self._wrapped = columns
+                self._sizes = self._columns_sizes
 
-    def _columns(
-        self, avail: int
-    ) -> tuple[list[tuple[list[str], list[str]]], list[tuple[list[int], list[int]]]] | None:
-        """Each row's expression and numbers wrapped into their columns, with the cells of each line; None
-        when a column would be too narrow or a piece had to be folded."""
+    def _columns(self, avail: int) -> list[tuple[list[str], list[str]]] | None:
+        """Each row's expression and numbers wrapped into their columns (the cells of each line kept in
+        `_columns_sizes`); None when a column would be too narrow or a piece had to be folded."""
         we, wu = self.we, self.wu
         if wu:
             ce = min(we, max(avail * we // (we + wu), MIN_COLUMN))
@@ -147,7 +145,8 @@ class Board:
                 used_u = used
         self._ce = used_e
         self._cu = used_u if wu else 0
-        return list(zip(wrapped_e, wrapped_u)), list(zip(sizes_e, sizes_u))
+        self._columns_sizes = list(zip(sizes_e, sizes_u))
+        return list(zip(wrapped_e, wrapped_u))
 
     def _stacked_count(self, room: int, enough: int) -> int:
         """The lines of the stacked layout, counted until there are `enough` (all that `prepare` asks)."""
