@@ -16,8 +16,9 @@ machine hits both. Commands are timed as subprocesses, the way a student runs th
   is produced.
 - terminal view: the rich format beside the text format of the same trace; goal: within 2x. In-process
   for each bundled network and a 64-128-64-10 MLP (the events made once, then each format written into
-  a StringIO of width 120, A B A B ...), and as whole commands for lenet5 and the MLP: into a file, and
-  into a pseudo-terminal of 120 columns (colour and all). `--only rich` runs these rows alone.
+  a StringIO of width 120, A B A B ...), homework-cnn and the MLP also at width 80 (what a command writes
+  into a file or a pipe), and as whole commands for lenet5 and the MLP: into a file at 120 and at 80
+  columns, and into a pseudo-terminal of 120 columns (colour and all). `--only rich` runs these rows alone.
 
 Bytecode is compiled first (`compileall`), since an installed package has it; OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE are taken out of the measured commands' environment (see the environment notes).
@@ -416,7 +417,7 @@ VIEW_TIMER = textwrap.dedent('''
     from bpexplain.render import render_stream
     from rich.console import Console
 
-    network, repeats = sys.argv[1], int(sys.argv[2])
+    network, repeats, columns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     events = list(bpexplain.train(network, steps=1).events)
 
     def text():
@@ -424,7 +425,7 @@ VIEW_TIMER = textwrap.dedent('''
 
     def rich():
         buffer = io.StringIO()
-        render_stream(events, "rich", buffer, console=Console(file=buffer, width=120))
+        render_stream(events, "rich", buffer, console=Console(file=buffer, width=columns))
 
     times = {"text": [], "rich": []}
     for f in (text, rich):
@@ -486,28 +487,40 @@ def view(repeats: int, env: dict[str, str], workdir: Path) -> list[Row]:
         goal = "≤ 2× " + ("✓" if ratio <= 2 else "✗")
         return (what, fmt_time(rich), f"{fmt_time(text)} (text){note}", f"{ratio:.2f}×", goal)
 
-    for network in [n for n in ("lecture", "xor", "classifier", "homework-cnn") if n in names] + [str(mlp)]:
-        out = subprocess.run(
-            [PY, str(timer), network, str(repeats)], capture_output=True, text=True, env=env, cwd=ROOT, check=True
-        )
-        count, times = out.stdout.split("\n", 1)
-        text, rich = map(float, times.split())
-        label = "64-128-64-10 MLP" if network == str(mlp) else network
-        rows.append(row(f"view: {label}, train --steps 1, rich into StringIO(120)", rich, text, f", {int(count):,} eq"))
+    networks = [n for n in ("lecture", "xor", "classifier", "homework-cnn") if n in names] + [str(mlp)]
+    for columns, chosen in ((120, networks), (80, [n for n in networks if n in ("homework-cnn", str(mlp))])):
+        # 80 columns: what a command writes into a file or a pipe (rich's width when not a terminal)
+        for network in chosen:
+            out = subprocess.run(
+                [PY, str(timer), network, str(repeats), str(columns)],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=ROOT,
+                check=True,
+            )
+            count, times = out.stdout.split("\n", 1)
+            text, rich = map(float, times.split())
+            label = "64-128-64-10 MLP" if network == str(mlp) else network
+            what = f"view: {label}, train --steps 1, rich into StringIO({columns})"
+            rows.append(row(what, rich, text, f", {int(count):,} eq"))
     commands = {"MLP": ["train", str(mlp), "--steps", "1"]}
     if "lenet5" in names:
         commands["lenet5"] = ["train", "lenet5", "--steps", "1"]
     cli_repeats = max(repeats // 5, 1)
     for label, args in commands.items():
-        walls: dict[str, list[float]] = {"text": [], "rich": [], "pty": []}
+        walls: dict[str, list[float]] = {"text": [], "rich": [], "rich80": [], "pty": []}
         for _ in range(cli_repeats):
-            for fmt in ("text", "rich"):
+            for fmt, columns in (("text", "120"), ("rich", "120"), ("rich80", "80")):
                 with open(workdir / f"view.{fmt}", "wb") as f:
-                    walls[fmt].append(run_once(bp + args + ["--format", fmt], dict(env, COLUMNS="120"), f.fileno())[0])
+                    cmd = bp + args + ["--format", fmt[:4]]
+                    walls[fmt].append(run_once(cmd, dict(env, COLUMNS=columns), f.fileno())[0])
             walls["pty"].append(run_pty(bp + args, env))
         text = med(walls["text"])
         rich, tty = med(walls["rich"]), med(walls["pty"])
         rows.append(row(f"view: {label} command, --format rich into a file", rich, text, ", whole command"))
+        what = f"view: {label} command, --format rich into a file at 80 columns"
+        rows.append(row(what, med(walls["rich80"]), text, ", whole command"))
         rows.append(row(f"view: {label} command in a 120-column pseudo-terminal", tty, text, " into a file"))
     return rows
 

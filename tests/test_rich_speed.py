@@ -153,3 +153,17 @@ def test_prose_wraps_by_lengths_as_by_widths(monkeypatch: pytest.MonkeyPatch) ->
             m.setattr(wrap, "is_narrow", lambda text: False)
             assert wrap_words(text, limit, hang) == fast
         assert all(width(line) <= max(limit, 1) for line in fast)
+
+
+@pytest.mark.parametrize("seed", range(4, 8))
+def test_wrap_math_cells_counts_the_cells_of_its_lines(seed: int) -> None:
+    """`wrap_math_cells` (the board's, given the width known) gives `wrap_math_folded`'s lines and their cells,
+    on texts where a `+` follows a `·` or `, ` at the same place and brackets close before they open."""
+    rnd = random.Random(seed)
+    for _ in range(3000):
+        text, limit = random_text(rnd), rnd.randint(-2, 60)
+        if rnd.random() < 0.3:
+            text = text.replace("·", rnd.choice(["· + ", ",  − ", ")· + ("]))
+        lines, sizes, folded = wrap.wrap_math_cells(text, limit, width(text) if rnd.random() < 0.5 else -1)
+        assert (lines, folded) == former_wrap(text, limit), (text, limit)
+        assert sizes == [width(line) for line in lines]

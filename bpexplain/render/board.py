@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .common import EquationColumns
-from .wrap import pad, width, wrap_math, wrap_math_folded, wrap_words
+from .wrap import pad, width, wrap_math_cells, wrap_words
 
 Piece = tuple[str, str]  # text and role: symbol, op, expr, value, remark, warning ("" for spaces)
 Line = tuple[int, list[Piece]]  # width in cells, and the pieces
@@ -73,8 +73,10 @@ class Board:
         self._room = -1
         self.mode = "rows"
         self._wrapped: list[tuple[list[str], list[str]]] = []
+        self._sizes: list[tuple[list[int], list[int]]] = []  # the cells of each of those lines
+        self._columns_sizes: list[tuple[list[int], list[int]]] = []
         self._ce = self._cu = 0
-        self._wraps: dict[tuple[str, int], list[str]] = {}
+        self._wraps: dict[tuple[str, int], tuple[list[str], list[int]]] = {}
         # a row's width but its value's in the rows layout: symbol = expression [= numbers] =
         self._rows_width = 1 + self.ws + 3 + self.we + (3 + self.wu if self.wu else 0) + 3
 
@@ -86,6 +88,7 @@ class Board:
             return
         self._room = room
         self._wrapped = []
+        self._sizes = []
         fixed = 1 + self.ws + 3 + (3 if self.wu else 0) + (3 + self.wv if self.wv else 0)
         if fixed + self.we + self.wu <= room:
             self.mode = "rows"
@@ -97,8 +100,11 @@ class Board:
             if count < self._stacked_count(room, count + 1):
                 self.mode = "columns"
                 self._wrapped = columns
+                self._sizes = self._columns_sizes
 
     def _columns(self, avail: int) -> list[tuple[list[str], list[str]]] | None:
+        """Each row's expression and numbers wrapped into their columns (the cells of each line kept in
+        `_columns_sizes`); None when a column would be too narrow or a piece had to be folded."""
         we, wu = self.we, self.wu
         if wu:
             ce = min(we, max(avail * we // (we + wu), MIN_COLUMN))
@@ -110,21 +116,36 @@ class Board:
         if ce < min(we, MIN_COLUMN) or (wu and cu < min(wu, MIN_COLUMN)):
             return None
         wrapped_e = []
+        sizes_e = []
+        used_e = 0
         for r in self.rows:
-            lines, folded = wrap_math_folded(r.expression, ce)
+            lines, sizes, folded = wrap_math_cells(r.expression, ce, r.we)
             if folded:
                 return None
             wrapped_e.append(lines)
-        used_e = max(width(line) for lines in wrapped_e for line in lines)
+            sizes_e.append(sizes)
+            used = max(sizes)
+            if used > used_e:
+                used_e = used
         cu = min(wu, avail - used_e) if wu else 0
         wrapped_u = []
+        sizes_u = []
+        used_u = 0
         for r in self.rows:
-            lines, folded = wrap_math_folded(r.substituted, cu) if r.substituted else ([""], False)
-            if folded:
-                return None
+            if r.substituted:
+                lines, sizes, folded = wrap_math_cells(r.substituted, cu, r.wu)
+                if folded:
+                    return None
+            else:
+                lines, sizes = [""], [0]
             wrapped_u.append(lines)
+            sizes_u.append(sizes)
+            used = max(sizes)
+            if used > used_u:
+                used_u = used
         self._ce = used_e
-        self._cu = max(width(line) for lines in wrapped_u for line in lines) if wu else 0
+        self._cu = used_u if wu else 0
+        self._columns_sizes = list(zip(sizes_e, sizes_u))
         return list(zip(wrapped_e, wrapped_u))
 
     def _stacked_count(self, room: int, enough: int) -> int:
@@ -135,20 +156,21 @@ class Board:
             return least
         n = 0
         for r in self.rows:
-            n += len(self._wrap(r.expression, room - hang)) + (hang == 3)
+            n += len(self._wrap(r.expression, room - hang, r.we)[0]) + (hang == 3)
             if r.substituted:
-                n += len(self._wrap(r.substituted, room - hang))
+                n += len(self._wrap(r.substituted, room - hang, r.wu)[0])
             n += 1 if r.value else 0
             if n >= enough:
                 break
         return n
 
-    def _wrap(self, text: str, limit: int) -> list[str]:
-        """`wrap_math`, kept: the stacked layout's lines are counted when it is chosen, then shown."""
+    def _wrap(self, text: str, limit: int, cells: int) -> tuple[list[str], list[int]]:
+        """`wrap_math` and the cells of each line, kept: the stacked layout's lines are counted when it is
+        chosen, then shown. `cells`: the width of `text`."""
         key = (text, limit)
         lines = self._wraps.get(key)
         if lines is None:
-            lines = self._wraps[key] = wrap_math(text, limit)
+            lines = self._wraps[key] = wrap_math_cells(text, limit, cells)[:2]
         return lines
 
     def _hang(self, room: int) -> tuple[int, bool]:
@@ -202,23 +224,24 @@ class Board:
                 out.append((self._rows_width + r.wv, pieces))
             return self._remark(out, r, start, room) if r.remark else out
         es, us = self._wrapped[i]
+        wes, wus = self._sizes[i]
         ce, cu = self._ce, self._cu
         if not r.value:  # the expression is the value
             for k, e in enumerate(es):
                 pieces = (head if k == 0 else [(" " * start, "")]) + [(e, "value")]
-                out.append((start + width(e), pieces))
+                out.append((start + wes[k], pieces))
             return self._remark(out, r, start, room)
         for k in range(max(len(es), len(us))):
-            e = es[k] if k < len(es) else ""
-            u = us[k] if k < len(us) else ""
+            e, we = (es[k], wes[k]) if k < len(es) else ("", 0)
+            u, wu = (us[k], wus[k]) if k < len(us) else ("", 0)
             pieces = head[:] if k == 0 else [(" " * start, "")]
-            pieces.append((pad(e, ce), "expr"))
+            pieces.append((e + " " * (ce - we), "expr"))
             w = start + ce
             if cu:
                 if k == 0 and r.substituted:
-                    pieces += [(EQ, "op"), (pad(u, cu), "expr")]
+                    pieces += [(EQ, "op"), (u + " " * (cu - wu), "expr")]
                 else:
-                    pieces.append(("   " + pad(u, cu), "expr"))
+                    pieces.append(("   " + u + " " * (cu - wu), "expr"))
                 w += 3 + cu
             if k == 0:
                 pieces += [(EQ, "op"), (r.value, "value")]
@@ -236,15 +259,16 @@ class Board:
         else:
             first = [(" " + pad(r.symbol, self.ws), "symbol"), (EQ, "op")]
         again: list[Piece] = [(" " * (hang - 2), ""), ("= ", "op")]
-        sides = [(r.expression, "value" if not r.value else "expr")]
+        sides = [(r.expression, "value" if not r.value else "expr", r.we)]
         if r.substituted:
-            sides.append((r.substituted, "expr"))
+            sides.append((r.substituted, "expr", r.wu))
         if r.value:
-            sides.append((r.value, "value"))
-        for n, (text, role) in enumerate(sides):
-            for k, line in enumerate(self._wrap(text, room - hang)):
+            sides.append((r.value, "value", r.wv))
+        for n, (text, role, cells) in enumerate(sides):
+            lines, sizes = self._wrap(text, room - hang, cells)
+            for k, line in enumerate(lines):
                 pieces = (first if n == 0 else again) if k == 0 else [(" " * hang, "")]
-                out.append((hang + width(line), pieces + [(line, role)]))
+                out.append((hang + sizes[k], pieces + [(line, role)]))
         return self._remark(out, r, hang, room)
 
     def _remark(self, out: list[Line], r: _Row, start: int, room: int) -> list[Line]:

@@ -110,11 +110,146 @@ def wrap_math(text: str, limit: int) -> list[str]:
 
 def wrap_math_folded(text: str, limit: int) -> tuple[list[str], bool]:
     """`wrap_math`, and whether a piece had to be folded (cut between two operators)."""
+    lines, _, folded = wrap_math_cells(text, limit)
+    return lines, folded
+
+
+def wrap_math_cells(text: str, limit: int, cells: int = -1) -> tuple[list[str], list[int], bool]:
+    """`wrap_math_folded` with the cells of each line; `cells`, when not -1, is the width of `text` known.
+
+    A text whose characters all take one cell (nearly every one) is broken by `_narrow`, which counts
+    by positions; the others by `_wrap_cells`, which measures the pieces."""
+    if cells >= 0 and cells <= limit:
+        return [text], [cells], False
     narrow = is_narrow(text)
-    if (len(text) if narrow else width(text)) <= limit:
-        return [text], False
-    narrow = narrow or is_narrow(text)  # `width` has learnt its characters
-    limit = max(limit, 1)
+    if not narrow:
+        n = width(text)
+        if n <= limit:
+            return [text], [n], False
+        narrow = is_narrow(text)  # `width` has learnt its characters
+    elif len(text) <= limit:
+        return [text], [len(text)], False
+    if narrow:
+        return _narrow(text, max(limit, 1))
+    lines, folded = _wrap_cells(text, max(limit, 1))
+    return lines, [width(line) for line in lines], folded
+
+
+def _narrow(text: str, limit: int) -> tuple[list[str], list[int], bool]:
+    """`wrap_math_cells` for a text of one-cell characters wider than `limit` (at least 1): the same passes
+    as `_wrap_cells` (see `_broken`), each line's cells counted from its positions."""
+    if not text:
+        return [""], [0], False
+    lines = [(0, len(text), -1)]
+    wide = text[-1] != " " or len(text) - 1 > limit  # the line too wide (a last space is dropped)
+    if wide:
+        passes = _PASSES.get(text)
+        if passes is None:
+            if len(_PASSES) >= 1 << 15:
+                _PASSES.clear()
+            passes = _PASSES[text] = _passes(text)
+        for priority, points in passes:
+            lines, wide = _broken_narrow(text, lines, points, priority & 1, limit)
+            if not wide:
+                break
+    result: list[str] = []
+    sizes: list[int] = []
+    folded = False
+    for start, end, kind in lines:
+        piece = text[start:end]
+        if kind == 0:
+            piece = piece[1:]
+        elif kind == 1 and end - start + HANG - (text[end - 1] == " ") <= limit:
+            piece = " " * HANG + piece  # else no room for the indent
+        if piece[-1:] == " ":
+            piece = piece.rstrip(" ")
+        n = len(piece)
+        if n <= limit:
+            result.append(piece)
+            sizes.append(n)
+        else:
+            for part in fold(piece, limit):
+                result.append(part)
+                sizes.append(len(part))
+            folded = True
+    return result, sizes, folded
+
+
+_PASSES: dict[str, list[tuple[int, list[int]]]] = {}  # the last texts' breaks (a text may be wrapped at two widths)
+
+
+def _passes(text: str) -> list[tuple[int, list[int]]]:
+    """The breaks of `_breaks` grouped by priority, in order: one pass of `wrap_math` each (the points of
+    priority 0 are those of `_sums`; a point's kind is its priority's parity)."""
+    groups: dict[int, list[int]] = {}
+    depth = 0  # brackets open before the candidate
+    last = last_priority = -1
+    group: list[int] = []
+    for at in map(_start, _BREAK.finditer(text)):
+        c = text[at]
+        if c == " ":
+            pos, priority = at, (depth * 2 if depth > 0 else 0)
+        elif c == "·":
+            pos, priority = at + 1, (depth * 2 + 1 if depth > 0 else 1)
+        elif c == ",":
+            pos, priority = at + 2, (depth * 2 + 1 if depth > 0 else 1)
+        elif c == "(" or c == "[":
+            depth += 1
+            continue
+        else:
+            depth -= 1
+            continue
+        if pos == last:  # a ` + ` right after a `·`: the later candidate at the same place counts, as in `_breaks`
+            group.pop()
+            if not group:
+                del groups[last_priority]
+        group = groups.get(priority)  # type: ignore[assignment]
+        if group is None:
+            group = groups[priority] = []
+        group.append(pos)
+        last, last_priority = pos, priority
+    return sorted(groups.items())
+
+
+def _broken_narrow(
+    text: str, lines: list[tuple[int, int, int]], points: list[int], after: int, limit: int
+) -> tuple[list[tuple[int, int, int]], bool]:
+    """`_broken` for a text of one-cell characters, each point of the kind `after`, and whether a line is
+    still too wide."""
+    out = []
+    wide = False
+    for start, end, kind in lines:
+        size = end - start - (text[end - 1] == " ")  # the line's cells without its indent or first space
+        if kind == 1 and size <= limit:
+            kind = 2  # fits without its indent: better than breaking inside it
+        if size - (kind == 0) + (HANG if kind == 1 else 0) <= limit:
+            out.append((start, end, kind))
+            continue
+        inner = points[bisect_right(points, start) : bisect_left(points, end)]
+        if not inner:
+            out.append((start, end, kind))
+            wide = True
+            continue
+        inner.append(end)
+        j = 0
+        while True:  # the last point whose line fits (a line's cells grow with its end)
+            reach = start + limit + (kind == 0) - (HANG if kind == 1 else 0)
+            best = bisect_right(inner, reach + 1, j + 1) - 1
+            if best > j and inner[best] == reach + 1 and text[reach] != " ":
+                best -= 1  # one past the reach fits only when its last character is a space, dropped
+            stop = inner[best]
+            out.append((start, stop, kind))
+            if not wide and stop - start - (kind == 0) + (HANG if kind == 1 else 0) - (text[stop - 1] == " ") > limit:
+                wide = True
+            if stop == end:
+                break
+            start, kind = stop, after
+            j = best + 1
+    return out, wide
+
+
+def _wrap_cells(text: str, limit: int) -> tuple[list[str], bool]:
+    """`wrap_math_folded` for a text wider than `limit` (at least 1), measuring each piece."""
 
     def shown(start: int, end: int, kind: int) -> str:
         piece = text[start:end]
@@ -125,9 +260,6 @@ def wrap_math_folded(text: str, limit: int) -> tuple[list[str], bool]:
         return piece.rstrip(" ")
 
     def cells(start: int, end: int, kind: int) -> int:
-        if narrow:
-            n = end - start - (kind == 0) + (HANG if kind == 1 else 0)
-            return n - (text[end - 1] == " ")
         return width(shown(start, end, kind))
 
     def fits(lines: list[tuple[int, int, int]]) -> bool:
@@ -137,21 +269,21 @@ def wrap_math_folded(text: str, limit: int) -> tuple[list[str], bool]:
     lines = [(0, len(text), -1)]
     sums = _sums(text)  # the breaks of the first priority: most equations need no other, so the rest wait
     if sums and not fits(lines):
-        lines = _broken(text, lines, sums, dict.fromkeys(sums, (0, 0)), limit, cells, narrow)
+        lines = _broken(text, lines, sums, dict.fromkeys(sums, (0, 0)), limit, cells)
     if text and not fits(lines):
         breaks = _breaks(text)
         for priority in sorted({p for p, _ in breaks.values()} - {0}):
             if fits(lines):
                 break
             points = [pos for pos, (p, _) in breaks.items() if p == priority]
-            lines = _broken(text, lines, points, breaks, limit, cells, narrow)
+            lines = _broken(text, lines, points, breaks, limit, cells)
     result: list[str] = []
     folded = False
     for start, end, kind in lines:
         if kind == 1 and cells(start, end, kind) > limit:
             kind = 2  # no room for the indent
         piece = shown(start, end, kind)
-        if (len(piece) if narrow else width(piece)) <= limit:
+        if width(piece) <= limit:
             result.append(piece)
         else:
             result.extend(fold(piece, limit))
@@ -207,7 +339,6 @@ def _broken(
     breaks: dict[int, tuple[int, int]],
     limit: int,
     cells: Callable[[int, int, int], int],
-    narrow: bool,
 ) -> list[tuple[int, int, int]]:
     """Each line too wide broken at `points` (in order), as late as fits: one pass of `wrap_math`."""
     out = []
@@ -221,15 +352,9 @@ def _broken(
         j = 0
         last = len(inner) - 1
         while True:
-            if narrow:  # the last point whose line fits (a line's cells grow with its end: see `cells`)
-                reach = start + limit + (kind == 0) - (HANG if kind == 1 else 0)
-                best = bisect_right(inner, reach + 1, j + 1) - 1
-                if best > j and inner[best] == reach + 1 and text[reach] != " ":
-                    best -= 1  # one past the reach fits only when its last character is a space, dropped
-            else:
-                best = j
-                while best < last and cells(start, inner[best + 1], kind) <= limit:
-                    best += 1
+            best = j
+            while best < last and cells(start, inner[best + 1], kind) <= limit:
+                best += 1
             stop = inner[best]
             out.append((start, stop, kind))
             if stop == end:
