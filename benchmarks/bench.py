@@ -33,7 +33,7 @@ OPENBLAS_L2_SIZE are taken out of the measured commands' environment (see the en
   svg (one piece, held whole) in-process only, beside text and beside the terminal view's coloured layout it is
   drawn from (the lines made, written nowhere). `--only formats` / `--only training` run these rows alone.
 
-Usage: python benchmarks/bench.py [--quick] [--repeats N] [--steps N] [--only core|rich|formats|training]
+Usage: python benchmarks/bench.py [--quick] [--repeats N] [--steps N] [--only core|trace|rich|formats|training]
 """
 
 from __future__ import annotations
@@ -889,9 +889,10 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer repeats, for a smoke test")
     ap.add_argument(
         "--only",
-        choices=("core", "rich", "formats", "training"),
-        help="run one group of rows alone (core: start-up and training xor; rich: the terminal view's; "
-        "formats: every format against text; training: three network sizes against a numpy loop)",
+        choices=("core", "trace", "rich", "formats", "training"),
+        help="run one group of rows alone (core: start-up and training xor; trace: lenet5's text trace and its "
+        "memory; rich: the terminal view's; formats: every format against text; training: three network sizes "
+        "against a numpy loop)",
     )
     args = ap.parse_args()
     repeats = 3 if args.quick else args.repeats
@@ -901,6 +902,8 @@ def main() -> None:
         work = Path(tmp)
         if args.only == "core":
             rows = startup(repeats, env, not args.quick) + training(max(repeats // 2, 3), args.steps, env, work)
+        elif args.only == "trace":
+            rows = trace(2 if not args.quick else 1, env, work)
         elif args.only == "rich":
             rows = view(repeats, env, work)
         elif args.only == "formats":
