@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 
 from ..expr import Add, Call, Derivative, Div, Elem, Expr, Func, Mul, Name, Neg, Num, Partial, Pow, Sub, Sym, Var
+from . import printer as _printer
 from .numbers import format_number
 from .printer import (
     _PRECEDENCE,
@@ -107,7 +108,8 @@ class LatexPrinter(Printer):
     def __init__(self, precision: int = 4, max_terms: int | None = None) -> None:
         super().__init__(precision, max_terms)
         self.text: TextPrinter | None = None  # made on the first `measured`: the plain text's own spelling
-        self._measured_leaves: dict[int, tuple[Expr, str, int]] = {}  # by identity, as `Printer._symbols`
+        # a leaf's LaTeX and text width by identity, as `Printer._symbols`: the node is kept alive in `_kept`
+        self._measured_leaves: dict[int, tuple[str, int]] = {}
         self._measured_numbers: dict[float, tuple[str, int]] = {}
 
     def paren(self, text: str) -> str:
@@ -120,19 +122,24 @@ class LatexPrinter(Printer):
 
     def _print_Sym(self, node: Sym, lead: bool) -> str:
         text = self.letter(node.base)
-        sup = []
-        if node.prime:
-            sup.append(r"\prime")
+        indices = node.indices
+        if indices:
+            # w_{14} and w'_{14} share their indices (the layers make w' from w): the subscript is made once
+            subscript = self._subscripts.get(id(indices))
+            if subscript is None:
+                parts = [self._index(i) for i in indices]
+                sep = "" if all(_short(p) for p in parts) else ","
+                subscript = _subscript(sep.join(parts))
+                if len(self._subscripts) < _printer._CACHE_LIMIT:  # as the printer's other caches
+                    self._subscripts[id(indices)] = subscript
+                    self._kept.append(indices)
+            text += subscript
         if node.superscript:
-            sup.append(node.superscript)
-        if node.indices:
-            parts = [self._index(i) for i in node.indices]
-            sep = "" if all(_short(p) for p in parts) else ","
-            text += _subscript(sep.join(parts))
-        if sup == [r"\prime"]:
-            return text.replace("_", "'_", 1) if node.indices else text + "'"
-        if sup:
-            text += "^{" + " ".join(sup) + "}"
+            if node.prime:
+                return text + r"^{\prime " + node.superscript + "}"
+            return text + "^{" + node.superscript + "}"
+        if node.prime:
+            return text.replace("_", "'_", 1) if indices else text + "'"
         return text
 
     def letter(self, base: str) -> str:
@@ -146,11 +153,17 @@ class LatexPrinter(Printer):
 
     def _print_Elem(self, node: Sym, lead: bool) -> str:
         """A feature-map or kernel element as the lecture writes it: O1(2,3), \\delta O1(2,3)."""
-        text = _spell(node.base).strip()
-        sup = ([r"\prime"] if node.prime else []) + ([node.superscript] if node.superscript else [])
-        if sup:
+        base = node.base
+        text = _BASES.get(base)
+        if text is None:
+            text = _spell(base).strip()
+            if len(_BASES) < 1 << 12:  # a network's maps and kernels are few
+                _BASES[base] = text
+        if node.prime or node.superscript:
+            sup = ([r"\prime"] if node.prime else []) + ([node.superscript] if node.superscript else [])
             text = "{" + text + "}^{" + " ".join(sup) + "}"
-        return text + "(" + ",".join(self._index(i) for i in node.indices) + ")"
+        known = _INDICES.get
+        return text + "(" + ",".join([(type(i) is str and known(i)) or self._index(i) for i in node.indices]) + ")"
 
     def _index(self, index: str | Sym) -> str:
         if isinstance(index, Sym):
@@ -260,14 +273,7 @@ class LatexPrinter(Printer):
             node = node.concrete if self.numbers else node.symbolic  # type: ignore[attr-defined]
             kind = type(node)
         if kind is Sym or kind is Elem or kind is Name or (kind is Derivative and type(node.func) is not Func):  # type: ignore[attr-defined]
-            entry = self._measured_leaves.get(id(node))
-            if entry is not None and entry[0] is node:
-                return entry[1], entry[2]
-            assert self.text is not None
-            latex, width = self._print(node, lead), len(self.text._print(node, lead))
-            if len(self._measured_leaves) < _MEASURED_LIMIT:
-                self._measured_leaves[id(node)] = (node, latex, width)  # keeps the node alive: its id stays its own
-            return latex, width
+            return self._measured_leaves.get(id(node)) or self._mleaf(node, lead)
         if kind is Num:
             return self.measured_number(node.value)  # type: ignore[attr-defined]
         if kind is Mul:
@@ -311,6 +317,33 @@ class LatexPrinter(Printer):
         assert self.text is not None  # a fraction, a power, ...: each printer's own spelling of this node
         return self._print(node, lead), len(self.text._print(node, lead))
 
+    def _mleaf(self, node: Expr, lead: bool) -> tuple[str, int]:
+        """A symbol's LaTeX and text width, printed once and kept (the node kept alive: its id stays its own).
+
+        The width of a symbol or map element whose indices are all text is counted from its parts, as
+        `TextPrinter` joins them; any other leaf is printed by the text printer."""
+        latex = self._print(node, lead)
+        kind = type(node)
+        if (kind is Sym or kind is Elem) and all([type(i) is str for i in node.indices]):  # type: ignore[attr-defined]
+            indices = node.indices  # type: ignore[attr-defined]
+            width = len(node.base) + (1 if node.prime else 0)  # type: ignore[attr-defined]
+            if node.superscript:  # type: ignore[attr-defined]
+                width += 1 + len(node.superscript)  # type: ignore[attr-defined]
+            if kind is Elem:  # O1(2,3)
+                width += 1 + sum([len(i) for i in indices]) + max(len(indices), 1)
+            elif indices:  # w_14, w_x1,10: a comma between indices unless each is one character
+                width += 1 + sum([len(i) for i in indices])
+                if any([len(i) != 1 and i[:1] != "(" for i in indices]):
+                    width += len(indices) - 1
+        else:
+            assert self.text is not None
+            width = len(self.text._print(node, lead))
+        entry = (latex, width)
+        if len(self._measured_leaves) < _MEASURED_LIMIT:
+            self._measured_leaves[id(node)] = entry
+            self._kept.append(node)
+        return entry
+
     def _mproduct(self, factors: tuple[Expr, ...], lead: bool) -> tuple[str, int]:
         """`_print_Mul`'s text and its width (`·` between factors), a number or known symbol taken directly."""
         texts, width = [], -1
@@ -324,9 +357,7 @@ class LatexPrinter(Printer):
                     if value < 0 and not lead:
                         entry = (self.paren(entry[0]), entry[1] + 2)
                 else:
-                    known = leaves.get(id(factor.sym))  # type: ignore[attr-defined]
-                    if known is not None and known[0] is factor.sym:  # type: ignore[attr-defined]
-                        entry = (known[1], known[2])
+                    entry = leaves.get(id(factor.sym))  # type: ignore[attr-defined]
             if entry is None:
                 entry = self._ms(factor, PRECEDENCE_MUL, lead)
             texts.append(entry[0])
@@ -359,6 +390,7 @@ class LatexPrinter(Printer):
 
 _MEASURED_LIMIT = 1 << 17  # entries in `measured`'s caches, as the printers' own: memory stays bounded
 _INDICES: dict[str, str] = {}  # an index's LaTeX by its text: symbols are made anew for each equation
+_BASES: dict[str, str] = {}  # a map's or kernel's name (O1, K2, δO1) in LaTeX
 _INPUT_INDEX = re.compile(r"([A-Za-z])(\d+)")
 
 
