@@ -251,6 +251,86 @@ class LatexPrinter(Printer):
         finally:
             self.numbers = self.text.numbers = False
 
+    def measured_both(self, node: Expr) -> tuple[str, int, str, int]:
+        """`measured(node)` and `measured(node, numbers=True)`: an equation's expression and its substituted
+        numbers with their widths. A product, sum or difference is walked once for both (`_mpair`), as
+        `Printer.both` does for the text; any other shape is measured the two ways."""
+        if self.text is None:
+            self.text = TextPrinter(self.precision, self.max_terms)
+        kind = type(node)
+        try:
+            if kind is Mul:
+                return self._mpair(node.factors, True)  # type: ignore[attr-defined]
+            if kind is Add:
+                terms = node.terms  # type: ignore[attr-defined]
+                symbols, numbers, sw, nw = [], [], 0, 0
+                for k in self.kept(len(terms)):
+                    if k is None:
+                        symbols.append(r"\cdots")
+                        numbers.append(r"\cdots")
+                        sw += 1  # …
+                        nw += 1
+                        continue
+                    term = terms[k]
+                    s, w, n, v = self._mboth(term, PRECEDENCE_ADD, k == 0, False)
+                    symbols.append(s)
+                    numbers.append(n)
+                    sw += w
+                    nw += v
+                gaps = 3 * (len(symbols) - 1)
+                return " + ".join(symbols), sw + gaps, " + ".join(numbers), nw + gaps
+            if kind is Sub:
+                s, w, n, v = self._mboth(node.left, PRECEDENCE_ADD, True, False)  # type: ignore[attr-defined]
+                s2, w2, n2, v2 = self._mboth(node.right, PRECEDENCE_ADD, False, True)  # type: ignore[attr-defined]
+                return f"{s} - {s2}", w + 3 + w2, f"{n} - {n2}", v + 3 + v2  # " − " in text
+        finally:
+            self.numbers = self.text.numbers = False
+        return (*self.measured(node), *self.measured(node, True))
+
+    def _mboth(self, node: Expr, parent: int, lead: bool, strict: bool) -> tuple[str, int, str, int]:
+        """`_ms(node, parent, lead, strict)` without and with numbers: a product (never bracketed inside a sum
+        or difference) in one walk, any other node the two ways."""
+        if type(node) is Mul:
+            return self._mpair(node.factors, lead)  # type: ignore[attr-defined]
+        assert self.text is not None
+        self.numbers = self.text.numbers = False
+        s, w = self._ms(node, parent, lead, strict)
+        self.numbers = self.text.numbers = True
+        n, v = self._ms(node, parent, lead, strict)
+        return s, w, n, v
+
+    def _mpair(self, factors: tuple[Expr, ...], lead: bool) -> tuple[str, int, str, int]:
+        """`_mproduct(factors, lead)` without and with numbers, in one pass: a bound factor (most) is its cached
+        symbol and its number; any other factor is measured the two ways."""
+        assert self.text is not None
+        symbols, numbers, sw, nw = [], [], -1, -1
+        leaves, known = self._measured_leaves, self._measured_numbers
+        for factor in factors:
+            if type(factor) is Var:
+                value = factor.value  # type: ignore[attr-defined]
+                n = known.get(value) or self.measured_number(value)
+                if value < 0 and not lead:
+                    n = (self.paren(n[0]), n[1] + 2)
+                s = leaves.get(id(factor.sym))  # type: ignore[attr-defined]
+                if s is None:
+                    self.numbers = self.text.numbers = False
+                    s = self._ms(factor, PRECEDENCE_MUL, lead)
+            else:
+                self.numbers = self.text.numbers = False
+                s = self._ms(factor, PRECEDENCE_MUL, lead)
+                self.numbers = self.text.numbers = True
+                n = self._ms(factor, PRECEDENCE_MUL, lead)
+            symbols.append(s[0])
+            numbers.append(n[0])
+            sw += s[1] + 1
+            nw += n[1] + 1
+            lead = False
+        return r" \cdot ".join(symbols), sw, r" \cdot ".join(numbers), nw
+
+    def measured_symbol(self, node: Expr) -> tuple[str, int]:
+        """`measured(node)` for an equation's symbol (never bound): looked up first, as many are known."""
+        return self._measured_leaves.get(id(node)) or self.measured(node)
+
     def measured_number(self, value: float) -> tuple[str, int]:
         """`number(value)`, and the length of the plain text's."""
         entry = self._measured_numbers.get(value)
@@ -322,20 +402,30 @@ class LatexPrinter(Printer):
 
         The width of a symbol or map element whose indices are all text is counted from its parts, as
         `TextPrinter` joins them; any other leaf is printed by the text printer."""
-        latex = self._print(node, lead)
         kind = type(node)
-        if (kind is Sym or kind is Elem) and all([type(i) is str for i in node.indices]):  # type: ignore[attr-defined]
-            indices = node.indices  # type: ignore[attr-defined]
+        width = -1
+        if kind is Sym or kind is Elem:
+            latex = self._print_Elem(node, lead) if kind is Elem else self._print_Sym(node, lead)  # type: ignore[arg-type]
             width = len(node.base) + (1 if node.prime else 0)  # type: ignore[attr-defined]
             if node.superscript:  # type: ignore[attr-defined]
                 width += 1 + len(node.superscript)  # type: ignore[attr-defined]
-            if kind is Elem:  # O1(2,3)
-                width += 1 + sum([len(i) for i in indices]) + max(len(indices), 1)
-            elif indices:  # w_14, w_x1,10: a comma between indices unless each is one character
-                width += 1 + sum([len(i) for i in indices])
-                if any([len(i) != 1 and i[:1] != "(" for i in indices]):
-                    width += len(indices) - 1
+            indices = node.indices  # type: ignore[attr-defined]
+            comma = False
+            for index in indices:
+                if type(index) is not str:
+                    width = -1  # a symbol as an index, (x12): the text printer's own spelling
+                    break
+                width += len(index)
+                if len(index) != 1 and index[:1] != "(":
+                    comma = True
+            else:
+                if kind is Elem:  # O1(2,3)
+                    width += 1 + max(len(indices), 1)
+                elif indices:  # w_14, w_x1,10: a comma between indices unless each is one character
+                    width += len(indices) if comma else 1
         else:
+            latex = self._print(node, lead)
+        if width < 0:
             assert self.text is not None
             width = len(self.text._print(node, lead))
         entry = (latex, width)
