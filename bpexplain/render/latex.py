@@ -347,14 +347,14 @@ def _fits(eq: Equation, fixed: int, expression: int, substituted: int, value: in
     The text drops its substituted column when it reads as the expression or the value, and says an
     equation once (`said_once`) when, besides, the expression reads as the value or is a bare number;
     texts of different lengths are different texts, so only columns of equal length leave it open."""
-    widths = {fixed + expression + substituted + value}
-    if substituted in (expression, value):
-        widths.add(fixed + expression + value)
+    fits = fixed + expression + substituted + value + 9 <= LONG
+    if substituted == expression or substituted == value:
+        if (fixed + expression + value + 9 <= LONG) is not fits:
+            return None
         bound = eq.bound.operand if type(eq.bound) is Neg else eq.bound  # type: ignore[attr-defined]
-        if expression == value or type(bound) is Num:
-            widths.add(fixed + 2 * value)
-    fits = {width + 9 <= LONG for width in widths}
-    return fits.pop() if len(fits) == 1 else None
+        if (expression == value or type(bound) is Num) and (fixed + 2 * value + 9 <= LONG) is not fits:
+            return None
+    return fits
 
 
 def _names_pattern(network: dict) -> re.Pattern[str] | None:
