@@ -8,7 +8,8 @@
   leading bracket, a symbol as an index), primes, superscripts, a map element without indices;
 - caches by identity (leaves, subscripts) never answer for a stranger: nodes made and dropped reuse ids;
   w and w' sharing their indices print their own primes;
-- `LatexRenderer.write` (a block's lines at once) writes what the line-by-line dispatch wrote.
+- `LatexRenderer.write` (a block's lines at once) writes what the line-by-line dispatch wrote;
+- `bmatrix` (only the cells shown formatted) writes what it wrote when it formatted every cell.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ import gc
 import io
 import random
 
+import numpy as np
 import pytest
 from test_latex_once import random_tree
 
 from bpexplain.engine import RunOptions, run
 from bpexplain.expr import Add, Elem, Expr, Mul, Sub, Sym, Var
-from bpexplain.render.latex import LatexRenderer
-from bpexplain.render.latex_printer import LatexPrinter
+from bpexplain.render.latex import LatexRenderer, bmatrix
+from bpexplain.render.latex_printer import LatexPrinter, latex_number
 from bpexplain.render.lines import LineRenderer
+from bpexplain.render.numbers import format_number
 from bpexplain.render.printer import TextPrinter
 from bpexplain.spec import load_network
 from bpexplain.trace import Block
@@ -124,3 +127,32 @@ def test_write_at_once_is_the_line_by_line_dispatch(name: str, options: dict) ->
     LineRenderer.write(LatexRenderer(**options), events, slow)  # every block through `lines`, a line at a time
     assert fast.getvalue() == slow.getvalue()
     assert r"\begin{align*}" in fast.getvalue()
+
+
+def old_bmatrix(arr: np.ndarray, precision: int, cells: list[str] | None = None) -> str:
+    """`bmatrix` as it was: every cell formatted, then the shown ones picked (kept here as the reference)."""
+    a = np.asarray(arr, dtype=np.float64)
+    grid = a.reshape(1, -1) if a.ndim <= 1 else a
+    n_cols = grid.shape[1]
+    texts = cells or [latex_number(format_number(float(v), precision)) for v in grid.ravel()]
+    rows = [texts[r * n_cols : (r + 1) * n_cols] for r in range(grid.shape[0])]
+    keep = lambda n: list(range(n)) if n <= 6 else [0, 1, 2, None, n - 3, n - 2, n - 1]  # noqa: E731
+    out_rows = []
+    for i in keep(grid.shape[0]):
+        if i is None:
+            out_rows.append(" & ".join(r"\vdots" if j is not None else r"\ddots" for j in keep(n_cols)))
+            continue
+        out_rows.append(" & ".join(r"\cdots" if j is None else rows[i][j] for j in keep(n_cols)))
+    return r"\begin{bmatrix} " + r" \\ ".join(out_rows) + r" \end{bmatrix}"
+
+
+def test_bmatrix_formats_only_the_cells_shown_as_before() -> None:
+    rng = np.random.default_rng(14)
+    for shape in [(), (1,), (5,), (9,), (1, 1), (3, 7), (7, 3), (6, 6), (7, 7), (28, 28), (2, 40)]:
+        arr = rng.normal(size=shape) * 10.0 ** rng.integers(-9, 9, size=shape)
+        arr.flat[0] = -0.0 if arr.size else 0.0
+        for precision in (1, 4):
+            assert bmatrix(arr, precision) == old_bmatrix(arr, precision)
+        cells = [f"w_{{{k}}}" for k in range(max(arr.size, 1))]
+        assert bmatrix(arr, 4, cells) == old_bmatrix(arr, 4, cells)
+    assert r"\ddots" in bmatrix(np.zeros((28, 28)), 4)

@@ -423,15 +423,27 @@ def bmatrix(arr: np.ndarray, precision: int, cells: list[str] | None = None) -> 
     a = np.asarray(arr, dtype=np.float64)
     grid = a.reshape(1, -1) if a.ndim <= 1 else a
     n_cols = grid.shape[1]
-    texts = cells or [latex_number(format_number(float(v), precision)) for v in grid.ravel()]
-    rows = [texts[r * n_cols : (r + 1) * n_cols] for r in range(grid.shape[0])]
     col_idx = _keep(n_cols)
+    values = None if cells else grid.tolist()  # Python floats: only the cells shown are formatted
     out_rows = []
     for i in _keep(grid.shape[0]):
         if i is None:
-            out_rows.append(" & ".join(r"\vdots" if j is not None else r"\ddots" for j in col_idx))
+            out_rows.append(" & ".join([r"\vdots" if j is not None else r"\ddots" for j in col_idx]))
             continue
-        out_rows.append(" & ".join(r"\cdots" if j is None else rows[i][j] for j in col_idx))
+        if values is None:
+            row = cells[i * n_cols : (i + 1) * n_cols]  # type: ignore[index]
+        else:
+            row = values[i]
+        out_rows.append(
+            " & ".join(
+                [
+                    r"\cdots"
+                    if j is None
+                    else (row[j] if values is None else latex_number(format_number(row[j], precision)))
+                    for j in col_idx
+                ]
+            )
+        )
     return r"\begin{bmatrix} " + r" \\ ".join(out_rows) + r" \end{bmatrix}"
 
 
