@@ -143,6 +143,14 @@ class LatexPrinter(Printer):
         return text
 
     def letter(self, base: str) -> str:
+        text = _LETTERS_MATH.get(base)
+        if text is None:
+            text = self._letter(base)
+            if len(_LETTERS_MATH) < 1 << 12:  # a network's symbols have few bases
+                _LETTERS_MATH[base] = text
+        return text
+
+    def _letter(self, base: str) -> str:
         if base in GREEK:
             return GREEK[base]
         if base in HATS:
@@ -166,8 +174,14 @@ class LatexPrinter(Printer):
         return text + "(" + ",".join([(type(i) is str and known(i)) or self._index(i) for i in node.indices]) + ")"
 
     def _index(self, index: str | Sym) -> str:
-        if isinstance(index, Sym):
-            return "(" + self._print_Sym(index, False) + ")"
+        if isinstance(index, Sym):  # (x_{425}): shared by the symbols of a unit's weights, printed once
+            text = self._indexes.get(id(index))
+            if text is None:
+                text = "(" + self._print_Sym(index, False) + ")"
+                if len(self._indexes) < _printer._CACHE_LIMIT:
+                    self._indexes[id(index)] = text
+                    self._kept.append(index)
+            return text
         text = _INDICES.get(index)
         if text is None:
             text = _index_text(index)
@@ -412,12 +426,17 @@ class LatexPrinter(Printer):
             indices = node.indices  # type: ignore[attr-defined]
             comma = False
             for index in indices:
-                if type(index) is not str:
-                    width = -1  # a symbol as an index, (x12): the text printer's own spelling
+                if type(index) is str:
+                    width += len(index)
+                    if len(index) != 1 and index[:1] != "(":
+                        comma = True
+                    continue
+                # a symbol as an index, (x12): `TextPrinter._index` writes its base and indices in brackets
+                inner = index.indices  # type: ignore[union-attr]
+                if type(index) is not Sym or not all([type(i) is str for i in inner]):
+                    width = -1  # anything else: the text printer's own spelling
                     break
-                width += len(index)
-                if len(index) != 1 and index[:1] != "(":
-                    comma = True
+                width += 2 + len(index.base) + sum([len(i) for i in inner])  # type: ignore[misc]
             else:
                 if kind is Elem:  # O1(2,3)
                     width += 1 + max(len(indices), 1)
@@ -481,6 +500,7 @@ class LatexPrinter(Printer):
 _MEASURED_LIMIT = 1 << 17  # entries in `measured`'s caches, as the printers' own: memory stays bounded
 _INDICES: dict[str, str] = {}  # an index's LaTeX by its text: symbols are made anew for each equation
 _BASES: dict[str, str] = {}  # a map's or kernel's name (O1, K2, δO1) in LaTeX
+_LETTERS_MATH: dict[str, str] = {}  # a symbol's base (w, δ, net) in LaTeX
 _INPUT_INDEX = re.compile(r"([A-Za-z])(\d+)")
 
 
