@@ -10,13 +10,13 @@ the document compiles with a basic TeX installation; a fragment needs amsmath in
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
 
 import numpy as np
 
 from ..expr import Neg, Num
-from ..trace import Block, Equation, StepEnd, StepStart, TraceEnd, TraceHeader
+from ..trace import Block, Equation, Event, StepEnd, StepStart, TraceEnd, TraceHeader
 from .common import (
     PREDICTIONS_TITLE,
     equation_columns,
@@ -186,25 +186,42 @@ class LatexRenderer(LineRenderer):
                 continue
             yield prefix + r"\[ x = " + bmatrix(np.asarray(x).reshape(1, -1), self.precision) + target + r" \]"
 
+    def write(self, events: Iterable[Event], out: TextIO) -> None:
+        for event in events:
+            if isinstance(event, Block):  # a block's lines at once: thousands of equations in a large layer
+                out.write("\n".join(self.block_list(event)) + "\n")
+            else:
+                for line in self.lines(event):
+                    out.write(line + "\n")
+        for line in self.close():
+            out.write(line + "\n")
+
     def block_lines(self, b: Block) -> Iterator[str]:
+        yield from self.block_list(b)
+
+    def block_list(self, b: Block) -> list[str]:
+        """A block's lines, made as one list."""
+        out = []
         if b.phase != self.phase and self.detail != "summary":
             self.phase = b.phase
-            yield r"\subsection*{" + latex_text(PHASE_HEADINGS.get(b.phase, b.phase.capitalize())) + "}"
+            out.append(r"\subsection*{" + latex_text(PHASE_HEADINGS.get(b.phase, b.phase.capitalize())) + "}")
         sample = f" [sample {b.sample}]" if b.sample is not None else ""
         if b.title != PHASE_HEADINGS.get(b.phase) or sample:
-            yield r"\subsubsection*{" + self.prose(b.title + sample) + "}"
-        yield r"\emph{" + self.prose(b.annotation) + "}"
+            out.append(r"\subsubsection*{" + self.prose(b.title + sample) + "}")
+        out.append(r"\emph{" + self.prose(b.annotation) + "}")
         if b.equations:
-            yield r"\begin{align*}"
-            lines = [self.equation(eq) for eq in b.equations]
-            for i, line in enumerate(lines):
-                yield "  " + line + (r" \\" if i < len(lines) - 1 else "")
-            yield r"\end{align*}"
+            out.append(r"\begin{align*}")
+            equation = self.equation
+            lines = ["  " + equation(eq) + r" \\" for eq in b.equations]
+            lines[-1] = lines[-1][:-3]  # the last line ends the environment, not a row
+            out += lines
+            out.append(r"\end{align*}")
             for arr in map_grids(b, self.header.network["layers"] if self.header else []):
-                yield from self.array_lines(arr.label, arr.value)
+                out += self.array_lines(arr.label, arr.value)
         else:
             for arr in b.arrays:
-                yield from self.array_lines(arr.label, arr.value)
+                out += self.array_lines(arr.label, arr.value)
+        return out
 
     def equation(self, eq: Equation) -> str:
         """symbol &= expression = substituted = value, broken before each `=` when too long.
@@ -212,9 +229,8 @@ class LatexRenderer(LineRenderer):
         Too long is judged on the plain text's width (as the text format would write the equation), which
         `LatexPrinter.measured` gives beside the LaTeX: each equation is printed once."""
         p = self.printer
-        symbol, symbol_width = p.measured(eq.symbol)
-        expression, expression_width = p.measured(eq.bound)
-        substituted, substituted_width = p.measured(eq.bound, numbers=True)
+        symbol, symbol_width = p.measured_symbol(eq.symbol)
+        expression, expression_width, substituted, substituted_width = p.measured_both(eq.bound)
         value, value_width = p.measured_number(eq.value)
         if substituted in (expression, value):
             substituted = ""
@@ -331,14 +347,14 @@ def _fits(eq: Equation, fixed: int, expression: int, substituted: int, value: in
     The text drops its substituted column when it reads as the expression or the value, and says an
     equation once (`said_once`) when, besides, the expression reads as the value or is a bare number;
     texts of different lengths are different texts, so only columns of equal length leave it open."""
-    widths = {fixed + expression + substituted + value}
-    if substituted in (expression, value):
-        widths.add(fixed + expression + value)
+    fits = fixed + expression + substituted + value + 9 <= LONG
+    if substituted == expression or substituted == value:
+        if (fixed + expression + value + 9 <= LONG) is not fits:
+            return None
         bound = eq.bound.operand if type(eq.bound) is Neg else eq.bound  # type: ignore[attr-defined]
-        if expression == value or type(bound) is Num:
-            widths.add(fixed + 2 * value)
-    fits = {width + 9 <= LONG for width in widths}
-    return fits.pop() if len(fits) == 1 else None
+        if (expression == value or type(bound) is Num) and (fixed + 2 * value + 9 <= LONG) is not fits:
+            return None
+    return fits
 
 
 def _names_pattern(network: dict) -> re.Pattern[str] | None:
@@ -407,15 +423,27 @@ def bmatrix(arr: np.ndarray, precision: int, cells: list[str] | None = None) -> 
     a = np.asarray(arr, dtype=np.float64)
     grid = a.reshape(1, -1) if a.ndim <= 1 else a
     n_cols = grid.shape[1]
-    texts = cells or [latex_number(format_number(float(v), precision)) for v in grid.ravel()]
-    rows = [texts[r * n_cols : (r + 1) * n_cols] for r in range(grid.shape[0])]
     col_idx = _keep(n_cols)
+    values = None if cells else grid.tolist()  # Python floats: only the cells shown are formatted
     out_rows = []
     for i in _keep(grid.shape[0]):
         if i is None:
-            out_rows.append(" & ".join(r"\vdots" if j is not None else r"\ddots" for j in col_idx))
+            out_rows.append(" & ".join([r"\vdots" if j is not None else r"\ddots" for j in col_idx]))
             continue
-        out_rows.append(" & ".join(r"\cdots" if j is None else rows[i][j] for j in col_idx))
+        if values is None:
+            row = cells[i * n_cols : (i + 1) * n_cols]  # type: ignore[index]
+        else:
+            row = values[i]
+        out_rows.append(
+            " & ".join(
+                [
+                    r"\cdots"
+                    if j is None
+                    else (row[j] if values is None else latex_number(format_number(row[j], precision)))
+                    for j in col_idx
+                ]
+            )
+        )
     return r"\begin{bmatrix} " + r" \\ ".join(out_rows) + r" \end{bmatrix}"
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 
 from ..expr import Add, Call, Derivative, Div, Elem, Expr, Func, Mul, Name, Neg, Num, Partial, Pow, Sub, Sym, Var
+from . import printer as _printer
 from .numbers import format_number
 from .printer import (
     _PRECEDENCE,
@@ -107,7 +108,8 @@ class LatexPrinter(Printer):
     def __init__(self, precision: int = 4, max_terms: int | None = None) -> None:
         super().__init__(precision, max_terms)
         self.text: TextPrinter | None = None  # made on the first `measured`: the plain text's own spelling
-        self._measured_leaves: dict[int, tuple[Expr, str, int]] = {}  # by identity, as `Printer._symbols`
+        # a leaf's LaTeX and text width by identity, as `Printer._symbols`: the node is kept alive in `_kept`
+        self._measured_leaves: dict[int, tuple[str, int]] = {}
         self._measured_numbers: dict[float, tuple[str, int]] = {}
 
     def paren(self, text: str) -> str:
@@ -120,22 +122,35 @@ class LatexPrinter(Printer):
 
     def _print_Sym(self, node: Sym, lead: bool) -> str:
         text = self.letter(node.base)
-        sup = []
-        if node.prime:
-            sup.append(r"\prime")
+        indices = node.indices
+        if indices:
+            # w_{14} and w'_{14} share their indices (the layers make w' from w): the subscript is made once
+            subscript = self._subscripts.get(id(indices))
+            if subscript is None:
+                parts = [self._index(i) for i in indices]
+                sep = "" if all(_short(p) for p in parts) else ","
+                subscript = _subscript(sep.join(parts))
+                if len(self._subscripts) < _printer._CACHE_LIMIT:  # as the printer's other caches
+                    self._subscripts[id(indices)] = subscript
+                    self._kept.append(indices)
+            text += subscript
         if node.superscript:
-            sup.append(node.superscript)
-        if node.indices:
-            parts = [self._index(i) for i in node.indices]
-            sep = "" if all(_short(p) for p in parts) else ","
-            text += _subscript(sep.join(parts))
-        if sup == [r"\prime"]:
-            return text.replace("_", "'_", 1) if node.indices else text + "'"
-        if sup:
-            text += "^{" + " ".join(sup) + "}"
+            if node.prime:
+                return text + r"^{\prime " + node.superscript + "}"
+            return text + "^{" + node.superscript + "}"
+        if node.prime:
+            return text.replace("_", "'_", 1) if indices else text + "'"
         return text
 
     def letter(self, base: str) -> str:
+        text = _LETTERS_MATH.get(base)
+        if text is None:
+            text = self._letter(base)
+            if len(_LETTERS_MATH) < 1 << 12:  # a network's symbols have few bases
+                _LETTERS_MATH[base] = text
+        return text
+
+    def _letter(self, base: str) -> str:
         if base in GREEK:
             return GREEK[base]
         if base in HATS:
@@ -146,15 +161,27 @@ class LatexPrinter(Printer):
 
     def _print_Elem(self, node: Sym, lead: bool) -> str:
         """A feature-map or kernel element as the lecture writes it: O1(2,3), \\delta O1(2,3)."""
-        text = _spell(node.base).strip()
-        sup = ([r"\prime"] if node.prime else []) + ([node.superscript] if node.superscript else [])
-        if sup:
+        base = node.base
+        text = _BASES.get(base)
+        if text is None:
+            text = _spell(base).strip()
+            if len(_BASES) < 1 << 12:  # a network's maps and kernels are few
+                _BASES[base] = text
+        if node.prime or node.superscript:
+            sup = ([r"\prime"] if node.prime else []) + ([node.superscript] if node.superscript else [])
             text = "{" + text + "}^{" + " ".join(sup) + "}"
-        return text + "(" + ",".join(self._index(i) for i in node.indices) + ")"
+        known = _INDICES.get
+        return text + "(" + ",".join([(type(i) is str and known(i)) or self._index(i) for i in node.indices]) + ")"
 
     def _index(self, index: str | Sym) -> str:
-        if isinstance(index, Sym):
-            return "(" + self._print_Sym(index, False) + ")"
+        if isinstance(index, Sym):  # (x_{425}): shared by the symbols of a unit's weights, printed once
+            text = self._indexes.get(id(index))
+            if text is None:
+                text = "(" + self._print_Sym(index, False) + ")"
+                if len(self._indexes) < _printer._CACHE_LIMIT:
+                    self._indexes[id(index)] = text
+                    self._kept.append(index)
+            return text
         text = _INDICES.get(index)
         if text is None:
             text = _index_text(index)
@@ -238,6 +265,86 @@ class LatexPrinter(Printer):
         finally:
             self.numbers = self.text.numbers = False
 
+    def measured_both(self, node: Expr) -> tuple[str, int, str, int]:
+        """`measured(node)` and `measured(node, numbers=True)`: an equation's expression and its substituted
+        numbers with their widths. A product, sum or difference is walked once for both (`_mpair`), as
+        `Printer.both` does for the text; any other shape is measured the two ways."""
+        if self.text is None:
+            self.text = TextPrinter(self.precision, self.max_terms)
+        kind = type(node)
+        try:
+            if kind is Mul:
+                return self._mpair(node.factors, True)  # type: ignore[attr-defined]
+            if kind is Add:
+                terms = node.terms  # type: ignore[attr-defined]
+                symbols, numbers, sw, nw = [], [], 0, 0
+                for k in self.kept(len(terms)):
+                    if k is None:
+                        symbols.append(r"\cdots")
+                        numbers.append(r"\cdots")
+                        sw += 1  # …
+                        nw += 1
+                        continue
+                    term = terms[k]
+                    s, w, n, v = self._mboth(term, PRECEDENCE_ADD, k == 0, False)
+                    symbols.append(s)
+                    numbers.append(n)
+                    sw += w
+                    nw += v
+                gaps = 3 * (len(symbols) - 1)
+                return " + ".join(symbols), sw + gaps, " + ".join(numbers), nw + gaps
+            if kind is Sub:
+                s, w, n, v = self._mboth(node.left, PRECEDENCE_ADD, True, False)  # type: ignore[attr-defined]
+                s2, w2, n2, v2 = self._mboth(node.right, PRECEDENCE_ADD, False, True)  # type: ignore[attr-defined]
+                return f"{s} - {s2}", w + 3 + w2, f"{n} - {n2}", v + 3 + v2  # " − " in text
+        finally:
+            self.numbers = self.text.numbers = False
+        return (*self.measured(node), *self.measured(node, True))
+
+    def _mboth(self, node: Expr, parent: int, lead: bool, strict: bool) -> tuple[str, int, str, int]:
+        """`_ms(node, parent, lead, strict)` without and with numbers: a product (never bracketed inside a sum
+        or difference) in one walk, any other node the two ways."""
+        if type(node) is Mul:
+            return self._mpair(node.factors, lead)  # type: ignore[attr-defined]
+        assert self.text is not None
+        self.numbers = self.text.numbers = False
+        s, w = self._ms(node, parent, lead, strict)
+        self.numbers = self.text.numbers = True
+        n, v = self._ms(node, parent, lead, strict)
+        return s, w, n, v
+
+    def _mpair(self, factors: tuple[Expr, ...], lead: bool) -> tuple[str, int, str, int]:
+        """`_mproduct(factors, lead)` without and with numbers, in one pass: a bound factor (most) is its cached
+        symbol and its number; any other factor is measured the two ways."""
+        assert self.text is not None
+        symbols, numbers, sw, nw = [], [], -1, -1
+        leaves, known = self._measured_leaves, self._measured_numbers
+        for factor in factors:
+            if type(factor) is Var:
+                value = factor.value  # type: ignore[attr-defined]
+                n = known.get(value) or self.measured_number(value)
+                if value < 0 and not lead:
+                    n = (self.paren(n[0]), n[1] + 2)
+                s = leaves.get(id(factor.sym))  # type: ignore[attr-defined]
+                if s is None:
+                    self.numbers = self.text.numbers = False
+                    s = self._ms(factor, PRECEDENCE_MUL, lead)
+            else:
+                self.numbers = self.text.numbers = False
+                s = self._ms(factor, PRECEDENCE_MUL, lead)
+                self.numbers = self.text.numbers = True
+                n = self._ms(factor, PRECEDENCE_MUL, lead)
+            symbols.append(s[0])
+            numbers.append(n[0])
+            sw += s[1] + 1
+            nw += n[1] + 1
+            lead = False
+        return r" \cdot ".join(symbols), sw, r" \cdot ".join(numbers), nw
+
+    def measured_symbol(self, node: Expr) -> tuple[str, int]:
+        """`measured(node)` for an equation's symbol (never bound): looked up first, as many are known."""
+        return self._measured_leaves.get(id(node)) or self.measured(node)
+
     def measured_number(self, value: float) -> tuple[str, int]:
         """`number(value)`, and the length of the plain text's."""
         entry = self._measured_numbers.get(value)
@@ -260,14 +367,7 @@ class LatexPrinter(Printer):
             node = node.concrete if self.numbers else node.symbolic  # type: ignore[attr-defined]
             kind = type(node)
         if kind is Sym or kind is Elem or kind is Name or (kind is Derivative and type(node.func) is not Func):  # type: ignore[attr-defined]
-            entry = self._measured_leaves.get(id(node))
-            if entry is not None and entry[0] is node:
-                return entry[1], entry[2]
-            assert self.text is not None
-            latex, width = self._print(node, lead), len(self.text._print(node, lead))
-            if len(self._measured_leaves) < _MEASURED_LIMIT:
-                self._measured_leaves[id(node)] = (node, latex, width)  # keeps the node alive: its id stays its own
-            return latex, width
+            return self._measured_leaves.get(id(node)) or self._mleaf(node, lead)
         if kind is Num:
             return self.measured_number(node.value)  # type: ignore[attr-defined]
         if kind is Mul:
@@ -311,6 +411,48 @@ class LatexPrinter(Printer):
         assert self.text is not None  # a fraction, a power, ...: each printer's own spelling of this node
         return self._print(node, lead), len(self.text._print(node, lead))
 
+    def _mleaf(self, node: Expr, lead: bool) -> tuple[str, int]:
+        """A symbol's LaTeX and text width, printed once and kept (the node kept alive: its id stays its own).
+
+        The width of a symbol or map element whose indices are all text is counted from its parts, as
+        `TextPrinter` joins them; any other leaf is printed by the text printer."""
+        kind = type(node)
+        width = -1
+        if kind is Sym or kind is Elem:
+            latex = self._print_Elem(node, lead) if kind is Elem else self._print_Sym(node, lead)  # type: ignore[arg-type]
+            width = len(node.base) + (1 if node.prime else 0)  # type: ignore[attr-defined]
+            if node.superscript:  # type: ignore[attr-defined]
+                width += 1 + len(node.superscript)  # type: ignore[attr-defined]
+            indices = node.indices  # type: ignore[attr-defined]
+            comma = False
+            for index in indices:
+                if type(index) is str:
+                    width += len(index)
+                    if len(index) != 1 and index[:1] != "(":
+                        comma = True
+                    continue
+                # a symbol as an index, (x12): `TextPrinter._index` writes its base and indices in brackets
+                inner = index.indices  # type: ignore[union-attr]
+                if type(index) is not Sym or not all([type(i) is str for i in inner]):
+                    width = -1  # anything else: the text printer's own spelling
+                    break
+                width += 2 + len(index.base) + sum([len(i) for i in inner])  # type: ignore[misc]
+            else:
+                if kind is Elem:  # O1(2,3)
+                    width += 1 + max(len(indices), 1)
+                elif indices:  # w_14, w_x1,10: a comma between indices unless each is one character
+                    width += len(indices) if comma else 1
+        else:
+            latex = self._print(node, lead)
+        if width < 0:
+            assert self.text is not None
+            width = len(self.text._print(node, lead))
+        entry = (latex, width)
+        if len(self._measured_leaves) < _MEASURED_LIMIT:
+            self._measured_leaves[id(node)] = entry
+            self._kept.append(node)
+        return entry
+
     def _mproduct(self, factors: tuple[Expr, ...], lead: bool) -> tuple[str, int]:
         """`_print_Mul`'s text and its width (`·` between factors), a number or known symbol taken directly."""
         texts, width = [], -1
@@ -324,9 +466,7 @@ class LatexPrinter(Printer):
                     if value < 0 and not lead:
                         entry = (self.paren(entry[0]), entry[1] + 2)
                 else:
-                    known = leaves.get(id(factor.sym))  # type: ignore[attr-defined]
-                    if known is not None and known[0] is factor.sym:  # type: ignore[attr-defined]
-                        entry = (known[1], known[2])
+                    entry = leaves.get(id(factor.sym))  # type: ignore[attr-defined]
             if entry is None:
                 entry = self._ms(factor, PRECEDENCE_MUL, lead)
             texts.append(entry[0])
@@ -359,6 +499,8 @@ class LatexPrinter(Printer):
 
 _MEASURED_LIMIT = 1 << 17  # entries in `measured`'s caches, as the printers' own: memory stays bounded
 _INDICES: dict[str, str] = {}  # an index's LaTeX by its text: symbols are made anew for each equation
+_BASES: dict[str, str] = {}  # a map's or kernel's name (O1, K2, δO1) in LaTeX
+_LETTERS_MATH: dict[str, str] = {}  # a symbol's base (w, δ, net) in LaTeX
 _INPUT_INDEX = re.compile(r"([A-Za-z])(\d+)")
 
 
