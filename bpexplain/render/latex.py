@@ -424,26 +424,19 @@ def bmatrix(arr: np.ndarray, precision: int, cells: list[str] | None = None) -> 
     grid = a.reshape(1, -1) if a.ndim <= 1 else a
     n_cols = grid.shape[1]
     col_idx = _keep(n_cols)
-    values = None if cells else grid.tolist()  # Python floats: only the cells shown are formatted
+    values: list[list[float]] | None = None if cells else grid.tolist()  # only the cells shown are formatted
     out_rows = []
     for i in _keep(grid.shape[0]):
         if i is None:
             out_rows.append(" & ".join([r"\vdots" if j is not None else r"\ddots" for j in col_idx]))
             continue
         if values is None:
-            row = cells[i * n_cols : (i + 1) * n_cols]  # type: ignore[index]
+            shown = cells[i * n_cols : (i + 1) * n_cols]  # type: ignore[index]
+            texts = [r"\cdots" if j is None else shown[j] for j in col_idx]
         else:
             row = values[i]
-        out_rows.append(
-            " & ".join(
-                [
-                    r"\cdots"
-                    if j is None
-                    else (row[j] if values is None else latex_number(format_number(row[j], precision)))
-                    for j in col_idx
-                ]
-            )
-        )
+            texts = [r"\cdots" if j is None else latex_number(format_number(row[j], precision)) for j in col_idx]
+        out_rows.append(" & ".join(texts))
     return r"\begin{bmatrix} " + r" \\ ".join(out_rows) + r" \end{bmatrix}"
 
 
