@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..expr import Add, Expr, Num, Sym
+from ..expr import Add, Expr, Name, Num, Sym
 from ..trace import Block, Equation, Event, StepEnd, StepStart, TraceEnd, TraceHeader
 from .numbers import CARRIED
 from .printer import TextPrinter
@@ -92,7 +92,8 @@ class JsonParts:
             "substituted": substituted,
             "value": _num(eq.value),
         }
-        if self.max_terms is not None:
+        # a shortened sum prints an ellipsis, so a tree is walked only when its strings have one
+        if self.max_terms is not None and ELLIPSIS in expression:
             longest = longest_sum(eq.bound)
             if longest > self.max_terms:  # the strings shorten it in the middle; the value is of the whole sum
                 d["terms"] = longest
@@ -161,14 +162,20 @@ def trace_to_dict(events: Iterable[Event]) -> dict[str, Any]:
     return json.loads("".join(JsonRenderer().chunks(events)))
 
 
+ELLIPSIS: str = TextPrinter.ELLIPSIS  # type: ignore[assignment]  # what a shortened sum shows in its middle
+_LEAVES = (Num, Sym, Name)  # nodes without a sum inside (Elem is a Sym)
+
+
 def longest_sum(node: Expr) -> int:
     """The number of terms of the longest sum in a tree (0 for none)."""
-    longest = len(node.terms) if isinstance(node, Add) else 0
+    longest = len(node.terms) if type(node) is Add else 0  # type: ignore[attr-defined]
     for name in node.__match_args__:
         child = getattr(node, name)
-        for c in child if isinstance(child, tuple) else (child,):
-            if isinstance(c, Expr) and not isinstance(c, (Num, Sym)):
-                longest = max(longest, longest_sum(c))
+        for c in child if type(child) is tuple else (child,):
+            if isinstance(c, Expr) and not isinstance(c, _LEAVES):
+                found = longest_sum(c)
+                if found > longest:
+                    longest = found
     return longest
 
 
