@@ -184,16 +184,21 @@ def grid(rows: list[list[str]], room: int, right: bool = True, gap: int = 2) -> 
     out: list[tuple[str, bool]] = []
     shortened = any("…" in r for r in rows)  # the columns shown are not the matrix's: no numbers for them
     for k, g in enumerate(groups):
-        if len(groups) > 1 and shortened:
-            if k:
-                out.append(("(continued)", True))
-        elif len(groups) > 1:
-            out.append((f"columns {g[0] + 1}–{g[-1] + 1}" if len(g) > 1 else f"column {g[0] + 1}", True))
+        out.extend(_band_heading(k, g, len(groups), shortened))
         for r in rows:
             cells = [(" " * (widths[i] - width(r[i])) + r[i]) if right else pad(r[i], widths[i]) for i in g]
             line = (" " * gap).join(cells).rstrip()
             out.extend((part, False) for part in fold(line, room))
     return out
+
+
+def _band_heading(k: int, band: list[int], bands_count: int, shortened: bool) -> list[tuple[str, bool]]:
+    """The heading line of band `k` of a grid (none for a grid in one band, or the first of a shortened one)."""
+    if bands_count == 1 or (shortened and not k):
+        return []
+    if shortened:
+        return [("(continued)", True)]
+    return [(f"columns {band[0] + 1}–{band[-1] + 1}" if len(band) > 1 else f"column {band[0] + 1}", True)]
 
 
 def _narrow_grid(rows: list[list[str]], room: int, right: bool, gap: int) -> list[tuple[str, bool]]:
@@ -204,11 +209,7 @@ def _narrow_grid(rows: list[list[str]], room: int, right: bool, gap: int) -> lis
     shortened = any("…" in r for r in rows)
     space = " " * gap
     for k, g in enumerate(groups):
-        if len(groups) > 1 and shortened:
-            if k:
-                out.append(("(continued)", True))
-        elif len(groups) > 1:
-            out.append((f"columns {g[0] + 1}–{g[-1] + 1}" if len(g) > 1 else f"column {g[0] + 1}", True))
+        out.extend(_band_heading(k, g, len(groups), shortened))
         for r in rows:
             if right:
                 line = space.join([r[i].rjust(widths[i]) for i in g]).rstrip()
