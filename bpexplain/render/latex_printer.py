@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 
 from ..expr import Add, Call, Derivative, Div, Elem, Expr, Func, Mul, Name, Neg, Num, Partial, Pow, Sub, Sym, Var
-from . import printer as _printer
 from .numbers import format_number
 from .printer import (
     _PRECEDENCE,
@@ -130,9 +129,7 @@ class LatexPrinter(Printer):
                 parts = [self._index(i) for i in indices]
                 sep = "" if all(_short(p) for p in parts) else ","
                 subscript = _subscript(sep.join(parts))
-                if len(self._subscripts) < _printer._CACHE_LIMIT:  # as the printer's other caches
-                    self._subscripts[id(indices)] = subscript
-                    self._kept.append(indices)
+                self._remember(self._subscripts, indices, subscript)
             text += subscript
         if node.superscript:
             if node.prime:
@@ -178,9 +175,7 @@ class LatexPrinter(Printer):
             text = self._indexes.get(id(index))
             if text is None:
                 text = "(" + self._print_Sym(index, False) + ")"
-                if len(self._indexes) < _printer._CACHE_LIMIT:
-                    self._indexes[id(index)] = text
-                    self._kept.append(index)
+                self._remember(self._indexes, index, text)
             return text
         text = _INDICES.get(index)
         if text is None:
@@ -448,9 +443,7 @@ class LatexPrinter(Printer):
             assert self.text is not None
             width = len(self.text._print(node, lead))
         entry = (latex, width)
-        if len(self._measured_leaves) < _MEASURED_LIMIT:
-            self._measured_leaves[id(node)] = entry
-            self._kept.append(node)
+        self._remember(self._measured_leaves, node, entry, _MEASURED_LIMIT)
         return entry
 
     def _mproduct(self, factors: tuple[Expr, ...], lead: bool) -> tuple[str, int]:

@@ -262,11 +262,16 @@ class Printer:
             if text is not None:
                 return text
             text = (self._methods.get(kind) or self._method(kind))(self, node, lead)
-            if len(self._symbols) < _CACHE_LIMIT:  # when full, the symbols met first (the layers') stay
-                self._symbols[id(node)] = text
-                self._kept.append(node)  # kept alive: its id stays its own
+            self._remember(self._symbols, node, text)  # when full, the symbols met first (the layers') stay
             return text  # type: ignore[no-any-return]
         return (self._methods.get(kind) or self._method(kind))(self, node, lead)  # type: ignore[no-any-return]
+
+    def _remember(self, cache: dict[int, Any], node: object, value: Any, limit: int | None = None) -> None:
+        """`value` cached for `node` by identity, the node kept alive so that no other takes its id while the
+        printer lives; nothing once the cache holds `limit` entries (the module's `_CACHE_LIMIT` by default)."""
+        if len(cache) < (_CACHE_LIMIT if limit is None else limit):
+            cache[id(node)] = value
+            self._kept.append(node)
 
     def _method(self, kind: type) -> Any:
         """The `_print_<Class>` method for a node class, found along its MRO once."""
@@ -380,9 +385,7 @@ class TextPrinter(Printer):
                 if len(part) != 1 and part[:1] != "(":
                     subscript = "_" + ",".join(parts)
                     break
-            if len(self._subscripts) < _CACHE_LIMIT:
-                self._subscripts[id(indices)] = subscript
-                self._kept.append(indices)  # type: ignore[arg-type]
+            self._remember(self._subscripts, indices, subscript)
         return text + subscript
 
     def _print_Elem(self, node: Elem, lead: bool) -> str:
@@ -396,9 +399,7 @@ class TextPrinter(Printer):
         if known is not None:
             return known
         text = "(" + index.base + "".join(str(i) for i in index.indices) + ")"  # type: ignore[union-attr, operator]
-        if len(self._indexes) < _CACHE_LIMIT:
-            self._indexes[id(index)] = text
-            self._kept.append(index)  # type: ignore[arg-type]
+        self._remember(self._indexes, index, text)
         return text
 
     def _print_Name(self, node: Name, lead: bool) -> str:
