@@ -154,9 +154,9 @@ def test_caches_full_at_their_limit_stay_bounded_and_right(monkeypatch: pytest.M
             tree = Sub(leaves[k], Mul((leaves[(k * 7) % 40], leaves[(k * 3) % 40], Num(-0.5))))
             assert fast.both(tree) == (slow.doprint(tree), slow.doprint(tree, True))
             assert fast.symbol(syms[k]) == slow.doprint(syms[k])
-    for cache in (fast._symbols, fast._indexes, fast._subscripts, fast._numbers):
+    for cache in (fast._symbols, fast._indexes, fast._subscripts, fast._numbers, fast._leaves):
         assert len(cache) <= 8
-    assert len(fast._kept) <= 3 * 8  # what keeps the cached nodes alive: bounded too
+    assert len(fast._kept) <= 4 * 8  # what keeps the cached nodes alive: bounded too
 
 
 def reference_grid(arr: np.ndarray, precision: int, limit: int = 12) -> list[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import product
 from typing import NamedTuple
 
@@ -33,9 +33,7 @@ _new_columns = tuple.__new__  # EquationColumns made without its Python-level __
 
 def equation_columns(eq: Equation, printer: Printer) -> EquationColumns:
     """An equation's columns as `printer` writes them; see `said_once` for an equation that is its value."""
-    symbol = printer.symbol(eq.symbol)
-    expression, substituted = printer.both(eq.bound)
-    value = printer._numbers.get(eq.value) or printer.number(eq.value)
+    symbol, expression, substituted, value = printer.columns(eq.symbol, eq.bound, eq.value)
     if substituted == expression or substituted == value:
         substituted = ""
     remark = ""
@@ -46,6 +44,26 @@ def equation_columns(eq: Equation, printer: Printer) -> EquationColumns:
     if not substituted and said_once(eq, expression, substituted, value):
         return _new_columns(EquationColumns, (symbol, value, "", value, remark, True))  # type: ignore[return-value]
     return _new_columns(EquationColumns, (symbol, expression, substituted, value, remark, False))  # type: ignore[return-value]
+
+
+def block_columns(equations: Iterable[Equation], printer: Printer) -> list[EquationColumns]:
+    """`equation_columns` of each equation, in one loop: a large layer's block has tens of thousands."""
+    columns, number = printer.columns, printer.number
+    out: list[EquationColumns] = []
+    append = out.append
+    for eq in equations:
+        symbol, expression, substituted, value = columns(eq.symbol, eq.bound, eq.value)
+        if substituted == expression or substituted == value:
+            substituted = ""
+        if eq.exact is not None:
+            remark = f"≠ {number(eq.exact)} by the exact chain rule"
+        else:
+            remark = eq.note or ""
+        if not substituted and said_once(eq, expression, substituted, value):
+            append(_new_columns(EquationColumns, (symbol, value, "", value, remark, True)))  # type: ignore[arg-type]
+        else:
+            append(_new_columns(EquationColumns, (symbol, expression, substituted, value, remark, False)))  # type: ignore[arg-type]
+    return out
 
 
 def said_once(eq: Equation, expression: str, substituted: str, value: str) -> bool:

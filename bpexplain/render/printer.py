@@ -7,10 +7,11 @@ its own brackets. Numbers always go through `render.numbers.format_number`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..expr import Add, Call, Derivative, Div, Elem, Expr, Func, Mul, Name, Neg, Num, Partial, Pow, Sub, Sym, Var
-from .numbers import format_number
+from .numbers import _G, format_number
 
 PRECEDENCE_ADD = 10
 PRECEDENCE_NEG = 15
@@ -43,6 +44,8 @@ _PRECEDENCE = {
     Pow: PRECEDENCE_POW,
 }
 _CACHE_LIMIT = 1 << 17  # entries in a printer's caches of numbers and symbols: memory stays bounded
+_LEAF_LIMIT = 1 << 14  # the text printer's bound leaves kept: the first met, each of a large layer's used hundreds of times
+_COMBINING = re.compile("[\u0300-\u036f]")  # a combining mark: drawn over the character before it (x̂)
 
 
 class Printer:
@@ -71,6 +74,11 @@ class Printer:
         self._indexes: dict[int, str] = {}
         self._subscripts: dict[int, str] = {}  # a symbol's subscript by its indices' identity (TextPrinter)
         self._kept: list[object] = []
+        self._leaves: dict[int, tuple[str, str, str, str]] = {}  # a leaf's texts, by identity (TextPrinter)
+        # whether a text made from a node's own strings (a symbol's base and indices, a name) has had a combining
+        # mark: numbers and operators never have one, so text printed while this is False has none (text.py
+        # aligns columns by a slower rule only where there are marks)
+        self.marks = False
 
     def doprint(self, node: Expr, numbers: bool = False) -> str:
         """`node` as text. A bound tree (see `bpexplain.expr`) prints as `symbolic(node)` would, or with
@@ -88,6 +96,12 @@ class Printer:
     def symbol(self, node: Expr) -> str:
         """An equation's symbol as `doprint` writes it (a symbol is never bound): looked up first, as most are."""
         return self._symbols.get(id(node)) or self._print(node, True)
+
+    def columns(self, symbol: Expr, bound: Expr, value: float) -> tuple[str, str, str, str]:
+        """An equation's texts: (`symbol(symbol)`, *`both(bound)`, `number(value)`), one call for the three
+        (a subclass may walk them in one method: `TextPrinter` does)."""
+        expression, substituted = self.both(bound)
+        return self.symbol(symbol), expression, substituted, self._numbers.get(value) or self.number(value)
 
     # ---- the fast path: products and sums of numbers and symbols ----------------------------------
 
@@ -262,6 +276,8 @@ class Printer:
             if text is not None:
                 return text
             text = (self._methods.get(kind) or self._method(kind))(self, node, lead)
+            if not text.isascii() and _COMBINING.search(text):
+                self.marks = True
             self._remember(self._symbols, node, text)  # when full, the symbols met first (the layers') stay
             return text  # type: ignore[no-any-return]
         return (self._methods.get(kind) or self._method(kind))(self, node, lead)  # type: ignore[no-any-return]
@@ -368,6 +384,115 @@ class TextPrinter(Printer):
 
     MUL, SUB, ELLIPSIS = "·", " − ", "…"
 
+    def columns(self, symbol: Expr, bound: Expr, value: float) -> tuple[str, str, str, str]:
+        """`Printer.columns` in one method, the common shapes walked here: most of a large trace's equations
+        are a gradient (∂E/∂w_mn = δ_n·dh_n(e)/de·y_m) or an update (w'_mn = w_mn − η·δ_n·dh_n(e)/de·y_m)."""
+        cached, numbers = self._symbols, self._numbers
+        text = cached.get(id(symbol))
+        if text is None:
+            kind = type(symbol)
+            if kind is Partial:  # ∂E/∂w_mn, a new node for every weight: its parts are printed once
+                of, wrt = symbol.of, symbol.wrt  # type: ignore[attr-defined]
+                text = "∂" + (cached.get(id(of)) or self._print(of)) + "/∂"
+                text += cached.get(id(wrt)) or (self._new_symbol(wrt) if type(wrt) is Sym else self._print(wrt))
+            elif kind is Sym:  # w'_mn: met first here
+                text = self._new_symbol(symbol)  # type: ignore[arg-type]
+            else:
+                text = self._print(symbol, True)
+        shown = numbers.get(value) or self.number(value)
+        if self.fast:
+            kind = type(bound)
+            if kind is Mul:
+                texts = self._pair(bound.factors, True)  # type: ignore[attr-defined]
+            elif kind is Sub:
+                left, right = bound.left, bound.right  # type: ignore[attr-defined]
+                if type(left) is Var:  # w_mn − …: the leaf here, as `_pair` writes it leading
+                    number = left.value  # type: ignore[attr-defined]
+                    first = cached.get(id(left.sym)) or self._leaf(left, True), numbers.get(number) or self.number(number)  # type: ignore[attr-defined]
+                else:
+                    first = self._pair(left.factors if type(left) is Mul else (left,), True)  # type: ignore[attr-defined, assignment]
+                if first is not None and first[0] is not None:
+                    second = self._pair(right.factors if type(right) is Mul else (right,), False)  # type: ignore[attr-defined]
+                    if second is not None:
+                        return text, first[0] + " − " + second[0], first[1] + " − " + second[1], shown
+                texts = None
+            else:
+                texts = self._both(bound)
+            if texts is not None:
+                return text, texts[0], texts[1], shown
+        return text, self.doprint(bound), self.doprint(bound, True), shown
+
+    def _pair(self, factors: tuple[Expr, ...], lead: bool) -> tuple[str, str] | None:
+        """`Printer._pair`, each leaf's four texts (see `_leaf_texts`) kept by its identity: a layer shares a step's
+        leaves among its equations (δ_n and dh_n(e)/de in every gradient and update of unit n, y_m in those of
+        every unit m feeds), hundreds of times each in a large layer."""
+        symbols, numbers = [], []
+        leaves = self._leaves
+        for factor in factors:
+            entry = leaves.get(id(factor)) or self._kept_leaf(factor)
+            if entry is None:
+                return None
+            if lead:
+                symbols.append(entry[0])
+                numbers.append(entry[2])
+                lead = False
+            else:
+                symbols.append(entry[1])
+                numbers.append(entry[3])
+        return "·".join(symbols), "·".join(numbers)
+
+    def _kept_leaf(self, node: Expr) -> tuple[str, str, str, str] | None:
+        """A leaf's texts as `_leaf_texts` gives them, kept by the node's identity (the node kept alive)."""
+        if type(node) is Var:
+            value = node.value  # type: ignore[attr-defined]
+            sym = node.sym  # type: ignore[attr-defined]
+            text = self._symbols.get(id(sym)) or (self._new_symbol(sym) if type(sym) is Sym else self._leaf(node, True))
+            if text is None:
+                return None
+            number = self._numbers.get(value) or self.number(value)
+            entry = (text, text, number, "(" + number + ")" if value < 0 else number)
+        else:
+            entry = self._leaf_texts(node)  # type: ignore[assignment]
+            if entry is None:
+                return None
+        self._remember(self._leaves, node, entry, min(_LEAF_LIMIT, _CACHE_LIMIT))
+        return entry
+
+    def number(self, value: float) -> str:
+        """`Printer.number`, `format_number`'s common case inline (Python's `g` format, where it writes the same)."""
+        text = self._numbers.get(value)
+        if text is None:
+            if len(self._numbers) >= _CACHE_LIMIT:
+                self._numbers.clear()
+            precision = self.precision
+            if 0 < precision <= 9:  # see format_number: no fixed notation from 1e9 up at these precisions
+                text = format(value, _G[precision])
+                if "e" in text or text == "-0":
+                    text = format_number(value, precision)
+            else:
+                text = format_number(value, precision)
+            self._numbers[value] = text
+        return text
+
+    def _new_symbol(self, node: Sym) -> str:
+        """A `Sym` not printed before, printed and kept as `_print` does, in one call: every weight's symbol is
+        met first in its gradient's symbol (∂E/∂w_(x425),10) and its primed twin in its update's."""
+        text = node.base + "'" if node.prime else node.base
+        if node.superscript:
+            text += "^" + node.superscript
+        indices = node.indices
+        if indices:
+            if len(indices) == 1 and type(indices[0]) is str:  # e_4, δ_14: made, not kept (cheaper than a lookup)
+                text += "_" + indices[0]
+            else:
+                text += self._subscripts.get(id(indices)) or self._subscript(indices)
+        if not text.isascii() and _COMBINING.search(text):
+            self.marks = True
+        if len(self._symbols) < _CACHE_LIMIT:  # `_remember`, inline
+            self._symbols[id(node)] = text
+            self._kept.append(node)
+        return text
+
     def _print_Sym(self, node: Sym, lead: bool) -> str:
         text = node.base + "'" if node.prime else node.base
         if node.superscript:
@@ -376,17 +501,31 @@ class TextPrinter(Printer):
         if not indices:
             return text
         # w_(x12),3 and w'_(x12),3 share their indices (the layers make w' from w): the subscript is made once
-        subscript = self._subscripts.get(id(indices))
-        if subscript is None:
-            # an index is a string (w_14) or a named unit's symbol, bracketed (w_(h1)(o1)): those recur, printed once
+        return text + (self._subscripts.get(id(indices)) or self._subscript(indices))
+
+    def _subscript(self, indices: tuple[str | Sym, ...]) -> str:
+        """A symbol's subscript (`_14`, `_(x12),3`), made and kept by its indices' identity: its parts run together,
+        or with commas where one is more than a character and not bracketed (`_1,101`)."""
+        # an index is a string (w_14) or a named unit's symbol, bracketed (w_(h1)(o1)): those recur, printed once
+        if len(indices) == 2:  # a weight's (w_mn): the rule below, spelled out for two parts
+            a, b = indices
+            if type(a) is not str:
+                a = self._indexes.get(id(a)) or self._index(a)
+            if type(b) is not str:
+                b = self._indexes.get(id(b)) or self._index(b)
+            if (len(a) == 1 or a[:1] == "(") and (len(b) == 1 or b[:1] == "("):  # type: ignore[arg-type]
+                subscript = "_" + a + b  # type: ignore[operator]
+            else:
+                subscript = "_" + a + "," + b  # type: ignore[operator]
+        else:
             parts = [i if type(i) is str else self._index(i) for i in indices]
             subscript = "_" + "".join(parts)
             for part in parts:
                 if len(part) != 1 and part[:1] != "(":
                     subscript = "_" + ",".join(parts)
                     break
-            self._remember(self._subscripts, indices, subscript)
-        return text + subscript
+        self._remember(self._subscripts, indices, subscript)
+        return subscript
 
     def _print_Elem(self, node: Elem, lead: bool) -> str:
         text = node.base + ("'" if node.prime else "") + (("^" + node.superscript) if node.superscript else "")
@@ -399,13 +538,20 @@ class TextPrinter(Printer):
         if known is not None:
             return known
         text = "(" + index.base + "".join(str(i) for i in index.indices) + ")"  # type: ignore[union-attr, operator]
+        if not text.isascii() and _COMBINING.search(text):
+            self.marks = True
         self._remember(self._indexes, index, text)
         return text
 
     def _print_Name(self, node: Name, lead: bool) -> str:
-        return node.text
+        text = node.text
+        if not text.isascii() and _COMBINING.search(text):
+            self.marks = True
+        return text
 
     def _print_Derivative(self, node: Derivative, lead: bool) -> str:
+        if not node.var.isascii() and _COMBINING.search(node.var):
+            self.marks = True
         return f"d{self._print(node.func)}({node.var})/d{node.var}"
 
     def _print_Partial(self, node: Partial, lead: bool) -> str:

@@ -21,8 +21,8 @@ from .common import (
     PREDICTIONS_TITLE,
     EquationColumns,
     SummaryLine,
+    block_columns,
     drift_rows,
-    equation_columns,
     fmt,
     map_grids,
     network_rows,
@@ -155,9 +155,7 @@ class TextRenderer(LineRenderer):
         sample = f" [sample {b.sample}]" if b.sample is not None else ""
         out = ["", f"{b.title}{sample}", f"  {b.annotation}"]
         if b.equations:
-            printer = self.printer
-            cols = [equation_columns(eq, printer) for eq in b.equations]
-            out += self.equation_lines(cols)
+            out += self.equation_lines(block_columns(b.equations, self.printer))
             for arr in map_grids(b, self.header.network["layers"] if self.header else []):
                 out.append(f"    {arr.label} =")
                 out += ["      " + line for line in format_grid(arr.value, self.precision)]
@@ -176,7 +174,8 @@ class TextRenderer(LineRenderer):
         """Equation lines `symbol = expression = substituted = value`, each column padded to the block's widest."""
         symbols, expressions, substituted, values, remarks, onces = zip(*cols)
         back: dict[str, str] = {}
-        if _COMBINING.search("".join(symbols) + "".join(expressions) + "".join(substituted)):
+        # x̂ (a letter and a combining mark) can only come from a symbol or name the printer made: it says if it has
+        if self.printer.marks and _COMBINING.search("".join(symbols) + "".join(expressions) + "".join(substituted)):
             cols, back = _one_column_each(cols)  # x̂ is two characters drawn in one column
             symbols, expressions, substituted = zip(*[c[:3] for c in cols])
         w_sym = max(map(len, symbols))
