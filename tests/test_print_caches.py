@@ -19,6 +19,7 @@ import pytest
 
 from bpexplain.engine import RunOptions, run
 from bpexplain.expr import Add, Call, Derivative, Elem, Expr, Func, Mul, Name, Neg, Num, Partial, Sub, Sym, Var
+from bpexplain.render import numbers as numbers_module
 from bpexplain.render import printer as printer_module
 from bpexplain.render.common import equation_columns
 from bpexplain.render.latex_printer import LatexPrinter
@@ -173,7 +174,7 @@ def reference_grid(arr: np.ndarray, precision: int, limit: int = 12) -> list[str
     return ["  ".join(c.rjust(width) for c in row) for row in rows]
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (3, 4), (12, 12), (13, 13), (20, 5), (5, 20), (2, 30)])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 4), (12, 12), (13, 13), (20, 5), (5, 20), (2, 30), (100, 784)])
 @pytest.mark.parametrize("precision", [1, 4, 10, 12, 15])
 def test_format_grid_against_a_reference(shape: tuple[int, int], precision: int) -> None:
     rng = np.random.default_rng(sum(shape) * precision)
@@ -183,6 +184,8 @@ def test_format_grid_against_a_reference(shape: tuple[int, int], precision: int)
         arr.flat[1], arr.flat[2] = np.nan, -np.inf
     assert format_grid(arr, precision) == reference_grid(arr, precision)
     assert format_grid(arr[0], precision) == reference_grid(arr[:1], precision)  # a vector: one row
+    for limit in (2, 5):  # other limits: the cells shown sliced first, as every cell made a float first shows them
+        assert format_grid(arr, precision, limit) == numbers_module._whole_grid(arr, precision, limit)
 
 
 def test_equation_columns_are_named_and_compare_as_before() -> None:

@@ -83,12 +83,31 @@ def format_grid(values: np.ndarray, precision: int = 4, limit: int = 12) -> list
             lines.append(f"[{c + 1}]")  # channels numbered from 1, as in the symbols O1(c,i,j)
             lines.extend("  " + line for line in format_grid(arr[c], precision, limit))
         return lines
-    values = arr.tolist()  # Python floats: formatting numpy scalars one by one is several times slower
-    if len(values) > limit:
-        half = limit // 2
-        values = values[:half] + [None] + values[-half:]
+    half = limit // 2
+    if half == 0:  # a limit of 0 or 1 (never used): every row, as the slices below would not give them
+        return _whole_grid(arr, precision, limit)
+    rows_shown = arr if arr.shape[0] <= limit else arr[np.r_[:half, arr.shape[0] - half : arr.shape[0]]]
     columns = min(arr.shape[1], limit + 1)  # a shortened row: limit numbers and "…"
-    rows = [["⋮"] * columns if r is None else _shorten_numbers(r, limit, precision) for r in values]
+    if arr.shape[1] <= limit:
+        values = rows_shown.tolist()  # Python floats: formatting numpy scalars one by one is several times slower
+        rows = [format_numbers(r, precision) for r in values]
+    else:  # only the cells shown become Python floats (a large layer's weights are hundreds of thousands)
+        left, right = rows_shown[:, :half].tolist(), rows_shown[:, rows_shown.shape[1] - half :].tolist()
+        rows = [format_numbers(a, precision) + ["…"] + format_numbers(b, precision) for a, b in zip(left, right)]
+    if arr.shape[0] > limit:
+        rows = rows[:half] + [["⋮"] * columns] + rows[half:]
+    width = max(len(cell) for row in rows for cell in row)
+    return ["  ".join(cell.rjust(width) for cell in row) for row in rows]
+
+
+def _whole_grid(values: np.ndarray, precision: int, limit: int) -> list[str]:
+    """`format_grid` of a matrix for any `limit`, every cell made a Python float first."""
+    rows_list = values.tolist()
+    half = limit // 2
+    if len(rows_list) > limit:
+        rows_list = rows_list[:half] + [None] + rows_list[-half:]
+    columns = min(values.shape[1], limit + 1)
+    rows = [["⋮"] * columns if r is None else _shorten_numbers(r, limit, precision) for r in rows_list]
     width = max(len(cell) for row in rows for cell in row)
     return ["  ".join(cell.rjust(width) for cell in row) for row in rows]
 

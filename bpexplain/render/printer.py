@@ -44,7 +44,10 @@ _PRECEDENCE = {
     Pow: PRECEDENCE_POW,
 }
 _CACHE_LIMIT = 1 << 17  # entries in a printer's caches of numbers and symbols: memory stays bounded
-_LEAF_LIMIT = 1 << 14  # the text printer's bound leaves kept: the first met, each of a large layer's used hundreds of times
+_METHODS: dict[type, dict[type, Any]] = {}  # each printer class's `_print_` method of each node class
+_LEAF_LIMIT = (
+    1 << 14
+)  # the text printer's bound leaves kept: the first met, each of a large layer's used hundreds of times
 _COMBINING = re.compile("[\u0300-\u036f]")  # a combining mark: drawn over the character before it (x̂)
 
 
@@ -66,7 +69,8 @@ class Printer:
         self.precision = precision
         self.max_terms = max_terms
         self.numbers = False  # while printing: a bound leaf (Var, Func) as its number / concrete name
-        self._methods: dict[type, Any] = {}  # the _print_ method of each node class, found once
+        # the _print_ method of each node class, found once for each printer class (a property of the code)
+        self._methods: dict[type, Any] = _METHODS.setdefault(type(self), {})
         self._numbers: dict[float, str] = {}  # formatted numbers: a factor recurs in many equations
         # printed symbols by identity (layers reuse them), and printed indices that are symbols (w_(x12),3):
         # every node with an entry is kept alive in `_kept`, so no other node can take its id while the printer lives
@@ -408,7 +412,10 @@ class TextPrinter(Printer):
                 left, right = bound.left, bound.right  # type: ignore[attr-defined]
                 if type(left) is Var:  # w_mn − …: the leaf here, as `_pair` writes it leading
                     number = left.value  # type: ignore[attr-defined]
-                    first = cached.get(id(left.sym)) or self._leaf(left, True), numbers.get(number) or self.number(number)  # type: ignore[attr-defined]
+                    first = (
+                        cached.get(id(left.sym)) or self._leaf(left, True),
+                        numbers.get(number) or self.number(number),
+                    )  # type: ignore[attr-defined]
                 else:
                     first = self._pair(left.factors if type(left) is Mul else (left,), True)  # type: ignore[attr-defined, assignment]
                 if first is not None and first[0] is not None:
@@ -455,7 +462,10 @@ class TextPrinter(Printer):
             entry = self._leaf_texts(node)  # type: ignore[assignment]
             if entry is None:
                 return None
-        self._remember(self._leaves, node, entry, min(_LEAF_LIMIT, _CACHE_LIMIT))
+        leaves = self._leaves
+        if len(leaves) < _LEAF_LIMIT and len(leaves) < _CACHE_LIMIT:  # `_remember`, inline
+            leaves[id(node)] = entry
+            self._kept.append(node)
         return entry
 
     def number(self, value: float) -> str:

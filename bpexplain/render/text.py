@@ -63,9 +63,10 @@ class TextRenderer(LineRenderer):
                 self.start = event
             elif isinstance(event, Block):  # a block's lines at once: thousands of equations in a large layer
                 out.write("\n".join(self.block_list(event)) + "\n")
-            else:
-                for line in self.lines(event):
-                    out.write(line + "\n")
+            else:  # an event's lines written at once
+                lines = [*self.lines(event)]
+                if lines:
+                    out.write("\n".join(lines) + "\n")
                 summary_only = self.detail == "summary"
 
     # ---- header -------------------------------------------------------------------------------
@@ -190,10 +191,20 @@ class TextRenderer(LineRenderer):
             row = head + f"{{:<{w_expr}}} = {{:<{w_val}}}"
         row_format = row.format
         if not w_val and not any(onces):  # the common block: no remark, nothing said once, nothing to strip
-            if w_sub:
+            if w_sub and all(substituted):  # every line has its numbers (a gradient's, an update's): by map, in C
+                lines = [
+                    *map(
+                        (head + f"{{:<{w_expr}}} = {{:<{w_sub}}} = {{}}").format,
+                        symbols,
+                        expressions,
+                        substituted,
+                        values,
+                    )
+                ]
+            elif w_sub:
                 lines = [row_format(s, e, " = " if u else "   ", u, v) for s, e, u, v, _, _ in cols]
             else:
-                lines = [row_format(s, e, v) for s, e, _, v, _, _ in cols]
+                lines = [*map(row_format, symbols, expressions, values)]
         else:
             lines = []
             for symbol, expression, sub, value, remark, once in cols:
