@@ -87,7 +87,7 @@ class TextRenderer(LineRenderer):
                 yield f"  * {line}"
             yield ""
             yield "Legend"
-            legend = [(self.printer.doprint(sym), meaning) for sym, meaning in h.legend]
+            legend = [(self.printer.symbol(sym), meaning) for sym, meaning in h.legend]
             width = max(_drawn(s) for s, _ in legend)
             for sym, meaning in legend:
                 yield f"  {_ljust(sym, width)}  {meaning}"
@@ -119,8 +119,11 @@ class TextRenderer(LineRenderer):
             layout = "" if symbols and arr.ndim <= 2 else weight_orientation(name, arr, h)
             yield f"  {name} ({shape}{', ' + origin if origin else ''}{'; ' + layout if layout else ''})"
             if symbols and arr.ndim <= 2:
-                doprint, precision = self.printer.doprint, self.precision
-                cells = [f"{doprint(s)} = {fmt(v, precision)}" for s, v in zip(symbols, arr.ravel().tolist())]
+                symbol, number = (
+                    self.printer.symbol,
+                    self.printer.number,
+                )  # a symbol as doprint writes it; format_number
+                cells = [f"{symbol(s)} = {number(v)}" for s, v in zip(symbols, arr.ravel().tolist())]
                 per_row = arr.shape[-1] if arr.ndim == 2 else len(cells)
                 width = max(len(c) for c in cells)
                 for r in range(0, len(cells), per_row):
@@ -250,7 +253,8 @@ class TextRenderer(LineRenderer):
             return
         yield RULE
         yield f"Summary: {end.steps} step(s); stopped because {end.stopped}"
-        symbols = {n: tuple(self.printer.doprint(s) for s in syms) for n, syms in self.header.parameter_symbols.items()}
+        symbol = self.printer.symbol  # as doprint writes a symbol, looked up first
+        symbols = {n: tuple(map(symbol, syms)) for n, syms in self.header.parameter_symbols.items()}
         cols, losses, cells = summary_cells(self.summary, self.header, self.precision, symbols)
         initial, final = summary_loss_cells(end, self.precision)
         heads = ["", "initial"] + ["…" if c is None else c for c in cols]
