@@ -15,8 +15,7 @@ equation whose expression is its value (`dh_5(e)/de = 1`) is shown once. Lines a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .common import EquationColumns
 from .wrap import is_narrow, pad, width, wrap_math_cells, wrap_narrow, wrap_words
@@ -27,8 +26,7 @@ EQ = " = "
 MIN_COLUMN = 10  # a wrapped column narrower than this reads worse than the stacked layout
 
 
-@dataclass
-class _Row:
+class _Row(NamedTuple):
     symbol: str
     expression: str
     substituted: str
@@ -42,26 +40,36 @@ class _Row:
     nu: bool  # the numbers are
 
 
-def _row(c: EquationColumns) -> _Row:
-    expression, value, substituted = c.expression, c.value, c.substituted
-    if c.once:  # `dh_5(e)/de = 1`: said once (common.said_once, the rule of every format)
-        value = ""
-    remark = ""
-    if c.remark:
-        remark = c.remark if c.remark.startswith("≠") else f"({c.remark})"
-    ws = width(c.symbol)
-    ne = is_narrow(expression)
-    we = len(expression) if ne else width(expression)
-    nu = is_narrow(substituted)
-    wu = len(substituted) if nu else width(substituted)
-    return _Row(c.symbol, expression, substituted, value, remark, ws, we, wu, width(value), ne, nu)
+_new_row = tuple.__new__  # a _Row made without its Python-level __new__: thousands a block
+
+
+def _rows(columns: list[EquationColumns]) -> list[_Row]:
+    """The board's rows: each equation's columns as shown, and their widths."""
+    out = []
+    append = out.append
+    for symbol, expression, substituted, value, remark, once in columns:
+        if once:  # `dh_5(e)/de = 1`: said once (common.said_once, the rule of every format)
+            value = ""
+        if remark:
+            remark = remark if remark.startswith("≠") else f"({remark})"
+        if expression.isascii() and expression.isprintable() or is_narrow(expression):  # `is_narrow`, inlined
+            ne, we = True, len(expression)
+        else:
+            ne, we = False, width(expression)
+        if substituted.isascii() and substituted.isprintable() or is_narrow(substituted):
+            nu, wu = True, len(substituted)
+        else:
+            nu, wu = False, width(substituted)
+        row = (symbol, expression, substituted, value, remark, width(symbol), we, wu, width(value), ne, nu)
+        append(_new_row(_Row, row))
+    return out
 
 
 class Board:
     """The equations of one block, and their lines at a given width."""
 
     def __init__(self, columns: list[EquationColumns]) -> None:
-        self.rows = [_row(c) for c in columns]
+        self.rows = _rows(columns)
         rows = self.rows
         self.ws = max((r.ws for r in rows), default=0)
         self.we = max((r.we for r in rows), default=0)

@@ -150,7 +150,7 @@ def skeleton(text: str) -> bytes:
     `a`: a character's four bytes come out as a kept character's only when it is that character (a
     kept character's bytes are all kept), so two texts of one skeleton have the same length and the same
     kept characters at the same places. (Two texts of different skeletons may still break alike.)"""
-    return text.encode("utf-32-le").translate(_SKELETON)
+    return text.encode("utf-32-le", "surrogatepass").translate(_SKELETON)
 
 
 def _narrow(text: str, limit: int) -> tuple[list[str], list[int], bool]:
@@ -168,7 +168,7 @@ def wrap_narrow(text: str, limit: int) -> tuple[list[str], list[int], bool, int]
     characters are. So the breaks are found once per skeleton (see `skeleton`), which the rows of a
     block share by the thousand (`x_1·w_1` and `x_2·w_9`), and each text's lines cut at those places."""
     limit = max(limit, 1)
-    key = (text.encode("utf-32-le").translate(_SKELETON), limit)
+    key = (text.encode("utf-32-le", "surrogatepass").translate(_SKELETON), limit)
     spans = _SPANS.get(key)
     if spans is None:
         if len(_SPANS) >= 1 << 15:
