@@ -149,7 +149,8 @@ def skeleton(text: str) -> bytes:
     Each character is its four bytes in UTF-32, every byte that is not one of a kept character's made
     `a`: a character's four bytes come out as a kept character's only when it is that character (a
     kept character's bytes are all kept), so two texts of one skeleton have the same length and the same
-    kept characters at the same places. (Two texts of different skeletons may still break alike.)"""
+    kept characters at the same places (a lone surrogate is its code point too). Two texts of different
+    skeletons may still break alike: only a line found again is lost."""
     return text.encode("utf-32-le", "surrogatepass").translate(_SKELETON)
 
 
@@ -171,7 +172,7 @@ def wrap_narrow(text: str, limit: int) -> tuple[list[str], list[int], bool, int]
     key = (text.encode("utf-32-le", "surrogatepass").translate(_SKELETON), limit)
     spans = _SPANS.get(key)
     if spans is None:
-        if len(_SPANS) >= 1 << 15:
+        if len(_SPANS) >= 1 << 12:  # at most some tens of MB of keys (4 bytes a character)
             _SPANS.clear()
         spans = _SPANS[key] = _narrow_spans(text, limit)
     cut, sizes, folded, widest = spans
