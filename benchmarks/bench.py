@@ -519,10 +519,10 @@ def view(repeats: int, env: dict[str, str], workdir: Path) -> list[Row]:
     for label, args in commands.items():
         walls: dict[str, list[float]] = {"text": [], "rich": [], "rich80": [], "pty": []}
         for _ in range(cli_repeats):
-            for fmt, columns in (("text", "120"), ("rich", "120"), ("rich80", "80")):
+            for fmt, width in (("text", "120"), ("rich", "120"), ("rich80", "80")):
                 with open(workdir / f"view.{fmt}", "wb") as f:
                     cmd = bp + args + ["--format", fmt[:4]]
-                    walls[fmt].append(run_once(cmd, dict(env, COLUMNS=columns), f.fileno())[0])
+                    walls[fmt].append(run_once(cmd, dict(env, COLUMNS=width), f.fileno())[0])
             walls["pty"].append(run_pty(bp + args, env))
         text = med(walls["text"])
         rich, tty = med(walls["rich"]), med(walls["pty"])

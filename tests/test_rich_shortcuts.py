@@ -16,6 +16,7 @@ import random
 
 import pytest
 from rich.console import Console
+from test_rich_speed import former_wrap, random_text
 
 import bpexplain
 from bpexplain.render import rich as rich_view
@@ -24,8 +25,6 @@ from bpexplain.render.board import Board
 from bpexplain.render.common import equation_columns
 from bpexplain.render.printer import TextPrinter
 from bpexplain.trace import Block
-
-from test_rich_speed import former_wrap, random_text
 
 ASCII = "abxyzw0123456789_.-'/"  # one cell each, none of them where a text breaks: one skeleton
 OTHERS = ASCII + "δησŷ⁽⁾∂"  # of these, a skeleton may differ (a cache missed, never a wrong line)
@@ -58,7 +57,11 @@ def test_texts_of_one_skeleton_break_as_the_former_algorithm_breaks_each(seed: i
 
 def test_one_skeleton_means_one_length_and_the_same_kept_characters() -> None:
     rnd = random.Random(11)
-    alphabet = list(wrap._KEPT) + list("a0δ·猫\x00\u2012\u2213\u2022𝑥😀\"") + [chr(rnd.randrange(0x80, 0x30000)) for _ in range(300)]
+    alphabet = (
+        list(wrap._KEPT)
+        + list('a0δ·猫\x00\u2012\u2213\u2022𝑥😀"')
+        + [chr(rnd.randrange(0x80, 0x30000)) for _ in range(300)]
+    )
     seen: dict[bytes, str] = {}
     for _ in range(20000):
         text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 6)))
@@ -71,7 +74,11 @@ def test_one_skeleton_means_one_length_and_the_same_kept_characters() -> None:
 def boards(name: str) -> list[Board]:
     printer = TextPrinter(4, 8)
     events = bpexplain.train(name, steps=1, rule="slide").events
-    return [Board([equation_columns(eq, printer) for eq in e.equations]) for e in events if isinstance(e, Block) and e.equations]
+    return [
+        Board([equation_columns(eq, printer) for eq in e.equations])
+        for e in events
+        if isinstance(e, Block) and e.equations
+    ]
 
 
 @pytest.mark.parametrize("name", ["homework-cnn", "lecture", "classifier", "attention"])

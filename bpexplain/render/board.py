@@ -45,7 +45,7 @@ _new_row = tuple.__new__  # a _Row made without its Python-level __new__: thousa
 
 def _rows(columns: list[EquationColumns]) -> list[_Row]:
     """The board's rows: each equation's columns as shown, and their widths."""
-    out = []
+    out: list[_Row] = []
     append = out.append
     for symbol, expression, substituted, value, remark, once in columns:
         if once:  # `dh_5(e)/de = 1`: said once (common.said_once, the rule of every format)
@@ -259,7 +259,9 @@ class Board:
             e, we = (es[k], wes[k]) if k < n_e else ("", 0)
             if cu:
                 u, wu = (us[k], wus[k]) if k < n_u else ("", 0)
-                out.append((start + ce + 3 + cu, [lead, (e + " " * (ce - we), expr), ("   " + u + " " * (cu - wu), expr)]))
+                out.append(
+                    (start + ce + 3 + cu, [lead, (e + " " * (ce - we), expr), ("   " + u + " " * (cu - wu), expr)])
+                )
             else:
                 out.append((start + ce, [lead, (e + " " * (ce - we), expr)]))
         return out
