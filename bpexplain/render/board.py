@@ -15,11 +15,10 @@ equation whose expression is its value (`dh_5(e)/de = 1`) is shown once. Lines a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .common import EquationColumns
-from .wrap import pad, width, wrap_math_cells, wrap_words
+from .wrap import is_narrow, pad, width, wrap_math_cells, wrap_narrow, wrap_words
 
 Piece = tuple[str, str]  # text and role: symbol, op, expr, value, remark, warning ("" for spaces)
 Line = tuple[int, list[Piece]]  # width in cells, and the pieces
@@ -27,8 +26,7 @@ EQ = " = "
 MIN_COLUMN = 10  # a wrapped column narrower than this reads worse than the stacked layout
 
 
-@dataclass
-class _Row:
+class _Row(NamedTuple):
     symbol: str
     expression: str
     substituted: str
@@ -38,33 +36,40 @@ class _Row:
     we: int
     wu: int
     wv: int
+    ne: bool  # the expression is of one-cell characters (`is_narrow`): wrapped by `wrap_narrow`
+    nu: bool  # the numbers are
 
 
-def _row(c: EquationColumns) -> _Row:
-    expression, value = c.expression, c.value
-    if c.once:  # `dh_5(e)/de = 1`: said once (common.said_once, the rule of every format)
-        value = ""
-    remark = ""
-    if c.remark:
-        remark = c.remark if c.remark.startswith("≠") else f"({c.remark})"
-    return _Row(
-        c.symbol,
-        expression,
-        c.substituted,
-        value,
-        remark,
-        width(c.symbol),
-        width(expression),
-        width(c.substituted),
-        width(value),
-    )
+_new_row = tuple.__new__  # a _Row made without its Python-level __new__: thousands a block
+
+
+def _rows(columns: list[EquationColumns]) -> list[_Row]:
+    """The board's rows: each equation's columns as shown, and their widths."""
+    out: list[_Row] = []
+    append = out.append
+    for symbol, expression, substituted, value, remark, once in columns:
+        if once:  # `dh_5(e)/de = 1`: said once (common.said_once, the rule of every format)
+            value = ""
+        if remark:
+            remark = remark if remark.startswith("≠") else f"({remark})"
+        if expression.isascii() and expression.isprintable() or is_narrow(expression):  # `is_narrow`, inlined
+            ne, we = True, len(expression)
+        else:
+            ne, we = False, width(expression)
+        if substituted.isascii() and substituted.isprintable() or is_narrow(substituted):
+            nu, wu = True, len(substituted)
+        else:
+            nu, wu = False, width(substituted)
+        row = (symbol, expression, substituted, value, remark, width(symbol), we, wu, width(value), ne, nu)
+        append(_new_row(_Row, row))
+    return out
 
 
 class Board:
     """The equations of one block, and their lines at a given width."""
 
     def __init__(self, columns: list[EquationColumns]) -> None:
-        self.rows = [_row(c) for c in columns]
+        self.rows = _rows(columns)
         rows = self.rows
         self.ws = max((r.ws for r in rows), default=0)
         self.we = max((r.we for r in rows), default=0)
@@ -119,12 +124,21 @@ class Board:
         sizes_e = []
         used_e = 0
         for r in self.rows:
-            lines, sizes, folded = wrap_math_cells(r.expression, ce, r.we)
+            if r.we <= ce:  # fits (what `wrap_math_cells` says first)
+                wrapped_e.append([r.expression])
+                sizes_e.append([r.we])
+                if r.we > used_e:
+                    used_e = r.we
+                continue
+            if r.ne:
+                lines, sizes, folded, used = wrap_narrow(r.expression, ce)
+            else:
+                lines, sizes, folded = wrap_math_cells(r.expression, ce, r.we)
+                used = max(sizes)
             if folded:
                 return None
             wrapped_e.append(lines)
             sizes_e.append(sizes)
-            used = max(sizes)
             if used > used_e:
                 used_e = used
         cu = min(wu, avail - used_e) if wu else 0
@@ -132,15 +146,21 @@ class Board:
         sizes_u = []
         used_u = 0
         for r in self.rows:
-            if r.substituted:
-                lines, sizes, folded = wrap_math_cells(r.substituted, cu, r.wu)
-                if folded:
-                    return None
+            if r.wu <= cu:  # fits, or there are none ([""] and [0] then)
+                wrapped_u.append([r.substituted])
+                sizes_u.append([r.wu])
+                if r.wu > used_u:
+                    used_u = r.wu
+                continue
+            if r.nu:
+                lines, sizes, folded, used = wrap_narrow(r.substituted, cu)
             else:
-                lines, sizes = [""], [0]
+                lines, sizes, folded = wrap_math_cells(r.substituted, cu, r.wu)
+                used = max(sizes)
+            if folded:
+                return None
             wrapped_u.append(lines)
             sizes_u.append(sizes)
-            used = max(sizes)
             if used > used_u:
                 used_u = used
         self._ce = used_e
@@ -152,13 +172,14 @@ class Board:
         """The lines of the stacked layout, counted until there are `enough` (all that `prepare` asks)."""
         hang, _ = self._hang(room)
         least = sum(1 + (hang == 3) + bool(r.substituted) + bool(r.value) for r in self.rows)  # a line a side
-        if least >= enough:
+        limit = room - hang
+        if least >= enough or (self.we <= limit and self.wu <= limit):  # else every side is one line
             return least
         n = 0
         for r in self.rows:
-            n += len(self._wrap(r.expression, room - hang, r.we)[0]) + (hang == 3)
+            n += (1 if r.we <= limit else len(self._wrap(r.expression, limit, r.we)[0])) + (hang == 3)
             if r.substituted:
-                n += len(self._wrap(r.substituted, room - hang, r.wu)[0])
+                n += 1 if r.wu <= limit else len(self._wrap(r.substituted, limit, r.wu)[0])
             n += 1 if r.value else 0
             if n >= enough:
                 break
@@ -186,8 +207,12 @@ class Board:
         """The lines of equation `i` at `room` cells, each piece with the style of its role."""
         self.prepare(room)
         r = self.rows[i]
-        if self.mode != "rows" or r.remark:
+        if r.remark:
             return [(w, [(t, styles[role]) for t, role in pieces]) for w, pieces in self.lines(i, room)]
+        if self.mode == "columns":
+            return self._styled_columns(i, r, styles)
+        if self.mode == "stacked":
+            return self._styled_stacked(r, room, styles)
         op = styles["op"]  # the common case, written from the widths known
         head = (" " + r.symbol + " " * (self.ws - r.ws), styles["symbol"])
         if not r.value:
@@ -200,6 +225,77 @@ class Board:
                 pieces.append((" " * (3 + self.wu), styles[""]))
         pieces += [(EQ, op), (r.value, styles["value"])]
         return [(self._rows_width + r.wv, pieces)]
+
+    def _styled_columns(self, i: int, r: _Row, styles: dict[str, Any]) -> list[tuple[int, list[tuple[str, Any]]]]:
+        """`lines` in the columns layout for an equation without a remark, each piece styled as it is made."""
+        head = (" " + r.symbol + " " * (self.ws - r.ws), styles["symbol"])
+        op = styles["op"]
+        start = 1 + self.ws + 3
+        es, us = self._wrapped[i]
+        wes, wus = self._sizes[i]
+        if not r.value:  # the expression is the value
+            value = styles["value"]
+            lead = (" " * start, styles[""])
+            out = [(start + wes[0], [head, (EQ, op), (es[0], value)])]
+            for k in range(1, len(es)):
+                out.append((start + wes[k], [lead, (es[k], value)]))
+            return out
+        ce, cu = self._ce, self._cu
+        expr = styles["expr"]
+        lead = (" " * start, styles[""])
+        n_e, n_u = len(es), len(us)
+        u0 = us[0] if n_u else ""
+        pieces = [head, (EQ, op), (es[0] + " " * (ce - wes[0]), expr)]
+        w = start + ce
+        if cu:
+            if r.substituted:
+                pieces += [(EQ, op), (u0 + " " * (cu - (wus[0] if n_u else 0)), expr)]
+            else:
+                pieces.append(("   " + u0 + " " * (cu - (wus[0] if n_u else 0)), expr))
+            w += 3 + cu
+        pieces += [(EQ, op), (r.value, styles["value"])]
+        out = [(w + 3 + r.wv, pieces)]
+        for k in range(1, max(n_e, n_u)):
+            e, we = (es[k], wes[k]) if k < n_e else ("", 0)
+            if cu:
+                u, wu = (us[k], wus[k]) if k < n_u else ("", 0)
+                out.append(
+                    (start + ce + 3 + cu, [lead, (e + " " * (ce - we), expr), ("   " + u + " " * (cu - wu), expr)])
+                )
+            else:
+                out.append((start + ce, [lead, (e + " " * (ce - we), expr)]))
+        return out
+
+    def _styled_stacked(self, r: _Row, room: int, styles: dict[str, Any]) -> list[tuple[int, list[tuple[str, Any]]]]:
+        """`lines` in the stacked layout for an equation without a remark, each piece styled as it is made."""
+        hang, own_line = self._hang(room)
+        out: list[tuple[int, list[tuple[str, Any]]]] = []
+        op = styles["op"]
+        if own_line:
+            symbol = styles["symbol"]
+            for s in wrap_words(r.symbol, room - 1):
+                out.append((1 + width(s), [(" " + s, symbol)]))
+            first: list[tuple[str, Any]] = [(" = ", op)]
+        else:
+            first = [(" " + r.symbol + " " * (self.ws - r.ws), styles["symbol"]), (EQ, op)]
+        again = [(" " * (hang - 2), styles[""]), ("= ", op)]
+        lead = (" " * hang, styles[""])
+        value = styles["value"]
+        sides = [(r.expression, value if not r.value else styles["expr"], r.we)]
+        if r.substituted:
+            sides.append((r.substituted, styles["expr"], r.wu))
+        if r.value:
+            sides.append((r.value, value, r.wv))
+        limit = room - hang
+        for n, (text, style, cells) in enumerate(sides):
+            if cells <= limit:  # one line (`_wrap` keeps nothing for it)
+                out.append((hang + cells, (first if n == 0 else again) + [(text, style)]))
+                continue
+            lines, sizes = self._wrap(text, limit, cells)
+            out.append((hang + sizes[0], (first if n == 0 else again) + [(lines[0], style)]))
+            for k in range(1, len(lines)):
+                out.append((hang + sizes[k], [lead, (lines[k], style)]))
+        return out
 
     def lines(self, i: int, room: int) -> list[Line]:
         """The lines of equation `i` at `room` cells."""

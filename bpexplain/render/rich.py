@@ -479,8 +479,8 @@ class Field:
         plane = h * w
         per_band = max(1, (room + 1) // self.step)
         several = len(shape) == 3 and shape[0] > 1
-        marked: dict[tuple[int, int], list[int]] = {}  # (channel, row) -> the field's columns in it
-        for i in set(cells):
+        marked: dict[tuple[int, int], list[int]] = {}  # (channel, row) -> the field's columns in it, in order
+        for i in sorted(set(cells)):
             c, at = divmod(i, plane)
             r, col = divmod(at, w)
             marked.setdefault((c, r), []).append(col)
@@ -493,9 +493,14 @@ class Field:
                 if w > per_band:
                     heading = f"columns {b0 + 1}–{end}"
                     lines.append((len(heading), [(heading, DIM)]))
+                whole = end - b0 == w  # one band: every column of a row
                 for r in range(h):
                     base = c * plane + r * w
-                    field = tuple(sorted(col for col in marked.get((c, r), ()) if b0 <= col < end))
+                    cols = marked.get((c, r))
+                    if cols is None:  # most rows: none of the field
+                        field: tuple[int, ...] = ()
+                    else:
+                        field = tuple(cols) if whole else tuple(col for col in cols if b0 <= col < end)
                     key = (base, b0, end, plain, field)  # a row is drawn again for the fields that share it
                     line = self.rows.get(key)
                     if line is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from rich.console import COLOR_SYSTEMS
 from rich.segment import Segment
 from rich.style import Style
 
@@ -35,9 +36,40 @@ class Lines:
             return
         yield from self.segments(total)
 
+    def ansi(self, total: int, codes: Codes) -> str:
+        """The lines with their styles' codes written as rich writes them (see `_codes_for`)."""
+        out: list[str] = []
+        append = out.append
+        get = codes.get
+        for w, pieces in self.make(total, False):
+            lines = [(w, pieces)] if w <= total else _fitted([(w, pieces)], total)
+            for _, pieces in lines:
+                for text, style in pieces:
+                    if style is None or not text:
+                        append(text)
+                        continue
+                    code = get(id(style))
+                    if code is None:
+                        code = codes[id(style)] = _code(style, codes)
+                    append(code[0] + text + code[1])
+                append("\n")
+        return "".join(out)
+
     def text(self, total: int) -> str:
         """The lines without styles, each ended by a line break."""
-        return "".join(["".join([t for t, _ in pieces]) + "\n" for _, pieces in _fitted(self.make(total, True), total)])
+        out: list[str] = []
+        append = out.append  # a loop, not a comprehension a line: each is a call (Python 3.11)
+        for w, pieces in self.make(total, True):
+            if w > total:  # folded (see `_fitted`)
+                for _, line in _fitted([(w, pieces)], total):
+                    for text, _ in line:
+                        append(text)
+                    append("\n")
+                continue
+            for text, _ in pieces:
+                append(text)
+            append("\n")
+        return "".join(out)
 
     def segments(self, total: int) -> Iterator[Segment]:
         """The styled segments of the lines, a line break after each."""
@@ -47,6 +79,37 @@ class Lines:
                 if text:
                     yield Segment(text, style)
             yield new_line
+
+
+class Codes(dict):  # type: ignore[type-arg]
+    """id(style) -> what rich writes before and after a text in that style, and the style (kept alive
+    with its id); `system`: the console's colour system."""
+
+    def __init__(self, system: Any) -> None:
+        super().__init__()
+        self.system = system
+
+
+def _codes_for(console: Any) -> Codes | None:
+    """An empty table of the codes of styles for `console`, or None where rich must write the segments
+    itself: recording them (export), without colour (NO_COLOR), into Jupyter or a legacy Windows console.
+
+    Elsewhere rich writes a styled segment as `style.render(text)` and any other as its text; a style's
+    `render` is `codes + text + reset` for any text, so each style is rendered once (on a text of one
+    NUL, split there) and the lines are written as one segment of text with those codes in it."""
+    if console.record or console.no_color or console.is_jupyter or console.legacy_windows:
+        return None
+    system = COLOR_SYSTEMS.get(console.color_system)  # the ColorSystem rich renders with
+    return None if system is None else Codes(system)
+
+
+def _code(style: Style, codes: Codes) -> tuple[str, str, Style]:
+    """What rich writes before and after a text in `style` (nothing for a style that is empty)."""
+    if not style:
+        return "", "", style
+    rendered = style.render("\0", color_system=codes.system, legacy_windows=False)
+    before, _, after = rendered.partition("\0")
+    return before, after, style
 
 
 def _fitted(lines: Iterable[StyledLine], total: int) -> Iterator[StyledLine]:
@@ -62,7 +125,10 @@ def _fitted(lines: Iterable[StyledLine], total: int) -> Iterator[StyledLine]:
 
 
 class Batch:
-    """Several renderables printed as one (each print of a rich console costs a look at the terminal)."""
+    """Several renderables printed as one (each print of a rich console costs a look at the terminal).
+
+    Printed with `crop=False` only (`rich.print_batches`): its lines are written as rich would write their
+    segments, but in segments of many lines each, which rich would crop by their characters."""
 
     def __init__(self, parts: list[Any]) -> None:
         self.parts = parts
@@ -76,6 +142,10 @@ class Batch:
         total = max(options.max_width, 1)
         if console.color_system is None:
             yield Segment("".join([part.text(total) for part in self.parts]))
+            return
+        codes = _codes_for(console)
+        if codes is not None:
+            yield Segment("".join([part.ansi(total, codes) for part in self.parts]))
             return
         for part in self.parts:
             yield from part.segments(total)

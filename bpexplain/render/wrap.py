@@ -135,47 +135,85 @@ def wrap_math_cells(text: str, limit: int, cells: int = -1) -> tuple[list[str], 
     return lines, [width(line) for line in lines], folded
 
 
+_KEPT = " +−·,()[]"  # the characters where a text of one-cell characters breaks depends on
+_KEPT_BYTES = {b for c in _KEPT for b in c.encode("utf-32-le")}
+_SKELETON = bytes(b if b in _KEPT_BYTES else ord("a") for b in range(256))  # a bytes.translate table
+# (indent, start, end) a line, the cells of each, whether a piece was folded, the cells of the widest
+Spans = tuple[list[tuple[str, int, int]], list[int], bool, int]
+_SPANS: dict[tuple[bytes, int], Spans] = {}  # the breaks of the last skeletons, at each limit met
+
+
+def skeleton(text: str) -> bytes:
+    """What of `text` its breaks depend on: its length, and which of its characters are those of `_KEPT`.
+
+    Each character is its four bytes in UTF-32, every byte that is not one of a kept character's made
+    `a`: a character's four bytes come out as a kept character's only when it is that character (a
+    kept character's bytes are all kept), so two texts of one skeleton have the same length and the same
+    kept characters at the same places (a lone surrogate is its code point too). Two texts of different
+    skeletons may still break alike: only a line found again is lost."""
+    return text.encode("utf-32-le", "surrogatepass").translate(_SKELETON)
+
+
 def _narrow(text: str, limit: int) -> tuple[list[str], list[int], bool]:
-    """`wrap_math_cells` for a text of one-cell characters wider than `limit` (at least 1): the same passes
+    """`wrap_math_cells` for a text of one-cell characters wider than `limit` (at least 1)."""
+    lines, sizes, folded, _ = wrap_narrow(text, limit)
+    return lines, sizes, folded
+
+
+def wrap_narrow(text: str, limit: int) -> tuple[list[str], list[int], bool, int]:
+    """`wrap_math_cells` for a text known to be of one-cell characters (`is_narrow`) and wider than `limit`,
+    with the cells of its widest line.
+
+    Where such a text breaks depends only on its length and on the places of the characters of `_KEPT`
+    (the breaks, the brackets around them, the spaces dropped at a line's ends): not on what the other
+    characters are. So the breaks are found once per skeleton (see `skeleton`), which the rows of a
+    block share by the thousand (`x_1·w_1` and `x_2·w_9`), and each text's lines cut at those places."""
+    limit = max(limit, 1)
+    key = (text.encode("utf-32-le", "surrogatepass").translate(_SKELETON), limit)
+    spans = _SPANS.get(key)
+    if spans is None:
+        if len(_SPANS) >= 1 << 12:  # at most some tens of MB of keys (4 bytes a character)
+            _SPANS.clear()
+        spans = _SPANS[key] = _narrow_spans(text, limit)
+    cut, sizes, folded, widest = spans
+    return [indent + text[start:end] for indent, start, end in cut], sizes, folded, widest
+
+
+def _narrow_spans(text: str, limit: int) -> Spans:
+    """The lines of `_narrow` as the places of `text` they show, with the indent before them: the same passes
     as `_wrap_cells` (see `_broken`), each line's cells counted from its positions."""
     if not text:
-        return [""], [0], False
+        return [("", 0, 0)], [0], False, 0
     lines = [(0, len(text), -1)]
     wide = text[-1] != " " or len(text) - 1 > limit  # the line too wide (a last space is dropped)
     if wide:
-        passes = _PASSES.get(text)
-        if passes is None:
-            if len(_PASSES) >= 1 << 15:
-                _PASSES.clear()
-            passes = _PASSES[text] = _passes(text)
-        for priority, points in passes:
+        for priority, points in _passes(text):
             lines, wide = _broken_narrow(text, lines, points, priority & 1, limit)
             if not wide:
                 break
-    result: list[str] = []
+    cut: list[tuple[str, int, int]] = []
     sizes: list[int] = []
     folded = False
     for start, end, kind in lines:
-        piece = text[start:end]
-        if kind == 0:
-            piece = piece[1:]
+        indent = ""
+        if kind == 0 and start < end:
+            start += 1
         elif kind == 1 and end - start + HANG - (text[end - 1] == " ") <= limit:
-            piece = " " * HANG + piece  # else no room for the indent
-        if piece[-1:] == " ":
-            piece = piece.rstrip(" ")
-        n = len(piece)
+            indent = " " * HANG  # else no room for the indent
+        while end > start and text[end - 1] == " ":
+            end -= 1
+        if end == start:
+            indent = ""  # a line of spaces: nothing is left of it, its indent neither
+        n = len(indent) + end - start
         if n <= limit:
-            result.append(piece)
+            cut.append((indent, start, end))
             sizes.append(n)
-        else:
-            for part in fold(piece, limit):
-                result.append(part)
-                sizes.append(len(part))
+        else:  # folded (no indent: it would have fitted): pieces of `limit` characters
+            for at in range(start, end, limit):
+                cut.append(("", at, min(at + limit, end)))
+                sizes.append(min(at + limit, end) - at)
             folded = True
-    return result, sizes, folded
-
-
-_PASSES: dict[str, list[tuple[int, list[int]]]] = {}  # the last texts' breaks (a text may be wrapped at two widths)
+    return cut, sizes, folded, max(sizes)
 
 
 def _passes(text: str) -> list[tuple[int, list[int]]]:
