@@ -5,10 +5,10 @@ theme, fonts, font metrics and cells: character n of a line at x = n · 12.2, li
 clipped to its own band), in a leaner document. rich writes an element per piece of text, each with its
 position, length, class and clip path, a clip path per line and an element for each line's end, and
 names its document by a checksum over the `repr` of every piece (about 1 kB a line in all). Here a line
-is one `<text>`, moved to its line by a transform (so one clip path serves every line), with its
-characters as they are (`xml:space="preserve"`: spaces included) and one `textLength` that sets them
-12.2 apart, a `<tspan class>` around each run of one style (none for the plain one), a background
-`<rect>` per run of one fill; the document's id is a checksum of its elements, made at the end.
+is one `<text>` with its characters as they are (`white-space: pre`: spaces count) and one `textLength`
+that sets them 12.2 apart, a `<tspan class>` around each piece of a style (none for the plain one), a
+background `<rect>` per run of one fill. Lines go in groups of BAND, each group moved by whole pixels, so
+that five clip paths serve every line; the document's id is a checksum of its elements.
 
 A line with a character wider or narrower than one cell is written as rich writes it (an element per
 piece, at its cell, of its own length), as is a line that the layout never makes (a line break inside
