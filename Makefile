@@ -26,12 +26,12 @@ run: $(STAMP_RUN)  ## the lecture network: forward pass, then one training step
 test: $(STAMP_TEST)  ## the whole test suite
 	$(BIN)/python -m pytest
 
-test-browser: $(STAMP_TEST)  ## the page (--format html) in headless Chromium; installs Debian's chromium if missing
+test-browser: $(STAMP_TEST)  ## the page (--format html) and the SVG picture in headless Chromium; installs Debian's chromium if missing
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
 	  echo "installing chromium (apt-get)"; \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -q && \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
-	$(BIN)/python -m pytest tests/test_page_browser.py tests/test_page.py
+	$(BIN)/python -m pytest tests/test_page_browser.py tests/test_page.py tests/test_svg_browser.py
 
 bench: $(STAMP_TEST)  ## speed and memory, measured side by side
 	$(BIN)/python benchmarks/bench.py

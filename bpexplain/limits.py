@@ -82,10 +82,13 @@ FORMAT_COSTS: dict[str, FormatCost] = {
     # (LeNet-5's full step: 0.6), and the limit a page a browser opens in seconds (LeNet-5's forward pass, 15,013
     # equations, 14 MB: under 10 s in headless Chromium on a busy machine)
     "html": FormatCost(0.000_065, 0.6, True, 50_000),
-    # the terminal view's coloured lines written as <text> elements by render/svg.py (no rich export), the
-    # picture held whole: kilobytes are peak memory per equation (the file's are 1.9); the limit is kept below
-    # the budget's 40,000, as html's, for a picture (30 MB) a browser still opens
-    "svg": FormatCost(0.000_093, 6.3, True, 16_000),
+    # the terminal view's coloured lines written by render/svg.py, a <text> a line (no rich export), the picture
+    # held whole: kilobytes are peak memory per equation (the file's are 0.41). benchmarks/format_costs.py: 35 µs
+    # and 2.9 kB; beside the writer of rich's document (an element a piece, 93 µs and 6.3 kB here), interleaved,
+    # 26 µs against 43, so 55 µs on the scale of the entries above. The limit is not the budget's (88,000): it is
+    # what a browser still opens, 16,000 (a 6 MB picture; headless Chromium took 64 s to draw it on a busy
+    # machine, 93 s for rich's 30 MB document of the same run, and 175 s for 40,000 equations)
+    "svg": FormatCost(0.000_055, 2.9, True, 16_000),
 }
 
 

@@ -32,8 +32,7 @@ class SvgRenderer:
 
         picture = SvgPicture(self.width)
         for lines in trace_renderables(_titled(events, self), self.precision, self.max_terms):
-            for _, pieces in _fitted(lines.make(self.width, False), self.width):
-                picture.add(pieces)
+            picture.extend(_fitted(lines.make(self.width, False), self.width))
         picture.title = self.title or "bpexplain"
         picture.write(out)
 

@@ -110,6 +110,7 @@ SCRIPT = """
 """
 
 _SPACE = re.compile(r"\s+")
+_MARKUP = re.compile("[&<>\"']")  # what `html.escape` replaces
 
 
 def script_hash(script: str = SCRIPT) -> str:
@@ -237,20 +238,24 @@ class PageRenderer(TextRenderer):
                     yield from _grids(arr.label, arr.value, self.precision)
 
     def row(self, eq: Any) -> str:
-        c = equation_columns(eq, self.printer)
+        symbol, expression, substituted, value, remark, once = equation_columns(eq, self.printer)
         uses = " ".join(self.reads(eq.bound))
-        sub = (
-            f'<td class="o">=</td><td class="n">{escape(c.substituted)}</td>' if c.substituted else "<td></td><td></td>"
-        )
-        remark = ""
-        if c.remark:
-            remark = c.remark if c.remark.startswith("≠") else f"({c.remark})"
+        if remark and not remark.startswith("≠"):
+            remark = f"({remark})"
+        # the word a symbol is marked by; most symbols have no white space in them (the rest: any but " " is not
+        # printable) and no character to escape, so most rows escape nothing
+        word = symbol if " " not in symbol and symbol.isprintable() else token(symbol)
+        if _MARKUP.search(f"{word}{symbol}{expression}{substituted}{value}{remark}") is not None:
+            word, symbol, expression, substituted, value, remark = map(
+                escape, (word, symbol, expression, substituted, value, remark)
+            )
+        sub = f'<td class="o">=</td><td class="n">{substituted}</td>' if substituted else "<td></td><td></td>"
         # `dh_5(e)/de = 1`: the value, said once (common.said_once)
-        rhs = "<td></td><td></td>" if c.once else f'<td class="o">=</td><td class="x">{escape(c.expression)}</td>'
+        rhs = "<td></td><td></td>" if once else f'<td class="o">=</td><td class="x">{expression}</td>'
         return (
-            f'<tr data-def="{escape(token(c.symbol))}" data-uses="{uses}"><td class="s">{escape(c.symbol)}</td>'
+            f'<tr data-def="{word}" data-uses="{uses}"><td class="s">{symbol}</td>'
             f"{rhs}{sub}"
-            f'<td class="o">=</td><td class="v">{escape(c.value)}</td><td class="r">{escape(remark)}</td></tr>\n'
+            f'<td class="o">=</td><td class="v">{value}</td><td class="r">{remark}</td></tr>\n'
         )
 
     def reads(self, node: Expr) -> list[str]:
@@ -258,34 +263,50 @@ class PageRenderer(TextRenderer):
         order. A symbol object's word is printed once and kept by the object's id (the object is kept with it, so
         the id cannot be reused while it is known): comparing symbols by value costs more than printing them."""
         found: dict[str, None] = {}
-        names = self.names
-        stack = [node]
-        while stack:
-            n = stack.pop()
-            kind = type(n)
-            if kind is Add or kind is Mul:
-                stack.extend(reversed(n.terms if kind is Add else n.factors))  # type: ignore[attr-defined]
-                continue
-            if kind is Var:
-                sym = n.sym  # type: ignore[attr-defined]
-            elif isinstance(n, Sym):
-                sym = n
-            elif isinstance(n, (Num, Name, Func, Derivative, Partial)):
-                continue
-            elif kind is Call:
-                stack.extend(reversed(n.args))  # type: ignore[attr-defined]
-                continue
-            else:
-                fields: tuple[str, ...] = n.__slots__  # type: ignore[assignment]
-                stack.extend(reversed([c for f in fields for c in _children(getattr(n, f))]))
-                continue
-            known = names.get(id(sym))
-            if known is None or known[0] is not sym:
-                if len(names) >= NAMES_KEPT:
-                    names.clear()
-                known = names[id(sym)] = (sym, escape(token(self.printer.doprint(sym))))
-            found[known[1]] = None
+        self._read(node, found)
         return list(found)
+
+    def _read(self, n: Expr, found: dict[str, None]) -> None:
+        """`reads` of one node, depth first and left to right; the `Var` and `Num` terms and factors of a sum or a
+        product are taken as they are met (most leaves are those), the rest by a call of their own."""
+        kind = type(n)
+        if kind is Add or kind is Mul:
+            names = self.names
+            for c in n.terms if kind is Add else n.factors:  # type: ignore[attr-defined]
+                k = type(c)
+                if k is Var:
+                    sym = c.sym  # type: ignore[attr-defined]
+                    known = names.get(id(sym))
+                    if known is None or known[0] is not sym:
+                        known = self._word(sym)
+                    found[known[1]] = None
+                elif k is not Num:
+                    self._read(c, found)
+            return
+        if kind is Var:
+            sym = n.sym  # type: ignore[attr-defined]
+        elif isinstance(n, Sym):
+            sym = n
+        elif isinstance(n, (Num, Name, Func, Derivative, Partial)):
+            return
+        else:
+            fields: tuple[str, ...] = () if kind is Call else n.__slots__  # type: ignore[assignment]
+            children = n.args if kind is Call else [c for f in fields for c in _children(getattr(n, f))]  # type: ignore[attr-defined]
+            for c in children:
+                self._read(c, found)
+            return
+        known = self.names.get(id(sym))
+        if known is None or known[0] is not sym:
+            known = self._word(sym)
+        found[known[1]] = None
+
+    def _word(self, sym: Expr) -> tuple[Expr, str]:
+        """A symbol's word, printed, escaped and kept by the symbol's id (see `reads`)."""
+        names = self.names
+        if len(names) >= NAMES_KEPT:
+            names.clear()
+        known = names[id(sym)] = (sym, escape(token(self.printer.doprint(sym))))
+        return known
 
 
 def _children(value: Any) -> tuple[Expr, ...]:

@@ -1,26 +1,36 @@
-"""SVG written straight from the terminal view's own laid-out lines, in one pass over them.
+"""SVG written straight from the terminal view's own laid-out lines: one `<text>` per line.
 
-The document is the one rich's `Console.export_svg` writes for the same lines (its template, theme, font
-metrics, style classes and document id; the same bytes, tested), made without a recording console. rich
-kept every segment, then split them into lines again, measured each segment twice and built each tag
-through a general helper; the slowest part was the document's id, a checksum over the `repr` of every
-segment. Here each line of the layout (render.rich, render.screen) becomes its elements as it comes, the
-checksum is updated line by line from the texts, and only the id, known at the end, is put into the
-tags when the document is joined. The picture is one piece, so it is held whole: memory linear in the
-trace, like the trace's own text.
+The picture is the one rich's `Console.export_svg` draws of the same lines (its window frame, title,
+theme, fonts, font metrics and cells: character n of a line at x = n · 12.2, lines 24.4 apart, each
+clipped to its own band), in a leaner document. rich writes an element per piece of text, each with its
+position, length, class and clip path, a clip path per line and an element for each line's end, and
+names its document by a checksum over the `repr` of every piece (about 1 kB a line in all). Here a line
+is one `<text>` with its characters as they are (`white-space: pre`: spaces count) and one `textLength`
+that sets them 12.2 apart, a `<tspan class>` around each piece of a style (none for the plain one), a
+background `<rect>` per run of one fill. Lines go in groups of BAND, each group moved by whole pixels, so
+that five clip paths serve every line; the document's id is a checksum of its elements.
+
+A line with a character wider or narrower than one cell is written as rich writes it (an element per
+piece, at its cell, of its own length), as is a line that the layout never makes (a line break inside
+a piece, a line wider than the picture: split and cropped as rich splits and crops it). The picture is
+one piece, so it is held whole: memory linear in the trace, like the trace's own text.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import zlib
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from html import escape
 from math import ceil
 from typing import TextIO
 
 from rich.style import Style
+from rich.terminal_theme import SVG_EXPORT_THEME as THEME
 
+from .wrap import is_narrow
 from .wrap import width as cells
 
 CHAR_HEIGHT = 20  # export_svg's defaults: Fira Code at 20 px, 0.61 as wide as high, lines 1.22 apart
@@ -28,140 +38,206 @@ CHAR_WIDTH = CHAR_HEIGHT * 0.61
 LINE_HEIGHT = CHAR_HEIGHT * 1.22
 MARGIN = 1
 PADDING_TOP, PADDING_SIDE, PADDING_BOTTOM = 40, 8, 8
-ID = "<id>"  # where the document's id goes: escaped text never holds a '<'
-CHUNK = 4096  # elements joined and written at a time
+CHUNK = 4096  # lines joined and written at a time
+BAND = 5  # lines of a group: 5 lines are 122 px, so each group is moved by whole pixels (as every line is drawn
+# where rich draws it: a <text> moved by a fraction of a pixel is drawn a pixel lower or higher)
+# a line's start within its group: its clip path's class and its baseline
+_STARTS = [f'<text class="c{j}" y="{format(j * LINE_HEIGHT + CHAR_HEIGHT, ".1f")}"' for j in range(BAND)]
 
 Piece = tuple[str, Style | None]
-_END_LENGTH = format(CHAR_WIDTH * 1, "g")  # the textLength of the line's end, one character
-_END = (0, format(CHAR_WIDTH * 1, "g"), "\n</text>")  # the line's end, a text of its own: no cells, one character
+Look = tuple[Style | None, str, str | None, bool]  # a style, its tspan's start ('' none), its background, decorated
+_UNSEEN = object()  # no style yet
+# characters one cell wide in rich's table (tests/test_svg.py checks each) and written as they are: a line of
+# these alone is drawn as it comes; any other character (or a line break, `<`, `&`, `>`) is looked at first
+_PLAIN_RANGES = "\x20-\x25\x27-\x3b\x3d\x3f-\x7e\xa0-\u02ff\u0370-\u0482\u2010-\u2027\u2030-\u205e\u2070-\u209f"
+_PLAIN_RANGES += "\u20a0-\u20bf\u2100-\u214f\u2190-\u21ff\u2200-\u22ff\u2500-\u25fc\u2800-\u28ff"
+_PLAIN = re.compile(f"[^{_PLAIN_RANGES}]")
 
 
-def _repr_end(style: Style | None) -> str:
-    """The end of a segment's repr: `Segment('text')` or `Segment('text', Style(bold=True))`."""
-    return ")" if style is None else f", {style!r})"
+def _n(value: float) -> str:
+    """A coordinate: one decimal (every position here is a multiple of 0.1), without a trailing '.0'.
+    (rich writes them with `format(value, 'g')`, which has six digits: from line 40,984 on it rounds.)"""
+    text = f"{value:.1f}"
+    return text[:-2] if text.endswith(".0") else text
 
 
-def _g(value: float) -> str:
-    """A number as rich's tags write it."""
-    return format(value, "g")
+@lru_cache(maxsize=8)
+def _positions(width: int) -> list[str]:
+    """The x of each cell of a line `width` cells wide, and of its end."""
+    return [_n(x * CHAR_WIDTH) for x in range(width + 1)]
 
 
-class _Broken(Exception):
-    """A piece with a line break in it: the line goes the slow way (`SvgPicture._add_slowly`)."""
+def _text(text: str) -> str:
+    """A piece's characters as the content of an element (names are data: `<`, `&` and `>` escaped)."""
+    return escape(text, quote=False)
 
 
 class SvgPicture:
     """The lines of a terminal `width` columns wide, added one at a time, and the document they make."""
 
     def __init__(self, width: int, title: str = "bpexplain") -> None:
-        from rich.terminal_theme import SVG_EXPORT_THEME
-
         self.width = width
         self.title = title
-        self.theme = SVG_EXPORT_THEME
-        self.checksum = zlib.adler32(b"")
         self.classes: dict[str, int] = {}  # a style's CSS rules -> its class number, in order of first use
-        # a style -> the start of its <text> element, its background (None: none), the end of its segment's repr,
-        # its class number
-        self.styles: dict[Style | None, tuple[str, str | None, str, int]] = {}
-        self.texts: list[str] = []  # the <text> elements
-        self.backgrounds: list[str] = []  # the <rect> behind reversed text
+        self.by_id: dict[int, Look] = {}  # id(style) -> its look (the look holds the style: its id stays its own)
+        self.starts: dict[int, str] = {}  # id(style) -> its tspan's start ('' none), for a style with no line
+        self.fills: dict[int, str] = {}  # id(style) -> its background, for a style with one
+        self.elements: list[str] = []  # the lines' <text> elements not yet packed
+        self.packed: list[str] = []  # the elements before them, joined CHUNK at a time
+        self.checksum = zlib.adler32(b"")  # of the packed elements
+        self.backgrounds: list[str] = []  # the <rect>s behind text of a background colour
         self.lines = 0
-        self.x_of = [_g(x * CHAR_WIDTH) for x in range(width + 1)]
-        # a text -> its cells, its textLength, its element's content and end (None: all spaces, no element),
-        # and the start of its segment's repr
-        self.known: dict[str, tuple[int, str, str | None, str]] = {}
-        self.by_id: dict[int, tuple[Style | None, tuple[str, str | None, str, int]]] = {}  # id(style) -> style, entry
-        self.reprs: list[str] = []  # the segments' reprs not yet in the checksum
+        self.x_of = _positions(width)  # a cell's x, and a run of n cells' length
 
     def add(self, pieces: Sequence[Piece]) -> None:
-        """One line of the layout: its pieces of text and their styles (empty pieces are left out).
+        """One line of the layout: its pieces of text and their styles."""
+        self.extend([(sum(cells(text) for text, _ in pieces), pieces)])
 
-        Each piece is looked up once: its text's cells, escaped content and repr, its style's class; the
-        line's elements are made as it is read. A line the layout never makes (a line break in a piece,
-        wider than the picture) is undone and made the slow way, as rich splits and crops it."""
-        known, by_id, texts = self.known, self.by_id, self.texts
-        y, marks = self.lines, (len(texts), len(self.backgrounds), len(self.classes))
-        head = f'" y="{_g(y * LINE_HEIGHT + CHAR_HEIGHT)}" textLength="'
-        clip = f'" clip-path="url(#{ID}-line-{y})">'
-        x_of, append = self.x_of, texts.append
-        reprs = self.reprs
-        mark = len(reprs)
-        x, width = 0, self.width
-        try:
-            for text, style in pieces:
-                if text:
-                    entry = known.get(text) or self._text(text, True)
-                    found = by_id.get(id(style))  # by identity (the cache holds the style, so its id is its own)
-                    look = found[1] if found is not None else self._look(style)
-                    reprs.append(entry[3])
-                    reprs.append(look[2])
-                    if look[1] is not None:
-                        self._background(look[1], x, entry[0])
-                    if entry[2] is not None:
-                        append(f"{look[0]}{x_of[x] if x <= width else ''}{head}{entry[1]}{clip}{entry[2]}")
-                    x += entry[0]
-        except _Broken:
-            x = width + 1
-        if x > width:  # undone (its elements and the classes it met first) and made the slow way
-            del texts[marks[0] :], self.backgrounds[marks[1] :], reprs[mark:]
-            if len(self.classes) > marks[2]:
-                self.classes = dict(list(self.classes.items())[: marks[2]])
-                self.styles = {k: v for k, v in self.styles.items() if v[3] <= marks[2]}
-                self.by_id = {}
-            self._add_slowly(pieces)
-            return
-        reprs.append("Segment('\\n')")  # the line's end
-        if len(reprs) > CHUNK:
-            self._checksum()
-        self._end(head, clip)
+    def extend(self, lines: Iterable[tuple[int, Sequence[Piece]]]) -> None:
+        """Lines of the layout, each as its width in cells and its pieces (render.screen's styled lines).
 
-    def _look(self, style: Style | None) -> tuple[str, str | None, str, int]:
-        """A style's entry (see `styles`), kept by identity too."""
-        look = self.styles.get(style) or self._style(style)
-        self.by_id[id(style)] = (style, look)
+        A line's characters are joined once (to check them for a character that is not one cell wide, a line
+        break, `<`, `&`, `>`); each piece becomes its text or a `<tspan>` of its style's class, found by the
+        style's identity, in one comprehension. A line with a style not seen yet, or one that draws a line along
+        the text, goes through `_runs`."""
+        starts, elements, x_of, width = self.starts, self.elements, self.x_of, self.width
+        append, plain, starts_of = elements.append, _PLAIN.search, _STARTS
+        for used, pieces in lines:
+            raw = "".join([text for text, _ in pieces])
+            shown = pieces
+            if plain(raw) is not None or used > width:  # a character to look at: wide, a break, to escape
+                if used > width or "\n" in raw:
+                    self._add_slowly(pieces)
+                    continue
+                if not is_narrow(raw) and (cells(raw) != len(raw) or not is_narrow(raw)):  # cells() learns them
+                    self._add_piecewise(pieces)
+                    continue
+                if "<" in raw or "&" in raw or ">" in raw:
+                    shown = [(_text(text), style) for text, style in pieces]
+            try:
+                body = "".join(
+                    [f"{start}{text}</tspan>" if (start := starts[id(style)]) else text for text, style in shown]
+                )
+                if 'bg">' in body:  # a style with a background (a text here has no `>`: it would be escaped)
+                    self._fill(pieces, True)
+            except KeyError:
+                body = self._runs(shown, pieces)
+            j = self.lines % BAND
+            if not j:
+                append(self._group())
+            if raw and (not raw.isspace() or raw.strip(" ")):
+                append(f'{starts_of[j]} textLength="{x_of[len(raw)]}">{body}</text>\n')
+            self.lines += 1
+
+    def _runs(self, shown: Sequence[Piece], pieces: Sequence[Piece]) -> str:
+        """A line's content, its styles looked up (and kept) as met: a run of pieces of one style in one `<tspan>`,
+        the line's background rects (from its `pieces` as the layout gave them), an underlined or struck-through
+        piece on its own and not drawn if it is spaces (rich skips a piece of spaces)."""
+        by_id = self.by_id
+        parts: list[str] = []
+        prev: object = _UNSEEN
+        tag = ""
+        filled = False
+        for text, style in shown:
+            if style is not prev:
+                look = by_id.get(id(style)) or self._look(style)
+                start = look[1]
+                if look[2] is not None:
+                    filled = True
+                if look[3]:
+                    prev = _UNSEEN
+                    if not text.strip(" "):
+                        start = ""
+                else:
+                    prev = style
+                if start is not tag:
+                    if tag:
+                        parts.append("</tspan>")
+                    if start:
+                        parts.append(start)
+                    tag = start
+            parts.append(text)
+        if tag:
+            parts.append("</tspan>")
+        if filled:
+            self._fill(pieces)
+        return "".join(parts)
+
+    def _look(self, style: Style | None) -> Look:
+        """A style's look, kept by the style's identity; if it draws no line along the text, its tspan's start
+        in `starts` too (a style with a background: always a tspan, with the class `bg`, that tells
+        `extend` to draw the line's rects) and its background in `fills`."""
+        seen = _SEEN.get(style)
+        if seen is None:
+            if len(_SEEN) > 4096:
+                _SEEN.clear()
+            seen = _SEEN[style] = _css(style)
+        css, background, decorated = seen
+        classes = f"r{self.classes.setdefault(css, len(self.classes) + 1)}" if css else ""
+        if background is not None:
+            classes = f"{classes} bg".lstrip()
+            self.fills[id(style)] = background
+        start = f'<tspan class="{classes}">' if classes else ""
+        look = self.by_id[id(style)] = (style, start, background, decorated)
+        if not decorated:
+            self.starts[id(style)] = start
         return look
 
-    def _checksum(self) -> None:
-        """The reprs of the segments so far added into the document's checksum (it reads them in parts)."""
-        self.checksum = zlib.adler32("".join(self.reprs).encode("utf-8", "ignore"), self.checksum)
-        self.reprs.clear()
+    def _fill(self, pieces: Sequence[Piece], narrow: bool = False) -> None:
+        """The background rects of a line: one per run of pieces of one fill, at their cells (`narrow`: every
+        character one cell, as on `extend`'s way)."""
+        fills, x_of = self.fills, self.x_of
+        y = _n(self.lines * LINE_HEIGHT + 1.5)
+        runs: list[list] = []  # [fill, first cell, cells]
+        x = 0
+        for text, style in pieces:
+            n = len(text) if narrow else cells(text)
+            fill = fills.get(id(style))
+            if fill is not None and n:
+                if runs and runs[-1][0] == fill and runs[-1][1] + runs[-1][2] == x:
+                    runs[-1][2] += n
+                else:
+                    runs.append([fill, x, n])
+            x += n
+        self.backgrounds += [
+            f'<rect fill="{fill}" x="{x_of[first]}" y="{y}" width="{x_of[n]}" height="{_n(LINE_HEIGHT + 0.25)}"/>'
+            for fill, first, n in runs
+        ]
 
-    def _end(self, head: str, clip: str) -> None:
-        """The line's end: spaces to the width (no element, but their style's class is counted, as rich counts
-        it) and the line break, which rich writes as a text of its own."""
-        look = self.styles.get(None) or self._style(None)
-        self.texts.append(look[0] + self.x_of[self.width] + head + _END_LENGTH + clip + "\n</text>")
+    def _add_piecewise(self, pieces: Sequence[Piece]) -> None:
+        """A line with a character that is not one cell wide, as rich writes it: each piece at its cell, as
+        long as its characters (rich's `textLength` counts characters), pieces of spaces left out."""
+        spans: list[str] = []
+        x = 0
+        for text, style in pieces:
+            look = self.by_id.get(id(style)) or self._look(style)
+            if text.strip(" "):
+                start = look[1] or "<tspan>"
+                spans.append(
+                    f'{start[:-1]} x="{_n(x * CHAR_WIDTH)}" textLength="{_n(len(text) * CHAR_WIDTH)}">'
+                    f"{_text(text)}</tspan>"
+                )
+            x += cells(text)
+        if any(id(style) in self.fills for _, style in pieces):
+            self._fill(pieces)
+        j = self.lines % BAND
+        if not j:
+            self.elements.append(self._group())
+        if spans:
+            self.elements.append(f"{_STARTS[j]}>{''.join(spans)}</text>\n")
         self.lines += 1
 
-    def _background(self, fill: str, x: int, used: int) -> None:
-        self.backgrounds.append(
-            f'<rect fill="{fill}" x="{_g(x * CHAR_WIDTH)}" y="{_g(self.lines * LINE_HEIGHT + 1.5)}" '
-            f'width="{_g(CHAR_WIDTH * used)}" height="{_g(LINE_HEIGHT + 0.25)}" shape-rendering="crispEdges"/>'
-        )
-
-    def _text(self, text: str, whole: bool = False) -> tuple[int, str, str | None, str]:
-        """What a text's element needs (see `known`); `whole`: a piece as the layout gave it, kept for next time."""
-        if whole and "\n" in text:
-            raise _Broken
-        entry = (
-            cells(text),
-            _g(CHAR_WIDTH * len(text)),
-            escape(text).replace(" ", "&#160;") + "</text>" if text.strip(" ") else None,
-            "Segment(" + repr(text),
-        )
-        if whole and len(self.known) < 1 << 16:
-            self.known[text] = entry
-        return entry
+    def _group(self) -> str:
+        """The start of the group of lines from this one (and the end of the one before); the elements so far
+        packed into one string, once there are CHUNK of them (a string holds them in less memory)."""
+        if len(self.elements) >= CHUNK:
+            self._pack()
+        end = "</g>\n" if self.lines else ""
+        return f'{end}<g transform="translate(0 {_n(self.lines * LINE_HEIGHT)})">\n'
 
     def _add_slowly(self, pieces: Sequence[Piece]) -> None:
         """A line as `export_svg` reads it from `Segment.split_and_crop_lines`: split at each line break, each
         part cropped to the width."""
-        pieces = [(text, style) for text, style in pieces if text]
-        reprs = [self._text(text)[3] + _repr_end(style) for text, style in pieces]  # no class counted yet
-        reprs.append("Segment('\\n')")
-        self.reprs += reprs
-        self._checksum()
         lines: list[list[Piece]] = [[]]
         for text, style in pieces:
             first, *rest = text.split("\n")
@@ -170,60 +246,20 @@ class SvgPicture:
             for part in rest:
                 lines.append([(part, style)] if part else [])
         for line in lines:
-            if sum(cells(text) for text, _ in line) > self.width:
+            used = sum(cells(text) for text, _ in line)
+            if used > self.width:
                 from rich.segment import Segment
 
                 cropped = Segment.adjust_line_length([Segment(*p) for p in line], self.width, pad=False)
                 line = [(s.text, s.style) for s in cropped]
-            y = self.lines
-            head = f'" y="{_g(y * LINE_HEIGHT + CHAR_HEIGHT)}" textLength="'
-            clip = f'" clip-path="url(#{ID}-line-{y})">'
-            x = 0
-            for text, style in line:
-                entry = self._text(text)
-                look = self.styles.get(style) or self._style(style)
-                if look[1] is not None:
-                    self._background(look[1], x, entry[0])
-                if entry[2] is not None:
-                    self.texts.append(look[0] + self.x_of[x] + head + entry[1] + clip + entry[2])
-                x += entry[0]
-            self._end(head, clip)
+                used = sum(cells(text) for text, _ in line)
+            self.extend([(used, line)])
 
-    def _style(self, style: Style | None) -> tuple[str, str | None, str, int]:
-        """The class of a style (CSS rules numbered as first met) and its background, as `export_svg` has them."""
-        theme = self.theme
-        s = style or Style()
-        color = theme.foreground_color if (s.color is None or s.color.is_default) else s.color.get_truecolor(theme)
-        bgcolor = (
-            theme.background_color if (s.bgcolor is None or s.bgcolor.is_default) else s.bgcolor.get_truecolor(theme)
-        )
-        if s.reverse:
-            color, bgcolor = bgcolor, color
-        if s.dim:
-            from rich.color import blend_rgb
-
-            color = blend_rgb(color, bgcolor, 0.4)
-        rules = [f"fill: {color.hex}"]
-        if s.bold:
-            rules.append("font-weight: bold")
-        if s.italic:
-            rules.append("font-style: italic;")
-        if s.underline:
-            rules.append("text-decoration: underline;")
-        if s.strike:
-            rules.append("text-decoration: line-through;")
-        css = ";".join(rules)
-        if css not in self.classes:
-            self.classes[css] = len(self.classes) + 1
-        background = None
-        if s.reverse:
-            background = theme.foreground_color.hex if s.color is None else s.color.get_truecolor(theme).hex
-        elif s.bgcolor is not None and not s.bgcolor.is_default:
-            background = s.bgcolor.get_truecolor(theme).hex
-        end = _repr_end(style)
-        number = self.classes[css]
-        entry = self.styles[style] = (f'<text class="{ID}-r{number}" x="', background, end, number)
-        return entry
+    def _pack(self) -> None:
+        text = "".join(self.elements)
+        self.checksum = zlib.adler32(text.encode("utf-8", "surrogatepass"), self.checksum)
+        self.packed.append(text)
+        self.elements.clear()  # in place: `extend` holds its append
 
     def document(self) -> str:
         """The whole SVG document."""
@@ -234,69 +270,155 @@ class SvgPicture:
     def write(self, out: TextIO) -> None:
         """The whole SVG document, into `out` in parts: the elements are joined a few thousand at a time, so
         that the picture is held once (as its elements), not again as one string."""
-        from rich.console import CONSOLE_SVG_FORMAT
-
-        self._checksum()
-        uid = "terminal-" + str(zlib.adler32(self.title.encode("utf-8", "ignore"), self.checksum))
+        theme = THEME
+        self._pack()
+        backgrounds = "".join(self.backgrounds)
+        checksum = zlib.adler32(backgrounds.encode(), self.checksum)
+        checksum = zlib.adler32((self.title + repr(self.classes)).encode("utf-8", "surrogatepass"), checksum)
+        uid = f"terminal-{checksum}"
         last = max(self.lines - 1, 0)  # rich's `y`: the last line's number
         terminal_width = ceil(self.width * CHAR_WIDTH + 2 * PADDING_SIDE)
         terminal_height = (last + 1) * LINE_HEIGHT + PADDING_TOP + PADDING_BOTTOM
-        chrome = (
-            f'<rect fill="{self.theme.background_color.hex}" stroke="rgba(255,255,255,0.35)" stroke-width="1" '
-            f'x="{MARGIN}" y="{MARGIN}" width="{terminal_width}" height="{_g(terminal_height)}" rx="8"/>'
-        )
+        title = ""
         if self.title:
-            chrome += (
-                f'<text class="{uid}-title" fill="{self.theme.foreground_color.hex}" text-anchor="middle" '
+            title = (
+                f'<text class="{uid}-title" fill="{theme.foreground_color.hex}" text-anchor="middle" '
                 f'x="{terminal_width // 2}" y="{MARGIN + CHAR_HEIGHT + 6}">'
                 + escape(self.title).replace(" ", "&#160;")
                 + "</text>"
             )
-        chrome += """
+        styles = "\n".join(f"    .{uid}-matrix .r{n} {{ {css} }}" for css, n in self.classes.items())
+        out.write(
+            FRAME_TOP.format(
+                uid=uid,
+                width=terminal_width + 2 * MARGIN,
+                height=_n(terminal_height + 2 * MARGIN),
+                char_height=CHAR_HEIGHT,
+                line_height=_n(LINE_HEIGHT),
+                fonts=_fonts(),
+                foreground=theme.foreground_color.hex,
+                styles=styles,
+                clip_width=_n(CHAR_WIDTH * self.width - 1),
+                clip_height=_n((last + 1) * LINE_HEIGHT - 1),
+                clips="\n".join(f"    .{uid}-matrix .c{j} {{ clip-path: url(#{uid}-line-{j}) }}" for j in range(BAND)),
+                clip_paths="\n".join(
+                    f'    <clipPath id="{uid}-line-{j}">\n'
+                    f'      <rect x="0" y="{_n(j * LINE_HEIGHT + 1.5)}" width="{_n(CHAR_WIDTH * self.width)}" '
+                    f'height="{_n(LINE_HEIGHT + 0.25)}"/>\n    </clipPath>'
+                    for j in range(BAND)
+                ),
+                background=theme.background_color.hex,
+                terminal_width=terminal_width,
+                terminal_height=_n(terminal_height),
+                margin=MARGIN,
+                title=title,
+                terminal_x=MARGIN + PADDING_SIDE,
+                terminal_y=MARGIN + PADDING_TOP,
+            )
+        )
+        out.write(backgrounds)
+        out.write(f'</g>\n    <g class="{uid}-matrix" xml:space="preserve">\n')
+        for text in self.packed:
+            out.write(text)
+        out.write(("</g>\n" if self.lines else "") + "    </g>\n    </g>\n</svg>\n")
+
+
+_SEEN: dict[Style | None, tuple[str, str | None, bool]] = {}  # a style -> what `_css` made of it
+
+
+def _css(style: Style | None) -> tuple[str, str | None, bool]:
+    """A style's CSS rules as `export_svg` writes them with its theme ('' for the plain foreground, which is the
+    matrix's own), its background (None: none), and whether it draws a line along the text."""
+    theme = THEME
+    s = style or Style()
+    color = theme.foreground_color if (s.color is None or s.color.is_default) else s.color.get_truecolor(theme)
+    bgcolor = theme.background_color if (s.bgcolor is None or s.bgcolor.is_default) else s.bgcolor.get_truecolor(theme)
+    if s.reverse:
+        color, bgcolor = bgcolor, color
+    if s.dim:
+        from rich.color import blend_rgb
+
+        color = blend_rgb(color, bgcolor, 0.4)
+    rules = [f"fill: {color.hex}"]
+    if s.bold:
+        rules.append("font-weight: bold")
+    if s.italic:
+        rules.append("font-style: italic;")
+    if s.underline:
+        rules.append("text-decoration: underline;")
+    if s.strike:
+        rules.append("text-decoration: line-through;")
+    css = ";".join(rules)
+    if css == f"fill: {theme.foreground_color.hex}":
+        css = ""
+    background = None
+    if s.reverse:
+        background = theme.foreground_color.hex if s.color is None else s.color.get_truecolor(theme).hex
+    elif s.bgcolor is not None and not s.bgcolor.is_default:
+        background = s.bgcolor.get_truecolor(theme).hex
+    return css, background, bool(s.underline or s.strike)
+
+
+# rich's CONSOLE_SVG_FORMAT (its fonts, taken from it, font metrics, title and window frame) with a clip path for
+# each line of a group of BAND, the plain colour set on the matrix, spaces kept (`white-space: pre`) and the style
+# classes under the matrix's class
+FRAME_TOP = """\
+<svg class="rich-terminal" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">
+    <!-- Generated by bpexplain: the picture of Rich's export_svg https://www.textualize.io -->
+    <style>
+
+{fonts}    .{uid}-matrix {{
+        font-family: Fira Code, monospace;
+        font-size: {char_height}px;
+        line-height: {line_height}px;
+        font-variant-east-asian: full-width;
+        fill: {foreground};
+    }}
+
+    .{uid}-matrix text {{
+        white-space: pre;
+    }}
+{clips}
+
+    .{uid}-title {{
+        font-size: 18px;
+        font-weight: bold;
+        font-family: arial;
+    }}
+
+{styles}
+    </style>
+
+    <defs>
+    <clipPath id="{uid}-clip-terminal">
+      <rect x="0" y="0" width="{clip_width}" height="{clip_height}" />
+    </clipPath>
+{clip_paths}
+    </defs>
+
+    <rect fill="{background}" stroke="rgba(255,255,255,0.35)" stroke-width="1" x="{margin}" y="{margin}" \
+width="{terminal_width}" height="{terminal_height}" rx="8"/>{title}
             <g transform="translate(26,22)">
             <circle cx="0" cy="0" r="7" fill="#ff5f57"/>
             <circle cx="22" cy="0" r="7" fill="#febc2e"/>
             <circle cx="44" cy="0" r="7" fill="#28c840"/>
             </g>
-        """
-        frame = CONSOLE_SVG_FORMAT.format(
-            unique_id=uid,
-            char_width=CHAR_WIDTH,
-            char_height=CHAR_HEIGHT,
-            line_height=LINE_HEIGHT,
-            terminal_width=CHAR_WIDTH * self.width - 1,
-            terminal_height=(last + 1) * LINE_HEIGHT - 1,
-            width=terminal_width + 2 * MARGIN,
-            height=terminal_height + 2 * MARGIN,
-            terminal_x=MARGIN + PADDING_SIDE,
-            terminal_y=MARGIN + PADDING_TOP,
-            styles="\n".join(f".{uid}-r{n} {{ {css} }}" for css, n in self.classes.items()),
-            chrome=chrome,
-            lines="\0lines\0",
-            backgrounds="\0backgrounds\0",
-            matrix="\0matrix\0",
-        )
-        top, rest = frame.split("\0lines\0")
-        middle, rest = rest.split("\0backgrounds\0")
-        between, bottom = rest.split("\0matrix\0")
-        out.write(top)
-        clip_rect = f'width="{_g(CHAR_WIDTH * self.width)}" height="{_g(LINE_HEIGHT + 0.25)}"/>'
-        for first in range(0, last, CHUNK):  # a clip path for every line but the last, as rich has it
-            out.write(
-                ("\n" if first else "")
-                + "\n".join(
-                    f'<clipPath id="{uid}-line-{n}">\n    <rect x="0" y="{_g(n * LINE_HEIGHT + 1.5)}" {clip_rect}\n'
-                    "            </clipPath>"
-                    for n in range(first, min(first + CHUNK, last))
-                )
-            )
-        out.write(middle)
-        for first in range(0, len(self.backgrounds), CHUNK):
-            out.write("".join(self.backgrounds[first : first + CHUNK]).replace(ID, uid))
-        out.write(between)
-        for first in range(0, len(self.texts), CHUNK):
-            out.write("".join(self.texts[first : first + CHUNK]).replace(ID, uid))
-        out.write(bottom)
+
+    <g transform="translate({terminal_x}, {terminal_y})" clip-path="url(#{uid}-clip-terminal)">
+    <g shape-rendering="crispEdges">
+"""
+
+
+def _fonts() -> str:
+    """The @font-face rules of rich's SVG template (Fira Code, regular and bold), as they are."""
+    from rich.console import CONSOLE_SVG_FORMAT
+
+    start = CONSOLE_SVG_FORMAT.index("    @font-face")
+    return (
+        CONSOLE_SVG_FORMAT[start : CONSOLE_SVG_FORMAT.index("    .{unique_id}-matrix", start)]
+        .replace("{{", "{")
+        .replace("}}", "}")
+    )
 
 
 def picture(lines: Iterable[Sequence[Piece]], width: int, title: str) -> str:
