@@ -231,13 +231,13 @@ class LatexRenderer(LineRenderer):
         p = self.printer
         symbol, symbol_width = p.measured_symbol(eq.symbol)
         expression, expression_width, substituted, substituted_width = p.measured_both(eq.bound)
-        value, value_width = p.measured_number(eq.value)
-        if substituted in (expression, value):
-            substituted = ""
-        if said_once(eq, expression, substituted, value):
+        value, value_width = p._measured_numbers.get(eq.value) or p.measured_number(eq.value)
+        if substituted and substituted != expression and substituted != value:
+            parts = [expression, substituted, value]
+        elif said_once(eq, expression, "", value):
             parts = [value]
         else:
-            parts = [expression] + ([substituted] if substituted else []) + [value]
+            parts = [expression, value]
         remark, remark_width = "", 0
         if eq.exact is not None:
             exact, exact_width = p.measured_number(eq.exact)
@@ -246,13 +246,19 @@ class LatexRenderer(LineRenderer):
         elif eq.note:
             remark = r" \quad \text{(" + self.prose(eq.note) + ")}"
             remark_width = len(eq.note)
-        fits = _fits(eq, symbol_width + remark_width, expression_width, substituted_width, value_width)
+        fixed = symbol_width + remark_width
+        if substituted_width != expression_width and substituted_width != value_width:  # `_fits`, most equations
+            fits: bool | None = fixed + expression_width + substituted_width + value_width + 9 <= LONG
+        else:
+            fits = _fits(eq, fixed, expression_width, substituted_width, value_width)
         if fits is None:  # the widths leave it open (two columns might be the same text): the text itself
             t = equation_columns(eq, self.measure)
             fits = len(t.symbol) + len(t.expression) + len(t.substituted) + len(t.value) + len(t.remark) + 9 <= LONG
         if fits:
             return f"{symbol} &= " + " = ".join(parts) + remark
-        return f"{symbol} &= " + r" \\ &= ".join(wrap_sum(part) for part in parts) + remark
+        # a column no longer than a line is left as it is without a call (`wrap_sum`'s own first test)
+        lines = [part if len(part) <= LONG else wrap_sum(part) for part in parts]
+        return f"{symbol} &= " + r" \\ &= ".join(lines) + remark
 
     def step_end_lines(self, e: StepEnd) -> Iterator[str]:
         assert self.header is not None
@@ -391,10 +397,23 @@ def visible_length(latex: str) -> int:
     return len(_INVISIBLE.sub("", text))
 
 
+def visible_bound(latex: str) -> int:
+    """A bound that `visible_length` never exceeds, from counts of characters (each a scan in C).
+
+    `visible_length` ends by counting the characters other than braces, `_`, `^` and spaces; none of its
+    steps adds such a character but its `+`/`−` step (" + " becomes three: two more), and each `\\cdot`
+    becomes two of them or goes (inside a fraction's shorter part), three fewer at least. So it is at most
+    those characters, less three a `\\cdot`, plus two a `+` or `-` (tests/test_latex_fast.py checks it on
+    random texts)."""
+    count = latex.count
+    invisible = count(" ") + count("{") + count("}") + count("_") + count("^")
+    return len(latex) - invisible - 3 * count("\\cdot") + 2 * (count("+") + count("-"))
+
+
 def wrap_sum(latex: str, width: int = LONG) -> str:
     """A long sum broken after a top-level + or − onto continuation lines of an align* environment."""
-    if len(latex) <= width or visible_length(latex) <= width:  # never wider than its characters
-        return latex
+    if len(latex) <= width or visible_bound(latex) <= width or visible_length(latex) <= width:
+        return latex  # never wider than its characters, nor than the bound
     pieces, depth, start = [], 0, 0
     for m in _SCAN.finditer(latex):
         token = m.group()
