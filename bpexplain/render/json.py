@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator
+from json.encoder import encode_basestring as _string  # a str as json.dumps(..., ensure_ascii=False) writes it
 from typing import Any, TextIO
 
 import numpy as np
@@ -104,6 +105,40 @@ class JsonParts:
         if eq.note:
             d["note"] = eq.note
         return d
+
+    def equations_json(self, b: Block) -> list[str]:
+        """`_dumps(self.equation(eq, b))` of each of a block's equations, written directly: the same keys in the
+        same order, each string through json's own encoder (`encode_basestring`, what `json.dumps` calls with
+        ensure_ascii=False), each finite float as its repr (what json writes for a float), anything else through
+        `json.dumps` itself; the block's layer and sample encoded once (tests/test_json_fast.py compares)."""
+        both, symbol, max_terms = self.printer.both, self.printer.symbol, self.max_terms
+        head = ', "layer": ' + _dumps(b.layer) + ', "symbol": '
+        sample = "" if b.sample is None else ', "sample": ' + _dumps(b.sample)
+        kinds: dict[str, str] = {}
+        out = []
+        for eq in b.equations:
+            kind = kinds.get(eq.kind)
+            if kind is None:
+                kind = kinds[eq.kind] = '{"kind": ' + _dumps(eq.kind)
+            expression, substituted = both(eq.bound)  # one walk for both, where the shape allows
+            value = eq.value
+            text = (
+                f'{kind}{head}{_string(symbol(eq.symbol))}, "expression": {_string(expression)}, '
+                f'"substituted": {_string(substituted)}, "value": '
+                + (float.__repr__(value) if type(value) is float and value - value == 0.0 else _dumps(_num(value)))
+            )
+            if max_terms is not None and ELLIPSIS in expression:
+                longest = longest_sum(eq.bound)
+                if longest > max_terms:
+                    text += ', "terms": ' + _dumps(longest)
+            if sample:
+                text += sample
+            if eq.exact is not None:
+                text += ', "exact": ' + _dumps(_num(eq.exact))
+            if eq.note:
+                text += ', "note": ' + _dumps(eq.note)
+            out.append(text + "}")
+        return out
 
     def layer_values(self, b: Block) -> Iterator[dict[str, Any]]:
         """The vectors a block shows at --detail layer (e, y, δ, dh/de, ∂E/∂e, gradients, updated values)."""
@@ -207,8 +242,8 @@ class JsonRenderer:
                 yield ("" if first_step else ", ") + start[:-1] + ', "equations": ['
                 first_step, first_eq = False, True
             elif isinstance(ev, Block):
-                for eq in ev.equations:
-                    yield ("" if first_eq else ", ") + dump(self.parts.equation(eq, ev))
+                if ev.equations:  # a block's equations as one piece
+                    yield ("" if first_eq else ", ") + ", ".join(self.parts.equations_json(ev))
                     first_eq = False
                 if by_layer:
                     layer_values.extend(self.parts.layer_values(ev))
