@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import random
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 
 from bpexplain.engine import RunOptions, run
-from bpexplain.expr import Add, Mul, Num, Sym, Var
+from bpexplain.expr import Add, Elem, Mul, Num, Sym, Var
 from bpexplain.render.json import JsonParts, JsonRenderer, _dumps
 from bpexplain.spec import load_network
 from bpexplain.trace import Block, Equation, Event, StepEnd, StepStart, TraceEnd, TraceHeader
@@ -107,3 +108,46 @@ def test_made_up_equations_with_every_kind_of_value() -> None:
         for max_terms in (None, 2, 8):
             parts = JsonParts(4, max_terms)
             assert parts.equations_json(block) == [_dumps(parts.equation(eq, block)) for eq in block.equations]
+
+
+def test_longest_sum_of_flat_sums_is_the_walk_by_hand() -> None:
+    """`longest_sum`'s loop for sums of products of leaves against every node visited, on random trees (sums
+    of leaves, of products, of bound derivatives and partial derivatives, and sums inside them) and on every
+    equation of the bundled networks."""
+    from test_json_terms import longest_by_hand
+    from test_latex_once import random_tree
+
+    from bpexplain.expr import Derivative, Func, Name, Partial
+    from bpexplain.render.json import longest_sum
+
+    rng = random.Random(1415)
+    w, o = Sym("w", ("1",)), Elem("O1", ("1", "2"))
+    leaves = [
+        Var(w, 1.0),
+        Var(o, 2.0),
+        Var(Partial(Sym("E"), o), 0.5),
+        Var(Derivative(Sym("h", ("4",)), "e"), 0.25),
+        Var(Derivative(Func(Sym("h", ("5",)), Name("σ")), "e"), 0.1),
+        Var(Partial(Sym("E"), Var(w, 1.0)), 0.5),  # a bound leaf inside: walked as a tree
+        Num(3.0),
+        w,
+        Name("σ"),
+    ]
+    for _ in range(3000):
+        terms = []
+        for _ in range(rng.randint(1, 12)):
+            pick = rng.random()
+            if pick < 0.45:
+                terms.append(Mul(tuple(rng.choice(leaves) for _ in range(rng.randint(2, 4)))))
+            elif pick < 0.8:
+                terms.append(rng.choice(leaves))
+            else:
+                terms.append(random_tree(rng, rng.randint(1, 3)))
+        tree = Add(tuple(terms))
+        assert longest_sum(tree) == longest_by_hand(tree)
+        assert longest_sum(Mul((Var(w, 1.0), tree))) == longest_by_hand(Mul((Var(w, 1.0), tree)))
+    for name in ("lecture", "homework-cnn", "cbam", "attention"):
+        for ev in run(load_network(name), RunOptions(command="train", steps=1)):
+            if isinstance(ev, Block):
+                for eq in ev.equations:
+                    assert longest_sum(eq.bound) == longest_by_hand(eq.bound)

@@ -228,3 +228,36 @@ def test_equation_is_written_as_by_the_two_print_code(name: str, max_terms: int 
         assert line == old_equation(LatexRenderer(4, max_terms), eq)
         broken += r"\\ &=" in line
     assert broken  # some equations are broken onto lines
+
+
+ELEMS = [
+    Elem("O1", ("2", "3")),
+    Elem("δO1", ("1", "12", "3"), prime=True),
+    Elem("K2", ("1",), superscript="t"),
+    Elem("O1", ()),
+    Elem("O1", (Sym("c", ("1",)), "2")),
+]
+
+
+@pytest.mark.parametrize("node", ELEMS, ids=repr)
+def test_a_map_element_and_its_partial_derivative_are_made_as_measured(node: Elem) -> None:
+    printer = LatexPrinter(4)
+    for symbol in (node, Partial(Sym("E"), node), Partial(node, Elem("K1", ("1", "1")))):
+        assert printer.measured_symbol(symbol) == reference(symbol)
+        assert printer.measured_symbol(symbol) == reference(symbol)
+
+
+@pytest.mark.parametrize("value", [0.5, -0.5, -3e-9, 2e12, 0.0, -0.0, float("nan"), float("-inf")])
+def test_a_kept_bound_symbol_and_a_number_alone_are_two_walks(value: float) -> None:
+    from bpexplain.expr import Num
+
+    for leaf in (Sym("w", ("1", "4")), Elem("O1", ("2", "3")), Derivative(Sym("h", ("4",)), "e")):
+        printer, text = LatexPrinter(4), TextPrinter(4)
+        for _ in range(2):  # the second time from the cache
+            for tree in (Var(leaf, value), Num(value)):
+                assert printer.measured_both(tree) == (
+                    LatexPrinter(4).doprint(tree),
+                    len(text.doprint(tree)),
+                    LatexPrinter(4).doprint(tree, True),
+                    len(text.doprint(tree, True)),
+                )

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..expr import Add, Expr, Name, Num, Sym
+from ..expr import Add, Derivative, Elem, Expr, Func, Mul, Name, Num, Partial, Sym, Var
 from ..trace import Block, Equation, Event, StepEnd, StepStart, TraceEnd, TraceHeader
 from .numbers import CARRIED
 from .printer import TextPrinter
@@ -201,8 +201,42 @@ ELLIPSIS: str = TextPrinter.ELLIPSIS  # type: ignore[assignment]  # what a short
 _LEAVES = (Num, Sym, Name)  # nodes without a sum inside (Elem is a Sym)
 
 
+_FLAT = frozenset((Num, Sym, Elem, Name))  # leaves, by exact class
+
+
+def _flat_symbol(sym: Expr) -> bool:
+    """Whether a bound leaf's symbol holds no sum: a symbol, ∂E/∂e_4 or dh_4(e)/de of leaves."""
+    kind = type(sym)
+    if kind is Sym or kind is Elem:
+        return True
+    if kind is Partial:
+        return type(sym.of) in _FLAT and type(sym.wrt) in _FLAT  # type: ignore[attr-defined]
+    if kind is Derivative:
+        func = sym.func  # type: ignore[attr-defined]
+        return type(func) in _FLAT or (
+            type(func) is Func and type(func.symbolic) in _FLAT and type(func.concrete) in _FLAT  # type: ignore[attr-defined]
+        )
+    return False
+
+
 def longest_sum(node: Expr) -> int:
-    """The number of terms of the longest sum in a tree (0 for none)."""
+    """The number of terms of the longest sum in a tree (0 for none).
+
+    A sum of products of leaves (a convolution's, a layer's weighted inputs: most shortened sums) is seen
+    to hold no other sum in one loop, without a call per term."""
+    if type(node) is Add:
+        terms = node.terms  # type: ignore[attr-defined]
+        for term in terms:
+            kind = type(term)
+            for leaf in term.factors if kind is Mul else (term,):  # type: ignore[attr-defined]
+                kind = type(leaf)
+                if kind not in _FLAT and (kind is not Var or not _flat_symbol(leaf.sym)):  # type: ignore[attr-defined, union-attr]
+                    break
+            else:
+                continue
+            break
+        else:
+            return len(terms)
     longest = len(node.terms) if type(node) is Add else 0  # type: ignore[attr-defined]
     for name in node.__match_args__:
         child = getattr(node, name)

@@ -428,7 +428,8 @@ def wrap_sum(latex: str, width: int = LONG) -> str:
     pieces.append(latex[start:])
     lines, current = [], ""
     for piece in pieces:
-        if current and len(current) + len(piece) > width and visible_length(current + piece) > width:
+        joined = current + piece
+        if current and len(joined) > width and visible_bound(joined) > width and visible_length(joined) > width:
             lines.append(current)
             current = piece
         else:

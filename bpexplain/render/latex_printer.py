@@ -265,10 +265,18 @@ class LatexPrinter(Printer):
     def measured_both(self, node: Expr) -> tuple[str, int, str, int]:
         """`measured(node)` and `measured(node, numbers=True)`: an equation's expression and its substituted
         numbers with their widths. A product, sum or difference is walked once for both (`_mpair`), as
-        `Printer.both` does for the text; any other shape is measured the two ways."""
+        `Printer.both` does for the text, a bound symbol already kept and a number are looked up; any other
+        shape is measured the two ways."""
         if self.text is None:
             self.text = TextPrinter(self.precision, self.max_terms)
         kind = type(node)
+        if kind is Var:  # a bound symbol whose leaf is kept (y_4 = dh_4(e)/de...): the leaf and its number
+            entry = self._measured_leaves.get(id(node.sym))  # type: ignore[attr-defined]
+            if entry is not None:
+                return (*entry, *(self._measured_numbers.get(node.value) or self.measured_number(node.value)))  # type: ignore[attr-defined]
+        elif kind is Num:  # a number is the same text both ways
+            number = self._measured_numbers.get(node.value) or self.measured_number(node.value)  # type: ignore[attr-defined]
+            return (*number, *number)
         try:
             if kind is Mul:
                 return self._mpair(node.factors, True)  # type: ignore[attr-defined]
@@ -348,18 +356,18 @@ class LatexPrinter(Printer):
     def measured_symbol(self, node: Expr) -> tuple[str, int]:
         """`measured(node)` for an equation's symbol (never bound): looked up first, as many are known; a new
         symbol (w'_14) or a partial derivative of two symbols (∂E/∂w_14, not kept: each is one equation's) is
-        made directly, as `_m` makes it."""
+        made directly, as `_m` makes it (a map element too: O1(2,3), ∂E/∂O1(2,3))."""
         entry = self._measured_leaves.get(id(node))
         if entry is not None:
             return entry
         if self.text is None:
             self.text = TextPrinter(self.precision, self.max_terms)
         kind = type(node)
-        if kind is Sym:
+        if kind is Sym or kind is Elem:
             return self._mleaf(node, True)
         if kind is Partial:
             of, wrt = node.of, node.wrt  # type: ignore[attr-defined]
-            if type(of) is Sym and type(wrt) is Sym:
+            if (type(of) is Sym or type(of) is Elem) and (type(wrt) is Sym or type(wrt) is Elem):
                 leaves = self._measured_leaves
                 o = leaves.get(id(of)) or self._mleaf(of, False)
                 w = leaves.get(id(wrt)) or self._mleaf(wrt, False)
