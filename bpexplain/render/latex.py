@@ -136,7 +136,7 @@ class LatexRenderer(LineRenderer):
             symbols = h.parameter_symbols.get(name)
             label = r"\text{" + latex_literal(name) + "}"
             if symbols and arr.ndim <= 2:
-                sym_cells = [self.printer.doprint(s) for s in symbols]
+                sym_cells = [self.printer.measured_symbol(s)[0] for s in symbols]  # kept for the equations
                 yield (
                     r"\[ "
                     + label
@@ -294,9 +294,8 @@ class LatexRenderer(LineRenderer):
             return
         yield ""
         yield r"\section*{" + latex_text(f"Summary: {end.steps} step(s); stopped because {end.stopped}") + "}"
-        symbols = {
-            n: tuple(f"${self.printer.doprint(s)}$" for s in syms) for n, syms in self.header.parameter_symbols.items()
-        }
+        symbol = self.printer.measured_symbol  # the parameters' symbols, kept since their matrices
+        symbols = {n: tuple(f"${symbol(s)[0]}$" for s in syms) for n, syms in self.header.parameter_symbols.items()}
         cols, losses, cells = summary_cells(self.summary, self.header, self.precision, symbols, self.prose)
         yield r"\begin{tabular}{l" + "r" * (len(cols) + 1) + "}"
         yield "  & initial & " + " & ".join(r"\ldots" if c is None else c for c in cols) + r" \\ \hline"
@@ -374,7 +373,6 @@ _FRAC = re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}")
 _LEFT_RIGHT = re.compile(r"\\(left|right)")
 _CDOT = re.compile(r" ?\\cdot ?")
 _COMMAND = re.compile(r"\\[A-Za-z]+")
-_INVISIBLE = re.compile(r"[{}_^ ]")
 # what wrap_sum's scan looks at: brackets that nest, and a space before a top-level + or − (looked ahead
 # at, so that an operator right after another is seen too)
 _SCAN = re.compile(r"\\left|\\right|[{}]| (?=[+-] )")
@@ -392,9 +390,14 @@ def visible_length(latex: str) -> int:
     if "\\cdot" in text:
         text = _CDOT.sub("xx", text)
     text = text.replace(" + ", "xxx").replace(" - ", "xxx")
+    # each command counts as one character and braces, `_`, `^` and spaces as none: counted, not removed (a
+    # command has none of those)
+    count = text.count
+    length = len(text) - count(" ") - count("{") - count("}") - count("_") - count("^")
     if "\\" in text:
-        text = _COMMAND.sub("x", text)
-    return len(_INVISIBLE.sub("", text))
+        commands = _COMMAND.findall(text)
+        return length - sum(map(len, commands)) + len(commands)
+    return length
 
 
 def visible_bound(latex: str) -> int:

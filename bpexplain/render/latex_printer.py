@@ -291,7 +291,11 @@ class LatexPrinter(Printer):
                         nw += 1
                         continue
                     term = terms[k]
-                    s, w, n, v = self._mboth(term, PRECEDENCE_ADD, k == 0, False)
+                    s, w, n, v = (  # a product (most terms) needs no brackets in a sum: paired at once
+                        self._mpair(term.factors, k == 0)  # type: ignore[attr-defined]
+                        if type(term) is Mul
+                        else self._mboth(term, PRECEDENCE_ADD, k == 0, False)
+                    )
                     symbols.append(s)
                     numbers.append(n)
                     sw += w
