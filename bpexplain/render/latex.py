@@ -376,6 +376,7 @@ _COMMAND = re.compile(r"\\[A-Za-z]+")
 # what wrap_sum's scan looks at: brackets that nest, and a space before a top-level + or − (looked ahead
 # at, so that an operator right after another is seen too)
 _SCAN = re.compile(r"\\left|\\right|[{}]| (?=[+-] )")
+_TOP = re.compile(r" (?=[+-] )")  # the same spaces, where nothing nests
 
 
 def _longer(m: re.Match[str]) -> str:
@@ -417,18 +418,21 @@ def wrap_sum(latex: str, width: int = LONG) -> str:
     """A long sum broken after a top-level + or − onto continuation lines of an align* environment."""
     if len(latex) <= width or visible_bound(latex) <= width or visible_length(latex) <= width:
         return latex  # never wider than its characters, nor than the bound
-    pieces, depth, start = [], 0, 0
-    for m in _SCAN.finditer(latex):
-        token = m.group()
-        if token == " ":
-            if depth == 0:
-                pieces.append(latex[start : m.start()])
-                start = m.start() + 1  # the next piece starts with its operator
-        elif token == "{" or token == "\\left":
-            depth += 1
-        else:
-            depth -= 1
-    pieces.append(latex[start:])
+    if "{" in latex or "}" in latex or "\\left" in latex or "\\right" in latex:
+        pieces, depth, start = [], 0, 0
+        for m in _SCAN.finditer(latex):
+            token = m.group()
+            if token == " ":
+                if depth == 0:
+                    pieces.append(latex[start : m.start()])
+                    start = m.start() + 1  # the next piece starts with its operator
+            elif token == "{" or token == "\\left":
+                depth += 1
+            else:
+                depth -= 1
+        pieces.append(latex[start:])
+    else:  # nothing nests (a convolution's sum of map elements): every such space is at the top
+        pieces = _TOP.split(latex)
     lines, current = [], ""
     for piece in pieces:
         joined = current + piece
