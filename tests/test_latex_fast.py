@@ -112,6 +112,19 @@ def test_visible_bound_is_never_below_visible_length_on_random_texts() -> None:
     assert below  # the bound decides some texts longer than the width
 
 
+def test_wrap_sum_where_nothing_nests_is_the_former_scan() -> None:
+    """Texts without braces, \\left or \\right (a convolution's sums) are split by one pattern."""
+    rng = random.Random(1416)
+    flat = [p for p in PIECES if not any(c in p for c in "{}") and "left" not in p and "right" not in p]
+    wrapped = 0
+    for _ in range(5000):
+        latex = "".join(rng.choice(flat) for _ in range(rng.randint(0, 60)))
+        for width in (20, 40, LONG):
+            assert wrap_sum(latex, width) == old_wrap_sum(latex, width), (latex, width)
+            wrapped += wrap_sum(latex, width) != latex
+    assert wrapped
+
+
 @pytest.mark.parametrize("name", ["lecture", "homework-cnn", "attention", "cbam"])
 def test_visible_bound_on_every_bundled_column(name: str) -> None:
     printer = LatexPrinter(4, 8)
