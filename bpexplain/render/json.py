@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator
+from json.encoder import encode_basestring as _string  # a str as json.dumps(..., ensure_ascii=False) writes it
 from typing import Any, TextIO
 
 import numpy as np
 
-from ..expr import Add, Expr, Name, Num, Sym
+from ..expr import Add, Derivative, Elem, Expr, Func, Mul, Name, Num, Partial, Sym, Var
 from ..trace import Block, Equation, Event, StepEnd, StepStart, TraceEnd, TraceHeader
 from .numbers import CARRIED
 from .printer import TextPrinter
@@ -105,6 +106,40 @@ class JsonParts:
             d["note"] = eq.note
         return d
 
+    def equations_json(self, b: Block) -> list[str]:
+        """`_dumps(self.equation(eq, b))` of each of a block's equations, written directly: the same keys in the
+        same order, each string through json's own encoder (`encode_basestring`, what `json.dumps` calls with
+        ensure_ascii=False), each finite float as its repr (what json writes for a float), anything else through
+        `json.dumps` itself; the block's layer and sample encoded once (tests/test_json_fast.py compares)."""
+        both, symbol, max_terms = self.printer.both, self.printer.symbol, self.max_terms
+        head = ', "layer": ' + _dumps(b.layer) + ', "symbol": '
+        sample = "" if b.sample is None else ', "sample": ' + _dumps(b.sample)
+        kinds: dict[str, str] = {}
+        out = []
+        for eq in b.equations:
+            kind = kinds.get(eq.kind)
+            if kind is None:
+                kind = kinds[eq.kind] = '{"kind": ' + _dumps(eq.kind)
+            expression, substituted = both(eq.bound)  # one walk for both, where the shape allows
+            value = eq.value
+            text = (
+                f'{kind}{head}{_string(symbol(eq.symbol))}, "expression": {_string(expression)}, '
+                f'"substituted": {_string(substituted)}, "value": '
+                + (float.__repr__(value) if type(value) is float and value - value == 0.0 else _dumps(_num(value)))
+            )
+            if max_terms is not None and ELLIPSIS in expression:
+                longest = longest_sum(eq.bound)
+                if longest > max_terms:
+                    text += ', "terms": ' + _dumps(longest)
+            if sample:
+                text += sample
+            if eq.exact is not None:
+                text += ', "exact": ' + _dumps(_num(eq.exact))
+            if eq.note:
+                text += ', "note": ' + _dumps(eq.note)
+            out.append(text + "}")
+        return out
+
     def layer_values(self, b: Block) -> Iterator[dict[str, Any]]:
         """The vectors a block shows at --detail layer (e, y, δ, dh/de, ∂E/∂e, gradients, updated values)."""
         for named in b.arrays:
@@ -166,8 +201,42 @@ ELLIPSIS: str = TextPrinter.ELLIPSIS  # type: ignore[assignment]  # what a short
 _LEAVES = (Num, Sym, Name)  # nodes without a sum inside (Elem is a Sym)
 
 
+_FLAT = frozenset((Num, Sym, Elem, Name))  # leaves, by exact class
+
+
+def _flat_symbol(sym: Expr) -> bool:
+    """Whether a bound leaf's symbol holds no sum: a symbol, ∂E/∂e_4 or dh_4(e)/de of leaves."""
+    kind = type(sym)
+    if kind is Sym or kind is Elem:
+        return True
+    if kind is Partial:
+        return type(sym.of) in _FLAT and type(sym.wrt) in _FLAT  # type: ignore[attr-defined]
+    if kind is Derivative:
+        func = sym.func  # type: ignore[attr-defined]
+        return type(func) in _FLAT or (
+            type(func) is Func and type(func.symbolic) in _FLAT and type(func.concrete) in _FLAT  # type: ignore[attr-defined]
+        )
+    return False
+
+
 def longest_sum(node: Expr) -> int:
-    """The number of terms of the longest sum in a tree (0 for none)."""
+    """The number of terms of the longest sum in a tree (0 for none).
+
+    A sum of products of leaves (a convolution's, a layer's weighted inputs: most shortened sums) is seen
+    to hold no other sum in one loop, without a call per term."""
+    if type(node) is Add:
+        terms = node.terms  # type: ignore[attr-defined]
+        for term in terms:
+            kind = type(term)
+            for leaf in term.factors if kind is Mul else (term,):  # type: ignore[attr-defined]
+                kind = type(leaf)
+                if kind not in _FLAT and (kind is not Var or not _flat_symbol(leaf.sym)):  # type: ignore[attr-defined, union-attr]
+                    break
+            else:
+                continue
+            break
+        else:
+            return len(terms)
     longest = len(node.terms) if type(node) is Add else 0  # type: ignore[attr-defined]
     for name in node.__match_args__:
         child = getattr(node, name)
@@ -207,8 +276,8 @@ class JsonRenderer:
                 yield ("" if first_step else ", ") + start[:-1] + ', "equations": ['
                 first_step, first_eq = False, True
             elif isinstance(ev, Block):
-                for eq in ev.equations:
-                    yield ("" if first_eq else ", ") + dump(self.parts.equation(eq, ev))
+                if ev.equations:  # a block's equations as one piece
+                    yield ("" if first_eq else ", ") + ", ".join(self.parts.equations_json(ev))
                     first_eq = False
                 if by_layer:
                     layer_values.extend(self.parts.layer_values(ev))

@@ -136,7 +136,7 @@ class LatexRenderer(LineRenderer):
             symbols = h.parameter_symbols.get(name)
             label = r"\text{" + latex_literal(name) + "}"
             if symbols and arr.ndim <= 2:
-                sym_cells = [self.printer.doprint(s) for s in symbols]
+                sym_cells = [self.printer.measured_symbol(s)[0] for s in symbols]  # kept for the equations
                 yield (
                     r"\[ "
                     + label
@@ -231,13 +231,13 @@ class LatexRenderer(LineRenderer):
         p = self.printer
         symbol, symbol_width = p.measured_symbol(eq.symbol)
         expression, expression_width, substituted, substituted_width = p.measured_both(eq.bound)
-        value, value_width = p.measured_number(eq.value)
-        if substituted in (expression, value):
-            substituted = ""
-        if said_once(eq, expression, substituted, value):
+        value, value_width = p._measured_numbers.get(eq.value) or p.measured_number(eq.value)
+        if substituted and substituted != expression and substituted != value:
+            parts = [expression, substituted, value]
+        elif said_once(eq, expression, "", value):
             parts = [value]
         else:
-            parts = [expression] + ([substituted] if substituted else []) + [value]
+            parts = [expression, value]
         remark, remark_width = "", 0
         if eq.exact is not None:
             exact, exact_width = p.measured_number(eq.exact)
@@ -246,13 +246,19 @@ class LatexRenderer(LineRenderer):
         elif eq.note:
             remark = r" \quad \text{(" + self.prose(eq.note) + ")}"
             remark_width = len(eq.note)
-        fits = _fits(eq, symbol_width + remark_width, expression_width, substituted_width, value_width)
+        fixed = symbol_width + remark_width
+        if substituted_width != expression_width and substituted_width != value_width:  # `_fits`, most equations
+            fits: bool | None = fixed + expression_width + substituted_width + value_width + 9 <= LONG
+        else:
+            fits = _fits(eq, fixed, expression_width, substituted_width, value_width)
         if fits is None:  # the widths leave it open (two columns might be the same text): the text itself
             t = equation_columns(eq, self.measure)
             fits = len(t.symbol) + len(t.expression) + len(t.substituted) + len(t.value) + len(t.remark) + 9 <= LONG
         if fits:
             return f"{symbol} &= " + " = ".join(parts) + remark
-        return f"{symbol} &= " + r" \\ &= ".join(wrap_sum(part) for part in parts) + remark
+        # a column no longer than a line is left as it is without a call (`wrap_sum`'s own first test)
+        lines = [part if len(part) <= LONG else wrap_sum(part) for part in parts]
+        return f"{symbol} &= " + r" \\ &= ".join(lines) + remark
 
     def step_end_lines(self, e: StepEnd) -> Iterator[str]:
         assert self.header is not None
@@ -288,9 +294,8 @@ class LatexRenderer(LineRenderer):
             return
         yield ""
         yield r"\section*{" + latex_text(f"Summary: {end.steps} step(s); stopped because {end.stopped}") + "}"
-        symbols = {
-            n: tuple(f"${self.printer.doprint(s)}$" for s in syms) for n, syms in self.header.parameter_symbols.items()
-        }
+        symbol = self.printer.measured_symbol  # the parameters' symbols, kept since their matrices
+        symbols = {n: tuple(f"${symbol(s)[0]}$" for s in syms) for n, syms in self.header.parameter_symbols.items()}
         cols, losses, cells = summary_cells(self.summary, self.header, self.precision, symbols, self.prose)
         yield r"\begin{tabular}{l" + "r" * (len(cols) + 1) + "}"
         yield "  & initial & " + " & ".join(r"\ldots" if c is None else c for c in cols) + r" \\ \hline"
@@ -368,10 +373,10 @@ _FRAC = re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}")
 _LEFT_RIGHT = re.compile(r"\\(left|right)")
 _CDOT = re.compile(r" ?\\cdot ?")
 _COMMAND = re.compile(r"\\[A-Za-z]+")
-_INVISIBLE = re.compile(r"[{}_^ ]")
 # what wrap_sum's scan looks at: brackets that nest, and a space before a top-level + or − (looked ahead
 # at, so that an operator right after another is seen too)
 _SCAN = re.compile(r"\\left|\\right|[{}]| (?=[+-] )")
+_TOP = re.compile(r" (?=[+-] )")  # the same spaces, where nothing nests
 
 
 def _longer(m: re.Match[str]) -> str:
@@ -386,30 +391,52 @@ def visible_length(latex: str) -> int:
     if "\\cdot" in text:
         text = _CDOT.sub("xx", text)
     text = text.replace(" + ", "xxx").replace(" - ", "xxx")
+    # each command counts as one character and braces, `_`, `^` and spaces as none: counted, not removed (a
+    # command has none of those)
+    count = text.count
+    length = len(text) - count(" ") - count("{") - count("}") - count("_") - count("^")
     if "\\" in text:
-        text = _COMMAND.sub("x", text)
-    return len(_INVISIBLE.sub("", text))
+        commands = _COMMAND.findall(text)
+        return length - sum(map(len, commands)) + len(commands)
+    return length
+
+
+def visible_bound(latex: str) -> int:
+    """A bound that `visible_length` never exceeds, from counts of characters (each a scan in C).
+
+    `visible_length` ends by counting the characters other than braces, `_`, `^` and spaces; none of its
+    steps adds such a character but its `+`/`−` step (" + " becomes three: two more), and each `\\cdot`
+    becomes two of them or goes (inside a fraction's shorter part), three fewer at least. So it is at most
+    those characters, less three a `\\cdot`, plus two a `+` or `-` (tests/test_latex_fast.py checks it on
+    random texts)."""
+    count = latex.count
+    invisible = count(" ") + count("{") + count("}") + count("_") + count("^")
+    return len(latex) - invisible - 3 * count("\\cdot") + 2 * (count("+") + count("-"))
 
 
 def wrap_sum(latex: str, width: int = LONG) -> str:
     """A long sum broken after a top-level + or − onto continuation lines of an align* environment."""
-    if len(latex) <= width or visible_length(latex) <= width:  # never wider than its characters
-        return latex
-    pieces, depth, start = [], 0, 0
-    for m in _SCAN.finditer(latex):
-        token = m.group()
-        if token == " ":
-            if depth == 0:
-                pieces.append(latex[start : m.start()])
-                start = m.start() + 1  # the next piece starts with its operator
-        elif token == "{" or token == "\\left":
-            depth += 1
-        else:
-            depth -= 1
-    pieces.append(latex[start:])
+    if len(latex) <= width or visible_bound(latex) <= width or visible_length(latex) <= width:
+        return latex  # never wider than its characters, nor than the bound
+    if "{" in latex or "}" in latex or "\\left" in latex or "\\right" in latex:
+        pieces, depth, start = [], 0, 0
+        for m in _SCAN.finditer(latex):
+            token = m.group()
+            if token == " ":
+                if depth == 0:
+                    pieces.append(latex[start : m.start()])
+                    start = m.start() + 1  # the next piece starts with its operator
+            elif token == "{" or token == "\\left":
+                depth += 1
+            else:
+                depth -= 1
+        pieces.append(latex[start:])
+    else:  # nothing nests (a convolution's sum of map elements): every such space is at the top
+        pieces = _TOP.split(latex)
     lines, current = [], ""
     for piece in pieces:
-        if current and len(current) + len(piece) > width and visible_length(current + piece) > width:
+        joined = current + piece
+        if current and len(joined) > width and visible_bound(joined) > width and visible_length(joined) > width:
             lines.append(current)
             current = piece
         else:

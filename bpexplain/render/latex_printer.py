@@ -110,6 +110,8 @@ class LatexPrinter(Printer):
         # a leaf's LaTeX and text width by identity, as `Printer._symbols`: the node is kept alive in `_kept`
         self._measured_leaves: dict[int, tuple[str, int]] = {}
         self._measured_numbers: dict[float, tuple[str, int]] = {}
+        # a symbol's subscript in LaTeX and its text width, by its indices' identity (w and w' share them)
+        self._measured_subscripts: dict[int, tuple[str, int]] = {}
 
     def paren(self, text: str) -> str:
         return rf"\left({text}\right)"
@@ -263,10 +265,18 @@ class LatexPrinter(Printer):
     def measured_both(self, node: Expr) -> tuple[str, int, str, int]:
         """`measured(node)` and `measured(node, numbers=True)`: an equation's expression and its substituted
         numbers with their widths. A product, sum or difference is walked once for both (`_mpair`), as
-        `Printer.both` does for the text; any other shape is measured the two ways."""
+        `Printer.both` does for the text, a bound symbol already kept and a number are looked up; any other
+        shape is measured the two ways."""
         if self.text is None:
             self.text = TextPrinter(self.precision, self.max_terms)
         kind = type(node)
+        if kind is Var:  # a bound symbol whose leaf is kept (y_4 = dh_4(e)/de...): the leaf and its number
+            entry = self._measured_leaves.get(id(node.sym))  # type: ignore[attr-defined]
+            if entry is not None:
+                return (*entry, *(self._measured_numbers.get(node.value) or self.measured_number(node.value)))  # type: ignore[attr-defined]
+        elif kind is Num:  # a number is the same text both ways
+            number = self._measured_numbers.get(node.value) or self.measured_number(node.value)  # type: ignore[attr-defined]
+            return (*number, *number)
         try:
             if kind is Mul:
                 return self._mpair(node.factors, True)  # type: ignore[attr-defined]
@@ -281,7 +291,11 @@ class LatexPrinter(Printer):
                         nw += 1
                         continue
                     term = terms[k]
-                    s, w, n, v = self._mboth(term, PRECEDENCE_ADD, k == 0, False)
+                    s, w, n, v = (  # a product (most terms) needs no brackets in a sum: paired at once
+                        self._mpair(term.factors, k == 0)  # type: ignore[attr-defined]
+                        if type(term) is Mul
+                        else self._mboth(term, PRECEDENCE_ADD, k == 0, False)
+                    )
                     symbols.append(s)
                     numbers.append(n)
                     sw += w
@@ -289,7 +303,14 @@ class LatexPrinter(Printer):
                 gaps = 3 * (len(symbols) - 1)
                 return " + ".join(symbols), sw + gaps, " + ".join(numbers), nw + gaps
             if kind is Sub:
-                s, w, n, v = self._mboth(node.left, PRECEDENCE_ADD, True, False)  # type: ignore[attr-defined]
+                left = node.left  # type: ignore[attr-defined]
+                # a bound symbol first (w_14 in w_14 − η·∂E/∂w_14): its kept leaf and its number, never bracketed
+                entry = self._measured_leaves.get(id(left.sym)) if type(left) is Var else None  # type: ignore[attr-defined]
+                if entry is not None:
+                    s, w = entry
+                    n, v = self._measured_numbers.get(left.value) or self.measured_number(left.value)  # type: ignore[attr-defined]
+                else:
+                    s, w, n, v = self._mboth(left, PRECEDENCE_ADD, True, False)
                 s2, w2, n2, v2 = self._mboth(node.right, PRECEDENCE_ADD, False, True)  # type: ignore[attr-defined]
                 return f"{s} - {s2}", w + 3 + w2, f"{n} - {n2}", v + 3 + v2  # " − " in text
         finally:
@@ -337,8 +358,25 @@ class LatexPrinter(Printer):
         return r" \cdot ".join(symbols), sw, r" \cdot ".join(numbers), nw
 
     def measured_symbol(self, node: Expr) -> tuple[str, int]:
-        """`measured(node)` for an equation's symbol (never bound): looked up first, as many are known."""
-        return self._measured_leaves.get(id(node)) or self.measured(node)
+        """`measured(node)` for an equation's symbol (never bound): looked up first, as many are known; a new
+        symbol (w'_14) or a partial derivative of two symbols (∂E/∂w_14, not kept: each is one equation's) is
+        made directly, as `_m` makes it (a map element too: O1(2,3), ∂E/∂O1(2,3))."""
+        entry = self._measured_leaves.get(id(node))
+        if entry is not None:
+            return entry
+        if self.text is None:
+            self.text = TextPrinter(self.precision, self.max_terms)
+        kind = type(node)
+        if kind is Sym or kind is Elem:
+            return self._mleaf(node, True)
+        if kind is Partial:
+            of, wrt = node.of, node.wrt  # type: ignore[attr-defined]
+            if (type(of) is Sym or type(of) is Elem) and (type(wrt) is Sym or type(wrt) is Elem):
+                leaves = self._measured_leaves
+                o = leaves.get(id(of)) or self._mleaf(of, False)
+                w = leaves.get(id(wrt)) or self._mleaf(wrt, False)
+                return rf"\frac{{\partial {o[0]}}}{{\partial {w[0]}}}", 3 + o[1] + w[1]  # ∂E/∂w
+        return self.measured(node)
 
     def measured_number(self, value: float) -> tuple[str, int]:
         """`number(value)`, and the length of the plain text's."""
@@ -347,7 +385,9 @@ class LatexPrinter(Printer):
             if len(self._measured_numbers) >= _MEASURED_LIMIT:
                 self._measured_numbers.clear()
             text = format_number(value, self.precision)  # `Printer.format`, which `format` re-spells
-            entry = self._measured_numbers[value] = (latex_number(text), len(text))
+            # latex_number changes only an exponent, inf and nan (each has an "e" or an "n")
+            latex = text if "e" not in text and "n" not in text else latex_number(text)
+            entry = self._measured_numbers[value] = (latex, len(text))
         return entry
 
     def _m(self, node: Expr, lead: bool) -> tuple[str, int]:
@@ -412,6 +452,10 @@ class LatexPrinter(Printer):
         The width of a symbol or map element whose indices are all text is counted from its parts, as
         `TextPrinter` joins them; any other leaf is printed by the text printer."""
         kind = type(node)
+        if kind is Sym:
+            entry = self._msym(node)  # type: ignore[arg-type]
+            if entry is not None:
+                return entry
         width = -1
         if kind is Sym or kind is Elem:
             latex = self._print_Elem(node, lead) if kind is Elem else self._print_Sym(node, lead)  # type: ignore[arg-type]
@@ -444,6 +488,60 @@ class LatexPrinter(Printer):
             width = len(self.text._print(node, lead))
         entry = (latex, width)
         self._remember(self._measured_leaves, node, entry, _MEASURED_LIMIT)
+        return entry
+
+    def _msym(self, node: Sym) -> tuple[str, int] | None:
+        """A symbol's `(_print_Sym(node), its text width)`, kept, its subscript and the subscript's width made
+        once for its indices (w_14 and w'_14 share them); None where an index is a symbol with indices other
+        than text (then `_mleaf` spells it)."""
+        indices = node.indices
+        text = _LETTERS_MATH.get(node.base) or self.letter(node.base)
+        width = len(node.base)
+        if indices:
+            sub = self._measured_subscripts.get(id(indices)) or self._msubscript(indices)
+            if sub[1] < 0:
+                return None
+            text += sub[0]
+            width += sub[1]
+        superscript = node.superscript
+        if superscript:
+            width += len(superscript) + (2 if node.prime else 1)  # w'^s_14 in text
+            text += (r"^{\prime " if node.prime else "^{") + superscript + "}"
+        elif node.prime:
+            width += 1
+            text = text.replace("_", "'_", 1) if indices else text + "'"
+        entry = (text, width)
+        self._remember(self._measured_leaves, node, entry, _MEASURED_LIMIT)
+        return entry
+
+    def _msubscript(self, indices: tuple[str | Sym, ...]) -> tuple[str, int]:
+        """A symbol's subscript as `_print_Sym` writes it (its parts joined by commas unless each is `_short`),
+        and the text's (`_14`, `_x1,10`, `_(x12)3`) width; -1 for the width where an index is a symbol whose
+        own indices are not all text. One pass over the indices."""
+        known = _INDICES.get
+        parts = []
+        width, comma, short = 0, False, True
+        for index in indices:
+            if type(index) is str:
+                part = known(index) or self._index(index)
+                if width >= 0:
+                    width += len(index)
+                    if len(index) != 1 and index[:1] != "(":
+                        comma = True
+            else:
+                part = self._index(index)
+                inner = index.indices  # type: ignore[union-attr]
+                if type(index) is not Sym or not all([type(i) is str for i in inner]):
+                    width = -1
+                elif width >= 0:
+                    width += 2 + len(index.base) + sum([len(i) for i in inner])  # type: ignore[misc, union-attr, arg-type]
+            if short and not (len(part) == 1 or part[:1] == "(" or (part[:1] == "\\" and " " not in part)):
+                short = False  # `_short`, inline
+            parts.append(part)
+        if width >= 0:
+            width += len(indices) if comma else 1  # "_", and a comma between indices unless each is one character
+        entry = (_subscript(("" if short else ",").join(parts)), width)
+        self._remember(self._measured_subscripts, indices, entry, _MEASURED_LIMIT)
         return entry
 
     def _mproduct(self, factors: tuple[Expr, ...], lead: bool) -> tuple[str, int]:
