@@ -80,6 +80,8 @@ def wrap_words(text: str, limit: int, hang: int = 0) -> list[str]:
     if (len(text) if narrow else width(text)) <= limit:
         return [text]
     hang = hang if hang < limit // 2 else 0
+    if narrow:
+        return _words_narrow(text, limit, hang)
     lines: list[str] = []
     current: list[str] = []
     used = -1  # cells of the current line (its words and the spaces between them)
@@ -97,6 +99,38 @@ def wrap_words(text: str, limit: int, hang: int = 0) -> list[str]:
         current, used = [pieces[-1]], width(pieces[-1])
     lines.append(" ".join(current))
     return [lines[0]] + [" " * hang + line for line in lines[1:]]
+
+
+def _words_narrow(text: str, limit: int, hang: int) -> list[str]:
+    """`wrap_words` for a text of one-cell characters longer than `limit`, by positions: a line ends at the
+    last end of a word (a space, or the text's end) within its room, its first word always on it; a first
+    word longer than the room is cut into pieces of `limit - hang` characters, its last piece starting the
+    line (as `fold` cuts it)."""
+    n = len(text)
+    find, rfind = text.find, text.rfind
+    lines: list[str] = []
+    start = 0  # where the line being made starts: at a word
+    piece = limit - hang
+    while True:
+        room = limit - hang if lines else limit
+        end = find(" ", start)  # the end of its first word
+        if end < 0:
+            end = n
+        if end - start > room:  # too long for any line: cut
+            while end - start > piece:
+                lines.append(text[start : start + piece])
+                start += piece
+            room = piece
+        if n - start <= room:  # the rest fits: the last line (kept as it is)
+            lines.append(text[start:])
+            break
+        end = rfind(" ", end, start + room + 1)  # the last end of a word within the room
+        lines.append(text[start:end].rstrip())
+        start = end + 1
+    if hang:
+        lead = " " * hang
+        return [lines[0]] + [lead + line for line in lines[1:]]
+    return lines
 
 
 def wrap_math(text: str, limit: int) -> list[str]:
