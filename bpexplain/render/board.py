@@ -15,10 +15,11 @@ equation whose expression is its value (`dh_5(e)/de = 1`) is shown once. Lines a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from .common import EquationColumns
-from .wrap import is_narrow, pad, width, wrap_math_cells, wrap_narrow, wrap_words
+from .wrap import is_narrow, narrow_lines, pad, width, wrap_math_cells, wrap_words
 
 Piece = tuple[str, str]  # text and role: symbol, op, expr, value, remark, warning ("" for spaces)
 Line = tuple[int, list[Piece]]  # width in cells, and the pieces
@@ -36,7 +37,7 @@ class _Row(NamedTuple):
     we: int
     wu: int
     wv: int
-    ne: bool  # the expression is of one-cell characters (`is_narrow`): wrapped by `wrap_narrow`
+    ne: bool  # the expression is of one-cell characters (`is_narrow`): wrapped by `narrow_lines`
     nu: bool  # the numbers are
 
 
@@ -77,9 +78,9 @@ class Board:
         self.wv = max((r.wv for r in rows), default=0)
         self._room = -1
         self.mode = "rows"
-        self._wrapped: list[tuple[list[str], list[str]]] = []
-        self._sizes: list[tuple[list[int], list[int]]] = []  # the cells of each of those lines
-        self._columns_sizes: list[tuple[list[int], list[int]]] = []
+        self._wrapped: list[tuple[Sequence[str], Sequence[str]]] = []
+        self._sizes: list[tuple[Sequence[int], Sequence[int]]] = []  # the cells of each of those lines
+        self._columns_sizes: list[tuple[Sequence[int], Sequence[int]]] = []
         self._ce = self._cu = 0
         self._wraps: dict[tuple[str, int], tuple[list[str], list[int]]] = {}
         # a row's width but its value's in the rows layout: symbol = expression [= numbers] =
@@ -107,7 +108,7 @@ class Board:
                 self._wrapped = columns
                 self._sizes = self._columns_sizes
 
-    def _columns(self, avail: int) -> list[tuple[list[str], list[str]]] | None:
+    def _columns(self, avail: int) -> list[tuple[Sequence[str], Sequence[str]]] | None:
         """Each row's expression and numbers wrapped into their columns (the cells of each line kept in
         `_columns_sizes`); None when a column would be too narrow or a piece had to be folded."""
         we, wu = self.we, self.wu
@@ -120,18 +121,20 @@ class Board:
             ce, cu = avail, 0
         if ce < min(we, MIN_COLUMN) or (wu and cu < min(wu, MIN_COLUMN)):
             return None
-        wrapped_e = []
-        sizes_e = []
+        wrapped_e: list[Sequence[str]] = []
+        sizes_e: list[Sequence[int]] = []
+        lines: Sequence[str]
+        sizes: Sequence[int]
         used_e = 0
         for r in self.rows:
             if r.we <= ce:  # fits (what `wrap_math_cells` says first)
-                wrapped_e.append([r.expression])
-                sizes_e.append([r.we])
+                wrapped_e.append((r.expression,))  # tuples: see `narrow_lines`
+                sizes_e.append((r.we,))
                 if r.we > used_e:
                     used_e = r.we
                 continue
             if r.ne:
-                lines, sizes, folded, used = wrap_narrow(r.expression, ce)
+                lines, sizes, folded, used = narrow_lines(r.expression, ce)
             else:
                 lines, sizes, folded = wrap_math_cells(r.expression, ce, r.we)
                 used = max(sizes)
@@ -142,18 +145,18 @@ class Board:
             if used > used_e:
                 used_e = used
         cu = min(wu, avail - used_e) if wu else 0
-        wrapped_u = []
-        sizes_u = []
+        wrapped_u: list[Sequence[str]] = []
+        sizes_u: list[Sequence[int]] = []
         used_u = 0
         for r in self.rows:
             if r.wu <= cu:  # fits, or there are none ([""] and [0] then)
-                wrapped_u.append([r.substituted])
-                sizes_u.append([r.wu])
+                wrapped_u.append((r.substituted,))
+                sizes_u.append((r.wu,))
                 if r.wu > used_u:
                     used_u = r.wu
                 continue
             if r.nu:
-                lines, sizes, folded, used = wrap_narrow(r.substituted, cu)
+                lines, sizes, folded, used = narrow_lines(r.substituted, cu)
             else:
                 lines, sizes, folded = wrap_math_cells(r.substituted, cu, r.wu)
                 used = max(sizes)
