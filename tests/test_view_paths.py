@@ -3,6 +3,8 @@
 - prose of one-cell characters is broken by positions (`wrap._words_narrow`): the same lines as the
   general path, which measures word by word, on texts with double, leading and trailing spaces and
   words longer than a line;
+- an equation's lines for a console without styles, framed and joined as they are made
+  (`Board.framed_plain`), are its styled lines framed by `Frame.body`, joined;
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ import random
 
 import pytest
 
-from bpexplain.render import wrap
+import bpexplain
+from bpexplain.render import rich as rich_view
+from bpexplain.render import screen, wrap
+from bpexplain.render.board import Board
+from bpexplain.render.common import equation_columns
+from bpexplain.render.printer import TextPrinter
+from bpexplain.trace import Block
 
 
 def general_words(text: str, limit: int, hang: int, monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -44,3 +52,36 @@ def test_prose_by_positions_on_the_cases_that_matter(monkeypatch: pytest.MonkeyP
     for (text, limit, hang), lines in cases.items():
         assert wrap.wrap_words(text, limit, hang) == lines
         assert general_words(text, limit, hang, monkeypatch) == lines
+
+
+NETWORKS = ["lecture", "homework-cnn", "cbam", "attention", "se-block"]
+
+
+def blocks(network: str) -> list[Block]:
+    return [e for e in bpexplain.train(network, steps=1).events if isinstance(e, Block) and e.equations]
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_a_plain_line_of_one_piece_is_the_styled_line_framed(network: str) -> None:
+    """`Board.framed_plain` (rows and columns layouts, no remark) gives the text of `Board.styled`'s
+    lines framed as `Frame.body` frames them; None exactly where those need more (stacked, remark)."""
+    printer = TextPrinter(4, 8)
+    roles = rich_view._roles("cyan")
+    frame = screen.Frame([("t", None)], None)
+    seen = set()
+    for b in blocks(network):
+        columns = [equation_columns(eq, printer) for eq in b.equations]
+        for room in (8, 16, 26, 46, 76, 116, 196):
+            board = Board(columns)
+            for i in range(len(columns)):
+                fast = board.framed_plain(i, room)
+                styled = board.styled(i, room, roles)
+                seen.add((board.mode, fast is None))
+                if fast is None:
+                    assert board.mode == "stacked" or board.rows[i].remark or any(w > room for w, _ in styled)
+                    continue
+                general = list(frame.body(styled, room + 4))
+                assert fast == [(w, [("".join(t for t, _ in p), None)]) for w, p in general]
+    assert ("rows", False) in seen
+    if network in ("homework-cnn", "cbam"):
+        assert ("columns", False) in seen and ("stacked", True) in seen

@@ -229,6 +229,65 @@ class Board:
         pieces += [(EQ, op), (r.value, styles["value"])]
         return [(self._rows_width + r.wv, pieces)]
 
+    def framed_plain(self, i: int, room: int) -> list[tuple[int, list[tuple[str, Any]]]] | None:
+        """The lines of equation `i` framed as a panel's body frames them (`│ ` line, spaces, ` │`), each as
+        one piece of text without a style: for a console without styles, where each piece is only its text.
+        None where `styled` must make them: a remark, the stacked layout, a line wider than `room`."""
+        self.prepare(room)
+        r = self.rows[i]
+        mode = self.mode
+        if r.remark or mode == "stacked":
+            return None
+        head = " " + r.symbol + " " * (self.ws - r.ws) + EQ
+        total = room + 4
+        if mode == "rows":
+            if not r.value:
+                w = 1 + self.ws + 3 + r.we
+                text = head + r.expression
+            else:
+                text = head + r.expression + " " * (self.we - r.we)
+                if self.wu:
+                    if r.substituted:
+                        text += EQ + r.substituted + " " * (self.wu - r.wu)
+                    else:
+                        text += " " * (3 + self.wu)
+                text += EQ + r.value
+                w = self._rows_width + r.wv
+            if w > room:
+                return None
+            return [(total, [("│ " + text + " " * (room - w) + " │", None)])]
+        es, us = self._wrapped[i]
+        wes, wus = self._sizes[i]
+        start = 1 + self.ws + 3
+        lead = " " * start
+        lines: list[tuple[int, str]]
+        if not r.value:  # the expression is the value
+            lines = [(start + wes[0], head + es[0])]
+            for k in range(1, len(es)):
+                lines.append((start + wes[k], lead + es[k]))
+        else:
+            ce, cu = self._ce, self._cu
+            n_e, n_u = len(es), len(us)
+            text = head + es[0] + " " * (ce - wes[0])
+            w = start + ce
+            if cu:
+                text += (EQ if r.substituted else "   ") + (us[0] + " " * (cu - wus[0]) if n_u else " " * cu)
+                w += 3 + cu
+            lines = [(w + 3 + r.wv, text + EQ + r.value)]
+            for k in range(1, max(n_e, n_u)):
+                e = es[k] + " " * (ce - wes[k]) if k < n_e else " " * ce
+                if cu:
+                    u = us[k] + " " * (cu - wus[k]) if k < n_u else " " * cu
+                    lines.append((start + ce + 3 + cu, lead + e + "   " + u))
+                else:
+                    lines.append((start + ce, lead + e))
+        out: list[tuple[int, list[tuple[str, Any]]]] = []
+        for w, text in lines:
+            if w > room:
+                return None
+            out.append((total, [("│ " + text + " " * (room - w) + " │", None)]))
+        return out
+
     def _styled_columns(self, i: int, r: _Row, styles: dict[str, Any]) -> list[tuple[int, list[tuple[str, Any]]]]:
         """`lines` in the columns layout for an equation without a remark, each piece styled as it is made."""
         head = (" " + r.symbol + " " * (self.ws - r.ws), styles["symbol"])

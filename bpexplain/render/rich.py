@@ -600,12 +600,17 @@ def _block(
         left, right = ("│ ", style), " │"  # Frame.body, written here for the many lines of a block
         indent = ("  ", None)
         boxed: dict[int, tuple[StyledLine, StyledLine]] = {}  # id(a field's line) -> it (kept alive), framed
+        framed_plain = board.framed_plain
         for i in range(first, min(first + CHUNK, len(equations))):
-            for w, pieces in styled(i, room, roles):
-                if w > room:
-                    out += frame.body([(w, pieces)], total)
-                else:
-                    out.append((total, [left, *pieces, (" " * (room - w) + right, style)]))
+            one_piece = framed_plain(i, room) if plain else None  # no styles: a line is one piece of text
+            if one_piece is not None:
+                out += one_piece
+            else:
+                for w, pieces in styled(i, room, roles):
+                    if w > room:
+                        out += frame.body([(w, pieces)], total)
+                    else:
+                        out.append((total, [left, *pieces, (" " * (room - w) + right, style)]))
             cells = equations[i].cells
             if field is not None and cells:  # the map it reads, under its symbol
                 for line in field.lines(cells, room - 2, plain):
