@@ -5,13 +5,17 @@
   words longer than a line;
 - an equation's lines for a console without styles, framed and joined as they are made
   (`Board.framed_plain`), are its styled lines framed by `Frame.body`, joined;
+- the view's text written into the console's file without `console.print` is what the print writes, in
+  each colour system, and where rich must do more (recording, quiet, a render hook) it is printed.
 """
 
 from __future__ import annotations
 
+import io
 import random
 
 import pytest
+from rich.console import Console, RenderHook
 
 import bpexplain
 from bpexplain.render import rich as rich_view
@@ -85,3 +89,36 @@ def test_a_plain_line_of_one_piece_is_the_styled_line_framed(network: str) -> No
     assert ("rows", False) in seen
     if network in ("homework-cnn", "cbam"):
         assert ("columns", False) in seen and ("stacked", True) in seen
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"force_terminal": True, "color_system": "truecolor"},
+        {"force_terminal": True, "color_system": "256"},
+        {"force_terminal": True, "color_system": "standard", "no_color": True},
+        {"force_terminal": True, "color_system": "truecolor", "record": True},
+        {"quiet": True},
+    ],
+)
+def test_the_view_written_directly_is_what_rich_prints(options: dict) -> None:
+    """`rich.print_batches` writes a batch's text into the console's file itself where rich would write it
+    as it is (`screen.writes_directly`): the same bytes as `console.print(Batch(...), crop=False)`."""
+    events = list(bpexplain.train("homework-cnn", steps=1).events)
+    outputs = []
+    for direct in (True, False):
+        out = io.StringIO()
+        console = Console(file=out, width=80, **options)
+        if not direct:
+            console.push_render_hook(_Same())  # a hook: rich must print it (and prints it unchanged)
+        assert screen.writes_directly(console) == (direct and not options.get("record") and not options.get("quiet"))
+        rich_view.print_batches(console, rich_view.trace_renderables(events))
+        outputs.append(out.getvalue())
+    assert outputs[0] == outputs[1]
+    assert bool(outputs[0]) != bool(options.get("quiet"))
+
+
+class _Same(RenderHook):
+    def process_renderables(self, renderables: list) -> list:
+        return renderables

@@ -43,7 +43,7 @@ from .common import (
 )
 from .numbers import CARRIED, format_grid, format_number, format_vector
 from .printer import TextPrinter
-from .screen import Batch, Frame, Lines, StyledLine, grid, rule, side_by_side, table, text_lines
+from .screen import Batch, Frame, Lines, StyledLine, grid, rule, side_by_side, table, text_lines, writes_directly
 from .wrap import pad, width, wrap_math, wrap_words
 
 SUMMARY_BATCH = 200
@@ -88,14 +88,31 @@ def print_batches(console: Console, renderables: Iterable[Lines]) -> None:
     batch: list[Lines] = []
     size = 0
     last = time.monotonic()
+    direct = writes_directly(console)
     for renderable in renderables:
         batch.append(renderable)
         size += renderable.size
         if size >= CHUNK or time.monotonic() - last > FLUSH_SECONDS:
-            console.print(Batch(batch), crop=False)
+            _print(console, Batch(batch), direct)
             batch, size, last = [], 0, time.monotonic()
     if batch:
-        console.print(Batch(batch), crop=False)
+        _print(console, Batch(batch), direct)
+
+
+def _print(console: Console, batch: Batch, direct: bool) -> None:
+    """`console.print(batch, crop=False)`, or what it writes written here (see `screen.writes_directly`)."""
+    text = batch.rendered(console, max(console.width, 1)) if direct else None
+    if text is None:
+        console.print(batch, crop=False)
+        return
+    try:
+        console.file.write(text)
+        console.file.flush()
+    except BrokenPipeError:
+        console.on_broken_pipe()
+    except UnicodeEncodeError as error:  # as rich says it
+        error.reason = f"{error.reason}\n*** You may need to add PYTHONIOENCODING=utf-8 to your environment ***"
+        raise
 
 
 def trace_renderables(events: Iterable[Event], precision: int = 4, max_terms: int | None = 8) -> Iterator[Lines]:
