@@ -67,8 +67,8 @@ def blocks(network: str) -> list[Block]:
 
 @pytest.mark.parametrize("network", NETWORKS)
 def test_a_plain_line_of_one_piece_is_the_styled_line_framed(network: str) -> None:
-    """`Board.framed_plain` (rows and columns layouts, no remark) gives the text of `Board.styled`'s
-    lines framed as `Frame.body` frames them; None exactly where those need more (stacked, remark)."""
+    """`Board.framed_plain` (an equation without a remark, in any layout) gives the text of `Board.styled`'s
+    lines framed as `Frame.body` frames them; None only where those need more (a remark, a line too wide)."""
     printer = TextPrinter(4, 8)
     roles = rich_view._roles("cyan")
     frame = screen.Frame([("t", None)], None)
@@ -82,13 +82,13 @@ def test_a_plain_line_of_one_piece_is_the_styled_line_framed(network: str) -> No
                 styled = board.styled(i, room, roles)
                 seen.add((board.mode, fast is None))
                 if fast is None:
-                    assert board.mode == "stacked" or board.rows[i].remark or any(w > room for w, _ in styled)
+                    assert board.rows[i].remark or any(w > room for w, _ in styled)
                     continue
                 general = list(frame.body(styled, room + 4))
                 assert fast == [(w, [("".join(t for t, _ in p), None)]) for w, p in general]
     assert ("rows", False) in seen
     if network in ("homework-cnn", "cbam"):
-        assert ("columns", False) in seen and ("stacked", True) in seen
+        assert ("columns", False) in seen and ("stacked", False) in seen
 
 
 @pytest.mark.parametrize(

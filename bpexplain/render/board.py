@@ -232,14 +232,16 @@ class Board:
     def framed_plain(self, i: int, room: int) -> list[tuple[int, list[tuple[str, Any]]]] | None:
         """The lines of equation `i` framed as a panel's body frames them (`│ ` line, spaces, ` │`), each as
         one piece of text without a style: for a console without styles, where each piece is only its text.
-        None where `styled` must make them: a remark, the stacked layout, a line wider than `room`."""
+        None where `styled` must make them: a remark, a line wider than `room`."""
         self.prepare(room)
         r = self.rows[i]
         mode = self.mode
-        if r.remark or mode == "stacked":
+        if r.remark:
             return None
-        head = " " + r.symbol + " " * (self.ws - r.ws) + EQ
         total = room + 4
+        if mode == "stacked":
+            return self._framed(self._plain_stacked(r, room), room)
+        head = " " + r.symbol + " " * (self.ws - r.ws) + EQ
         if mode == "rows":
             if not r.value:
                 w = 1 + self.ws + 3 + r.we
@@ -281,11 +283,45 @@ class Board:
                     lines.append((start + ce + 3 + cu, lead + e + "   " + u))
                 else:
                     lines.append((start + ce, lead + e))
+        return self._framed(lines, room)
+
+    @staticmethod
+    def _framed(lines: list[tuple[int, str]], room: int) -> list[tuple[int, list[tuple[str, Any]]]] | None:
+        """Lines of text framed as `framed_plain` frames them; None when one is wider than `room`."""
         out: list[tuple[int, list[tuple[str, Any]]]] = []
+        total = room + 4
         for w, text in lines:
             if w > room:
                 return None
             out.append((total, [("│ " + text + " " * (room - w) + " │", None)]))
+        return out
+
+    def _plain_stacked(self, r: _Row, room: int) -> list[tuple[int, str]]:
+        """`_styled_stacked`'s lines as text (an equation without a remark)."""
+        hang, own_line = self._hang(room)
+        out: list[tuple[int, str]] = []
+        if own_line:
+            for s in wrap_words(r.symbol, room - 1):
+                out.append((1 + width(s), " " + s))
+            first = " = "
+        else:
+            first = " " + r.symbol + " " * (self.ws - r.ws) + EQ
+        again = " " * (hang - 2) + "= "
+        lead = " " * hang
+        sides = [(r.expression, r.we)]
+        if r.substituted:
+            sides.append((r.substituted, r.wu))
+        if r.value:
+            sides.append((r.value, r.wv))
+        limit = room - hang
+        for n, (text, cells) in enumerate(sides):
+            if cells <= limit:  # one line (`_wrap` keeps nothing for it)
+                out.append((hang + cells, (first if n == 0 else again) + text))
+                continue
+            lines, sizes = self._wrap(text, limit, cells)
+            out.append((hang + sizes[0], (first if n == 0 else again) + lines[0]))
+            for k in range(1, len(lines)):
+                out.append((hang + sizes[k], lead + lines[k]))
         return out
 
     def _styled_columns(self, i: int, r: _Row, styles: dict[str, Any]) -> list[tuple[int, list[tuple[str, Any]]]]:
