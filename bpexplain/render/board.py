@@ -15,10 +15,11 @@ equation whose expression is its value (`dh_5(e)/de = 1`) is shown once. Lines a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from .common import EquationColumns
-from .wrap import is_narrow, pad, width, wrap_math_cells, wrap_narrow, wrap_words
+from .wrap import is_narrow, narrow_lines, pad, width, wrap_math_cells, wrap_words
 
 Piece = tuple[str, str]  # text and role: symbol, op, expr, value, remark, warning ("" for spaces)
 Line = tuple[int, list[Piece]]  # width in cells, and the pieces
@@ -36,7 +37,7 @@ class _Row(NamedTuple):
     we: int
     wu: int
     wv: int
-    ne: bool  # the expression is of one-cell characters (`is_narrow`): wrapped by `wrap_narrow`
+    ne: bool  # the expression is of one-cell characters (`is_narrow`): wrapped by `narrow_lines`
     nu: bool  # the numbers are
 
 
@@ -77,9 +78,9 @@ class Board:
         self.wv = max((r.wv for r in rows), default=0)
         self._room = -1
         self.mode = "rows"
-        self._wrapped: list[tuple[list[str], list[str]]] = []
-        self._sizes: list[tuple[list[int], list[int]]] = []  # the cells of each of those lines
-        self._columns_sizes: list[tuple[list[int], list[int]]] = []
+        self._wrapped: list[tuple[Sequence[str], Sequence[str]]] = []
+        self._sizes: list[tuple[Sequence[int], Sequence[int]]] = []  # the cells of each of those lines
+        self._columns_sizes: list[tuple[Sequence[int], Sequence[int]]] = []
         self._ce = self._cu = 0
         self._wraps: dict[tuple[str, int], tuple[list[str], list[int]]] = {}
         # a row's width but its value's in the rows layout: symbol = expression [= numbers] =
@@ -107,7 +108,7 @@ class Board:
                 self._wrapped = columns
                 self._sizes = self._columns_sizes
 
-    def _columns(self, avail: int) -> list[tuple[list[str], list[str]]] | None:
+    def _columns(self, avail: int) -> list[tuple[Sequence[str], Sequence[str]]] | None:
         """Each row's expression and numbers wrapped into their columns (the cells of each line kept in
         `_columns_sizes`); None when a column would be too narrow or a piece had to be folded."""
         we, wu = self.we, self.wu
@@ -120,18 +121,20 @@ class Board:
             ce, cu = avail, 0
         if ce < min(we, MIN_COLUMN) or (wu and cu < min(wu, MIN_COLUMN)):
             return None
-        wrapped_e = []
-        sizes_e = []
+        wrapped_e: list[Sequence[str]] = []
+        sizes_e: list[Sequence[int]] = []
+        lines: Sequence[str]
+        sizes: Sequence[int]
         used_e = 0
         for r in self.rows:
             if r.we <= ce:  # fits (what `wrap_math_cells` says first)
-                wrapped_e.append([r.expression])
-                sizes_e.append([r.we])
+                wrapped_e.append((r.expression,))  # tuples: see `narrow_lines`
+                sizes_e.append((r.we,))
                 if r.we > used_e:
                     used_e = r.we
                 continue
             if r.ne:
-                lines, sizes, folded, used = wrap_narrow(r.expression, ce)
+                lines, sizes, folded, used = narrow_lines(r.expression, ce)
             else:
                 lines, sizes, folded = wrap_math_cells(r.expression, ce, r.we)
                 used = max(sizes)
@@ -142,18 +145,18 @@ class Board:
             if used > used_e:
                 used_e = used
         cu = min(wu, avail - used_e) if wu else 0
-        wrapped_u = []
-        sizes_u = []
+        wrapped_u: list[Sequence[str]] = []
+        sizes_u: list[Sequence[int]] = []
         used_u = 0
         for r in self.rows:
             if r.wu <= cu:  # fits, or there are none ([""] and [0] then)
-                wrapped_u.append([r.substituted])
-                sizes_u.append([r.wu])
+                wrapped_u.append((r.substituted,))
+                sizes_u.append((r.wu,))
                 if r.wu > used_u:
                     used_u = r.wu
                 continue
             if r.nu:
-                lines, sizes, folded, used = wrap_narrow(r.substituted, cu)
+                lines, sizes, folded, used = narrow_lines(r.substituted, cu)
             else:
                 lines, sizes, folded = wrap_math_cells(r.substituted, cu, r.wu)
                 used = max(sizes)
@@ -225,6 +228,101 @@ class Board:
                 pieces.append((" " * (3 + self.wu), styles[""]))
         pieces += [(EQ, op), (r.value, styles["value"])]
         return [(self._rows_width + r.wv, pieces)]
+
+    def framed_plain(self, i: int, room: int) -> list[tuple[int, list[tuple[str, Any]]]] | None:
+        """The lines of equation `i` framed as a panel's body frames them (`│ ` line, spaces, ` │`), each as
+        one piece of text without a style: for a console without styles, where each piece is only its text.
+        None where `styled` must make them: a remark, a line wider than `room`."""
+        self.prepare(room)
+        r = self.rows[i]
+        mode = self.mode
+        if r.remark:
+            return None
+        total = room + 4
+        if mode == "stacked":
+            return self._framed(self._plain_stacked(r, room), room)
+        head = " " + r.symbol + " " * (self.ws - r.ws) + EQ
+        if mode == "rows":
+            if not r.value:
+                w = 1 + self.ws + 3 + r.we
+                text = head + r.expression
+            else:
+                text = head + r.expression + " " * (self.we - r.we)
+                if self.wu:
+                    if r.substituted:
+                        text += EQ + r.substituted + " " * (self.wu - r.wu)
+                    else:
+                        text += " " * (3 + self.wu)
+                text += EQ + r.value
+                w = self._rows_width + r.wv
+            if w > room:
+                return None
+            return [(total, [("│ " + text + " " * (room - w) + " │", None)])]
+        es, us = self._wrapped[i]
+        wes, wus = self._sizes[i]
+        start = 1 + self.ws + 3
+        lead = " " * start
+        lines: list[tuple[int, str]]
+        if not r.value:  # the expression is the value
+            lines = [(start + wes[0], head + es[0])]
+            for k in range(1, len(es)):
+                lines.append((start + wes[k], lead + es[k]))
+        else:
+            ce, cu = self._ce, self._cu
+            n_e, n_u = len(es), len(us)
+            text = head + es[0] + " " * (ce - wes[0])
+            w = start + ce
+            if cu:
+                text += (EQ if r.substituted else "   ") + (us[0] + " " * (cu - wus[0]) if n_u else " " * cu)
+                w += 3 + cu
+            lines = [(w + 3 + r.wv, text + EQ + r.value)]
+            for k in range(1, max(n_e, n_u)):
+                e = es[k] + " " * (ce - wes[k]) if k < n_e else " " * ce
+                if cu:
+                    u = us[k] + " " * (cu - wus[k]) if k < n_u else " " * cu
+                    lines.append((start + ce + 3 + cu, lead + e + "   " + u))
+                else:
+                    lines.append((start + ce, lead + e))
+        return self._framed(lines, room)
+
+    @staticmethod
+    def _framed(lines: list[tuple[int, str]], room: int) -> list[tuple[int, list[tuple[str, Any]]]] | None:
+        """Lines of text framed as `framed_plain` frames them; None when one is wider than `room`."""
+        out: list[tuple[int, list[tuple[str, Any]]]] = []
+        total = room + 4
+        for w, text in lines:
+            if w > room:
+                return None
+            out.append((total, [("│ " + text + " " * (room - w) + " │", None)]))
+        return out
+
+    def _plain_stacked(self, r: _Row, room: int) -> list[tuple[int, str]]:
+        """`_styled_stacked`'s lines as text (an equation without a remark)."""
+        hang, own_line = self._hang(room)
+        out: list[tuple[int, str]] = []
+        if own_line:
+            for s in wrap_words(r.symbol, room - 1):
+                out.append((1 + width(s), " " + s))
+            first = " = "
+        else:
+            first = " " + r.symbol + " " * (self.ws - r.ws) + EQ
+        again = " " * (hang - 2) + "= "
+        lead = " " * hang
+        sides = [(r.expression, r.we)]
+        if r.substituted:
+            sides.append((r.substituted, r.wu))
+        if r.value:
+            sides.append((r.value, r.wv))
+        limit = room - hang
+        for n, (text, cells) in enumerate(sides):
+            if cells <= limit:  # one line (`_wrap` keeps nothing for it)
+                out.append((hang + cells, (first if n == 0 else again) + text))
+                continue
+            lines, sizes = self._wrap(text, limit, cells)
+            out.append((hang + sizes[0], (first if n == 0 else again) + lines[0]))
+            for k in range(1, len(lines)):
+                out.append((hang + sizes[k], lead + lines[k]))
+        return out
 
     def _styled_columns(self, i: int, r: _Row, styles: dict[str, Any]) -> list[tuple[int, list[tuple[str, Any]]]]:
         """`lines` in the columns layout for an equation without a remark, each piece styled as it is made."""

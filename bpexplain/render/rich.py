@@ -43,7 +43,7 @@ from .common import (
 )
 from .numbers import CARRIED, format_grid, format_number, format_vector
 from .printer import TextPrinter
-from .screen import Batch, Frame, Lines, StyledLine, grid, rule, side_by_side, table, text_lines
+from .screen import Batch, Frame, Lines, StyledLine, grid, rule, side_by_side, table, text_lines, writes_directly
 from .wrap import pad, width, wrap_math, wrap_words
 
 SUMMARY_BATCH = 200
@@ -88,14 +88,31 @@ def print_batches(console: Console, renderables: Iterable[Lines]) -> None:
     batch: list[Lines] = []
     size = 0
     last = time.monotonic()
+    direct = writes_directly(console)
     for renderable in renderables:
         batch.append(renderable)
         size += renderable.size
         if size >= CHUNK or time.monotonic() - last > FLUSH_SECONDS:
-            console.print(Batch(batch), crop=False)
+            _print(console, Batch(batch), direct)
             batch, size, last = [], 0, time.monotonic()
     if batch:
-        console.print(Batch(batch), crop=False)
+        _print(console, Batch(batch), direct)
+
+
+def _print(console: Console, batch: Batch, direct: bool) -> None:
+    """`console.print(batch, crop=False)`, or what it writes written here (see `screen.writes_directly`)."""
+    text = batch.rendered(console, max(console.width, 1)) if direct else None
+    if text is None:
+        console.print(batch, crop=False)
+        return
+    try:
+        console.file.write(text)
+        console.file.flush()
+    except BrokenPipeError:
+        console.on_broken_pipe()
+    except UnicodeEncodeError as error:  # as rich says it
+        error.reason = f"{error.reason}\n*** You may need to add PYTHONIOENCODING=utf-8 to your environment ***"
+        raise
 
 
 def trace_renderables(events: Iterable[Event], precision: int = 4, max_terms: int | None = 8) -> Iterator[Lines]:
@@ -452,6 +469,7 @@ class Field:
         self.cell_text: dict[tuple[bool, bool], list[str]] = {}
         self.rows: dict[tuple[int, int, int, bool, tuple[int, ...]], StyledLine] = {}  # see `_lines`
         self.drawn: dict[tuple[tuple[int, ...], int, bool], list[StyledLine]] = {}  # the lines of a field
+        self.templates: dict[tuple[int, int, bool], tuple[list[StyledLine], list[tuple[int, int, int]]]] = {}
 
     def cells_as(self, inside: bool, plain: bool) -> list[str]:
         """Every cell's text, drawn inside the field or outside it."""
@@ -475,39 +493,70 @@ class Field:
 
     def _lines(self, cells: tuple[int, ...], room: int, plain: bool) -> list[StyledLine]:
         shape = self.shape
-        h, w = shape[-2], shape[-1]
-        plane = h * w
+        w = shape[-1]
+        plane = shape[-2] * w
         per_band = max(1, (room + 1) // self.step)
-        several = len(shape) == 3 and shape[0] > 1
-        marked: dict[tuple[int, int], list[int]] = {}  # (channel, row) -> the field's columns in it, in order
+        marked: dict[int, dict[int, list[int]]] = {}  # channel -> row -> the field's columns in it, in order
         for i in sorted(set(cells)):
             c, at = divmod(i, plane)
             r, col = divmod(at, w)
-            marked.setdefault((c, r), []).append(col)
+            rows = marked.get(c)
+            if rows is None:
+                rows = marked[c] = {}
+            cols = rows.get(r)
+            if cols is None:
+                rows[r] = [col]
+            else:
+                cols.append(col)
         blocks: list[list[StyledLine]] = []
-        for c in sorted({c for c, _ in marked}):
-            label = f"channel {c + 1}"
-            lines: list[StyledLine] = [(len(label), [(label, DIM)])] if several else []
-            for b0 in range(0, w, per_band):
-                end = min(w, b0 + per_band)
-                if w > per_band:
-                    heading = f"columns {b0 + 1}–{end}"
-                    lines.append((len(heading), [(heading, DIM)]))
-                whole = end - b0 == w  # one band: every column of a row
-                for r in range(h):
-                    base = c * plane + r * w
-                    cols = marked.get((c, r))
-                    if cols is None:  # most rows: none of the field
-                        field: tuple[int, ...] = ()
+        for c in sorted(marked):
+            template, bands = self._template(c, per_band, plain)
+            lines = template.copy()  # the channel's rows without the field, then the field's rows put in
+            for r, cols in marked[c].items():
+                base = c * plane + r * w
+                for b0, end, at in bands:
+                    if end - b0 == w:  # one band: every column of a row
+                        field = tuple(cols)
                     else:
-                        field = tuple(cols) if whole else tuple(col for col in cols if b0 <= col < end)
+                        field = tuple(col for col in cols if b0 <= col < end)
+                        if not field:
+                            continue  # the row as in the template
                     key = (base, b0, end, plain, field)  # a row is drawn again for the fields that share it
                     line = self.rows.get(key)
                     if line is None:
                         line = self.rows[key] = self._row(base, range(b0, end), field, plain)
-                    lines.append(line)
+                    lines[at + r] = line
             blocks.append(lines)
         return side_by_side(blocks, room, 3)
+
+    def _template(self, c: int, per_band: int, plain: bool) -> tuple[list[StyledLine], list[tuple[int, int, int]]]:
+        """Channel `c` drawn in bands of `per_band` columns without a field, and each band's first column,
+        end and the index of its first row in those lines (kept: every field of the channel starts from them)."""
+        key = (c, per_band, plain)
+        made = self.templates.get(key)
+        if made is not None:
+            return made
+        shape = self.shape
+        h, w = shape[-2], shape[-1]
+        plane = h * w
+        label = f"channel {c + 1}"
+        lines: list[StyledLine] = [(len(label), [(label, DIM)])] if len(shape) == 3 and shape[0] > 1 else []
+        bands: list[tuple[int, int, int]] = []
+        for b0 in range(0, w, per_band):
+            end = min(w, b0 + per_band)
+            if w > per_band:
+                heading = f"columns {b0 + 1}–{end}"
+                lines.append((len(heading), [(heading, DIM)]))
+            bands.append((b0, end, len(lines)))
+            for r in range(h):
+                base = c * plane + r * w
+                key_row = (base, b0, end, plain, ())
+                line = self.rows.get(key_row)
+                if line is None:
+                    line = self.rows[key_row] = self._row(base, range(b0, end), (), plain)
+                lines.append(line)
+        made = self.templates[key] = (lines, bands)
+        return made
 
     def _row(self, base: int, cols: range, field: tuple[int, ...], plain: bool) -> StyledLine:
         """A row of a band of the map, the field's cells in it (`field`, its columns) in FIELD_STYLE."""
@@ -567,19 +616,38 @@ def _block(
             return out
         left, right = ("│ ", style), " │"  # Frame.body, written here for the many lines of a block
         indent = ("  ", None)
+        boxed: dict[int, tuple[StyledLine, StyledLine]] = {}  # id(a field's line) -> it (kept alive), framed
+        framed_plain = board.framed_plain
         for i in range(first, min(first + CHUNK, len(equations))):
-            for w, pieces in styled(i, room, roles):
-                if w > room:
-                    out += frame.body([(w, pieces)], total)
-                else:
-                    out.append((total, [left, *pieces, (" " * (room - w) + right, style)]))
+            one_piece = framed_plain(i, room) if plain else None  # no styles: a line is one piece of text
+            if one_piece is not None:
+                out += one_piece
+            else:
+                for w, pieces in styled(i, room, roles):
+                    if w > room:
+                        out += frame.body([(w, pieces)], total)
+                    else:
+                        out.append((total, [left, *pieces, (" " * (room - w) + right, style)]))
             cells = equations[i].cells
             if field is not None and cells:  # the map it reads, under its symbol
-                for w, pieces in field.lines(cells, room - 2, plain):
+                for line in field.lines(cells, room - 2, plain):
+                    # most of a field's rows are rows of the fields before it (the same objects): framed once
+                    got = boxed.get(id(line))
+                    if got is not None and got[0] is line:
+                        out.append(got[1])
+                        continue
+                    w, pieces = line
                     if w + 2 > room:
                         out += frame.body([(2 + w, [indent, *pieces])], total)
+                        continue
+                    framed: StyledLine
+                    if plain:  # no styles to write: the line as one piece
+                        text = "".join(["│   ", *[t for t, _ in pieces], " " * (room - w - 2), " │"])
+                        framed = (total, [(text, None)])
                     else:
-                        out.append((total, [left, indent, *pieces, (" " * (room - w - 2) + right, style)]))
+                        framed = (total, [left, indent, *pieces, (" " * (room - w - 2) + right, style)])
+                    boxed[id(line)] = (line, framed)
+                    out.append(framed)
         return out
 
     def bottom(total: int, plain: bool) -> Iterator[StyledLine]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
+from operator import itemgetter
 
 from rich.cells import cell_len
 
@@ -80,6 +81,8 @@ def wrap_words(text: str, limit: int, hang: int = 0) -> list[str]:
     if (len(text) if narrow else width(text)) <= limit:
         return [text]
     hang = hang if hang < limit // 2 else 0
+    if narrow:
+        return _words_narrow(text, limit, hang)
     lines: list[str] = []
     current: list[str] = []
     used = -1  # cells of the current line (its words and the spaces between them)
@@ -97,6 +100,38 @@ def wrap_words(text: str, limit: int, hang: int = 0) -> list[str]:
         current, used = [pieces[-1]], width(pieces[-1])
     lines.append(" ".join(current))
     return [lines[0]] + [" " * hang + line for line in lines[1:]]
+
+
+def _words_narrow(text: str, limit: int, hang: int) -> list[str]:
+    """`wrap_words` for a text of one-cell characters longer than `limit`, by positions: a line ends at the
+    last end of a word (a space, or the text's end) within its room, its first word always on it; a first
+    word longer than the room is cut into pieces of `limit - hang` characters, its last piece starting the
+    line (as `fold` cuts it)."""
+    n = len(text)
+    find, rfind = text.find, text.rfind
+    lines: list[str] = []
+    start = 0  # where the line being made starts: at a word
+    piece = limit - hang
+    while True:
+        room = limit - hang if lines else limit
+        end = find(" ", start)  # the end of its first word
+        if end < 0:
+            end = n
+        if end - start > room:  # too long for any line: cut
+            while end - start > piece:
+                lines.append(text[start : start + piece])
+                start += piece
+            room = piece
+        if n - start <= room:  # the rest fits: the last line (kept as it is)
+            lines.append(text[start:])
+            break
+        end = rfind(" ", end, start + room + 1)  # the last end of a word within the room
+        lines.append(text[start:end].rstrip())
+        start = end + 1
+    if hang:
+        lead = " " * hang
+        return [lines[0]] + [lead + line for line in lines[1:]]
+    return lines
 
 
 def wrap_math(text: str, limit: int) -> list[str]:
@@ -138,8 +173,9 @@ def wrap_math_cells(text: str, limit: int, cells: int = -1) -> tuple[list[str], 
 _KEPT = " +−·,()[]"  # the characters where a text of one-cell characters breaks depends on
 _KEPT_BYTES = {b for c in _KEPT for b in c.encode("utf-32-le")}
 _SKELETON = bytes(b if b in _KEPT_BYTES else ord("a") for b in range(256))  # a bytes.translate table
-# (indent, start, end) a line, the cells of each, whether a piece was folded, the cells of the widest
-Spans = tuple[list[tuple[str, int, int]], list[int], bool, int]
+# a text's lines as a function of it (slices taken in C), the lines that start indented by HANG, the cells of
+# each line, whether a piece was folded, the cells of the widest
+Spans = tuple[Callable[[str], tuple[str, ...]], tuple[int, ...], tuple[int, ...], bool, int]
 _SPANS: dict[tuple[bytes, int], Spans] = {}  # the breaks of the last skeletons, at each limit met
 
 
@@ -168,6 +204,13 @@ def wrap_narrow(text: str, limit: int) -> tuple[list[str], list[int], bool, int]
     (the breaks, the brackets around them, the spaces dropped at a line's ends): not on what the other
     characters are. So the breaks are found once per skeleton (see `skeleton`), which the rows of a
     block share by the thousand (`x_1·w_1` and `x_2·w_9`), and each text's lines cut at those places."""
+    lines, sizes, folded, widest = narrow_lines(text, limit)
+    return list(lines), list(sizes), folded, widest
+
+
+def narrow_lines(text: str, limit: int) -> tuple[tuple[str, ...], tuple[int, ...], bool, int]:
+    """`wrap_narrow` in tuples (the board keeps a block's lines: tuples of strings are no work for the
+    garbage collector once it has seen them, lists are at each of its passes)."""
     limit = max(limit, 1)
     key = (text.encode("utf-32-le", "surrogatepass").translate(_SKELETON), limit)
     spans = _SPANS.get(key)
@@ -175,13 +218,33 @@ def wrap_narrow(text: str, limit: int) -> tuple[list[str], list[int], bool, int]
         if len(_SPANS) >= 1 << 12:  # at most some tens of MB of keys (4 bytes a character)
             _SPANS.clear()
         spans = _SPANS[key] = _narrow_spans(text, limit)
-    cut, sizes, folded, widest = spans
-    return [indent + text[start:end] for indent, start, end in cut], sizes, folded, widest
+    cut, indented, sizes, folded, widest = spans
+    lines = cut(text)
+    if indented:
+        shown = list(lines)
+        for k in indented:
+            shown[k] = _INDENT + shown[k]
+        lines = tuple(shown)
+    return lines, sizes, folded, widest
+
+
+_INDENT = " " * HANG
 
 
 def _narrow_spans(text: str, limit: int) -> Spans:
     """The lines of `_narrow` as the places of `text` they show, with the indent before them: the same passes
     as `_wrap_cells` (see `_broken`), each line's cells counted from its positions."""
+    places, sizes, folded, widest = _narrow_places(text, limit)
+    slices = [slice(start, end) for _, start, end in places]
+    indented = tuple(k for k, (indent, _, _) in enumerate(places) if indent)
+    if len(slices) > 1:
+        return itemgetter(*slices), indented, tuple(sizes), folded, widest
+    only = slices[0]
+    return (lambda text: (text[only],)), indented, tuple(sizes), folded, widest
+
+
+def _narrow_places(text: str, limit: int) -> tuple[list[tuple[str, int, int]], list[int], bool, int]:
+    """(indent, start, end) a line of `_narrow`, the cells of each, whether a piece was folded, the widest."""
     if not text:
         return [("", 0, 0)], [0], False, 0
     lines = [(0, len(text), -1)]
