@@ -423,6 +423,8 @@ class TextPrinter(Printer):
                     if second is not None:
                         return text, first[0] + " − " + second[0], first[1] + " − " + second[1], shown
                 texts = None
+            elif kind is Call:  # y_4 = h_4(e_4) = σ(0.39): a bound function of bound leaves
+                texts = self._call(bound)  # type: ignore[arg-type]
             else:
                 texts = self._both(bound)
             if texts is not None:
@@ -460,6 +462,26 @@ class TextPrinter(Printer):
             symbols.append(symbol)
             numbers.append(number)
         return " + ".join(symbols), " + ".join(numbers)
+
+    def _call(self, node: Call) -> tuple[str, str] | None:
+        """A call of a bound function (h_4 as σ) on bound leaves as `_print_Call` writes it, in symbols and in
+        numbers (`h_4(e_4)`, `σ(0.39)`: an argument is printed leading, never bracketed); None for any other."""
+        func = node.func
+        if type(func) is not Func or type(func.concrete) is not Name:  # type: ignore[attr-defined]
+            return None
+        cached, numbers = self._symbols, self._numbers
+        symbols, values = [], []
+        for arg in node.args:
+            if type(arg) is not Var:
+                return None
+            value = arg.value  # type: ignore[attr-defined]
+            symbols.append(cached.get(id(arg.sym)) or self._print(arg.sym, True))  # type: ignore[attr-defined]
+            values.append(numbers.get(value) or self.number(value))
+        name = self._print_Name(func.concrete, False)  # type: ignore[attr-defined]
+        return (
+            self._print(func.symbolic) + "(" + ", ".join(symbols) + ")",  # type: ignore[attr-defined]
+            name + "(" + ", ".join(values) + ")",
+        )
 
     def _pair(self, factors: tuple[Expr, ...], lead: bool) -> tuple[str, str] | None:
         """`Printer._pair`, each leaf's four texts (see `_leaf_texts`) kept by its identity: a layer shares a step's
