@@ -262,11 +262,7 @@ class TextRenderer(LineRenderer):
         rows += [[label] + ["…" if c is None else c for c in row] for label, row in cells]
         if final:
             rows.append([FINAL_LOSS_LABEL] + [""] * (len(heads) - 2) + [final])
-        widths = [max(len(r[i]) for r in rows) for i in range(len(heads))]
-        for row in rows:
-            yield (
-                "  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
-            )
+        yield from _table(rows, len(heads))
         if final:
             yield "  " + summary_note(end)
         chart = loss_chart(self.losses.values, self.precision)
@@ -307,6 +303,20 @@ def _one_column_each(cols: list[Any]) -> tuple[list[Any], dict[str, str]]:
         for c in cols
     ]
     return cols, {v: k for k, v in stand_in.items()}
+
+
+def _table(rows: list[list[str]], n: int) -> list[str]:
+    """The summary's rows as lines: the first column left-aligned, the others right-aligned, each padded to its
+    widest, two spaces between (as `str.ljust` and `str.rjust` pad), the line's end stripped; one format a table."""
+    if any(len(r) != n for r in rows):  # not met: every row has a cell a column
+        widths = [max(len(r[i]) for r in rows) for i in range(n)]
+        return [
+            "  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+            for r in rows
+        ]
+    widths = [max(map(len, column)) for column in zip(*rows)]
+    line = ("  {:<%d}" % widths[0] + "".join("  {:>%d}" % w for w in widths[1:])).format
+    return [line(*r).rstrip() for r in rows]
 
 
 def _restored(line: str, back: dict[str, str]) -> str:
