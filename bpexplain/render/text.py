@@ -87,10 +87,15 @@ class TextRenderer(LineRenderer):
                 yield f"  * {line}"
             yield ""
             yield "Legend"
-            legend = [(self.printer.symbol(sym), meaning) for sym, meaning in h.legend]
-            width = max(_drawn(s) for s, _ in legend)
-            for sym, meaning in legend:
-                yield f"  {_ljust(sym, width)}  {meaning}"
+            symbol = self.printer.symbol
+            legend = [(symbol(sym), meaning) for sym, meaning in h.legend]
+            if _COMBINING.search("".join([s for s, _ in legend])):  # x̂: a letter and a mark, one column drawn
+                width = max(_drawn(s) for s, _ in legend)
+                for sym, meaning in legend:
+                    yield f"  {_ljust(sym, width)}  {meaning}"
+            else:
+                line = f"  {{:<{max([len(s) for s, _ in legend])}}}  {{}}".format
+                yield from [line(sym, meaning) for sym, meaning in legend]
             yield ""
         if self.preamble != "full" and not show:
             return
@@ -103,9 +108,13 @@ class TextRenderer(LineRenderer):
     def network_lines(self, h: TraceHeader) -> Iterator[str]:
         yield "Network"
         rows = [NETWORK_COLUMNS, *network_rows(h.network)]
-        widths = [max(_drawn(r[i]) for r in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            yield "  " + "  ".join(_ljust(c, w) for c, w in zip(row, widths)).rstrip()
+        if _COMBINING.search("".join(["".join(r) for r in rows])):  # a name with a combining mark
+            widths = [max(_drawn(r[i]) for r in rows) for i in range(len(rows[0]))]
+            for row in rows:
+                yield "  " + "  ".join(_ljust(c, w) for c, w in zip(row, widths)).rstrip()
+        else:  # as above, every character one column: one format for the table
+            line = "  ".join([f"{{:<{max(map(len, column))}}}" for column in zip(*rows)]).format
+            yield from ["  " + line(*row).rstrip() for row in rows]
         frozen = h.network["frozen"]
         yield f"  loss {h.network['loss']}, learning rate {h.network['learning_rate']:g}" + (
             f", frozen: {', '.join(frozen)}" if frozen else ""
