@@ -324,8 +324,8 @@ def _table(rows: list[list[str]], n: int) -> list[str]:
             for r in rows
         ]
     widths = [max(map(len, column)) for column in zip(*rows)]
-    line = ("  {:<%d}" % widths[0] + "".join("  {:>%d}" % w for w in widths[1:])).format
-    return [line(*r).rstrip() for r in rows]
+    line = ("{:<%d}" % widths[0] + "".join("  {:>%d}" % w for w in widths[1:])).format
+    return ["  " + line(*r).rstrip() for r in rows]
 
 
 def _restored(line: str, back: dict[str, str]) -> str:
