@@ -5,7 +5,7 @@
   the bundled networks' equations and legends, and odd symbols (primes, superscripts, symbols as indices, marks);
 - a bound function's call on bound leaves (`TextPrinter._call`) and a sum walked in one method (`_both`) against
   the general walk (`doprint` with the fast path off), on random trees of every leaf kind and sign;
-- a product's leaves joined by `map` (`_pair`) against the loop it replaced;
+- a product's kept leaf texts (`_pair`) against the loop written out here (a join by `map` was tried: slower);
 - the summary table by one format (`_table`), the legend and the network table by one format each, against the
   column-by-column padding they replaced (the padding by drawn width is forced to compare the two).
 """
@@ -153,7 +153,7 @@ def test_calls_and_sums_as_the_general_walk() -> None:
 
 
 def old_pair(p: TextPrinter, factors: tuple[Expr, ...], lead: bool) -> tuple[str, str] | None:
-    """The loop `_pair` was."""
+    """`_pair` written out: each factor's kept texts, the first as it leads."""
     symbols, numbers = [], []
     for factor in factors:
         entry = p._leaves.get(id(factor)) or p._kept_leaf(factor)
@@ -169,7 +169,7 @@ def old_pair(p: TextPrinter, factors: tuple[Expr, ...], lead: bool) -> tuple[str
     return "·".join(symbols), "·".join(numbers)
 
 
-def test_products_joined_by_map_as_the_loop() -> None:
+def test_products_as_the_loop() -> None:
     rng = random.Random(3)
     shared = [leaf(rng) for _ in range(20)]
     p, q = TextPrinter(), TextPrinter()
