@@ -97,7 +97,7 @@ def format_grid(values: np.ndarray, precision: int = 4, limit: int = 12) -> list
     if arr.shape[0] > limit:
         rows = rows[:half] + [["⋮"] * columns] + rows[half:]
     width = max([max(map(len, row)) for row in rows])
-    pad = ("{:>%d}" % width).format  # str.rjust's padding, one call a cell by map
+    pad = f"{{:>{width}}}".format  # str.rjust's padding, one call a cell by map
     return ["  ".join(map(pad, row)) for row in rows]
 
 

@@ -94,8 +94,8 @@ class TextRenderer(LineRenderer):
                 for sym, meaning in legend:
                     yield f"  {_ljust(sym, width)}  {meaning}"
             else:
-                line = f"  {{:<{max([len(s) for s, _ in legend])}}}  {{}}".format
-                yield from [line(sym, meaning) for sym, meaning in legend]
+                row = f"  {{:<{max([len(s) for s, _ in legend])}}}  {{}}".format
+                yield from [row(sym, meaning) for sym, meaning in legend]
             yield ""
         if self.preamble != "full" and not show:
             return
@@ -324,7 +324,7 @@ def _table(rows: list[list[str]], n: int) -> list[str]:
             for r in rows
         ]
     widths = [max(map(len, column)) for column in zip(*rows)]
-    line = ("{:<%d}" % widths[0] + "".join("  {:>%d}" % w for w in widths[1:])).format
+    line = (f"{{:<{widths[0]}}}" + "".join([f"  {{:>{w}}}" for w in widths[1:]])).format
     return ["  " + line(*r).rstrip() for r in rows]
 
 
