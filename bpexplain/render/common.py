@@ -152,15 +152,16 @@ def summary_cells(
             found = flat[id(params)] = {n: a.ravel().tolist() for n, a in params.items()}
         return found
 
+    initial = values(h.initial_parameters)
+    # each column's parameters found once: None where a step is left out or has none
+    shown = [None if c is None or c[1].parameters is None else values(c[1].parameters) for c in cols]
     k = 0
     last = None
     for label, name, _ in parameter_rows(h.initial_parameters, symbols, plain=plain):
         k = k + 1 if name == last else 0  # the element's place in its parameter, in flat order
         last = name
-        cells: list[str | None] = [fmt(values(h.initial_parameters)[name][k], precision)]
-        for c in cols:
-            params = c[1].parameters if c is not None else None
-            cells.append(None if params is None else fmt(values(params)[name][k], precision))
+        cells: list[str | None] = [format_number(initial[name][k], precision)]
+        cells += [None if v is None else format_number(v[name][k], precision) for v in shown]
         rows.append((label, cells))
     return heads, losses, rows
 

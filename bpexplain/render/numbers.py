@@ -96,8 +96,9 @@ def format_grid(values: np.ndarray, precision: int = 4, limit: int = 12) -> list
         rows = [format_numbers(a, precision) + ["…"] + format_numbers(b, precision) for a, b in zip(left, right)]
     if arr.shape[0] > limit:
         rows = rows[:half] + [["⋮"] * columns] + rows[half:]
-    width = max(len(cell) for row in rows for cell in row)
-    return ["  ".join(cell.rjust(width) for cell in row) for row in rows]
+    width = max([max(map(len, row)) for row in rows])
+    pad = f"{{:>{width}}}".format  # str.rjust's padding, one call a cell by map
+    return ["  ".join(map(pad, row)) for row in rows]
 
 
 def _whole_grid(values: np.ndarray, precision: int, limit: int) -> list[str]:

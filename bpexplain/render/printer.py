@@ -423,16 +423,73 @@ class TextPrinter(Printer):
                     if second is not None:
                         return text, first[0] + " − " + second[0], first[1] + " − " + second[1], shown
                 texts = None
+            elif kind is Call:  # y_4 = h_4(e_4) = σ(0.39): a bound function of bound leaves
+                texts = self._call(bound)  # type: ignore[arg-type]
             else:
                 texts = self._both(bound)
             if texts is not None:
                 return text, texts[0], texts[1], shown
         return text, self.doprint(bound), self.doprint(bound, True), shown
 
+    def _both(self, node: Expr) -> tuple[str, str] | None:
+        """`Printer._both`, a sum's terms walked here (a weighted input's, a convolution's), each leaf's texts
+        looked up as `_pair` looks them up; every other shape as there."""
+        if type(node) is not Add:
+            return Printer._both(self, node)
+        terms = node.terms  # type: ignore[attr-defined]
+        leaves, kept_leaf = self._leaves, self._kept_leaf
+        symbols, numbers = [], []
+        for k in self.kept(len(terms)):
+            if k is None:
+                symbols.append("…")
+                numbers.append("…")
+                continue
+            term = terms[k]
+            factors = term.factors if type(term) is Mul else (term,)  # type: ignore[attr-defined]
+            entry = leaves.get(id(factors[0])) or kept_leaf(factors[0])
+            if entry is None:
+                return None
+            if k == 0:  # leading: a negative number unbracketed
+                symbol, number = entry[0], entry[2]
+            else:
+                symbol, number = entry[1], entry[3]
+            for factor in factors[1:]:
+                entry = leaves.get(id(factor)) or kept_leaf(factor)
+                if entry is None:
+                    return None
+                symbol += "·" + entry[1]
+                number += "·" + entry[3]
+            symbols.append(symbol)
+            numbers.append(number)
+        return " + ".join(symbols), " + ".join(numbers)
+
+    def _call(self, node: Call) -> tuple[str, str] | None:
+        """A call of a bound function (h_4 as σ) on bound leaves as `_print_Call` writes it, in symbols and in
+        numbers (`h_4(e_4)`, `σ(0.39)`: an argument is printed leading, never bracketed); None for any other."""
+        func = node.func
+        if type(func) is not Func or type(func.concrete) is not Name:  # type: ignore[attr-defined]
+            return None
+        cached, numbers = self._symbols, self._numbers
+        symbols, values = [], []
+        for arg in node.args:
+            if type(arg) is not Var:
+                return None
+            value = arg.value  # type: ignore[attr-defined]
+            symbols.append(cached.get(id(arg.sym)) or self._print(arg.sym, True))  # type: ignore[attr-defined]
+            values.append(numbers.get(value) or self.number(value))
+        name = self._print_Name(func.concrete, False)  # type: ignore[attr-defined]
+        return (
+            self._print(func.symbolic) + "(" + ", ".join(symbols) + ")",  # type: ignore[attr-defined]
+            name + "(" + ", ".join(values) + ")",
+        )
+
     def _pair(self, factors: tuple[Expr, ...], lead: bool) -> tuple[str, str] | None:
         """`Printer._pair`, each leaf's four texts (see `_leaf_texts`) kept by its identity: a layer shares a step's
         leaves among its equations (δ_n and dh_n(e)/de in every gradient and update of unit n, y_m in those of
-        every unit m feeds), hundreds of times each in a large layer."""
+        every unit m feeds), hundreds of times each in a large layer.
+
+        (Joining the texts by `map` over a list of the entries was measured: slower, for products of one to four
+        factors.)"""
         symbols, numbers = [], []
         leaves = self._leaves
         for factor in factors:
@@ -484,6 +541,41 @@ class TextPrinter(Printer):
             self._numbers[value] = text
         return text
 
+    def symbol(self, node: Expr) -> str:
+        """`Printer.symbol`, a `Sym` met for the first time printed and kept by `_new_symbol` (the legend's, the
+        parameter tables')."""
+        text = self._symbols.get(id(node))
+        if text is None:
+            text = self._new_symbol(node) if type(node) is Sym else self._print(node, True)  # type: ignore[arg-type]
+        return text
+
+    def _print(self, node: Expr, lead: bool = False) -> str:
+        """`Printer._print`, a `Sym` (most nodes printed for the first time) by `_new_symbol`, without the
+        dispatch; every other node as there."""
+        kind = type(node)
+        if kind is Sym:
+            return self._symbols.get(id(node)) or self._new_symbol(node)  # type: ignore[arg-type]
+        if kind is Elem:  # O1(2,3), δO1(2,3): a convolution's many
+            text = self._symbols.get(id(node))
+            if text is None:
+                text = self._print_Elem(node, lead)  # type: ignore[arg-type]
+                if not text.isascii() and _COMBINING.search(text):
+                    self.marks = True
+                if len(self._symbols) < _CACHE_LIMIT:  # `_remember`, inline
+                    self._symbols[id(node)] = text
+                    self._kept.append(node)
+            return text
+        if kind is Derivative and type(node.func) is not Func:  # type: ignore[attr-defined]
+            text = self._symbols.get(id(node))
+            if text is not None:
+                return text
+            text = (self._methods.get(kind) or self._method(kind))(self, node, lead)
+            if not text.isascii() and _COMBINING.search(text):
+                self.marks = True
+            self._remember(self._symbols, node, text)
+            return text  # type: ignore[no-any-return]
+        return (self._methods.get(kind) or self._method(kind))(self, node, lead)  # type: ignore[no-any-return]
+
     def _new_symbol(self, node: Sym) -> str:
         """A `Sym` not printed before, printed and kept as `_print` does, in one call: every weight's symbol is
         met first in its gradient's symbol (∂E/∂w_(x425),10) and its primed twin in its update's."""
@@ -495,7 +587,22 @@ class TextPrinter(Printer):
             if len(indices) == 1 and type(indices[0]) is str:  # e_4, δ_14: made, not kept (cheaper than a lookup)
                 text += "_" + indices[0]
             else:
-                text += self._subscripts.get(id(indices)) or self._subscript(indices)
+                subscript = self._subscripts.get(id(indices))
+                if subscript is None and len(indices) == 2:  # w_mn met first: `_subscript`'s two parts, inline
+                    a, b = indices
+                    if type(a) is not str:
+                        a = self._indexes.get(id(a)) or self._index(a)
+                    if type(b) is not str:
+                        b = self._indexes.get(id(b)) or self._index(b)
+                    if (len(a) == 1 or a[:1] == "(") and (len(b) == 1 or b[:1] == "("):  # type: ignore[arg-type]
+                        subscript = "_" + a + b  # type: ignore[operator]
+                    else:
+                        subscript = "_" + a + "," + b  # type: ignore[operator]
+                    subscripts = self._subscripts
+                    if len(subscripts) < _CACHE_LIMIT:  # `_remember`, inline: w'_mn shares w_mn's indices
+                        subscripts[id(indices)] = subscript
+                        self._kept.append(indices)
+                text += subscript or self._subscript(indices)
         if not text.isascii() and _COMBINING.search(text):
             self.marks = True
         if len(self._symbols) < _CACHE_LIMIT:  # `_remember`, inline
@@ -538,7 +645,9 @@ class TextPrinter(Printer):
         return subscript
 
     def _print_Elem(self, node: Elem, lead: bool) -> str:
-        text = node.base + ("'" if node.prime else "") + (("^" + node.superscript) if node.superscript else "")
+        text = node.base + "'" if node.prime else node.base
+        if node.superscript:
+            text += "^" + node.superscript
         return text + "(" + ",".join([i if type(i) is str else self._index(i) for i in node.indices]) + ")"
 
     def _index(self, index: str | Sym) -> str:

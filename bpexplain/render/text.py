@@ -87,10 +87,15 @@ class TextRenderer(LineRenderer):
                 yield f"  * {line}"
             yield ""
             yield "Legend"
-            legend = [(self.printer.symbol(sym), meaning) for sym, meaning in h.legend]
-            width = max(_drawn(s) for s, _ in legend)
-            for sym, meaning in legend:
-                yield f"  {_ljust(sym, width)}  {meaning}"
+            symbol = self.printer.symbol
+            legend = [(symbol(sym), meaning) for sym, meaning in h.legend]
+            if _COMBINING.search("".join([s for s, _ in legend])):  # x̂: a letter and a mark, one column drawn
+                width = max(_drawn(s) for s, _ in legend)
+                for sym, meaning in legend:
+                    yield f"  {_ljust(sym, width)}  {meaning}"
+            else:
+                row = f"  {{:<{max([len(s) for s, _ in legend])}}}  {{}}".format
+                yield from [row(sym, meaning) for sym, meaning in legend]
             yield ""
         if self.preamble != "full" and not show:
             return
@@ -103,9 +108,13 @@ class TextRenderer(LineRenderer):
     def network_lines(self, h: TraceHeader) -> Iterator[str]:
         yield "Network"
         rows = [NETWORK_COLUMNS, *network_rows(h.network)]
-        widths = [max(_drawn(r[i]) for r in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            yield "  " + "  ".join(_ljust(c, w) for c, w in zip(row, widths)).rstrip()
+        if _COMBINING.search("".join(["".join(r) for r in rows])):  # a name with a combining mark
+            widths = [max(_drawn(r[i]) for r in rows) for i in range(len(rows[0]))]
+            for row in rows:
+                yield "  " + "  ".join(_ljust(c, w) for c, w in zip(row, widths)).rstrip()
+        else:  # as above, every character one column: one format for the table
+            line = "  ".join([f"{{:<{max(map(len, column))}}}" for column in zip(*rows)]).format
+            yield from ["  " + line(*row).rstrip() for row in rows]
         frozen = h.network["frozen"]
         yield f"  loss {h.network['loss']}, learning rate {h.network['learning_rate']:g}" + (
             f", frozen: {', '.join(frozen)}" if frozen else ""
@@ -262,11 +271,7 @@ class TextRenderer(LineRenderer):
         rows += [[label] + ["…" if c is None else c for c in row] for label, row in cells]
         if final:
             rows.append([FINAL_LOSS_LABEL] + [""] * (len(heads) - 2) + [final])
-        widths = [max(len(r[i]) for r in rows) for i in range(len(heads))]
-        for row in rows:
-            yield (
-                "  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
-            )
+        yield from _table(rows, len(heads))
         if final:
             yield "  " + summary_note(end)
         chart = loss_chart(self.losses.values, self.precision)
@@ -307,6 +312,20 @@ def _one_column_each(cols: list[Any]) -> tuple[list[Any], dict[str, str]]:
         for c in cols
     ]
     return cols, {v: k for k, v in stand_in.items()}
+
+
+def _table(rows: list[list[str]], n: int) -> list[str]:
+    """The summary's rows as lines: the first column left-aligned, the others right-aligned, each padded to its
+    widest, two spaces between (as `str.ljust` and `str.rjust` pad), the line's end stripped; one format a table."""
+    if any(len(r) != n for r in rows):  # not met: every row has a cell a column
+        widths = [max(len(r[i]) for r in rows) for i in range(n)]
+        return [
+            "  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+            for r in rows
+        ]
+    widths = [max(map(len, column)) for column in zip(*rows)]
+    line = (f"{{:<{widths[0]}}}" + "".join([f"  {{:>{w}}}" for w in widths[1:]])).format
+    return ["  " + line(*r).rstrip() for r in rows]
 
 
 def _restored(line: str, back: dict[str, str]) -> str:
