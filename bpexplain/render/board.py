@@ -121,51 +121,15 @@ class Board:
             ce, cu = avail, 0
         if ce < min(we, MIN_COLUMN) or (wu and cu < min(wu, MIN_COLUMN)):
             return None
-        wrapped_e: list[Sequence[str]] = []
-        sizes_e: list[Sequence[int]] = []
-        lines: Sequence[str]
-        sizes: Sequence[int]
-        used_e = 0
-        for r in self.rows:
-            if r.we <= ce:  # fits (what `wrap_math_cells` says first)
-                wrapped_e.append((r.expression,))  # tuples: see `narrow_lines`
-                sizes_e.append((r.we,))
-                if r.we > used_e:
-                    used_e = r.we
-                continue
-            if r.ne:
-                lines, sizes, folded, used = narrow_lines(r.expression, ce)
-            else:
-                lines, sizes, folded = wrap_math_cells(r.expression, ce, r.we)
-                used = max(sizes)
-            if folded:
-                return None
-            wrapped_e.append(lines)
-            sizes_e.append(sizes)
-            if used > used_e:
-                used_e = used
+        expressions = _wrapped_column([(r.expression, r.we, r.ne) for r in self.rows], ce)
+        if expressions is None:
+            return None
+        wrapped_e, sizes_e, used_e = expressions
         cu = min(wu, avail - used_e) if wu else 0
-        wrapped_u: list[Sequence[str]] = []
-        sizes_u: list[Sequence[int]] = []
-        used_u = 0
-        for r in self.rows:
-            if r.wu <= cu:  # fits, or there are none ([""] and [0] then)
-                wrapped_u.append((r.substituted,))
-                sizes_u.append((r.wu,))
-                if r.wu > used_u:
-                    used_u = r.wu
-                continue
-            if r.nu:
-                lines, sizes, folded, used = narrow_lines(r.substituted, cu)
-            else:
-                lines, sizes, folded = wrap_math_cells(r.substituted, cu, r.wu)
-                used = max(sizes)
-            if folded:
-                return None
-            wrapped_u.append(lines)
-            sizes_u.append(sizes)
-            if used > used_u:
-                used_u = used
+        substituted = _wrapped_column([(r.substituted, r.wu, r.nu) for r in self.rows], cu)
+        if substituted is None:
+            return None
+        wrapped_u, sizes_u, used_u = substituted
         self._ce = used_e
         self._cu = used_u if wu else 0
         self._columns_sizes = list(zip(sizes_e, sizes_u))
@@ -485,3 +449,34 @@ class Board:
         for text in wrap_words(r.remark, room - start, 1):
             out.append((start + width(text), [(" " * start, ""), (text, role)]))
         return out
+
+
+def _wrapped_column(
+    cells: list[tuple[str, int, bool]], room: int
+) -> tuple[list[Sequence[str]], list[Sequence[int]], int] | None:
+    """A column's texts (each with its width and whether it is of one-cell characters) wrapped to `room`:
+    each text's lines, their cells, and the widest line; None when a piece had to be folded."""
+    wrapped: list[Sequence[str]] = []
+    sizes: list[Sequence[int]] = []
+    widest = 0
+    lines: Sequence[str]
+    counts: Sequence[int]
+    for text, cells_of, narrow in cells:
+        if cells_of <= room:  # fits (what `wrap_math_cells` says first), or there is none ("" and 0)
+            wrapped.append((text,))  # tuples: see `narrow_lines`
+            sizes.append((cells_of,))
+            if cells_of > widest:
+                widest = cells_of
+            continue
+        if narrow:
+            lines, counts, folded, used = narrow_lines(text, room)
+        else:
+            lines, counts, folded = wrap_math_cells(text, room, cells_of)
+            used = max(counts)
+        if folded:
+            return None
+        wrapped.append(lines)
+        sizes.append(counts)
+        if used > widest:
+            widest = used
+    return wrapped, sizes, widest

@@ -586,23 +586,8 @@ class TextPrinter(Printer):
         if indices:
             if len(indices) == 1 and type(indices[0]) is str:  # e_4, δ_14: made, not kept (cheaper than a lookup)
                 text += "_" + indices[0]
-            else:
-                subscript = self._subscripts.get(id(indices))
-                if subscript is None and len(indices) == 2:  # w_mn met first: `_subscript`'s two parts, inline
-                    a, b = indices
-                    if type(a) is not str:
-                        a = self._indexes.get(id(a)) or self._index(a)
-                    if type(b) is not str:
-                        b = self._indexes.get(id(b)) or self._index(b)
-                    if (len(a) == 1 or a[:1] == "(") and (len(b) == 1 or b[:1] == "("):  # type: ignore[arg-type]
-                        subscript = "_" + a + b  # type: ignore[operator]
-                    else:
-                        subscript = "_" + a + "," + b  # type: ignore[operator]
-                    subscripts = self._subscripts
-                    if len(subscripts) < _CACHE_LIMIT:  # `_remember`, inline: w'_mn shares w_mn's indices
-                        subscripts[id(indices)] = subscript
-                        self._kept.append(indices)
-                text += subscript or self._subscript(indices)
+            else:  # w'_mn shares w_mn's indices: the subscript is made once
+                text += self._subscripts.get(id(indices)) or self._subscript(indices)
         if not text.isascii() and _COMBINING.search(text):
             self.marks = True
         if len(self._symbols) < _CACHE_LIMIT:  # `_remember`, inline
