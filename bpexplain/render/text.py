@@ -128,10 +128,8 @@ class TextRenderer(LineRenderer):
             layout = "" if symbols and arr.ndim <= 2 else weight_orientation(name, arr, h)
             yield f"  {name} ({shape}{', ' + origin if origin else ''}{'; ' + layout if layout else ''})"
             if symbols and arr.ndim <= 2:
-                symbol, number = (
-                    self.printer.symbol,
-                    self.printer.number,
-                )  # a symbol as doprint writes it; format_number
+                # a symbol as doprint writes it, a number as format_number does
+                symbol, number = self.printer.symbol, self.printer.number
                 cells = [f"{symbol(s)} = {number(v)}" for s, v in zip(symbols, arr.ravel().tolist())]
                 per_row = arr.shape[-1] if arr.ndim == 2 else len(cells)
                 width = max(len(c) for c in cells)
