@@ -279,12 +279,20 @@ class Printer:
             text = self._symbols.get(id(node))
             if text is not None:
                 return text
-            text = (self._methods.get(kind) or self._method(kind))(self, node, lead)
-            if not text.isascii() and _COMBINING.search(text):
-                self.marks = True
-            self._remember(self._symbols, node, text)  # when full, the symbols met first (the layers') stay
-            return text  # type: ignore[no-any-return]
+            return self._keep_symbol(node, (self._methods.get(kind) or self._method(kind))(self, node, lead))
         return (self._methods.get(kind) or self._method(kind))(self, node, lead)  # type: ignore[no-any-return]
+
+    def _keep_symbol(self, node: Expr, text: str) -> str:
+        """A symbol's text, first printed: kept by the node's identity (when full, the symbols met first, the
+        layers', stay), and `marks` set when it has a combining mark."""
+        self._note_marks(text)
+        self._remember(self._symbols, node, text)
+        return text
+
+    def _note_marks(self, text: str) -> None:
+        """`marks` set when `text`, made from a node's own strings, has a combining mark (x̂)."""
+        if not text.isascii() and _COMBINING.search(text):
+            self.marks = True
 
     def _remember(self, cache: dict[int, Any], node: object, value: Any, limit: int | None = None) -> None:
         """`value` cached for `node` by identity, the node kept alive so that no other takes its id while the
@@ -552,48 +560,14 @@ class TextPrinter(Printer):
     def _print(self, node: Expr, lead: bool = False) -> str:
         """`Printer._print`, a `Sym` (most nodes printed for the first time) by `_new_symbol`, without the
         dispatch; every other node as there."""
-        kind = type(node)
-        if kind is Sym:
+        if type(node) is Sym:
             return self._symbols.get(id(node)) or self._new_symbol(node)  # type: ignore[arg-type]
-        if kind is Elem:  # O1(2,3), δO1(2,3): a convolution's many
-            text = self._symbols.get(id(node))
-            if text is None:
-                text = self._print_Elem(node, lead)  # type: ignore[arg-type]
-                if not text.isascii() and _COMBINING.search(text):
-                    self.marks = True
-                if len(self._symbols) < _CACHE_LIMIT:  # `_remember`, inline
-                    self._symbols[id(node)] = text
-                    self._kept.append(node)
-            return text
-        if kind is Derivative and type(node.func) is not Func:  # type: ignore[attr-defined]
-            text = self._symbols.get(id(node))
-            if text is not None:
-                return text
-            text = (self._methods.get(kind) or self._method(kind))(self, node, lead)
-            if not text.isascii() and _COMBINING.search(text):
-                self.marks = True
-            self._remember(self._symbols, node, text)
-            return text  # type: ignore[no-any-return]
-        return (self._methods.get(kind) or self._method(kind))(self, node, lead)  # type: ignore[no-any-return]
+        return super()._print(node, lead)
 
     def _new_symbol(self, node: Sym) -> str:
         """A `Sym` not printed before, printed and kept as `_print` does, in one call: every weight's symbol is
         met first in its gradient's symbol (∂E/∂w_(x425),10) and its primed twin in its update's."""
-        text = node.base + "'" if node.prime else node.base
-        if node.superscript:
-            text += "^" + node.superscript
-        indices = node.indices
-        if indices:
-            if len(indices) == 1 and type(indices[0]) is str:  # e_4, δ_14: made, not kept (cheaper than a lookup)
-                text += "_" + indices[0]
-            else:  # w'_mn shares w_mn's indices: the subscript is made once
-                text += self._subscripts.get(id(indices)) or self._subscript(indices)
-        if not text.isascii() and _COMBINING.search(text):
-            self.marks = True
-        if len(self._symbols) < _CACHE_LIMIT:  # `_remember`, inline
-            self._symbols[id(node)] = text
-            self._kept.append(node)
-        return text
+        return self._keep_symbol(node, self._print_Sym(node, True))
 
     def _print_Sym(self, node: Sym, lead: bool) -> str:
         text = node.base + "'" if node.prime else node.base
@@ -602,6 +576,8 @@ class TextPrinter(Printer):
         indices = node.indices
         if not indices:
             return text
+        if len(indices) == 1 and type(indices[0]) is str:  # e_4, δ_14: made, not kept (cheaper than a lookup)
+            return text + "_" + indices[0]
         # w_(x12),3 and w'_(x12),3 share their indices (the layers make w' from w): the subscript is made once
         return text + (self._subscripts.get(id(indices)) or self._subscript(indices))
 
@@ -642,20 +618,16 @@ class TextPrinter(Printer):
         if known is not None:
             return known
         text = "(" + index.base + "".join(str(i) for i in index.indices) + ")"  # type: ignore[union-attr, operator]
-        if not text.isascii() and _COMBINING.search(text):
-            self.marks = True
+        self._note_marks(text)
         self._remember(self._indexes, index, text)
         return text
 
     def _print_Name(self, node: Name, lead: bool) -> str:
-        text = node.text
-        if not text.isascii() and _COMBINING.search(text):
-            self.marks = True
-        return text
+        self._note_marks(node.text)
+        return node.text
 
     def _print_Derivative(self, node: Derivative, lead: bool) -> str:
-        if not node.var.isascii() and _COMBINING.search(node.var):
-            self.marks = True
+        self._note_marks(node.var)
         return f"d{self._print(node.func)}({node.var})/d{node.var}"
 
     def _print_Partial(self, node: Partial, lead: bool) -> str:
