@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from children import running
 from click.testing import CliRunner
 
 from bpexplain.cli import cli
@@ -137,19 +138,15 @@ def test_atomic_output_keeps_the_permissions_of_the_file_it_replaces(tmp_path: P
 def test_sigint_during_a_run_leaves_no_partial_file(tmp_path: Path) -> None:
     target = tmp_path / "key.txt"
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bpexplain", "train", "xor", "--epochs", "100000", "-o", str(target)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    deadline = time.monotonic() + 60
-    while not leftovers(tmp_path) and time.monotonic() < deadline:  # wait until it is writing
-        time.sleep(0.05)
-    assert leftovers(tmp_path), "the run never started writing"
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    args = ["train", "xor", "--epochs", "100000", "-o", str(target)]
+    with running(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
+        deadline = time.monotonic() + 60
+        while not leftovers(tmp_path) and time.monotonic() < deadline:  # wait until it is writing
+            time.sleep(0.05)
+        assert leftovers(tmp_path), "the run never started writing"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert b"interrupted" in err
     assert not target.exists() and leftovers(tmp_path) == []

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from children import running
 from click.testing import CliRunner
 
 from bpexplain import option_limits as limits
@@ -322,16 +323,14 @@ def test_a_signal_during_a_write_leaves_the_old_file_and_no_temporary_one(
 ) -> None:
     target = tmp_path / "x.txt"
     target.write_text("the old key\n", encoding="utf-8")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bpexplain", *args, "-o", str(target)], stderr=subprocess.PIPE, env=ENV
-    )
-    deadline = time.monotonic() + 60
-    while not leftovers(tmp_path) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    assert leftovers(tmp_path), "the run never started writing"
-    time.sleep(0.2)
-    proc.send_signal(signum)
-    _, err = proc.communicate(timeout=HANG)
+    with running([*args, "-o", str(target)], stderr=subprocess.PIPE, env=ENV) as proc:
+        deadline = time.monotonic() + 60
+        while not leftovers(tmp_path) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        assert leftovers(tmp_path), "the run never started writing"
+        time.sleep(0.2)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=HANG)
     assert proc.returncode == status and err.decode() == line
     assert target.read_text(encoding="utf-8") == "the old key\n"
     assert leftovers(tmp_path) == []

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from children import running
 from click.testing import CliRunner
 
 from bpexplain.cli import cli
@@ -126,16 +127,12 @@ def test_a_closed_pipe_on_lenet5_ends_quietly() -> None:
 
 
 def test_ctrl_c_ends_with_130_and_one_line() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bpexplain", "train", "xor", "--epochs", "1000000", "--detail", "summary"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=ENV,
-    )
-    assert proc.stdout is not None
-    proc.stdout.readline()  # it is running and writing
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=HANG)
+    args = ["train", "xor", "--epochs", "1000000", "--detail", "summary"]
+    with running(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV) as proc:
+        assert proc.stdout is not None
+        proc.stdout.readline()  # it is running and writing
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=HANG)
     assert proc.returncode == 130
     assert err.decode() == "error: interrupted\n"
 
