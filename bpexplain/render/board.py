@@ -16,6 +16,7 @@ equation whose expression is its value (`dh_5(e)/de = 1`) is shown once. Lines a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any, NamedTuple
 
 from .common import EquationColumns
@@ -44,34 +45,58 @@ class _Row(NamedTuple):
 _new_row = tuple.__new__  # a _Row made without its Python-level __new__: thousands a block
 
 
-def _rows(columns: list[EquationColumns]) -> list[_Row]:
-    """The board's rows: each equation's columns as shown, and their widths."""
-    out: list[_Row] = []
-    append = out.append
-    for symbol, expression, substituted, value, remark, once in columns:
-        if once:  # `dh_5(e)/de = 1`: said once (common.said_once, the rule of every format)
-            value = ""
-        if remark:
-            remark = remark if remark.startswith("≠") else f"({remark})"
-        if expression.isascii() and expression.isprintable() or is_narrow(expression):  # `is_narrow`, inlined
-            ne, we = True, len(expression)
+def _rows(columns: list[EquationColumns]) -> tuple[list[_Row], bool]:
+    """The board's rows: each equation's columns as shown, and their widths; and whether every text of them is
+    of one-cell characters (`is_narrow`: then a text's cells are its length)."""
+    if not columns:
+        return [], True
+    symbols, expressions, substituted, values, remarks, onces = zip(*columns)
+    if any(onces):  # `dh_5(e)/de = 1`: said once (common.said_once, the rule of every format)
+        values = tuple(["" if once else value for value, once in zip(values, onces)])
+    if any(remarks):
+        remarks = tuple([r if not r or r.startswith("≠") else f"({r})" for r in remarks])
+    n = len(columns)
+    # a column whose texts are all of one-cell characters is measured by lengths, in C (the usual block)
+    if is_narrow("".join(expressions)):
+        ne: Sequence[bool] = (True,) * n
+        we: Sequence[int] = [*map(len, expressions)]
+    else:
+        ne, we = _measured(expressions)
+    if is_narrow("".join(substituted)):
+        nu: Sequence[bool] = (True,) * n
+        wu: Sequence[int] = [*map(len, substituted)]
+    else:
+        nu, wu = _measured(substituted)
+    narrow_sv = is_narrow("".join(symbols) + "".join(values))
+    ws = [*map(len, symbols)] if narrow_sv else [*map(width, symbols)]
+    wv = [*map(len, values)] if narrow_sv else [*map(width, values)]
+    rows = [
+        *map(_new_row, repeat(_Row, n), zip(symbols, expressions, substituted, values, remarks, ws, we, wu, wv, ne, nu))
+    ]
+    return rows, narrow_sv and all(ne) and all(nu)
+
+
+def _measured(texts: Sequence[str]) -> tuple[list[bool], list[int]]:
+    """Whether each text is of one-cell characters, and its cells."""
+    narrow: list[bool] = []
+    cells: list[int] = []
+    for text in texts:
+        if text.isascii() and text.isprintable() or is_narrow(text):  # `is_narrow`, its first test inlined
+            narrow.append(True)
+            cells.append(len(text))
         else:
-            ne, we = False, width(expression)
-        if substituted.isascii() and substituted.isprintable() or is_narrow(substituted):
-            nu, wu = True, len(substituted)
-        else:
-            nu, wu = False, width(substituted)
-        row = (symbol, expression, substituted, value, remark, width(symbol), we, wu, width(value), ne, nu)
-        append(_new_row(_Row, row))
-    return out
+            narrow.append(False)
+            cells.append(width(text))
+    return narrow, cells
 
 
 class Board:
     """The equations of one block, and their lines at a given width."""
 
     def __init__(self, columns: list[EquationColumns]) -> None:
-        self.rows = _rows(columns)
+        self.rows, self.narrow = _rows(columns)  # narrow: every text of one-cell characters
         rows = self.rows
+        self.remarks = any(r.remark for r in rows)
         self.ws = max((r.ws for r in rows), default=0)
         self.we = max((r.we for r in rows), default=0)
         self.wu = max((r.wu for r in rows), default=0)
@@ -248,6 +273,95 @@ class Board:
                 else:
                     lines.append((start + ce, lead + e))
         return self._framed(lines, room)
+
+    def plain_texts(self, first: int, end: int, room: int) -> list[str | None]:
+        """`framed_plain` of equations `first` to `end - 1`, each as the text of its lines joined by line
+        breaks (one str an equation, what `screen.Lines.text` writes of it); None where `styled` must make
+        them. A block of one-cell characters in the rows layout is written by one format a line."""
+        self.prepare(room)
+        mode = self.mode
+        if mode == "rows" and self.narrow and not self.remarks:
+            return self._plain_rows(first, end, room)  # type: ignore[return-value]
+        if mode == "columns":
+            return self._plain_columns(first, end, room)
+        out: list[str | None] = []
+        for i in range(first, end):
+            lines = self.framed_plain(i, room)
+            out.append(None if lines is None else "\n".join([pieces[0][0] for _, pieces in lines]))
+        return out
+
+    def _plain_rows(self, first: int, end: int, room: int) -> list[str]:
+        """`plain_texts` in the rows layout, every text of one-cell characters, no remark: the columns padded
+        by `str.format` as `str.ljust` pads them (a line's cells are its length)."""
+        ws, we, wu = self.ws, self.we, self.wu
+        rest = room - self._rows_width  # the value's column, to the frame
+        head = f"│  {{:<{ws}}} = "
+        rows = self.rows[first:end]
+        if rows and all([r.value for r in rows]):  # nothing said once
+            symbols, expressions, substituted, values = [*zip(*rows)][:4]
+            if not wu:
+                return [*map(f"{head}{{:<{we}}} = {{:<{rest}}} │".format, symbols, expressions, values)]
+            if all(substituted):
+                line = f"{head}{{:<{we}}} = {{:<{wu}}} = {{:<{rest}}} │".format
+                return [*map(line, symbols, expressions, substituted, values)]
+        once = f"{head}{{:<{room - 1 - ws - 3}}} │".format  # `symbol = value`: the expression is the value
+        row = f"{head}{{:<{we}}}{{}}{{:<{wu}}} = {{:<{rest}}} │".format if wu else None
+        out: list[str] = []
+        for r in rows:
+            if not r.value:
+                out.append(once(r.symbol, r.expression))
+            elif row is not None:
+                out.append(row(r.symbol, r.expression, " = " if r.substituted else "   ", r.substituted, r.value))
+            else:
+                out.append(f"{head}{{:<{we}}} = {{:<{rest}}} │".format(r.symbol, r.expression, r.value))
+        return out
+
+    def _plain_columns(self, first: int, end: int, room: int) -> list[str | None]:
+        """`plain_texts` in the columns layout: `framed_plain`'s lines, made in one loop."""
+        rows, wrapped, sizes = self.rows, self._wrapped, self._sizes
+        ws = self.ws
+        start = 1 + ws + 3
+        lead = "│ " + " " * start
+        ce, cu = self._ce, self._cu
+        blank_u = " " * cu
+        out: list[str | None] = []
+        append = out.append
+        for i in range(first, end):
+            r = rows[i]
+            if r.remark:
+                append(None)
+                continue
+            es, us = wrapped[i]
+            wes, wus = sizes[i]
+            head = "│  " + r.symbol + " " * (ws - r.ws) + EQ
+            if not r.value:  # the expression is the value
+                if start + max(wes) > room:
+                    append(None)
+                    continue
+                lines = [head + es[0] + " " * (room - start - wes[0]) + " │"]
+                for k in range(1, len(es)):
+                    lines.append(lead + es[k] + " " * (room - start - wes[k]) + " │")
+                append("\n".join(lines))
+                continue
+            n_e, n_u = len(es), len(us)
+            w = start + ce + (3 + cu if cu else 0)
+            if w + 3 + r.wv > room:
+                append(None)
+                continue
+            text = head + es[0] + " " * (ce - wes[0])
+            if cu:
+                text += (EQ if r.substituted else "   ") + (us[0] + " " * (cu - wus[0]) if n_u else blank_u)
+            lines = [text + EQ + r.value + " " * (room - w - 3 - r.wv) + " │"]
+            tail = " " * (room - w) + " │"
+            for k in range(1, max(n_e, n_u)):
+                e = es[k] + " " * (ce - wes[k]) if k < n_e else " " * ce
+                if cu:
+                    u = us[k] + " " * (cu - wus[k]) if k < n_u else blank_u
+                    lines.append(lead + e + "   " + u + tail)
+                else:
+                    lines.append(lead + e + tail)
+            append("\n".join(lines))
+        return out
 
     @staticmethod
     def _framed(lines: list[tuple[int, str]], room: int) -> list[tuple[int, list[tuple[str, Any]]]] | None:

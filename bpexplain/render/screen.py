@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from rich.console import COLOR_SYSTEMS
 from rich.segment import Segment
@@ -19,7 +19,10 @@ from rich.style import Style
 from .wrap import bands, fold, is_narrow, pad, width, wrap_words
 
 StyledLine = tuple[int, list[tuple[str, Style | None]]]
-Make = Callable[[int, bool], Iterable[StyledLine]]  # (width, plain) -> lines; plain: the console has no styles
+# a made line; without styles, a line may be given as its text alone, a str (several lines joined by line
+# breaks, none wider than the width): what `Lines.text` writes of it; with styles, lines are StyledLines only
+Made = StyledLine | str
+Make = Callable[[int, bool], Iterable[Made]]  # (width, plain) -> lines; plain: the console has no styles
 
 
 class Lines:
@@ -42,7 +45,7 @@ class Lines:
         out: list[str] = []
         append = out.append
         get = codes.get
-        for w, pieces in self.make(total, False):
+        for w, pieces in cast("Iterable[StyledLine]", self.make(total, False)):
             lines = [(w, pieces)] if w <= total else _fitted([(w, pieces)], total)
             for _, pieces in lines:
                 for text, style in pieces:
@@ -60,10 +63,15 @@ class Lines:
         """The lines without styles, each ended by a line break."""
         out: list[str] = []
         append = out.append  # a loop, not a comprehension a line: each is a call (Python 3.11)
-        for w, pieces in self.make(total, True):
+        for line in self.make(total, True):
+            if isinstance(line, str):  # lines as their text (see `Made`)
+                append(line)
+                append("\n")
+                continue
+            w, pieces = line
             if w > total:  # folded (see `_fitted`)
-                for _, line in _fitted([(w, pieces)], total):
-                    for text, _ in line:
+                for _, folded in _fitted([(w, pieces)], total):
+                    for text, _ in folded:
                         append(text)
                     append("\n")
                 continue
@@ -113,9 +121,10 @@ def _code(style: Style, codes: Codes) -> tuple[str, str, Style]:
     return before, after, style
 
 
-def _fitted(lines: Iterable[StyledLine], total: int) -> Iterator[StyledLine]:
-    """The lines, any wider than `total` folded (the layouts avoid it; below the width of a symbol they cannot)."""
-    for line in lines:
+def _fitted(lines: Iterable[Made], total: int) -> Iterator[StyledLine]:
+    """The styled lines (never text: see `Made`), any wider than `total` folded (the layouts avoid it; below the
+    width of a symbol they cannot)."""
+    for line in cast("Iterable[StyledLine]", lines):
         if line[0] <= total:
             yield line
             continue
