@@ -20,7 +20,7 @@ from itertools import repeat
 from typing import Any, NamedTuple
 
 from .common import EquationColumns
-from .wrap import is_narrow, narrow_lines, pad, width, wrap_math_cells, wrap_words
+from .wrap import is_narrow, pad, width, wrap_column, wrap_math_cells, wrap_words
 
 Piece = tuple[str, str]  # text and role: symbol, op, expr, value, remark, warning ("" for spaces)
 Line = tuple[int, list[Piece]]  # width in cells, and the pieces
@@ -45,11 +45,15 @@ class _Row(NamedTuple):
 _new_row = tuple.__new__  # a _Row made without its Python-level __new__: thousands a block
 
 
-def _rows(columns: list[EquationColumns]) -> tuple[list[_Row], bool]:
-    """The board's rows: each equation's columns as shown, and their widths; and whether every text of them is
-    of one-cell characters (`is_narrow`: then a text's cells are its length)."""
+Column = tuple[Sequence[str], Sequence[int], Sequence[bool]]  # a column's texts, their cells, is each narrow
+
+
+def _rows(columns: list[EquationColumns]) -> tuple[list[_Row], bool, Column, Column]:
+    """The board's rows: each equation's columns as shown, and their widths; whether every text of them is
+    of one-cell characters (`is_narrow`: then a text's cells are its length); the expressions and the numbers
+    as columns (see `Column`)."""
     if not columns:
-        return [], True
+        return [], True, ((), (), ()), ((), (), ())
     symbols, expressions, substituted, values, remarks, onces = zip(*columns)
     if any(onces):  # `dh_5(e)/de = 1`: said once (common.said_once, the rule of every format)
         values = tuple(["" if once else value for value, once in zip(values, onces)])
@@ -73,7 +77,7 @@ def _rows(columns: list[EquationColumns]) -> tuple[list[_Row], bool]:
     rows = [
         *map(_new_row, repeat(_Row, n), zip(symbols, expressions, substituted, values, remarks, ws, we, wu, wv, ne, nu))
     ]
-    return rows, narrow_sv and all(ne) and all(nu)
+    return rows, narrow_sv and all(ne) and all(nu), (expressions, we, ne), (substituted, wu, nu)
 
 
 def _measured(texts: Sequence[str]) -> tuple[list[bool], list[int]]:
@@ -94,7 +98,7 @@ class Board:
     """The equations of one block, and their lines at a given width."""
 
     def __init__(self, columns: list[EquationColumns]) -> None:
-        self.rows, self.narrow = _rows(columns)  # narrow: every text of one-cell characters
+        self.rows, self.narrow, self._column_e, self._column_u = _rows(columns)  # narrow: see `_rows`
         rows = self.rows
         self.remarks = any(r.remark for r in rows)
         self.ws = max((r.ws for r in rows), default=0)
@@ -146,12 +150,12 @@ class Board:
             ce, cu = avail, 0
         if ce < min(we, MIN_COLUMN) or (wu and cu < min(wu, MIN_COLUMN)):
             return None
-        expressions = _wrapped_column([(r.expression, r.we, r.ne) for r in self.rows], ce)
+        expressions = wrap_column(*self._column_e, ce)
         if expressions is None:
             return None
         wrapped_e, sizes_e, used_e = expressions
         cu = min(wu, avail - used_e) if wu else 0
-        substituted = _wrapped_column([(r.substituted, r.wu, r.nu) for r in self.rows], cu)
+        substituted = wrap_column(*self._column_u, cu)
         if substituted is None:
             return None
         wrapped_u, sizes_u, used_u = substituted
@@ -217,6 +221,48 @@ class Board:
                 pieces.append((" " * (3 + self.wu), styles[""]))
         pieces += [(EQ, op), (r.value, styles["value"])]
         return [(self._rows_width + r.wv, pieces)]
+
+    def _plain_columns_narrow(self, first: int, end: int, room: int) -> list[str]:
+        """`_plain_columns` of a block of one-cell characters without remarks: each line one `str.format`, its
+        columns padded as `str.ljust` pads them (a line's cells are its length, and every line fits: the
+        columns were wrapped to the room their widths leave)."""
+        rows, wrapped = self.rows, self._wrapped
+        ws, ce, cu = self.ws, self._ce, self._cu
+        start = 1 + ws + 3
+        w = start + ce + (3 + cu if cu else 0)  # a line's cells to the value
+        head = f"│  {{:<{ws}}} = "
+        if cu:
+            first_line = f"{head}{{:<{ce}}}{{}}{{:<{cu}}} = {{:<{room - w - 3}}} │".format
+            more = f"│ {' ' * start}{{:<{ce}}}   {{:<{cu}}}{' ' * (room - w)} │".format
+        else:  # no numbers column: the same formats, given empty numbers
+            first_line = f"{head}{{:<{ce}}}{{}}{{}} = {{:<{room - w - 3}}} │".format
+            more = f"│ {' ' * start}{{:<{ce}}}{{}}{' ' * (room - w)} │".format
+        once = f"{head}{{:<{room - start}}} │".format  # the expression is the value
+        alone = f"│ {' ' * start}{{:<{room - start}}} │".format
+        out: list[str] = []
+        append = out.append
+        for i in range(first, end):
+            r = rows[i]
+            es, us = wrapped[i]
+            if not r.value:
+                lines = [once(r.symbol, es[0])]
+                for k in range(1, len(es)):
+                    lines.append(alone(es[k]))
+                append("\n".join(lines))
+                continue
+            n_e, n_u = len(es), len(us)
+            if cu:
+                text = first_line(r.symbol, es[0], EQ if r.substituted else "   ", us[0], r.value)
+            else:
+                text = first_line(r.symbol, es[0], "", "", r.value)
+            if n_e == 1 and n_u == 1:
+                append(text)
+                continue
+            lines = [text]
+            for k in range(1, n_e if n_e > n_u else n_u):
+                lines.append(more(es[k] if k < n_e else "", us[k] if k < n_u and cu else ""))
+            append("\n".join(lines))
+        return out
 
     def framed_plain(self, i: int, room: int) -> list[tuple[int, list[tuple[str, Any]]]] | None:
         """The lines of equation `i` framed as a panel's body frames them (`│ ` line, spaces, ` │`), each as
@@ -318,6 +364,8 @@ class Board:
 
     def _plain_columns(self, first: int, end: int, room: int) -> list[str | None]:
         """`plain_texts` in the columns layout: `framed_plain`'s lines, made in one loop."""
+        if self.narrow and not self.remarks:
+            return self._plain_columns_narrow(first, end, room)  # type: ignore[return-value]
         rows, wrapped, sizes = self.rows, self._wrapped, self._sizes
         ws = self.ws
         start = 1 + ws + 3
@@ -563,34 +611,3 @@ class Board:
         for text in wrap_words(r.remark, room - start, 1):
             out.append((start + width(text), [(" " * start, ""), (text, role)]))
         return out
-
-
-def _wrapped_column(
-    cells: list[tuple[str, int, bool]], room: int
-) -> tuple[list[Sequence[str]], list[Sequence[int]], int] | None:
-    """A column's texts (each with its width and whether it is of one-cell characters) wrapped to `room`:
-    each text's lines, their cells, and the widest line; None when a piece had to be folded."""
-    wrapped: list[Sequence[str]] = []
-    sizes: list[Sequence[int]] = []
-    widest = 0
-    lines: Sequence[str]
-    counts: Sequence[int]
-    for text, cells_of, narrow in cells:
-        if cells_of <= room:  # fits (what `wrap_math_cells` says first), or there is none ("" and 0)
-            wrapped.append((text,))  # tuples: see `narrow_lines`
-            sizes.append((cells_of,))
-            if cells_of > widest:
-                widest = cells_of
-            continue
-        if narrow:
-            lines, counts, folded, used = narrow_lines(text, room)
-        else:
-            lines, counts, folded = wrap_math_cells(text, room, cells_of)
-            used = max(counts)
-        if folded:
-            return None
-        wrapped.append(lines)
-        sizes.append(counts)
-        if used > widest:
-            widest = used
-    return wrapped, sizes, widest

@@ -43,7 +43,20 @@ from .common import (
 )
 from .numbers import CARRIED, format_grid, format_number, format_numbers, format_vector
 from .printer import TextPrinter
-from .screen import Batch, Frame, Lines, Made, StyledLine, grid, rule, side_by_side, table, text_lines, writes_directly
+from .screen import (
+    Batch,
+    Frame,
+    Kept,
+    Lines,
+    Made,
+    StyledLine,
+    grid,
+    rule,
+    side_by_side,
+    table,
+    text_lines,
+    writes_directly,
+)
 from .wrap import pad, width, wrap_math, wrap_words
 
 SUMMARY_BATCH = 200
@@ -632,6 +645,8 @@ class Field:
         w = shape[-1]
         plane = shape[-2] * w
         per_band = max(1, (room + 1) // self.step)
+        if (len(shape) < 3 or shape[0] == 1) and w <= per_band:
+            return self._lines_one(cells, plain)
         marked: dict[int, dict[int, list[int]]] = {}  # channel -> row -> the field's columns in it, in order
         for i in sorted(set(cells)):
             c, at = divmod(i, plane)
@@ -664,6 +679,29 @@ class Field:
                     lines[at + r] = line
             blocks.append(lines)
         return side_by_side(blocks, room, 3)
+
+    def _lines_one(self, cells: tuple[int, ...], plain: bool) -> list[StyledLine]:
+        """`_lines` of a map of one channel drawn in one band (no label, no heading): its rows, the field's
+        rows put in (the rows `_lines` keeps, under the same keys)."""
+        w = self.shape[-1]
+        lines = self._template(0, w, plain)[0].copy()  # one band: the rows in order
+        made = self.rows
+        row = -1
+        cols: list[int] = []
+        for i in [*sorted(set(cells)), -1]:  # -1: the last row's end
+            r, col = divmod(i, w) if i >= 0 else (-1, 0)
+            if r == row:
+                cols.append(col)
+                continue
+            if cols:
+                field = tuple(cols)
+                key = (row * w, 0, w, plain, field)
+                line = made.get(key)
+                if line is None:
+                    line = made[key] = self._row(row * w, range(w), field, plain)
+                lines[row] = line
+            row, cols = r, [col]
+        return lines
 
     def _template(self, c: int, per_band: int, plain: bool) -> tuple[list[StyledLine], list[tuple[int, int, int]]]:
         """Channel `c` drawn in bands of `per_band` columns without a field, and each band's first column,
@@ -824,7 +862,7 @@ def _block(
                     if w + 2 > room:
                         out += frame.body([(2 + w, [indent, *pieces])], total)
                         continue
-                    framed = (total, [left, indent, *pieces, (" " * (room - w - 2) + right, style)])
+                    framed = Kept((total, [left, indent, *pieces, (" " * (room - w - 2) + right, style)]))
                     boxed[id(line)] = (line, framed)
                     out.append(framed)
         return out

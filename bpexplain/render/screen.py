@@ -41,11 +41,20 @@ class Lines:
         yield from self.segments(total)
 
     def ansi(self, total: int, codes: Codes) -> str:
-        """The lines with their styles' codes written as rich writes them (see `_codes_for`)."""
+        """The lines with their styles' codes written as rich writes them (see `_codes_for`); a `Kept` line
+        met again is written as the first time."""
         out: list[str] = []
         append = out.append
         get = codes.get
-        for w, pieces in cast("Iterable[StyledLine]", self.make(total, False)):
+        kept: dict[int, tuple[Kept, str]] = {}  # id(a Kept line) -> it (alive), written
+        for line in cast("Iterable[StyledLine]", self.make(total, False)):
+            if type(line) is Kept:
+                got = kept.get(id(line))
+                if got is not None and got[0] is line:
+                    append(got[1])
+                    continue
+                start = len(out)
+            w, pieces = line
             lines = [(w, pieces)] if w <= total else _fitted([(w, pieces)], total)
             for _, pieces in lines:
                 for text, style in pieces:
@@ -57,6 +66,8 @@ class Lines:
                         code = codes[id(style)] = _code(style, codes)
                     append(code[0] + text + code[1])
                 append("\n")
+            if type(line) is Kept:
+                kept[id(line)] = (line, "".join(out[start:]))
         return "".join(out)
 
     def text(self, total: int) -> str:
@@ -88,6 +99,13 @@ class Lines:
                 if text:
                     yield Segment(text, style)
             yield new_line
+
+
+class Kept(tuple):  # type: ignore[type-arg]
+    """A styled line drawn again and again in one renderable (a receptive field's rows): `Lines.ansi` writes
+    its codes once."""
+
+    __slots__ = ()
 
 
 class Codes(dict):  # type: ignore[type-arg]
