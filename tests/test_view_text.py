@@ -159,3 +159,58 @@ def test_grids_side_by_side_as_text_are_the_styled_grids_without_styles() -> Non
         gap = int(rnd.integers(1, 5))
         placed = [rich_view._as_text(line) for line in screen.side_by_side(styled, room, gap)]
         assert rich_view._side_by_side_text(text, room, gap) == placed
+
+
+@pytest.mark.parametrize("shape", [(1, 6, 6), (6, 6), (1, 12, 12), (1, 3, 5)])
+def test_a_field_on_one_channel_is_drawn_as_on_any_map(shape: tuple[int, ...]) -> None:
+    """`Field._lines_one` (one channel in one band) gives the lines of the general drawing, in both kinds of
+    console, with and without the map's values, the rows it keeps shared with it."""
+    rnd = random.Random(shape[-1] * 7 + shape[-2])
+    size = int(np.prod(shape))
+    for values in (np.arange(size, dtype=float).reshape(shape) / 3 - 2, None):
+        fast, slow = rich_view.Field(shape, values, 4), rich_view.Field(shape, values, 4)  # each its own rows kept
+        room = shape[-1] * fast.step + 5
+        for _ in range(80):
+            cells = tuple(rnd.sample(range(size), rnd.randint(1, min(size, 9))))
+            for plain in (True, False):
+                assert fast._lines_one(cells, plain) == slow._lines_general(cells, room, plain), cells
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_column_wrapped_in_one_loop_is_each_text_wrapped(seed: int) -> None:
+    rnd = random.Random(seed)
+    pieces = ["x_1", "w_12", "δ_3", "猫", " + ", " − ", "·", "(-0.5)", "(", ")", ", ", "0.25", " "]
+    for _ in range(300):
+        texts = ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 12))) for _ in range(rnd.randint(1, 8))]
+        cells = [wrap.width(t) for t in texts]
+        narrow = [wrap.is_narrow(t) for t in texts]
+        limit = rnd.randint(-1, 40)
+        got = wrap.wrap_column(texts, cells, narrow, limit)
+        each = [wrap.wrap_math_cells(t, limit, n) for t, n in zip(texts, cells)]
+        if any(folded for _, _, folded in each):
+            assert got is None
+            continue
+        assert got is not None
+        lines, sizes, widest = got
+        assert [list(x) for x in lines] == [x[0] for x in each]
+        assert [list(x) for x in sizes] == [x[1] for x in each]
+        assert widest == max(max(x[1]) for x in each)
+
+
+def test_kept_lines_are_written_as_each_line_is() -> None:
+    """A `Kept` line met again in `Lines.ansi` is written as the first time: what the same lines, not kept,
+    give."""
+    from rich.console import Console
+
+    console = Console(force_terminal=True, color_system="truecolor", width=40)
+    bold, dim = rich_view.BOLD, rich_view.DIM
+    line = (6, [("ab", bold), (" ", None), ("cde", dim)])
+    wide = (50, [("x" * 50, bold)])
+    kept, kept_wide = screen.Kept(line), screen.Kept(wide)
+    lines = [line, kept, (3, [("z", None)]), kept, kept_wide, kept_wide, kept]
+    plain = [line, line, (3, [("z", None)]), line, wide, wide, line]
+    codes = screen._codes_for(console)
+    assert codes is not None
+    made = screen.Lines(lambda total, is_plain: lines).ansi(40, codes)
+    assert made == screen.Lines(lambda total, is_plain: plain).ansi(40, screen._codes_for(console))
+    assert made.count("ab") == 4

@@ -643,10 +643,17 @@ class Field:
     def _lines(self, cells: tuple[int, ...], room: int, plain: bool) -> list[StyledLine]:
         shape = self.shape
         w = shape[-1]
-        plane = shape[-2] * w
         per_band = max(1, (room + 1) // self.step)
         if (len(shape) < 3 or shape[0] == 1) and w <= per_band:
             return self._lines_one(cells, plain)
+        return self._lines_general(cells, room, plain)
+
+    def _lines_general(self, cells: tuple[int, ...], room: int, plain: bool) -> list[StyledLine]:
+        """`_lines` for any map: a grid a channel the field covers, in bands of columns, side by side."""
+        shape = self.shape
+        w = shape[-1]
+        plane = shape[-2] * w
+        per_band = max(1, (room + 1) // self.step)
         marked: dict[int, dict[int, list[int]]] = {}  # channel -> row -> the field's columns in it, in order
         for i in sorted(set(cells)):
             c, at = divmod(i, plane)
