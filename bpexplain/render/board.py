@@ -330,6 +330,8 @@ class Board:
             return self._plain_rows(first, end, room)  # type: ignore[return-value]
         if mode == "columns":
             return self._plain_columns(first, end, room)
+        if mode == "stacked" and self.narrow and not self.remarks and room - self._hang(room)[0] >= 1:
+            return self._plain_stacked_narrow(first, end, room)  # type: ignore[return-value]
         out: list[str | None] = []
         for i in range(first, end):
             lines = self.framed_plain(i, room)
@@ -360,6 +362,43 @@ class Board:
                 out.append(row(r.symbol, r.expression, " = " if r.substituted else "   ", r.substituted, r.value))
             else:
                 out.append(f"{head}{{:<{we}}} = {{:<{rest}}} │".format(r.symbol, r.expression, r.value))
+        return out
+
+    def _plain_stacked_narrow(self, first: int, end: int, room: int) -> list[str]:
+        """`plain_texts` in the stacked layout, every text of one-cell characters, no remark: `_plain_stacked`'s
+        lines, each side padded by `str.format` to the room its hang leaves (every line fits that room: a side
+        is wrapped to it)."""
+        hang, own_line = self._hang(room)
+        limit = room - hang
+        ws = self.ws
+        if own_line:
+            first_side = f"│  = {{:<{limit}}} │".format
+        else:
+            first_side = f"│  {{:<{ws}}} = {{:<{limit}}} │".format
+        again = f"│ {' ' * (hang - 2)}= {{:<{limit}}} │".format
+        lead = f"│ {' ' * hang}{{:<{limit}}} │".format
+        symbol_line = f"│  {{:<{room - 1}}} │".format
+        wrap = self._wrap
+        out: list[str] = []
+        for i in range(first, end):
+            r = self.rows[i]
+            lines: list[str] = []
+            if own_line:
+                lines += map(symbol_line, wrap_words(r.symbol, room - 1))
+            n = 0
+            for text, cells in ((r.expression, r.we), (r.substituted, r.wu), (r.value, r.wv)):
+                if n and not text:
+                    continue  # no numbers, or no value: no line
+                parts = (text,) if cells <= limit else wrap(text, limit, cells)[0]
+                if n:
+                    lines.append(again(parts[0]))
+                elif own_line:
+                    lines.append(first_side(parts[0]))
+                else:
+                    lines.append(first_side(r.symbol, parts[0]))
+                lines += map(lead, parts[1:])
+                n += 1
+            out.append("\n".join(lines))
         return out
 
     def _plain_columns(self, first: int, end: int, room: int) -> list[str | None]:

@@ -196,7 +196,7 @@ def _header(h: TraceHeader, printer: TextPrinter) -> Lines:
     command = f"bpexplain {h.settings.command}: "
     title = Frame([(command, None), (str(net["name"]), BOLD), (f" - {net['title']}", None)], None, "conventions", BOLD)
     legend_frame = Frame([("Legend", None)], DIM)
-    legend = [(printer.doprint(sym), meaning) for sym, meaning in h.legend]
+    legend = [(printer.symbol(sym), meaning) for sym, meaning in h.legend]  # as doprint writes it (text's way)
 
     preamble, show = h.settings.preamble, h.settings.command == "show"  # show's network is not a preamble
 
@@ -259,7 +259,9 @@ def _parameters(params: dict, h: TraceHeader, printer: TextPrinter, title: str, 
         symbols = h.parameter_symbols.get(name)
         blocks: list[list[StyledLine]]
         if symbols and arr.ndim <= 2:
-            cells = [f"{printer.doprint(s)} = {fmt(float(v), printer.precision)}" for s, v in zip(symbols, arr.ravel())]
+            # a symbol as doprint writes it, a number as format_number does (as the text format writes them)
+            symbol, number = printer.symbol, printer.number
+            cells = [f"{symbol(s)} = {number(v)}" for s, v in zip(symbols, arr.ravel().tolist())]
             per_row = arr.shape[-1] if arr.ndim == 2 else len(cells)
             blocks = [_cell_rows(cells, per_row, total - 2 - wn - 3, total - 4)]
         else:
@@ -412,7 +414,7 @@ def _step_end(e: StepEnd, h: TraceHeader, printer: TextPrinter) -> Lines:
 def _summary(
     end: TraceEnd, summary: SummaryTable, h: TraceHeader, printer: TextPrinter, history: LossHistory | None = None
 ) -> Lines:
-    symbols = {n: tuple(printer.doprint(s) for s in syms) for n, syms in h.parameter_symbols.items()}
+    symbols = {n: tuple(map(printer.symbol, syms)) for n, syms in h.parameter_symbols.items()}  # as doprint writes
     cols, losses, cells = summary_cells(summary, h, printer.precision, symbols)
     initial, final = summary_loss_cells(end, printer.precision)
     head = ["", "initial"] + ["…" if c is None else c for c in cols]
