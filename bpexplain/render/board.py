@@ -48,16 +48,17 @@ _new_row = tuple.__new__  # a _Row made without its Python-level __new__: thousa
 Column = tuple[Sequence[str], Sequence[int], Sequence[bool]]  # a column's texts, their cells, is each narrow
 
 
-def _rows(columns: list[EquationColumns]) -> tuple[list[_Row], bool, Column, Column]:
+def _rows(columns: list[EquationColumns]) -> tuple[list[_Row], bool, Column, Column, int, int, bool]:
     """The board's rows: each equation's columns as shown, and their widths; whether every text of them is
     of one-cell characters (`is_narrow`: then a text's cells are its length); the expressions and the numbers
-    as columns (see `Column`)."""
+    as columns (see `Column`); the widest symbol and value; whether a row has a remark."""
     if not columns:
-        return [], True, ((), (), ()), ((), (), ())
+        return [], True, ((), (), ()), ((), (), ()), 0, 0, False
     symbols, expressions, substituted, values, remarks, onces = zip(*columns)
     if any(onces):  # `dh_5(e)/de = 1`: said once (common.said_once, the rule of every format)
         values = tuple(["" if once else value for value, once in zip(values, onces)])
-    if any(remarks):
+    has_remarks = any(remarks)
+    if has_remarks:
         remarks = tuple([r if not r or r.startswith("≠") else f"({r})" for r in remarks])
     n = len(columns)
     # a column whose texts are all of one-cell characters is measured by lengths, in C (the usual block)
@@ -77,7 +78,8 @@ def _rows(columns: list[EquationColumns]) -> tuple[list[_Row], bool, Column, Col
     rows = [
         *map(_new_row, repeat(_Row, n), zip(symbols, expressions, substituted, values, remarks, ws, we, wu, wv, ne, nu))
     ]
-    return rows, narrow_sv and all(ne) and all(nu), (expressions, we, ne), (substituted, wu, nu)
+    narrow = narrow_sv and all(ne) and all(nu)
+    return rows, narrow, (expressions, we, ne), (substituted, wu, nu), max(ws), max(wv), has_remarks
 
 
 def _measured(texts: Sequence[str]) -> tuple[list[bool], list[int]]:
@@ -98,13 +100,10 @@ class Board:
     """The equations of one block, and their lines at a given width."""
 
     def __init__(self, columns: list[EquationColumns]) -> None:
-        self.rows, self.narrow, self._column_e, self._column_u = _rows(columns)  # narrow: see `_rows`
-        rows = self.rows
-        self.remarks = any(r.remark for r in rows)
-        self.ws = max((r.ws for r in rows), default=0)
-        self.we = max((r.we for r in rows), default=0)
-        self.wu = max((r.wu for r in rows), default=0)
-        self.wv = max((r.wv for r in rows), default=0)
+        made = _rows(columns)
+        self.rows, self.narrow, self._column_e, self._column_u, self.ws, self.wv, self.remarks = made  # see `_rows`
+        self.we = max(self._column_e[1], default=0)
+        self.wu = max(self._column_u[1], default=0)
         self._room = -1
         self.mode = "rows"
         self._wrapped: list[tuple[Sequence[str], Sequence[str]]] = []
