@@ -214,3 +214,18 @@ def test_kept_lines_are_written_as_each_line_is() -> None:
     made = screen.Lines(lambda total, is_plain: lines).ansi(40, codes)
     assert made == screen.Lines(lambda total, is_plain: plain).ansi(40, screen._codes_for(console))
     assert made.count("ab") == 4
+
+
+def test_a_table_of_narrow_cells_is_the_table_aligned_by_widths(monkeypatch: pytest.MonkeyPatch) -> None:
+    rnd = random.Random(9)
+    cells = ["layer", "conv1", "0.5", "-12.25", "1×6×6", "weight 2×2", "…", "", "identity", "w_12 = 0.1"]
+    for _ in range(400):
+        n = rnd.randint(1, 7)
+        head = [rnd.choice(cells) for _ in range(n)] if rnd.random() < 0.7 else None
+        rows = [[rnd.choice(cells) for _ in range(n)] for _ in range(rnd.randint(0, 6))]
+        right = [rnd.random() < 0.5 for _ in range(n)]
+        room, gap = rnd.randint(1, 90), rnd.randint(1, 3)
+        fast = screen.table(head, rows, room, right, gap)
+        with monkeypatch.context() as m:
+            m.setattr(screen, "is_narrow", lambda text: False)  # the path by terminal widths
+            assert screen.table(head, rows, room, right, gap) == fast

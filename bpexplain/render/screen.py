@@ -354,19 +354,32 @@ def table(
     if not all_rows:
         return []
     n = len(all_rows[0])
-    widths = [max(width(r[i]) for r in all_rows) for i in range(n)]
+    # the usual table, every cell of one-cell characters: measured and padded by lengths
+    narrow = all(len(r) == n for r in all_rows) and is_narrow("".join(["".join(r) for r in all_rows]))
+    if narrow:
+        widths = [max(map(len, column)) for column in zip(*all_rows)]
+    else:
+        widths = [max(width(r[i]) for r in all_rows) for i in range(n)]
     groups = bands(widths[1:], max(room - widths[0] - gap, 1), gap) if n > 1 else [[]]
     out: list[tuple[str, str, int]] = []
+    space = " " * gap
     for k, g in enumerate(groups):
         cols = [0] + [i + 1 for i in g]
         if k:
             out.append(("", "row", -1))
         for j, r in enumerate(all_rows):
-            cells = [(" " * (widths[i] - width(r[i])) + r[i]) if right[i] else pad(r[i], widths[i]) for i in cols]
-            line = (" " * gap).join(cells).rstrip()
+            if narrow:
+                cells = [r[i].rjust(widths[i]) if right[i] else r[i].ljust(widths[i]) for i in cols]
+            else:
+                cells = [(" " * (widths[i] - width(r[i])) + r[i]) if right[i] else pad(r[i], widths[i]) for i in cols]
+            line = space.join(cells).rstrip()
             is_head = bool(head) and j == 0
             index = -1 if is_head else j - (1 if head else 0)
-            out.extend((part, "head" if is_head else "row", index) for part in fold(line, room))
+            kind = "head" if is_head else "row"
+            if narrow and len(line) <= room:
+                out.append((line, kind, index))
+            else:
+                out.extend((part, kind, index) for part in fold(line, room))
             if is_head:
                 out.append(("─" * min(sum(widths[i] for i in cols) + gap * (len(cols) - 1), room), "rule", -1))
     return out
