@@ -229,3 +229,16 @@ def test_a_table_of_narrow_cells_is_the_table_aligned_by_widths(monkeypatch: pyt
         with monkeypatch.context() as m:
             m.setattr(screen, "is_narrow", lambda text: False)  # the path by terminal widths
             assert screen.table(head, rows, room, right, gap) == fast
+
+
+def test_parameter_cells_of_narrow_characters_are_aligned_as_by_widths(monkeypatch: pytest.MonkeyPatch) -> None:
+    rnd = random.Random(4)
+    for _ in range(300):
+        cells = [f"{rnd.choice(['w_1', 'K1(2,2)', 'b_12', 'w_(x1)1'])} = {rnd.choice(['0.1', '-0.25', '3'])}"]
+        cells *= rnd.randint(1, 12)
+        cells = [c.replace("0.1", rnd.choice(["0.1", "12.5", "-1e-05"])) for c in cells]
+        per_row, room, narrow_room = rnd.randint(1, 6), rnd.randint(1, 80), rnd.randint(1, 80)
+        fast = rich_view._cell_rows(cells, per_row, room, narrow_room)
+        with monkeypatch.context() as m:
+            m.setattr(rich_view, "is_narrow", lambda text: False)  # the path by terminal widths
+            assert rich_view._cell_rows(cells, per_row, room, narrow_room) == fast

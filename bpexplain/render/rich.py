@@ -57,7 +57,7 @@ from .screen import (
     text_lines,
     writes_directly,
 )
-from .wrap import pad, width, wrap_math, wrap_words
+from .wrap import is_narrow, pad, width, wrap_math, wrap_words
 
 SUMMARY_BATCH = 200
 CHUNK = 200  # equations printed at a time: a large block streams
@@ -282,7 +282,8 @@ def _parameters(params: dict, h: TraceHeader, printer: TextPrinter, title: str, 
 def _cell_rows(cells: list[str], per_row: int, room: int, narrow_room: int) -> list[StyledLine]:
     """`sym = value` cells in rows of `per_row`, aligned; where those rows do not fit `room`, as many a row
     as fit in `narrow_room` (the cells stay whole)."""
-    cw = max(width(c) for c in cells)
+    narrow = is_narrow("".join(cells))  # the usual cells: measured and padded by lengths
+    cw = max(map(len, cells)) if narrow else max(width(c) for c in cells)
     gap = 3
     out: list[StyledLine] = []
     if cw > narrow_room:  # a cell a line, broken after its `=` where even that is too wide
@@ -292,8 +293,12 @@ def _cell_rows(cells: list[str], per_row: int, room: int, narrow_room: int) -> l
     if per_row * (cw + gap) - gap > room:
         per_row = max(1, (narrow_room + gap) // (cw + gap))
     for r in range(0, len(cells), per_row):
-        line = (" " * gap).join(pad(c, cw) for c in cells[r : r + per_row]).rstrip()
-        out.append((width(line), [(line, None)]))
+        if narrow:
+            line = "   ".join([c.ljust(cw) for c in cells[r : r + per_row]]).rstrip()
+            out.append((len(line), [(line, None)]))
+        else:
+            line = (" " * gap).join(pad(c, cw) for c in cells[r : r + per_row]).rstrip()
+            out.append((width(line), [(line, None)]))
     return out
 
 
