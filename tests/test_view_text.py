@@ -242,3 +242,20 @@ def test_parameter_cells_of_narrow_characters_are_aligned_as_by_widths(monkeypat
         with monkeypatch.context() as m:
             m.setattr(rich_view, "is_narrow", lambda text: False)  # the path by terminal widths
             assert rich_view._cell_rows(cells, per_row, room, narrow_room) == fast
+
+
+def test_prose_and_legend_lines_are_measured_as_by_widths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`text_lines` and the legend's lines measure lines of one-cell characters by their lengths: the cells
+    `wrap.width` gives, and the same lines as the path by widths."""
+    rnd = random.Random(12)
+    words = ["a", "the", "receptive", "δ_n", "∂E/∂w", "猫猫", "x̂", "weight", "η·δ", ""]
+    for _ in range(300):
+        text = " ".join(rnd.choice(words) for _ in range(rnd.randint(1, 20)))
+        room, hang, indent = rnd.randint(1, 60), rnd.randint(0, 4), rnd.randint(0, 4)
+        for w, pieces in screen.text_lines(text, room, None, hang, indent):
+            assert w == wrap.width(pieces[0][0])
+        legend = [(rnd.choice(words), " ".join(rnd.choice(words) for _ in range(rnd.randint(1, 9)))) for _ in range(4)]
+        fast = rich_view._legend_lines(legend, room)
+        with monkeypatch.context() as m:
+            m.setattr(rich_view, "is_narrow", lambda text: False)  # the path by terminal widths
+            assert rich_view._legend_lines(legend, room) == fast

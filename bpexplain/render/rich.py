@@ -222,14 +222,17 @@ def _header(h: TraceHeader, printer: TextPrinter) -> Lines:
 
 
 def _legend_lines(legend: list[tuple[str, str]], room: int) -> list[StyledLine]:
-    ws = max((width(s) for s, _ in legend), default=0)
+    narrow = is_narrow("".join([s + m for s, m in legend]))  # the usual legend: measured by lengths
+    measure = len if narrow else width
+    ws = max((measure(s) for s, _ in legend), default=0)
     at = 2 + ws + 2
     out: list[StyledLine] = []
     for sym, meaning in legend:
         if room - at >= max(12, room // 3):
             lines = wrap_words(meaning, room - at, 0)
-            out.append((at + width(lines[0]), [("  " + pad(sym, ws) + "  ", BOLD), (lines[0], None)]))
-            out += [(at + width(m), [(" " * at + m, None)]) for m in lines[1:]]
+            head = "  " + (sym.ljust(ws) if narrow else pad(sym, ws)) + "  "
+            out.append((at + measure(lines[0]), [(head, BOLD), (lines[0], None)]))
+            out += [(at + measure(m), [(" " * at + m, None)]) for m in lines[1:]]
         else:
             out += text_lines(sym, room, BOLD, indent=2)
             out += text_lines(meaning, room, None, indent=4)
@@ -433,7 +436,7 @@ def _summary(
 
     def make(total: int, plain: bool) -> Iterator[StyledLine]:
         title = f"Summary: {end.steps} step(s); stopped because {end.stopped}"
-        loss_rows = {0: Style(color="magenta")} | ({len(rows) - 1: Style(color="magenta")} if final else {})
+        loss_rows = {0: _colour("magenta")} | ({len(rows) - 1: _colour("magenta")} if final else {})
         yield from _table_lines(title, head, rows, total, right, loss_rows)
         if final:
             yield from text_lines(summary_note(end), total, ITALIC)

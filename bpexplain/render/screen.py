@@ -207,7 +207,10 @@ def writes_directly(console: Any) -> bool:
 def text_lines(text: str, room: int, style: Style | None = None, hang: int = 0, indent: int = 0) -> list[StyledLine]:
     """Prose word-wrapped to `room` cells, indented by `indent`."""
     lead = " " * indent
-    return [(indent + width(t), [(lead + t, style)]) for t in wrap_words(text, room - indent, hang)]
+    lines = wrap_words(text, room - indent, hang)
+    if text.isascii() and text.isprintable() or is_narrow(text):  # so is each line: its cells are its length
+        return [(indent + len(t), [(lead + t, style)]) for t in lines]
+    return [(indent + width(t), [(lead + t, style)]) for t in lines]
 
 
 class Frame:
