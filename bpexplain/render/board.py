@@ -16,10 +16,11 @@ equation whose expression is its value (`dh_5(e)/de = 1`) is shown once. Lines a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any, NamedTuple
 
 from .common import EquationColumns
-from .wrap import is_narrow, narrow_lines, pad, width, wrap_math_cells, wrap_words
+from .wrap import is_narrow, pad, width, wrap_column, wrap_math_cells, wrap_words
 
 Piece = tuple[str, str]  # text and role: symbol, op, expr, value, remark, warning ("" for spaces)
 Line = tuple[int, list[Piece]]  # width in cells, and the pieces
@@ -44,38 +45,65 @@ class _Row(NamedTuple):
 _new_row = tuple.__new__  # a _Row made without its Python-level __new__: thousands a block
 
 
-def _rows(columns: list[EquationColumns]) -> list[_Row]:
-    """The board's rows: each equation's columns as shown, and their widths."""
-    out: list[_Row] = []
-    append = out.append
-    for symbol, expression, substituted, value, remark, once in columns:
-        if once:  # `dh_5(e)/de = 1`: said once (common.said_once, the rule of every format)
-            value = ""
-        if remark:
-            remark = remark if remark.startswith("≠") else f"({remark})"
-        if expression.isascii() and expression.isprintable() or is_narrow(expression):  # `is_narrow`, inlined
-            ne, we = True, len(expression)
+Column = tuple[Sequence[str], Sequence[int], Sequence[bool]]  # a column's texts, their cells, is each narrow
+
+
+def _rows(columns: list[EquationColumns]) -> tuple[list[_Row], bool, Column, Column, int, int, bool]:
+    """The board's rows: each equation's columns as shown, and their widths; whether every text of them is
+    of one-cell characters (`is_narrow`: then a text's cells are its length); the expressions and the numbers
+    as columns (see `Column`); the widest symbol and value; whether a row has a remark."""
+    if not columns:
+        return [], True, ((), (), ()), ((), (), ()), 0, 0, False
+    symbols, expressions, substituted, values, remarks, onces = zip(*columns)
+    if any(onces):  # `dh_5(e)/de = 1`: said once (common.said_once, the rule of every format)
+        values = tuple(["" if once else value for value, once in zip(values, onces)])
+    has_remarks = any(remarks)
+    if has_remarks:
+        remarks = tuple([r if not r or r.startswith("≠") else f"({r})" for r in remarks])
+    n = len(columns)
+    # a column whose texts are all of one-cell characters is measured by lengths, in C (the usual block)
+    if is_narrow("".join(expressions)):
+        ne: Sequence[bool] = (True,) * n
+        we: Sequence[int] = [*map(len, expressions)]
+    else:
+        ne, we = _measured(expressions)
+    if is_narrow("".join(substituted)):
+        nu: Sequence[bool] = (True,) * n
+        wu: Sequence[int] = [*map(len, substituted)]
+    else:
+        nu, wu = _measured(substituted)
+    narrow_sv = is_narrow("".join(symbols) + "".join(values))
+    ws = [*map(len, symbols)] if narrow_sv else [*map(width, symbols)]
+    wv = [*map(len, values)] if narrow_sv else [*map(width, values)]
+    rows = [
+        *map(_new_row, repeat(_Row, n), zip(symbols, expressions, substituted, values, remarks, ws, we, wu, wv, ne, nu))
+    ]
+    narrow = narrow_sv and all(ne) and all(nu)
+    return rows, narrow, (expressions, we, ne), (substituted, wu, nu), max(ws), max(wv), has_remarks
+
+
+def _measured(texts: Sequence[str]) -> tuple[list[bool], list[int]]:
+    """Whether each text is of one-cell characters, and its cells."""
+    narrow: list[bool] = []
+    cells: list[int] = []
+    for text in texts:
+        if text.isascii() and text.isprintable() or is_narrow(text):  # `is_narrow`, its first test inlined
+            narrow.append(True)
+            cells.append(len(text))
         else:
-            ne, we = False, width(expression)
-        if substituted.isascii() and substituted.isprintable() or is_narrow(substituted):
-            nu, wu = True, len(substituted)
-        else:
-            nu, wu = False, width(substituted)
-        row = (symbol, expression, substituted, value, remark, width(symbol), we, wu, width(value), ne, nu)
-        append(_new_row(_Row, row))
-    return out
+            narrow.append(False)
+            cells.append(width(text))
+    return narrow, cells
 
 
 class Board:
     """The equations of one block, and their lines at a given width."""
 
     def __init__(self, columns: list[EquationColumns]) -> None:
-        self.rows = _rows(columns)
-        rows = self.rows
-        self.ws = max((r.ws for r in rows), default=0)
-        self.we = max((r.we for r in rows), default=0)
-        self.wu = max((r.wu for r in rows), default=0)
-        self.wv = max((r.wv for r in rows), default=0)
+        made = _rows(columns)
+        self.rows, self.narrow, self._column_e, self._column_u, self.ws, self.wv, self.remarks = made  # see `_rows`
+        self.we = max(self._column_e[1], default=0)
+        self.wu = max(self._column_u[1], default=0)
         self._room = -1
         self.mode = "rows"
         self._wrapped: list[tuple[Sequence[str], Sequence[str]]] = []
@@ -121,12 +149,12 @@ class Board:
             ce, cu = avail, 0
         if ce < min(we, MIN_COLUMN) or (wu and cu < min(wu, MIN_COLUMN)):
             return None
-        expressions = _wrapped_column([(r.expression, r.we, r.ne) for r in self.rows], ce)
+        expressions = wrap_column(*self._column_e, ce)
         if expressions is None:
             return None
         wrapped_e, sizes_e, used_e = expressions
         cu = min(wu, avail - used_e) if wu else 0
-        substituted = _wrapped_column([(r.substituted, r.wu, r.nu) for r in self.rows], cu)
+        substituted = wrap_column(*self._column_u, cu)
         if substituted is None:
             return None
         wrapped_u, sizes_u, used_u = substituted
@@ -193,6 +221,48 @@ class Board:
         pieces += [(EQ, op), (r.value, styles["value"])]
         return [(self._rows_width + r.wv, pieces)]
 
+    def _plain_columns_narrow(self, first: int, end: int, room: int) -> list[str]:
+        """`_plain_columns` of a block of one-cell characters without remarks: each line one `str.format`, its
+        columns padded as `str.ljust` pads them (a line's cells are its length, and every line fits: the
+        columns were wrapped to the room their widths leave)."""
+        rows, wrapped = self.rows, self._wrapped
+        ws, ce, cu = self.ws, self._ce, self._cu
+        start = 1 + ws + 3
+        w = start + ce + (3 + cu if cu else 0)  # a line's cells to the value
+        head = f"│  {{:<{ws}}} = "
+        if cu:
+            first_line = f"{head}{{:<{ce}}}{{}}{{:<{cu}}} = {{:<{room - w - 3}}} │".format
+            more = f"│ {' ' * start}{{:<{ce}}}   {{:<{cu}}}{' ' * (room - w)} │".format
+        else:  # no numbers column: the same formats, given empty numbers
+            first_line = f"{head}{{:<{ce}}}{{}}{{}} = {{:<{room - w - 3}}} │".format
+            more = f"│ {' ' * start}{{:<{ce}}}{{}}{' ' * (room - w)} │".format
+        once = f"{head}{{:<{room - start}}} │".format  # the expression is the value
+        alone = f"│ {' ' * start}{{:<{room - start}}} │".format
+        out: list[str] = []
+        append = out.append
+        for i in range(first, end):
+            r = rows[i]
+            es, us = wrapped[i]
+            if not r.value:
+                lines = [once(r.symbol, es[0])]
+                for k in range(1, len(es)):
+                    lines.append(alone(es[k]))
+                append("\n".join(lines))
+                continue
+            n_e, n_u = len(es), len(us)
+            if cu:
+                text = first_line(r.symbol, es[0], EQ if r.substituted else "   ", us[0], r.value)
+            else:
+                text = first_line(r.symbol, es[0], "", "", r.value)
+            if n_e == 1 and n_u == 1:
+                append(text)
+                continue
+            lines = [text]
+            for k in range(1, n_e if n_e > n_u else n_u):
+                lines.append(more(es[k] if k < n_e else "", us[k] if k < n_u and cu else ""))
+            append("\n".join(lines))
+        return out
+
     def framed_plain(self, i: int, room: int) -> list[tuple[int, list[tuple[str, Any]]]] | None:
         """The lines of equation `i` framed as a panel's body frames them (`│ ` line, spaces, ` │`), each as
         one piece of text without a style: for a console without styles, where each piece is only its text.
@@ -248,6 +318,136 @@ class Board:
                 else:
                     lines.append((start + ce, lead + e))
         return self._framed(lines, room)
+
+    def plain_texts(self, first: int, end: int, room: int) -> list[str | None]:
+        """`framed_plain` of equations `first` to `end - 1`, each as the text of its lines joined by line
+        breaks (one str an equation, what `screen.Lines.text` writes of it); None where `styled` must make
+        them. A block of one-cell characters in the rows layout is written by one format a line."""
+        self.prepare(room)
+        mode = self.mode
+        if mode == "rows" and self.narrow and not self.remarks:
+            return self._plain_rows(first, end, room)  # type: ignore[return-value]
+        if mode == "columns":
+            return self._plain_columns(first, end, room)
+        if mode == "stacked" and self.narrow and not self.remarks and room - self._hang(room)[0] >= 1:
+            return self._plain_stacked_narrow(first, end, room)  # type: ignore[return-value]
+        out: list[str | None] = []
+        for i in range(first, end):
+            lines = self.framed_plain(i, room)
+            out.append(None if lines is None else "\n".join([pieces[0][0] for _, pieces in lines]))
+        return out
+
+    def _plain_rows(self, first: int, end: int, room: int) -> list[str]:
+        """`plain_texts` in the rows layout, every text of one-cell characters, no remark: the columns padded
+        by `str.format` as `str.ljust` pads them (a line's cells are its length)."""
+        ws, we, wu = self.ws, self.we, self.wu
+        rest = room - self._rows_width  # the value's column, to the frame
+        head = f"│  {{:<{ws}}} = "
+        rows = self.rows[first:end]
+        if rows and all([r.value for r in rows]):  # nothing said once
+            symbols, expressions, substituted, values = [*zip(*rows)][:4]
+            if not wu:
+                return [*map(f"{head}{{:<{we}}} = {{:<{rest}}} │".format, symbols, expressions, values)]
+            if all(substituted):
+                line = f"{head}{{:<{we}}} = {{:<{wu}}} = {{:<{rest}}} │".format
+                return [*map(line, symbols, expressions, substituted, values)]
+        once = f"{head}{{:<{room - 1 - ws - 3}}} │".format  # `symbol = value`: the expression is the value
+        row = f"{head}{{:<{we}}}{{}}{{:<{wu}}} = {{:<{rest}}} │".format if wu else None
+        out: list[str] = []
+        for r in rows:
+            if not r.value:
+                out.append(once(r.symbol, r.expression))
+            elif row is not None:
+                out.append(row(r.symbol, r.expression, " = " if r.substituted else "   ", r.substituted, r.value))
+            else:
+                out.append(f"{head}{{:<{we}}} = {{:<{rest}}} │".format(r.symbol, r.expression, r.value))
+        return out
+
+    def _plain_stacked_narrow(self, first: int, end: int, room: int) -> list[str]:
+        """`plain_texts` in the stacked layout, every text of one-cell characters, no remark: `_plain_stacked`'s
+        lines, each side padded by `str.format` to the room its hang leaves (every line fits that room: a side
+        is wrapped to it)."""
+        hang, own_line = self._hang(room)
+        limit = room - hang
+        ws = self.ws
+        if own_line:
+            first_side = f"│  = {{:<{limit}}} │".format
+        else:
+            first_side = f"│  {{:<{ws}}} = {{:<{limit}}} │".format
+        again = f"│ {' ' * (hang - 2)}= {{:<{limit}}} │".format
+        lead = f"│ {' ' * hang}{{:<{limit}}} │".format
+        symbol_line = f"│  {{:<{room - 1}}} │".format
+        wrap = self._wrap
+        out: list[str] = []
+        for i in range(first, end):
+            r = self.rows[i]
+            lines: list[str] = []
+            if own_line:
+                lines += map(symbol_line, wrap_words(r.symbol, room - 1))
+            n = 0
+            for text, cells in ((r.expression, r.we), (r.substituted, r.wu), (r.value, r.wv)):
+                if n and not text:
+                    continue  # no numbers, or no value: no line
+                parts = (text,) if cells <= limit else wrap(text, limit, cells)[0]
+                if n:
+                    lines.append(again(parts[0]))
+                elif own_line:
+                    lines.append(first_side(parts[0]))
+                else:
+                    lines.append(first_side(r.symbol, parts[0]))
+                lines += map(lead, parts[1:])
+                n += 1
+            out.append("\n".join(lines))
+        return out
+
+    def _plain_columns(self, first: int, end: int, room: int) -> list[str | None]:
+        """`plain_texts` in the columns layout: `framed_plain`'s lines, made in one loop."""
+        if self.narrow and not self.remarks:
+            return self._plain_columns_narrow(first, end, room)  # type: ignore[return-value]
+        rows, wrapped, sizes = self.rows, self._wrapped, self._sizes
+        ws = self.ws
+        start = 1 + ws + 3
+        lead = "│ " + " " * start
+        ce, cu = self._ce, self._cu
+        blank_u = " " * cu
+        out: list[str | None] = []
+        append = out.append
+        for i in range(first, end):
+            r = rows[i]
+            if r.remark:
+                append(None)
+                continue
+            es, us = wrapped[i]
+            wes, wus = sizes[i]
+            head = "│  " + r.symbol + " " * (ws - r.ws) + EQ
+            if not r.value:  # the expression is the value
+                if start + max(wes) > room:
+                    append(None)
+                    continue
+                lines = [head + es[0] + " " * (room - start - wes[0]) + " │"]
+                for k in range(1, len(es)):
+                    lines.append(lead + es[k] + " " * (room - start - wes[k]) + " │")
+                append("\n".join(lines))
+                continue
+            n_e, n_u = len(es), len(us)
+            w = start + ce + (3 + cu if cu else 0)
+            if w + 3 + r.wv > room:
+                append(None)
+                continue
+            text = head + es[0] + " " * (ce - wes[0])
+            if cu:
+                text += (EQ if r.substituted else "   ") + (us[0] + " " * (cu - wus[0]) if n_u else blank_u)
+            lines = [text + EQ + r.value + " " * (room - w - 3 - r.wv) + " │"]
+            tail = " " * (room - w) + " │"
+            for k in range(1, max(n_e, n_u)):
+                e = es[k] + " " * (ce - wes[k]) if k < n_e else " " * ce
+                if cu:
+                    u = us[k] + " " * (cu - wus[k]) if k < n_u else blank_u
+                    lines.append(lead + e + "   " + u + tail)
+                else:
+                    lines.append(lead + e + tail)
+            append("\n".join(lines))
+        return out
 
     @staticmethod
     def _framed(lines: list[tuple[int, str]], room: int) -> list[tuple[int, list[tuple[str, Any]]]] | None:
@@ -449,34 +649,3 @@ class Board:
         for text in wrap_words(r.remark, room - start, 1):
             out.append((start + width(text), [(" " * start, ""), (text, role)]))
         return out
-
-
-def _wrapped_column(
-    cells: list[tuple[str, int, bool]], room: int
-) -> tuple[list[Sequence[str]], list[Sequence[int]], int] | None:
-    """A column's texts (each with its width and whether it is of one-cell characters) wrapped to `room`:
-    each text's lines, their cells, and the widest line; None when a piece had to be folded."""
-    wrapped: list[Sequence[str]] = []
-    sizes: list[Sequence[int]] = []
-    widest = 0
-    lines: Sequence[str]
-    counts: Sequence[int]
-    for text, cells_of, narrow in cells:
-        if cells_of <= room:  # fits (what `wrap_math_cells` says first), or there is none ("" and 0)
-            wrapped.append((text,))  # tuples: see `narrow_lines`
-            sizes.append((cells_of,))
-            if cells_of > widest:
-                widest = cells_of
-            continue
-        if narrow:
-            lines, counts, folded, used = narrow_lines(text, room)
-        else:
-            lines, counts, folded = wrap_math_cells(text, room, cells_of)
-            used = max(counts)
-        if folded:
-            return None
-        wrapped.append(lines)
-        sizes.append(counts)
-        if used > widest:
-            widest = used
-    return wrapped, sizes, widest

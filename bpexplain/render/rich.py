@@ -41,10 +41,23 @@ from .common import (
     summary_loss_cells,
     summary_note,
 )
-from .numbers import CARRIED, format_grid, format_number, format_vector
+from .numbers import CARRIED, format_grid, format_number, format_numbers, format_vector
 from .printer import TextPrinter
-from .screen import Batch, Frame, Lines, StyledLine, grid, rule, side_by_side, table, text_lines, writes_directly
-from .wrap import pad, width, wrap_math, wrap_words
+from .screen import (
+    Batch,
+    Frame,
+    Kept,
+    Lines,
+    Made,
+    StyledLine,
+    grid,
+    rule,
+    side_by_side,
+    table,
+    text_lines,
+    writes_directly,
+)
+from .wrap import is_narrow, pad, width, wrap_math, wrap_words
 
 SUMMARY_BATCH = 200
 CHUNK = 200  # equations printed at a time: a large block streams
@@ -52,6 +65,7 @@ FLUSH_SECONDS = 0.2  # what is laid out is printed at least this often, however 
 STYLES = {"forward": "cyan", "loss": "magenta", "error": "red", "gradient": "yellow", "update": "green"}
 FIELD_LIMIT = 144  # receptive fields are drawn on input maps of at most this many elements (12×12)
 FIELD_STYLE = Style(bold=True, reverse=True)  # the cells of the receptive field
+GRID_LIMIT = 12  # format_grid's limit: a grid of more rows or columns is shortened
 
 BOLD = Style(bold=True)
 DIM = Style(dim=True)
@@ -182,7 +196,7 @@ def _header(h: TraceHeader, printer: TextPrinter) -> Lines:
     command = f"bpexplain {h.settings.command}: "
     title = Frame([(command, None), (str(net["name"]), BOLD), (f" - {net['title']}", None)], None, "conventions", BOLD)
     legend_frame = Frame([("Legend", None)], DIM)
-    legend = [(printer.doprint(sym), meaning) for sym, meaning in h.legend]
+    legend = [(printer.symbol(sym), meaning) for sym, meaning in h.legend]  # as doprint writes it (text's way)
 
     preamble, show = h.settings.preamble, h.settings.command == "show"  # show's network is not a preamble
 
@@ -208,14 +222,17 @@ def _header(h: TraceHeader, printer: TextPrinter) -> Lines:
 
 
 def _legend_lines(legend: list[tuple[str, str]], room: int) -> list[StyledLine]:
-    ws = max((width(s) for s, _ in legend), default=0)
+    narrow = is_narrow("".join([s + m for s, m in legend]))  # the usual legend: measured by lengths
+    measure = len if narrow else width
+    ws = max((measure(s) for s, _ in legend), default=0)
     at = 2 + ws + 2
     out: list[StyledLine] = []
     for sym, meaning in legend:
         if room - at >= max(12, room // 3):
             lines = wrap_words(meaning, room - at, 0)
-            out.append((at + width(lines[0]), [("  " + pad(sym, ws) + "  ", BOLD), (lines[0], None)]))
-            out += [(at + width(m), [(" " * at + m, None)]) for m in lines[1:]]
+            head = "  " + (sym.ljust(ws) if narrow else pad(sym, ws)) + "  "
+            out.append((at + measure(lines[0]), [(head, BOLD), (lines[0], None)]))
+            out += [(at + measure(m), [(" " * at + m, None)]) for m in lines[1:]]
         else:
             out += text_lines(sym, room, BOLD, indent=2)
             out += text_lines(meaning, room, None, indent=4)
@@ -245,7 +262,9 @@ def _parameters(params: dict, h: TraceHeader, printer: TextPrinter, title: str, 
         symbols = h.parameter_symbols.get(name)
         blocks: list[list[StyledLine]]
         if symbols and arr.ndim <= 2:
-            cells = [f"{printer.doprint(s)} = {fmt(float(v), printer.precision)}" for s, v in zip(symbols, arr.ravel())]
+            # a symbol as doprint writes it, a number as format_number does (as the text format writes them)
+            symbol, number = printer.symbol, printer.number
+            cells = [f"{symbol(s)} = {number(v)}" for s, v in zip(symbols, arr.ravel().tolist())]
             per_row = arr.shape[-1] if arr.ndim == 2 else len(cells)
             blocks = [_cell_rows(cells, per_row, total - 2 - wn - 3, total - 4)]
         else:
@@ -266,7 +285,8 @@ def _parameters(params: dict, h: TraceHeader, printer: TextPrinter, title: str, 
 def _cell_rows(cells: list[str], per_row: int, room: int, narrow_room: int) -> list[StyledLine]:
     """`sym = value` cells in rows of `per_row`, aligned; where those rows do not fit `room`, as many a row
     as fit in `narrow_room` (the cells stay whole)."""
-    cw = max(width(c) for c in cells)
+    narrow = is_narrow("".join(cells))  # the usual cells: measured and padded by lengths
+    cw = max(map(len, cells)) if narrow else max(width(c) for c in cells)
     gap = 3
     out: list[StyledLine] = []
     if cw > narrow_room:  # a cell a line, broken after its `=` where even that is too wide
@@ -276,8 +296,12 @@ def _cell_rows(cells: list[str], per_row: int, room: int, narrow_room: int) -> l
     if per_row * (cw + gap) - gap > room:
         per_row = max(1, (narrow_room + gap) // (cw + gap))
     for r in range(0, len(cells), per_row):
-        line = (" " * gap).join(pad(c, cw) for c in cells[r : r + per_row]).rstrip()
-        out.append((width(line), [(line, None)]))
+        if narrow:
+            line = "   ".join([c.ljust(cw) for c in cells[r : r + per_row]]).rstrip()
+            out.append((len(line), [(line, None)]))
+        else:
+            line = (" " * gap).join(pad(c, cw) for c in cells[r : r + per_row]).rstrip()
+            out.append((width(line), [(line, None)]))
     return out
 
 
@@ -292,7 +316,18 @@ def _channel_grids(label: str, value: np.ndarray, precision: int) -> list[tuple[
         return [
             g for c in range(value.shape[0]) for g in _channel_grids(f"{label} [{c + 1}]".strip(), value[c], precision)
         ]
-    return [(label, [line.split() for line in format_grid(value, precision)])]
+    return [(label, _grid_cells(value, precision))]
+
+
+def _grid_cells(value: np.ndarray, precision: int) -> list[list[str]]:
+    """The cells of `format_grid`'s rows of a matrix or a vector: a small one's numbers formatted at once
+    (nothing shortened, the same texts as `format_grid`'s before its padding)."""
+    if 1 <= value.ndim <= 2 and value.shape[-1] <= GRID_LIMIT and (value.ndim == 1 or value.shape[0] <= GRID_LIMIT):
+        values = np.asarray(value, dtype=np.float64).tolist()
+        if value.ndim == 1:
+            return [format_numbers(values, precision)]
+        return [format_numbers(row, precision) for row in values]
+    return [line.split() for line in format_grid(value, precision)]
 
 
 def _grid_block(label: str, rows: list[list[str]], room: int) -> list[StyledLine]:
@@ -302,6 +337,17 @@ def _grid_block(label: str, rows: list[list[str]], room: int) -> list[StyledLine
     indent = 2 if label else 0
     for line, heading in grid(rows, room - indent):
         out.append((indent + width(line), [(" " * indent + line, DIM if heading else None)]))
+    return out
+
+
+def _grid_block_text(label: str, rows: list[list[str]], room: int) -> list[tuple[int, str]]:
+    """`_grid_block` without styles, each line as its cells and text."""
+    out: list[tuple[int, str]] = []
+    if label:
+        out += [_as_text(line) for line in text_lines(label + (" =" if not label.startswith("[") else ""), room)]
+    lead = "  " if label else ""
+    for line, _ in grid(rows, room - len(lead)):
+        out.append((len(lead) + width(line), lead + line))
     return out
 
 
@@ -376,7 +422,7 @@ def _step_end(e: StepEnd, h: TraceHeader, printer: TextPrinter) -> Lines:
 def _summary(
     end: TraceEnd, summary: SummaryTable, h: TraceHeader, printer: TextPrinter, history: LossHistory | None = None
 ) -> Lines:
-    symbols = {n: tuple(printer.doprint(s) for s in syms) for n, syms in h.parameter_symbols.items()}
+    symbols = {n: tuple(map(printer.symbol, syms)) for n, syms in h.parameter_symbols.items()}  # as doprint writes
     cols, losses, cells = summary_cells(summary, h, printer.precision, symbols)
     initial, final = summary_loss_cells(end, printer.precision)
     head = ["", "initial"] + ["…" if c is None else c for c in cols]
@@ -390,7 +436,7 @@ def _summary(
 
     def make(total: int, plain: bool) -> Iterator[StyledLine]:
         title = f"Summary: {end.steps} step(s); stopped because {end.stopped}"
-        loss_rows = {0: Style(color="magenta")} | ({len(rows) - 1: Style(color="magenta")} if final else {})
+        loss_rows = {0: _colour("magenta")} | ({len(rows) - 1: _colour("magenta")} if final else {})
         yield from _table_lines(title, head, rows, total, right, loss_rows)
         if final:
             yield from text_lines(summary_note(end), total, ITALIC)
@@ -470,6 +516,11 @@ class Field:
         self.rows: dict[tuple[int, int, int, bool, tuple[int, ...]], StyledLine] = {}  # see `_lines`
         self.drawn: dict[tuple[tuple[int, ...], int, bool], list[StyledLine]] = {}  # the lines of a field
         self.templates: dict[tuple[int, int, bool], tuple[list[StyledLine], list[tuple[int, int, int]]]] = {}
+        self.framed: dict[tuple[tuple[int, ...], int], str] = {}  # see `framed_text` ("": drawn otherwise)
+        self.row_texts: dict[tuple[int, int, int, tuple[int, ...]], tuple[int, str]] = {}  # `rows` as text
+        self.framed_maps: dict[int, list[str]] = {}  # see `_framed_rows`
+        self.framed_row_texts: dict[tuple[int, tuple[int, ...], int], str] = {}  # see `_framed_row`
+        self.text_templates: dict[tuple[int, int], tuple[list[tuple[int, str]], list[tuple[int, int, int]]]] = {}
 
     def cells_as(self, inside: bool, plain: bool) -> list[str]:
         """Every cell's text, drawn inside the field or outside it."""
@@ -484,6 +535,114 @@ class Field:
             self.cell_text[key] = texts
         return texts
 
+    def framed_text(self, cells: tuple[int, ...], room: int) -> str | None:
+        """The field's lines without styles (`lines`) as a panel's body `room` cells wide frames them under
+        an equation (indented by 2), joined by line breaks; None where one does not fit. Made as text: a
+        row of the map is its text, kept for the fields that share it."""
+        key = (cells, room)
+        text = self.framed.get(key)
+        if text is None:
+            text = self.framed[key] = self._framed_text(cells, room)
+        return text or None
+
+    def _framed_text(self, cells: tuple[int, ...], room: int) -> str:
+        """`framed_text`, "" where a line does not fit."""
+        inner = room - 2  # the field's room, as `lines` is given it
+        shape = self.shape
+        w = shape[-1]
+        plane = shape[-2] * w
+        per_band = max(1, (inner + 1) // self.step)
+        if (len(shape) < 3 or shape[0] == 1) and w <= per_band and w * self.step - 1 <= inner:
+            return self._framed_one(cells, room)
+        marked: dict[int, dict[int, list[int]]] = {}  # channel -> row -> the field's columns in it, in order
+        for i in sorted(set(cells)):
+            c, at = divmod(i, plane)
+            r, col = divmod(at, w)
+            rows = marked.get(c)
+            if rows is None:
+                rows = marked[c] = {}
+            cols = rows.get(r)
+            if cols is None:
+                rows[r] = [col]
+            else:
+                cols.append(col)
+        texts = self.row_texts
+        blocks: list[list[tuple[int, str]]] = []
+        for c in sorted(marked):
+            template, bands = self._text_template(c, per_band)
+            block = template.copy()  # the channel's rows without the field, then the field's rows put in
+            for r, cols in marked[c].items():
+                base = c * plane + r * w
+                for b0, end, at in bands:
+                    if end - b0 == w:  # one band: every column of a row
+                        field = tuple(cols)
+                    else:
+                        field = tuple(col for col in cols if b0 <= col < end)
+                        if not field:
+                            continue  # the row as in the template
+                    key = (base, b0, end, field)
+                    line = texts.get(key)
+                    if line is None:
+                        on, off = self.cells_as(True, True), self.cells_as(False, True)
+                        text = " ".join([on[base + col] if col in field else off[base + col] for col in range(b0, end)])
+                        line = texts[key] = ((end - b0) * self.step - 1, text)
+                    block[at + r] = line
+            blocks.append(block)
+        out: list[str] = []
+        for w_line, text in _side_by_side_text(blocks, inner, 3):
+            if w_line > inner:
+                return ""
+            out.append("│   " + text + " " * (inner - w_line) + " │")
+        return "\n".join(out)
+
+    def _framed_one(self, cells: tuple[int, ...], room: int) -> str:
+        """`framed_text` of a map of one channel drawn in one band (no heading, no label, every line fits):
+        the map's framed rows, the field's rows put in."""
+        w = self.shape[-1]
+        lines = self._framed_rows(room).copy()
+        row = -1
+        cols: list[int] = []
+        for i in sorted(set(cells)):
+            r, col = divmod(i, w)
+            if r != row:
+                if cols:
+                    lines[row] = self._framed_row(row, tuple(cols), room)
+                row, cols = r, [col]
+            else:
+                cols.append(col)
+        if cols:
+            lines[row] = self._framed_row(row, tuple(cols), room)
+        return "\n".join(lines)
+
+    def _framed_rows(self, room: int) -> list[str]:
+        """The rows of a map of one channel in one band without a field, framed as `framed_text` frames them."""
+        lines = self.framed_maps.get(room)
+        if lines is None:
+            lines = self.framed_maps[room] = [self._framed_row(r, (), room) for r in range(self.shape[-2])]
+        return lines
+
+    def _framed_row(self, r: int, field: tuple[int, ...], room: int) -> str:
+        """Row `r` of a map of one channel in one band, the cells of its columns `field` inside the field
+        (`_row`'s text), framed as `framed_text` frames it."""
+        key = (r, field, room)
+        text = self.framed_row_texts.get(key)
+        if text is None:
+            w = self.shape[-1]
+            base = r * w
+            on, off = self.cells_as(True, True), self.cells_as(False, True)
+            cells = " ".join([on[base + col] if col in field else off[base + col] for col in range(w)])
+            text = self.framed_row_texts[key] = "│   " + cells + " " * (room - 1 - w * self.step) + " │"
+        return text
+
+    def _text_template(self, c: int, per_band: int) -> tuple[list[tuple[int, str]], list[tuple[int, int, int]]]:
+        """`_template` without styles, each line as its cells and text."""
+        key = (c, per_band)
+        made = self.text_templates.get(key)
+        if made is None:
+            lines, bands = self._template(c, per_band, True)
+            made = self.text_templates[key] = ([_as_text(line) for line in lines], bands)
+        return made
+
     def lines(self, cells: tuple[int, ...], room: int, plain: bool) -> list[StyledLine]:
         key = (cells, room, plain)  # a field is drawn again for each output channel that reads it
         drawn = self.drawn.get(key)
@@ -492,6 +651,15 @@ class Field:
         return drawn
 
     def _lines(self, cells: tuple[int, ...], room: int, plain: bool) -> list[StyledLine]:
+        shape = self.shape
+        w = shape[-1]
+        per_band = max(1, (room + 1) // self.step)
+        if (len(shape) < 3 or shape[0] == 1) and w <= per_band:
+            return self._lines_one(cells, plain)
+        return self._lines_general(cells, room, plain)
+
+    def _lines_general(self, cells: tuple[int, ...], room: int, plain: bool) -> list[StyledLine]:
+        """`_lines` for any map: a grid a channel the field covers, in bands of columns, side by side."""
         shape = self.shape
         w = shape[-1]
         plane = shape[-2] * w
@@ -528,6 +696,29 @@ class Field:
                     lines[at + r] = line
             blocks.append(lines)
         return side_by_side(blocks, room, 3)
+
+    def _lines_one(self, cells: tuple[int, ...], plain: bool) -> list[StyledLine]:
+        """`_lines` of a map of one channel drawn in one band (no label, no heading): its rows, the field's
+        rows put in (the rows `_lines` keeps, under the same keys)."""
+        w = self.shape[-1]
+        lines = self._template(0, w, plain)[0].copy()  # one band: the rows in order
+        made = self.rows
+        row = -1
+        cols: list[int] = []
+        for i in [*sorted(set(cells)), -1]:  # -1: the last row's end
+            r, col = divmod(i, w) if i >= 0 else (-1, 0)
+            if r == row:
+                cols.append(col)
+                continue
+            if cols:
+                field = tuple(cols)
+                key = (row * w, 0, w, plain, field)
+                line = made.get(key)
+                if line is None:
+                    line = made[key] = self._row(row * w, range(w), field, plain)
+                lines[row] = line
+            row, cols = r, [col]
+        return lines
 
     def _template(self, c: int, per_band: int, plain: bool) -> tuple[list[StyledLine], list[tuple[int, int, int]]]:
         """Channel `c` drawn in bands of `per_band` columns without a field, and each band's first column,
@@ -580,6 +771,45 @@ class Field:
         return (len(cols) * self.step - 1, pieces)
 
 
+def _as_text(line: StyledLine) -> tuple[int, str]:
+    return line[0], "".join([t for t, _ in line[1]])
+
+
+def _side_by_side_text(blocks: list[list[tuple[int, str]]], room: int, gap: int) -> list[tuple[int, str]]:
+    """`screen.side_by_side` of lines without styles, each as its cells and text."""
+    if len(blocks) == 1:
+        return blocks[0]
+    out: list[tuple[int, str]] = []
+    row: list[list[tuple[int, str]]] = []
+    used = 0
+
+    def flush() -> None:
+        if not row:
+            return
+        widths = [max((w for w, _ in b), default=0) for b in row]
+        offsets = [sum(widths[:j]) + gap * j for j in range(len(row))]
+        for k in range(max(len(b) for b in row)):
+            text = ""
+            cur = 0
+            for j, b in enumerate(row):
+                if k < len(b):
+                    w, t = b[k]
+                    text += " " * (offsets[j] - cur) + t
+                    cur = offsets[j] + w
+            out.append((cur, text))
+        row.clear()
+
+    for b in blocks:
+        w = max((lw for lw, _ in b), default=0)
+        if row and used + gap + w > room:
+            flush()
+            used = 0
+        used = used + gap + w if row else w
+        row.append(b)
+    flush()
+    return out
+
+
 def _block(
     b: Block,
     printer: TextPrinter,
@@ -601,11 +831,11 @@ def _block(
 
     equations = b.equations
 
-    def part(total: int, plain: bool, first: int = 0) -> list[StyledLine]:
+    def part(total: int, plain: bool, first: int = 0) -> list[Made]:
         room = Frame.inner(total)
         assert board is not None
         styled = board.styled
-        out: list[StyledLine] = []
+        out: list[Made] = []
         if total < 8:
             for i in range(first, min(first + CHUNK, len(equations))):
                 lines = styled(i, room, roles)
@@ -617,11 +847,15 @@ def _block(
         left, right = ("│ ", style), " │"  # Frame.body, written here for the many lines of a block
         indent = ("  ", None)
         boxed: dict[int, tuple[StyledLine, StyledLine]] = {}  # id(a field's line) -> it (kept alive), framed
-        framed_plain = board.framed_plain
-        for i in range(first, min(first + CHUNK, len(equations))):
-            one_piece = framed_plain(i, room) if plain else None  # no styles: a line is one piece of text
-            if one_piece is not None:
-                out += one_piece
+        end = min(first + CHUNK, len(equations))
+        # no styles: an equation's lines, and a field's, as their text (one str each, see `screen.Make`)
+        texts = board.plain_texts(first, end, room) if plain else None
+        if texts is not None and field is None and None not in texts:
+            return texts  # type: ignore[return-value]
+        for i in range(first, end):
+            text = texts[i - first] if texts is not None else None
+            if text is not None:
+                out.append(text)
             else:
                 for w, pieces in styled(i, room, roles):
                     if w > room:
@@ -630,6 +864,11 @@ def _block(
                         out.append((total, [left, *pieces, (" " * (room - w) + right, style)]))
             cells = equations[i].cells
             if field is not None and cells:  # the map it reads, under its symbol
+                if plain:
+                    text = field.framed_text(cells, room)
+                    if text is not None:
+                        out.append(text)
+                        continue
                 for line in field.lines(cells, room - 2, plain):
                     # most of a field's rows are rows of the fields before it (the same objects): framed once
                     got = boxed.get(id(line))
@@ -640,17 +879,29 @@ def _block(
                     if w + 2 > room:
                         out += frame.body([(2 + w, [indent, *pieces])], total)
                         continue
-                    framed: StyledLine
-                    if plain:  # no styles to write: the line as one piece
-                        text = "".join(["│   ", *[t for t, _ in pieces], " " * (room - w - 2), " │"])
-                        framed = (total, [(text, None)])
-                    else:
-                        framed = (total, [left, indent, *pieces, (" " * (room - w - 2) + right, style)])
+                    framed = Kept((total, [left, indent, *pieces, (" " * (room - w - 2) + right, style)]))
                     boxed[id(line)] = (line, framed)
                     out.append(framed)
         return out
 
-    def bottom(total: int, plain: bool) -> Iterator[StyledLine]:
+    def bottom(total: int, plain: bool) -> Iterable[Made]:
+        room = Frame.inner(total)
+        if plain and board is not None and total >= 8:  # no styles: the maps made and framed as text
+            grids = [
+                _grid_block_text(label, rows, room - 1)
+                for arr in map_grids(b, layers or [])
+                for label, rows in _channel_grids(arr.label, arr.value, precision)
+            ]
+            out: list[Made] = []
+            for w, text in _side_by_side_text(grids, room - 1, 4):
+                if w + 1 > room:
+                    out += frame.body([(1 + w, [(" " + text, None)])], total)
+                else:
+                    out.append("│  " + text + " " * (room - 1 - w) + " │")
+            return out + frame.bottom(total)
+        return _bottom(total, plain)
+
+    def _bottom(total: int, plain: bool) -> Iterator[StyledLine]:
         room = Frame.inner(total)
         body: list[StyledLine] = []
         if board is not None:
@@ -669,8 +920,8 @@ def _block(
 
     if len(equations) <= CHUNK:  # the whole panel at once
 
-        def whole(total: int, plain: bool) -> list[StyledLine]:
-            lines = list(top(total, plain))
+        def whole(total: int, plain: bool) -> list[Made]:
+            lines: list[Made] = list(top(total, plain))
             if board is not None:
                 lines += part(total, plain)
             lines += bottom(total, plain)

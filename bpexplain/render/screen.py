@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from rich.console import COLOR_SYSTEMS
 from rich.segment import Segment
@@ -19,7 +19,10 @@ from rich.style import Style
 from .wrap import bands, fold, is_narrow, pad, width, wrap_words
 
 StyledLine = tuple[int, list[tuple[str, Style | None]]]
-Make = Callable[[int, bool], Iterable[StyledLine]]  # (width, plain) -> lines; plain: the console has no styles
+# a made line; without styles, a line may be given as its text alone, a str (several lines joined by line
+# breaks, none wider than the width): what `Lines.text` writes of it; with styles, lines are StyledLines only
+Made = StyledLine | str
+Make = Callable[[int, bool], Iterable[Made]]  # (width, plain) -> lines; plain: the console has no styles
 
 
 class Lines:
@@ -38,11 +41,20 @@ class Lines:
         yield from self.segments(total)
 
     def ansi(self, total: int, codes: Codes) -> str:
-        """The lines with their styles' codes written as rich writes them (see `_codes_for`)."""
+        """The lines with their styles' codes written as rich writes them (see `_codes_for`); a `Kept` line
+        met again is written as the first time."""
         out: list[str] = []
         append = out.append
         get = codes.get
-        for w, pieces in self.make(total, False):
+        kept: dict[int, tuple[Kept, str]] = {}  # id(a Kept line) -> it (alive), written
+        for line in cast("Iterable[StyledLine]", self.make(total, False)):
+            if type(line) is Kept:
+                got = kept.get(id(line))
+                if got is not None and got[0] is line:
+                    append(got[1])
+                    continue
+                start = len(out)
+            w, pieces = line
             lines = [(w, pieces)] if w <= total else _fitted([(w, pieces)], total)
             for _, pieces in lines:
                 for text, style in pieces:
@@ -54,16 +66,23 @@ class Lines:
                         code = codes[id(style)] = _code(style, codes)
                     append(code[0] + text + code[1])
                 append("\n")
+            if type(line) is Kept:
+                kept[id(line)] = (line, "".join(out[start:]))
         return "".join(out)
 
     def text(self, total: int) -> str:
         """The lines without styles, each ended by a line break."""
         out: list[str] = []
         append = out.append  # a loop, not a comprehension a line: each is a call (Python 3.11)
-        for w, pieces in self.make(total, True):
+        for line in self.make(total, True):
+            if isinstance(line, str):  # lines as their text (see `Made`)
+                append(line)
+                append("\n")
+                continue
+            w, pieces = line
             if w > total:  # folded (see `_fitted`)
-                for _, line in _fitted([(w, pieces)], total):
-                    for text, _ in line:
+                for _, folded in _fitted([(w, pieces)], total):
+                    for text, _ in folded:
                         append(text)
                     append("\n")
                 continue
@@ -80,6 +99,13 @@ class Lines:
                 if text:
                     yield Segment(text, style)
             yield new_line
+
+
+class Kept(tuple):  # type: ignore[type-arg]
+    """A styled line drawn again and again in one renderable (a receptive field's rows): `Lines.ansi` writes
+    its codes once."""
+
+    __slots__ = ()
 
 
 class Codes(dict):  # type: ignore[type-arg]
@@ -113,9 +139,10 @@ def _code(style: Style, codes: Codes) -> tuple[str, str, Style]:
     return before, after, style
 
 
-def _fitted(lines: Iterable[StyledLine], total: int) -> Iterator[StyledLine]:
-    """The lines, any wider than `total` folded (the layouts avoid it; below the width of a symbol they cannot)."""
-    for line in lines:
+def _fitted(lines: Iterable[Made], total: int) -> Iterator[StyledLine]:
+    """The styled lines (never text: see `Made`), any wider than `total` folded (the layouts avoid it; below the
+    width of a symbol they cannot)."""
+    for line in cast("Iterable[StyledLine]", lines):
         if line[0] <= total:
             yield line
             continue
@@ -180,7 +207,10 @@ def writes_directly(console: Any) -> bool:
 def text_lines(text: str, room: int, style: Style | None = None, hang: int = 0, indent: int = 0) -> list[StyledLine]:
     """Prose word-wrapped to `room` cells, indented by `indent`."""
     lead = " " * indent
-    return [(indent + width(t), [(lead + t, style)]) for t in wrap_words(text, room - indent, hang)]
+    lines = wrap_words(text, room - indent, hang)
+    if text.isascii() and text.isprintable() or is_narrow(text):  # so is each line: its cells are its length
+        return [(indent + len(t), [(lead + t, style)]) for t in lines]
+    return [(indent + width(t), [(lead + t, style)]) for t in lines]
 
 
 class Frame:
@@ -327,19 +357,32 @@ def table(
     if not all_rows:
         return []
     n = len(all_rows[0])
-    widths = [max(width(r[i]) for r in all_rows) for i in range(n)]
+    # the usual table, every cell of one-cell characters: measured and padded by lengths
+    narrow = all(len(r) == n for r in all_rows) and is_narrow("".join(["".join(r) for r in all_rows]))
+    if narrow:
+        widths = [max(map(len, column)) for column in zip(*all_rows)]
+    else:
+        widths = [max(width(r[i]) for r in all_rows) for i in range(n)]
     groups = bands(widths[1:], max(room - widths[0] - gap, 1), gap) if n > 1 else [[]]
     out: list[tuple[str, str, int]] = []
+    space = " " * gap
     for k, g in enumerate(groups):
         cols = [0] + [i + 1 for i in g]
         if k:
             out.append(("", "row", -1))
         for j, r in enumerate(all_rows):
-            cells = [(" " * (widths[i] - width(r[i])) + r[i]) if right[i] else pad(r[i], widths[i]) for i in cols]
-            line = (" " * gap).join(cells).rstrip()
+            if narrow:
+                cells = [r[i].rjust(widths[i]) if right[i] else r[i].ljust(widths[i]) for i in cols]
+            else:
+                cells = [(" " * (widths[i] - width(r[i])) + r[i]) if right[i] else pad(r[i], widths[i]) for i in cols]
+            line = space.join(cells).rstrip()
             is_head = bool(head) and j == 0
             index = -1 if is_head else j - (1 if head else 0)
-            out.extend((part, "head" if is_head else "row", index) for part in fold(line, room))
+            kind = "head" if is_head else "row"
+            if narrow and len(line) <= room:
+                out.append((line, kind, index))
+            else:
+                out.extend((part, kind, index) for part in fold(line, room))
             if is_head:
                 out.append(("─" * min(sum(widths[i] for i in cols) + gap * (len(cols) - 1), room), "rule", -1))
     return out

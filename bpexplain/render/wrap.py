@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 
 from rich.cells import cell_len
@@ -229,6 +229,55 @@ def narrow_lines(text: str, limit: int) -> tuple[tuple[str, ...], tuple[int, ...
 
 
 _INDENT = " " * HANG
+
+
+def wrap_column(
+    texts: Sequence[str], cells: Sequence[int], narrow: Sequence[bool], limit: int
+) -> tuple[list[Sequence[str]], list[Sequence[int]], int] | None:
+    """`wrap_math_cells` of each text of a column (given its cells and whether it is of one-cell characters):
+    each text's lines (tuples, see `narrow_lines`), the cells of each, and the cells of the widest line; None
+    when a piece had to be folded. `narrow_lines` is written into the loop: a large block's column is tens
+    of thousands of texts."""
+    wrapped: list[Sequence[str]] = []
+    sizes: list[Sequence[int]] = []
+    widest = 0
+    at_least_one = max(limit, 1)
+    spans_of = _SPANS.get
+    lines: Sequence[str]
+    counts: Sequence[int]
+    for text, n, one_cell in zip(texts, cells, narrow):
+        if n <= limit:  # fits (what `wrap_math_cells` says first), or there is none ("" and 0)
+            wrapped.append((text,))
+            sizes.append((n,))
+            if n > widest:
+                widest = n
+            continue
+        if one_cell:
+            key = (text.encode("utf-32-le", "surrogatepass").translate(_SKELETON), at_least_one)
+            spans = spans_of(key)
+            if spans is None:
+                if len(_SPANS) >= 1 << 12:
+                    _SPANS.clear()
+                spans = _SPANS[key] = _narrow_spans(text, at_least_one)
+            cut, indented, counts, folded, used = spans
+            if folded:
+                return None
+            lines = cut(text)
+            if indented:
+                shown = list(lines)
+                for k in indented:
+                    shown[k] = _INDENT + shown[k]
+                lines = tuple(shown)
+        else:
+            lines, counts, folded = wrap_math_cells(text, limit, n)
+            if folded:
+                return None
+            used = max(counts)
+        wrapped.append(lines)
+        sizes.append(counts)
+        if used > widest:
+            widest = used
+    return wrapped, sizes, widest
 
 
 def _narrow_spans(text: str, limit: int) -> Spans:
