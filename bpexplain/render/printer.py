@@ -79,6 +79,9 @@ class Printer:
         self._subscripts: dict[int, str] = {}  # a symbol's subscript by its indices' identity (TextPrinter)
         self._kept: list[object] = []
         self._leaves: dict[int, tuple[str, str, str, str]] = {}  # a leaf's texts, by identity (TextPrinter)
+        # the last product of two to four factors `_pair` walked, leading and not: (its factors, its texts but the
+        # last factor's, each ending in the operator); the factors are kept alive by the entry (TextPrinter)
+        self._runs: dict[bool, tuple[tuple[Expr, ...], str, str]] = {True: ((), "", ""), False: ((), "", "")}
         # whether a text made from a node's own strings (a symbol's base and indices, a name) has had a combining
         # mark: numbers and operators never have one, so text printed while this is False has none (text.py
         # aligns columns by a slower rule only where there are marks)
@@ -496,10 +499,29 @@ class TextPrinter(Printer):
         leaves among its equations (δ_n and dh_n(e)/de in every gradient and update of unit n, y_m in those of
         every unit m feeds), hundreds of times each in a large layer.
 
+        A product of two to four factors whose factors but the last are the very nodes of the product before
+        (`_runs`: a dense layer's gradients and updates of unit n, δ_n·dh_n(e)/de·y_m for every m) takes its
+        texts but the last factor's from that product's: the same leaves, so the same texts.
+
         (Joining the texts by `map` over a list of the entries was measured: slower, for products of one to four
         factors.)"""
-        symbols, numbers = [], []
+        n = len(factors)
         leaves = self._leaves
+        if 1 < n <= 4:
+            run = self._runs[lead]
+            before = run[0]
+            if (
+                len(before) == n
+                and factors[n - 2] is before[n - 2]
+                and factors[0] is before[0]
+                and (n < 4 or factors[1] is before[1])
+            ):
+                last = factors[-1]
+                entry = leaves.get(id(last)) or self._kept_leaf(last)
+                if entry is not None:
+                    return run[1] + entry[1], run[2] + entry[3]
+        symbols, numbers = [], []
+        leading = lead
         for factor in factors:
             entry = leaves.get(id(factor)) or self._kept_leaf(factor)
             if entry is None:
@@ -511,6 +533,11 @@ class TextPrinter(Printer):
             else:
                 symbols.append(entry[1])
                 numbers.append(entry[3])
+        if 1 < n <= 4:  # kept for the next product with the same factors but the last
+            head_symbols = "·".join(symbols[:-1]) + "·"
+            head_numbers = "·".join(numbers[:-1]) + "·"
+            self._runs[leading] = (factors, head_symbols, head_numbers)
+            return head_symbols + symbols[-1], head_numbers + numbers[-1]
         return "·".join(symbols), "·".join(numbers)
 
     def _kept_leaf(self, node: Expr) -> tuple[str, str, str, str] | None:
@@ -567,7 +594,22 @@ class TextPrinter(Printer):
     def _new_symbol(self, node: Sym) -> str:
         """A `Sym` not printed before, printed and kept as `_print` does, in one call: every weight's symbol is
         met first in its gradient's symbol (∂E/∂w_(x425),10) and its primed twin in its update's."""
-        return self._keep_symbol(node, self._print_Sym(node, True))
+        text = node.base + "'" if node.prime else node.base  # `_print_Sym`, inline
+        if node.superscript:
+            text += "^" + node.superscript
+        indices = node.indices
+        if indices:
+            if len(indices) == 1 and type(indices[0]) is str:
+                text += "_" + indices[0]
+            else:
+                text += self._subscripts.get(id(indices)) or self._subscript(indices)
+        if not text.isascii() and _COMBINING.search(text):  # `_keep_symbol`, inline
+            self.marks = True
+        symbols = self._symbols
+        if len(symbols) < _CACHE_LIMIT:
+            symbols[id(node)] = text
+            self._kept.append(node)
+        return text
 
     def _print_Sym(self, node: Sym, lead: bool) -> str:
         text = node.base + "'" if node.prime else node.base
@@ -602,7 +644,9 @@ class TextPrinter(Printer):
                 if len(part) != 1 and part[:1] != "(":
                     subscript = "_" + ",".join(parts)
                     break
-        self._remember(self._subscripts, indices, subscript)
+        if len(self._subscripts) < _CACHE_LIMIT:  # `_remember`, inline
+            self._subscripts[id(indices)] = subscript
+            self._kept.append(indices)
         return subscript
 
     def _print_Elem(self, node: Elem, lead: bool) -> str:
