@@ -82,6 +82,7 @@ class Printer:
         # the last product of two to four factors `_pair` walked, leading and not: (its factors, its texts but the
         # last factor's, each ending in the operator); the factors are kept alive by the entry (TextPrinter)
         self._runs: dict[bool, tuple[tuple[Expr, ...], str, str]] = {True: ((), "", ""), False: ((), "", "")}
+        self._partial_head: tuple[Expr | None, str] = (None, "")  # a gradient's "∂E/∂" and its E (TextPrinter)
         # whether a text made from a node's own strings (a symbol's base and indices, a name) has had a combining
         # mark: numbers and operators never have one, so text printed while this is False has none (text.py
         # aligns columns by a slower rule only where there are marks)
@@ -401,36 +402,83 @@ class TextPrinter(Printer):
 
     def columns(self, symbol: Expr, bound: Expr, value: float) -> tuple[str, str, str, str]:
         """`Printer.columns` in one method, the common shapes walked here: most of a large trace's equations
-        are a gradient (∂E/∂w_mn = δ_n·dh_n(e)/de·y_m) or an update (w'_mn = w_mn − η·δ_n·dh_n(e)/de·y_m)."""
-        cached, numbers = self._symbols, self._numbers
+        are a gradient (∂E/∂w_mn = δ_n·dh_n(e)/de·y_m) or an update (w'_mn = w_mn − η·δ_n·dh_n(e)/de·y_m).
+
+        A product whose factors but the last are those of the product before (`_pair`'s `_runs`, looked up here
+        first: a dense layer's gradients of one unit, its updates' η·δ_n·dh_n(e)/de·y_m) is its last factor's texts
+        added to that product's."""
+        cached = self._symbols
         text = cached.get(id(symbol))
         if text is None:
             kind = type(symbol)
             if kind is Partial:  # ∂E/∂w_mn, a new node for every weight: its parts are printed once
                 of, wrt = symbol.of, symbol.wrt  # type: ignore[attr-defined]
-                text = "∂" + (cached.get(id(of)) or self._print(of)) + "/∂"
-                text += cached.get(id(wrt)) or (self._new_symbol(wrt) if type(wrt) is Sym else self._print(wrt))
+                head = self._partial_head
+                if of is not head[0]:  # "∂E/∂", kept for the next gradient of the same E (the node kept alive)
+                    head = self._partial_head = (of, "∂" + (cached.get(id(of)) or self._print(of)) + "/∂")
+                text = head[1] + (
+                    cached.get(id(wrt)) or (self._new_symbol(wrt) if type(wrt) is Sym else self._print(wrt))
+                )
             elif kind is Sym:  # w'_mn: met first here
                 text = self._new_symbol(symbol)  # type: ignore[arg-type]
             else:
                 text = self._print(symbol, True)
-        shown = numbers.get(value) or self.number(value)
+        shown = self._numbers.get(value)
+        if shown is None:  # `number`, inline, the value not kept (met once, as a rule)
+            precision = self.precision
+            if 0 < precision <= 9:
+                shown = format(value, _G[precision])
+                if "e" in shown or shown == "-0":
+                    shown = format_number(value, precision)
+            else:
+                shown = format_number(value, precision)
         if self.fast:
             kind = type(bound)
             if kind is Mul:
-                texts = self._pair(bound.factors, True)  # type: ignore[attr-defined]
+                factors = bound.factors  # type: ignore[attr-defined]
+                run = self._runs[True]
+                before, n = run[0], len(factors)
+                if (
+                    n == len(before)
+                    and 1 < n <= 4
+                    and factors[n - 2] is before[n - 2]
+                    and factors[0] is before[0]
+                    and (n < 4 or factors[1] is before[1])
+                ):
+                    entry = self._leaves.get(id(factors[-1]))
+                    if entry is not None:
+                        return text, run[1] + entry[1], run[2] + entry[3], shown
+                texts = self._pair(factors, True)
             elif kind is Sub:
                 left, right = bound.left, bound.right  # type: ignore[attr-defined]
                 if type(left) is Var:  # w_mn − …: the leaf here, as `_pair` writes it leading
                     number = left.value  # type: ignore[attr-defined]
                     first = (
-                        cached.get(id(left.sym)) or self._leaf(left, True),
-                        numbers.get(number) or self.number(number),
-                    )  # type: ignore[attr-defined]
+                        cached.get(id(left.sym)) or self._leaf(left, True),  # type: ignore[attr-defined]
+                        self._numbers.get(number) or self.number(number),
+                    )
                 else:
                     first = self._pair(left.factors if type(left) is Mul else (left,), True)  # type: ignore[attr-defined, assignment]
                 if first is not None and first[0] is not None:
-                    second = self._pair(right.factors if type(right) is Mul else (right,), False)  # type: ignore[attr-defined]
+                    factors = right.factors if type(right) is Mul else (right,)  # type: ignore[attr-defined]
+                    run = self._runs[False]
+                    before, n = run[0], len(factors)
+                    if (
+                        n == len(before)
+                        and 1 < n <= 4
+                        and factors[n - 2] is before[n - 2]
+                        and factors[0] is before[0]
+                        and (n < 4 or factors[1] is before[1])
+                    ):
+                        entry = self._leaves.get(id(factors[-1]))
+                        if entry is not None:
+                            return (
+                                text,
+                                first[0] + " − " + run[1] + entry[1],
+                                first[1] + " − " + run[2] + entry[3],
+                                shown,
+                            )
+                    second = self._pair(factors, False)
                     if second is not None:
                         return text, first[0] + " − " + second[0], first[1] + " − " + second[1], shown
                 texts = None
