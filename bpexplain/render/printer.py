@@ -420,11 +420,11 @@ class TextPrinter(Printer):
                     cached.get(id(wrt)) or (self._new_symbol(wrt) if type(wrt) is Sym else self._print(wrt))
                 )
             elif kind is Sym:  # w'_mn: met first here
-                text = self._new_symbol(symbol)  # type: ignore[arg-type]
+                text = self._primed(symbol, bound) or self._new_symbol(symbol)  # type: ignore[arg-type]
             else:
                 text = self._print(symbol, True)
         shown = self._numbers.get(value)
-        if shown is None:  # `number`, inline, the value not kept (met once, as a rule)
+        if shown is None:  # `number`, inline
             precision = self.precision
             if 0 < precision <= 9:
                 shown = format(value, _G[precision])
@@ -432,6 +432,9 @@ class TextPrinter(Printer):
                     shown = format_number(value, precision)
             else:
                 shown = format_number(value, precision)
+            # kept but for a gradient's: a new parameter's value is met again in the parameter tables
+            if type(symbol) is not Partial and len(self._numbers) < _CACHE_LIMIT:
+                self._numbers[value] = shown
         if self.fast:
             kind = type(bound)
             if kind is Mul:
@@ -489,6 +492,22 @@ class TextPrinter(Printer):
             if texts is not None:
                 return text, texts[0], texts[1], shown
         return text, self.doprint(bound), self.doprint(bound, True), shown
+
+    def _primed(self, symbol: Sym, bound: Expr) -> str | None:
+        """An update's symbol w'_mn from the text of the w_mn it starts from (`w_mn − …`, printed in its gradient):
+        the same base, superscript and indices, primed, is that text with a prime after its base, as `_print_Sym`
+        spells a symbol (base, prime, ^superscript, subscript); not kept (it costs as much to make again as to
+        keep). None when the update is not of that shape or w_mn was not printed."""
+        if type(bound) is not Sub or type(bound.left) is not Var or not symbol.prime:  # type: ignore[attr-defined]
+            return None
+        old = bound.left.sym  # type: ignore[attr-defined]
+        if type(old) is not Sym or old.indices is not symbol.indices or old.prime:
+            return None
+        text = self._symbols.get(id(old))
+        if text is None or old.base != symbol.base or old.superscript != symbol.superscript:
+            return None
+        cut = len(symbol.base)
+        return text[:cut] + "'" + text[cut:]
 
     def _both(self, node: Expr) -> tuple[str, str] | None:
         """`Printer._both`, a sum's terms walked here (a weighted input's, a convolution's), each leaf's texts
@@ -649,6 +668,8 @@ class TextPrinter(Printer):
         if indices:
             if len(indices) == 1 and type(indices[0]) is str:
                 text += "_" + indices[0]
+            elif len(indices) == 2:  # a weight's: made, not kept (w'_mn is made from w_mn's text, `_primed`)
+                text += self._subscript(indices)
             else:
                 text += self._subscripts.get(id(indices)) or self._subscript(indices)
         if not text.isascii() and _COMBINING.search(text):  # `_keep_symbol`, inline
@@ -668,12 +689,15 @@ class TextPrinter(Printer):
             return text
         if len(indices) == 1 and type(indices[0]) is str:  # e_4, δ_14: made, not kept (cheaper than a lookup)
             return text + "_" + indices[0]
-        # w_(x12),3 and w'_(x12),3 share their indices (the layers make w' from w): the subscript is made once
+        if len(indices) == 2:  # a weight's (w_mn): made, not kept, as `_new_symbol` makes it
+            return text + self._subscript(indices)
         return text + (self._subscripts.get(id(indices)) or self._subscript(indices))
 
     def _subscript(self, indices: tuple[str | Sym, ...]) -> str:
-        """A symbol's subscript (`_14`, `_(x12),3`), made and kept by its indices' identity: its parts run together,
-        or with commas where one is more than a character and not bracketed (`_1,101`)."""
+        """A symbol's subscript (`_14`, `_(x12),3`): its parts run together, or with commas where one is more than a
+        character and not bracketed (`_1,101`). A weight's two parts are made each time (cheaper than keeping them:
+        a weight's symbol is printed once, its primed twin made from its text); longer ones are kept by the
+        indices' identity."""
         # an index is a string (w_14) or a named unit's symbol, bracketed (w_(h1)(o1)): those recur, printed once
         if len(indices) == 2:  # a weight's (w_mn): the rule below, spelled out for two parts
             a, b = indices
@@ -682,16 +706,14 @@ class TextPrinter(Printer):
             if type(b) is not str:
                 b = self._indexes.get(id(b)) or self._index(b)
             if (len(a) == 1 or a[:1] == "(") and (len(b) == 1 or b[:1] == "("):  # type: ignore[arg-type]
-                subscript = "_" + a + b  # type: ignore[operator]
-            else:
-                subscript = "_" + a + "," + b  # type: ignore[operator]
-        else:
-            parts = [i if type(i) is str else self._index(i) for i in indices]
-            subscript = "_" + "".join(parts)
-            for part in parts:
-                if len(part) != 1 and part[:1] != "(":
-                    subscript = "_" + ",".join(parts)
-                    break
+                return "_" + a + b  # type: ignore[operator]
+            return "_" + a + "," + b  # type: ignore[operator]
+        parts = [i if type(i) is str else self._index(i) for i in indices]
+        subscript = "_" + "".join(parts)
+        for part in parts:
+            if len(part) != 1 and part[:1] != "(":
+                subscript = "_" + ",".join(parts)
+                break
         if len(self._subscripts) < _CACHE_LIMIT:  # `_remember`, inline
             self._subscripts[id(indices)] = subscript
             self._kept.append(indices)
