@@ -135,3 +135,38 @@ def test_block_lines_as_padded_column_by_column() -> None:
     assert renderer.equation_lines(bare) == [
         f"    {c.symbol.ljust(w[0])} = {c.expression.ljust(w[1])} = {c.value}" for c in bare
     ]
+
+
+def test_differences_as_factors_as_the_general_walk() -> None:
+    """y_4·(1 − y_4), (−1 − y)·x, a difference leading or not, of numbers, bound leaves and symbols of every sign,
+    nested differences and sums (which take the general walk), against a printer with the fast path off."""
+    rng = random.Random(9)
+    leaves: list[Expr] = [
+        Num(1.0),
+        Num(-1.0),
+        Num(0.5),
+        Var(Sym("y", ("4",)), 0.25),
+        Var(Sym("y", ("5",)), -0.75),
+        Var(Derivative(Sym("h", ("2",)), "e"), -2.0),
+        Var(Partial(Sym("E"), Sym("e", ("3",))), 3.0),
+        Sym("η"),
+    ]
+
+    def difference(depth: int) -> Expr:
+        left = difference(depth - 1) if depth and rng.random() < 0.3 else rng.choice(leaves)
+        right = difference(depth - 1) if depth and rng.random() < 0.3 else rng.choice(leaves)
+        return Sub(left, right)
+
+    for _ in range(2000):
+        factors = tuple(difference(2) if rng.random() < 0.5 else rng.choice(leaves) for _ in range(rng.randint(1, 4)))
+        tree: Expr = Mul(factors)
+        if rng.random() < 0.3:
+            tree = Sub(rng.choice(leaves), tree)
+        fast, slow = TextPrinter(4, 8), general()
+        assert fast.both(tree) == (slow.doprint(tree), slow.doprint(tree, True)), tree
+        eq = Equation("error", Sym("δ", ("1",)), tree, 0.5)
+        assert fast.columns(eq.symbol, eq.bound, eq.value) == reference(eq, general()), tree
+    p = TextPrinter(4)
+    y = Var(Sym("y", ("4",)), -0.5)
+    assert p.both(Mul((y, Sub(Num(1.0), y)))) == ("y_4·(1 − y_4)", "-0.5·(1 − (-0.5))")  # written apart
+    assert p.both(Mul((Sub(Num(-1.0), y), y))) == ("(-1 − y_4)·y_4", "(-1 − (-0.5))·(-0.5)")

@@ -421,6 +421,8 @@ class TextPrinter(Printer):
                 )
             elif kind is Sym:  # w'_mn: met first here
                 text = self._primed(symbol, bound) or self._new_symbol(symbol)  # type: ignore[arg-type]
+            elif kind is Elem:  # O1(1,2) = …: a map's element
+                text = self._new_elem(symbol)  # type: ignore[arg-type]
             else:
                 text = self._print(symbol, True)
         shown = self._numbers.get(value)
@@ -612,11 +614,22 @@ class TextPrinter(Printer):
         if type(node) is Var:
             value = node.value  # type: ignore[attr-defined]
             sym = node.sym  # type: ignore[attr-defined]
-            text = self._symbols.get(id(sym)) or (self._new_symbol(sym) if type(sym) is Sym else self._leaf(node, True))
+            text = self._symbols.get(id(sym))
+            if text is None:
+                kind = type(sym)
+                text = (
+                    self._new_symbol(sym)
+                    if kind is Sym
+                    else self._new_elem(sym)
+                    if kind is Elem
+                    else self._leaf(node, True)
+                )
             if text is None:
                 return None
             number = self._numbers.get(value) or self.number(value)
             entry = (text, text, number, "(" + number + ")" if value < 0 else number)
+        elif type(node) is Sub:  # (1 − y_4) in y_4·(1 − y_4): a difference of leaves, bracketed, not kept
+            return self._difference(node)  # type: ignore[arg-type]
         else:
             entry = self._leaf_texts(node)  # type: ignore[assignment]
             if entry is None:
@@ -626,6 +639,27 @@ class TextPrinter(Printer):
             leaves[id(node)] = entry
             self._kept.append(node)
         return entry
+
+    def _difference(self, node: Sub) -> tuple[str, str, str, str] | None:
+        """A difference of two leaves as a factor of a product, as `_print_Mul` writes it (`_sub` brackets it, a
+        sum binding less tightly than a product): its four texts as `_leaf_texts` orders them. Inside the
+        brackets `_print_Sub` writes the left leaf leading where the difference leads (a negative number bare) and
+        the right one among operators; None where either side is not a leaf."""
+        leaves = self._leaves
+        left, right = node.left, node.right
+        if type(left) is Sub or type(right) is Sub:  # (a − b − c): the inner difference unbracketed on the left
+            return None
+        first = leaves.get(id(left)) or self._kept_leaf(left)
+        second = leaves.get(id(right)) or self._kept_leaf(right)
+        if first is None or second is None:
+            return None
+        symbol, number = " − " + second[1] + ")", " − " + second[3] + ")"
+        return (
+            "(" + first[0] + symbol,
+            "(" + first[1] + symbol,
+            "(" + first[2] + number,
+            "(" + first[3] + number,
+        )
 
     def number(self, value: float) -> str:
         """`Printer.number`, `format_number`'s common case inline (Python's `g` format, where it writes the same)."""
@@ -654,9 +688,24 @@ class TextPrinter(Printer):
     def _print(self, node: Expr, lead: bool = False) -> str:
         """`Printer._print`, a `Sym` (most nodes printed for the first time) by `_new_symbol`, without the
         dispatch; every other node as there."""
-        if type(node) is Sym:
+        kind = type(node)
+        if kind is Sym:
             return self._symbols.get(id(node)) or self._new_symbol(node)  # type: ignore[arg-type]
+        if kind is Elem:  # a map's element, K1(1,2), δO1(2,3): as a Sym
+            return self._symbols.get(id(node)) or self._new_elem(node)  # type: ignore[arg-type]
         return super()._print(node, lead)
+
+    def _new_elem(self, node: Elem) -> str:
+        """An `Elem` not printed before, printed and kept as `_print` does (`_keep_symbol` inline): a convolution's
+        kernel and map elements are met first in its sums."""
+        text = self._print_Elem(node, True)
+        if not text.isascii() and _COMBINING.search(text):
+            self.marks = True
+        symbols = self._symbols
+        if len(symbols) < _CACHE_LIMIT:
+            symbols[id(node)] = text
+            self._kept.append(node)
+        return text
 
     def _new_symbol(self, node: Sym) -> str:
         """A `Sym` not printed before, printed and kept as `_print` does, in one call: every weight's symbol is

@@ -257,7 +257,9 @@ class TextRenderer(LineRenderer):
         yield f"Summary: {end.steps} step(s); stopped because {end.stopped}"
         symbol = self.printer.symbol  # as doprint writes a symbol, looked up first
         symbols = {n: tuple(map(symbol, syms)) for n, syms in self.header.parameter_symbols.items()}
-        cols, losses, cells = summary_cells(self.summary, self.header, self.precision, symbols)
+        cols, losses, cells = summary_cells(
+            self.summary, self.header, self.precision, symbols, number=self.printer.number
+        )
         initial, final = summary_loss_cells(end, self.precision)
         heads = ["", "initial"] + ["…" if c is None else c for c in cols]
         rows = [heads, ["E", initial] + ["…" if c is None else c for c in losses]]
