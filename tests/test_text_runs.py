@@ -4,8 +4,9 @@
   unit, δ_n·dh_n(e)/de·y_m for every m, and its updates' η·δ_n·dh_n(e)/de·y_m) takes those factors' texts from that
   product (`_runs`): runs of two to five factors, leading and after w_mn −, broken and resumed, over nodes that are
   equal but not the same, against a printer with the fast path off printing each column by `doprint`;
-- an update's symbol w'_mn made from the text of the w_mn it starts from (`_primed`): the same indices, other
-  indices of the same text, other superscripts and bases, a w_mn not printed before, a primed start;
+- an update's symbol w'_mn made from the text of the w_mn it starts from (in `TextPrinter.columns`): the same
+  indices, other indices of the same text, other superscripts and bases, a w_mn not printed before, a primed start;
+- a difference of leaves as a product's factor (y_4·(1 − y_4)), leading or not, nested differences apart;
 - a block's lines (`equation_lines`, one %-template a block) against the lines padded column by column by
   `str.ljust`.
 """

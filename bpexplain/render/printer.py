@@ -406,7 +406,12 @@ class TextPrinter(Printer):
 
         A product whose factors but the last are those of the product before (`_pair`'s `_runs`, looked up here
         first: a dense layer's gradients of one unit, its updates' η·δ_n·dh_n(e)/de·y_m) is its last factor's texts
-        added to that product's."""
+        added to that product's.
+
+        An update's symbol w'_mn is made from the text of the w_mn it starts from (`w_mn − …`, printed in its
+        gradient) where both have the same base, superscript and indices (one tuple, as the layers make them) and
+        w_mn is not primed: as `_print_Sym` spells a symbol (base, prime, ^superscript, subscript), it is that
+        text with a prime after its base. It is not kept (it costs as much to make again as to keep)."""
         cached = self._symbols
         text = cached.get(id(symbol))
         if text is None:
@@ -419,8 +424,19 @@ class TextPrinter(Printer):
                 text = head[1] + (
                     cached.get(id(wrt)) or (self._new_symbol(wrt) if type(wrt) is Sym else self._print(wrt))
                 )
-            elif kind is Sym:  # w'_mn: met first here
-                text = self._primed(symbol, bound) or self._new_symbol(symbol)  # type: ignore[arg-type]
+            elif kind is Sym:  # w'_mn: met first here, made from w_mn's text where it can (see above)
+                if type(bound) is Sub and type(bound.left) is Var and symbol.prime:  # type: ignore[attr-defined]
+                    old = bound.left.sym  # type: ignore[attr-defined]
+                    if type(old) is Sym and old.indices is symbol.indices and not old.prime:  # type: ignore[attr-defined]
+                        text = cached.get(id(old))
+                        if text is not None:
+                            if old.base == symbol.base and old.superscript == symbol.superscript:  # type: ignore[attr-defined]
+                                cut = len(old.base)
+                                text = text[:cut] + "'" + text[cut:]
+                            else:
+                                text = None
+                if text is None:
+                    text = self._new_symbol(symbol)  # type: ignore[arg-type]
             elif kind is Elem:  # O1(1,2) = …: a map's element
                 text = self._new_elem(symbol)  # type: ignore[arg-type]
             else:
@@ -494,22 +510,6 @@ class TextPrinter(Printer):
             if texts is not None:
                 return text, texts[0], texts[1], shown
         return text, self.doprint(bound), self.doprint(bound, True), shown
-
-    def _primed(self, symbol: Sym, bound: Expr) -> str | None:
-        """An update's symbol w'_mn from the text of the w_mn it starts from (`w_mn − …`, printed in its gradient):
-        the same base, superscript and indices, primed, is that text with a prime after its base, as `_print_Sym`
-        spells a symbol (base, prime, ^superscript, subscript); not kept (it costs as much to make again as to
-        keep). None when the update is not of that shape or w_mn was not printed."""
-        if type(bound) is not Sub or type(bound.left) is not Var or not symbol.prime:  # type: ignore[attr-defined]
-            return None
-        old = bound.left.sym  # type: ignore[attr-defined]
-        if type(old) is not Sym or old.indices is not symbol.indices or old.prime:
-            return None
-        text = self._symbols.get(id(old))
-        if text is None or old.base != symbol.base or old.superscript != symbol.superscript:
-            return None
-        cut = len(symbol.base)
-        return text[:cut] + "'" + text[cut:]
 
     def _both(self, node: Expr) -> tuple[str, str] | None:
         """`Printer._both`, a sum's terms walked here (a weighted input's, a convolution's), each leaf's texts
@@ -717,8 +717,16 @@ class TextPrinter(Printer):
         if indices:
             if len(indices) == 1 and type(indices[0]) is str:
                 text += "_" + indices[0]
-            elif len(indices) == 2:  # a weight's: made, not kept (w'_mn is made from w_mn's text, `_primed`)
-                text += self._subscript(indices)
+            elif len(indices) == 2:  # a weight's: made, not kept (w'_mn is made from w_mn's text): `_subscript` inline
+                a, b = indices
+                if type(a) is not str:
+                    a = self._indexes.get(id(a)) or self._index(a)
+                if type(b) is not str:
+                    b = self._indexes.get(id(b)) or self._index(b)
+                if (len(a) == 1 or a[:1] == "(") and (len(b) == 1 or b[:1] == "("):  # type: ignore[arg-type]
+                    text += "_" + a + b  # type: ignore[operator]
+                else:
+                    text += "_" + a + "," + b  # type: ignore[operator]
             else:
                 text += self._subscripts.get(id(indices)) or self._subscript(indices)
         if not text.isascii() and _COMBINING.search(text):  # `_keep_symbol`, inline
