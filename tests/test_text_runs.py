@@ -52,7 +52,7 @@ def unit_runs(rng: random.Random, count: int) -> list[Equation]:
             factors = tuple(Var(f.sym, f.value) for f in factors)  # type: ignore[attr-defined]
         update = rng.random() < 0.5
         for m in rng.sample(range(len(inputs)), rng.randint(1, len(inputs))):
-            w = Sym("w", (inputs[m].sym, str(n + 1)))  # type: ignore[attr-defined]
+            w = Sym("w", (inputs[m].sym, str(n + 1)))  # type: ignore[attr-defined, arg-type]
             product = Mul(((eta,) if update else ()) + factors + (inputs[m],))
             if update:
                 w_new = Sym("w", w.indices, prime=True)
@@ -119,8 +119,9 @@ def test_a_primed_symbol_from_its_unprimed_text() -> None:
 
 def padded(cols: list[EquationColumns]) -> list[str]:
     """Equation lines with every column padded by `str.ljust` (written apart from the %-template)."""
-    widths = [max(len(c[i]) for c in cols) for i in range(3)]
-    return ["    " + " = ".join(c[i].ljust(widths[i]) for i in range(3)) + " = " + c[3] for c in cols]
+    texts = [(c.symbol, c.expression, c.substituted) for c in cols]
+    widths = [max(len(t[i]) for t in texts) for i in range(3)]
+    return ["    " + " = ".join(t[i].ljust(widths[i]) for i in range(3)) + " = " + c.value for t, c in zip(texts, cols)]
 
 
 def test_block_lines_as_padded_column_by_column() -> None:
@@ -132,7 +133,7 @@ def test_block_lines_as_padded_column_by_column() -> None:
     assert renderer.equation_lines(cols) == padded(cols)
     # a block without numbers: symbol = expression = value, the template's middle field left out
     bare = [EquationColumns(c.symbol, c.expression, "", c.value, "", False) for c in cols[:30]]
-    w = [max(len(c[i]) for c in bare) for i in range(2)]
+    w = [max(len(c.symbol) for c in bare), max(len(c.expression) for c in bare)]
     assert renderer.equation_lines(bare) == [
         f"    {c.symbol.ljust(w[0])} = {c.expression.ljust(w[1])} = {c.value}" for c in bare
     ]

@@ -481,17 +481,17 @@ class TextPrinter(Printer):
                 else:
                     first = self._pair(left.factors if type(left) is Mul else (left,), True)  # type: ignore[attr-defined, assignment]
                 if first is not None and first[0] is not None:
-                    factors = right.factors if type(right) is Mul else (right,)  # type: ignore[attr-defined]
+                    rest: tuple[Expr, ...] = right.factors if type(right) is Mul else (right,)  # type: ignore[attr-defined]
                     run = self._runs[False]
-                    before, n = run[0], len(factors)
+                    before, n = run[0], len(rest)
                     if (
                         n == len(before)
                         and 1 < n <= 4
-                        and factors[n - 2] is before[n - 2]
-                        and factors[0] is before[0]
-                        and (n < 4 or factors[1] is before[1])
+                        and rest[n - 2] is before[n - 2]
+                        and rest[0] is before[0]
+                        and (n < 4 or rest[1] is before[1])
                     ):
-                        entry = self._leaves.get(id(factors[-1]))
+                        entry = self._leaves.get(id(rest[-1]))
                         if entry is not None:
                             return (
                                 text,
@@ -499,7 +499,7 @@ class TextPrinter(Printer):
                                 first[1] + " − " + run[2] + entry[3],
                                 shown,
                             )
-                    second = self._pair(factors, False)
+                    second = self._pair(rest, False)
                     if second is not None:
                         return text, first[0] + " − " + second[0], first[1] + " − " + second[1], shown
                 texts = None
@@ -618,9 +618,9 @@ class TextPrinter(Printer):
             if text is None:
                 kind = type(sym)
                 text = (
-                    self._new_symbol(sym)
+                    self._new_symbol(sym)  # type: ignore[arg-type]
                     if kind is Sym
-                    else self._new_elem(sym)
+                    else self._new_elem(sym)  # type: ignore[arg-type]
                     if kind is Elem
                     else self._leaf(node, True)
                 )
