@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Iterable
+from functools import partial
 from itertools import product
 from typing import NamedTuple
 
@@ -135,10 +136,15 @@ def summary_cells(
     precision: int,
     symbols: dict[str, tuple[str, ...]],
     plain: Callable[[str], str] = str,
+    number: Callable[[float], str] | None = None,
 ) -> tuple[list[str | None], list[str | None], list[tuple[str, list[str | None]]]]:
     """The end-of-run table as text cells, None where steps are left out: the column heads (step n), the
     loss row (one cell a column), and a row per parameter element: its label (from `symbols`, as each
-    format writes them; other labels written by `plain`), its initial value, then one cell a column."""
+    format writes them; other labels written by `plain`), its initial value, then one cell a column.
+    `number` writes a value as `format_number` does at `precision` (a printer's kept numbers: the text
+    format met each value in its parameter tables)."""
+    if number is None:
+        number = partial(format_number, precision=precision)
     cols = summary.columns()
     heads = [None if c is None else f"step {c[1].index}" for c in cols]
     losses = [None if c is None else fmt(c[1].loss, precision) for c in cols]
@@ -160,8 +166,8 @@ def summary_cells(
     for label, name, _ in parameter_rows(h.initial_parameters, symbols, plain=plain):
         k = k + 1 if name == last else 0  # the element's place in its parameter, in flat order
         last = name
-        cells: list[str | None] = [format_number(initial[name][k], precision)]
-        cells += [None if v is None else format_number(v[name][k], precision) for v in shown]
+        cells: list[str | None] = [number(initial[name][k])]
+        cells += [None if v is None else number(v[name][k]) for v in shown]
         rows.append((label, cells))
     return heads, losses, rows
 

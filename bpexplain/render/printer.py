@@ -79,6 +79,10 @@ class Printer:
         self._subscripts: dict[int, str] = {}  # a symbol's subscript by its indices' identity (TextPrinter)
         self._kept: list[object] = []
         self._leaves: dict[int, tuple[str, str, str, str]] = {}  # a leaf's texts, by identity (TextPrinter)
+        # the last product of two to four factors `_pair` walked, leading and not: (its factors, its texts but the
+        # last factor's, each ending in the operator); the factors are kept alive by the entry (TextPrinter)
+        self._runs: dict[bool, tuple[tuple[Expr, ...], str, str]] = {True: ((), "", ""), False: ((), "", "")}
+        self._partial_head: tuple[Expr | None, str] = (None, "")  # a gradient's "∂E/∂" and its E (TextPrinter)
         # whether a text made from a node's own strings (a symbol's base and indices, a name) has had a combining
         # mark: numbers and operators never have one, so text printed while this is False has none (text.py
         # aligns columns by a slower rule only where there are marks)
@@ -398,36 +402,104 @@ class TextPrinter(Printer):
 
     def columns(self, symbol: Expr, bound: Expr, value: float) -> tuple[str, str, str, str]:
         """`Printer.columns` in one method, the common shapes walked here: most of a large trace's equations
-        are a gradient (∂E/∂w_mn = δ_n·dh_n(e)/de·y_m) or an update (w'_mn = w_mn − η·δ_n·dh_n(e)/de·y_m)."""
-        cached, numbers = self._symbols, self._numbers
+        are a gradient (∂E/∂w_mn = δ_n·dh_n(e)/de·y_m) or an update (w'_mn = w_mn − η·δ_n·dh_n(e)/de·y_m).
+
+        A product whose factors but the last are those of the product before (`_pair`'s `_runs`, looked up here
+        first: a dense layer's gradients of one unit, its updates' η·δ_n·dh_n(e)/de·y_m) is its last factor's texts
+        added to that product's.
+
+        An update's symbol w'_mn is made from the text of the w_mn it starts from (`w_mn − …`, printed in its
+        gradient) where both have the same base, superscript and indices (one tuple, as the layers make them) and
+        w_mn is not primed: as `_print_Sym` spells a symbol (base, prime, ^superscript, subscript), it is that
+        text with a prime after its base. It is not kept (it costs as much to make again as to keep)."""
+        cached = self._symbols
         text = cached.get(id(symbol))
         if text is None:
             kind = type(symbol)
             if kind is Partial:  # ∂E/∂w_mn, a new node for every weight: its parts are printed once
                 of, wrt = symbol.of, symbol.wrt  # type: ignore[attr-defined]
-                text = "∂" + (cached.get(id(of)) or self._print(of)) + "/∂"
-                text += cached.get(id(wrt)) or (self._new_symbol(wrt) if type(wrt) is Sym else self._print(wrt))
-            elif kind is Sym:  # w'_mn: met first here
-                text = self._new_symbol(symbol)  # type: ignore[arg-type]
+                head = self._partial_head
+                if of is not head[0]:  # "∂E/∂", kept for the next gradient of the same E (the node kept alive)
+                    head = self._partial_head = (of, "∂" + (cached.get(id(of)) or self._print(of)) + "/∂")
+                text = head[1] + (
+                    cached.get(id(wrt)) or (self._new_symbol(wrt) if type(wrt) is Sym else self._print(wrt))
+                )
+            elif kind is Sym:  # w'_mn: met first here, made from w_mn's text where it can (see above)
+                if type(bound) is Sub and type(bound.left) is Var and symbol.prime:  # type: ignore[attr-defined]
+                    old = bound.left.sym  # type: ignore[attr-defined]
+                    if type(old) is Sym and old.indices is symbol.indices and not old.prime:  # type: ignore[attr-defined]
+                        text = cached.get(id(old))
+                        if text is not None:
+                            if old.base == symbol.base and old.superscript == symbol.superscript:  # type: ignore[attr-defined]
+                                cut = len(old.base)
+                                text = text[:cut] + "'" + text[cut:]
+                            else:
+                                text = None
+                if text is None:
+                    text = self._new_symbol(symbol)  # type: ignore[arg-type]
+            elif kind is Elem:  # O1(1,2) = …: a map's element
+                text = self._new_elem(symbol)  # type: ignore[arg-type]
             else:
                 text = self._print(symbol, True)
-        shown = numbers.get(value) or self.number(value)
+        shown = self._numbers.get(value)
+        if shown is None:  # `number`, inline
+            precision = self.precision
+            if 0 < precision <= 9:
+                shown = format(value, _G[precision])
+                if "e" in shown or shown == "-0":
+                    shown = format_number(value, precision)
+            else:
+                shown = format_number(value, precision)
+            # kept but for a gradient's: a new parameter's value is met again in the parameter tables
+            if type(symbol) is not Partial and len(self._numbers) < _CACHE_LIMIT:
+                self._numbers[value] = shown
         if self.fast:
             kind = type(bound)
             if kind is Mul:
-                texts = self._pair(bound.factors, True)  # type: ignore[attr-defined]
+                factors = bound.factors  # type: ignore[attr-defined]
+                run = self._runs[True]
+                before, n = run[0], len(factors)
+                if (
+                    n == len(before)
+                    and 1 < n <= 4
+                    and factors[n - 2] is before[n - 2]
+                    and factors[0] is before[0]
+                    and (n < 4 or factors[1] is before[1])
+                ):
+                    entry = self._leaves.get(id(factors[-1]))
+                    if entry is not None:
+                        return text, run[1] + entry[1], run[2] + entry[3], shown
+                texts = self._pair(factors, True)
             elif kind is Sub:
                 left, right = bound.left, bound.right  # type: ignore[attr-defined]
                 if type(left) is Var:  # w_mn − …: the leaf here, as `_pair` writes it leading
                     number = left.value  # type: ignore[attr-defined]
                     first = (
-                        cached.get(id(left.sym)) or self._leaf(left, True),
-                        numbers.get(number) or self.number(number),
-                    )  # type: ignore[attr-defined]
+                        cached.get(id(left.sym)) or self._leaf(left, True),  # type: ignore[attr-defined]
+                        self._numbers.get(number) or self.number(number),
+                    )
                 else:
                     first = self._pair(left.factors if type(left) is Mul else (left,), True)  # type: ignore[attr-defined, assignment]
                 if first is not None and first[0] is not None:
-                    second = self._pair(right.factors if type(right) is Mul else (right,), False)  # type: ignore[attr-defined]
+                    rest: tuple[Expr, ...] = right.factors if type(right) is Mul else (right,)  # type: ignore[attr-defined]
+                    run = self._runs[False]
+                    before, n = run[0], len(rest)
+                    if (
+                        n == len(before)
+                        and 1 < n <= 4
+                        and rest[n - 2] is before[n - 2]
+                        and rest[0] is before[0]
+                        and (n < 4 or rest[1] is before[1])
+                    ):
+                        entry = self._leaves.get(id(rest[-1]))
+                        if entry is not None:
+                            return (
+                                text,
+                                first[0] + " − " + run[1] + entry[1],
+                                first[1] + " − " + run[2] + entry[3],
+                                shown,
+                            )
+                    second = self._pair(rest, False)
                     if second is not None:
                         return text, first[0] + " − " + second[0], first[1] + " − " + second[1], shown
                 texts = None
@@ -496,10 +568,29 @@ class TextPrinter(Printer):
         leaves among its equations (δ_n and dh_n(e)/de in every gradient and update of unit n, y_m in those of
         every unit m feeds), hundreds of times each in a large layer.
 
+        A product of two to four factors whose factors but the last are the very nodes of the product before
+        (`_runs`: a dense layer's gradients and updates of unit n, δ_n·dh_n(e)/de·y_m for every m) takes its
+        texts but the last factor's from that product's: the same leaves, so the same texts.
+
         (Joining the texts by `map` over a list of the entries was measured: slower, for products of one to four
         factors.)"""
-        symbols, numbers = [], []
+        n = len(factors)
         leaves = self._leaves
+        if 1 < n <= 4:
+            run = self._runs[lead]
+            before = run[0]
+            if (
+                len(before) == n
+                and factors[n - 2] is before[n - 2]
+                and factors[0] is before[0]
+                and (n < 4 or factors[1] is before[1])
+            ):
+                last = factors[-1]
+                entry = leaves.get(id(last)) or self._kept_leaf(last)
+                if entry is not None:
+                    return run[1] + entry[1], run[2] + entry[3]
+        symbols, numbers = [], []
+        leading = lead
         for factor in factors:
             entry = leaves.get(id(factor)) or self._kept_leaf(factor)
             if entry is None:
@@ -511,6 +602,11 @@ class TextPrinter(Printer):
             else:
                 symbols.append(entry[1])
                 numbers.append(entry[3])
+        if 1 < n <= 4:  # kept for the next product with the same factors but the last
+            head_symbols = "·".join(symbols[:-1]) + "·"
+            head_numbers = "·".join(numbers[:-1]) + "·"
+            self._runs[leading] = (factors, head_symbols, head_numbers)
+            return head_symbols + symbols[-1], head_numbers + numbers[-1]
         return "·".join(symbols), "·".join(numbers)
 
     def _kept_leaf(self, node: Expr) -> tuple[str, str, str, str] | None:
@@ -518,11 +614,22 @@ class TextPrinter(Printer):
         if type(node) is Var:
             value = node.value  # type: ignore[attr-defined]
             sym = node.sym  # type: ignore[attr-defined]
-            text = self._symbols.get(id(sym)) or (self._new_symbol(sym) if type(sym) is Sym else self._leaf(node, True))
+            text = self._symbols.get(id(sym))
+            if text is None:
+                kind = type(sym)
+                text = (
+                    self._new_symbol(sym)  # type: ignore[arg-type]
+                    if kind is Sym
+                    else self._new_elem(sym)  # type: ignore[arg-type]
+                    if kind is Elem
+                    else self._leaf(node, True)
+                )
             if text is None:
                 return None
             number = self._numbers.get(value) or self.number(value)
             entry = (text, text, number, "(" + number + ")" if value < 0 else number)
+        elif type(node) is Sub:  # (1 − y_4) in y_4·(1 − y_4): a difference of leaves, bracketed, not kept
+            return self._difference(node)  # type: ignore[arg-type]
         else:
             entry = self._leaf_texts(node)  # type: ignore[assignment]
             if entry is None:
@@ -532,6 +639,27 @@ class TextPrinter(Printer):
             leaves[id(node)] = entry
             self._kept.append(node)
         return entry
+
+    def _difference(self, node: Sub) -> tuple[str, str, str, str] | None:
+        """A difference of two leaves as a factor of a product, as `_print_Mul` writes it (`_sub` brackets it, a
+        sum binding less tightly than a product): its four texts as `_leaf_texts` orders them. Inside the
+        brackets `_print_Sub` writes the left leaf leading where the difference leads (a negative number bare) and
+        the right one among operators; None where either side is not a leaf."""
+        leaves = self._leaves
+        left, right = node.left, node.right
+        if type(left) is Sub or type(right) is Sub:  # (a − b − c): the inner difference unbracketed on the left
+            return None
+        first = leaves.get(id(left)) or self._kept_leaf(left)
+        second = leaves.get(id(right)) or self._kept_leaf(right)
+        if first is None or second is None:
+            return None
+        symbol, number = " − " + second[1] + ")", " − " + second[3] + ")"
+        return (
+            "(" + first[0] + symbol,
+            "(" + first[1] + symbol,
+            "(" + first[2] + number,
+            "(" + first[3] + number,
+        )
 
     def number(self, value: float) -> str:
         """`Printer.number`, `format_number`'s common case inline (Python's `g` format, where it writes the same)."""
@@ -560,14 +688,54 @@ class TextPrinter(Printer):
     def _print(self, node: Expr, lead: bool = False) -> str:
         """`Printer._print`, a `Sym` (most nodes printed for the first time) by `_new_symbol`, without the
         dispatch; every other node as there."""
-        if type(node) is Sym:
+        kind = type(node)
+        if kind is Sym:
             return self._symbols.get(id(node)) or self._new_symbol(node)  # type: ignore[arg-type]
+        if kind is Elem:  # a map's element, K1(1,2), δO1(2,3): as a Sym
+            return self._symbols.get(id(node)) or self._new_elem(node)  # type: ignore[arg-type]
         return super()._print(node, lead)
+
+    def _new_elem(self, node: Elem) -> str:
+        """An `Elem` not printed before, printed and kept as `_print` does (`_keep_symbol` inline): a convolution's
+        kernel and map elements are met first in its sums."""
+        text = self._print_Elem(node, True)
+        if not text.isascii() and _COMBINING.search(text):
+            self.marks = True
+        symbols = self._symbols
+        if len(symbols) < _CACHE_LIMIT:
+            symbols[id(node)] = text
+            self._kept.append(node)
+        return text
 
     def _new_symbol(self, node: Sym) -> str:
         """A `Sym` not printed before, printed and kept as `_print` does, in one call: every weight's symbol is
         met first in its gradient's symbol (∂E/∂w_(x425),10) and its primed twin in its update's."""
-        return self._keep_symbol(node, self._print_Sym(node, True))
+        text = node.base + "'" if node.prime else node.base  # `_print_Sym`, inline
+        if node.superscript:
+            text += "^" + node.superscript
+        indices = node.indices
+        if indices:
+            if len(indices) == 1 and type(indices[0]) is str:
+                text += "_" + indices[0]
+            elif len(indices) == 2:  # a weight's: made, not kept (w'_mn is made from w_mn's text): `_subscript` inline
+                a, b = indices
+                if type(a) is not str:
+                    a = self._indexes.get(id(a)) or self._index(a)
+                if type(b) is not str:
+                    b = self._indexes.get(id(b)) or self._index(b)
+                if (len(a) == 1 or a[:1] == "(") and (len(b) == 1 or b[:1] == "("):  # type: ignore[arg-type]
+                    text += "_" + a + b  # type: ignore[operator]
+                else:
+                    text += "_" + a + "," + b  # type: ignore[operator]
+            else:
+                text += self._subscripts.get(id(indices)) or self._subscript(indices)
+        if not text.isascii() and _COMBINING.search(text):  # `_keep_symbol`, inline
+            self.marks = True
+        symbols = self._symbols
+        if len(symbols) < _CACHE_LIMIT:
+            symbols[id(node)] = text
+            self._kept.append(node)
+        return text
 
     def _print_Sym(self, node: Sym, lead: bool) -> str:
         text = node.base + "'" if node.prime else node.base
@@ -578,12 +746,15 @@ class TextPrinter(Printer):
             return text
         if len(indices) == 1 and type(indices[0]) is str:  # e_4, δ_14: made, not kept (cheaper than a lookup)
             return text + "_" + indices[0]
-        # w_(x12),3 and w'_(x12),3 share their indices (the layers make w' from w): the subscript is made once
+        if len(indices) == 2:  # a weight's (w_mn): made, not kept, as `_new_symbol` makes it
+            return text + self._subscript(indices)
         return text + (self._subscripts.get(id(indices)) or self._subscript(indices))
 
     def _subscript(self, indices: tuple[str | Sym, ...]) -> str:
-        """A symbol's subscript (`_14`, `_(x12),3`), made and kept by its indices' identity: its parts run together,
-        or with commas where one is more than a character and not bracketed (`_1,101`)."""
+        """A symbol's subscript (`_14`, `_(x12),3`): its parts run together, or with commas where one is more than a
+        character and not bracketed (`_1,101`). A weight's two parts are made each time (cheaper than keeping them:
+        a weight's symbol is printed once, its primed twin made from its text); longer ones are kept by the
+        indices' identity."""
         # an index is a string (w_14) or a named unit's symbol, bracketed (w_(h1)(o1)): those recur, printed once
         if len(indices) == 2:  # a weight's (w_mn): the rule below, spelled out for two parts
             a, b = indices
@@ -592,17 +763,17 @@ class TextPrinter(Printer):
             if type(b) is not str:
                 b = self._indexes.get(id(b)) or self._index(b)
             if (len(a) == 1 or a[:1] == "(") and (len(b) == 1 or b[:1] == "("):  # type: ignore[arg-type]
-                subscript = "_" + a + b  # type: ignore[operator]
-            else:
-                subscript = "_" + a + "," + b  # type: ignore[operator]
-        else:
-            parts = [i if type(i) is str else self._index(i) for i in indices]
-            subscript = "_" + "".join(parts)
-            for part in parts:
-                if len(part) != 1 and part[:1] != "(":
-                    subscript = "_" + ",".join(parts)
-                    break
-        self._remember(self._subscripts, indices, subscript)
+                return "_" + a + b  # type: ignore[operator]
+            return "_" + a + "," + b  # type: ignore[operator]
+        parts = [i if type(i) is str else self._index(i) for i in indices]
+        subscript = "_" + "".join(parts)
+        for part in parts:
+            if len(part) != 1 and part[:1] != "(":
+                subscript = "_" + ",".join(parts)
+                break
+        if len(self._subscripts) < _CACHE_LIMIT:  # `_remember`, inline
+            self._subscripts[id(indices)] = subscript
+            self._kept.append(indices)
         return subscript
 
     def _print_Elem(self, node: Elem, lead: bool) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from operator import itemgetter
 from typing import Any, TextIO
 
 from ..trace import Block, Event, StepEnd, StepStart, TraceEnd, TraceHeader
@@ -183,38 +184,32 @@ class TextRenderer(LineRenderer):
 
     def equation_lines(self, cols: list[EquationColumns]) -> list[str]:
         """Equation lines `symbol = expression = substituted = value`, each column padded to the block's widest."""
-        symbols, expressions, substituted, values, remarks, onces = zip(*cols)
         back: dict[str, str] = {}
         # x̂ (a letter and a combining mark) can only come from a symbol or name the printer made: it says if it has
-        if self.printer.marks and _COMBINING.search("".join(symbols) + "".join(expressions) + "".join(substituted)):
+        if self.printer.marks and _COMBINING.search(
+            "".join(map(_SYMBOL, cols)) + "".join(map(_EXPRESSION, cols)) + "".join(map(_SUBSTITUTED, cols))
+        ):
             cols, back = _one_column_each(cols)  # x̂ is two characters drawn in one column
-            symbols, expressions, substituted = zip(*[c[:3] for c in cols])
-        w_sym = max(map(len, symbols))
-        w_expr = max(map(len, expressions))
-        w_sub = max(map(len, substituted))
-        w_val = max(map(len, values)) if any(remarks) else 0
-        # one format a line, made once a block: the columns padded as str.ljust pads them
+        # each column's width by `map` over the rows (in C; `zip(*cols)` costs more on a block of thousands)
+        w_sym = max(map(len, map(_SYMBOL, cols)))
+        w_expr = max(map(len, map(_EXPRESSION, cols)))
+        w_sub = max(map(len, map(_SUBSTITUTED, cols)))
+        w_val = max(map(len, map(_VALUE, cols))) if any(map(_REMARK, cols)) else 0
         head = f"    {{:<{w_sym}}} = "
         if w_sub:
             row = head + f"{{:<{w_expr}}}{{}}{{:<{w_sub}}} = {{:<{w_val}}}"
         else:
             row = head + f"{{:<{w_expr}}} = {{:<{w_val}}}"
         row_format = row.format
-        if not w_val and not any(onces):  # the common block: no remark, nothing said once, nothing to strip
-            if w_sub and all(substituted):  # every line has its numbers (a gradient's, an update's): by map, in C
-                lines = [
-                    *map(
-                        (head + f"{{:<{w_expr}}} = {{:<{w_sub}}} = {{}}").format,
-                        symbols,
-                        expressions,
-                        substituted,
-                        values,
-                    )
-                ]
+        if not w_val and not any(map(_ONCE, cols)):  # the common block: no remark, nothing said once, nothing to strip
+            if w_sub and all(map(_SUBSTITUTED, cols)):  # every line has its numbers (a gradient's, an update's)
+                # by map, in C: a row (its six fields) into one %-template, padded as str.ljust pads (by characters),
+                # the remark and the flag (both empty here) written as nothing (`%.0s`)
+                lines = [*map(f"    %-{w_sym}s = %-{w_expr}s = %-{w_sub}s = %s%.0s%.0s".__mod__, cols)]
             elif w_sub:
                 lines = [row_format(s, e, " = " if u else "   ", u, v) for s, e, u, v, _, _ in cols]
             else:
-                lines = [*map(row_format, symbols, expressions, values)]
+                lines = [*map(f"    %-{w_sym}s = %-{w_expr}s%.0s = %-{w_val}s%.0s%.0s".__mod__, cols)]
         else:
             lines = []
             for symbol, expression, sub, value, remark, once in cols:
@@ -262,7 +257,9 @@ class TextRenderer(LineRenderer):
         yield f"Summary: {end.steps} step(s); stopped because {end.stopped}"
         symbol = self.printer.symbol  # as doprint writes a symbol, looked up first
         symbols = {n: tuple(map(symbol, syms)) for n, syms in self.header.parameter_symbols.items()}
-        cols, losses, cells = summary_cells(self.summary, self.header, self.precision, symbols)
+        cols, losses, cells = summary_cells(
+            self.summary, self.header, self.precision, symbols, number=self.printer.number
+        )
         initial, final = summary_loss_cells(end, self.precision)
         heads = ["", "initial"] + ["…" if c is None else c for c in cols]
         rows = [heads, ["E", initial] + ["…" if c is None else c for c in losses]]
@@ -292,6 +289,7 @@ class TextRenderer(LineRenderer):
                 yield "  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
 
 
+_SYMBOL, _EXPRESSION, _SUBSTITUTED, _VALUE, _REMARK, _ONCE = map(itemgetter, range(6))  # EquationColumns' fields
 _COMBINING = re.compile("[\u0300-\u036f]")  # a combining mark: drawn over the character before it
 _CLUSTER = re.compile(".[\u0300-\u036f]+")
 
