@@ -45,6 +45,7 @@ from .numbers import CARRIED, format_grid, format_number, format_numbers, format
 from .printer import TextPrinter
 from .screen import (
     Batch,
+    Codes,
     Frame,
     Kept,
     Lines,
@@ -831,7 +832,7 @@ def _block(
 
     equations = b.equations
 
-    def part(total: int, plain: bool, first: int = 0) -> list[Made]:
+    def part(total: int, plain: bool, first: int = 0, codes: Codes | None = None) -> list[Made]:
         room = Frame.inner(total)
         assert board is not None
         styled = board.styled
@@ -848,8 +849,15 @@ def _block(
         indent = ("  ", None)
         boxed: dict[int, tuple[StyledLine, StyledLine]] = {}  # id(a field's line) -> it (kept alive), framed
         end = min(first + CHUNK, len(equations))
-        # no styles: an equation's lines, and a field's, as their text (one str each, see `screen.Make`)
-        texts = board.plain_texts(first, end, room) if plain else None
+        # no styles: an equation's lines, and a field's, as their text (one str each, see `screen.Make`); written
+        # with codes (`Lines.ansi`): an equation's lines as that text with its styles' codes in
+        if plain:
+            texts: list[str | None] | None = board.plain_texts(first, end, room)
+        elif codes is not None:
+            pairs = {role: codes.pair(roles[role]) for role in ("symbol", "op", "value")}
+            texts = board.ansi_texts(first, end, room, {**pairs, "frame": codes.pair(style)})
+        else:
+            texts = None
         if texts is not None and field is None and None not in texts:
             return texts  # type: ignore[return-value]
         for i in range(first, end):
@@ -920,16 +928,16 @@ def _block(
 
     if len(equations) <= CHUNK:  # the whole panel at once
 
-        def whole(total: int, plain: bool) -> list[Made]:
+        def whole(total: int, plain: bool, codes: Codes | None = None) -> list[Made]:
             lines: list[Made] = list(top(total, plain))
             if board is not None:
-                lines += part(total, plain)
+                lines += part(total, plain, codes=codes)
             lines += bottom(total, plain)
             return lines
 
-        yield Lines(whole, len(equations) + 5)
+        yield Lines(whole, len(equations) + 5, coloured=True)
         return
     yield Lines(top)
     for first in range(0, len(equations), CHUNK):
-        yield Lines(partial(part, first=first), min(CHUNK, len(equations) - first))
+        yield Lines(partial(part, first=first), min(CHUNK, len(equations) - first), coloured=True)
     yield Lines(bottom)
