@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from functools import cache, partial
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 from rich.console import Console
@@ -522,6 +522,8 @@ class Field:
         self.framed_maps: dict[int, list[str]] = {}  # see `_framed_rows`
         self.framed_row_texts: dict[tuple[int, tuple[int, ...], int], str] = {}  # see `_framed_row`
         self.text_templates: dict[tuple[int, int], tuple[list[tuple[int, str]], list[tuple[int, int, int]]]] = {}
+        # (id(a line of `lines`), room, colour system) -> the line (alive), framed and written with its codes
+        self.written: dict[tuple[int, int, Any], tuple[StyledLine, str]] = {}
 
     def cells_as(self, inside: bool, plain: bool) -> list[str]:
         """Every cell's text, drawn inside the field or outside it."""
@@ -878,7 +880,16 @@ def _block(
                         out.append(text)
                         continue
                 for line in field.lines(cells, room - 2, plain):
-                    # most of a field's rows are rows of the fields before it (the same objects): framed once
+                    # most of a field's rows are rows of the fields before it (the same objects): framed once,
+                    # and written with their codes once for every block
+                    if codes is not None and line[0] + 2 <= room:
+                        key = (id(line), room, codes.system)
+                        written = field.written.get(key)
+                        if written is None or written[0] is not line:
+                            pieces = [left, indent, *line[1], (" " * (room - line[0] - 2) + right, style)]
+                            written = field.written[key] = (line, codes.line(pieces))
+                        out.append(written[1])
+                        continue
                     got = boxed.get(id(line))
                     if got is not None and got[0] is line:
                         out.append(got[1])

@@ -133,6 +133,17 @@ class Codes(dict):  # type: ignore[type-arg]
             code = self[id(style)] = _code(style, self)
         return code[0], code[1]
 
+    def line(self, pieces: Iterable[tuple[str, Style | None]]) -> str:
+        """A line's pieces as `Lines.ansi` writes them (without the line break)."""
+        out: list[str] = []
+        for text, style in pieces:
+            if style is None or not text:
+                out.append(text)
+            else:
+                before, after = self.pair(style)
+                out.append(before + text + after)
+        return "".join(out)
+
 
 def _codes_for(console: Any) -> Codes | None:
     """An empty table of the codes of styles for `console`, or None where rich must write the segments
