@@ -337,6 +337,58 @@ class Board:
             out.append(None if lines is None else "\n".join([pieces[0][0] for _, pieces in lines]))
         return out
 
+    def ansi_texts(self, first: int, end: int, room: int, codes: dict[str, tuple[str, str]]) -> list[str | None] | None:
+        """`plain_texts` with the codes of each piece's style around it, as `screen.Lines.ansi` writes the lines
+        `styled` gives framed by a block (`codes`: a role's (before, after), "frame" the border's), one format a
+        line: for a block of one-cell characters without remarks in the rows or columns layout, else None (and
+        None for an equation `styled` must make)."""
+        self.prepare(room)
+        if not self.narrow or self.remarks or self.mode == "stacked":
+            return None
+        (l0, l1), (s0, s1), (o0, o1), (v0, v1) = codes["frame"], codes["symbol"], codes["op"], codes["value"]
+        ws, eq = self.ws, o0 + EQ + o1
+        start = 1 + ws + 3
+        head = f"{l0}│ {l1}{s0} {{:<{ws}}}{s1}{eq}"
+        value = f"{v0}{{}}{v1}{l0}{{}} │{l1}"  # the value, then spaces to the border
+        lead = f"{l0}│ {l1}{' ' * start}"
+        out: list[str | None] = []
+        if self.mode == "rows":
+            wu = self.wu
+            row = f"{head}{{:<{self.we}}}{{}}{eq}{value}".format
+            once = f"{head}{value}".format
+            w = self._rows_width
+            for r in self.rows[first:end]:
+                if not r.value:  # the expression is the value (a text without codes where it is empty)
+                    out.append(once(r.symbol, r.expression, " " * (room - start - r.we)) if r.expression else None)
+                    continue
+                u = (eq + r.substituted.ljust(wu) if r.substituted else " " * (3 + wu)) if wu else ""
+                out.append(row(r.symbol, r.expression, u, r.value, " " * (room - w - r.wv)))
+            return out
+        ce, cu = self._ce, self._cu
+        w = start + ce + (3 + cu if cu else 0)  # a line's cells to the value
+        more = f"{lead}{{:<{ce}}}{{}}{l0}{' ' * (room - w)} │{l1}".format
+        again = f"{lead}{value}".format
+        first_line = f"{head}{{:<{ce}}}{{}}{eq}{value}".format
+        once = f"{head}{value}".format
+        for i in range(first, end):
+            r = self.rows[i]
+            es, us = self._wrapped[i]
+            if not all(es):  # an empty piece is written without codes
+                out.append(None)
+                continue
+            if not r.value:
+                lines = [once(r.symbol, es[0], " " * (room - start - len(es[0])))]
+                lines += [again(e, " " * (room - start - len(e))) for e in es[1:]]
+                out.append("\n".join(lines))
+                continue
+            n_e, n_u = len(es), len(us)
+            u = ((eq if r.substituted else "   ") + (us[0] if n_u else "").ljust(cu)) if cu else ""
+            lines = [first_line(r.symbol, es[0], u, r.value, " " * (room - w - 3 - r.wv))]
+            for k in range(1, n_e if n_e > n_u else n_u):
+                lines.append(more(es[k] if k < n_e else "", "   " + (us[k] if k < n_u else "").ljust(cu) if cu else ""))
+            out.append("\n".join(lines))
+        return out
+
     def _plain_rows(self, first: int, end: int, room: int) -> list[str]:
         """`plain_texts` in the rows layout, every text of one-cell characters, no remark: the columns padded
         by `str.format` as `str.ljust` pads them (a line's cells are its length)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from functools import cache, partial
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 from rich.console import Console
@@ -45,6 +45,7 @@ from .numbers import CARRIED, format_grid, format_number, format_numbers, format
 from .printer import TextPrinter
 from .screen import (
     Batch,
+    Codes,
     Frame,
     Kept,
     Lines,
@@ -521,6 +522,8 @@ class Field:
         self.framed_maps: dict[int, list[str]] = {}  # see `_framed_rows`
         self.framed_row_texts: dict[tuple[int, tuple[int, ...], int], str] = {}  # see `_framed_row`
         self.text_templates: dict[tuple[int, int], tuple[list[tuple[int, str]], list[tuple[int, int, int]]]] = {}
+        # (id(a line of `lines`), room, colour system) -> the line (alive), framed and written with its codes
+        self.written: dict[tuple[int, int, Any], tuple[StyledLine, str]] = {}
 
     def cells_as(self, inside: bool, plain: bool) -> list[str]:
         """Every cell's text, drawn inside the field or outside it."""
@@ -831,7 +834,7 @@ def _block(
 
     equations = b.equations
 
-    def part(total: int, plain: bool, first: int = 0) -> list[Made]:
+    def part(total: int, plain: bool, first: int = 0, codes: Codes | None = None) -> list[Made]:
         room = Frame.inner(total)
         assert board is not None
         styled = board.styled
@@ -848,8 +851,15 @@ def _block(
         indent = ("  ", None)
         boxed: dict[int, tuple[StyledLine, StyledLine]] = {}  # id(a field's line) -> it (kept alive), framed
         end = min(first + CHUNK, len(equations))
-        # no styles: an equation's lines, and a field's, as their text (one str each, see `screen.Make`)
-        texts = board.plain_texts(first, end, room) if plain else None
+        # no styles: an equation's lines, and a field's, as their text (one str each, see `screen.Make`); written
+        # with codes (`Lines.ansi`): an equation's lines as that text with its styles' codes in
+        if plain:
+            texts: list[str | None] | None = board.plain_texts(first, end, room)
+        elif codes is not None:
+            pairs = {role: codes.pair(roles[role]) for role in ("symbol", "op", "value")}
+            texts = board.ansi_texts(first, end, room, {**pairs, "frame": codes.pair(style)})
+        else:
+            texts = None
         if texts is not None and field is None and None not in texts:
             return texts  # type: ignore[return-value]
         for i in range(first, end):
@@ -870,7 +880,16 @@ def _block(
                         out.append(text)
                         continue
                 for line in field.lines(cells, room - 2, plain):
-                    # most of a field's rows are rows of the fields before it (the same objects): framed once
+                    # most of a field's rows are rows of the fields before it (the same objects): framed once,
+                    # and written with their codes once for every block
+                    if codes is not None and line[0] + 2 <= room:
+                        key = (id(line), room, codes.system)
+                        written = field.written.get(key)
+                        if written is None or written[0] is not line:
+                            pieces = [left, indent, *line[1], (" " * (room - line[0] - 2) + right, style)]
+                            written = field.written[key] = (line, codes.line(pieces))
+                        out.append(written[1])
+                        continue
                     got = boxed.get(id(line))
                     if got is not None and got[0] is line:
                         out.append(got[1])
@@ -920,16 +939,16 @@ def _block(
 
     if len(equations) <= CHUNK:  # the whole panel at once
 
-        def whole(total: int, plain: bool) -> list[Made]:
+        def whole(total: int, plain: bool, codes: Codes | None = None) -> list[Made]:
             lines: list[Made] = list(top(total, plain))
             if board is not None:
-                lines += part(total, plain)
+                lines += part(total, plain, codes=codes)
             lines += bottom(total, plain)
             return lines
 
-        yield Lines(whole, len(equations) + 5)
+        yield Lines(whole, len(equations) + 5, coloured=True)
         return
     yield Lines(top)
     for first in range(0, len(equations), CHUNK):
-        yield Lines(partial(part, first=first), min(CHUNK, len(equations) - first))
+        yield Lines(partial(part, first=first), min(CHUNK, len(equations) - first), coloured=True)
     yield Lines(bottom)

@@ -28,9 +28,12 @@ Make = Callable[[int, bool], Iterable[Made]]  # (width, plain) -> lines; plain: 
 class Lines:
     """A renderable: the lines `make` gives for the console's width."""
 
-    def __init__(self, make: Make, size: int = 10) -> None:
+    def __init__(self, make: Make, size: int = 10, coloured: bool = False) -> None:
         self.make = make
         self.size = size  # about how many lines: the printer prints a few hundred at a time
+        # `make` takes `codes=` (a `Codes`) too, given by `ansi`: then a line may be its text with the codes of its
+        # styles written in (a str, as `ansi` would write the styled line)
+        self.coloured = coloured
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Segment]:
         plain = console.color_system is None
@@ -47,7 +50,12 @@ class Lines:
         append = out.append
         get = codes.get
         kept: dict[int, tuple[Kept, str]] = {}  # id(a Kept line) -> it (alive), written
-        for line in cast("Iterable[StyledLine]", self.make(total, False)):
+        made = self.make(total, False, codes=codes) if self.coloured else self.make(total, False)  # type: ignore[call-arg]
+        for line in cast("Iterable[StyledLine]", made):
+            if type(line) is str:  # written with its codes (see `coloured`)
+                append(line)
+                append("\n")
+                continue
             if type(line) is Kept:
                 got = kept.get(id(line))
                 if got is not None and got[0] is line:
@@ -115,6 +123,26 @@ class Codes(dict):  # type: ignore[type-arg]
     def __init__(self, system: Any) -> None:
         super().__init__()
         self.system = system
+
+    def pair(self, style: Style | None) -> tuple[str, str]:
+        """What `Lines.ansi` writes before and after a (non-empty) text in `style`."""
+        if style is None:
+            return "", ""
+        code = self.get(id(style))
+        if code is None:
+            code = self[id(style)] = _code(style, self)
+        return code[0], code[1]
+
+    def line(self, pieces: Iterable[tuple[str, Style | None]]) -> str:
+        """A line's pieces as `Lines.ansi` writes them (without the line break)."""
+        out: list[str] = []
+        for text, style in pieces:
+            if style is None or not text:
+                out.append(text)
+            else:
+                before, after = self.pair(style)
+                out.append(before + text + after)
+        return "".join(out)
 
 
 def _codes_for(console: Any) -> Codes | None:
