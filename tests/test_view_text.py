@@ -197,25 +197,6 @@ def test_a_column_wrapped_in_one_loop_is_each_text_wrapped(seed: int) -> None:
         assert widest == max(max(x[1]) for x in each)
 
 
-def test_kept_lines_are_written_as_each_line_is() -> None:
-    """A `Kept` line met again in `Lines.ansi` is written as the first time: what the same lines, not kept,
-    give."""
-    from rich.console import Console
-
-    console = Console(force_terminal=True, color_system="truecolor", width=40)
-    bold, dim = rich_view.BOLD, rich_view.DIM
-    line = (6, [("ab", bold), (" ", None), ("cde", dim)])
-    wide = (50, [("x" * 50, bold)])
-    kept, kept_wide = screen.Kept(line), screen.Kept(wide)
-    lines = [line, kept, (3, [("z", None)]), kept, kept_wide, kept_wide, kept]
-    plain = [line, line, (3, [("z", None)]), line, wide, wide, line]
-    codes = screen._codes_for(console)
-    assert codes is not None
-    made = screen.Lines(lambda total, is_plain: lines).ansi(40, codes)
-    assert made == screen.Lines(lambda total, is_plain: plain).ansi(40, screen._codes_for(console))
-    assert made.count("ab") == 4
-
-
 def test_a_table_of_narrow_cells_is_the_table_aligned_by_widths(monkeypatch: pytest.MonkeyPatch) -> None:
     rnd = random.Random(9)
     cells = ["layer", "conv1", "0.5", "-12.25", "1×6×6", "weight 2×2", "…", "", "identity", "w_12 = 0.1"]

@@ -47,7 +47,6 @@ from .screen import (
     Batch,
     Codes,
     Frame,
-    Kept,
     Lines,
     Made,
     StyledLine,
@@ -898,7 +897,7 @@ def _block(
                     if w + 2 > room:
                         out += frame.body([(2 + w, [indent, *pieces])], total)
                         continue
-                    framed = Kept((total, [left, indent, *pieces, (" " * (room - w - 2) + right, style)]))
+                    framed = (total, [left, indent, *pieces, (" " * (room - w - 2) + right, style)])
                     boxed[id(line)] = (line, framed)
                     out.append(framed)
         return out

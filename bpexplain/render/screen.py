@@ -44,24 +44,16 @@ class Lines:
         yield from self.segments(total)
 
     def ansi(self, total: int, codes: Codes) -> str:
-        """The lines with their styles' codes written as rich writes them (see `_codes_for`); a `Kept` line
-        met again is written as the first time."""
+        """The lines with their styles' codes written as rich writes them (see `_codes_for`)."""
         out: list[str] = []
         append = out.append
         get = codes.get
-        kept: dict[int, tuple[Kept, str]] = {}  # id(a Kept line) -> it (alive), written
         made = self.make(total, False, codes=codes) if self.coloured else self.make(total, False)  # type: ignore[call-arg]
         for line in cast("Iterable[StyledLine]", made):
             if type(line) is str:  # written with its codes (see `coloured`)
                 append(line)
                 append("\n")
                 continue
-            if type(line) is Kept:
-                got = kept.get(id(line))
-                if got is not None and got[0] is line:
-                    append(got[1])
-                    continue
-                start = len(out)
             w, pieces = line
             lines = [(w, pieces)] if w <= total else _fitted([(w, pieces)], total)
             for _, pieces in lines:
@@ -74,8 +66,6 @@ class Lines:
                         code = codes[id(style)] = _code(style, codes)
                     append(code[0] + text + code[1])
                 append("\n")
-            if type(line) is Kept:
-                kept[id(line)] = (line, "".join(out[start:]))
         return "".join(out)
 
     def text(self, total: int) -> str:
@@ -107,13 +97,6 @@ class Lines:
                 if text:
                     yield Segment(text, style)
             yield new_line
-
-
-class Kept(tuple):  # type: ignore[type-arg]
-    """A styled line drawn again and again in one renderable (a receptive field's rows): `Lines.ansi` writes
-    its codes once."""
-
-    __slots__ = ()
 
 
 class Codes(dict):  # type: ignore[type-arg]
