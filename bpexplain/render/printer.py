@@ -404,9 +404,9 @@ class TextPrinter(Printer):
         """`Printer.columns` in one method, the common shapes walked here: most of a large trace's equations
         are a gradient (∂E/∂w_mn = δ_n·dh_n(e)/de·y_m) or an update (w'_mn = w_mn − η·δ_n·dh_n(e)/de·y_m).
 
-        A product whose factors but the last are those of the product before (`_pair`'s `_runs`, looked up here
-        first: a dense layer's gradients of one unit, its updates' η·δ_n·dh_n(e)/de·y_m) is its last factor's texts
-        added to that product's.
+        A product whose factors but the last are those of the product before (`_pair`'s `_runs`: a dense layer's
+        gradients of one unit, its updates' η·δ_n·dh_n(e)/de·y_m) is its last factor's texts added to that
+        product's.
 
         An update's symbol w'_mn is made from the text of the w_mn it starts from (`w_mn − …`, printed in its
         gradient) where both have the same base, superscript and indices (one tuple, as the layers make them) and
@@ -456,20 +456,7 @@ class TextPrinter(Printer):
         if self.fast:
             kind = type(bound)
             if kind is Mul:
-                factors = bound.factors  # type: ignore[attr-defined]
-                run = self._runs[True]
-                before, n = run[0], len(factors)
-                if (
-                    n == len(before)
-                    and 1 < n <= 4
-                    and factors[n - 2] is before[n - 2]
-                    and factors[0] is before[0]
-                    and (n < 4 or factors[1] is before[1])
-                ):
-                    entry = self._leaves.get(id(factors[-1]))
-                    if entry is not None:
-                        return text, run[1] + entry[1], run[2] + entry[3], shown
-                texts = self._pair(factors, True)
+                texts = self._pair(bound.factors, True)  # type: ignore[attr-defined]
             elif kind is Sub:
                 left, right = bound.left, bound.right  # type: ignore[attr-defined]
                 if type(left) is Var:  # w_mn − …: the leaf here, as `_pair` writes it leading
@@ -481,25 +468,7 @@ class TextPrinter(Printer):
                 else:
                     first = self._pair(left.factors if type(left) is Mul else (left,), True)  # type: ignore[attr-defined, assignment]
                 if first is not None and first[0] is not None:
-                    rest: tuple[Expr, ...] = right.factors if type(right) is Mul else (right,)  # type: ignore[attr-defined]
-                    run = self._runs[False]
-                    before, n = run[0], len(rest)
-                    if (
-                        n == len(before)
-                        and 1 < n <= 4
-                        and rest[n - 2] is before[n - 2]
-                        and rest[0] is before[0]
-                        and (n < 4 or rest[1] is before[1])
-                    ):
-                        entry = self._leaves.get(id(rest[-1]))
-                        if entry is not None:
-                            return (
-                                text,
-                                first[0] + " − " + run[1] + entry[1],
-                                first[1] + " − " + run[2] + entry[3],
-                                shown,
-                            )
-                    second = self._pair(rest, False)
+                    second = self._pair(right.factors if type(right) is Mul else (right,), False)  # type: ignore[attr-defined]
                     if second is not None:
                         return text, first[0] + " − " + second[0], first[1] + " − " + second[1], shown
                 texts = None
