@@ -236,13 +236,11 @@ def wrap_column(
 ) -> tuple[list[Sequence[str]], list[Sequence[int]], int] | None:
     """`wrap_math_cells` of each text of a column (given its cells and whether it is of one-cell characters):
     each text's lines (tuples, see `narrow_lines`), the cells of each, and the cells of the widest line; None
-    when a piece had to be folded. `narrow_lines` is written into the loop: a large block's column is tens
-    of thousands of texts."""
+    when a piece had to be folded. A text that fits is taken as it is, in the loop: a large block's column is
+    tens of thousands of texts."""
     wrapped: list[Sequence[str]] = []
     sizes: list[Sequence[int]] = []
     widest = 0
-    at_least_one = max(limit, 1)
-    spans_of = _SPANS.get
     lines: Sequence[str]
     counts: Sequence[int]
     for text, n, one_cell in zip(texts, cells, narrow):
@@ -253,21 +251,9 @@ def wrap_column(
                 widest = n
             continue
         if one_cell:
-            key = (text.encode("utf-32-le", "surrogatepass").translate(_SKELETON), at_least_one)
-            spans = spans_of(key)
-            if spans is None:
-                if len(_SPANS) >= 1 << 12:
-                    _SPANS.clear()
-                spans = _SPANS[key] = _narrow_spans(text, at_least_one)
-            cut, indented, counts, folded, used = spans
+            lines, counts, folded, used = narrow_lines(text, limit)
             if folded:
                 return None
-            lines = cut(text)
-            if indented:
-                shown = list(lines)
-                for k in indented:
-                    shown[k] = _INDENT + shown[k]
-                lines = tuple(shown)
         else:
             lines, counts, folded = wrap_math_cells(text, limit, n)
             if folded:
