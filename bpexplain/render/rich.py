@@ -51,6 +51,7 @@ from .screen import (
     Made,
     StyledLine,
     grid,
+    placed,
     rule,
     side_by_side,
     table,
@@ -547,16 +548,11 @@ class Field:
             text = self.framed[key] = self._framed_text(cells, room)
         return text or None
 
-    def _framed_text(self, cells: tuple[int, ...], room: int) -> str:
-        """`framed_text`, "" where a line does not fit."""
-        inner = room - 2  # the field's room, as `lines` is given it
-        shape = self.shape
-        w = shape[-1]
-        plane = shape[-2] * w
-        per_band = max(1, (inner + 1) // self.step)
-        if (len(shape) < 3 or shape[0] == 1) and w <= per_band and w * self.step - 1 <= inner:
-            return self._framed_one(cells, room)
-        marked: dict[int, dict[int, list[int]]] = {}  # channel -> row -> the field's columns in it, in order
+    def _marked(self, cells: tuple[int, ...]) -> dict[int, dict[int, list[int]]]:
+        """The field's cells by channel, then by row: the field's columns in each row, in order."""
+        w = self.shape[-1]
+        plane = self.shape[-2] * w
+        marked: dict[int, dict[int, list[int]]] = {}
         for i in sorted(set(cells)):
             c, at = divmod(i, plane)
             r, col = divmod(at, w)
@@ -568,6 +564,18 @@ class Field:
                 rows[r] = [col]
             else:
                 cols.append(col)
+        return marked
+
+    def _framed_text(self, cells: tuple[int, ...], room: int) -> str:
+        """`framed_text`, "" where a line does not fit."""
+        inner = room - 2  # the field's room, as `lines` is given it
+        shape = self.shape
+        w = shape[-1]
+        plane = shape[-2] * w
+        per_band = max(1, (inner + 1) // self.step)
+        if (len(shape) < 3 or shape[0] == 1) and w <= per_band and w * self.step - 1 <= inner:
+            return self._framed_one(cells, room)
+        marked = self._marked(cells)
         texts = self.row_texts
         blocks: list[list[tuple[int, str]]] = []
         for c in sorted(marked):
@@ -575,13 +583,7 @@ class Field:
             block = template.copy()  # the channel's rows without the field, then the field's rows put in
             for r, cols in marked[c].items():
                 base = c * plane + r * w
-                for b0, end, at in bands:
-                    if end - b0 == w:  # one band: every column of a row
-                        field = tuple(cols)
-                    else:
-                        field = tuple(col for col in cols if b0 <= col < end)
-                        if not field:
-                            continue  # the row as in the template
+                for b0, end, at, field in _in_bands(cols, bands, w):
                     key = (base, b0, end, field)
                     line = texts.get(key)
                     if line is None:
@@ -666,31 +668,14 @@ class Field:
         w = shape[-1]
         plane = shape[-2] * w
         per_band = max(1, (room + 1) // self.step)
-        marked: dict[int, dict[int, list[int]]] = {}  # channel -> row -> the field's columns in it, in order
-        for i in sorted(set(cells)):
-            c, at = divmod(i, plane)
-            r, col = divmod(at, w)
-            rows = marked.get(c)
-            if rows is None:
-                rows = marked[c] = {}
-            cols = rows.get(r)
-            if cols is None:
-                rows[r] = [col]
-            else:
-                cols.append(col)
+        marked = self._marked(cells)
         blocks: list[list[StyledLine]] = []
         for c in sorted(marked):
             template, bands = self._template(c, per_band, plain)
             lines = template.copy()  # the channel's rows without the field, then the field's rows put in
             for r, cols in marked[c].items():
                 base = c * plane + r * w
-                for b0, end, at in bands:
-                    if end - b0 == w:  # one band: every column of a row
-                        field = tuple(cols)
-                    else:
-                        field = tuple(col for col in cols if b0 <= col < end)
-                        if not field:
-                            continue  # the row as in the template
+                for b0, end, at, field in _in_bands(cols, bands, w):
                     key = (base, b0, end, plain, field)  # a row is drawn again for the fields that share it
                     line = self.rows.get(key)
                     if line is None:
@@ -773,6 +758,20 @@ class Field:
         return (len(cols) * self.step - 1, pieces)
 
 
+def _in_bands(
+    cols: list[int], bands: list[tuple[int, int, int]], w: int
+) -> Iterator[tuple[int, int, int, tuple[int, ...]]]:
+    """The bands (first column, end, first line) of a map `w` columns wide that hold some of a row's field
+    columns `cols`, each with those columns (a band without any: the row as in the channel's template)."""
+    for b0, end, at in bands:
+        if end - b0 == w:  # one band: every column of a row
+            yield b0, end, at, tuple(cols)
+        else:
+            field = tuple(col for col in cols if b0 <= col < end)
+            if field:
+                yield b0, end, at, field
+
+
 def _as_text(line: StyledLine) -> tuple[int, str]:
     return line[0], "".join([t for t, _ in line[1]])
 
@@ -782,33 +781,13 @@ def _side_by_side_text(blocks: list[list[tuple[int, str]]], room: int, gap: int)
     if len(blocks) == 1:
         return blocks[0]
     out: list[tuple[int, str]] = []
-    row: list[list[tuple[int, str]]] = []
-    used = 0
-
-    def flush() -> None:
-        if not row:
-            return
-        widths = [max((w for w, _ in b), default=0) for b in row]
-        offsets = [sum(widths[:j]) + gap * j for j in range(len(row))]
-        for k in range(max(len(b) for b in row)):
-            text = ""
-            cur = 0
-            for j, b in enumerate(row):
-                if k < len(b):
-                    w, t = b[k]
-                    text += " " * (offsets[j] - cur) + t
-                    cur = offsets[j] + w
-            out.append((cur, text))
-        row.clear()
-
-    for b in blocks:
-        w = max((lw for lw, _ in b), default=0)
-        if row and used + gap + w > room:
-            flush()
-            used = 0
-        used = used + gap + w if row else w
-        row.append(b)
-    flush()
+    for parts in placed(blocks, room, gap):
+        text = ""
+        cur = 0
+        for offset, w, t in parts:
+            text += " " * (offset - cur) + t
+            cur = offset + w
+        out.append((cur, text))
     return out
 
 

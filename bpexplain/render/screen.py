@@ -9,8 +9,8 @@ top, its body lines and its bottom, each printable on its own, so a large block 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar, cast
 
 from rich.console import COLOR_SYSTEMS
 from rich.segment import Segment
@@ -19,6 +19,7 @@ from rich.style import Style
 from .wrap import bands, fold, is_narrow, pad, width, wrap_words
 
 StyledLine = tuple[int, list[tuple[str, Style | None]]]
+T = TypeVar("T")
 # a made line; without styles, a line may be given as its text alone, a str (several lines joined by line
 # breaks, none wider than the width): what `Lines.text` writes of it; with styles, lines are StyledLines only
 Made = StyledLine | str
@@ -399,37 +400,36 @@ def table(
     return out
 
 
+def placed(blocks: Sequence[Sequence[tuple[int, T]]], room: int, gap: int) -> Iterator[list[tuple[int, int, T]]]:
+    """Blocks of lines (each line its cells and its content) placed left to right while they fit in `room`,
+    then on further rows: each line of the result as the blocks' lines in it, each with its offset from the
+    left, its cells and its content."""
+    row: list[Sequence[tuple[int, T]]] = []
+    used = 0
+    for b in [*blocks, None]:  # None: the end, the last row's lines made
+        w = max((lw for lw, _ in b), default=0) if b is not None else 0
+        if row and (b is None or used + gap + w > room):
+            widths = [max((lw for lw, _ in r), default=0) for r in row]
+            offsets = [sum(widths[:j]) + gap * j for j in range(len(row))]
+            for k in range(max(len(r) for r in row)):
+                yield [(offsets[j], *r[k]) for j, r in enumerate(row) if k < len(r)]
+            row, used = [], 0
+        if b is not None:
+            used = used + gap + w if row else w
+            row.append(b)
+
+
 def side_by_side(blocks: list[list[StyledLine]], room: int, gap: int = 4) -> list[StyledLine]:
-    """Blocks of lines placed left to right while they fit in `room`, then on further rows."""
+    """Blocks of lines placed left to right while they fit in `room`, then on further rows (see `placed`)."""
     if len(blocks) == 1:
         return blocks[0]
     out: list[StyledLine] = []
-    row: list[list[StyledLine]] = []
-    used = 0
-
-    def flush() -> None:
-        if not row:
-            return
-        widths = [max((w for w, _ in b), default=0) for b in row]
-        offsets = [sum(widths[:j]) + gap * j for j in range(len(row))]
-        for k in range(max(len(b) for b in row)):
-            pieces: list[tuple[str, Style | None]] = []
-            cur = 0
-            for j, b in enumerate(row):
-                if k < len(b):
-                    w, ps = b[k]
-                    pieces.append((" " * (offsets[j] - cur), None))
-                    pieces.extend(ps)
-                    cur = offsets[j] + w
-            out.append((cur, pieces))
-        row.clear()
-
-    for b in blocks:
-        w = max((lw for lw, _ in b), default=0)
-        if row and used + gap + w > room:
-            flush()
-            used = 0
-        used = used + gap + w if row else w
-        row.append(b)
-    flush()
+    for parts in placed(blocks, room, gap):
+        pieces: list[tuple[str, Style | None]] = []
+        cur = 0
+        for offset, w, ps in parts:
+            pieces.append((" " * (offset - cur), None))
+            pieces.extend(ps)
+            cur = offset + w
+        out.append((cur, pieces))
     return out
