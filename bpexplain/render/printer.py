@@ -665,46 +665,14 @@ class TextPrinter(Printer):
         return super()._print(node, lead)
 
     def _new_elem(self, node: Elem) -> str:
-        """An `Elem` not printed before, printed and kept as `_print` does (`_keep_symbol` inline): a convolution's
-        kernel and map elements are met first in its sums."""
-        text = self._print_Elem(node, True)
-        if not text.isascii() and _COMBINING.search(text):
-            self.marks = True
-        symbols = self._symbols
-        if len(symbols) < _CACHE_LIMIT:
-            symbols[id(node)] = text
-            self._kept.append(node)
-        return text
+        """An `Elem` not printed before, printed and kept as `_print` does: a convolution's kernel and map
+        elements are met first in its sums."""
+        return self._keep_symbol(node, self._print_Elem(node, True))
 
     def _new_symbol(self, node: Sym) -> str:
         """A `Sym` not printed before, printed and kept as `_print` does, in one call: every weight's symbol is
         met first in its gradient's symbol (∂E/∂w_(x425),10) and its primed twin in its update's."""
-        text = node.base + "'" if node.prime else node.base  # `_print_Sym`, inline
-        if node.superscript:
-            text += "^" + node.superscript
-        indices = node.indices
-        if indices:
-            if len(indices) == 1 and type(indices[0]) is str:
-                text += "_" + indices[0]
-            elif len(indices) == 2:  # a weight's: made, not kept (w'_mn is made from w_mn's text): `_subscript` inline
-                a, b = indices
-                if type(a) is not str:
-                    a = self._indexes.get(id(a)) or self._index(a)
-                if type(b) is not str:
-                    b = self._indexes.get(id(b)) or self._index(b)
-                if (len(a) == 1 or a[:1] == "(") and (len(b) == 1 or b[:1] == "("):  # type: ignore[arg-type]
-                    text += "_" + a + b  # type: ignore[operator]
-                else:
-                    text += "_" + a + "," + b  # type: ignore[operator]
-            else:
-                text += self._subscripts.get(id(indices)) or self._subscript(indices)
-        if not text.isascii() and _COMBINING.search(text):  # `_keep_symbol`, inline
-            self.marks = True
-        symbols = self._symbols
-        if len(symbols) < _CACHE_LIMIT:
-            symbols[id(node)] = text
-            self._kept.append(node)
-        return text
+        return self._keep_symbol(node, self._print_Sym(node, True))
 
     def _print_Sym(self, node: Sym, lead: bool) -> str:
         text = node.base + "'" if node.prime else node.base
