@@ -112,11 +112,10 @@ class LatexPrinter(Printer):
         self._measured_numbers: dict[float, tuple[str, int]] = {}
         # a symbol's subscript in LaTeX and its text width, by its indices' identity (w and w' share them)
         self._measured_subscripts: dict[int, tuple[str, int]] = {}
-        # runs of a unit's products (`_mpair`, `_pair`): the last product's factors, whether it led, and the
+        # runs of a unit's products (`_mpair`): the last product's factors, whether it led, and the
         # texts (and widths) of all its factors but the last, reused while the next one's leading factors are
         # the very same objects (a dense layer's 784 gradients δ_n·dh_n(e)/de·x_m of a unit share them)
         self._mrun: tuple[tuple[Expr, ...], bool, str, int, str, int] = ((), False, "", 0, "", 0)
-        self._run: tuple[tuple[Expr, ...], bool, str, str] = ((), False, "", "")
 
     def paren(self, text: str) -> str:
         return rf"\left({text}\right)"
@@ -343,7 +342,14 @@ class LatexPrinter(Printer):
         count, led = len(factors), lead
         run = self._mrun
         kept = run[0]
-        if count > 1 and len(kept) == count and run[1] is lead and all([kept[i] is factors[i] for i in range(count - 1)]):
+        if (
+            len(kept) == count
+            and 1 < count <= 4
+            and factors[count - 2] is kept[count - 2]
+            and factors[0] is kept[0]
+            and (count < 4 or factors[1] is kept[1])
+            and run[1] is lead
+        ):
             self._mrun = (factors, lead, run[2], run[3], run[4], run[5])
             factors, lead = factors[-1:], False
             symbols, numbers, sw, nw = [run[2]], [run[4]], run[3], run[5]
@@ -370,7 +376,7 @@ class LatexPrinter(Printer):
             sw += s[1] + 1
             nw += n[1] + 1
             lead = False
-        if len(factors) == count > 1:  # walked whole: its leading factors kept for the next product
+        if 1 < len(factors) == count <= 4:  # walked whole: its leading factors kept for the next product
             self._mrun = (
                 factors,
                 led,
@@ -380,45 +386,6 @@ class LatexPrinter(Printer):
                 nw - n[1] - 1,
             )
         return r" \cdot ".join(symbols), sw, r" \cdot ".join(numbers), nw
-
-    def _pair(self, factors: tuple[Expr, ...], lead: bool) -> tuple[str, str] | None:
-        """`Printer._pair` (a product of leaves in symbols and in numbers, one pass), with runs as `_mpair`: a
-        product whose factors but the last are the very objects of the product before, in the same place,
-        takes their texts from it (`_run`) and adds its last factor's (Markdown prints through this)."""
-        count, led = len(factors), lead
-        run = self._run
-        kept = run[0]
-        if count > 1 and len(kept) == count and run[1] is lead and all([kept[i] is factors[i] for i in range(count - 1)]):
-            self._run = (factors, lead, run[2], run[3])
-            factors, lead = factors[-1:], False
-            symbols, numbers = [run[2]], [run[3]]
-        else:
-            symbols, numbers = [], []
-        cached, texts = self._symbols, self._numbers
-        for factor in factors:
-            if type(factor) is Var:
-                value = factor.value  # type: ignore[attr-defined]
-                number = texts.get(value) or self.number(value)
-                numbers.append(self.paren(number) if value < 0 and not lead else number)
-                text = cached.get(id(factor.sym)) or self._leaf(factor, lead)  # type: ignore[attr-defined]
-                if text is None:
-                    return None
-                symbols.append(text)
-            else:
-                entry = self._leaf_texts(factor)
-                if entry is None:
-                    return None
-                if lead:
-                    symbols.append(entry[0])
-                    numbers.append(entry[2])
-                else:
-                    symbols.append(entry[1])
-                    numbers.append(entry[3])
-            lead = False
-        mul = self.MUL
-        if len(factors) == count > 1:  # walked whole: its leading factors kept for the next product
-            self._run = (factors, led, mul.join(symbols[:-1]), mul.join(numbers[:-1]))  # type: ignore[union-attr]
-        return mul.join(symbols), mul.join(numbers)  # type: ignore[union-attr, arg-type]
 
     def measured_symbol(self, node: Expr) -> tuple[str, int]:
         """`measured(node)` for an equation's symbol (never bound): looked up first, as many are known; a new
