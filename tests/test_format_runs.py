@@ -119,3 +119,30 @@ def test_json_equations_from_the_texts_columns_are_the_dumps(tmp_path) -> None: 
             slow = JsonParts(4, max_terms)
             assert [json.loads(t) for t in fast] == [slow.equation(eq, b) for eq in b.equations]
             assert fast == [json.dumps(slow.equation(eq, b), ensure_ascii=False) for eq in b.equations]
+
+
+def test_latex_primed_twin_is_the_symbol_spelled() -> None:
+    """w'_mn from w_mn's kept text (`measured_symbol` given the update's bound) is what `_mleaf` spells, for
+    shared indices of every kind `_msym` takes; other symbols (a superscript, another base, indices equal but
+    not shared, w_mn not printed first, a primed start) are spelled by the general code."""
+    eta = Var(Sym("η"), 0.1)
+    cases = []
+    for indices in [("1", "4"), ("14", "3"), ("(x1)", "2"), ("x1", "10"), ("4",), (Sym("x", ("12",)), "3")]:
+        cases.append((Sym("w", indices), Sym("w", indices, prime=True), True))
+    shared = ("2", "5")
+    cases += [
+        (Sym("w", shared, superscript="(1)"), Sym("w", shared, prime=True, superscript="(1)"), True),
+        (Sym("b", shared), Sym("w", shared, prime=True), True),
+        (Sym("w", ("2", "5")), Sym("w", ("2", "5"), prime=True), True),
+        (Sym("w", shared), Sym("w", shared, prime=True), False),
+        (Sym("w", shared, prime=True), Sym("w", shared, prime=True), True),
+    ]
+    for old, new, printed_first in cases:
+        printer = LatexPrinter(4, 8)
+        if printed_first:
+            printer.measured_symbol(old)
+        bound = Sub(Var(old, 0.5), Mul((eta, Var(Sym("δ", ("1",)), -0.25))))
+        got = printer.measured_symbol(new, bound)
+        fresh = LatexPrinter(4, 8)
+        fresh.text = TextPrinter(4, 8)
+        assert got == (fresh.doprint(new), len(fresh.text.doprint(new))), (old, new)

@@ -387,16 +387,30 @@ class LatexPrinter(Printer):
             )
         return r" \cdot ".join(symbols), sw, r" \cdot ".join(numbers), nw
 
-    def measured_symbol(self, node: Expr) -> tuple[str, int]:
+    def measured_symbol(self, node: Expr, bound: Expr | None = None) -> tuple[str, int]:
         """`measured(node)` for an equation's symbol (never bound): looked up first, as many are known; a new
         symbol (w'_14) or a partial derivative of two symbols (∂E/∂w_14, not kept: each is one equation's) is
-        made directly, as `_m` makes it (a map element too: O1(2,3), ∂E/∂O1(2,3))."""
+        made directly, as `_m` makes it (a map element too: O1(2,3), ∂E/∂O1(2,3)).
+
+        A primed twin, an update's w'_mn whose bound starts from its w_mn (`w_mn − …`, given as `bound`), is
+        w_mn's kept text with a prime before its subscript and one more character, where both have one tuple of
+        indices (kept as `_msym` makes it), the same base and no superscript, and w_mn is not primed: as `_msym`
+        spells it. It is not kept (made again as fast as it is found)."""
         entry = self._measured_leaves.get(id(node))
         if entry is not None:
             return entry
         if self.text is None:
             self.text = TextPrinter(self.precision, self.max_terms)
         kind = type(node)
+        if kind is Sym and node.prime and type(bound) is Sub and type(bound.left) is Var:  # type: ignore[attr-defined]
+            old = bound.left.sym  # type: ignore[attr-defined]
+            indices = node.indices  # type: ignore[attr-defined]
+            if type(old) is Sym and old.indices is indices and indices and not old.prime:  # type: ignore[attr-defined]
+                if old.base == node.base and not old.superscript and not node.superscript:  # type: ignore[attr-defined]
+                    kept = self._measured_leaves.get(id(old))
+                    sub = self._measured_subscripts.get(id(indices))
+                    if kept is not None and sub is not None and sub[1] >= 0:
+                        return kept[0].replace("_", "'_", 1), kept[1] + 1
         if kind is Sym or kind is Elem:
             return self._mleaf(node, True)
         if kind is Partial:
