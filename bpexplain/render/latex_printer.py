@@ -381,7 +381,7 @@ class LatexPrinter(Printer):
                 factors,
                 led,
                 r" \cdot ".join(symbols[:-1]),
-                sw - s[1] - 1,
+                sw - s[1] - 1,  # type: ignore[index]  # the last factor's (there is one)
                 r" \cdot ".join(numbers[:-1]),
                 nw - n[1] - 1,
             )
