@@ -112,6 +112,7 @@ class LatexPrinter(Printer):
         self._measured_numbers: dict[float, tuple[str, int]] = {}
         # a symbol's subscript in LaTeX and its text width, by its indices' identity (w and w' share them)
         self._measured_subscripts: dict[int, tuple[str, int]] = {}
+        self._measured_indices: dict[int, tuple[str, int]] = {}  # a symbol as an index: its LaTeX and width
         # runs of a unit's products (`_mpair`): the last product's factors, whether it led, and the
         # texts (and widths) of all its factors but the last, reused while the next one's leading factors are
         # the very same objects (a dense layer's 784 gradients δ_n·dh_n(e)/de·x_m of a unit share them)
@@ -572,13 +573,22 @@ class LatexPrinter(Printer):
                     width += len(index)
                     if len(index) != 1 and index[:1] != "(":
                         comma = True
-            else:
-                part = self._index(index)
-                inner = index.indices  # type: ignore[union-attr]
-                if type(index) is not Sym or not all([type(i) is str for i in inner]):
+            else:  # a symbol as an index, (x_6): its LaTeX and text width kept (a layer's unit shares it)
+                entry = self._measured_indices.get(id(index))
+                if entry is None:
+                    inner = index.indices  # type: ignore[union-attr]
+                    entry = (
+                        self._index(index),
+                        -1
+                        if type(index) is not Sym or not all([type(i) is str for i in inner])
+                        else 2 + len(index.base) + sum([len(i) for i in inner]),  # type: ignore[misc, union-attr, arg-type]
+                    )
+                    self._remember(self._measured_indices, index, entry, _MEASURED_LIMIT)
+                part = entry[0]
+                if entry[1] < 0:
                     width = -1
                 elif width >= 0:
-                    width += 2 + len(index.base) + sum([len(i) for i in inner])  # type: ignore[misc, union-attr, arg-type]
+                    width += entry[1]
             if short and not (len(part) == 1 or part[:1] == "(" or (part[:1] == "\\" and " " not in part)):
                 short = False  # `_short`, inline
             parts.append(part)
