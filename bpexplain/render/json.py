@@ -110,8 +110,9 @@ class JsonParts:
         """`_dumps(self.equation(eq, b))` of each of a block's equations, written directly: the same keys in the
         same order, each string through json's own encoder (`encode_basestring`, what `json.dumps` calls with
         ensure_ascii=False), each finite float as its repr (what json writes for a float), anything else through
-        `json.dumps` itself; the block's layer and sample encoded once (tests/test_json_fast.py compares)."""
-        both, symbol, max_terms = self.printer.both, self.printer.symbol, self.max_terms
+        `json.dumps` itself; the block's layer and sample encoded once (tests/test_json_fast.py compares). The
+        symbol, expression and substituted numbers are `TextPrinter.columns`'s, as the text format's."""
+        columns, max_terms = self.printer.columns, self.max_terms
         head = ', "layer": ' + _dumps(b.layer) + ', "symbol": '
         sample = "" if b.sample is None else ', "sample": ' + _dumps(b.sample)
         kinds: dict[str, str] = {}
@@ -120,10 +121,12 @@ class JsonParts:
             kind = kinds.get(eq.kind)
             if kind is None:
                 kind = kinds[eq.kind] = '{"kind": ' + _dumps(eq.kind)
-            expression, substituted = both(eq.bound)  # one walk for both, where the shape allows
             value = eq.value
+            # the text's columns (one method; a unit's runs of products and w'_mn from w_mn's text), its value's
+            # text not used: a float is written as its repr
+            symbol, expression, substituted, _ = columns(eq.symbol, eq.bound, value)
             text = (
-                f'{kind}{head}{_string(symbol(eq.symbol))}, "expression": {_string(expression)}, '
+                f'{kind}{head}{_string(symbol)}, "expression": {_string(expression)}, '
                 f'"substituted": {_string(substituted)}, "value": '
                 + (float.__repr__(value) if type(value) is float and value - value == 0.0 else _dumps(_num(value)))
             )

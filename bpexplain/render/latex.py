@@ -229,7 +229,7 @@ class LatexRenderer(LineRenderer):
         Too long is judged on the plain text's width (as the text format would write the equation), which
         `LatexPrinter.measured` gives beside the LaTeX: each equation is printed once."""
         p = self.printer
-        symbol, symbol_width = p.measured_symbol(eq.symbol)
+        symbol, symbol_width = p.measured_symbol(eq.symbol, eq.bound)
         expression, expression_width, substituted, substituted_width = p.measured_both(eq.bound)
         value, value_width = p._measured_numbers.get(eq.value) or p.measured_number(eq.value)
         if substituted and substituted != expression and substituted != value:

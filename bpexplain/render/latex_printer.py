@@ -112,6 +112,11 @@ class LatexPrinter(Printer):
         self._measured_numbers: dict[float, tuple[str, int]] = {}
         # a symbol's subscript in LaTeX and its text width, by its indices' identity (w and w' share them)
         self._measured_subscripts: dict[int, tuple[str, int]] = {}
+        self._measured_indices: dict[int, tuple[str, int]] = {}  # a symbol as an index: its LaTeX and width
+        # runs of a unit's products (`_mpair`): the last product's factors, whether it led, and the
+        # texts (and widths) of all its factors but the last, reused while the next one's leading factors are
+        # the very same objects (a dense layer's 784 gradients δ_n·dh_n(e)/de·x_m of a unit share them)
+        self._mrun: tuple[tuple[Expr, ...], bool, str, int, str, int] = ((), False, "", 0, "", 0)
 
     def paren(self, text: str) -> str:
         return rf"\left({text}\right)"
@@ -331,9 +336,26 @@ class LatexPrinter(Printer):
 
     def _mpair(self, factors: tuple[Expr, ...], lead: bool) -> tuple[str, int, str, int]:
         """`_mproduct(factors, lead)` without and with numbers, in one pass: a bound factor (most) is its cached
-        symbol and its number; any other factor is measured the two ways."""
+        symbol and its number; any other factor is measured the two ways. A product whose factors but the last
+        are those of the product before (the same objects, in the same place: `_mrun`) takes their texts and
+        widths from it and adds its last factor's (a factor's texts depend on it and on whether it leads)."""
         assert self.text is not None
-        symbols, numbers, sw, nw = [], [], -1, -1
+        count, led = len(factors), lead
+        run = self._mrun
+        kept = run[0]
+        if (
+            len(kept) == count
+            and 1 < count <= 4
+            and factors[count - 2] is kept[count - 2]
+            and factors[0] is kept[0]
+            and (count < 4 or factors[1] is kept[1])
+            and run[1] is lead
+        ):
+            self._mrun = (factors, lead, run[2], run[3], run[4], run[5])
+            factors, lead = factors[-1:], False
+            symbols, numbers, sw, nw = [run[2]], [run[4]], run[3], run[5]
+        else:
+            symbols, numbers, sw, nw = [], [], -1, -1
         leaves, known = self._measured_leaves, self._measured_numbers
         for factor in factors:
             if type(factor) is Var:
@@ -355,18 +377,41 @@ class LatexPrinter(Printer):
             sw += s[1] + 1
             nw += n[1] + 1
             lead = False
+        if 1 < len(factors) == count <= 4:  # walked whole: its leading factors kept for the next product
+            self._mrun = (
+                factors,
+                led,
+                r" \cdot ".join(symbols[:-1]),
+                sw - s[1] - 1,  # type: ignore[index]  # the last factor's (there is one)
+                r" \cdot ".join(numbers[:-1]),
+                nw - n[1] - 1,
+            )
         return r" \cdot ".join(symbols), sw, r" \cdot ".join(numbers), nw
 
-    def measured_symbol(self, node: Expr) -> tuple[str, int]:
+    def measured_symbol(self, node: Expr, bound: Expr | None = None) -> tuple[str, int]:
         """`measured(node)` for an equation's symbol (never bound): looked up first, as many are known; a new
         symbol (w'_14) or a partial derivative of two symbols (∂E/∂w_14, not kept: each is one equation's) is
-        made directly, as `_m` makes it (a map element too: O1(2,3), ∂E/∂O1(2,3))."""
+        made directly, as `_m` makes it (a map element too: O1(2,3), ∂E/∂O1(2,3)).
+
+        A primed twin, an update's w'_mn whose bound starts from its w_mn (`w_mn − …`, given as `bound`), is
+        w_mn's kept text with a prime before its subscript and one more character, where both have one tuple of
+        indices (kept as `_msym` makes it), the same base and no superscript, and w_mn is not primed: as `_msym`
+        spells it. It is not kept (made again as fast as it is found)."""
         entry = self._measured_leaves.get(id(node))
         if entry is not None:
             return entry
         if self.text is None:
             self.text = TextPrinter(self.precision, self.max_terms)
         kind = type(node)
+        if kind is Sym and node.prime and type(bound) is Sub and type(bound.left) is Var:  # type: ignore[attr-defined]
+            old = bound.left.sym  # type: ignore[attr-defined]
+            indices = node.indices  # type: ignore[attr-defined]
+            if type(old) is Sym and old.indices is indices and indices and not old.prime:  # type: ignore[attr-defined]
+                if old.base == node.base and not old.superscript and not node.superscript:  # type: ignore[attr-defined]
+                    kept = self._measured_leaves.get(id(old))
+                    sub = self._measured_subscripts.get(id(indices))
+                    if kept is not None and sub is not None and sub[1] >= 0:
+                        return kept[0].replace("_", "'_", 1), kept[1] + 1
         if kind is Sym or kind is Elem:
             return self._mleaf(node, True)
         if kind is Partial:
@@ -528,13 +573,22 @@ class LatexPrinter(Printer):
                     width += len(index)
                     if len(index) != 1 and index[:1] != "(":
                         comma = True
-            else:
-                part = self._index(index)
-                inner = index.indices  # type: ignore[union-attr]
-                if type(index) is not Sym or not all([type(i) is str for i in inner]):
+            else:  # a symbol as an index, (x_6): its LaTeX and text width kept (a layer's unit shares it)
+                entry = self._measured_indices.get(id(index))
+                if entry is None:
+                    inner = index.indices  # type: ignore[union-attr]
+                    entry = (
+                        self._index(index),
+                        -1
+                        if type(index) is not Sym or not all([type(i) is str for i in inner])
+                        else 2 + len(index.base) + sum([len(i) for i in inner]),  # type: ignore[misc, union-attr, arg-type]
+                    )
+                    self._remember(self._measured_indices, index, entry, _MEASURED_LIMIT)
+                part = entry[0]
+                if entry[1] < 0:
                     width = -1
                 elif width >= 0:
-                    width += 2 + len(index.base) + sum([len(i) for i in inner])  # type: ignore[misc, union-attr, arg-type]
+                    width += entry[1]
             if short and not (len(part) == 1 or part[:1] == "(" or (part[:1] == "\\" and " " not in part)):
                 short = False  # `_short`, inline
             parts.append(part)

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..expr import Add, Call, Derivative, Expr, Func, Mul, Name, Num, Partial, Sym, Var
+from ..expr import Add, Call, Derivative, Expr, Func, Mul, Name, Num, Partial, Sub, Sym, Var
 from ..trace import Block, Event, StepEnd, StepStart, TraceEnd, TraceHeader
 from .common import equation_columns, map_grids
 from .numbers import format_grid, format_vector
@@ -111,6 +111,7 @@ SCRIPT = """
 
 _SPACE = re.compile(r"\s+")
 _MARKUP = re.compile("[&<>\"']")  # what `html.escape` replaces
+_NOT_QUOTE = re.compile('[&<>"]')  # what it replaces but the single quote
 
 
 def script_hash(script: str = SCRIPT) -> str:
@@ -132,6 +133,9 @@ class PageRenderer(TextRenderer):
         self.in_step = False
         self.open_phase: str | None = None
         self.summary_open = False  # --detail summary: the <pre> of step lines is open
+        # the last product of leaves whose words were found (see `uses`): its factors, the words of all but its
+        # last factor (joined, and as a set), kept while the next product's leading factors are the same objects
+        self.run: tuple[tuple[Expr, ...], str, frozenset[str]] = ((), "", frozenset())
 
     def write(self, events: Iterable[Event], out: TextIO) -> None:
         for event in events:
@@ -239,16 +243,17 @@ class PageRenderer(TextRenderer):
 
     def row(self, eq: Any) -> str:
         symbol, expression, substituted, value, remark, once = equation_columns(eq, self.printer)
-        uses = " ".join(self.reads(eq.bound))
+        uses = self.uses(eq.bound)
         if remark and not remark.startswith("≠"):
             remark = f"({remark})"
         # the word a symbol is marked by; most symbols have no white space in them (the rest: any but " " is not
-        # printable) and no character to escape, so most rows escape nothing
+        # printable) and no character to escape, so most rows escape nothing; the symbol and its word apart from
+        # the rest (an update's w'_mn has a quote to escape, its expression and numbers none)
         word = symbol if " " not in symbol and symbol.isprintable() else token(symbol)
-        if _MARKUP.search(f"{word}{symbol}{expression}{substituted}{value}{remark}") is not None:
-            word, symbol, expression, substituted, value, remark = map(
-                escape, (word, symbol, expression, substituted, value, remark)
-            )
+        if _MARKUP.search(symbol) is not None or _MARKUP.search(word) is not None:
+            word, symbol = _escape_symbol(word), _escape_symbol(symbol)
+        if _MARKUP.search(f"{expression}{substituted}{value}{remark}") is not None:
+            expression, substituted, value, remark = map(escape, (expression, substituted, value, remark))
         sub = f'<td class="o">=</td><td class="n">{substituted}</td>' if substituted else "<td></td><td></td>"
         # `dh_5(e)/de = 1`: the value, said once (common.said_once)
         rhs = "<td></td><td></td>" if once else f'<td class="o">=</td><td class="x">{expression}</td>'
@@ -257,6 +262,61 @@ class PageRenderer(TextRenderer):
             f"{rhs}{sub}"
             f'<td class="o">=</td><td class="v">{value}</td><td class="r">{remark}</td></tr>\n'
         )
+
+    def uses(self, node: Expr) -> str:
+        """`reads` joined by spaces. A product of leaves (a gradient δ_n·dh_n(e)/de·x_m), or a leaf less such a
+        product (an update w_mn − η·δ_n·dh_n(e)/de·x_m), takes the words of all but its last factor from the
+        product before it where those factors are the very same objects (`self.run`): a dense layer's 784
+        gradients of a unit share them, as do its updates. Anything else is `reads`."""
+        kind = type(node)
+        if kind is Mul:
+            words = self._product(node.factors)  # type: ignore[attr-defined]
+            if words is not None:
+                return words
+        elif kind is Sub and type(node.left) is Var and type(node.right) is Mul:  # type: ignore[attr-defined]
+            words = self._product(node.right.factors)  # type: ignore[attr-defined]
+            if words is not None:
+                sym = node.left.sym  # type: ignore[attr-defined]
+                known = self.names.get(id(sym))
+                if known is None or known[0] is not sym:
+                    known = self._word(sym)
+                first = known[1]
+                if not words:
+                    return first
+                if first not in words.split(" "):
+                    return f"{first} {words}"
+        return " ".join(self.reads(node))
+
+    def _product(self, factors: tuple[Expr, ...]) -> str | None:
+        """The words of a product of `Var` and `Num` factors, each once, in order (None for any other product)."""
+        last = factors[-1]
+        if type(last) is not Var:
+            return None
+        kept, head, seen = self.run
+        n = len(factors)
+        if len(kept) != n or n < 2 or any(kept[i] is not factors[i] for i in range(n - 1)):
+            found: dict[str, None] = {}
+            names = self.names
+            for c in factors[:-1]:
+                k = type(c)
+                if k is Var:
+                    sym = c.sym  # type: ignore[attr-defined]
+                    known = names.get(id(sym))
+                    if known is None or known[0] is not sym:
+                        known = self._word(sym)
+                    found[known[1]] = None
+                elif k is not Num:
+                    return None
+            head, seen = " ".join(found), frozenset(found)
+        self.run = (factors, head, seen)
+        sym = last.sym  # type: ignore[attr-defined]
+        known = self.names.get(id(sym))
+        if known is None or known[0] is not sym:
+            known = self._word(sym)
+        word = known[1]
+        if word in seen:
+            return head
+        return f"{head} {word}" if head else word
 
     def reads(self, node: Expr) -> list[str]:
         """The words of the symbols a bound tree reads (escaped): its `Var` leaves and bare `Sym`s, each once, in
@@ -305,8 +365,20 @@ class PageRenderer(TextRenderer):
         names = self.names
         if len(names) >= NAMES_KEPT:
             names.clear()
-        known = names[id(sym)] = (sym, escape(token(self.printer.doprint(sym))))
+        text = self.printer.doprint(sym)
+        if " " in text or not text.isprintable():
+            text = token(text)
+        if _MARKUP.search(text) is not None:
+            text = escape(text)
+        known = names[id(sym)] = (sym, text)
         return known
+
+
+def _escape_symbol(text: str) -> str:
+    """`html.escape` of a symbol: most that need it have only a prime (w'_mn), one replace."""
+    if _NOT_QUOTE.search(text) is None:
+        return text.replace("'", "&#x27;")
+    return escape(text)
 
 
 def _children(value: Any) -> tuple[Expr, ...]:
