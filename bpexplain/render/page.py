@@ -277,10 +277,7 @@ class PageRenderer(TextRenderer):
             words = self._product(node.right.factors)  # type: ignore[attr-defined]
             if words is not None:
                 sym = node.left.sym  # type: ignore[attr-defined]
-                known = self.names.get(id(sym))
-                if known is None or known[0] is not sym:
-                    known = self._word(sym)
-                first = known[1]
+                first = self.word(sym)
                 if not words:
                     return first
                 if first not in words.split(" "):
@@ -296,24 +293,18 @@ class PageRenderer(TextRenderer):
         n = len(factors)
         if len(kept) != n or n < 2 or any(kept[i] is not factors[i] for i in range(n - 1)):
             found: dict[str, None] = {}
-            names = self.names
+            word_of = self.word
             for c in factors[:-1]:
                 k = type(c)
                 if k is Var:
                     sym = c.sym  # type: ignore[attr-defined]
-                    known = names.get(id(sym))
-                    if known is None or known[0] is not sym:
-                        known = self._word(sym)
-                    found[known[1]] = None
+                    found[word_of(sym)] = None
                 elif k is not Num:
                     return None
             head, seen = " ".join(found), frozenset(found)
         self.run = (factors, head, seen)
         sym = last.sym  # type: ignore[attr-defined]
-        known = self.names.get(id(sym))
-        if known is None or known[0] is not sym:
-            known = self._word(sym)
-        word = known[1]
+        word = self.word(sym)
         if word in seen:
             return head
         return f"{head} {word}" if head else word
@@ -331,15 +322,12 @@ class PageRenderer(TextRenderer):
         product are taken as they are met (most leaves are those), the rest by a call of their own."""
         kind = type(n)
         if kind is Add or kind is Mul:
-            names = self.names
+            word_of = self.word
             for c in n.terms if kind is Add else n.factors:  # type: ignore[attr-defined]
                 k = type(c)
                 if k is Var:
                     sym = c.sym  # type: ignore[attr-defined]
-                    known = names.get(id(sym))
-                    if known is None or known[0] is not sym:
-                        known = self._word(sym)
-                    found[known[1]] = None
+                    found[word_of(sym)] = None
                 elif k is not Num:
                     self._read(c, found)
             return
@@ -355,10 +343,14 @@ class PageRenderer(TextRenderer):
             for c in children:
                 self._read(c, found)
             return
+        found[self.word(sym)] = None
+
+    def word(self, sym: Expr) -> str:
+        """A symbol's word (escaped), looked up by the symbol's id first."""
         known = self.names.get(id(sym))
         if known is None or known[0] is not sym:
             known = self._word(sym)
-        found[known[1]] = None
+        return known[1]
 
     def _word(self, sym: Expr) -> tuple[Expr, str]:
         """A symbol's word, printed, escaped and kept by the symbol's id (see `reads`)."""
