@@ -395,11 +395,12 @@ class Board:
         ws, we, wu = self.ws, self.we, self.wu
         rest = room - self._rows_width  # the value's column, to the frame
         head = f"│  {{:<{ws}}} = "
+        bare = f"{head}{{:<{we}}} = {{:<{rest}}} │".format  # a block without a numbers column
         rows = self.rows[first:end]
         if rows and all([r.value for r in rows]):  # nothing said once
             symbols, expressions, substituted, values = [*zip(*rows)][:4]
             if not wu:
-                return [*map(f"{head}{{:<{we}}} = {{:<{rest}}} │".format, symbols, expressions, values)]
+                return [*map(bare, symbols, expressions, values)]
             if all(substituted):
                 line = f"{head}{{:<{we}}} = {{:<{wu}}} = {{:<{rest}}} │".format
                 return [*map(line, symbols, expressions, substituted, values)]
@@ -412,7 +413,7 @@ class Board:
             elif row is not None:
                 out.append(row(r.symbol, r.expression, " = " if r.substituted else "   ", r.substituted, r.value))
             else:
-                out.append(f"{head}{{:<{we}}} = {{:<{rest}}} │".format(r.symbol, r.expression, r.value))
+                out.append(bare(r.symbol, r.expression, r.value))
         return out
 
     def _plain_stacked_narrow(self, first: int, end: int, room: int) -> list[str]:
