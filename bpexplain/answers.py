@@ -19,12 +19,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
 from .errors import BpexplainError, Location
+from .record import Record
 
 FORMAT = "bpexplain-answers/1"
 MAX_SHEET_BYTES = 2_000_000
@@ -53,37 +53,54 @@ OPTION_TYPES: dict[str, Any] = {
 TOP_KEYS = ("format", "network", "options", "student", "variant", "steps")
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(Record):
     """One quantity of a run, as a sheet lists it."""
 
-    step: int
-    sample: int | None
-    symbol: str  # as the JSON trace writes it
-    kind: str  # forward, loss, error, gradient, update
-    comment: str
+    __slots__ = __match_args__ = ("step", "sample", "symbol", "kind", "comment")
+
+    def __init__(self, step: int, sample: int | None, symbol: str, kind: str, comment: str) -> None:
+        self.step: Final = step
+        self.sample: Final = sample
+        self.symbol: Final = symbol  # as the JSON trace writes it
+        self.kind: Final = kind  # forward, loss, error, gradient, update
+        self.comment: Final = comment
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(Record):
     """One value a student wrote (or left blank), with where it is in their file."""
 
-    step: int
-    sample: int | None
-    key: str  # the key as written
-    text: str | None  # the value as written; None when blank
-    where: Location
+    __slots__ = __match_args__ = ("step", "sample", "key", "text", "where")
+
+    def __init__(self, step: int, sample: int | None, key: str, text: str | None, where: Location) -> None:
+        self.step: Final = step
+        self.sample: Final = sample
+        self.key: Final = key  # the key as written
+        self.text: Final = text  # the value as written; None when blank
+        self.where: Final = where
 
 
-@dataclass
-class Sheet:
-    network: str
-    options: dict[str, Any]
-    student: str = ""
-    variant: str = ""
-    answers: list[Answer] = field(default_factory=list)
-    source: str = "<sheet>"
-    where: dict[str, Location] = field(default_factory=dict)  # the position of each top-level key
+class Sheet(Record):
+    """A student's answer sheet as read: the run it answers, who wrote it, and every value written."""
+
+    __slots__ = __match_args__ = ("network", "options", "student", "variant", "answers", "source", "where")
+
+    def __init__(
+        self,
+        network: str,
+        options: dict[str, Any],
+        student: str = "",
+        variant: str = "",
+        answers: tuple[Answer, ...] = (),
+        source: str = "<sheet>",
+        where: dict[str, Location] | None = None,
+    ) -> None:
+        self.network: Final = network
+        self.options: Final = options
+        self.student: Final = student
+        self.variant: Final = variant
+        self.answers: Final = answers
+        self.source: Final = source
+        self.where: Final = {} if where is None else where  # the position of each top-level key
 
 
 # ------------------------------------------------------------------------------------------------
@@ -305,14 +322,12 @@ def parse_sheet(text: str, source: str) -> Sheet:
     network = r.scalar(top["network"][1], "network", 1)
     if not network:
         raise r.fail(top["network"][1], "network", "found nothing", "a bundled network's name or a file path")
-    sheet = Sheet(network=network, options={}, source=source)
-    sheet.where = {key: r.where(kn) for key, (kn, _) in top.items()}
-    for key in ("student", "variant"):
-        if key in top:
-            setattr(sheet, key, r.scalar(top[key][1], key, 1) or "")
+    who = {key: r.scalar(top[key][1], key, 1) or "" if key in top else "" for key in ("student", "variant")}
+    options: dict[str, Any] = {}
     if "options" in top and not (isinstance(top["options"][1], yaml.ScalarNode) and top["options"][1].value in BLANKS):
         for key, kn, vn in r.mapping(top["options"][1], "options", 1):
-            sheet.options[key] = _option(r, key, kn, vn)
+            options[key] = _option(r, key, kn, vn)
+    answers: list[Answer] = []
     for step_text, kn, vn in r.mapping(top["steps"][1], "steps", 1):
         if not re.fullmatch(r"\d{1,6}", step_text) or int(step_text) < 1:
             raise r.fail(kn, f"steps.{step_text}", f"found {step_text!r}", "a step number (1, 2, ...)")
@@ -324,10 +339,11 @@ def parse_sheet(text: str, source: str) -> Sheet:
             if m and isinstance(v2, yaml.MappingNode):
                 for key3, k3, v3 in r.mapping(v2, f"steps.{step}.{key}", 3):
                     path = f"steps.{step}.{key}.{key3}"
-                    sheet.answers.append(Answer(step, int(m.group(1)), key3, _value(r, v3, path, 4), r.where(k3)))
+                    answers.append(Answer(step, int(m.group(1)), key3, _value(r, v3, path, 4), r.where(k3)))
             else:
-                sheet.answers.append(Answer(step, None, key, _value(r, v2, f"steps.{step}.{key}", 3), r.where(k2)))
-    return sheet
+                answers.append(Answer(step, None, key, _value(r, v2, f"steps.{step}.{key}", 3), r.where(k2)))
+    where = {key: r.where(kn) for key, (kn, _) in top.items()}
+    return Sheet(network, options, who["student"], who["variant"], tuple(answers), source, where)
 
 
 def _value(r: _Reader, node: yaml.Node, path: str, depth: int) -> str | None:

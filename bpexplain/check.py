@@ -22,13 +22,14 @@ MAX_EVALUATIONS is refused before it starts (`--limit`, `--sample` or `--max-eva
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 
 from .engine import Gradients
 from .errors import BpexplainError, Location
 from .expr import Expr
+from .record import Record
 from .spec import NetworkSpec
 
 STEP = 1e-5
@@ -37,17 +38,29 @@ ATOL = 1e-8
 MAX_EVALUATIONS = 20_000  # forward passes of one sample; at 0.1-1 ms each, well under a minute for most networks
 
 
-@dataclass(frozen=True)
-class GradientCheck:
+class GradientCheck(Record):
     """One parameter element: the two gradients, and whether they agree."""
 
-    parameter: str  # layer.param
-    index: tuple[int, ...]
-    symbol: Expr
-    backprop: float
-    numeric: float
-    ok: bool  # the two agree within the tolerances
-    kink: bool = False  # they disagree, and E(w + h) and E(w − h) lie on two sides of a non-differentiable point
+    __slots__ = __match_args__ = ("parameter", "index", "symbol", "backprop", "numeric", "ok", "kink")
+
+    def __init__(
+        self,
+        parameter: str,
+        index: tuple[int, ...],
+        symbol: Expr,
+        backprop: float,
+        numeric: float,
+        ok: bool,
+        kink: bool = False,
+    ) -> None:
+        self.parameter: Final = parameter  # layer.param
+        self.index: Final = index
+        self.symbol: Final = symbol
+        self.backprop: Final = backprop
+        self.numeric: Final = numeric
+        self.ok: Final = ok  # the two agree within the tolerances
+        # they disagree, and E(w + h) and E(w − h) lie on two sides of a non-differentiable point
+        self.kink: Final = kink
 
     @property
     def difference(self) -> float:
@@ -62,14 +75,26 @@ class GradientCheck:
         return f"{self.parameter}[{', '.join(map(str, self.index))}]"
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    network: str
-    samples: tuple[int, ...]  # 1-based
-    step: float
-    rtol: float
-    atol: float
-    rows: tuple[GradientCheck, ...]
+class CheckResult(Record):
+    """Every element checked, with the sample(s), step and tolerances of the check."""
+
+    __slots__ = __match_args__ = ("network", "samples", "step", "rtol", "atol", "rows")
+
+    def __init__(
+        self,
+        network: str,
+        samples: tuple[int, ...],
+        step: float,
+        rtol: float,
+        atol: float,
+        rows: tuple[GradientCheck, ...],
+    ) -> None:
+        self.network: Final = network
+        self.samples: Final = samples  # 1-based
+        self.step: Final = step
+        self.rtol: Final = rtol
+        self.atol: Final = atol
+        self.rows: Final = rows
 
     @property
     def ok(self) -> bool:

@@ -8,42 +8,71 @@ parameter (w_14 -> w'_14, read from the update equations), and the run's setting
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from .evaluate import leaves
 from .expr import Sub, Var
+from .record import Record
 from .trace import Block, Equation, Event, StepEnd, StepStart, TraceHeader
 
 ACTIVATION_LABELS = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU", "leaky_relu": "LReLU", "identity": "id"}
 
 
-@dataclass
-class Quantity:
+class Quantity(Record):
     """One equation of the run with what marking needs to know about it."""
 
-    step: int
-    sample: int | None
-    symbol: str
-    equation: Equation
-    layer: str | None
-    uses: list[str]
+    __slots__ = __match_args__ = ("step", "sample", "symbol", "equation", "layer", "uses")
+
+    def __init__(
+        self, step: int, sample: int | None, symbol: str, equation: Equation, layer: str | None, uses: list[str]
+    ) -> None:
+        self.step: Final = step
+        self.sample: Final = sample
+        self.symbol: Final = symbol
+        self.equation: Final = equation
+        self.layer: Final = layer
+        self.uses: Final = uses
 
 
-@dataclass
-class RunFacts:
+class RunFacts(Record):
     """The run's equations by step, parameters before each step, and how parameters are named."""
 
-    quantities: list[Quantity]
-    params_before: dict[int, dict[str, Any]]
-    param_index: dict[str, tuple[str, int]]  # w_14 -> ("layer2.weight", flat index)
-    updated: dict[str, str]  # w_14 -> w'_14 (from the update equations)
-    slopes: dict[str | None, float]
-    activations: dict[str | None, str]  # layer -> the activation's printed name (σ, tanh, ...)
-    loss: str
-    notation: str
-    rule: str
-    update_order: str
+    __slots__ = __match_args__ = (
+        "quantities",
+        "params_before",
+        "param_index",
+        "updated",
+        "slopes",
+        "activations",
+        "loss",
+        "notation",
+        "rule",
+        "update_order",
+    )
+
+    def __init__(
+        self,
+        quantities: list[Quantity],
+        params_before: dict[int, dict[str, Any]],
+        param_index: dict[str, tuple[str, int]],
+        updated: dict[str, str],
+        slopes: dict[str | None, float],
+        activations: dict[str | None, str],
+        loss: str,
+        notation: str,
+        rule: str,
+        update_order: str,
+    ) -> None:
+        self.quantities: Final = quantities
+        self.params_before: Final = params_before
+        self.param_index: Final = param_index  # w_14 -> ("layer2.weight", flat index)
+        self.updated: Final = updated  # w_14 -> w'_14 (from the update equations)
+        self.slopes: Final = slopes
+        self.activations: Final = activations  # layer -> the activation's printed name (σ, tanh, ...)
+        self.loss: Final = loss
+        self.notation: Final = notation
+        self.rule: Final = rule
+        self.update_order: Final = update_order
 
 
 def collect(events: Iterable[Event], printer: Any) -> RunFacts:

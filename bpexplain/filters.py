@@ -18,19 +18,28 @@ import bisect
 import re
 from collections.abc import Iterable, Iterator
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from .errors import BpexplainError
 from .option_limits import MAX_STEP_PARTS, MAX_STEPS
+from .record import Record
 from .trace import PHASES, Block, Event, StepEnd, StepStart, TraceHeader
 
 
-@dataclass(frozen=True)
-class EventFilter:
-    steps: AbstractSet[int] | None = None  # a StepSet or any set of step numbers
-    layers: frozenset[str] | None = None
-    phases: frozenset[str] | None = None
+class EventFilter(Record):
+    """The steps, layers and phases a view keeps (None: all of them)."""
+
+    __slots__ = __match_args__ = ("steps", "layers", "phases")
+
+    def __init__(
+        self,
+        steps: AbstractSet[int] | None = None,
+        layers: frozenset[str] | None = None,
+        phases: frozenset[str] | None = None,
+    ) -> None:
+        self.steps: Final = steps  # a StepSet or any set of step numbers
+        self.layers: Final = layers
+        self.phases: Final = phases
 
     @property
     def active(self) -> bool:

@@ -14,26 +14,32 @@ import io
 import json
 import re
 import unicodedata
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .answers import NUMBER, Answer, Sheet, parse_sheet, read_sheet_file, run_for_sheet
 from .errors import BpexplainError, Location
 from .marking import Report, mark
+from .record import Record, replace
 from .scoring import Scoring, Tolerance
 
 MAX_CSV_BYTES = 20_000_000
 MAX_NAME = 60
 
 
-@dataclass
-class Row:
-    student: str
-    variant: str
-    source: str
-    report: Report | None = None
-    error: str | None = None
+class Row(Record):
+    """One sheet of the class: whose, which variant, from where, and its report or why it has none."""
+
+    __slots__ = __match_args__ = ("student", "variant", "source", "report", "error")
+
+    def __init__(
+        self, student: str, variant: str, source: str, report: Report | None = None, error: str | None = None
+    ) -> None:
+        self.student: Final = student
+        self.variant: Final = variant
+        self.source: Final = source
+        self.report: Final = report
+        self.error: Final = error
 
 
 def safe_name(name: str, taken: set[str]) -> str:
@@ -114,6 +120,7 @@ def _csv_row(path: Path, line: int, header: list[str], cells: list[str], record:
         "steps: {}\n"
     )
     sheet = parse_sheet(doc, source)
+    answers: list[Answer] = []
     for col, (key, cell) in enumerate(zip(header, cells), start=1):
         if key in ("student", "network", "variant", "options") or not key:
             continue
@@ -129,8 +136,8 @@ def _csv_row(path: Path, line: int, header: list[str], cells: list[str], record:
         if text and not NUMBER.match(text):
             raise BpexplainError(f"found {text[:40]!r}", where=where, path=key, expected="a number or an empty cell")
         sample = int(m.group(2)) if m.group(2) else None
-        sheet.answers.append(Answer(int(m.group(1)), sample, m.group(3).strip(), text or None, where))
-    return sheet
+        answers.append(Answer(int(m.group(1)), sample, m.group(3).strip(), text or None, where))
+    return replace(sheet, answers=tuple(answers))
 
 
 def resolve_network(name: str, base: Path) -> str:
@@ -170,9 +177,10 @@ def grade_class(source: str, outdir: str, tolerance: Tolerance, scoring: Scoring
                 if key not in runs:
                     runs[key] = run_for_sheet(network, sheet)
                 events, items = runs[key]
-                row.report = mark(sheet, events, {(i.step, i.sample, i.symbol) for i in items}, tolerance, scoring)
+                marked = {(i.step, i.sample, i.symbol) for i in items}
+                row = replace(row, report=mark(sheet, events, marked, tolerance, scoring))
             except BpexplainError as exc:
-                row.error = exc.line() if exc.where else f"{sheet.source}: {exc.line()}"
+                row = replace(row, error=exc.line() if exc.where else f"{sheet.source}: {exc.line()}")
         rows.append(row)
         file = safe_name(row.student, taken)
         if row.report is not None:

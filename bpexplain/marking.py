@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from .answers import Answer, KeyIndex, Sheet
 from .diagnoses import Diagnoser
@@ -24,6 +23,7 @@ from .errors import BpexplainError
 from .evaluate import Leaf, evaluate, functions_for, rebind
 from .expr import Expr, Var
 from .facts import Quantity, RunFacts, collect
+from .record import Record
 from .scoring import Scoring, Tolerance
 from .trace import Event
 
@@ -33,33 +33,81 @@ VERDICTS = ("correct", "follow-through", "wrong", "missing")
 # Judging
 
 
-@dataclass
-class Marked:
-    step: int
-    sample: int | None
-    symbol: str
-    kind: str
-    given: str | None
-    expected: float
-    own: float | None
-    verdict: str
-    diagnosis: str | None
-    uses: list[str]
-    points: float
-    max_points: float
-    expression: str = ""  # the equation in symbols
-    substituted: str = ""  # with the student's own inputs substituted
+class Marked(Record):
+    """One quantity judged: what was written, what it should be, the verdict, why, and the points."""
+
+    __slots__ = __match_args__ = (
+        "step",
+        "sample",
+        "symbol",
+        "kind",
+        "given",
+        "expected",
+        "own",
+        "verdict",
+        "diagnosis",
+        "uses",
+        "points",
+        "max_points",
+        "expression",
+        "substituted",
+    )
+
+    def __init__(
+        self,
+        step: int,
+        sample: int | None,
+        symbol: str,
+        kind: str,
+        given: str | None,
+        expected: float,
+        own: float | None,
+        verdict: str,
+        diagnosis: str | None,
+        uses: list[str],
+        points: float,
+        max_points: float,
+        expression: str = "",
+        substituted: str = "",
+    ) -> None:
+        self.step: Final = step
+        self.sample: Final = sample
+        self.symbol: Final = symbol
+        self.kind: Final = kind
+        self.given: Final = given
+        self.expected: Final = expected
+        self.own: Final = own
+        self.verdict: Final = verdict
+        self.diagnosis: Final = diagnosis
+        self.uses: Final = uses
+        self.points: Final = points
+        self.max_points: Final = max_points
+        self.expression: Final = expression  # the equation in symbols
+        self.substituted: Final = substituted  # with the student's own inputs substituted
 
 
-@dataclass
-class Report:
-    network: str
-    options: dict[str, Any]
-    student: str
-    variant: str
-    tolerance: Tolerance
-    scoring: Scoring
-    answers: list[Marked]
+class Report(Record):
+    """A sheet marked: whose, for which run, under which rules, and every quantity judged."""
+
+    __slots__ = __match_args__ = ("network", "options", "student", "variant", "tolerance", "scoring", "answers")
+
+    def __init__(
+        self,
+        network: str,
+        options: dict[str, Any],
+        student: str,
+        variant: str,
+        tolerance: Tolerance,
+        scoring: Scoring,
+        answers: tuple[Marked, ...],
+    ) -> None:
+        self.network: Final = network
+        self.options: Final = options
+        self.student: Final = student
+        self.variant: Final = variant
+        self.tolerance: Final = tolerance
+        self.scoring: Final = scoring
+        self.answers: Final = answers
 
     @property
     def score(self) -> float:
@@ -153,7 +201,7 @@ def mark(
             continue
         a = answers.get(key)
         marked.append(judge.judge(q, None if a is None else a.text, scoring))
-    return Report(sheet.network, dict(sheet.options), sheet.student, sheet.variant, tolerance, scoring, marked)
+    return Report(sheet.network, dict(sheet.options), sheet.student, sheet.variant, tolerance, scoring, tuple(marked))
 
 
 class _Judge:

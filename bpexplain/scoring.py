@@ -9,10 +9,11 @@ replace it. Points are per kind of equation; follow-through earns them in full, 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import Final
 
 from .errors import BpexplainError
+from .record import Record
 
 KINDS = ("forward", "loss", "error", "gradient", "update")
 FOLLOW_THROUGH = {"full": 1.0, "half": 0.5, "none": 0.0}
@@ -34,8 +35,7 @@ def round_sig(x: Decimal, k: int) -> Decimal:
         return x.quantize(Decimal(1).scaleb(x.adjusted() - k + 1))
 
 
-@dataclass(frozen=True)
-class Tolerance:
+class Tolerance(Record):
     """When a written number agrees with a value.
 
     Default (rounding-aware): a number written to k significant digits (k counted as written, at least
@@ -44,9 +44,12 @@ class Tolerance:
     |a − b| ≤ atol + rtol·|b|.
     """
 
-    rtol: float | None = None
-    atol: float | None = None
-    sigfigs: int | None = None
+    __slots__ = __match_args__ = ("rtol", "atol", "sigfigs")
+
+    def __init__(self, rtol: float | None = None, atol: float | None = None, sigfigs: int | None = None) -> None:
+        self.rtol: Final = rtol
+        self.atol: Final = atol
+        self.sigfigs: Final = sigfigs
 
     def accepts(self, text: str, value: float) -> bool:
         if not math.isfinite(value):
@@ -81,10 +84,14 @@ class Tolerance:
 # Scoring
 
 
-@dataclass(frozen=True)
-class Scoring:
-    points: dict[str, float] = field(default_factory=lambda: dict.fromkeys(KINDS, 1.0))
-    follow_through: str = "full"
+class Scoring(Record):
+    """Points per kind of equation (1 each unless given), and what follow-through earns of them."""
+
+    __slots__ = __match_args__ = ("points", "follow_through")
+
+    def __init__(self, points: dict[str, float] | None = None, follow_through: str = "full") -> None:
+        self.points: Final = dict.fromkeys(KINDS, 1.0) if points is None else points
+        self.follow_through: Final = follow_through
 
     def earned(self, kind: str, verdict: str) -> float:
         worth = self.points.get(kind, 1.0)

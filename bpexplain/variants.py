@@ -23,10 +23,10 @@ import random
 import re
 import shlex
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .errors import BpexplainError, Location
+from .record import Record
 
 if TYPE_CHECKING:  # numpy and the YAML reader are imported where used: `bpexplain --help` lists this command
     import numpy as np
@@ -62,52 +62,113 @@ class Raw:
         return self
 
 
-@dataclass(frozen=True)
-class Group:
+class Group(Record):
     """Numbers drawn by one rule: a parameter tensor, the inputs of the data, or its targets."""
 
-    kind: str  # weights, inputs or targets
-    label: str  # layers[0].weight, data inputs, data targets
-    leaves: tuple[tuple, ...]  # key paths of the numbers in the document, in reading order
-    decimals: int
-    low: int  # the range, in units of 10^-decimals
-    high: int
-    zero: bool  # may a number be 0
-    whole: bool  # may a number be a whole number other than 0
-    one_hot: int = 0  # > 0: each sample's target is one-hot over this many values (leaves are per sample)
-    replace: tuple = ()  # a random parameter: the key path whose node becomes the nested list `shape`
-    shape: tuple[int, ...] = ()
-    keep_dict: bool = False  # the random parameter was {init: random, trainable: ...}
+    __slots__ = __match_args__ = (
+        "kind",
+        "label",
+        "leaves",
+        "decimals",
+        "low",
+        "high",
+        "zero",
+        "whole",
+        "one_hot",
+        "replace",
+        "shape",
+        "keep_dict",
+    )
+
+    def __init__(
+        self,
+        kind: str,
+        label: str,
+        leaves: tuple[tuple, ...],
+        decimals: int,
+        low: int,
+        high: int,
+        zero: bool,
+        whole: bool,
+        one_hot: int = 0,
+        replace: tuple = (),
+        shape: tuple[int, ...] = (),
+        keep_dict: bool = False,
+    ) -> None:
+        self.kind: Final = kind  # weights, inputs or targets
+        self.label: Final = label  # layers[0].weight, data inputs, data targets
+        self.leaves: Final = leaves  # key paths of the numbers in the document, in reading order
+        self.decimals: Final = decimals
+        self.low: Final = low  # the range, in units of 10^-decimals
+        self.high: Final = high
+        self.zero: Final = zero  # may a number be 0
+        self.whole: Final = whole  # may a number be a whole number other than 0
+        # > 0: each sample's target is one-hot over this many values (leaves are per sample)
+        self.one_hot: Final = one_hot
+        self.replace: Final = replace  # a random parameter: the key path whose node becomes the nested list `shape`
+        self.shape: Final = shape
+        self.keep_dict: Final = keep_dict  # the random parameter was {init: random, trainable: ...}
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(Record):
     """What a variant keeps of its source network, and the rules by which it changes the rest."""
 
-    name: str  # the file name shown in messages
-    doc: Document
-    spec: NetworkSpec
-    groups: tuple[Group, ...]
-    learning_rates: tuple[float, ...]  # empty unless the learning rate is varied
-    distinct_inputs: bool  # the source's samples have different inputs, so a variant's must too
-    vary: tuple[str, ...]
-    decimals: int | None  # --decimals, or None: as the source writes each group
+    __slots__ = __match_args__ = (
+        "name",
+        "doc",
+        "spec",
+        "groups",
+        "learning_rates",
+        "distinct_inputs",
+        "vary",
+        "decimals",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        doc: Document,
+        spec: NetworkSpec,
+        groups: tuple[Group, ...],
+        learning_rates: tuple[float, ...],
+        distinct_inputs: bool,
+        vary: tuple[str, ...],
+        decimals: int | None,
+    ) -> None:
+        self.name: Final = name  # the file name shown in messages
+        self.doc: Final = doc
+        self.spec: Final = spec
+        self.groups: Final = groups
+        self.learning_rates: Final = learning_rates  # empty unless the learning rate is varied
+        self.distinct_inputs: Final = (
+            distinct_inputs  # the source's samples have different inputs, so a variant's must too
+        )
+        self.vary: Final = vary
+        self.decimals: Final = decimals  # --decimals, or None: as the source writes each group
 
 
-@dataclass(frozen=True)
-class Variant:
-    index: int  # 1-based
-    seed: int  # the seed of its own random stream
-    text: str  # the YAML file
-    spec: NetworkSpec
-    draws: int  # how many draws it took
+class Variant(Record):
+    """One variant: its number, its own seed, its YAML file and network, and how many draws it took."""
+
+    __slots__ = __match_args__ = ("index", "seed", "text", "spec", "draws")
+
+    def __init__(self, index: int, seed: int, text: str, spec: NetworkSpec, draws: int) -> None:
+        self.index: Final = index  # 1-based
+        self.seed: Final = seed  # the seed of its own random stream
+        self.text: Final = text  # the YAML file
+        self.spec: Final = spec
+        self.draws: Final = draws  # how many draws it took
 
 
-@dataclass
-class _Draw:
-    values: dict[tuple, Raw] = field(default_factory=dict)
-    replaced: dict[tuple, Any] = field(default_factory=dict)
-    learning_rate: Raw | None = None
+class _Draw(Record):
+    """The numbers of one draw: by key path, the nested lists of random parameters, the learning rate."""
+
+    __slots__ = __match_args__ = ("values", "replaced", "learning_rate")
+
+    def __init__(self, values: dict[tuple, Raw], replaced: dict[tuple, Any], learning_rate: Raw | None) -> None:
+        self.values: Final = values
+        self.replaced: Final = replaced
+        self.learning_rate: Final = learning_rate
 
 
 # --------------------------------------------------------------------------------------------
@@ -337,25 +398,25 @@ def _header(source: Source, index: int, seed: int, own: int) -> list[str]:
 
 
 def _draw_once(source: Source, rng: random.Random) -> _Draw:
-    out = _Draw()
+    values: dict[tuple, Raw] = {}
+    replaced: dict[tuple, Any] = {}
     for g in source.groups:
         if g.one_hot:
             per = len(g.leaves) // g.one_hot
             for s in range(per):
                 hot = _pick(rng, g.one_hot)
                 for j in range(g.one_hot):
-                    out.values[g.leaves[s * g.one_hot + j]] = Raw(
-                        _format(10**g.decimals if j == hot else 0, g.decimals)
-                    )
+                    values[g.leaves[s * g.one_hot + j]] = Raw(_format(10**g.decimals if j == hot else 0, g.decimals))
         elif g.replace:
             flat = [Raw(_format(_number(rng, g), g.decimals)) for _ in range(math.prod(g.shape))]
-            out.replaced[g.replace] = _nest(flat, g.shape)
+            replaced[g.replace] = _nest(flat, g.shape)
         else:
             for leaf in g.leaves:
-                out.values[leaf] = Raw(_format(_number(rng, g), g.decimals))
+                values[leaf] = Raw(_format(_number(rng, g), g.decimals))
+    learning_rate = None
     if source.learning_rates:
-        out.learning_rate = Raw(_format_float(source.learning_rates[_pick(rng, len(source.learning_rates))]))
-    return out
+        learning_rate = Raw(_format_float(source.learning_rates[_pick(rng, len(source.learning_rates))]))
+    return _Draw(values, replaced, learning_rate)
 
 
 def _pick(rng: random.Random, n: int) -> int:

@@ -49,6 +49,17 @@ def test_the_record_modules_make_no_dataclass() -> None:
     assert out.split() == ["False", "False"]
 
 
+def test_the_marking_and_variant_modules_make_no_dataclass_either() -> None:
+    """One record idiom: the grading side's records are `Record`s too (docs/design.md, "One record idiom")."""
+    out = probe(
+        "import sys\nimport numpy, yaml\n"
+        "import bpexplain.check, bpexplain.filters, bpexplain.scoring, bpexplain.answers, bpexplain.facts\n"
+        "import bpexplain.marking, bpexplain.grading, bpexplain.variants\n"
+        "print('dataclasses' in sys.modules)"
+    )
+    assert out.split() == ["False"]
+
+
 def test_a_run_of_a_command_in_cli_py_does_not_import_the_command_table() -> None:
     out = probe(RUN + "print(sorted(m for m in sys.modules if m.startswith('bpexplain.commands')))")
     assert out.strip() == "[]"

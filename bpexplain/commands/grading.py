@@ -172,12 +172,13 @@ def compare(net: str, answers: str, fmt: str, precision: int, **marking: Any) ->
     def body() -> None:
         from ..answers import read_sheet_file, run_for_sheet
         from ..marking import mark
+        from ..record import replace
         from ..render import compare as view
 
         tolerance, scoring = _tolerance_and_scoring(**marking)
         sheet = read_sheet_file(answers)
         events, items = run_for_sheet(net, sheet)
-        sheet.network = net
+        sheet = replace(sheet, network=net)
         report = mark(sheet, events, {(i.step, i.sample, i.symbol) for i in items}, tolerance, scoring)
         from ..cli import print_report  # imported late: cli.py lists this module's commands
 
