@@ -221,6 +221,8 @@ def layer_info(ls: LayerSpec) -> dict[str, Any]:
         "output_shape": list(ls.out_shape),
         "parameters": {p: list(param.value.shape) for p, param in ls.params.items()},
     }
+    if len(ls.in_shapes) > 1:  # a layer that reads two or more: each one's shape, in the order of `inputs`
+        info["input_shapes"] = [list(shape) for shape in ls.in_shapes]
     if ls.activation == "leaky_relu":
         info["slope"] = ls.slope
     info.update(ls.options)

@@ -556,3 +556,18 @@ def test_errors_are_one_positioned_line(tmp_path: Path, layers: list[dict], wher
     assert re.match(rf"{re.escape(str(path))}:\d+:\d+: error: {where}: ", lines[0]), lines[0]
     assert message in lines[0]
     assert "Traceback" not in result.output
+
+
+def test_a_layer_that_reads_two_says_the_shape_of_each() -> None:
+    """cbam's `channels` multiplies the 2×3×3 input by `gate`'s 2 values: the network table shows both shapes
+    (it showed the first only), and the JSON header has `input_shapes` for such a layer alone."""
+    text = invoke("show", "cbam", "--format", "text").stdout
+    row = next(line for line in text.splitlines() if line.strip().startswith("channels"))
+    assert re.search(r"multiply ← input, gate\s+identity\s+2×3×3, 2\s+2×3×3\s", row), row
+    both = next(line for line in text.splitlines() if line.strip().startswith("both "))
+    assert re.search(r"identity\s+2, 2\s+2\s", both), both
+    trace = json.loads(invoke("forward", "cbam", "--format", "json").stdout)
+    layers = {layer["name"]: layer for layer in trace["network"]["layers"]}
+    assert layers["channels"]["input_shapes"] == [[2, 3, 3], [2]]
+    assert layers["channels"]["input_shape"] == [2, 3, 3]
+    assert "input_shapes" not in layers["gate"] and "input_shapes" not in layers["spatial"]

@@ -306,7 +306,8 @@ NETWORK_COLUMNS = ("layer", "type", "activation", "input", "output", "parameters
 
 def network_rows(network: dict) -> list[tuple[str, ...]]:
     """One row of NETWORK_COLUMNS per layer: name, type, activation, shapes, parameter shapes. A layer that
-    reads other than the layer above says what it reads beside its type: `add ← conv2, input`."""
+    reads other than the layer above says what it reads beside its type (`add ← conv2, input`), and a layer
+    that reads two or more, the shape of each (`2×3×3, 2`)."""
     rows: list[tuple[str, ...]] = []
     above = "input"
     for layer in network["layers"]:
@@ -319,7 +320,7 @@ def network_rows(network: dict) -> list[tuple[str, ...]]:
                 str(layer["name"]),
                 str(layer["type"]) + reads,
                 str(layer["activation"]),
-                "×".join(map(str, layer["input_shape"])),
+                ", ".join("×".join(map(str, shape)) for shape in layer.get("input_shapes", [layer["input_shape"]])),
                 "×".join(map(str, layer["output_shape"])),
                 params or "-",
             )
