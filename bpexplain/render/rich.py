@@ -12,8 +12,9 @@ map (at most FIELD_LIMIT elements) is followed by the map it reads, its receptiv
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache, partial
+from math import prod
 from typing import Any, TextIO
 
 import numpy as np
@@ -31,8 +32,8 @@ from .common import (
     PREDICTIONS_TITLE,
     SummaryLine,
     SummaryTable,
+    block_columns,
     drift_rows,
-    equation_columns,
     fmt,
     map_grids,
     network_rows,
@@ -486,14 +487,15 @@ class _Maps:
             return None
         k = names.index(b.layer)
         shape = tuple(layers[k]["input_shape"])
-        if int(np.prod(shape)) > FIELD_LIMIT:
+        size = prod(shape)
+        if size > FIELD_LIMIT:
             return None
         if k == 0:
             sample = (b.sample or 1) - 1
             values = self.inputs[sample] if sample < len(self.inputs) else None
         else:
             values = self.outputs.get((b.sample, names[k - 1]))
-        if values is not None and values.size != int(np.prod(shape)):
+        if values is not None and values.size != size:
             values = None
         return shape, values
 
@@ -519,8 +521,7 @@ class Field:
         self.templates: dict[tuple[int, int, bool], tuple[list[StyledLine], list[tuple[int, int, int]]]] = {}
         self.framed: dict[tuple[tuple[int, ...], int], str] = {}  # see `framed_text` ("": drawn otherwise)
         self.row_texts: dict[tuple[int, int, int, tuple[int, ...]], tuple[int, str]] = {}  # `rows` as text
-        self.framed_maps: dict[int, list[str]] = {}  # see `_framed_rows`
-        self.framed_row_texts: dict[tuple[int, tuple[int, ...], int], str] = {}  # see `_framed_row`
+        self.framed_maps: dict[int, Callable[..., str]] = {}  # see `_framed_one`
         self.text_templates: dict[tuple[int, int], tuple[list[tuple[int, str]], list[tuple[int, int, int]]]] = {}
         # (id(a line of `lines`), room, colour system) -> the line (alive), framed and written with its codes
         self.written: dict[tuple[int, int, Any], tuple[StyledLine, str]] = {}
@@ -600,43 +601,19 @@ class Field:
         return "\n".join(out)
 
     def _framed_one(self, cells: tuple[int, ...], room: int) -> str:
-        """`framed_text` of a map of one channel drawn in one band (no heading, no label, every line fits):
-        the map's framed rows, the field's rows put in."""
-        w = self.shape[-1]
-        lines = self._framed_rows(room).copy()
-        row = -1
-        cols: list[int] = []
-        for i in sorted(set(cells)):
-            r, col = divmod(i, w)
-            if r != row:
-                if cols:
-                    lines[row] = self._framed_row(row, tuple(cols), room)
-                row, cols = r, [col]
-            else:
-                cols.append(col)
-        if cols:
-            lines[row] = self._framed_row(row, tuple(cols), room)
-        return "\n".join(lines)
-
-    def _framed_rows(self, room: int) -> list[str]:
-        """The rows of a map of one channel in one band without a field, framed as `framed_text` frames them."""
-        lines = self.framed_maps.get(room)
-        if lines is None:
-            lines = self.framed_maps[room] = [self._framed_row(r, (), room) for r in range(self.shape[-2])]
-        return lines
-
-    def _framed_row(self, r: int, field: tuple[int, ...], room: int) -> str:
-        """Row `r` of a map of one channel in one band, the cells of its columns `field` inside the field
-        (`_row`'s text), framed as `framed_text` frames it."""
-        key = (r, field, room)
-        text = self.framed_row_texts.get(key)
-        if text is None:
-            w = self.shape[-1]
-            base = r * w
-            on, off = self.cells_as(True, True), self.cells_as(False, True)
-            cells = " ".join([on[base + col] if col in field else off[base + col] for col in range(w)])
-            text = self.framed_row_texts[key] = "│   " + cells + " " * (room - 1 - w * self.step) + " │"
-        return text
+        """`framed_text` of a map of one channel drawn in one band (no heading, no label, every line fits): the
+        map's framed rows as one format of its cells (made once a room), given each cell's text inside the field
+        or outside it."""
+        template = self.framed_maps.get(room)
+        if template is None:
+            h, w = self.shape[-2], self.shape[-1]
+            row = "│   " + " ".join(["{}"] * w) + " " * (room - 1 - w * self.step) + " │"
+            template = self.framed_maps[room] = "\n".join([row] * h).format
+        texts = self.cells_as(False, True).copy()
+        on = self.cells_as(True, True)
+        for i in cells:
+            texts[i] = on[i]
+        return template(*texts)
 
     def _text_template(self, c: int, per_band: int) -> tuple[list[tuple[int, str]], list[tuple[int, int, int]]]:
         """`_template` without styles, each line as its cells and text."""
@@ -802,7 +779,7 @@ def _block(
     roles = _roles(colour)
     sample = f" [sample {b.sample}]" if b.sample is not None else ""
     frame = Frame([(b.title + sample, style)], style, title_style=style)
-    board = Board([equation_columns(eq, printer) for eq in b.equations]) if b.equations else None
+    board = Board(block_columns(b.equations, printer)) if b.equations else None
     precision = printer.precision
     field = Field(source[0], source[1], precision) if source is not None else None
 
