@@ -12,7 +12,7 @@ map (at most FIELD_LIMIT elements) is followed by the map it reads, its receptiv
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from functools import cache, partial
 from math import prod
 from typing import Any, TextIO
@@ -312,13 +312,16 @@ def _cell_rows(cells: list[str], per_row: int, room: int, narrow_room: int) -> l
 
 def _channel_grids(label: str, value: np.ndarray, precision: int) -> list[tuple[str, list[list[str]]]]:
     """A map, kernel or error as (label, rows of cells), one per channel (the cells are format_grid's)."""
+    return [(label, _grid_cells(plane, precision)) for label, plane in _channels(label, value)]
+
+
+def _channels(label: str, value: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """A map, kernel or error as (label, its matrix or vector), one per channel."""
     while value.ndim > 2 and value.shape[0] == 1:
         value = value[0]
     if value.ndim > 2:
-        return [
-            g for c in range(value.shape[0]) for g in _channel_grids(f"{label} [{c + 1}]".strip(), value[c], precision)
-        ]
-    return [(label, _grid_cells(value, precision))]
+        return [g for c in range(value.shape[0]) for g in _channels(f"{label} [{c + 1}]".strip(), value[c])]
+    return [(label, value)]
 
 
 def _grid_cells(value: np.ndarray, precision: int) -> list[list[str]]:
@@ -351,6 +354,25 @@ def _grid_block_text(label: str, rows: list[list[str]], room: int) -> list[tuple
     for line, _ in grid(rows, room - len(lead)):
         out.append((len(lead) + width(line), lead + line))
     return out
+
+
+def _grid_text(label: str, value: np.ndarray, precision: int, room: int) -> list[tuple[int, str]]:
+    """`_grid_block_text` of a channel's matrix or vector (`_channels`): a small one whose grid fits `room` in one
+    band made at once, its numbers formatted by one call and each row written by one %-format (its cells are
+    numbers, of one-cell characters: its columns' widths are lengths)."""
+    shape = value.shape
+    if 1 <= len(shape) <= 2 and shape[-1] <= GRID_LIMIT and (len(shape) == 1 or shape[0] <= GRID_LIMIT) and value.size:
+        w = shape[-1]
+        texts = format_numbers(np.asarray(value, dtype=np.float64).ravel().tolist(), precision)
+        widths = [max(map(len, texts[c::w])) for c in range(w)]
+        head = label + (" =" if not label.startswith("[") else "")
+        lead = "  " if label else ""
+        used = sum(widths) + 2 * (w - 1)
+        if used + len(lead) <= room and width(head) <= room:
+            row = lead + "  ".join([f"%{cw}s" for cw in widths])
+            lines = [row % tuple(texts[k : k + w]) for k in range(0, len(texts), w)]
+            return ([(width(head), head)] if label else []) + [(len(lead) + used, line) for line in lines]
+    return _grid_block_text(label, _grid_cells(value, precision), room)
 
 
 def _array_grids(arr: NamedArray, precision: int, room: int) -> list[list[StyledLine]]:
@@ -521,7 +543,7 @@ class Field:
         self.templates: dict[tuple[int, int, bool], tuple[list[StyledLine], list[tuple[int, int, int]]]] = {}
         self.framed: dict[tuple[tuple[int, ...], int], str] = {}  # see `framed_text` ("": drawn otherwise)
         self.row_texts: dict[tuple[int, int, int, tuple[int, ...]], tuple[int, str]] = {}  # `rows` as text
-        self.framed_maps: dict[int, Callable[..., str]] = {}  # see `_framed_one`
+        self.framed_maps: dict[int, tuple[list[str], list[str], list[str], str]] = {}  # see `_framed_one`
         self.text_templates: dict[tuple[int, int], tuple[list[tuple[int, str]], list[tuple[int, int, int]]]] = {}
         # (id(a line of `lines`), room, colour system) -> the line (alive), framed and written with its codes
         self.written: dict[tuple[int, int, Any], tuple[StyledLine, str]] = {}
@@ -602,18 +624,34 @@ class Field:
 
     def _framed_one(self, cells: tuple[int, ...], room: int) -> str:
         """`framed_text` of a map of one channel drawn in one band (no heading, no label, every line fits): the
-        map's framed rows as one format of its cells (made once a room), given each cell's text inside the field
-        or outside it."""
-        template = self.framed_maps.get(room)
-        if template is None:
+        map's framed rows (kept a room, and the text of those above and below each row), the field's rows put in."""
+        made = self.framed_maps.get(room)
+        if made is None:
             h, w = self.shape[-2], self.shape[-1]
-            row = "│   " + " ".join(["{}"] * w) + " " * (room - 1 - w * self.step) + " │"
-            template = self.framed_maps[room] = "\n".join([row] * h).format
-        texts = self.cells_as(False, True).copy()
-        on = self.cells_as(True, True)
-        for i in cells:
-            texts[i] = on[i]
-        return template(*texts)
+            off = self.cells_as(False, True)
+            end = " " * (room - 1 - w * self.step) + " │"
+            rows = ["│   " + " ".join(off[r * w : r * w + w]) + end for r in range(h)]
+            above = ["".join([row + "\n" for row in rows[:r]]) for r in range(h + 1)]
+            below = ["".join(["\n" + row for row in rows[r:]]) for r in range(h + 1)]
+            made = self.framed_maps[room] = (rows, above, below, end)
+        rows, above, below, end = made
+        w = self.shape[-1]
+        off, on = self.cells_as(False, True), self.cells_as(True, True)
+        ordered = sorted(cells)
+        first, last = ordered[0] // w, ordered[-1] // w
+        shown = rows[first : last + 1]  # the rows the field is in, then each of them with its cells put in
+        row = -1
+        texts: list[str] = []
+        for i in ordered:
+            r, col = divmod(i, w)
+            if r != row:
+                if texts:
+                    shown[row - first] = "│   " + " ".join(texts) + end
+                row = r
+                texts = off[r * w : r * w + w]
+            texts[col] = on[i]
+        shown[row - first] = "│   " + " ".join(texts) + end
+        return above[first] + "\n".join(shown) + below[last + 1]
 
     def _text_template(self, c: int, per_band: int) -> tuple[list[tuple[int, str]], list[tuple[int, int, int]]]:
         """`_template` without styles, each line as its cells and text."""
@@ -862,9 +900,9 @@ def _block(
         room = Frame.inner(total)
         if plain and board is not None and total >= 8:  # no styles: the maps made and framed as text
             grids = [
-                _grid_block_text(label, rows, room - 1)
+                _grid_text(label, value, precision, room - 1)
                 for arr in map_grids(b, layers or [])
-                for label, rows in _channel_grids(arr.label, arr.value, precision)
+                for label, value in _channels(arr.label, arr.value)
             ]
             out: list[Made] = []
             for w, text in _side_by_side_text(grids, room - 1, 4):
@@ -895,6 +933,12 @@ def _block(
     if len(equations) <= CHUNK:  # the whole panel at once
 
         def whole(total: int, plain: bool, codes: Codes | None = None) -> list[Made]:
+            if plain and total >= 8:  # no styles: the panel as one text (every line fits the width)
+                texts: list[Made] = frame.top_text(total, b.annotation)
+                if board is not None:
+                    texts += part(total, plain)
+                texts += bottom(total, plain)
+                return ["\n".join([line if type(line) is str else _as_text(line)[1] for line in texts])]
             lines: list[Made] = list(top(total, plain))
             if board is not None:
                 lines += part(total, plain, codes=codes)

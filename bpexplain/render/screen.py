@@ -262,6 +262,20 @@ class Frame:
             out.append(self.line((width(line), [(line, self.title_style)]), total))
         return out
 
+    def top_text(self, total: int, prose: str) -> list[str]:
+        """`top`, then `prose` in the body as `text_lines` wraps it, as text without styles (`total` >= 8)."""
+        text = "".join([t for t, _ in self.title])
+        w = width(text)
+        if w <= total - 6:
+            out = ["╭─ " + text + " " + "─" * (total - 5 - w) + "╮"]
+        else:
+            out = ["".join([t for t, _ in line[1]]) for line in self.top(total)]
+        inner = total - 4
+        lines = wrap_words(prose, inner)
+        if prose.isascii() and prose.isprintable() or is_narrow(prose):  # each line's cells are its length
+            return out + ["│ " + t.ljust(inner) + " │" for t in lines]
+        return out + ["│ " + pad(t, inner) + " │" for t in lines]
+
     def line(self, line: StyledLine, total: int) -> StyledLine:
         if total < 8:
             return line

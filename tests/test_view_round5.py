@@ -1,0 +1,74 @@
+"""The terminal view's shortcuts of issue 14's round 5 give what the general paths give.
+
+- a panel's top and its prose as text (`Frame.top_text`) are `Frame.top` and the prose's `text_lines` framed
+  by `Frame.body`, without their styles;
+- a small grid under a block made at once (`rich._grid_text`) is `_grid_block_text` of its cells;
+- a receptive field put into the kept rows of its map (`Field._framed_one`) is its lines framed, with cells
+  given twice and in any order.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from bpexplain.render import rich as rich_view
+from bpexplain.render import screen
+
+PROSE = "Each O1 element sums input × kernel over its receptive field: ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 rows"
+WORDS = PROSE.split() + ["δO1(2,3)", "ŷ", "全连接层", "x̂", "a" * 30, "", "η·∂E/∂w"]
+
+
+def as_text(lines: list[screen.StyledLine]) -> list[str]:
+    return ["".join(t for t, _ in pieces) for _, pieces in lines]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_panel_s_top_and_prose_as_text_are_its_styled_lines(seed: int) -> None:
+    rnd = random.Random(seed)
+    for _ in range(150):
+        title = " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(1, 8))) or "t"
+        prose = " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(0, 30)))
+        if rnd.random() < 0.2:
+            prose = "  " + prose + "  "  # spaces at the ends and doubled
+        frame = screen.Frame([(title, None)], None, title_style=None)
+        for total in (8, 9, 12, 20, 33, 50, 80, 120, 200):
+            general = frame.top(total) + list(frame.body(screen.text_lines(prose, total - 4), total))
+            assert frame.top_text(total, prose) == as_text(general), (title, prose, total)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_small_grid_as_text_is_its_cells_aligned(seed: int) -> None:
+    rnd = np.random.default_rng(seed)
+    labels = ["", "O1", "δO1 = ∂E/∂O1", "[2]", "K1 rotated 180°", "a long label of a map " * 3]
+    for _ in range(300):
+        shape = tuple(int(n) for n in rnd.integers(1, 15, size=int(rnd.integers(1, 3))))
+        value = rnd.normal(0, 10.0 ** rnd.integers(-8, 10), size=shape)
+        value[rnd.random(shape) < 0.1] = 0.0
+        if rnd.random() < 0.1:
+            value[rnd.random(shape) < 0.2] = -0.0
+        if rnd.random() < 0.2:
+            value = np.round(value).astype(int)
+        label = labels[int(rnd.integers(len(labels)))]
+        for precision in (2, 4, 12):
+            for room in (3, 10, 20, 40, 76, 120):
+                general = rich_view._grid_block_text(label, rich_view._grid_cells(value, precision), room)
+                assert rich_view._grid_text(label, value, precision, room) == general, (shape, label, room)
+
+
+@pytest.mark.parametrize("shape", [(1, 6, 6), (6, 6), (1, 5, 12), (2, 2)])
+def test_a_field_put_into_its_map_s_rows_is_its_lines_framed(shape: tuple[int, ...]) -> None:
+    rnd = random.Random(shape[-1])
+    size = int(np.prod(shape))
+    for values in (np.arange(size, dtype=float).reshape(shape) / 9 - 1, None):
+        fast, slow = rich_view.Field(shape, values, 4), rich_view.Field(shape, values, 4)
+        for _ in range(80):
+            cells = [rnd.randrange(size) for _ in range(rnd.randint(1, 9))]  # repeated, in any order
+            for room in (30, 50, 80, 116):
+                framed = []
+                for w, pieces in slow.lines(tuple(cells), room - 2, True):
+                    assert w + 2 <= room
+                    framed.append("│   " + "".join(t for t, _ in pieces) + " " * (room - 2 - w) + " │")
+                assert fast.framed_text(tuple(cells), room) == "\n".join(framed), (cells, room)
