@@ -48,38 +48,31 @@ _new_row = tuple.__new__  # a _Row made without its Python-level __new__: thousa
 Column = tuple[Sequence[str], Sequence[int], Sequence[bool]]  # a column's texts, their cells, is each narrow
 
 
-def _rows(columns: list[EquationColumns]) -> tuple[list[_Row], bool, Column, Column, int, int, bool]:
-    """The board's rows: each equation's columns as shown, and their widths; whether every text of them is
-    of one-cell characters (`is_narrow`: then a text's cells are its length); the expressions and the numbers
-    as columns (see `Column`); the widest symbol and value; whether a row has a remark."""
-    if not columns:
-        return [], True, ((), (), ()), ((), (), ()), 0, 0, False
+def _fields(columns: list[EquationColumns]) -> tuple[tuple[Sequence[Any], ...], bool, bool, bool]:
+    """The board's rows as columns, the fields of `_Row` in order: each equation's texts as shown and their
+    widths, and whether its expression and its numbers are of one-cell characters (`is_narrow`: then a text's
+    cells are its length); whether every text is; whether a row has a remark; whether one is said once."""
+    n = len(columns)
     symbols, expressions, substituted, values, remarks, onces = zip(*columns)
-    if any(onces):  # `dh_5(e)/de = 1`: said once (common.said_once, the rule of every format)
+    said_once = any(onces)
+    if said_once:  # `dh_5(e)/de = 1`: said once (common.said_once, the rule of every format)
         values = tuple(["" if once else value for value, once in zip(values, onces)])
     has_remarks = any(remarks)
     if has_remarks:
         remarks = tuple([r if not r or r.startswith("≠") else f"({r})" for r in remarks])
-    n = len(columns)
-    # a column whose texts are all of one-cell characters is measured by lengths, in C (the usual block)
-    if is_narrow("".join(expressions)):
-        ne: Sequence[bool] = (True,) * n
-        we: Sequence[int] = [*map(len, expressions)]
-    else:
-        ne, we = _measured(expressions)
-    if is_narrow("".join(substituted)):
-        nu: Sequence[bool] = (True,) * n
-        wu: Sequence[int] = [*map(len, substituted)]
-    else:
-        nu, wu = _measured(substituted)
+    # every text of one-cell characters (the usual block, one scan): each measured by its length, in C
+    if is_narrow("".join(symbols) + "".join(expressions) + "".join(substituted) + "".join(values)):
+        narrow: Sequence[bool] = (True,) * n
+        lengths = [[*map(len, texts)] for texts in (symbols, expressions, substituted, values)]
+        fields = (symbols, expressions, substituted, values, remarks, *lengths, narrow, narrow)
+        return fields, True, has_remarks, said_once
+    ne, we = _measured(expressions)
+    nu, wu = _measured(substituted)
     narrow_sv = is_narrow("".join(symbols) + "".join(values))
     ws = [*map(len, symbols)] if narrow_sv else [*map(width, symbols)]
     wv = [*map(len, values)] if narrow_sv else [*map(width, values)]
-    rows = [
-        *map(_new_row, repeat(_Row, n), zip(symbols, expressions, substituted, values, remarks, ws, we, wu, wv, ne, nu))
-    ]
-    narrow = narrow_sv and all(ne) and all(nu)
-    return rows, narrow, (expressions, we, ne), (substituted, wu, nu), max(ws), max(wv), has_remarks
+    fields = (symbols, expressions, substituted, values, remarks, ws, we, wu, wv, ne, nu)
+    return fields, narrow_sv and all(ne) and all(nu), has_remarks, said_once
 
 
 def _measured(texts: Sequence[str]) -> tuple[list[bool], list[int]]:
@@ -100,10 +93,16 @@ class Board:
     """The equations of one block, and their lines at a given width."""
 
     def __init__(self, columns: list[EquationColumns]) -> None:
-        made = _rows(columns)
-        self.rows, self.narrow, self._column_e, self._column_u, self.ws, self.wv, self.remarks = made  # see `_rows`
-        self.we = max(self._column_e[1], default=0)
-        self.wu = max(self._column_u[1], default=0)
+        self.columns = columns
+        self._rows: list[_Row] | None = None  # see `rows`
+        if columns:
+            self._fields, self.narrow, self.remarks, self.said_once = _fields(columns)
+        else:
+            self._fields, self.narrow, self.remarks, self.said_once = ((),) * 11, True, False, False
+        fields = self._fields
+        self._column_e: Column = (fields[1], fields[6], fields[9])  # the expressions (see `Column`)
+        self._column_u: Column = (fields[2], fields[7], fields[10])  # the numbers
+        self.ws, self.we, self.wu, self.wv = (max(cells, default=0) for cells in fields[5:9])
         self._room = -1
         self.mode = "rows"
         self._wrapped: list[tuple[Sequence[str], Sequence[str]]] = []
@@ -113,6 +112,14 @@ class Board:
         self._wraps: dict[tuple[str, int], tuple[list[str], list[int]]] = {}
         # a row's width but its value's in the rows layout: symbol = expression [= numbers] =
         self._rows_width = 1 + self.ws + 3 + self.we + (3 + self.wu if self.wu else 0) + 3
+
+    @property
+    def rows(self) -> list[_Row]:
+        """Each equation's row (made when a layout asks: the rows layout without styles writes the columns)."""
+        rows = self._rows
+        if rows is None:
+            rows = self._rows = [*map(_new_row, repeat(_Row, len(self.columns)), zip(*self._fields))]
+        return rows
 
     # ---- choosing the layout ------------------------------------------------------------------
 
@@ -394,16 +401,17 @@ class Board:
         by `str.format` as `str.ljust` pads them (a line's cells are its length)."""
         ws, we, wu = self.ws, self.we, self.wu
         rest = room - self._rows_width  # the value's column, to the frame
+        if not self.said_once and end > first and all(self._fields[3][first:end]):
+            # the usual block: each equation's columns (`EquationColumns`) into one %-template by map, in C, padded
+            # as str.ljust pads, its remark and flag (empty) written as nothing, and the numbers where there are none
+            columns = self.columns[first:end] if first or end < len(self.columns) else self.columns
+            if not wu:
+                return [*map(f"│  %-{ws}s = %-{we}s%.0s = %-{rest}s │%.0s%.0s".__mod__, columns)]
+            if all(self._fields[2][first:end]):
+                return [*map(f"│  %-{ws}s = %-{we}s = %-{wu}s = %-{rest}s │%.0s%.0s".__mod__, columns)]
         head = f"│  {{:<{ws}}} = "
         bare = f"{head}{{:<{we}}} = {{:<{rest}}} │".format  # a block without a numbers column
         rows = self.rows[first:end]
-        if rows and all([r.value for r in rows]):  # nothing said once
-            symbols, expressions, substituted, values = [*zip(*rows)][:4]
-            if not wu:
-                return [*map(bare, symbols, expressions, values)]
-            if all(substituted):
-                line = f"{head}{{:<{we}}} = {{:<{wu}}} = {{:<{rest}}} │".format
-                return [*map(line, symbols, expressions, substituted, values)]
         once = f"{head}{{:<{room - 1 - ws - 3}}} │".format  # `symbol = value`: the expression is the value
         row = f"{head}{{:<{we}}}{{}}{{:<{wu}}} = {{:<{rest}}} │".format if wu else None
         out: list[str] = []
