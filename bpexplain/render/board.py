@@ -96,18 +96,21 @@ class Board:
         self.columns = columns
         self._rows: list[_Row] | None = None  # see `rows`
         if columns:
-            self._fields, self.narrow, self.remarks, self.said_once = _fields(columns)
+            fields, self.narrow, self.remarks, self.said_once = _fields(columns)
+            self.ws, self.we, self.wu, self.wv = max(fields[5]), max(fields[6]), max(fields[7]), max(fields[8])
         else:
-            self._fields, self.narrow, self.remarks, self.said_once = ((),) * 11, True, False, False
-        fields = self._fields
+            fields, self.narrow, self.remarks, self.said_once = ((),) * 11, True, False, False
+            self.ws = self.we = self.wu = self.wv = 0
+        self._fields = fields
         self._column_e: Column = (fields[1], fields[6], fields[9])  # the expressions (see `Column`)
         self._column_u: Column = (fields[2], fields[7], fields[10])  # the numbers
-        self.ws, self.we, self.wu, self.wv = (max(cells, default=0) for cells in fields[5:9])
         self._room = -1
         self.mode = "rows"
         self._wrapped: list[tuple[Sequence[str], Sequence[str]]] = []
         self._sizes: list[tuple[Sequence[int], Sequence[int]]] = []  # the cells of each of those lines
         self._columns_sizes: list[tuple[Sequence[int], Sequence[int]]] = []
+        self._wrapped_e: list[Sequence[str]] = []  # the columns' lines (`_columns`) by column
+        self._wrapped_u: list[Sequence[str]] = []
         self._ce = self._cu = 0
         self._wraps: dict[tuple[str, int], tuple[list[str], list[int]]] = {}
         # a row's width but its value's in the rows layout: symbol = expression [= numbers] =
@@ -137,7 +140,7 @@ class Board:
         self.mode = "stacked"
         columns = self._columns(room - fixed)
         if columns is not None:
-            count = sum(max(len(e), len(u)) for e, u in columns)
+            count = sum(map(max, map(len, self._wrapped_e), map(len, self._wrapped_u)))  # in C
             if count < self._stacked_count(room, count + 1):
                 self.mode = "columns"
                 self._wrapped = columns
@@ -168,12 +171,14 @@ class Board:
         self._ce = used_e
         self._cu = used_u if wu else 0
         self._columns_sizes = list(zip(sizes_e, sizes_u))
+        self._wrapped_e, self._wrapped_u = wrapped_e, wrapped_u
         return list(zip(wrapped_e, wrapped_u))
 
     def _stacked_count(self, room: int, enough: int) -> int:
         """The lines of the stacked layout, counted until there are `enough` (all that `prepare` asks)."""
         hang, _ = self._hang(room)
-        least = sum(1 + (hang == 3) + bool(r.substituted) + bool(r.value) for r in self.rows)  # a line a side
+        fields = self._fields  # a line a side, counted in C: the rows' numbers and values that are not empty
+        least = len(self.columns) * (1 + (hang == 3)) + sum(map(bool, fields[2])) + sum(map(bool, fields[3]))
         limit = room - hang
         if least >= enough or (self.we <= limit and self.wu <= limit):  # else every side is one line
             return least

@@ -934,11 +934,11 @@ def _block(
 
         def whole(total: int, plain: bool, codes: Codes | None = None) -> list[Made]:
             if plain and total >= 8:  # no styles: the panel as one text (every line fits the width)
-                texts: list[Made] = frame.top_text(total, b.annotation)
+                texts: list[Made] = [*frame.top_text(total, b.annotation)]
                 if board is not None:
                     texts += part(total, plain)
                 texts += bottom(total, plain)
-                return ["\n".join([line if type(line) is str else _as_text(line)[1] for line in texts])]
+                return ["\n".join([line if isinstance(line, str) else _as_text(line)[1] for line in texts])]
             lines: list[Made] = list(top(total, plain))
             if board is not None:
                 lines += part(total, plain, codes=codes)

@@ -23,23 +23,24 @@ _start = re.Match.start
 HANG = 2  # the indent of a line continued after a `·` or `, `
 
 
-def _other_than(chars: set[str]) -> re.Pattern[str]:
-    """A pattern that finds a character not in `chars` (a scan in C, twice as fast as a set's)."""
-    return re.compile("[^" + "".join(re.escape(c) for c in sorted(chars)) + "]")
+def _all_of(chars: set[str]) -> re.Pattern[str]:
+    """A pattern whose full match says that every character of a text is in `chars` (one scan in C, a third
+    faster than a search for a character that is not, and several times a set's test of each)."""
+    return re.compile("[" + "".join(re.escape(c) for c in sorted(chars)) + "]*")
 
 
-_WIDE = _other_than(_NARROW)  # finds a character not known to be one cell wide
+_ALL_NARROW = _all_of(_NARROW)  # matches a text of characters all known to be one cell wide
 
 
 def is_narrow(text: str) -> bool:
     """Whether every character of `text` is known to take one cell (then its width is its length)."""
-    return text.isascii() and text.isprintable() or _WIDE.search(text) is None
+    return text.isascii() and text.isprintable() or _ALL_NARROW.fullmatch(text) is not None
 
 
 def width(text: str) -> int:
     """Terminal cells `text` takes."""
-    global _WIDE
-    if text.isascii() and text.isprintable() or _WIDE.search(text) is None:
+    global _ALL_NARROW
+    if text.isascii() and text.isprintable() or _ALL_NARROW.fullmatch(text) is not None:
         return len(text)
     n = cell_len(text)
     grown = False
@@ -48,7 +49,7 @@ def width(text: str) -> int:
             _NARROW.add(ch)
             grown = True
     if grown:
-        _WIDE = _other_than(_NARROW)
+        _ALL_NARROW = _all_of(_NARROW)
     return n
 
 
