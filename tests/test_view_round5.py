@@ -4,7 +4,8 @@
   by `Frame.body`, without their styles;
 - a small grid under a block made at once (`rich._grid_text`) is `_grid_block_text` of its cells;
 - a receptive field put into the kept rows of its map (`Field._framed_one`) is its lines framed, with cells
-  given twice and in any order.
+  given twice and in any order; with codes (`Field._coded_one`), its styled lines framed and written with them;
+- the rows layout's coloured lines by one %-template write codes that hold a `%` as they are.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ import random
 
 import numpy as np
 import pytest
+from rich.console import Console
+from rich.style import Style
 
 from bpexplain.render import rich as rich_view
 from bpexplain.render import screen
+from bpexplain.render.board import Board
+from bpexplain.render.common import EquationColumns
 
 PROSE = "Each O1 element sums input × kernel over its receptive field: ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 rows"
 WORDS = PROSE.split() + ["δO1(2,3)", "ŷ", "全连接层", "x̂", "a" * 30, "", "η·∂E/∂w"]
@@ -72,3 +77,45 @@ def test_a_field_put_into_its_map_s_rows_is_its_lines_framed(shape: tuple[int, .
                     assert w + 2 <= room
                     framed.append("│   " + "".join(t for t, _ in pieces) + " " * (room - 2 - w) + " │")
                 assert fast.framed_text(tuple(cells), room) == "\n".join(framed), (cells, room)
+
+
+@pytest.mark.parametrize("system", ["truecolor", "standard"])
+@pytest.mark.parametrize("shape", [(1, 6, 6), (5, 5), (1, 3, 12)])
+def test_a_field_written_with_codes_is_its_styled_lines_framed_and_written(system: str, shape: tuple[int, ...]) -> None:
+    codes = screen._codes_for(Console(force_terminal=True, color_system=system, width=80))
+    assert codes is not None
+    border = Style(color="cyan")
+    rnd = random.Random(shape[-1] + len(system))
+    size = int(np.prod(shape))
+    coded = 0
+    for values in (np.arange(size, dtype=float).reshape(shape) / 9 - 1, None):
+        fast, slow = rich_view.Field(shape, values, 4), rich_view.Field(shape, values, 4)
+        for _ in range(60):
+            cells = tuple(rnd.randrange(size) for _ in range(rnd.randint(1, 9)))
+            for room in (30, 50, 80, 116):
+                text = fast.framed_text(cells, room, codes, border)
+                lines = slow.lines(cells, room - 2, False)
+                if text is None:  # drawn otherwise: a map in bands
+                    assert not slow._one_band(room)
+                    continue
+                coded += 1
+                pieces = [[("│ ", border), ("  ", None), *p, (" " * (room - 2 - w) + " │", border)] for w, p in lines]
+                assert text == "\n".join(codes.line(p) for p in pieces), (cells, room)
+    assert coded
+
+
+def test_codes_with_percent_signs_are_written_as_they_are() -> None:
+    """The rows layout's coloured template doubles the codes' own `%` (a codes object may give any text)."""
+    columns = [
+        EquationColumns("y_1", "a + b", "1 + 2", "3", "", False),
+        EquationColumns("y_22", "c", "4", "4", "", False),
+    ]
+    marks = {role: (f"<{role}>", f"</{role}>") for role in ("frame", "symbol", "op", "value")}
+    odd = {role: (f"%s{k}%%(", f"%d{k}%") for k, role in enumerate(marks)}
+    for room in (30, 60):
+        board = Board(columns)
+        plain, percent = board.ansi_texts(0, 2, room, marks), board.ansi_texts(0, 2, room, odd)
+        assert plain is not None and percent is not None and board.mode == "rows"
+        for role, (before, after) in marks.items():
+            plain = [t.replace(before, odd[role][0]).replace(after, odd[role][1]) for t in plain]  # type: ignore[union-attr]
+        assert percent == plain

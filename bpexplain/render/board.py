@@ -366,6 +366,16 @@ class Board:
         out: list[str | None] = []
         if self.mode == "rows":
             wu = self.wu
+            fields = self._fields
+            if not self.said_once and all(fields[3][first:end]) and (not wu or all(fields[2][first:end])):
+                # the usual block: one %-template mapped over the columns, in C (the codes' own % doubled), the
+                # spaces after each value (outside its codes) from its width
+                b0, b1, y0, y1, z0, z1, op = (code.replace("%", "%%") for code in (l0, l1, s0, s1, v0, v1, eq))
+                numbers = f"%-{wu}s{op}" if wu else ""
+                line = f"{b0}│ {b1}{y0} %-{ws}s{y1}{op}%-{self.we}s{op}{numbers}{z0}%s{z1}{b0}%s │{b1}"
+                pads = map(" ".__mul__, map((room - self._rows_width).__sub__, fields[8][first:end]))
+                texts = fields[:4] if wu else (fields[0], fields[1], fields[3])
+                return [*map(line.__mod__, zip(*(column[first:end] for column in texts), pads))]
             row = f"{head}{{:<{self.we}}}{{}}{eq}{value}".format
             once = f"{head}{value}".format
             w = self._rows_width

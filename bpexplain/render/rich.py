@@ -541,9 +541,10 @@ class Field:
         self.rows: dict[tuple[int, int, int, bool, tuple[int, ...]], StyledLine] = {}  # see `_lines`
         self.drawn: dict[tuple[tuple[int, ...], int, bool], list[StyledLine]] = {}  # the lines of a field
         self.templates: dict[tuple[int, int, bool], tuple[list[StyledLine], list[tuple[int, int, int]]]] = {}
-        self.framed: dict[tuple[tuple[int, ...], int], str] = {}  # see `framed_text` ("": drawn otherwise)
+        self.framed: dict[tuple[tuple[int, ...], int, Any], str] = {}  # see `framed_text` ("": drawn otherwise)
         self.row_texts: dict[tuple[int, int, int, tuple[int, ...]], tuple[int, str]] = {}  # `rows` as text
-        self.framed_maps: dict[int, tuple[list[str], list[str], list[str], str]] = {}  # see `_framed_one`
+        self.framed_maps: dict[tuple[int, Any], tuple[list[str], list[str], list[str]]] = {}  # see `_framed_one`
+        self.coded_rows: dict[tuple[int, tuple[int, ...], int, Any], str] = {}  # see `_coded_row`
         self.text_templates: dict[tuple[int, int], tuple[list[tuple[int, str]], list[tuple[int, int, int]]]] = {}
         # (id(a line of `lines`), room, colour system) -> the line (alive), framed and written with its codes
         self.written: dict[tuple[int, int, Any], tuple[StyledLine, str]] = {}
@@ -561,15 +562,29 @@ class Field:
             self.cell_text[key] = texts
         return texts
 
-    def framed_text(self, cells: tuple[int, ...], room: int) -> str | None:
-        """The field's lines without styles (`lines`) as a panel's body `room` cells wide frames them under
-        an equation (indented by 2), joined by line breaks; None where one does not fit. Made as text: a
-        row of the map is its text, kept for the fields that share it."""
-        key = (cells, room)
+    def framed_text(
+        self, cells: tuple[int, ...], room: int, codes: Codes | None = None, border: Style | None = None
+    ) -> str | None:
+        """The field's lines (`lines`) as a panel's body `room` cells wide frames them under an equation (indented
+        by 2), joined by line breaks, without styles; or, given `codes` (and the frame's style), with their codes
+        as `Lines.ansi` writes the styled lines, on a map of one channel in one band. None where one does not fit
+        (or, with codes, on another map). Made as text: a row of the map is its text, kept for the fields that
+        share it."""
+        key = (cells, room, None if codes is None else codes.system)
         text = self.framed.get(key)
         if text is None:
-            text = self.framed[key] = self._framed_text(cells, room)
+            if self._one_band(room):
+                text = self._framed_one(cells, room) if codes is None else self._coded_one(cells, room, codes, border)
+            else:
+                text = self._framed_text(cells, room) if codes is None else ""
+            self.framed[key] = text
         return text or None
+
+    def _one_band(self, room: int) -> bool:
+        """Whether the map is of one channel and drawn in one band under an equation in a body `room` wide."""
+        shape, inner = self.shape, room - 2
+        w = shape[-1]
+        return (len(shape) < 3 or shape[0] == 1) and w <= max(1, (inner + 1) // self.step) and w * self.step <= room - 1
 
     def _marked(self, cells: tuple[int, ...]) -> dict[int, dict[int, list[int]]]:
         """The field's cells by channel, then by row: the field's columns in each row, in order."""
@@ -596,8 +611,6 @@ class Field:
         w = shape[-1]
         plane = shape[-2] * w
         per_band = max(1, (inner + 1) // self.step)
-        if (len(shape) < 3 or shape[0] == 1) and w <= per_band and w * self.step - 1 <= inner:
-            return self._framed_one(cells, room)
         marked = self._marked(cells)
         texts = self.row_texts
         blocks: list[list[tuple[int, str]]] = []
@@ -625,18 +638,14 @@ class Field:
     def _framed_one(self, cells: tuple[int, ...], room: int) -> str:
         """`framed_text` of a map of one channel drawn in one band (no heading, no label, every line fits): the
         map's framed rows (kept a room, and the text of those above and below each row), the field's rows put in."""
-        made = self.framed_maps.get(room)
-        if made is None:
-            h, w = self.shape[-2], self.shape[-1]
-            off = self.cells_as(False, True)
-            end = " " * (room - 1 - w * self.step) + " │"
-            rows = ["│   " + " ".join(off[r * w : r * w + w]) + end for r in range(h)]
-            above = ["".join([row + "\n" for row in rows[:r]]) for r in range(h + 1)]
-            below = ["".join(["\n" + row for row in rows[r:]]) for r in range(h + 1)]
-            made = self.framed_maps[room] = (rows, above, below, end)
-        rows, above, below, end = made
         w = self.shape[-1]
         off, on = self.cells_as(False, True), self.cells_as(True, True)
+        end = " " * (room - 1 - w * self.step) + " │"
+        made = self.framed_maps.get((room, None))
+        if made is None:
+            rows = ["│   " + " ".join(off[k : k + w]) + end for k in range(0, len(off), w)]
+            made = self.framed_maps[room, None] = _kept(rows)
+        rows, above, below = made
         ordered = sorted(cells)
         first, last = ordered[0] // w, ordered[-1] // w
         shown = rows[first : last + 1]  # the rows the field is in, then each of them with its cells put in
@@ -652,6 +661,45 @@ class Field:
             texts[col] = on[i]
         shown[row - first] = "│   " + " ".join(texts) + end
         return above[first] + "\n".join(shown) + below[last + 1]
+
+    def _coded_one(self, cells: tuple[int, ...], room: int, codes: Codes, border: Style | None) -> str:
+        """`_framed_one` with the codes of the styles, as `Lines.ansi` writes the framed lines (`_coded_row`)."""
+        made = self.framed_maps.get((room, codes.system))
+        if made is None:
+            rows = [self._coded_row(r, (), room, codes, border) for r in range(self.shape[-2])]
+            made = self.framed_maps[room, codes.system] = _kept(rows)
+        rows, above, below = made
+        marked = self._marked(cells)[0]  # the field's columns in each of its rows
+        first, last = min(marked), max(marked)
+        shown = rows[first : last + 1]
+        for r, cols in marked.items():
+            shown[r - first] = self._coded_row(r, tuple(cols), room, codes, border)
+        return above[first] + "\n".join(shown) + below[last + 1]
+
+    def _coded_row(self, r: int, field: tuple[int, ...], room: int, codes: Codes, border: Style | None) -> str:
+        """Row `r` of the map (`_row`, the cells of its columns `field` inside the field) framed as a block frames
+        it under an equation, written with its codes (`Codes.line`); kept for the fields that share it."""
+        key = (r, field, room, codes.system)
+        text = self.coded_rows.get(key)
+        if text is None:  # `_row`'s pieces (runs of cells outside the field, DIM; each inside, FIELD_STYLE) coded
+            w = self.shape[-1]
+            on, off = self.cells_as(True, False), self.cells_as(False, False)
+            (d0, d1), (f0, f1), (b0, b1) = codes.pair(DIM), codes.pair(FIELD_STYLE), codes.pair(border)
+            parts: list[str] = []
+            run: list[str] = []
+            for i in range(r * w, r * w + w):
+                if i - r * w in field:
+                    if run:
+                        parts.append(d0 + " ".join(run) + d1)
+                        run = []
+                    parts.append(f0 + on[i] + f1)
+                else:
+                    run.append(off[i])
+            if run:
+                parts.append(d0 + " ".join(run) + d1)
+            end = " " * (room - 1 - w * self.step) + " │"
+            text = self.coded_rows[key] = f"{b0}│ {b1}  {' '.join(parts)}{b0}{end}{b1}"
+        return text
 
     def _text_template(self, c: int, per_band: int) -> tuple[list[tuple[int, str]], list[tuple[int, int, int]]]:
         """`_template` without styles, each line as its cells and text."""
@@ -773,6 +821,13 @@ class Field:
         return (len(cols) * self.step - 1, pieces)
 
 
+def _kept(rows: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """A map's framed rows, and the text of the rows above and of those below each (`Field._framed_one`)."""
+    above = ["".join([row + "\n" for row in rows[:r]]) for r in range(len(rows) + 1)]
+    below = ["".join(["\n" + row for row in rows[r:]]) for r in range(len(rows) + 1)]
+    return rows, above, below
+
+
 def _in_bands(
     cols: list[int], bands: list[tuple[int, int, int]], w: int
 ) -> Iterator[tuple[int, int, int, tuple[int, ...]]]:
@@ -867,8 +922,8 @@ def _block(
                         out.append((total, [left, *pieces, (" " * (room - w) + right, style)]))
             cells = equations[i].cells
             if field is not None and cells:  # the map it reads, under its symbol
-                if plain:
-                    text = field.framed_text(cells, room)
+                if plain or codes is not None:
+                    text = field.framed_text(cells, room, codes, style)
                     if text is not None:
                         out.append(text)
                         continue
