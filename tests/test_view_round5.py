@@ -2,7 +2,8 @@
 
 - a panel's top and its prose as text (`Frame.top_text`) are `Frame.top` and the prose's `text_lines` framed
   by `Frame.body`, without their styles;
-- a small grid under a block made at once (`rich._grid_text`) is `_grid_block_text` of its cells;
+- a small grid under a block made at once (`rich._small_grid`) is `_grid_block_text` of its cells, and with its
+  styles `_grid_block`;
 - a receptive field put into the kept rows of its map (`Field._framed_one`) is its lines framed, with cells
   given twice and in any order; with codes (`Field._coded_one`), its styled lines framed and written with them;
 - the rows layout's coloured lines by one %-template write codes that hold a `%` as they are.
@@ -59,8 +60,11 @@ def test_a_small_grid_as_text_is_its_cells_aligned(seed: int) -> None:
         label = labels[int(rnd.integers(len(labels)))]
         for precision in (2, 4, 12):
             for room in (3, 10, 20, 40, 76, 120):
-                general = rich_view._grid_block_text(label, rich_view._grid_cells(value, precision), room)
+                cells = rich_view._grid_cells(value, precision)
+                general = rich_view._grid_block_text(label, cells, room)
                 assert rich_view._grid_text(label, value, precision, room) == general, (shape, label, room)
+                styled = rich_view._grid_block(label, cells, room)
+                assert rich_view._grid_styled(label, value, precision, room) == styled, (shape, label, room)
 
 
 @pytest.mark.parametrize("shape", [(1, 6, 6), (6, 6), (1, 5, 12), (2, 2)])

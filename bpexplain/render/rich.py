@@ -270,7 +270,7 @@ def _parameters(params: dict, h: TraceHeader, printer: TextPrinter, title: str, 
             per_row = arr.shape[-1] if arr.ndim == 2 else len(cells)
             blocks = [_cell_rows(cells, per_row, total - 2 - wn - 3, total - 4)]
         else:
-            blocks = [_grid_block(label, rows, total - 4) for label, rows in _channel_grids("", arr, printer.precision)]
+            blocks = [_grid_styled(label, value, printer.precision, total - 4) for label, value in _channels("", arr)]
         side = 2 + wn + 3
         body = blocks[0] if len(blocks) == 1 else side_by_side(blocks, total - side)
         if body and max(w for w, _ in body) + side <= total:
@@ -308,11 +308,6 @@ def _cell_rows(cells: list[str], per_row: int, room: int, narrow_room: int) -> l
 
 
 # ---- grids ----------------------------------------------------------------------------------------
-
-
-def _channel_grids(label: str, value: np.ndarray, precision: int) -> list[tuple[str, list[list[str]]]]:
-    """A map, kernel or error as (label, rows of cells), one per channel (the cells are format_grid's)."""
-    return [(label, _grid_cells(plane, precision)) for label, plane in _channels(label, value)]
 
 
 def _channels(label: str, value: np.ndarray) -> list[tuple[str, np.ndarray]]:
@@ -356,27 +351,49 @@ def _grid_block_text(label: str, rows: list[list[str]], room: int) -> list[tuple
     return out
 
 
-def _grid_text(label: str, value: np.ndarray, precision: int, room: int) -> list[tuple[int, str]]:
-    """`_grid_block_text` of a channel's matrix or vector (`_channels`): a small one whose grid fits `room` in one
-    band made at once, its numbers formatted by one call and each row written by one %-format (its cells are
-    numbers, of one-cell characters: its columns' widths are lengths)."""
+def _small_grid(label: str, value: np.ndarray, precision: int, room: int) -> tuple[str, list[str], int] | None:
+    """A channel's matrix or vector (`_channels`) as `_grid_block` draws it where it is small and its grid fits
+    `room` in one band: the label's line ("" without a label), the rows' lines and their cells; made at once, its
+    numbers formatted by one call and each row written by one %-format (its cells are numbers, of one-cell
+    characters: its columns' widths are lengths). None for another grid."""
     shape = value.shape
-    if 1 <= len(shape) <= 2 and shape[-1] <= GRID_LIMIT and (len(shape) == 1 or shape[0] <= GRID_LIMIT) and value.size:
-        w = shape[-1]
-        texts = format_numbers(np.asarray(value, dtype=np.float64).ravel().tolist(), precision)
-        widths = [max(map(len, texts[c::w])) for c in range(w)]
-        head = label + (" =" if not label.startswith("[") else "")
-        lead = "  " if label else ""
-        used = sum(widths) + 2 * (w - 1)
-        if used + len(lead) <= room and width(head) <= room:
-            row = lead + "  ".join([f"%{cw}s" for cw in widths])
-            lines = [row % tuple(texts[k : k + w]) for k in range(0, len(texts), w)]
-            return ([(width(head), head)] if label else []) + [(len(lead) + used, line) for line in lines]
-    return _grid_block_text(label, _grid_cells(value, precision), room)
+    if not (1 <= len(shape) <= 2 and shape[-1] <= GRID_LIMIT and (len(shape) == 1 or shape[0] <= GRID_LIMIT)):
+        return None
+    w = shape[-1]
+    texts = format_numbers(np.asarray(value, dtype=np.float64).ravel().tolist(), precision)
+    if not texts:
+        return None
+    widths = [max(map(len, texts[c::w])) for c in range(w)]
+    head = label + (" =" if not label.startswith("[") else "") if label else ""
+    lead = "  " if label else ""
+    used = len(lead) + sum(widths) + 2 * (w - 1)
+    if used > room or width(head) > room:
+        return None
+    row = lead + "  ".join([f"%{cw}s" for cw in widths])
+    return head, [row % tuple(texts[k : k + w]) for k in range(0, len(texts), w)], used
+
+
+def _grid_text(label: str, value: np.ndarray, precision: int, room: int) -> list[tuple[int, str]]:
+    """`_grid_block_text` of a channel's matrix or vector (`_channels`), a small one by `_small_grid`."""
+    small = _small_grid(label, value, precision, room)
+    if small is None:
+        return _grid_block_text(label, _grid_cells(value, precision), room)
+    head, lines, used = small
+    return ([(width(head), head)] if head else []) + [(used, line) for line in lines]
+
+
+def _grid_styled(label: str, value: np.ndarray, precision: int, room: int) -> list[StyledLine]:
+    """`_grid_block` of a channel's matrix or vector (`_channels`), a small one by `_small_grid`."""
+    small = _small_grid(label, value, precision, room)
+    if small is None:
+        return _grid_block(label, _grid_cells(value, precision), room)
+    head, lines, used = small
+    out: list[StyledLine] = [(width(head), [(head, ITALIC)])] if head else []
+    return out + [(used, [(line, None)]) for line in lines]
 
 
 def _array_grids(arr: NamedArray, precision: int, room: int) -> list[list[StyledLine]]:
-    return [_grid_block(label, rows, room) for label, rows in _channel_grids(arr.label, arr.value, precision)]
+    return [_grid_styled(label, value, precision, room) for label, value in _channels(arr.label, arr.value)]
 
 
 # ---- steps ----------------------------------------------------------------------------------------
