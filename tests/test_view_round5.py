@@ -123,3 +123,34 @@ def test_codes_with_percent_signs_are_written_as_they_are() -> None:
         for role, (before, after) in marks.items():
             plain = [t.replace(before, odd[role][0]).replace(after, odd[role][1]) for t in plain]  # type: ignore[union-attr]
         assert percent == plain
+
+
+def test_an_equation_with_a_remark_is_framed_as_text_as_its_styled_lines() -> None:
+    """`Board.framed_plain` writes a remark (after the value, or under the equation) as `Board.styled` draws it,
+    in every layout: one piece of text a line, framed as `Frame.body` frames the styled lines."""
+    rnd = random.Random(7)
+    pieces = ["x_1", "w_12", "δ_3", "+", " − ", "·", "(-0.5)", "0.25", " + ", "σ(0.3)"]
+    remarks = ["", "", "frozen: not trained", "≠ 0.1234 by the exact chain rule", "a note " * 6, "猫の注"]
+    roles = rich_view._roles("green")
+    frame = screen.Frame([("t", None)], None)
+    seen = set()
+    for _ in range(150):
+        columns = []
+        for _ in range(rnd.randint(1, 5)):
+            texts = ["".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 9))) for _ in range(4)]
+            columns.append(EquationColumns(texts[0], texts[1], texts[2], texts[3], rnd.choice(remarks), False))
+        for room in (12, 26, 46, 76, 116):
+            board = Board(columns)
+            texts = board.plain_texts(0, len(columns), room)
+            for i in range(len(columns)):
+                styled = board.styled(i, room, roles)
+                fast = board.framed_plain(i, room)
+                if fast is None:
+                    assert any(w > room for w, _ in styled)
+                    assert texts[i] is None
+                    continue
+                seen.add((board.mode, bool(columns[i].remark)))
+                general = list(frame.body(styled, room + 4))
+                assert fast == [(w, [("".join(t for t, _ in p), None)]) for w, p in general]
+                assert texts[i] == "\n".join(p[0][0] for _, p in fast)
+    assert {("rows", True), ("columns", True), ("stacked", True)} <= seen

@@ -278,12 +278,12 @@ class Board:
     def framed_plain(self, i: int, room: int) -> list[tuple[int, list[tuple[str, Any]]]] | None:
         """The lines of equation `i` framed as a panel's body frames them (`│ ` line, spaces, ` │`), each as
         one piece of text without a style: for a console without styles, where each piece is only its text.
-        None where `styled` must make them: a remark, a line wider than `room`."""
+        None where `styled` must make them: a line wider than `room`."""
         self.prepare(room)
         r = self.rows[i]
         mode = self.mode
-        if r.remark:
-            return None
+        if r.remark:  # `lines`' pieces joined (with a remark: after the value, or under the equation)
+            return self._framed([(w, "".join([t for t, _ in pieces])) for w, pieces in self.lines(i, room)], room)
         total = room + 4
         if mode == "stacked":
             return self._framed(self._plain_stacked(r, room), room)
@@ -343,11 +343,12 @@ class Board:
             return self._plain_columns(first, end, room)
         if mode == "stacked" and self.narrow and not self.remarks and room - self._hang(room)[0] >= 1:
             return self._plain_stacked_narrow(first, end, room)  # type: ignore[return-value]
-        out: list[str | None] = []
-        for i in range(first, end):
-            lines = self.framed_plain(i, room)
-            out.append(None if lines is None else "\n".join([pieces[0][0] for _, pieces in lines]))
-        return out
+        return [*map(self._plain_text, range(first, end), repeat(room, end - first))]
+
+    def _plain_text(self, i: int, room: int) -> str | None:
+        """`framed_plain` of equation `i` as the text of its lines joined by line breaks."""
+        lines = self.framed_plain(i, room)
+        return None if lines is None else "\n".join([pieces[0][0] for _, pieces in lines])
 
     def ansi_texts(self, first: int, end: int, room: int, codes: dict[str, tuple[str, str]]) -> list[str | None] | None:
         """`plain_texts` with the codes of each piece's style around it, as `screen.Lines.ansi` writes the lines
@@ -490,8 +491,8 @@ class Board:
         append = out.append
         for i in range(first, end):
             r = rows[i]
-            if r.remark:
-                append(None)
+            if r.remark:  # written by `framed_plain`
+                append(self._plain_text(i, room))
                 continue
             es, us = wrapped[i]
             wes, wus = sizes[i]
