@@ -1,7 +1,8 @@
 """The terminal view's shortcuts of issue 14's round 5 give what the general paths give.
 
-- a panel's top and its prose as text (`Frame.top_text`) are `Frame.top` and the prose's `text_lines` framed
-  by `Frame.body`, without their styles;
+- a panel's top, prose and bottom as text (`Frame.top_text`, `prose_text`, `bottom_text`) are `Frame.top`, the
+  prose's `text_lines` framed by `Frame.body` and `Frame.bottom`, without their styles; so are the header's and
+  each block's lines;
 - a small grid under a block made at once (`rich._small_grid`) is `_grid_block_text` of its cells, and with its
   styles `_grid_block`;
 - a receptive field put into the kept rows of its map (`Field._framed_one`) is its lines framed, with cells
@@ -18,10 +19,13 @@ import pytest
 from rich.console import Console
 from rich.style import Style
 
+import bpexplain
 from bpexplain.render import rich as rich_view
 from bpexplain.render import screen
 from bpexplain.render.board import Board
 from bpexplain.render.common import EquationColumns
+from bpexplain.render.printer import TextPrinter
+from bpexplain.trace import Block, TraceHeader
 
 PROSE = "Each O1 element sums input × kernel over its receptive field: ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 rows"
 WORDS = PROSE.split() + ["δO1(2,3)", "ŷ", "全连接层", "x̂", "a" * 30, "", "η·∂E/∂w"]
@@ -39,10 +43,13 @@ def test_a_panel_s_top_and_prose_as_text_are_its_styled_lines(seed: int) -> None
         prose = " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(0, 30)))
         if rnd.random() < 0.2:
             prose = "  " + prose + "  "  # spaces at the ends and doubled
-        frame = screen.Frame([(title, None)], None, title_style=None)
+        frame = screen.Frame([(title, None)], None, rnd.choice(["", "conventions", title]), title_style=None)
+        hang = rnd.choice([0, 2])
         for total in (8, 9, 12, 20, 33, 50, 80, 120, 200):
-            general = frame.top(total) + list(frame.body(screen.text_lines(prose, total - 4), total))
-            assert frame.top_text(total, prose) == as_text(general), (title, prose, total)
+            body = frame.body(screen.text_lines(prose, total - 4, hang=hang), total)
+            general = frame.top(total) + list(body) + frame.bottom(total)
+            fast = frame.top_text(total) + frame.prose_text(prose, total, hang) + frame.bottom_text(total)
+            assert fast == as_text(general), (title, prose, total)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -154,3 +161,22 @@ def test_an_equation_with_a_remark_is_framed_as_text_as_its_styled_lines() -> No
                 assert fast == [(w, [("".join(t for t, _ in p), None)]) for w, p in general]
                 assert texts[i] == "\n".join(p[0][0] for _, p in fast)
     assert {("rows", True), ("columns", True), ("stacked", True)} <= seen
+
+
+@pytest.mark.parametrize("preamble", ["full", "short", "none"])
+def test_the_header_and_blocks_as_text_are_their_styled_lines_without_styles(preamble: str) -> None:
+    """Without styles the header's conventions and each block's top and prose are made as text: the same text as
+    the styled lines (a block drawn here without its receptive fields, whose cells are bracketed without styles)."""
+    for network in ("lecture", "homework-cnn", "two-two-two"):
+        events = list(bpexplain.train(network, steps=1, preamble=preamble).events)
+        header = events[0]
+        assert isinstance(header, TraceHeader)
+        printer = TextPrinter(4, 8)
+        made = [rich_view._header(header, printer)]
+        for e in events:
+            if isinstance(e, Block):
+                made += rich_view._block(e, printer, header.network["layers"], None)
+        for lines in made:
+            for total in (8, 9, 20, 50, 80, 120, 200):
+                styled = screen._fitted(lines.make(total, False), total)
+                assert lines.text(total) == "".join(["".join(t for t, _ in p) + "\n" for _, p in styled]), total

@@ -202,17 +202,24 @@ def _header(h: TraceHeader, printer: TextPrinter) -> Lines:
 
     preamble, show = h.settings.preamble, h.settings.command == "show"  # show's network is not a preamble
 
-    def make(total: int, plain: bool) -> Iterator[StyledLine]:
+    def make(total: int, plain: bool) -> Iterator[Made]:
         if preamble == "none" and not show:
             return
         room = Frame.inner(total)
-        body: list[StyledLine] = []
-        if preamble == "short":
-            body += text_lines(h.statement, room, None)
-        elif preamble == "full":
-            for line in h.conventions:
-                body += text_lines("• " + line, room, None, hang=2)
-        yield from title.all(body, total)
+        if plain and total >= 8:  # no styles: the conventions framed as text
+            prose = [h.statement] if preamble == "short" else ["• " + line for line in h.conventions]
+            yield from title.top_text(total)
+            for text in prose if preamble in ("short", "full") else []:
+                yield from Frame.prose_text(text, total, 2 if preamble == "full" else 0)
+            yield from title.bottom_text(total)
+        else:
+            body: list[StyledLine] = []
+            if preamble == "short":
+                body += text_lines(h.statement, room, None)
+            elif preamble == "full":
+                for line in h.conventions:
+                    body += text_lines("• " + line, room, None, hang=2)
+            yield from title.all(body, total)
         if preamble == "full":
             yield from legend_frame.all(_legend_lines(legend, room), total)
         if preamble != "full" and not show:
@@ -1006,7 +1013,7 @@ def _block(
 
         def whole(total: int, plain: bool, codes: Codes | None = None) -> list[Made]:
             if plain and total >= 8:  # no styles: the panel as one text (every line fits the width)
-                texts: list[Made] = [*frame.top_text(total, b.annotation)]
+                texts: list[Made] = [*frame.top_text(total), *Frame.prose_text(b.annotation, total)]
                 if board is not None:
                     texts += part(total, plain)
                 texts += bottom(total, plain)

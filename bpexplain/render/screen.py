@@ -262,19 +262,27 @@ class Frame:
             out.append(self.line((width(line), [(line, self.title_style)]), total))
         return out
 
-    def top_text(self, total: int, prose: str) -> list[str]:
-        """`top`, then `prose` in the body as `text_lines` wraps it, as text without styles (`total` >= 8)."""
+    def top_text(self, total: int) -> list[str]:
+        """`top` as text without styles (`total` >= 8)."""
         text = "".join([t for t, _ in self.title])
         w = width(text)
         if w <= total - 6:
-            out = ["╭─ " + text + " " + "─" * (total - 5 - w) + "╮"]
-        else:
-            out = ["".join([t for t, _ in line[1]]) for line in self.top(total)]
+            return ["╭─ " + text + " " + "─" * (total - 5 - w) + "╮"]
+        return ["".join([t for t, _ in line[1]]) for line in self.top(total)]
+
+    @staticmethod
+    def prose_text(prose: str, total: int, hang: int = 0) -> list[str]:
+        """`prose` in a panel's body as `text_lines` wraps it (`hang`: see `wrap_words`) and `body` frames it, as
+        text without styles (`total` >= 8)."""
         inner = total - 4
-        lines = wrap_words(prose, inner)
+        lines = wrap_words(prose, inner, hang)
         if prose.isascii() and prose.isprintable() or is_narrow(prose):  # each line's cells are its length
-            return out + ["│ " + t.ljust(inner) + " │" for t in lines]
-        return out + ["│ " + pad(t, inner) + " │" for t in lines]
+            return ["│ " + t.ljust(inner) + " │" for t in lines]
+        return ["│ " + pad(t, inner) + " │" for t in lines]
+
+    def bottom_text(self, total: int) -> list[str]:
+        """`bottom` as text without styles."""
+        return ["".join([t for t, _ in line[1]]) for line in self.bottom(total)]
 
     def line(self, line: StyledLine, total: int) -> StyledLine:
         if total < 8:
