@@ -234,45 +234,36 @@ class Board:
         return [(self._rows_width + r.wv, pieces)]
 
     def _plain_columns_narrow(self, first: int, end: int, room: int) -> list[str]:
-        """`_plain_columns` of a block of one-cell characters without remarks: each line one `str.format`, its
+        """`_plain_columns` of a block of one-cell characters without remarks: each line one %-format, its
         columns padded as `str.ljust` pads them (a line's cells are its length, and every line fits: the
         columns were wrapped to the room their widths leave)."""
-        rows, wrapped = self.rows, self._wrapped
+        wrapped = self._wrapped
+        symbols, _, substituted, values = self._fields[:4]
         ws, ce, cu = self.ws, self._ce, self._cu
         start = 1 + ws + 3
         w = start + ce + (3 + cu if cu else 0)  # a line's cells to the value
-        head = f"│  {{:<{ws}}} = "
-        if cu:
-            first_line = f"{head}{{:<{ce}}}{{}}{{:<{cu}}} = {{:<{room - w - 3}}} │".format
-            more = f"│ {' ' * start}{{:<{ce}}}   {{:<{cu}}}{' ' * (room - w)} │".format
-        else:  # no numbers column: the same formats, given empty numbers
-            first_line = f"{head}{{:<{ce}}}{{}}{{}} = {{:<{room - w - 3}}} │".format
-            more = f"│ {' ' * start}{{:<{ce}}}{{}}{' ' * (room - w)} │".format
-        once = f"{head}{{:<{room - start}}} │".format  # the expression is the value
-        alone = f"│ {' ' * start}{{:<{room - start}}} │".format
+        lead, tail = f"\n│ {' ' * start}", f"{' ' * (room - w)} │"
+        # the first line, and the lines after it (without a numbers column: given no numbers, as nothing)
+        first_line = f"│  %-{ws}s = %-{ce}s%s%-{cu}s = %-{room - w - 3}s │"
+        more = f"{lead}%-{ce}s   %-{cu}s{tail}" if cu else f"{lead}%-{ce}s%.0s{tail}"
+        once = f"│  %-{ws}s = %-{room - start}s │"  # the expression is the value
+        alone = f"{lead}%-{room - start}s │"
         out: list[str] = []
         append = out.append
         for i in range(first, end):
-            r = rows[i]
             es, us = wrapped[i]
-            if not r.value:
-                lines = [once(r.symbol, es[0])]
+            if not values[i]:
+                text = once % (symbols[i], es[0])
                 for k in range(1, len(es)):
-                    lines.append(alone(es[k]))
-                append("\n".join(lines))
-                continue
-            n_e, n_u = len(es), len(us)
-            if cu:
-                text = first_line(r.symbol, es[0], EQ if r.substituted else "   ", us[0], r.value)
-            else:
-                text = first_line(r.symbol, es[0], "", "", r.value)
-            if n_e == 1 and n_u == 1:
+                    text += alone % es[k]
                 append(text)
                 continue
-            lines = [text]
+            numbers = (EQ if substituted[i] else "   ", us[0]) if cu else ("", "")
+            text = first_line % (symbols[i], es[0], *numbers, values[i])
+            n_e, n_u = len(es), len(us)
             for k in range(1, n_e if n_e > n_u else n_u):
-                lines.append(more(es[k] if k < n_e else "", us[k] if k < n_u and cu else ""))
-            append("\n".join(lines))
+                text += more % (es[k] if k < n_e else "", us[k] if k < n_u else "")
+            append(text)
         return out
 
     def framed_plain(self, i: int, room: int) -> list[tuple[int, list[tuple[str, Any]]]] | None:

@@ -42,7 +42,7 @@ from .common import (
     summary_loss_cells,
     summary_note,
 )
-from .numbers import CARRIED, format_grid, format_number, format_numbers, format_vector
+from .numbers import CARRIED, format_grid, format_numbers, format_vector
 from .printer import TextPrinter
 from .screen import (
     Batch,
@@ -557,8 +557,8 @@ class Field:
 
     def __init__(self, shape: tuple[int, ...], values: np.ndarray | None, precision: int) -> None:
         self.shape = shape
-        self.texts = [format_number(v, precision) for v in values.ravel().tolist()] if values is not None else None
-        cw = max(width(t) for t in self.texts) if self.texts else 1
+        self.texts = format_numbers(values.ravel().tolist(), precision) if values is not None else None
+        cw = max(map(len, self.texts)) if self.texts else 1  # numbers: of one-cell characters
         self.cw = cw
         self.step = cw + (2 if self.texts else 0) + 1  # a cell and the space after it
         self.cell_text: dict[tuple[bool, bool], list[str]] = {}
