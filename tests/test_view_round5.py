@@ -28,6 +28,8 @@ from bpexplain.render.printer import TextPrinter
 from bpexplain.trace import Block, TraceHeader
 
 PROSE = "Each O1 element sums input × kernel over its receptive field: ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 rows"
+CODES = screen._codes_for(Console(force_terminal=True, color_system="truecolor", width=80))
+BORDER, NOTE = Style(color="cyan"), Style(italic=True, dim=True)
 WORDS = PROSE.split() + ["δO1(2,3)", "ŷ", "全连接层", "x̂", "a" * 30, "", "η·∂E/∂w"]
 
 
@@ -50,6 +52,9 @@ def test_a_panel_s_top_and_prose_as_text_are_its_styled_lines(seed: int) -> None
             general = frame.top(total) + list(body) + frame.bottom(total)
             fast = frame.top_text(total) + frame.prose_text(prose, total, hang) + frame.bottom_text(total)
             assert fast == as_text(general), (title, prose, total)
+            coded = screen.Frame([(title, None)], BORDER).prose_text(prose, total, hang, CODES, NOTE)
+            body = screen.Frame([(title, None)], BORDER).body(screen.text_lines(prose, total - 4, NOTE, hang), total)
+            assert coded == [CODES.line(p) for _, p in body], (title, prose, total)
 
 
 @pytest.mark.parametrize("seed", range(3))

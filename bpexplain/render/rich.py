@@ -210,7 +210,7 @@ def _header(h: TraceHeader, printer: TextPrinter) -> Lines:
             prose = [h.statement] if preamble == "short" else ["• " + line for line in h.conventions]
             yield from title.top_text(total)
             for text in prose if preamble in ("short", "full") else []:
-                yield from Frame.prose_text(text, total, 2 if preamble == "full" else 0)
+                yield from title.prose_text(text, total, 2 if preamble == "full" else 0)
             yield from title.bottom_text(total)
         else:
             body: list[StyledLine] = []
@@ -693,11 +693,20 @@ class Field:
             rows = [self._coded_row(r, (), room, codes, border) for r in range(self.shape[-2])]
             made = self.framed_maps[room, codes.system] = _kept(rows)
         rows, above, below = made
-        marked = self._marked(cells)[0]  # the field's columns in each of its rows
-        first, last = min(marked), max(marked)
+        w = self.shape[-1]
+        ordered = sorted(cells)
+        first, last = ordered[0] // w, ordered[-1] // w
         shown = rows[first : last + 1]
-        for r, cols in marked.items():
-            shown[r - first] = self._coded_row(r, tuple(cols), room, codes, border)
+        row, cols = -1, [0]  # the field's columns in each of its rows
+        for i in [*ordered, -1]:  # -1: the last row's end
+            r, col = divmod(i, w) if i >= 0 else (-1, 0)
+            if r == row:
+                if col != cols[-1]:
+                    cols.append(col)
+                continue
+            if row >= 0:
+                shown[row - first] = self._coded_row(row, tuple(cols), room, codes, border)
+            row, cols = r, [col]
         return above[first] + "\n".join(shown) + below[last + 1]
 
     def _coded_row(self, r: int, field: tuple[int, ...], room: int, codes: Codes, border: Style | None) -> str:
@@ -1013,12 +1022,15 @@ def _block(
 
         def whole(total: int, plain: bool, codes: Codes | None = None) -> list[Made]:
             if plain and total >= 8:  # no styles: the panel as one text (every line fits the width)
-                texts: list[Made] = [*frame.top_text(total), *Frame.prose_text(b.annotation, total)]
+                texts: list[Made] = [*frame.top_text(total), *frame.prose_text(b.annotation, total)]
                 if board is not None:
                     texts += part(total, plain)
                 texts += bottom(total, plain)
                 return ["\n".join([line if isinstance(line, str) else _as_text(line)[1] for line in texts])]
-            lines: list[Made] = list(top(total, plain))
+            if codes is not None and total >= 8:  # the prose written with its codes, as a block's equations are
+                lines: list[Made] = [*frame.top(total), *frame.prose_text(b.annotation, total, 0, codes, NOTE)]
+            else:
+                lines = list(top(total, plain))
             if board is not None:
                 lines += part(total, plain, codes=codes)
             lines += bottom(total, plain)
