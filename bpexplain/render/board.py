@@ -433,39 +433,31 @@ class Board:
 
     def _plain_stacked_narrow(self, first: int, end: int, room: int) -> list[str]:
         """`plain_texts` in the stacked layout, every text of one-cell characters, no remark: `_plain_stacked`'s
-        lines, each side padded by `str.format` to the room its hang leaves (every line fits that room: a side
+        lines, each side padded by a %-format to the room its hang leaves (every line fits that room: a side
         is wrapped to it)."""
         hang, own_line = self._hang(room)
         limit = room - hang
-        ws = self.ws
-        if own_line:
-            first_side = f"│  = {{:<{limit}}} │".format
-        else:
-            first_side = f"│  {{:<{ws}}} = {{:<{limit}}} │".format
-        again = f"│ {' ' * (hang - 2)}= {{:<{limit}}} │".format
-        lead = f"│ {' ' * hang}{{:<{limit}}} │".format
-        symbol_line = f"│  {{:<{room - 1}}} │".format
+        first_side = f"│  = %-{limit}s │" if own_line else f"│  %-{self.ws}s = %-{limit}s │"
+        again = f"\n│ {' ' * (hang - 2)}= %-{limit}s │"
+        lead = f"\n│ {' ' * hang}%-{limit}s │"
+        symbol_line = f"│  %-{room - 1}s │"
         wrap = self._wrap
+        symbols, expressions, substituted, values, _, _, we, wu, wv = self._fields[:9]
         out: list[str] = []
         for i in range(first, end):
-            r = self.rows[i]
-            lines: list[str] = []
-            if own_line:
-                lines += map(symbol_line, wrap_words(r.symbol, room - 1))
-            n = 0
-            for text, cells in ((r.expression, r.we), (r.substituted, r.wu), (r.value, r.wv)):
-                if n and not text:
+            text = "\n".join([symbol_line % s for s in wrap_words(symbols[i], room - 1)]) + "\n" if own_line else ""
+            sides = ((expressions[i], we[i]), (substituted[i], wu[i]), (values[i], wv[i]))
+            for n, (side, cells) in enumerate(sides):
+                if n and not side:
                     continue  # no numbers, or no value: no line
-                parts = (text,) if cells <= limit else wrap(text, limit, cells)[0]
+                parts = (side,) if cells <= limit else wrap(side, limit, cells)[0]
                 if n:
-                    lines.append(again(parts[0]))
-                elif own_line:
-                    lines.append(first_side(parts[0]))
+                    text += again % parts[0]
                 else:
-                    lines.append(first_side(r.symbol, parts[0]))
-                lines += map(lead, parts[1:])
-                n += 1
-            out.append("\n".join(lines))
+                    text += first_side % parts[0] if own_line else first_side % (symbols[i], parts[0])
+                for part in parts[1:]:
+                    text += lead % part
+            out.append(text)
         return out
 
     def _plain_columns(self, first: int, end: int, room: int) -> list[str | None]:
