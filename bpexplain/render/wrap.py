@@ -269,10 +269,12 @@ def wrap_column(
                 widest = n
             continue
         if one_cell:  # its cells are its length
-            cut, indented, counts, folded, used = _spans(column[4 * (end - n) : 4 * end], text, least)
+            skel = column[4 * (end - n) : 4 * end]
+            spans = _SPANS.get((skel, least)) or _spans(skel, text, least)
+            cut, indented, counts, folded, used = spans
             if folded:
                 return None
-            lines = _shown(cut(text), indented)
+            lines = _shown(cut(text), indented) if indented else cut(text)
         else:
             lines, counts, folded = wrap_math_cells(text, limit, n)
             if folded:
