@@ -48,38 +48,31 @@ _new_row = tuple.__new__  # a _Row made without its Python-level __new__: thousa
 Column = tuple[Sequence[str], Sequence[int], Sequence[bool]]  # a column's texts, their cells, is each narrow
 
 
-def _rows(columns: list[EquationColumns]) -> tuple[list[_Row], bool, Column, Column, int, int, bool]:
-    """The board's rows: each equation's columns as shown, and their widths; whether every text of them is
-    of one-cell characters (`is_narrow`: then a text's cells are its length); the expressions and the numbers
-    as columns (see `Column`); the widest symbol and value; whether a row has a remark."""
-    if not columns:
-        return [], True, ((), (), ()), ((), (), ()), 0, 0, False
+def _fields(columns: list[EquationColumns]) -> tuple[tuple[Sequence[Any], ...], bool, bool, bool]:
+    """The board's rows as columns, the fields of `_Row` in order: each equation's texts as shown and their
+    widths, and whether its expression and its numbers are of one-cell characters (`is_narrow`: then a text's
+    cells are its length); whether every text is; whether a row has a remark; whether one is said once."""
+    n = len(columns)
     symbols, expressions, substituted, values, remarks, onces = zip(*columns)
-    if any(onces):  # `dh_5(e)/de = 1`: said once (common.said_once, the rule of every format)
+    said_once = any(onces)
+    if said_once:  # `dh_5(e)/de = 1`: said once (common.said_once, the rule of every format)
         values = tuple(["" if once else value for value, once in zip(values, onces)])
     has_remarks = any(remarks)
     if has_remarks:
         remarks = tuple([r if not r or r.startswith("≠") else f"({r})" for r in remarks])
-    n = len(columns)
-    # a column whose texts are all of one-cell characters is measured by lengths, in C (the usual block)
-    if is_narrow("".join(expressions)):
-        ne: Sequence[bool] = (True,) * n
-        we: Sequence[int] = [*map(len, expressions)]
-    else:
-        ne, we = _measured(expressions)
-    if is_narrow("".join(substituted)):
-        nu: Sequence[bool] = (True,) * n
-        wu: Sequence[int] = [*map(len, substituted)]
-    else:
-        nu, wu = _measured(substituted)
+    # every text of one-cell characters (the usual block, one scan): each measured by its length, in C
+    if is_narrow("".join(symbols) + "".join(expressions) + "".join(substituted) + "".join(values)):
+        narrow: Sequence[bool] = (True,) * n
+        lengths = [[*map(len, texts)] for texts in (symbols, expressions, substituted, values)]
+        fields = (symbols, expressions, substituted, values, remarks, *lengths, narrow, narrow)
+        return fields, True, has_remarks, said_once
+    ne, we = _measured(expressions)
+    nu, wu = _measured(substituted)
     narrow_sv = is_narrow("".join(symbols) + "".join(values))
     ws = [*map(len, symbols)] if narrow_sv else [*map(width, symbols)]
     wv = [*map(len, values)] if narrow_sv else [*map(width, values)]
-    rows = [
-        *map(_new_row, repeat(_Row, n), zip(symbols, expressions, substituted, values, remarks, ws, we, wu, wv, ne, nu))
-    ]
-    narrow = narrow_sv and all(ne) and all(nu)
-    return rows, narrow, (expressions, we, ne), (substituted, wu, nu), max(ws), max(wv), has_remarks
+    fields = (symbols, expressions, substituted, values, remarks, ws, we, wu, wv, ne, nu)
+    return fields, narrow_sv and all(ne) and all(nu), has_remarks, said_once
 
 
 def _measured(texts: Sequence[str]) -> tuple[list[bool], list[int]]:
@@ -100,19 +93,36 @@ class Board:
     """The equations of one block, and their lines at a given width."""
 
     def __init__(self, columns: list[EquationColumns]) -> None:
-        made = _rows(columns)
-        self.rows, self.narrow, self._column_e, self._column_u, self.ws, self.wv, self.remarks = made  # see `_rows`
-        self.we = max(self._column_e[1], default=0)
-        self.wu = max(self._column_u[1], default=0)
+        self.columns = columns
+        self._rows: list[_Row] | None = None  # see `rows`
+        if columns:
+            fields, self.narrow, self.remarks, self.said_once = _fields(columns)
+            self.ws, self.we, self.wu, self.wv = max(fields[5]), max(fields[6]), max(fields[7]), max(fields[8])
+        else:
+            fields, self.narrow, self.remarks, self.said_once = ((),) * 11, True, False, False
+            self.ws = self.we = self.wu = self.wv = 0
+        self._fields = fields
+        self._column_e: Column = (fields[1], fields[6], fields[9])  # the expressions (see `Column`)
+        self._column_u: Column = (fields[2], fields[7], fields[10])  # the numbers
         self._room = -1
         self.mode = "rows"
         self._wrapped: list[tuple[Sequence[str], Sequence[str]]] = []
         self._sizes: list[tuple[Sequence[int], Sequence[int]]] = []  # the cells of each of those lines
         self._columns_sizes: list[tuple[Sequence[int], Sequence[int]]] = []
+        self._wrapped_e: list[Sequence[str]] = []  # the columns' lines (`_columns`) by column
+        self._wrapped_u: list[Sequence[str]] = []
         self._ce = self._cu = 0
         self._wraps: dict[tuple[str, int], tuple[list[str], list[int]]] = {}
         # a row's width but its value's in the rows layout: symbol = expression [= numbers] =
         self._rows_width = 1 + self.ws + 3 + self.we + (3 + self.wu if self.wu else 0) + 3
+
+    @property
+    def rows(self) -> list[_Row]:
+        """Each equation's row (made when a layout asks: the rows layout without styles writes the columns)."""
+        rows = self._rows
+        if rows is None:
+            rows = self._rows = [*map(_new_row, repeat(_Row, len(self.columns)), zip(*self._fields))]
+        return rows
 
     # ---- choosing the layout ------------------------------------------------------------------
 
@@ -130,7 +140,7 @@ class Board:
         self.mode = "stacked"
         columns = self._columns(room - fixed)
         if columns is not None:
-            count = sum(max(len(e), len(u)) for e, u in columns)
+            count = sum(map(max, map(len, self._wrapped_e), map(len, self._wrapped_u)))  # in C
             if count < self._stacked_count(room, count + 1):
                 self.mode = "columns"
                 self._wrapped = columns
@@ -161,12 +171,14 @@ class Board:
         self._ce = used_e
         self._cu = used_u if wu else 0
         self._columns_sizes = list(zip(sizes_e, sizes_u))
+        self._wrapped_e, self._wrapped_u = wrapped_e, wrapped_u
         return list(zip(wrapped_e, wrapped_u))
 
     def _stacked_count(self, room: int, enough: int) -> int:
         """The lines of the stacked layout, counted until there are `enough` (all that `prepare` asks)."""
         hang, _ = self._hang(room)
-        least = sum(1 + (hang == 3) + bool(r.substituted) + bool(r.value) for r in self.rows)  # a line a side
+        fields = self._fields  # a line a side, counted in C: the rows' numbers and values that are not empty
+        least = len(self.columns) * (1 + (hang == 3)) + sum(map(bool, fields[2])) + sum(map(bool, fields[3]))
         limit = room - hang
         if least >= enough or (self.we <= limit and self.wu <= limit):  # else every side is one line
             return least
@@ -222,56 +234,47 @@ class Board:
         return [(self._rows_width + r.wv, pieces)]
 
     def _plain_columns_narrow(self, first: int, end: int, room: int) -> list[str]:
-        """`_plain_columns` of a block of one-cell characters without remarks: each line one `str.format`, its
+        """`_plain_columns` of a block of one-cell characters without remarks: each line one %-format, its
         columns padded as `str.ljust` pads them (a line's cells are its length, and every line fits: the
         columns were wrapped to the room their widths leave)."""
-        rows, wrapped = self.rows, self._wrapped
+        wrapped = self._wrapped
+        symbols, _, substituted, values = self._fields[:4]
         ws, ce, cu = self.ws, self._ce, self._cu
         start = 1 + ws + 3
         w = start + ce + (3 + cu if cu else 0)  # a line's cells to the value
-        head = f"│  {{:<{ws}}} = "
-        if cu:
-            first_line = f"{head}{{:<{ce}}}{{}}{{:<{cu}}} = {{:<{room - w - 3}}} │".format
-            more = f"│ {' ' * start}{{:<{ce}}}   {{:<{cu}}}{' ' * (room - w)} │".format
-        else:  # no numbers column: the same formats, given empty numbers
-            first_line = f"{head}{{:<{ce}}}{{}}{{}} = {{:<{room - w - 3}}} │".format
-            more = f"│ {' ' * start}{{:<{ce}}}{{}}{' ' * (room - w)} │".format
-        once = f"{head}{{:<{room - start}}} │".format  # the expression is the value
-        alone = f"│ {' ' * start}{{:<{room - start}}} │".format
+        lead, tail = f"\n│ {' ' * start}", f"{' ' * (room - w)} │"
+        # the first line, and the lines after it (without a numbers column: given no numbers, as nothing)
+        first_line = f"│  %-{ws}s = %-{ce}s%s%-{cu}s = %-{room - w - 3}s │"
+        more = f"{lead}%-{ce}s   %-{cu}s{tail}" if cu else f"{lead}%-{ce}s%.0s{tail}"
+        once = f"│  %-{ws}s = %-{room - start}s │"  # the expression is the value
+        alone = f"{lead}%-{room - start}s │"
         out: list[str] = []
         append = out.append
         for i in range(first, end):
-            r = rows[i]
             es, us = wrapped[i]
-            if not r.value:
-                lines = [once(r.symbol, es[0])]
+            if not values[i]:
+                text = once % (symbols[i], es[0])
                 for k in range(1, len(es)):
-                    lines.append(alone(es[k]))
-                append("\n".join(lines))
-                continue
-            n_e, n_u = len(es), len(us)
-            if cu:
-                text = first_line(r.symbol, es[0], EQ if r.substituted else "   ", us[0], r.value)
-            else:
-                text = first_line(r.symbol, es[0], "", "", r.value)
-            if n_e == 1 and n_u == 1:
+                    text += alone % es[k]
                 append(text)
                 continue
-            lines = [text]
+            numbers = (EQ if substituted[i] else "   ", us[0]) if cu else ("", "")
+            text = first_line % (symbols[i], es[0], *numbers, values[i])
+            n_e, n_u = len(es), len(us)
             for k in range(1, n_e if n_e > n_u else n_u):
-                lines.append(more(es[k] if k < n_e else "", us[k] if k < n_u and cu else ""))
-            append("\n".join(lines))
+                text += more % (es[k] if k < n_e else "", us[k] if k < n_u else "")
+            append(text)
         return out
 
     def framed_plain(self, i: int, room: int) -> list[tuple[int, list[tuple[str, Any]]]] | None:
         """The lines of equation `i` framed as a panel's body frames them (`│ ` line, spaces, ` │`), each as
         one piece of text without a style: for a console without styles, where each piece is only its text.
-        None where `styled` must make them: a remark, a line wider than `room`."""
+        None where `styled` must make them: a line wider than `room`."""
         self.prepare(room)
         r = self.rows[i]
         mode = self.mode
-        if r.remark:
-            return None
+        if r.remark:  # `lines`' pieces joined (with a remark: after the value, or under the equation)
+            return self._framed([(w, "".join([t for t, _ in pieces])) for w, pieces in self.lines(i, room)], room)
         total = room + 4
         if mode == "stacked":
             return self._framed(self._plain_stacked(r, room), room)
@@ -331,11 +334,12 @@ class Board:
             return self._plain_columns(first, end, room)
         if mode == "stacked" and self.narrow and not self.remarks and room - self._hang(room)[0] >= 1:
             return self._plain_stacked_narrow(first, end, room)  # type: ignore[return-value]
-        out: list[str | None] = []
-        for i in range(first, end):
-            lines = self.framed_plain(i, room)
-            out.append(None if lines is None else "\n".join([pieces[0][0] for _, pieces in lines]))
-        return out
+        return [*map(self._plain_text, range(first, end), repeat(room, end - first))]
+
+    def _plain_text(self, i: int, room: int) -> str | None:
+        """`framed_plain` of equation `i` as the text of its lines joined by line breaks."""
+        lines = self.framed_plain(i, room)
+        return None if lines is None else "\n".join([pieces[0][0] for _, pieces in lines])
 
     def ansi_texts(self, first: int, end: int, room: int, codes: dict[str, tuple[str, str]]) -> list[str | None] | None:
         """`plain_texts` with the codes of each piece's style around it, as `screen.Lines.ansi` writes the lines
@@ -354,6 +358,16 @@ class Board:
         out: list[str | None] = []
         if self.mode == "rows":
             wu = self.wu
+            fields = self._fields
+            if not self.said_once and all(fields[3][first:end]) and (not wu or all(fields[2][first:end])):
+                # the usual block: one %-template mapped over the columns, in C (the codes' own % doubled), the
+                # spaces after each value (outside its codes) from its width
+                b0, b1, y0, y1, z0, z1, op = (code.replace("%", "%%") for code in (l0, l1, s0, s1, v0, v1, eq))
+                numbers = f"%-{wu}s{op}" if wu else ""
+                line = f"{b0}│ {b1}{y0} %-{ws}s{y1}{op}%-{self.we}s{op}{numbers}{z0}%s{z1}{b0}%s │{b1}"
+                pads = map(" ".__mul__, map((room - self._rows_width).__sub__, fields[8][first:end]))
+                texts = fields[:4] if wu else (fields[0], fields[1], fields[3])
+                return [*map(line.__mod__, zip(*(column[first:end] for column in texts), pads))]
             row = f"{head}{{:<{self.we}}}{{}}{eq}{value}".format
             once = f"{head}{value}".format
             w = self._rows_width
@@ -394,16 +408,17 @@ class Board:
         by `str.format` as `str.ljust` pads them (a line's cells are its length)."""
         ws, we, wu = self.ws, self.we, self.wu
         rest = room - self._rows_width  # the value's column, to the frame
+        if not self.said_once and end > first and all(self._fields[3][first:end]):
+            # the usual block: each equation's columns (`EquationColumns`) into one %-template by map, in C, padded
+            # as str.ljust pads, its remark and flag (empty) written as nothing, and the numbers where there are none
+            columns = self.columns[first:end] if first or end < len(self.columns) else self.columns
+            if not wu:
+                return [*map(f"│  %-{ws}s = %-{we}s%.0s = %-{rest}s │%.0s%.0s".__mod__, columns)]
+            if all(self._fields[2][first:end]):
+                return [*map(f"│  %-{ws}s = %-{we}s = %-{wu}s = %-{rest}s │%.0s%.0s".__mod__, columns)]
         head = f"│  {{:<{ws}}} = "
         bare = f"{head}{{:<{we}}} = {{:<{rest}}} │".format  # a block without a numbers column
         rows = self.rows[first:end]
-        if rows and all([r.value for r in rows]):  # nothing said once
-            symbols, expressions, substituted, values = [*zip(*rows)][:4]
-            if not wu:
-                return [*map(bare, symbols, expressions, values)]
-            if all(substituted):
-                line = f"{head}{{:<{we}}} = {{:<{wu}}} = {{:<{rest}}} │".format
-                return [*map(line, symbols, expressions, substituted, values)]
         once = f"{head}{{:<{room - 1 - ws - 3}}} │".format  # `symbol = value`: the expression is the value
         row = f"{head}{{:<{we}}}{{}}{{:<{wu}}} = {{:<{rest}}} │".format if wu else None
         out: list[str] = []
@@ -418,39 +433,31 @@ class Board:
 
     def _plain_stacked_narrow(self, first: int, end: int, room: int) -> list[str]:
         """`plain_texts` in the stacked layout, every text of one-cell characters, no remark: `_plain_stacked`'s
-        lines, each side padded by `str.format` to the room its hang leaves (every line fits that room: a side
+        lines, each side padded by a %-format to the room its hang leaves (every line fits that room: a side
         is wrapped to it)."""
         hang, own_line = self._hang(room)
         limit = room - hang
-        ws = self.ws
-        if own_line:
-            first_side = f"│  = {{:<{limit}}} │".format
-        else:
-            first_side = f"│  {{:<{ws}}} = {{:<{limit}}} │".format
-        again = f"│ {' ' * (hang - 2)}= {{:<{limit}}} │".format
-        lead = f"│ {' ' * hang}{{:<{limit}}} │".format
-        symbol_line = f"│  {{:<{room - 1}}} │".format
+        first_side = f"│  = %-{limit}s │" if own_line else f"│  %-{self.ws}s = %-{limit}s │"
+        again = f"\n│ {' ' * (hang - 2)}= %-{limit}s │"
+        lead = f"\n│ {' ' * hang}%-{limit}s │"
+        symbol_line = f"│  %-{room - 1}s │"
         wrap = self._wrap
+        symbols, expressions, substituted, values, _, _, we, wu, wv = self._fields[:9]
         out: list[str] = []
         for i in range(first, end):
-            r = self.rows[i]
-            lines: list[str] = []
-            if own_line:
-                lines += map(symbol_line, wrap_words(r.symbol, room - 1))
-            n = 0
-            for text, cells in ((r.expression, r.we), (r.substituted, r.wu), (r.value, r.wv)):
-                if n and not text:
+            text = "\n".join([symbol_line % s for s in wrap_words(symbols[i], room - 1)]) + "\n" if own_line else ""
+            sides = ((expressions[i], we[i]), (substituted[i], wu[i]), (values[i], wv[i]))
+            for n, (side, cells) in enumerate(sides):
+                if n and not side:
                     continue  # no numbers, or no value: no line
-                parts = (text,) if cells <= limit else wrap(text, limit, cells)[0]
+                parts = (side,) if cells <= limit else wrap(side, limit, cells)[0]
                 if n:
-                    lines.append(again(parts[0]))
-                elif own_line:
-                    lines.append(first_side(parts[0]))
+                    text += again % parts[0]
                 else:
-                    lines.append(first_side(r.symbol, parts[0]))
-                lines += map(lead, parts[1:])
-                n += 1
-            out.append("\n".join(lines))
+                    text += first_side % parts[0] if own_line else first_side % (symbols[i], parts[0])
+                for part in parts[1:]:
+                    text += lead % part
+            out.append(text)
         return out
 
     def _plain_columns(self, first: int, end: int, room: int) -> list[str | None]:
@@ -467,8 +474,8 @@ class Board:
         append = out.append
         for i in range(first, end):
             r = rows[i]
-            if r.remark:
-                append(None)
+            if r.remark:  # written by `framed_plain`
+                append(self._plain_text(i, room))
                 continue
             es, us = wrapped[i]
             wes, wus = sizes[i]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from functools import cache, partial
+from math import prod
 from typing import Any, TextIO
 
 import numpy as np
@@ -31,8 +32,8 @@ from .common import (
     PREDICTIONS_TITLE,
     SummaryLine,
     SummaryTable,
+    block_columns,
     drift_rows,
-    equation_columns,
     fmt,
     map_grids,
     network_rows,
@@ -41,7 +42,7 @@ from .common import (
     summary_loss_cells,
     summary_note,
 )
-from .numbers import CARRIED, format_grid, format_number, format_numbers, format_vector
+from .numbers import CARRIED, format_grid, format_numbers, format_vector
 from .printer import TextPrinter
 from .screen import (
     Batch,
@@ -201,17 +202,24 @@ def _header(h: TraceHeader, printer: TextPrinter) -> Lines:
 
     preamble, show = h.settings.preamble, h.settings.command == "show"  # show's network is not a preamble
 
-    def make(total: int, plain: bool) -> Iterator[StyledLine]:
+    def make(total: int, plain: bool) -> Iterator[Made]:
         if preamble == "none" and not show:
             return
         room = Frame.inner(total)
-        body: list[StyledLine] = []
-        if preamble == "short":
-            body += text_lines(h.statement, room, None)
-        elif preamble == "full":
-            for line in h.conventions:
-                body += text_lines("• " + line, room, None, hang=2)
-        yield from title.all(body, total)
+        if plain and total >= 8:  # no styles: the conventions framed as text
+            prose = [h.statement] if preamble == "short" else ["• " + line for line in h.conventions]
+            yield from title.top_text(total)
+            for text in prose if preamble in ("short", "full") else []:
+                yield from title.prose_text(text, total, 2 if preamble == "full" else 0)
+            yield from title.bottom_text(total)
+        else:
+            body: list[StyledLine] = []
+            if preamble == "short":
+                body += text_lines(h.statement, room, None)
+            elif preamble == "full":
+                for line in h.conventions:
+                    body += text_lines("• " + line, room, None, hang=2)
+            yield from title.all(body, total)
         if preamble == "full":
             yield from legend_frame.all(_legend_lines(legend, room), total)
         if preamble != "full" and not show:
@@ -269,7 +277,7 @@ def _parameters(params: dict, h: TraceHeader, printer: TextPrinter, title: str, 
             per_row = arr.shape[-1] if arr.ndim == 2 else len(cells)
             blocks = [_cell_rows(cells, per_row, total - 2 - wn - 3, total - 4)]
         else:
-            blocks = [_grid_block(label, rows, total - 4) for label, rows in _channel_grids("", arr, printer.precision)]
+            blocks = [_grid_styled(label, value, printer.precision, total - 4) for label, value in _channels("", arr)]
         side = 2 + wn + 3
         body = blocks[0] if len(blocks) == 1 else side_by_side(blocks, total - side)
         if body and max(w for w, _ in body) + side <= total:
@@ -309,15 +317,13 @@ def _cell_rows(cells: list[str], per_row: int, room: int, narrow_room: int) -> l
 # ---- grids ----------------------------------------------------------------------------------------
 
 
-def _channel_grids(label: str, value: np.ndarray, precision: int) -> list[tuple[str, list[list[str]]]]:
-    """A map, kernel or error as (label, rows of cells), one per channel (the cells are format_grid's)."""
+def _channels(label: str, value: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """A map, kernel or error as (label, its matrix or vector), one per channel."""
     while value.ndim > 2 and value.shape[0] == 1:
         value = value[0]
     if value.ndim > 2:
-        return [
-            g for c in range(value.shape[0]) for g in _channel_grids(f"{label} [{c + 1}]".strip(), value[c], precision)
-        ]
-    return [(label, _grid_cells(value, precision))]
+        return [g for c in range(value.shape[0]) for g in _channels(f"{label} [{c + 1}]".strip(), value[c])]
+    return [(label, value)]
 
 
 def _grid_cells(value: np.ndarray, precision: int) -> list[list[str]]:
@@ -352,8 +358,49 @@ def _grid_block_text(label: str, rows: list[list[str]], room: int) -> list[tuple
     return out
 
 
+def _small_grid(label: str, value: np.ndarray, precision: int, room: int) -> tuple[str, list[str], int] | None:
+    """A channel's matrix or vector (`_channels`) as `_grid_block` draws it where it is small and its grid fits
+    `room` in one band: the label's line ("" without a label), the rows' lines and their cells; made at once, its
+    numbers formatted by one call and each row written by one %-format (its cells are numbers, of one-cell
+    characters: its columns' widths are lengths). None for another grid."""
+    shape = value.shape
+    if not (1 <= len(shape) <= 2 and shape[-1] <= GRID_LIMIT and (len(shape) == 1 or shape[0] <= GRID_LIMIT)):
+        return None
+    w = shape[-1]
+    texts = format_numbers(np.asarray(value, dtype=np.float64).ravel().tolist(), precision)
+    if not texts:
+        return None
+    widths = [max(map(len, texts[c::w])) for c in range(w)]
+    head = label + (" =" if not label.startswith("[") else "") if label else ""
+    lead = "  " if label else ""
+    used = len(lead) + sum(widths) + 2 * (w - 1)
+    if used > room or width(head) > room:
+        return None
+    row = lead + "  ".join([f"%{cw}s" for cw in widths])
+    return head, [row % tuple(texts[k : k + w]) for k in range(0, len(texts), w)], used
+
+
+def _grid_text(label: str, value: np.ndarray, precision: int, room: int) -> list[tuple[int, str]]:
+    """`_grid_block_text` of a channel's matrix or vector (`_channels`), a small one by `_small_grid`."""
+    small = _small_grid(label, value, precision, room)
+    if small is None:
+        return _grid_block_text(label, _grid_cells(value, precision), room)
+    head, lines, used = small
+    return ([(width(head), head)] if head else []) + [(used, line) for line in lines]
+
+
+def _grid_styled(label: str, value: np.ndarray, precision: int, room: int) -> list[StyledLine]:
+    """`_grid_block` of a channel's matrix or vector (`_channels`), a small one by `_small_grid`."""
+    small = _small_grid(label, value, precision, room)
+    if small is None:
+        return _grid_block(label, _grid_cells(value, precision), room)
+    head, lines, used = small
+    out: list[StyledLine] = [(width(head), [(head, ITALIC)])] if head else []
+    return out + [(used, [(line, None)]) for line in lines]
+
+
 def _array_grids(arr: NamedArray, precision: int, room: int) -> list[list[StyledLine]]:
-    return [_grid_block(label, rows, room) for label, rows in _channel_grids(arr.label, arr.value, precision)]
+    return [_grid_styled(label, value, precision, room) for label, value in _channels(arr.label, arr.value)]
 
 
 # ---- steps ----------------------------------------------------------------------------------------
@@ -486,14 +533,15 @@ class _Maps:
             return None
         k = names.index(b.layer)
         shape = tuple(layers[k]["input_shape"])
-        if int(np.prod(shape)) > FIELD_LIMIT:
+        size = prod(shape)
+        if size > FIELD_LIMIT:
             return None
         if k == 0:
             sample = (b.sample or 1) - 1
             values = self.inputs[sample] if sample < len(self.inputs) else None
         else:
             values = self.outputs.get((b.sample, names[k - 1]))
-        if values is not None and values.size != int(np.prod(shape)):
+        if values is not None and values.size != size:
             values = None
         return shape, values
 
@@ -509,18 +557,18 @@ class Field:
 
     def __init__(self, shape: tuple[int, ...], values: np.ndarray | None, precision: int) -> None:
         self.shape = shape
-        self.texts = [format_number(v, precision) for v in values.ravel().tolist()] if values is not None else None
-        cw = max(width(t) for t in self.texts) if self.texts else 1
+        self.texts = format_numbers(values.ravel().tolist(), precision) if values is not None else None
+        cw = max(map(len, self.texts)) if self.texts else 1  # numbers: of one-cell characters
         self.cw = cw
         self.step = cw + (2 if self.texts else 0) + 1  # a cell and the space after it
         self.cell_text: dict[tuple[bool, bool], list[str]] = {}
         self.rows: dict[tuple[int, int, int, bool, tuple[int, ...]], StyledLine] = {}  # see `_lines`
         self.drawn: dict[tuple[tuple[int, ...], int, bool], list[StyledLine]] = {}  # the lines of a field
         self.templates: dict[tuple[int, int, bool], tuple[list[StyledLine], list[tuple[int, int, int]]]] = {}
-        self.framed: dict[tuple[tuple[int, ...], int], str] = {}  # see `framed_text` ("": drawn otherwise)
+        self.framed: dict[tuple[tuple[int, ...], int, Any], str] = {}  # see `framed_text` ("": drawn otherwise)
         self.row_texts: dict[tuple[int, int, int, tuple[int, ...]], tuple[int, str]] = {}  # `rows` as text
-        self.framed_maps: dict[int, list[str]] = {}  # see `_framed_rows`
-        self.framed_row_texts: dict[tuple[int, tuple[int, ...], int], str] = {}  # see `_framed_row`
+        self.framed_maps: dict[tuple[int, Any], tuple[list[str], list[str], list[str]]] = {}  # see `_framed_one`
+        self.coded_rows: dict[tuple[int, tuple[int, ...], int, Any], str] = {}  # see `_coded_row`
         self.text_templates: dict[tuple[int, int], tuple[list[tuple[int, str]], list[tuple[int, int, int]]]] = {}
         # (id(a line of `lines`), room, colour system) -> the line (alive), framed and written with its codes
         self.written: dict[tuple[int, int, Any], tuple[StyledLine, str]] = {}
@@ -538,15 +586,29 @@ class Field:
             self.cell_text[key] = texts
         return texts
 
-    def framed_text(self, cells: tuple[int, ...], room: int) -> str | None:
-        """The field's lines without styles (`lines`) as a panel's body `room` cells wide frames them under
-        an equation (indented by 2), joined by line breaks; None where one does not fit. Made as text: a
-        row of the map is its text, kept for the fields that share it."""
-        key = (cells, room)
+    def framed_text(
+        self, cells: tuple[int, ...], room: int, codes: Codes | None = None, border: Style | None = None
+    ) -> str | None:
+        """The field's lines (`lines`) as a panel's body `room` cells wide frames them under an equation (indented
+        by 2), joined by line breaks, without styles; or, given `codes` (and the frame's style), with their codes
+        as `Lines.ansi` writes the styled lines, on a map of one channel in one band. None where one does not fit
+        (or, with codes, on another map). Made as text: a row of the map is its text, kept for the fields that
+        share it."""
+        key = (cells, room, None if codes is None else codes.system)
         text = self.framed.get(key)
         if text is None:
-            text = self.framed[key] = self._framed_text(cells, room)
+            if self._one_band(room):
+                text = self._framed_one(cells, room) if codes is None else self._coded_one(cells, room, codes, border)
+            else:
+                text = self._framed_text(cells, room) if codes is None else ""
+            self.framed[key] = text
         return text or None
+
+    def _one_band(self, room: int) -> bool:
+        """Whether the map is of one channel and drawn in one band under an equation in a body `room` wide."""
+        shape, inner = self.shape, room - 2
+        w = shape[-1]
+        return (len(shape) < 3 or shape[0] == 1) and w <= max(1, (inner + 1) // self.step) and w * self.step <= room - 1
 
     def _marked(self, cells: tuple[int, ...]) -> dict[int, dict[int, list[int]]]:
         """The field's cells by channel, then by row: the field's columns in each row, in order."""
@@ -573,8 +635,6 @@ class Field:
         w = shape[-1]
         plane = shape[-2] * w
         per_band = max(1, (inner + 1) // self.step)
-        if (len(shape) < 3 or shape[0] == 1) and w <= per_band and w * self.step - 1 <= inner:
-            return self._framed_one(cells, room)
         marked = self._marked(cells)
         texts = self.row_texts
         blocks: list[list[tuple[int, str]]] = []
@@ -600,42 +660,78 @@ class Field:
         return "\n".join(out)
 
     def _framed_one(self, cells: tuple[int, ...], room: int) -> str:
-        """`framed_text` of a map of one channel drawn in one band (no heading, no label, every line fits):
-        the map's framed rows, the field's rows put in."""
+        """`framed_text` of a map of one channel drawn in one band (no heading, no label, every line fits): the
+        map's framed rows (kept a room, and the text of those above and below each row), the field's rows put in."""
         w = self.shape[-1]
-        lines = self._framed_rows(room).copy()
+        off, on = self.cells_as(False, True), self.cells_as(True, True)
+        end = " " * (room - 1 - w * self.step) + " │"
+        made = self.framed_maps.get((room, None))
+        if made is None:
+            rows = ["│   " + " ".join(off[k : k + w]) + end for k in range(0, len(off), w)]
+            made = self.framed_maps[room, None] = _kept(rows)
+        rows, above, below = made
+        ordered = sorted(cells)
+        first, last = ordered[0] // w, ordered[-1] // w
+        shown = rows[first : last + 1]  # the rows the field is in, then each of them with its cells put in
         row = -1
-        cols: list[int] = []
-        for i in sorted(set(cells)):
+        texts: list[str] = []
+        for i in ordered:
             r, col = divmod(i, w)
             if r != row:
-                if cols:
-                    lines[row] = self._framed_row(row, tuple(cols), room)
-                row, cols = r, [col]
-            else:
-                cols.append(col)
-        if cols:
-            lines[row] = self._framed_row(row, tuple(cols), room)
-        return "\n".join(lines)
+                if texts:
+                    shown[row - first] = "│   " + " ".join(texts) + end
+                row = r
+                texts = off[r * w : r * w + w]
+            texts[col] = on[i]
+        shown[row - first] = "│   " + " ".join(texts) + end
+        return above[first] + "\n".join(shown) + below[last + 1]
 
-    def _framed_rows(self, room: int) -> list[str]:
-        """The rows of a map of one channel in one band without a field, framed as `framed_text` frames them."""
-        lines = self.framed_maps.get(room)
-        if lines is None:
-            lines = self.framed_maps[room] = [self._framed_row(r, (), room) for r in range(self.shape[-2])]
-        return lines
+    def _coded_one(self, cells: tuple[int, ...], room: int, codes: Codes, border: Style | None) -> str:
+        """`_framed_one` with the codes of the styles, as `Lines.ansi` writes the framed lines (`_coded_row`)."""
+        made = self.framed_maps.get((room, codes.system))
+        if made is None:
+            rows = [self._coded_row(r, (), room, codes, border) for r in range(self.shape[-2])]
+            made = self.framed_maps[room, codes.system] = _kept(rows)
+        rows, above, below = made
+        w = self.shape[-1]
+        ordered = sorted(cells)
+        first, last = ordered[0] // w, ordered[-1] // w
+        shown = rows[first : last + 1]
+        row, cols = -1, [0]  # the field's columns in each of its rows
+        for i in [*ordered, -1]:  # -1: the last row's end
+            r, col = divmod(i, w) if i >= 0 else (-1, 0)
+            if r == row:
+                if col != cols[-1]:
+                    cols.append(col)
+                continue
+            if row >= 0:
+                shown[row - first] = self._coded_row(row, tuple(cols), room, codes, border)
+            row, cols = r, [col]
+        return above[first] + "\n".join(shown) + below[last + 1]
 
-    def _framed_row(self, r: int, field: tuple[int, ...], room: int) -> str:
-        """Row `r` of a map of one channel in one band, the cells of its columns `field` inside the field
-        (`_row`'s text), framed as `framed_text` frames it."""
-        key = (r, field, room)
-        text = self.framed_row_texts.get(key)
-        if text is None:
+    def _coded_row(self, r: int, field: tuple[int, ...], room: int, codes: Codes, border: Style | None) -> str:
+        """Row `r` of the map (`_row`, the cells of its columns `field` inside the field) framed as a block frames
+        it under an equation, written with its codes (`Codes.line`); kept for the fields that share it."""
+        key = (r, field, room, codes.system)
+        text = self.coded_rows.get(key)
+        if text is None:  # `_row`'s pieces (runs of cells outside the field, DIM; each inside, FIELD_STYLE) coded
             w = self.shape[-1]
-            base = r * w
-            on, off = self.cells_as(True, True), self.cells_as(False, True)
-            cells = " ".join([on[base + col] if col in field else off[base + col] for col in range(w)])
-            text = self.framed_row_texts[key] = "│   " + cells + " " * (room - 1 - w * self.step) + " │"
+            on, off = self.cells_as(True, False), self.cells_as(False, False)
+            (d0, d1), (f0, f1), (b0, b1) = codes.pair(DIM), codes.pair(FIELD_STYLE), codes.pair(border)
+            parts: list[str] = []
+            run: list[str] = []
+            for i in range(r * w, r * w + w):
+                if i - r * w in field:
+                    if run:
+                        parts.append(d0 + " ".join(run) + d1)
+                        run = []
+                    parts.append(f0 + on[i] + f1)
+                else:
+                    run.append(off[i])
+            if run:
+                parts.append(d0 + " ".join(run) + d1)
+            end = " " * (room - 1 - w * self.step) + " │"
+            text = self.coded_rows[key] = f"{b0}│ {b1}  {' '.join(parts)}{b0}{end}{b1}"
         return text
 
     def _text_template(self, c: int, per_band: int) -> tuple[list[tuple[int, str]], list[tuple[int, int, int]]]:
@@ -758,6 +854,13 @@ class Field:
         return (len(cols) * self.step - 1, pieces)
 
 
+def _kept(rows: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """A map's framed rows, and the text of the rows above and of those below each (`Field._framed_one`)."""
+    above = ["".join([row + "\n" for row in rows[:r]]) for r in range(len(rows) + 1)]
+    below = ["".join(["\n" + row for row in rows[r:]]) for r in range(len(rows) + 1)]
+    return rows, above, below
+
+
 def _in_bands(
     cols: list[int], bands: list[tuple[int, int, int]], w: int
 ) -> Iterator[tuple[int, int, int, tuple[int, ...]]]:
@@ -802,7 +905,7 @@ def _block(
     roles = _roles(colour)
     sample = f" [sample {b.sample}]" if b.sample is not None else ""
     frame = Frame([(b.title + sample, style)], style, title_style=style)
-    board = Board([equation_columns(eq, printer) for eq in b.equations]) if b.equations else None
+    board = Board(block_columns(b.equations, printer)) if b.equations else None
     precision = printer.precision
     field = Field(source[0], source[1], precision) if source is not None else None
 
@@ -852,8 +955,8 @@ def _block(
                         out.append((total, [left, *pieces, (" " * (room - w) + right, style)]))
             cells = equations[i].cells
             if field is not None and cells:  # the map it reads, under its symbol
-                if plain:
-                    text = field.framed_text(cells, room)
+                if plain or codes is not None:
+                    text = field.framed_text(cells, room, codes, style)
                     if text is not None:
                         out.append(text)
                         continue
@@ -885,9 +988,9 @@ def _block(
         room = Frame.inner(total)
         if plain and board is not None and total >= 8:  # no styles: the maps made and framed as text
             grids = [
-                _grid_block_text(label, rows, room - 1)
+                _grid_text(label, value, precision, room - 1)
                 for arr in map_grids(b, layers or [])
-                for label, rows in _channel_grids(arr.label, arr.value, precision)
+                for label, value in _channels(arr.label, arr.value)
             ]
             out: list[Made] = []
             for w, text in _side_by_side_text(grids, room - 1, 4):
@@ -918,7 +1021,16 @@ def _block(
     if len(equations) <= CHUNK:  # the whole panel at once
 
         def whole(total: int, plain: bool, codes: Codes | None = None) -> list[Made]:
-            lines: list[Made] = list(top(total, plain))
+            if plain and total >= 8:  # no styles: the panel as one text (every line fits the width)
+                texts: list[Made] = [*frame.top_text(total), *frame.prose_text(b.annotation, total)]
+                if board is not None:
+                    texts += part(total, plain)
+                texts += bottom(total, plain)
+                return ["\n".join([line if isinstance(line, str) else _as_text(line)[1] for line in texts])]
+            if codes is not None and total >= 8:  # the prose written with its codes, as a block's equations are
+                lines: list[Made] = [*frame.top(total), *frame.prose_text(b.annotation, total, 0, codes, NOTE)]
+            else:
+                lines = list(top(total, plain))
             if board is not None:
                 lines += part(total, plain, codes=codes)
             lines += bottom(total, plain)

@@ -262,6 +262,36 @@ class Frame:
             out.append(self.line((width(line), [(line, self.title_style)]), total))
         return out
 
+    def top_text(self, total: int) -> list[str]:
+        """`top` as text without styles (`total` >= 8)."""
+        text = "".join([t for t, _ in self.title])
+        w = width(text)
+        if w <= total - 6:
+            return ["╭─ " + text + " " + "─" * (total - 5 - w) + "╮"]
+        return ["".join([t for t, _ in line[1]]) for line in self.top(total)]
+
+    def prose_text(
+        self, prose: str, total: int, hang: int = 0, codes: Codes | None = None, style: Style | None = None
+    ) -> list[str]:
+        """`prose` in the panel's body as `text_lines` wraps it (`hang`: see `wrap_words`) and `body` frames it, as
+        text without styles, or in `style` with the codes of `codes` as `Lines.ansi` writes it (`total` >= 8)."""
+        inner = total - 4
+        lines = wrap_words(prose, inner, hang)
+        narrow = prose.isascii() and prose.isprintable() or is_narrow(prose)  # each line's cells are its length
+        if codes is None:
+            return (
+                ["│ " + t.ljust(inner) + " │" for t in lines]
+                if narrow
+                else ["│ " + pad(t, inner) + " │" for t in lines]
+            )
+        (b0, b1), (s0, s1) = codes.pair(self.border), codes.pair(style)
+        ends = [" " * (inner - (len(t) if narrow else width(t))) + " │" for t in lines]
+        return [f"{b0}│ {b1}{s0 + t + s1 if t else ''}{b0}{end}{b1}" for t, end in zip(lines, ends)]
+
+    def bottom_text(self, total: int) -> list[str]:
+        """`bottom` as text without styles."""
+        return ["".join([t for t, _ in line[1]]) for line in self.bottom(total)]
+
     def line(self, line: StyledLine, total: int) -> StyledLine:
         if total < 8:
             return line

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import accumulate, repeat
 from operator import itemgetter
 
 from rich.cells import cell_len
@@ -23,23 +24,24 @@ _start = re.Match.start
 HANG = 2  # the indent of a line continued after a `·` or `, `
 
 
-def _other_than(chars: set[str]) -> re.Pattern[str]:
-    """A pattern that finds a character not in `chars` (a scan in C, twice as fast as a set's)."""
-    return re.compile("[^" + "".join(re.escape(c) for c in sorted(chars)) + "]")
+def _all_of(chars: set[str]) -> re.Pattern[str]:
+    """A pattern whose full match says that every character of a text is in `chars` (one scan in C, a third
+    faster than a search for a character that is not, and several times a set's test of each)."""
+    return re.compile("[" + "".join(re.escape(c) for c in sorted(chars)) + "]*")
 
 
-_WIDE = _other_than(_NARROW)  # finds a character not known to be one cell wide
+_ALL_NARROW = _all_of(_NARROW)  # matches a text of characters all known to be one cell wide
 
 
 def is_narrow(text: str) -> bool:
     """Whether every character of `text` is known to take one cell (then its width is its length)."""
-    return text.isascii() and text.isprintable() or _WIDE.search(text) is None
+    return text.isascii() and text.isprintable() or _ALL_NARROW.fullmatch(text) is not None
 
 
 def width(text: str) -> int:
     """Terminal cells `text` takes."""
-    global _WIDE
-    if text.isascii() and text.isprintable() or _WIDE.search(text) is None:
+    global _ALL_NARROW
+    if text.isascii() and text.isprintable() or _ALL_NARROW.fullmatch(text) is not None:
         return len(text)
     n = cell_len(text)
     grown = False
@@ -48,7 +50,7 @@ def width(text: str) -> int:
             _NARROW.add(ch)
             grown = True
     if grown:
-        _WIDE = _other_than(_NARROW)
+        _ALL_NARROW = _all_of(_NARROW)
     return n
 
 
@@ -212,20 +214,29 @@ def narrow_lines(text: str, limit: int) -> tuple[tuple[str, ...], tuple[int, ...
     """`wrap_narrow` in tuples (the board keeps a block's lines: tuples of strings are no work for the
     garbage collector once it has seen them, lists are at each of its passes)."""
     limit = max(limit, 1)
-    key = (text.encode("utf-32-le", "surrogatepass").translate(_SKELETON), limit)
+    cut, indented, sizes, folded, widest = _spans(skeleton(text), text, limit)
+    return _shown(cut(text), indented), sizes, folded, widest
+
+
+def _spans(skel: bytes, text: str, limit: int) -> Spans:
+    """The breaks of `text` (of one-cell characters, its skeleton given) at `limit`, kept by skeleton."""
+    key = (skel, limit)
     spans = _SPANS.get(key)
     if spans is None:
         if len(_SPANS) >= 1 << 12:  # at most some tens of MB of keys (4 bytes a character)
             _SPANS.clear()
         spans = _SPANS[key] = _narrow_spans(text, limit)
-    cut, indented, sizes, folded, widest = spans
-    lines = cut(text)
-    if indented:
-        shown = list(lines)
-        for k in indented:
-            shown[k] = _INDENT + shown[k]
-        lines = tuple(shown)
-    return lines, sizes, folded, widest
+    return spans
+
+
+def _shown(lines: tuple[str, ...], indented: tuple[int, ...]) -> tuple[str, ...]:
+    """A text's lines cut at its breaks, those continued after a `·` or `, ` indented."""
+    if not indented:
+        return lines
+    shown = list(lines)
+    for k in indented:
+        shown[k] = _INDENT + shown[k]
+    return tuple(shown)
 
 
 _INDENT = " " * HANG
@@ -237,23 +248,33 @@ def wrap_column(
     """`wrap_math_cells` of each text of a column (given its cells and whether it is of one-cell characters):
     each text's lines (tuples, see `narrow_lines`), the cells of each, and the cells of the widest line; None
     when a piece had to be folded. A text that fits is taken as it is, in the loop: a large block's column is
-    tens of thousands of texts."""
+    tens of thousands of texts. The skeletons of the texts of one-cell characters (`skeleton`) are cut from
+    one encoding of the column (UTF-32 has four bytes a character: a text's are at four times its place)."""
     wrapped: list[Sequence[str]] = []
     sizes: list[Sequence[int]] = []
     widest = 0
     lines: Sequence[str]
     counts: Sequence[int]
-    for text, n, one_cell in zip(texts, cells, narrow):
+    least = max(limit, 1)
+    if max(cells, default=0) > limit:  # some text is wrapped: the column's skeleton, and where each text ends
+        column = skeleton("".join(texts))
+        ends: Iterable[int] = accumulate(map(len, texts))
+    else:
+        column, ends = b"", repeat(0)
+    for text, n, one_cell, end in zip(texts, cells, narrow, ends):
         if n <= limit:  # fits (what `wrap_math_cells` says first), or there is none ("" and 0)
             wrapped.append((text,))
             sizes.append((n,))
             if n > widest:
                 widest = n
             continue
-        if one_cell:
-            lines, counts, folded, used = narrow_lines(text, limit)
+        if one_cell:  # its cells are its length
+            skel = column[4 * (end - n) : 4 * end]
+            spans = _SPANS.get((skel, least)) or _spans(skel, text, least)
+            cut, indented, counts, folded, used = spans
             if folded:
                 return None
+            lines = _shown(cut(text), indented) if indented else cut(text)
         else:
             lines, counts, folded = wrap_math_cells(text, limit, n)
             if folded:
