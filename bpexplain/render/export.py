@@ -27,12 +27,22 @@ class SvgRenderer:
 
     def write(self, events: Iterable[Event], out: TextIO) -> None:
         from .rich import trace_renderables
-        from .screen import _fitted  # the lines as the terminal view prints them: none wider than the width
-        from .svg import SvgPicture
+        from .svg import SvgCodes, SvgPicture
 
-        picture = SvgPicture(self.width)
+        width = self.width
+        picture = SvgPicture(width)
+        codes = SvgCodes(picture)
         for lines in trace_renderables(_titled(events, self), self.precision, self.max_terms):
-            picture.extend(_fitted(lines.make(self.width, False), self.width))
+            if lines.coloured:  # written with the picture's codes where the view can (see render.svg.SvgCodes)
+                made = lines.make(width, False, codes=codes)  # type: ignore[call-arg]
+                if type(made) is not list:
+                    made = list(made)  # made to the end: then `poisoned` is known
+                if codes.poisoned:  # a style the codes cannot write: the lines as pieces
+                    codes.poisoned = False
+                    made = lines.make(width, False)
+                picture.draw(made)
+            else:
+                picture.draw(lines.make(width, False))
         picture.title = self.title or "bpexplain"
         picture.write(out)
 

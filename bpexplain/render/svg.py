@@ -30,6 +30,7 @@ from typing import TextIO
 from rich.style import Style
 from rich.terminal_theme import SVG_EXPORT_THEME as THEME
 
+from .screen import Made, _fitted
 from .wrap import is_narrow
 from .wrap import width as cells
 
@@ -52,6 +53,13 @@ _UNSEEN = object()  # no style yet
 _PLAIN_RANGES = "\x20-\x25\x27-\x3b\x3d\x3f-\x7e\xa0-\u02ff\u0370-\u0482\u2010-\u2027\u2030-\u205e\u2070-\u209f"
 _PLAIN_RANGES += "\u20a0-\u20bf\u2100-\u214f\u2190-\u21ff\u2200-\u22ff\u2500-\u25fc\u2800-\u28ff"
 _PLAIN = re.compile(f"[^{_PLAIN_RANGES}]")
+# a line written with codes (`SvgCodes`) marks a tag's `<` and `>` by control characters, which no text of the
+# view holds (a network file's are refused, and no one-cell text has any): a `<`, `&` or `>` in it is text
+_OPEN, _CLOSE = "\x01", "\x02"
+_END = f"{_OPEN}/tspan{_CLOSE}"
+_TOKEN_MARK = "\x03"  # \x03{k}\x04: the start of style k of `SvgCodes.tokens`, not met by the picture when asked for
+_TOKEN = re.compile("\x03([0-9]+)\x04")
+_ROW, _ROW_END = "\x05", "\x06"  # \x05{k}\x06 before a line: line k of `SvgCodes.line`
 
 
 def _n(value: float) -> str:
@@ -65,6 +73,11 @@ def _n(value: float) -> str:
 def _positions(width: int) -> list[str]:
     """The x of each cell of a line `width` cells wide, and of its end."""
     return [_n(x * CHAR_WIDTH) for x in range(width + 1)]
+
+
+def _marked(start: str) -> tuple[str, str]:
+    """A style's `<tspan>` start (or '') and end as a line written with codes holds them."""
+    return (start.replace("<", _OPEN).replace(">", _CLOSE), _END) if start else ("", "")
 
 
 def _text(text: str) -> str:
@@ -88,6 +101,10 @@ class SvgPicture:
         self.backgrounds: list[str] = []  # the <rect>s behind text of a background colour
         self.lines = 0
         self.x_of = _positions(width)  # a cell's x, and a run of n cells' length
+        # the start of a line as wide as the picture, by its place in its group (a line written with codes)
+        self.heads = [f'{start} textLength="{self.x_of[width]}">' for start in _STARTS]
+        self.codes: SvgCodes | None = None  # the codes lines are written with for this picture, once asked for
+        self.ready: dict[str, tuple[str, list[tuple[str, str]] | None]] = {}  # a line of `SvgCodes.line`, ready
 
     def add(self, pieces: Sequence[Piece]) -> None:
         """One line of the layout: its pieces of text and their styles."""
@@ -100,12 +117,26 @@ class SvgPicture:
         break, `<`, `&`, `>`); each piece becomes its text or a `<tspan>` of its style's class, found by the
         style's identity, in one comprehension. A line with a style not seen yet, or one that draws a line along
         the text, goes through `_runs`."""
+        self.draw(lines, False)
+
+    def draw(self, made: Iterable[Made], fit: bool = True) -> None:
+        """What a `screen.Lines` made with `codes` (an `SvgCodes` of this picture): styled lines as `extend` takes
+        them (`fit`: one wider than the picture folded as the view folds it, `screen._fitted`), and lines written
+        with their styles' codes (a str, see `SvgCodes`), each as wide as the picture: those are only wrapped in
+        their `<text>`."""
         starts, elements, x_of, width = self.starts, self.elements, self.x_of, self.width
         append, plain, starts_of = elements.append, _PLAIN.search, _STARTS
-        for used, pieces in lines:
+        for line in made:
+            if type(line) is str:
+                self._coded(line)
+                continue
+            used, pieces = line
             raw = "".join([text for text, _ in pieces])
             shown = pieces
             if plain(raw) is not None or used > width:  # a character to look at: wide, a break, to escape
+                if used > width and fit:
+                    self.draw(_fitted([line], width), False)
+                    continue
                 if used > width or "\n" in raw:
                     self._add_slowly(pieces)
                     continue
@@ -128,6 +159,72 @@ class SvgPicture:
             if raw and (not raw.isspace() or raw.strip(" ")):
                 append(f'{starts_of[j]} textLength="{x_of[len(raw)]}">{body}</text>\n')
             self.lines += 1
+
+    def _coded(self, text: str) -> None:
+        """Lines written with the codes of an `SvgCodes` of this picture (see there), joined by line breaks."""
+        fills = None
+        if text[:1] == _ROW:  # a line of `SvgCodes.line`: made ready once (most are a map's rows, met again and again)
+            ready = self.ready.get(text)
+            if ready is None:
+                ready = self._ready_row(text)
+                if ready is None:
+                    return
+            text, fills = ready
+        else:
+            if _TOKEN_MARK in text:  # a style met here first: looked at in the order the lines show it
+                text = _TOKEN.sub(self._met, text)
+            if "<" in text or ">" in text or "&" in text:  # names are data (a tag here is `_OPEN`...`_CLOSE`)
+                text = escape(text, quote=False)
+            text = text.replace(_OPEN, "<").replace(_CLOSE, ">")
+            if "\n" in text:  # an equation's lines
+                elements, heads = self.elements, self.heads
+                for line in text.split("\n"):
+                    j = self.lines % BAND
+                    if not j:
+                        elements.append(self._group())
+                    elements.append(f"{heads[j]}{line}</text>\n")
+                    self.lines += 1
+                return
+        if fills:
+            y = _n(self.lines * LINE_HEIGHT + 1.5)
+            self.backgrounds += [f"{before}{y}{after}" for before, after in fills]
+        j = self.lines % BAND
+        if not j:
+            self.elements.append(self._group())
+        self.elements.append(f"{self.heads[j]}{text}</text>\n")
+        self.lines += 1
+
+    def _ready_row(self, text: str) -> tuple[str, list[tuple[str, str]] | None] | None:
+        """A line of `SvgCodes.line` (`_ROW`, its number, `_ROW_END`, the line) as `_coded` writes it, and its
+        background rects; None for a line given as its pieces, drawn here."""
+        codes = self.codes
+        assert codes is not None, "a line written with codes, in a picture without them"
+        row = text
+        at = text.index(_ROW_END)
+        k = int(text[1:at])
+        held = codes.held.get(k)
+        if held is not None:
+            self.add(held)
+            return None
+        text = text[at + 1 :]
+        if _TOKEN_MARK in text:
+            text = _TOKEN.sub(self._met, text)
+        if "<" in text or ">" in text or "&" in text:
+            text = escape(text, quote=False)
+        ready = self.ready[row] = (text.replace(_OPEN, "<").replace(_CLOSE, ">"), codes.fills.get(k))
+        return ready
+
+    def _met(self, token: re.Match[str]) -> str:
+        """The start of a style's `<tspan>` (as `SvgCodes` writes it) for a style asked for before the picture met
+        it, now met: its look taken here, in the order of the document (as `_runs` takes it)."""
+        codes = self.codes
+        assert codes is not None
+        style = codes.tokens[int(token[1])]
+        look = self.by_id.get(id(style)) or self._look(style)
+        start, end = _marked(look[1])
+        if not look[3]:
+            codes.known[id(style)] = (start, end)
+        return start
 
     def _runs(self, shown: Sequence[Piece], pieces: Sequence[Piece]) -> str:
         """A line's content, its styles looked up (and kept) as met: a run of pieces of one style in one `<tspan>`,
@@ -167,12 +264,7 @@ class SvgPicture:
         """A style's look, kept by the style's identity; if it draws no line along the text, its tspan's start
         in `starts` too (a style with a background: always a tspan, with the class `bg`, that tells
         `extend` to draw the line's rects) and its background in `fills`."""
-        seen = _SEEN.get(style)
-        if seen is None:
-            if len(_SEEN) > 4096:
-                _SEEN.clear()
-            seen = _SEEN[style] = _css(style)
-        css, background, decorated = seen
+        css, background, decorated = _css_of(style)
         classes = f"r{self.classes.setdefault(css, len(self.classes) + 1)}" if css else ""
         if background is not None:
             classes = f"{classes} bg".lstrip()
@@ -323,7 +415,124 @@ class SvgPicture:
         out.write(("</g>\n" if self.lines else "") + "    </g>\n    </g>\n</svg>\n")
 
 
+class SvgCodes:
+    """What the terminal view's coloured path asks of a `screen.Codes` (`pair`, `line`, `system`), for a picture:
+    the view then writes a block's equations and the rows of its maps as finished lines (one `str.format` a
+    line, a map's row once a block), and the picture only wraps each in its `<text>` (`SvgPicture.draw`).
+
+    A style's pair is its `<tspan>`'s start (its class) and end, as the picture writes a piece of it, with `<`
+    and `>` written as _OPEN and _CLOSE (so that a `<`, `&` or `>` in the line is text, escaped by the picture).
+    A style the picture has not met yet is a token (`_TOKEN`), its look taken when the picture meets the token:
+    the classes are numbered in the order the document shows them, and the picture's `_runs` sees a style
+    first where it would have. A style with a background or a line along the text has no pair a board can use
+    (`poisoned`: the caller makes its lines again without codes); `line` writes any line, its backgrounds with
+    it, or hands its pieces to the picture when it cannot (a character not one cell wide, a line break, a line
+    not as wide as the picture, a style drawn with `_runs` that might merge two pieces)."""
+
+    def __init__(self, picture: SvgPicture) -> None:
+        self.picture = picture
+        picture.codes = self
+        self.system = object()  # the key of the lines written with these codes (`rich.Field.written`)
+        self.known: dict[int, tuple[str, str]] = {}  # id(style) -> its pair, for a style the picture met
+        self.tokens: list[Style | None] = []  # the styles asked for before the picture met them
+        self.waiting: dict[int, tuple[str, str]] = {}  # id(style) -> its pair with its token
+        self.rows = 0  # the lines `line` wrote
+        self.fills: dict[int, list[tuple[str, str]]] = {}  # a line's background rects, before and after their y
+        self.held: dict[int, list[Piece]] = {}  # the lines `line` gives as pieces
+        self.poisoned = False  # a style without a pair was asked for
+
+    def pair(self, style: Style | None) -> tuple[str, str]:
+        """What a line holds before and after a text in `style`."""
+        if _css_of(style)[1:] != (None, False):  # a background, or a line along the text: `_runs` draws it
+            self.poisoned = True
+        return self._pair(style)
+
+    def _pair(self, style: Style | None) -> tuple[str, str]:
+        """`pair`, for any style."""
+        got = self.known.get(id(style))
+        if got is not None:
+            return got
+        look = self.picture.by_id.get(id(style))
+        if look is not None:
+            got = _marked(look[1])
+            if not look[3]:
+                self.known[id(style)] = got
+            return got
+        got = self.waiting.get(id(style))
+        if got is None:
+            css, background, _ = _css_of(style)
+            self.tokens.append(style)
+            got = self.waiting[id(style)] = (
+                f"\x03{len(self.tokens) - 1}\x04",
+                _END if css or background is not None else "",
+            )
+        return got
+
+    def line(self, pieces: Sequence[Piece]) -> str:
+        """A line's pieces written as the picture writes them (the line as wide as the picture): `_ROW`, the line's
+        number, `_ROW_END`, then the line (a line with backgrounds has their rects in `fills` under its number; a
+        line the picture must draw from its pieces is them in `held`, and nothing after its number)."""
+        k = self.rows
+        self.rows += 1
+        raw = "".join([text for text, _ in pieces])
+        if (
+            len(raw) != self.picture.width
+            or (_PLAIN.search(raw) is not None and ("\n" in raw or not _narrow(raw)))
+            or not (not raw.isspace() or raw.strip(" "))
+        ):
+            self.held[k] = list(pieces)
+            return f"{_ROW}{k}{_ROW_END}"
+        known, filled = self.known, self.picture.fills
+        out: list[str] = []
+        runs: list[list] = []  # [fill, first cell, cells]
+        x = 0
+        prev: object = _UNSEEN
+        for text, style in pieces:
+            got = known.get(id(style))
+            if got is None:
+                _, fill, decorated = _css_of(style)
+                got = None if decorated else self._pair(style)
+            else:
+                fill = filled.get(id(style))
+            if got is None or (style is prev and got[1]):  # drawn by `_runs`: on its own, or merged with the one before
+                self.held[k] = list(pieces)
+                return f"{_ROW}{k}{_ROW_END}"
+            prev = style
+            start, end = got
+            out.append(f"{start}{text}{end}" if start else text)
+            if fill is not None and text:
+                n = len(text)
+                if runs and runs[-1][0] == fill and runs[-1][1] + runs[-1][2] == x:
+                    runs[-1][2] += n
+                else:
+                    runs.append([fill, x, n])
+            x += len(text)
+        if runs:
+            x_of = self.picture.x_of
+            height = _n(LINE_HEIGHT + 0.25)
+            self.fills[k] = [
+                (f'<rect fill="{fill}" x="{x_of[first]}" y="', f'" width="{x_of[n]}" height="{height}"/>')
+                for fill, first, n in runs
+            ]
+        return f"{_ROW}{k}{_ROW_END}{''.join(out)}"
+
+
+def _narrow(raw: str) -> bool:
+    """Whether `extend` writes a line of these characters as it comes (escaped): each one cell wide."""
+    return is_narrow(raw) or (cells(raw) == len(raw) and is_narrow(raw))  # cells() learns them
+
+
 _SEEN: dict[Style | None, tuple[str, str | None, bool]] = {}  # a style -> what `_css` made of it
+
+
+def _css_of(style: Style | None) -> tuple[str, str | None, bool]:
+    """`_css` of a style, kept."""
+    seen = _SEEN.get(style)
+    if seen is None:
+        if len(_SEEN) > 4096:
+            _SEEN.clear()
+        seen = _SEEN[style] = _css(style)
+    return seen
 
 
 def _css(style: Style | None) -> tuple[str, str | None, bool]:
