@@ -59,6 +59,7 @@ _OPEN, _CLOSE = "\x01", "\x02"
 _END = f"{_OPEN}/tspan{_CLOSE}"
 _TOKEN_MARK = "\x03"  # \x03{k}\x04: the start of style k of `SvgCodes.tokens`, not met by the picture when asked for
 _TOKEN = re.compile("\x03([0-9]+)\x04")
+_FILL_MARK = f' bg"{_CLOSE}'  # in a line written with codes: a style with a background
 _ROW, _ROW_END = "\x05", "\x06"  # \x05{k}\x06 before a line: line k of `SvgCodes.line`
 
 
@@ -105,6 +106,7 @@ class SvgPicture:
         self.heads = [f'{start} textLength="{self.x_of[width]}">' for start in _STARTS]
         self.codes: SvgCodes | None = None  # the codes lines are written with for this picture, once asked for
         self.ready: dict[str, tuple[str, list[tuple[str, str]] | None]] = {}  # a line of `SvgCodes.line`, ready
+        self.met: dict[str, str] = {}  # a token of `SvgCodes` -> the start of its style's tspan, once met
 
     def add(self, pieces: Sequence[Piece]) -> None:
         """One line of the layout: its pieces of text and their styles."""
@@ -171,8 +173,8 @@ class SvgPicture:
                     return
             text, fills = ready
         else:
-            if _TOKEN_MARK in text:  # a style met here first: looked at in the order the lines show it
-                text = _TOKEN.sub(self._met, text)
+            if _TOKEN_MARK in text:  # a style asked for before the picture met it
+                text = self._resolved(text)
             if "<" in text or ">" in text or "&" in text:  # names are data (a tag here is `_OPEN`...`_CLOSE`)
                 text = escape(text, quote=False)
             text = text.replace(_OPEN, "<").replace(_CLOSE, ">")
@@ -208,11 +210,18 @@ class SvgPicture:
             return None
         text = text[at + 1 :]
         if _TOKEN_MARK in text:
-            text = _TOKEN.sub(self._met, text)
+            text = self._resolved(text)
         if "<" in text or ">" in text or "&" in text:
             text = escape(text, quote=False)
         ready = self.ready[row] = (text.replace(_OPEN, "<").replace(_CLOSE, ">"), codes.fills.get(k))
         return ready
+
+    def _resolved(self, text: str) -> str:
+        """Lines with the tokens of `SvgCodes` (styles asked for before the picture met them) replaced by their
+        starts: the ones met before by theirs, the others met here, in the order of the lines."""
+        for token, start in self.met.items():
+            text = text.replace(token, start)
+        return _TOKEN.sub(self._met, text) if _TOKEN_MARK in text else text
 
     def _met(self, token: re.Match[str]) -> str:
         """The start of a style's `<tspan>` (as `SvgCodes` writes it) for a style asked for before the picture met
@@ -224,6 +233,8 @@ class SvgPicture:
         start, end = _marked(look[1])
         if not look[3]:
             codes.known[id(style)] = (start, end)
+            codes.of[id(style)] = ((start, end), look[2])
+        self.met[token[0]] = start
         return start
 
     def _runs(self, shown: Sequence[Piece], pieces: Sequence[Piece]) -> str:
@@ -440,6 +451,7 @@ class SvgCodes:
         self.fills: dict[int, list[tuple[str, str]]] = {}  # a line's background rects, before and after their y
         self.held: dict[int, list[Piece]] = {}  # the lines `line` gives as pieces
         self.poisoned = False  # a style without a pair was asked for
+        self.of: dict[int, tuple[tuple[str, str] | None, str | None]] = {}  # id(style) -> see `_of`
 
     def pair(self, style: Style | None) -> tuple[str, str]:
         """What a line holds before and after a text in `style`."""
@@ -480,41 +492,54 @@ class SvgCodes:
             or (_PLAIN.search(raw) is not None and ("\n" in raw or not _narrow(raw)))
             or not (not raw.isspace() or raw.strip(" "))
         ):
-            self.held[k] = list(pieces)
-            return f"{_ROW}{k}{_ROW_END}"
-        known, filled = self.known, self.picture.fills
-        out: list[str] = []
+            return self._hold(pieces, k)
+        of = self.of
+        try:
+            looks = [of[id(style)] for _, style in pieces]
+        except KeyError:
+            looks = [of.get(id(style)) or self._of(style) for _, style in pieces]
+        pairs = [pair for pair, _ in looks]
+        if None in pairs:  # a style that draws a line along the text: `_runs` draws it
+            return self._hold(pieces, k)
+        body = "".join([f"{start}{text}{end}" if start else text for (start, end), (text, _) in zip(pairs, pieces)])
+        if _TOKEN_MARK in body and any(
+            a[1] is b[1] and pair[1] for a, b, pair in zip(pieces, pieces[1:], pairs)
+        ):  # a style not met yet beside itself: `_runs` may write the two in one tspan
+            return self._hold(pieces, k)
+        fills = [fill for _, fill in looks]
+        if any(fills):
+            self._fills(pieces, fills, k)
+        return f"{_ROW}{k}{_ROW_END}{body}"
+
+    def _of(self, style: Style | None) -> tuple[tuple[str, str] | None, str | None]:
+        """A style's pair as `line` writes it (None: it draws a line along the text) and its background, kept."""
+        _, fill, decorated = _css_of(style)
+        got = self.of[id(style)] = (None if decorated else self._pair(style), fill)
+        return got
+
+    def _hold(self, pieces: Sequence[Piece], k: int) -> str:
+        self.held[k] = list(pieces)
+        return f"{_ROW}{k}{_ROW_END}"
+
+    def _fills(self, pieces: Sequence[Piece], fills: list[str | None], k: int) -> None:
+        """The background rects of line k, one per run of pieces of one fill (as `SvgPicture._fill` draws them),
+        before and after their y."""
         runs: list[list] = []  # [fill, first cell, cells]
         x = 0
-        prev: object = _UNSEEN
-        for text, style in pieces:
-            got = known.get(id(style))
-            if got is None:
-                _, fill, decorated = _css_of(style)
-                got = None if decorated else self._pair(style)
-            else:
-                fill = filled.get(id(style))
-            if got is None or (style is prev and got[1]):  # drawn by `_runs`: on its own, or merged with the one before
-                self.held[k] = list(pieces)
-                return f"{_ROW}{k}{_ROW_END}"
-            prev = style
-            start, end = got
-            out.append(f"{start}{text}{end}" if start else text)
-            if fill is not None and text:
-                n = len(text)
+        for (text, _), fill in zip(pieces, fills):
+            n = len(text)
+            if fill is not None and n:
                 if runs and runs[-1][0] == fill and runs[-1][1] + runs[-1][2] == x:
                     runs[-1][2] += n
                 else:
                     runs.append([fill, x, n])
-            x += len(text)
-        if runs:
-            x_of = self.picture.x_of
-            height = _n(LINE_HEIGHT + 0.25)
-            self.fills[k] = [
-                (f'<rect fill="{fill}" x="{x_of[first]}" y="', f'" width="{x_of[n]}" height="{height}"/>')
-                for fill, first, n in runs
-            ]
-        return f"{_ROW}{k}{_ROW_END}{''.join(out)}"
+            x += n
+        x_of = self.picture.x_of
+        height = _n(LINE_HEIGHT + 0.25)
+        self.fills[k] = [
+            (f'<rect fill="{fill}" x="{x_of[first]}" y="', f'" width="{x_of[n]}" height="{height}"/>')
+            for fill, first, n in runs
+        ]
 
 
 def _narrow(raw: str) -> bool:
