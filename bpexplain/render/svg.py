@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from html import escape
 from math import ceil
-from typing import TextIO
+from typing import TextIO, cast
 
 from rich.style import Style
 from rich.terminal_theme import SVG_EXPORT_THEME as THEME
@@ -121,7 +121,7 @@ class SvgPicture:
         the text, goes through `_runs`."""
         self.draw(lines, False)
 
-    def draw(self, made: Iterable[Made], fit: bool = True) -> None:
+    def draw(self, made: Iterable[Made | tuple[int, Sequence[Piece]]], fit: bool = True) -> None:
         """What a `screen.Lines` made with `codes` (an `SvgCodes` of this picture): styled lines as `extend` takes
         them (`fit`: one wider than the picture folded as the view folds it, `screen._fitted`), and lines written
         with their styles' codes (a str, see `SvgCodes`), each as wide as the picture: those are only wrapped in
@@ -132,12 +132,12 @@ class SvgPicture:
             if type(line) is str:
                 self._coded(line)
                 continue
-            used, pieces = line
+            used, pieces = cast("tuple[int, Sequence[Piece]]", line)
             raw = "".join([text for text, _ in pieces])
             shown = pieces
             if plain(raw) is not None or used > width:  # a character to look at: wide, a break, to escape
                 if used > width and fit:
-                    self.draw(_fitted([line], width), False)
+                    self.draw(_fitted([(used, list(pieces))], width), False)
                     continue
                 if used > width or "\n" in raw:
                     self._add_slowly(pieces)
@@ -498,9 +498,10 @@ class SvgCodes:
             looks = [of[id(style)] for _, style in pieces]
         except KeyError:
             looks = [of.get(id(style)) or self._of(style) for _, style in pieces]
-        pairs = [pair for pair, _ in looks]
-        if None in pairs:  # a style that draws a line along the text: `_runs` draws it
+        maybe = [pair for pair, _ in looks]
+        if None in maybe:  # a style that draws a line along the text: `_runs` draws it
             return self._hold(pieces, k)
+        pairs = cast("list[tuple[str, str]]", maybe)
         body = "".join([f"{start}{text}{end}" if start else text for (start, end), (text, _) in zip(pairs, pieces)])
         if _TOKEN_MARK in body and any(
             a[1] is b[1] and pair[1] for a, b, pair in zip(pieces, pieces[1:], pairs)
