@@ -39,9 +39,10 @@ CHAR_WIDTH = CHAR_HEIGHT * 0.61
 LINE_HEIGHT = CHAR_HEIGHT * 1.22
 MARGIN = 1
 PADDING_TOP, PADDING_SIDE, PADDING_BOTTOM = 40, 8, 8
-CHUNK = 4096  # lines joined and written at a time
+CHUNK = 4096  # elements (a line, or a group of lines) joined and written at a time
 BAND = 5  # lines of a group: 5 lines are 122 px, so each group is moved by whole pixels (as every line is drawn
-# where rich draws it: a <text> moved by a fraction of a pixel is drawn a pixel lower or higher)
+# where rich draws it: a <text> moved by a fraction of a pixel is drawn a pixel lower or higher); `SvgPicture._wrap`
+# writes a group of 5 lines in one string
 # a line's start within its group: its clip path's class and its baseline
 _STARTS = [f'<text class="c{j}" y="{format(j * LINE_HEIGHT + CHAR_HEIGHT, ".1f")}"' for j in range(BAND)]
 
@@ -104,6 +105,7 @@ class SvgPicture:
         self.x_of = _positions(width)  # a cell's x, and a run of n cells' length
         # the start of a line as wide as the picture, by its place in its group (a line written with codes)
         self.heads = [f'{start} textLength="{self.x_of[width]}">' for start in _STARTS]
+        self.betweens = [f"</text>\n{head}" for head in self.heads[1:]]  # a line's end and the next one's start
         self.codes: SvgCodes | None = None  # the codes lines are written with for this picture, once asked for
         self.ready: dict[str, tuple[str, list[tuple[str, str]] | None]] = {}  # a line of `SvgCodes.line`, ready
         self.met: dict[str, str] = {}  # a token of `SvgCodes` -> the start of its style's tspan, once met
@@ -125,13 +127,39 @@ class SvgPicture:
         """What a `screen.Lines` made with `codes` (an `SvgCodes` of this picture): styled lines as `extend` takes
         them (`fit`: one wider than the picture folded as the view folds it, `screen._fitted`), and lines written
         with their styles' codes (a str, see `SvgCodes`), each as wide as the picture: those are only wrapped in
-        their `<text>`."""
+        their `<text>`, a group of lines at a time (`_wrap`)."""
         starts, elements, x_of, width = self.starts, self.elements, self.x_of, self.width
         append, plain, starts_of = elements.append, _PLAIN.search, _STARTS
+        ready = self.ready
+        wrap = self._wrap
+        waiting: list[str] = []  # lines as wide as the picture, ready to be wrapped
         for line in made:
             if type(line) is str:
-                self._coded(line)
+                if line[:1] == _ROW:  # a line of `SvgCodes.line`: made ready once (a map's rows, met again and again)
+                    got = ready.get(line)
+                    if got is None:
+                        wrap(waiting)
+                        got = self._ready_row(line)
+                        if got is None:  # drawn from its pieces
+                            continue
+                    if got[1] is None:
+                        waiting.append(got[0])
+                    else:
+                        wrap(waiting)
+                        self._filled(*got)
+                    continue
+                if _TOKEN_MARK in line:  # a style asked for before the picture met it
+                    line = self._resolved(line)
+                if "<" in line or ">" in line or "&" in line:  # names are data (a tag here is `_OPEN`...`_CLOSE`)
+                    line = escape(line, quote=False)
+                line = line.replace(_OPEN, "<").replace(_CLOSE, ">")
+                if "\n" in line:  # an equation's lines
+                    waiting += line.split("\n")
+                else:
+                    waiting.append(line)
                 continue
+            if waiting:
+                wrap(waiting)
             used, pieces = cast("tuple[int, Sequence[Piece]]", line)
             raw = "".join([text for text, _ in pieces])
             shown = pieces
@@ -161,43 +189,42 @@ class SvgPicture:
             if raw and (not raw.isspace() or raw.strip(" ")):
                 append(f'{starts_of[j]} textLength="{x_of[len(raw)]}">{body}</text>\n')
             self.lines += 1
+        if waiting:
+            wrap(waiting)
 
-    def _coded(self, text: str) -> None:
-        """Lines written with the codes of an `SvgCodes` of this picture (see there), joined by line breaks."""
-        fills = None
-        if text[:1] == _ROW:  # a line of `SvgCodes.line`: made ready once (most are a map's rows, met again and again)
-            ready = self.ready.get(text)
-            if ready is None:
-                ready = self._ready_row(text)
-                if ready is None:
-                    return
-            text, fills = ready
-        else:
-            if _TOKEN_MARK in text:  # a style asked for before the picture met it
-                text = self._resolved(text)
-            if "<" in text or ">" in text or "&" in text:  # names are data (a tag here is `_OPEN`...`_CLOSE`)
-                text = escape(text, quote=False)
-            text = text.replace(_OPEN, "<").replace(_CLOSE, ">")
-            if "\n" in text:  # an equation's lines
-                elements, heads = self.elements, self.heads
-                for line in text.split("\n"):
-                    j = self.lines % BAND
-                    if not j:
-                        elements.append(self._group())
-                    elements.append(f"{heads[j]}{line}</text>\n")
-                    self.lines += 1
-                return
-        if fills:
-            y = _n(self.lines * LINE_HEIGHT + 1.5)
-            self.backgrounds += [f"{before}{y}{after}" for before, after in fills]
+    def _wrap(self, lines: list[str]) -> None:
+        """Lines as wide as the picture, ready, each in its `<text>`: a whole group of BAND (5) in one string.
+        `lines` is emptied."""
+        elements, heads, group = self.elements, self.heads, self._group
+        head, (second, third, fourth, fifth) = heads[0], self.betweens
+        i, n = 0, len(lines)
+        while i < n:
+            j = self.lines % BAND
+            if not j:
+                elements.append(group())
+                if n - i >= 5:
+                    a, b, c, d, e = lines[i : i + 5]
+                    elements.append(f"{head}{a}{second}{b}{third}{c}{fourth}{d}{fifth}{e}</text>\n")
+                    self.lines += 5
+                    i += 5
+                    continue
+            elements.append(f"{heads[j]}{lines[i]}</text>\n")
+            self.lines += 1
+            i += 1
+        lines.clear()
+
+    def _filled(self, line: str, fills: list[tuple[str, str]]) -> None:
+        """A line as wide as the picture, ready, and its background rects (before and after their y)."""
+        y = _n(self.lines * LINE_HEIGHT + 1.5)
+        self.backgrounds += [f"{before}{y}{after}" for before, after in fills]
         j = self.lines % BAND
         if not j:
             self.elements.append(self._group())
-        self.elements.append(f"{self.heads[j]}{text}</text>\n")
+        self.elements.append(f"{self.heads[j]}{line}</text>\n")
         self.lines += 1
 
     def _ready_row(self, text: str) -> tuple[str, list[tuple[str, str]] | None] | None:
-        """A line of `SvgCodes.line` (`_ROW`, its number, `_ROW_END`, the line) as `_coded` writes it, and its
+        """A line of `SvgCodes.line` (`_ROW`, its number, `_ROW_END`, the line) as `draw` writes it, and its
         background rects; None for a line given as its pieces, drawn here."""
         codes = self.codes
         assert codes is not None, "a line written with codes, in a picture without them"
