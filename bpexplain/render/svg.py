@@ -142,11 +142,12 @@ class SvgPicture:
                         got = self._ready_row(line)
                         if got is None:  # drawn from its pieces
                             continue
-                    if got[1] is None:
-                        waiting.append(got[0])
+                    text, fills = got
+                    if fills is None:
+                        waiting.append(text)
                     else:
                         wrap(waiting)
-                        self._filled(*got)
+                        self._filled(text, fills)
                     continue
                 if _TOKEN_MARK in line:  # a style asked for before the picture met it
                     line = self._resolved(line)
