@@ -192,6 +192,8 @@ class SvgPicture:
             self.lines += 1
         if waiting:
             wrap(waiting)
+        if self.met:  # the tokens met: those of the lines just made (a row met again is ready, see `_ready_row`)
+            self.met.clear()
 
     def _wrap(self, lines: list[str]) -> None:
         """Lines as wide as the picture, ready, each in its `<text>`: a whole group of BAND (5) in one string.
@@ -420,31 +422,14 @@ class SvgPicture:
             )
         styles = "\n".join(f"    .{uid}-matrix .r{n} {{ {css} }}" for css, n in self.classes.items())
         out.write(
-            FRAME_TOP.format(
+            _filled_frame(
+                self.width,
                 uid=uid,
-                width=terminal_width + 2 * MARGIN,
                 height=_n(terminal_height + 2 * MARGIN),
-                char_height=CHAR_HEIGHT,
-                line_height=_n(LINE_HEIGHT),
-                fonts=_fonts(),
-                foreground=theme.foreground_color.hex,
                 styles=styles,
-                clip_width=_n(CHAR_WIDTH * self.width - 1),
                 clip_height=_n((last + 1) * LINE_HEIGHT - 1),
-                clips="\n".join(f"    .{uid}-matrix .c{j} {{ clip-path: url(#{uid}-line-{j}) }}" for j in range(BAND)),
-                clip_paths="\n".join(
-                    f'    <clipPath id="{uid}-line-{j}">\n'
-                    f'      <rect x="0" y="{_n(j * LINE_HEIGHT + 1.5)}" width="{_n(CHAR_WIDTH * self.width)}" '
-                    f'height="{_n(LINE_HEIGHT + 0.25)}"/>\n    </clipPath>'
-                    for j in range(BAND)
-                ),
-                background=theme.background_color.hex,
-                terminal_width=terminal_width,
                 terminal_height=_n(terminal_height),
-                margin=MARGIN,
                 title=title,
-                terminal_x=MARGIN + PADDING_SIDE,
-                terminal_y=MARGIN + PADDING_TOP,
             )
         )
         out.write(backgrounds)
@@ -670,6 +655,48 @@ width="{terminal_width}" height="{terminal_height}" rx="8"/>{title}
     <g transform="translate({terminal_x}, {terminal_y})" clip-path="url(#{uid}-clip-terminal)">
     <g shape-rendering="crispEdges">
 """
+
+
+@lru_cache(maxsize=8)
+def _frame(width: int) -> list[str]:
+    """FRAME_TOP for a picture `width` cells wide, made once: its text in parts, the ones at odd places the names
+    of what depends on the document (its id, height, classes and title), see `_filled_frame`."""
+    theme = THEME
+    terminal_width = ceil(width * CHAR_WIDTH + 2 * PADDING_SIDE)
+    uid = "\0uid\0"
+    return FRAME_TOP.format(
+        uid=uid,
+        width=terminal_width + 2 * MARGIN,
+        height="\0height\0",
+        char_height=CHAR_HEIGHT,
+        line_height=_n(LINE_HEIGHT),
+        fonts=_fonts(),
+        foreground=theme.foreground_color.hex,
+        styles="\0styles\0",
+        clip_width=_n(CHAR_WIDTH * width - 1),
+        clip_height="\0clip_height\0",
+        clips="\n".join(f"    .{uid}-matrix .c{j} {{ clip-path: url(#{uid}-line-{j}) }}" for j in range(BAND)),
+        clip_paths="\n".join(
+            f'    <clipPath id="{uid}-line-{j}">\n'
+            f'      <rect x="0" y="{_n(j * LINE_HEIGHT + 1.5)}" width="{_n(CHAR_WIDTH * width)}" '
+            f'height="{_n(LINE_HEIGHT + 0.25)}"/>\n    </clipPath>'
+            for j in range(BAND)
+        ),
+        background=theme.background_color.hex,
+        terminal_width=terminal_width,
+        terminal_height="\0terminal_height\0",
+        margin=MARGIN,
+        title="\0title\0",
+        terminal_x=MARGIN + PADDING_SIDE,
+        terminal_y=MARGIN + PADDING_TOP,
+    ).split("\0")
+
+
+def _filled_frame(width: int, **values: str) -> str:
+    """FRAME_TOP for a picture `width` cells wide and a document's values."""
+    parts = _frame(width).copy()
+    parts[1::2] = [values[name] for name in parts[1::2]]
+    return "".join(parts)
 
 
 def _fonts() -> str:
