@@ -133,6 +133,8 @@ class SvgPicture:
         ready = self.ready
         wrap = self._wrap
         waiting: list[str] = []  # lines as wide as the picture, ready to be wrapped
+        used: int
+        pieces: Sequence[Piece]
         for line in made:
             if type(line) is str:
                 if line[:1] == _ROW:  # a line of `SvgCodes.line`: made ready once (a map's rows, met again and again)
@@ -161,7 +163,7 @@ class SvgPicture:
                 continue
             if waiting:
                 wrap(waiting)
-            used, pieces = cast("tuple[int, Sequence[Piece]]", line)
+            used, pieces = line  # type: ignore[str-unpack,assignment]  # a styled line (`cast` is a call a line)
             raw = "".join([text for text, _ in pieces])
             shown = pieces
             if plain(raw) is not None or used > width:  # a character to look at: wide, a break, to escape
