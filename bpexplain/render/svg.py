@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from html import escape
 from math import ceil
-from typing import TextIO, cast
+from typing import TextIO
 
 from rich.style import Style
 from rich.terminal_theme import SVG_EXPORT_THEME as THEME
@@ -265,7 +265,7 @@ class SvgPicture:
         start, end = _marked(look[1])
         if not look[3]:
             codes.known[id(style)] = (start, end)
-            codes.of[id(style)] = ((start, end), look[2])
+            codes.of[id(style)] = (start, end, look[2])
         self.met[token[0]] = start
         return start
 
@@ -466,7 +466,8 @@ class SvgCodes:
         self.fills: dict[int, list[tuple[str, str]]] = {}  # a line's background rects, before and after their y
         self.held: dict[int, list[Piece]] = {}  # the lines `line` gives as pieces
         self.poisoned = False  # a style without a pair was asked for
-        self.of: dict[int, tuple[tuple[str, str] | None, str | None]] = {}  # id(style) -> see `_of`
+        self.of: dict[int, tuple[str | None, str, str | None]] = {}  # id(style) -> see `_of`
+        self.rects: dict[tuple[str, int, int], tuple[str, str]] = {}  # see `_rect`
 
     def pair(self, style: Style | None) -> tuple[str, str]:
         """What a line holds before and after a text in `style`."""
@@ -509,53 +510,51 @@ class SvgCodes:
         ):
             return self._hold(pieces, k)
         of = self.of
-        try:
-            looks = [of[id(style)] for _, style in pieces]
-        except KeyError:
-            looks = [of.get(id(style)) or self._of(style) for _, style in pieces]
-        maybe = [pair for pair, _ in looks]
-        if None in maybe:  # a style that draws a line along the text: `_runs` draws it
-            return self._hold(pieces, k)
-        pairs = cast("list[tuple[str, str]]", maybe)
-        body = "".join([f"{start}{text}{end}" if start else text for (start, end), (text, _) in zip(pairs, pieces)])
+        out: list[str] = []
+        append = out.append
+        runs: list[list] = []  # [fill, first cell, cells] of each run of pieces of one background
+        x = 0
+        for text, style in pieces:
+            start, end, fill = of.get(id(style)) or self._of(style)
+            if start is None:  # a style that draws a line along the text: `_runs` draws it
+                return self._hold(pieces, k)
+            append(f"{start}{text}{end}" if start else text)
+            if fill is not None and text:
+                if runs and runs[-1][0] == fill and runs[-1][1] + runs[-1][2] == x:
+                    runs[-1][2] += len(text)
+                else:
+                    runs.append([fill, x, len(text)])
+            x += len(text)
+        body = "".join(out)
         if _TOKEN_MARK in body and any(
-            a[1] is b[1] and pair[1] for a, b, pair in zip(pieces, pieces[1:], pairs)
+            a[1] is b[1] and of[id(a[1])][1] for a, b in zip(pieces, pieces[1:])
         ):  # a style not met yet beside itself: `_runs` may write the two in one tspan
             return self._hold(pieces, k)
-        fills = [fill for _, fill in looks]
-        if any(fills):
-            self._fills(pieces, fills, k)
+        if runs:
+            rects = self.rects
+            self.fills[k] = [rects.get((fill, first, n)) or self._rect(fill, first, n) for fill, first, n in runs]
         return f"{_ROW}{k}{_ROW_END}{body}"
 
-    def _of(self, style: Style | None) -> tuple[tuple[str, str] | None, str | None]:
-        """A style's pair as `line` writes it (None: it draws a line along the text) and its background, kept."""
+    def _of(self, style: Style | None) -> tuple[str | None, str, str | None]:
+        """A style's start and end as `line` writes them (start None: it draws a line along the text) and its
+        background, kept."""
         _, fill, decorated = _css_of(style)
-        got = self.of[id(style)] = (None if decorated else self._pair(style), fill)
+        start, end = (None, "") if decorated else self._pair(style)
+        got = self.of[id(style)] = (start, end, fill)
         return got
 
     def _hold(self, pieces: Sequence[Piece], k: int) -> str:
         self.held[k] = list(pieces)
         return f"{_ROW}{k}{_ROW_END}"
 
-    def _fills(self, pieces: Sequence[Piece], fills: list[str | None], k: int) -> None:
-        """The background rects of line k, one per run of pieces of one fill (as `SvgPicture._fill` draws them),
-        before and after their y."""
-        runs: list[list] = []  # [fill, first cell, cells]
-        x = 0
-        for (text, _), fill in zip(pieces, fills):
-            n = len(text)
-            if fill is not None and n:
-                if runs and runs[-1][0] == fill and runs[-1][1] + runs[-1][2] == x:
-                    runs[-1][2] += n
-                else:
-                    runs.append([fill, x, n])
-            x += n
+    def _rect(self, fill: str, first: int, n: int) -> tuple[str, str]:
+        """The background rect of `n` cells from cell `first`, before and after its y (as `SvgPicture._fill`)."""
         x_of = self.picture.x_of
-        height = _n(LINE_HEIGHT + 0.25)
-        self.fills[k] = [
-            (f'<rect fill="{fill}" x="{x_of[first]}" y="', f'" width="{x_of[n]}" height="{height}"/>')
-            for fill, first, n in runs
-        ]
+        got = self.rects[fill, first, n] = (
+            f'<rect fill="{fill}" x="{x_of[first]}" y="',
+            f'" width="{x_of[n]}" height="{_n(LINE_HEIGHT + 0.25)}"/>',
+        )
+        return got
 
 
 def _narrow(raw: str) -> bool:
