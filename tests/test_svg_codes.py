@@ -24,7 +24,7 @@ from rich.style import Style
 
 import bpexplain
 from bpexplain.engine import RunOptions, run
-from bpexplain.render import export
+from bpexplain.render import export, render_to_string
 from bpexplain.render import rich as rich_view
 from bpexplain.render.common import EquationColumns
 from bpexplain.render.export import WIDTH, SvgRenderer
@@ -47,9 +47,15 @@ def by_pieces(events: list, width: int = WIDTH) -> str:
     return picture.document()
 
 
-def by_codes(events: list, width: int = WIDTH) -> str:
+def by_codes(events: list, width: int = WIDTH, coded_from: int = 0) -> str:
+    """The SVG format's document, every block written with the codes (`coded_from` 0) or as the format has it."""
     out = io.StringIO()
-    SvgRenderer(width=width).write(events, out)
+    kept = export.CODED_FROM
+    export.CODED_FROM = coded_from
+    try:
+        SvgRenderer(width=width).write(events, out)
+    finally:
+        export.CODED_FROM = kept
     return out.getvalue()
 
 
@@ -62,6 +68,7 @@ def test_every_bundled_network_is_the_same_document_either_way(name: str) -> Non
     events = trained(name)
     for width in WIDTHS:
         assert by_codes(events, width) == by_pieces(events, width), width
+    assert by_codes(events, WIDTH, export.CODED_FROM) == by_pieces(events)  # small blocks as pieces
 
 
 @pytest.mark.parametrize(
@@ -126,7 +133,7 @@ def test_no_color_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     events = trained("homework-cnn")
     before = by_codes(events)
     monkeypatch.setenv("NO_COLOR", "1")
-    assert by_codes(events) == before == by_pieces(events)
+    assert by_codes(events) == before == by_pieces(events) == render_to_string(events, "svg")
 
 
 def test_a_board_style_with_a_background_makes_the_lines_again_without_codes(monkeypatch: pytest.MonkeyPatch) -> None:

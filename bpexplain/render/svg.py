@@ -460,6 +460,7 @@ class SvgCodes:
         picture.codes = self
         self.system = object()  # the key of the lines written with these codes (`rich.Field.written`)
         self.known: dict[int, tuple[str, str]] = {}  # id(style) -> its pair, for a style the picture met
+        self.usable: dict[int, tuple[str, str]] = {}  # the same, for a style without a background
         self.tokens: list[Style | None] = []  # the styles asked for before the picture met them
         self.waiting: dict[int, tuple[str, str]] = {}  # id(style) -> its pair with its token
         self.rows = 0  # the lines `line` wrote
@@ -471,9 +472,16 @@ class SvgCodes:
 
     def pair(self, style: Style | None) -> tuple[str, str]:
         """What a line holds before and after a text in `style`."""
+        got = self.usable.get(id(style))
+        if got is not None:
+            return got
         if _css_of(style)[1:] != (None, False):  # a background, or a line along the text: `_runs` draws it
             self.poisoned = True
-        return self._pair(style)
+            return self._pair(style)
+        got = self._pair(style)
+        if self.known.get(id(style)) is got:  # met by the picture: the same pair from now on
+            self.usable[id(style)] = got
+        return got
 
     def _pair(self, style: Style | None) -> tuple[str, str]:
         """`pair`, for any style."""
