@@ -10,7 +10,8 @@ the picture only wraps each in its `<text>`. The general path gives the picture 
 - for names that hold `<`, `&`, `>` (escaped as text), characters two cells wide, characters one cell wide
   that the picture looks at, and for lines `SvgCodes.line` cannot write (a line break, a wide character, a
   line narrower than the picture, a style drawn with a line along the text, one beside itself);
-- for a board's style with a background (no pair a board can use: the lines made again without codes);
+- for a board's style with a background (its rects found in the written lines), and one that draws a line along
+  the text (no pair a board can use: the lines made again without codes);
 - with NO_COLOR set (a picture always has its colours).
 """
 
@@ -26,8 +27,8 @@ import bpexplain
 from bpexplain.engine import RunOptions, run
 from bpexplain.render import export, render_to_string
 from bpexplain.render import rich as rich_view
-from bpexplain.render.common import EquationColumns
 from bpexplain.render.export import WIDTH, SvgRenderer
+from bpexplain.render.printer import TextPrinter
 from bpexplain.render.screen import _fitted
 from bpexplain.render.svg import SvgCodes, SvgPicture
 from bpexplain.spec import load_network
@@ -95,13 +96,13 @@ def test_the_codes_write_most_lines_and_meet_styles_in_the_document_s_order() ->
     written = given = 0
     for lines in rich_view.trace_renderables(events):
         made = list(lines.make(WIDTH, False, codes=codes) if lines.coloured else lines.make(WIDTH, False))
-        written += sum(type(line) is str for line in made)
+        written += sum(line.count("\n") + 1 for line in made if type(line) is str)
         given += sum(type(line) is not str for line in made)
         picture.draw(made)
     assert written > given
     assert codes.tokens  # styles asked for before the picture met them, each met by now
     assert all(id(style) in picture.by_id for style in codes.tokens)
-    assert codes.fills  # the field's cells: backgrounds written with their lines
+    assert codes.colours  # the field's cells: backgrounds written with their lines
     assert not codes.held
 
 
@@ -112,13 +113,13 @@ HOSTILE = ["<b>&amp;", "a<b", "x>y & z", "漢字", "é", "ạ", "]]>", "\u0301x"
 def test_a_board_s_hostile_text_is_the_same_document_either_way(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Texts a board may one day hold (network names are identifiers where they become symbols): escaped,
     drawn as rich draws them, or left to the general path (a character not one cell wide)."""
-    original = rich_view.equation_columns
+    original = TextPrinter.columns
 
-    def hostile(eq: object, printer: object) -> EquationColumns:
-        c = original(eq, printer)  # type: ignore[arg-type]
-        return EquationColumns(f"{c.symbol}{text}", f"{text}{c.expression}", c.substituted, c.value, c.remark, c.once)
+    def hostile(self: TextPrinter, *args: object) -> tuple[str, str, str, str]:
+        symbol, expression, substituted, value = original(self, *args)  # type: ignore[arg-type]
+        return f"{symbol}{text}", f"{text}{expression}", substituted, value
 
-    monkeypatch.setattr(rich_view, "equation_columns", hostile)
+    monkeypatch.setattr(TextPrinter, "columns", hostile)
     for name in ("lecture", "homework-cnn"):
         events = trained(name)
         for width in (WIDTH, 50):
@@ -136,17 +137,25 @@ def test_no_color_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert by_codes(events) == before == by_pieces(events) == render_to_string(events, "svg")
 
 
-def test_a_board_style_with_a_background_makes_the_lines_again_without_codes(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("style", "rects"), [(Style(color="black", bgcolor="yellow"), True), (Style(underline=True, color="red"), False)]
+)
+def test_a_board_style_with_a_background_or_a_line_along_its_text(
+    style: Style, rects: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A background is drawn from the written lines (its rects found in them); a style that draws a line along the
+    text has no pair a board can use: the block's lines are made again without codes."""
     roles = rich_view._roles
 
-    def filled(colour: str) -> dict:
-        return {**roles(colour), "op": Style(color="black", bgcolor=colour)}
+    def styled(colour: str) -> dict:
+        return {**roles(colour), "op": style}
 
-    monkeypatch.setattr(rich_view, "_roles", filled)
-    events = trained("lecture")
-    ours = by_codes(events)
-    assert ours == by_pieces(events)
-    assert "<rect fill" in ours
+    monkeypatch.setattr(rich_view, "_roles", styled)
+    for name in ("lecture", "homework-cnn"):
+        events = trained(name)
+        ours = by_codes(events)
+        assert ours == by_pieces(events)
+        assert (ours.count("<rect fill") > 1) is (rects or name == "homework-cnn")  # the frame's and the backgrounds'
 
 
 WIDE = Style(bold=True, color="cyan")

@@ -60,7 +60,10 @@ _OPEN, _CLOSE = "\x01", "\x02"
 _END = f"{_OPEN}/tspan{_CLOSE}"
 _TOKEN_MARK = "\x03"  # \x03{k}\x04: the start of style k of `SvgCodes.tokens`, not met by the picture when asked for
 _TOKEN = re.compile("\x03([0-9]+)\x04")
-_FILL_MARK = f' bg"{_CLOSE}'  # in a line written with codes: a style with a background
+_FILL, _FILL_END = "\x07", "\x08"  # \x07{k}\x08 after a tspan's start: its style's background is `SvgCodes.colours[k]`
+_FILL_OF = re.compile("\x07([0-9]+)\x08")
+# a line with backgrounds read as the picture draws it: a tag (its fill, if a start of a style with one), or text
+_PARTS = re.compile("(\x01[^\x02]*\x02)(?:\x07([0-9]+)\x08)?|([^\x01]+)")
 _ROW, _ROW_END = "\x05", "\x06"  # \x05{k}\x06 before a line: line k of `SvgCodes.line`
 
 
@@ -80,6 +83,13 @@ def _positions(width: int) -> list[str]:
 def _marked(start: str) -> tuple[str, str]:
     """A style's `<tspan>` start (or '') and end as a line written with codes holds them."""
     return (start.replace("<", _OPEN).replace(">", _CLOSE), _END) if start else ("", "")
+
+
+def _ready(line: str) -> str:
+    """A line written with codes as the picture writes it: its text escaped, its tags' `<` and `>` put back."""
+    if "<" in line or ">" in line or "&" in line:
+        line = escape(line, quote=False)
+    return line.replace(_OPEN, "<").replace(_CLOSE, ">")
 
 
 def _text(text: str) -> str:
@@ -153,6 +163,15 @@ class SvgPicture:
                     continue
                 if _TOKEN_MARK in line:  # a style asked for before the picture met it
                     line = self._resolved(line)
+                if _FILL in line:  # a style with a background: its rects drawn with the line
+                    for one in line.split("\n"):
+                        if _FILL in one:
+                            wrap(waiting)
+                            text, fills = ready.get(one) or self._ready_filled(one)
+                            self._filled(text, fills or [])
+                        else:
+                            waiting.append(_ready(one))
+                    continue
                 if "<" in line or ">" in line or "&" in line:  # names are data (a tag here is `_OPEN`...`_CLOSE`)
                     line = escape(line, quote=False)
                 line = line.replace(_OPEN, "<").replace(_CLOSE, ">")
@@ -243,9 +262,33 @@ class SvgPicture:
         text = text[at + 1 :]
         if _TOKEN_MARK in text:
             text = self._resolved(text)
-        if "<" in text or ">" in text or "&" in text:
-            text = escape(text, quote=False)
-        ready = self.ready[row] = (text.replace(_OPEN, "<").replace(_CLOSE, ">"), codes.fills.get(k))
+        ready = self.ready[row] = self._ready_filled(text) if _FILL in text else (_ready(text), None)
+        return ready
+
+    def _ready_filled(self, line: str) -> tuple[str, list[tuple[str, str]]]:
+        """A line written with codes that holds a style with a background (`_FILL` after its start), ready, and
+        its background rects (before and after their y): one per run of pieces of one fill at their cells, as
+        `_fill` draws them (each character here one cell). Kept: a map's rows come again and again."""
+        codes = self.codes
+        assert codes is not None
+        runs: list[list] = []  # [fill, first cell, cells]
+        x = 0
+        fill = None
+        for tag, mark, text in _PARTS.findall(line):
+            if tag:
+                fill = codes.colours[int(mark)] if mark else None
+                continue
+            if fill is not None:
+                if runs and runs[-1][0] == fill and runs[-1][1] + runs[-1][2] == x:
+                    runs[-1][2] += len(text)
+                else:
+                    runs.append([fill, x, len(text)])
+            x += len(text)
+        rects = codes.rects
+        ready = self.ready[line] = (
+            _ready(_FILL_OF.sub("", line)),
+            [rects.get((fill, first, n)) or codes._rect(fill, first, n) for fill, first, n in runs],
+        )
         return ready
 
     def _resolved(self, text: str) -> str:
@@ -262,10 +305,9 @@ class SvgPicture:
         assert codes is not None
         style = codes.tokens[int(token[1])]
         look = self.by_id.get(id(style)) or self._look(style)
-        start, end = _marked(look[1])
+        start, end = codes.marked(look)
         if not look[3]:
-            codes.known[id(style)] = (start, end)
-            codes.of[id(style)] = (start, end, look[2])
+            codes.known[id(style)] = codes.of[id(style)] = (start, end)
         self.met[token[0]] = start
         return start
 
@@ -460,28 +502,35 @@ class SvgCodes:
         picture.codes = self
         self.system = object()  # the key of the lines written with these codes (`rich.Field.written`)
         self.known: dict[int, tuple[str, str]] = {}  # id(style) -> its pair, for a style the picture met
-        self.usable: dict[int, tuple[str, str]] = {}  # the same, for a style without a background
+        self.colours: list[str] = []  # the backgrounds met (see `_FILL`)
+        self.colour_of: dict[str, int] = {}
         self.tokens: list[Style | None] = []  # the styles asked for before the picture met them
         self.waiting: dict[int, tuple[str, str]] = {}  # id(style) -> its pair with its token
         self.rows = 0  # the lines `line` wrote
-        self.fills: dict[int, list[tuple[str, str]]] = {}  # a line's background rects, before and after their y
         self.held: dict[int, list[Piece]] = {}  # the lines `line` gives as pieces
         self.poisoned = False  # a style without a pair was asked for
-        self.of: dict[int, tuple[str | None, str, str | None]] = {}  # id(style) -> see `_of`
+        self.of: dict[int, tuple[str | None, str]] = {}  # id(style) -> see `_of`
         self.rects: dict[tuple[str, int, int], tuple[str, str]] = {}  # see `_rect`
 
     def pair(self, style: Style | None) -> tuple[str, str]:
         """What a line holds before and after a text in `style`."""
-        got = self.usable.get(id(style))
+        got = self.known.get(id(style))
         if got is not None:
             return got
-        if _css_of(style)[1:] != (None, False):  # a background, or a line along the text: `_runs` draws it
+        if _css_of(style)[2]:  # a line along the text: `_runs` draws it
             self.poisoned = True
-            return self._pair(style)
-        got = self._pair(style)
-        if self.known.get(id(style)) is got:  # met by the picture: the same pair from now on
-            self.usable[id(style)] = got
-        return got
+        return self._pair(style)
+
+    def marked(self, look: Look) -> tuple[str, str]:
+        """A style's pair from its look in the picture (`_FILL` and its background after a start of one)."""
+        start, end = _marked(look[1])
+        if look[2] is not None:
+            k = self.colour_of.get(look[2])
+            if k is None:
+                k = self.colour_of[look[2]] = len(self.colours)
+                self.colours.append(look[2])
+            start = f"{start}{_FILL}{k}{_FILL_END}"
+        return start, end
 
     def _pair(self, style: Style | None) -> tuple[str, str]:
         """`pair`, for any style."""
@@ -490,7 +539,7 @@ class SvgCodes:
             return got
         look = self.picture.by_id.get(id(style))
         if look is not None:
-            got = _marked(look[1])
+            got = self.marked(look)
             if not look[3]:
                 self.known[id(style)] = got
             return got
@@ -506,8 +555,8 @@ class SvgCodes:
 
     def line(self, pieces: Sequence[Piece]) -> str:
         """A line's pieces written as the picture writes them (the line as wide as the picture): `_ROW`, the line's
-        number, `_ROW_END`, then the line (a line with backgrounds has their rects in `fills` under its number; a
-        line the picture must draw from its pieces is them in `held`, and nothing after its number)."""
+        number, `_ROW_END`, then the line (a line the picture must draw from its pieces is them in `held`, and
+        nothing after its number)."""
         k = self.rows
         self.rows += 1
         raw = "".join([text for text, _ in pieces])
@@ -518,37 +567,22 @@ class SvgCodes:
         ):
             return self._hold(pieces, k)
         of = self.of
-        out: list[str] = []
-        append = out.append
-        runs: list[list] = []  # [fill, first cell, cells] of each run of pieces of one background
-        x = 0
-        for text, style in pieces:
-            start, end, fill = of.get(id(style)) or self._of(style)
-            if start is None:  # a style that draws a line along the text: `_runs` draws it
-                return self._hold(pieces, k)
-            append(f"{start}{text}{end}" if start else text)
-            if fill is not None and text:
-                if runs and runs[-1][0] == fill and runs[-1][1] + runs[-1][2] == x:
-                    runs[-1][2] += len(text)
-                else:
-                    runs.append([fill, x, len(text)])
-            x += len(text)
-        body = "".join(out)
+        try:
+            pairs = [of[id(style)] for _, style in pieces]
+        except KeyError:
+            pairs = [of.get(id(style)) or self._of(style) for _, style in pieces]
+        if (None, "") in pairs:  # a style that draws a line along the text: `_runs` draws it
+            return self._hold(pieces, k)
+        body = "".join([f"{start}{text}{end}" if start else text for (start, end), (text, _) in zip(pairs, pieces)])
         if _TOKEN_MARK in body and any(
-            a[1] is b[1] and of[id(a[1])][1] for a, b in zip(pieces, pieces[1:])
+            a[1] is b[1] and pair[1] for a, b, pair in zip(pieces, pieces[1:], pairs)
         ):  # a style not met yet beside itself: `_runs` may write the two in one tspan
             return self._hold(pieces, k)
-        if runs:
-            rects = self.rects
-            self.fills[k] = [rects.get((fill, first, n)) or self._rect(fill, first, n) for fill, first, n in runs]
         return f"{_ROW}{k}{_ROW_END}{body}"
 
-    def _of(self, style: Style | None) -> tuple[str | None, str, str | None]:
-        """A style's start and end as `line` writes them (start None: it draws a line along the text) and its
-        background, kept."""
-        _, fill, decorated = _css_of(style)
-        start, end = (None, "") if decorated else self._pair(style)
-        got = self.of[id(style)] = (start, end, fill)
+    def _of(self, style: Style | None) -> tuple[str | None, str]:
+        """A style's start and end as `line` writes them (None, "": it draws a line along the text), kept."""
+        got = self.of[id(style)] = (None, "") if _css_of(style)[2] else self._pair(style)
         return got
 
     def _hold(self, pieces: Sequence[Piece], k: int) -> str:
