@@ -101,7 +101,7 @@ def test_the_codes_write_most_lines_and_meet_styles_in_the_document_s_order() ->
         picture.draw(made)
     assert written > given
     assert codes.tokens  # styles asked for before the picture met them, each met by now
-    assert all(id(style) in picture.by_id for style in codes.tokens)
+    assert all(id(style) in picture.by_id for style, _ in codes.tokens)
     assert codes.colours  # the field's cells: backgrounds written with their lines
     assert not codes.held
 

@@ -262,7 +262,7 @@ class SvgPicture:
         text = text[at + 1 :]
         if _TOKEN_MARK in text:
             text = self._resolved(text)
-        ready = self.ready[row] = self._ready_filled(text) if _FILL in text else (_ready(text), None)
+        ready = self.ready[row] = self._ready_filled(text) if _FILL in text else (_ready(text), codes.fills.get(k))
         return ready
 
     def _ready_filled(self, line: str) -> tuple[str, list[tuple[str, str]]]:
@@ -303,11 +303,12 @@ class SvgPicture:
         it, now met: its look taken here, in the order of the document (as `_runs` takes it)."""
         codes = self.codes
         assert codes is not None
-        style = codes.tokens[int(token[1])]
+        style, marked = codes.tokens[int(token[1])]
         look = self.by_id.get(id(style)) or self._look(style)
-        start, end = codes.marked(look)
         if not look[3]:
-            codes.known[id(style)] = codes.of[id(style)] = (start, end)
+            codes.known[id(style)] = codes.marked(look)
+            codes.of[id(style)] = (*_marked(look[1]), look[2])
+        start = (codes.marked(look) if marked else _marked(look[1]))[0]
         self.met[token[0]] = start
         return start
 
@@ -504,12 +505,14 @@ class SvgCodes:
         self.known: dict[int, tuple[str, str]] = {}  # id(style) -> its pair, for a style the picture met
         self.colours: list[str] = []  # the backgrounds met (see `_FILL`)
         self.colour_of: dict[str, int] = {}
-        self.tokens: list[Style | None] = []  # the styles asked for before the picture met them
-        self.waiting: dict[int, tuple[str, str]] = {}  # id(style) -> its pair with its token
+        self.tokens: list[tuple[Style | None, bool]] = []  # the styles asked for before the picture met them, and
+        # whether their start is to be `marked` (see `_pair`)
+        self.waiting: dict[tuple[int, bool], tuple[str, str]] = {}  # (id(style), marked) -> its pair with its token
         self.rows = 0  # the lines `line` wrote
         self.held: dict[int, list[Piece]] = {}  # the lines `line` gives as pieces
         self.poisoned = False  # a style without a pair was asked for
-        self.of: dict[int, tuple[str | None, str]] = {}  # id(style) -> see `_of`
+        self.of: dict[int, tuple[str | None, str, str | None]] = {}  # id(style) -> see `_of`
+        self.fills: dict[int, list[tuple[str, str]]] = {}  # a line's background rects, before and after their y
         self.rects: dict[tuple[str, int, int], tuple[str, str]] = {}  # see `_rect`
 
     def pair(self, style: Style | None) -> tuple[str, str]:
@@ -532,22 +535,25 @@ class SvgCodes:
             start = f"{start}{_FILL}{k}{_FILL_END}"
         return start, end
 
-    def _pair(self, style: Style | None) -> tuple[str, str]:
-        """`pair`, for any style."""
-        got = self.known.get(id(style))
-        if got is not None:
-            return got
+    def _pair(self, style: Style | None, marked: bool = True) -> tuple[str, str]:
+        """`pair`, for any style; not `marked`: without `_FILL` (for `line`, which draws the backgrounds itself)."""
+        if marked:
+            got = self.known.get(id(style))
+            if got is not None:
+                return got
         look = self.picture.by_id.get(id(style))
         if look is not None:
+            if not marked:
+                return _marked(look[1])
             got = self.marked(look)
             if not look[3]:
                 self.known[id(style)] = got
             return got
-        got = self.waiting.get(id(style))
+        got = self.waiting.get((id(style), marked))
         if got is None:
             css, background, _ = _css_of(style)
-            self.tokens.append(style)
-            got = self.waiting[id(style)] = (
+            self.tokens.append((style, marked))
+            got = self.waiting[id(style), marked] = (
                 f"\x03{len(self.tokens) - 1}\x04",
                 _END if css or background is not None else "",
             )
@@ -555,8 +561,8 @@ class SvgCodes:
 
     def line(self, pieces: Sequence[Piece]) -> str:
         """A line's pieces written as the picture writes them (the line as wide as the picture): `_ROW`, the line's
-        number, `_ROW_END`, then the line (a line the picture must draw from its pieces is them in `held`, and
-        nothing after its number)."""
+        number, `_ROW_END`, then the line (a line with backgrounds has their rects in `fills` under its number; a
+        line the picture must draw from its pieces is them in `held`, and nothing after its number)."""
         k = self.rows
         self.rows += 1
         raw = "".join([text for text, _ in pieces])
@@ -567,22 +573,37 @@ class SvgCodes:
         ):
             return self._hold(pieces, k)
         of = self.of
-        try:
-            pairs = [of[id(style)] for _, style in pieces]
-        except KeyError:
-            pairs = [of.get(id(style)) or self._of(style) for _, style in pieces]
-        if (None, "") in pairs:  # a style that draws a line along the text: `_runs` draws it
-            return self._hold(pieces, k)
-        body = "".join([f"{start}{text}{end}" if start else text for (start, end), (text, _) in zip(pairs, pieces)])
+        out: list[str] = []
+        append = out.append
+        runs: list[list] = []  # [fill, first cell, cells] of each run of pieces of one background
+        x = 0
+        for text, style in pieces:
+            start, end, fill = of.get(id(style)) or self._of(style)
+            if start is None:  # a style that draws a line along the text: `_runs` draws it
+                return self._hold(pieces, k)
+            append(f"{start}{text}{end}" if start else text)
+            if fill is not None and text:
+                if runs and runs[-1][0] == fill and runs[-1][1] + runs[-1][2] == x:
+                    runs[-1][2] += len(text)
+                else:
+                    runs.append([fill, x, len(text)])
+            x += len(text)
+        body = "".join(out)
         if _TOKEN_MARK in body and any(
-            a[1] is b[1] and pair[1] for a, b, pair in zip(pieces, pieces[1:], pairs)
+            a[1] is b[1] and of[id(a[1])][1] for a, b in zip(pieces, pieces[1:])
         ):  # a style not met yet beside itself: `_runs` may write the two in one tspan
             return self._hold(pieces, k)
+        if runs:
+            rects = self.rects
+            self.fills[k] = [rects.get((fill, first, n)) or self._rect(fill, first, n) for fill, first, n in runs]
         return f"{_ROW}{k}{_ROW_END}{body}"
 
-    def _of(self, style: Style | None) -> tuple[str | None, str]:
-        """A style's start and end as `line` writes them (None, "": it draws a line along the text), kept."""
-        got = self.of[id(style)] = (None, "") if _css_of(style)[2] else self._pair(style)
+    def _of(self, style: Style | None) -> tuple[str | None, str, str | None]:
+        """A style's start and end as `line` writes them (start None: it draws a line along the text; no `_FILL`
+        after it: `line` draws the backgrounds itself) and its background, kept."""
+        _, fill, decorated = _css_of(style)
+        start, end = (None, "") if decorated else self._pair(style, False)
+        got = self.of[id(style)] = (start, end, fill)
         return got
 
     def _hold(self, pieces: Sequence[Piece], k: int) -> str:
