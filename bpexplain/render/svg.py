@@ -14,6 +14,9 @@ A line with a character wider or narrower than one cell is written as rich write
 piece, at its cell, of its own length), as is a line that the layout never makes (a line break inside
 a piece, a line wider than the picture: split and cropped as rich splits and crops it). The picture is
 one piece, so it is held whole: memory linear in the trace, like the trace's own text.
+
+A large block's lines come from the view already written, with the picture's `SvgCodes` in place of the
+terminal's codes (see there): the picture only wraps each in its `<text>`, five at a time.
 """
 
 from __future__ import annotations
