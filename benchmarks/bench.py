@@ -32,8 +32,9 @@ OPENBLAS_L2_SIZE are taken out of the measured commands' environment (see the en
   as whole commands (the child's CPU time, from wait4) it is the engine's trace with a bare line per equation
   (kind and value).
   html (the interactive page, held whole by a browser) and svg (one piece, held whole) in-process only, beside
-  text (goal: within 2x), svg also beside the terminal view's coloured layout it is drawn from (the lines made,
-  written nowhere). `--only formats` / `--only training` run these rows alone.
+  text (goal: within 2x), svg also beside the terminal view's coloured layout it is drawn from (the lines made
+  as the svg format has them made, with its codes where the view can, and drawn nowhere). `--only formats` /
+  `--only training` run these rows alone.
 
 Usage: python benchmarks/bench.py [--quick] [--repeats N] [--steps N] [--only core|trace|rich|formats|training]
 """
@@ -621,12 +622,14 @@ FORMAT_TIMER = textwrap.dedent('''
     def write(fmt):
         if fmt == "lines":
             lines(io.StringIO())
-        elif fmt == "layout":  # the terminal view's coloured lines, written nowhere: what the svg format draws
+        elif fmt == "layout":  # the terminal view's coloured lines as the svg format has them made, drawn nowhere
             from bpexplain.render.rich import trace_renderables
+            from bpexplain.render.svg import SvgCodes, SvgPicture
 
+            codes = SvgCodes(SvgPicture(120))  # a block's equations and its maps' rows written with the codes
             with fewer_collections():
                 for part in trace_renderables(events):
-                    for _ in part.make(120, False):
+                    for _ in part.make(120, False, codes=codes) if part.coloured else part.make(120, False):
                         pass
         else:
             render_stream(events, fmt, io.StringIO())

@@ -1,9 +1,11 @@
 """A coloured picture: the terminal view (render.rich) as SVG.
 
 The view's own laid-out lines, at a fixed width and with their colours, are written as an SVG document
-by render.svg, the document rich's `export_svg` would make of them, without a recording console. Unlike
-the other formats this one is written at the end of the run, since an SVG picture is one piece. (HTML is
-render.page: a page of its own, written as the events come.)
+by render.svg, the document rich's `export_svg` would make of them, without a recording console. A block
+of a dozen equations or more is made with the picture's codes (render.svg.SvgCodes): its equations and the
+rows of its maps come back as finished lines, as the coloured terminal's do. Unlike the other formats this
+one is written at the end of the run, since an SVG picture is one piece. (HTML is render.page: a page of its
+own, written as the events come.)
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from typing import Any, TextIO
 from ..trace import Event, TraceHeader
 
 WIDTH = 120
+# a block's lines are written with the picture's codes from this many (`Lines.size`: its equations and 5): below,
+# what the view spends to write them once (`Board.ansi_texts` makes a format a layout) is more than the picture saves
+CODED_FROM = 16
 
 
 class SvgRenderer:
@@ -27,12 +32,22 @@ class SvgRenderer:
 
     def write(self, events: Iterable[Event], out: TextIO) -> None:
         from .rich import trace_renderables
-        from .screen import _fitted  # the lines as the terminal view prints them: none wider than the width
-        from .svg import SvgPicture
+        from .svg import SvgCodes, SvgPicture
 
-        picture = SvgPicture(self.width)
+        width = self.width
+        picture = SvgPicture(width)
+        codes = SvgCodes(picture)
         for lines in trace_renderables(_titled(events, self), self.precision, self.max_terms):
-            picture.extend(_fitted(lines.make(self.width, False), self.width))
+            if lines.coloured and lines.size >= CODED_FROM:  # written with the picture's codes (render.svg.SvgCodes)
+                made = lines.make(width, False, codes=codes)  # type: ignore[call-arg]
+                if type(made) is not list:
+                    made = list(made)  # made to the end: then `poisoned` is known
+                if codes.poisoned:  # a style the codes cannot write: the lines as pieces
+                    codes.poisoned = False
+                    made = lines.make(width, False)
+                picture.draw(made)
+            else:
+                picture.draw(lines.make(width, False))
         picture.title = self.title or "bpexplain"
         picture.write(out)
 
