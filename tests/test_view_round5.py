@@ -25,6 +25,7 @@ from bpexplain.render import screen
 from bpexplain.render.board import Board
 from bpexplain.render.common import EquationColumns
 from bpexplain.render.printer import TextPrinter
+from bpexplain.render.wrap import is_narrow
 from bpexplain.trace import Block, TraceHeader
 
 PROSE = "Each O1 element sums input × kernel over its receptive field: ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 rows"
@@ -54,7 +55,10 @@ def test_a_panel_s_top_and_prose_as_text_are_its_styled_lines(seed: int) -> None
             assert fast == as_text(general), (title, prose, total)
             coded = screen.Frame([(title, None)], BORDER).prose_text(prose, total, hang, CODES, NOTE)
             body = screen.Frame([(title, None)], BORDER).body(screen.text_lines(prose, total - 4, NOTE, hang), total)
-            assert coded == [CODES.line(p) for _, p in body], (title, prose, total)
+            written = [line if isinstance(line, str) else CODES.line(line[1]) for line in coded]
+            assert written == [CODES.line(p) for _, p in body], (title, prose, total)
+            # a line written with codes holds one-cell characters only (the SVG picture's codes take it to)
+            assert all(isinstance(line, str) for line in coded) == is_narrow(prose), prose
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -272,12 +272,16 @@ class Frame:
 
     def prose_text(
         self, prose: str, total: int, hang: int = 0, codes: Codes | None = None, style: Style | None = None
-    ) -> list[str]:
+    ) -> list[Made]:
         """`prose` in the panel's body as `text_lines` wraps it (`hang`: see `wrap_words`) and `body` frames it, as
-        text without styles, or in `style` with the codes of `codes` as `Lines.ansi` writes it (`total` >= 8)."""
+        text without styles, or in `style` with the codes of `codes` as `Lines.ansi` writes it (`total` >= 8).
+        With codes, prose of a character not one cell wide (x̂) is given as styled lines: a line written with codes
+        holds only one-cell characters (what the SVG picture's codes, render.svg.SvgCodes, take it to hold)."""
         inner = total - 4
-        lines = wrap_words(prose, inner, hang)
         narrow = prose.isascii() and prose.isprintable() or is_narrow(prose)  # each line's cells are its length
+        if codes is not None and not narrow:
+            return list(self.body(text_lines(prose, inner, style, hang), total))
+        lines = wrap_words(prose, inner, hang)
         if codes is None:
             return (
                 ["│ " + t.ljust(inner) + " │" for t in lines]
