@@ -30,7 +30,8 @@ OPENBLAS_L2_SIZE are taken out of the measured commands' environment (see the en
   lenet5. In-process the floor writes, per equation, one f-string line with the text line's fields, its
   symbol and expression made before the clock starts and every number shown formatted as it is written;
   as whole commands (the child's CPU time, from wait4) it is the engine's trace with a bare line per equation
-  (kind and value).
+  (kind and value). Each ratio is the median of the interleaved rounds' ratios (a round's two runs saw the same
+  load), as the training rows' are.
   html (the interactive page, held whole by a browser) and svg (one piece, held whole) in-process only, beside
   text (goal: within 2x), svg also beside the terminal view's coloured layout it is drawn from (the lines made
   as the svg format has them made, with its codes where the view can, and drawn nowhere). `--only formats` /
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import json
 import os
 import platform
 import shutil
@@ -425,7 +427,7 @@ MLP_YAML = textwrap.dedent("""
 VIEW_TIMER = textwrap.dedent('''
     """The text and rich formats of one trace, in-process: the events made once, then written A B A B ...
     (the CPU time of the process)."""
-    import io, statistics, sys, time
+    import io, json, sys, time
 
     import bpexplain
     from bpexplain.render import render_stream
@@ -578,7 +580,7 @@ FORMAT_TIMER = textwrap.dedent('''
     clock starts (as a hand-written script has them as literals), every number shown formatted as it is
     written (`.4g`, the numbers of the terms the text shows); no tree, no alignment.
     Times are the process's CPU time: the shared machine's other jobs disturb it less than the wall clock."""
-    import io, statistics, sys, time
+    import io, json, sys, time
 
     from bpexplain.engine import RunOptions, run
     from bpexplain.expr import Var, Num, Add
@@ -643,7 +645,7 @@ FORMAT_TIMER = textwrap.dedent('''
             write(f)
             times[f].append(time.process_time() - start)
     print(len(fields))
-    print(" ".join(str(statistics.median(times[f])) for f in formats))
+    print(json.dumps(times))  # every round's time of each format: the bench takes the medians of a round's ratios
 ''')
 
 LINES_COMMAND = textwrap.dedent('''
@@ -669,23 +671,30 @@ COMPARABLE_LINE = "an f-string line/eq, its symbol and expression ready-made, nu
 BARE_LINE = "engine + an f-string line/eq: kind and value"
 
 
-def format_rows(label: str, count: int, times: dict[str, float], how: str, floor: str) -> list[Row]:
-    text = times["text"]
+def round_ratio(times: dict[str, list[float]], a: str, b: str) -> float:
+    """The median over the interleaved rounds of a's time over b's in the same round: a round's two runs saw the
+    same load on the shared machine, which a ratio of the two medians (from different rounds) does not."""
+    return med([x / y for x, y in zip(times[a], times[b])])
+
+
+def format_rows(label: str, count: int, times: dict[str, list[float]], how: str, floor: str) -> list[Row]:
+    text = med(times["text"])
+    floor_ratio = round_ratio(times, "text", "lines")
     rows: list[Row] = [
         (
             f"formats: {label}, text{how}",
             fmt_time(text),
-            f"{fmt_time(times['lines'])} ({floor}), {count:,} eq",
-            f"{text / times['lines']:.2f}×",
-            "≤ 3× " + ("✓" if text / times["lines"] <= 3 else "✗"),
+            f"{fmt_time(med(times['lines']))} ({floor}), {count:,} eq",
+            f"{floor_ratio:.2f}×",
+            "≤ 3× " + ("✓" if floor_ratio <= 3 else "✗"),
         )
     ]
     for fmt in [f for f in FORMAT_NAMES[1:] + HELD_WHOLE if f in times]:
-        ratio = times[fmt] / text
+        ratio = round_ratio(times, fmt, "text")
         rows.append(
             (
                 f"formats: {label}, {fmt}{how}",
-                fmt_time(times[fmt]),
+                fmt_time(med(times[fmt])),
                 f"{fmt_time(text)} (text)",
                 f"{ratio:.2f}×",
                 "≤ 2× " + ("✓" if ratio <= 2 else "✗"),
@@ -695,9 +704,9 @@ def format_rows(label: str, count: int, times: dict[str, float], how: str, floor
         rows.append(
             (
                 f"formats: {label}, svg beside the layout it draws{how}",
-                fmt_time(times["svg"]),
-                f"{fmt_time(times['layout'])} (the coloured layout alone)",
-                f"{times['svg'] / times['layout']:.2f}×",
+                fmt_time(med(times["svg"])),
+                f"{fmt_time(med(times['layout']))} (the coloured layout alone)",
+                f"{round_ratio(times, 'svg', 'layout'):.2f}×",
                 "",
             )
         )
@@ -725,9 +734,7 @@ def formats(repeats: int, env: dict[str, str], workdir: Path, quick: bool) -> li
             check=True,
         )
         counted, times = out.stdout.split("\n", 1)
-        rows += format_rows(
-            label, int(counted), dict(zip(in_process, map(float, times.split()))), ", in-process", COMPARABLE_LINE
-        )
+        rows += format_rows(label, int(counted), json.loads(times), ", in-process", COMPARABLE_LINE)
     lines_script = workdir / "lines_command.py"
     lines_script.write_text(LINES_COMMAND)
     walls: dict[str, list[float]] = {n: [] for n in names}
@@ -752,7 +759,7 @@ def formats(repeats: int, env: dict[str, str], workdir: Path, quick: bool) -> li
             walls[fmt].append(cpu_once(args, env))
     with open(lines_out, encoding="utf-8") as f:
         count = sum(1 for _ in f)
-    rows += format_rows("lenet5", count, {n: med(walls[n]) for n in names}, ", whole command, CPU time", BARE_LINE)
+    rows += format_rows("lenet5", count, walls, ", whole command, CPU time", BARE_LINE)
     return rows
 
 
@@ -767,7 +774,7 @@ TRAIN_TIMER = textwrap.dedent('''
     (each engine run beside the loop run just before it), and the two runs' final weights compared (those of
     the last run, of N steps). Times are the process's CPU time: the shared machine's other jobs disturb it
     less than the wall clock (a step of the small network is tens of microseconds)."""
-    import io, statistics, sys, time
+    import io, json, sys, time
 
     import numpy as np
 
