@@ -16,9 +16,10 @@ machine hits both. Commands are timed as subprocesses, the way a student runs th
   is produced.
 - terminal view: the rich format beside the text format of the same trace; goal: within 2x. In-process
   for each bundled network and a 64-128-64-10 MLP (the events made once, then each format written into
-  a StringIO of width 120, A B A B ...), homework-cnn and the MLP also at width 80 (what a command writes
-  into a file or a pipe), and as whole commands for lenet5 and the MLP: into a file at 120 and at 80
-  columns, and into a pseudo-terminal of 120 columns (colour and all). `--only rich` runs these rows alone.
+  a StringIO of width 120, A B A B ...), each also at width 80 (what a command writes into a file or a
+  pipe), homework-cnn and the MLP also coloured, and as whole commands for lenet5 and the MLP: into a file at
+  120 and at 80 columns, and into a pseudo-terminal of 120 columns (colour and all). Each ratio is the median
+  of the rounds' ratios. `--only rich` runs these rows alone.
 
 Bytecode is compiled first (`compileall`), since an installed package has it; OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE are taken out of the measured commands' environment (see the environment notes).
@@ -199,6 +200,12 @@ def interleaved(cmds: dict[str, Sequence[str]], repeats: int, env: dict[str, str
 
 def med(xs: Sequence[float]) -> float:
     return statistics.median(xs)
+
+
+def round_ratio(times: dict[str, list[float]], a: str, b: str) -> float:
+    """The median over the interleaved rounds of a's time over b's in the same round: a round's two runs saw the
+    same load on the shared machine, which a ratio of the two medians (from different rounds) does not."""
+    return med([x / y for x, y in zip(times[a], times[b])])
 
 
 def bpexplain_cmd() -> list[str]:
@@ -456,7 +463,7 @@ VIEW_TIMER = textwrap.dedent('''
             f()
             times[f.__name__].append(time.process_time() - start)
     print(len([e for e in events if hasattr(e, "equations") for _ in e.equations]))
-    print(statistics.median(times["text"]), statistics.median(times["rich"]))
+    print(json.dumps(times))  # every round's two times: the bench takes the median of a round's ratios
 ''')
 
 
@@ -503,10 +510,11 @@ def view(repeats: int, env: dict[str, str], workdir: Path) -> list[Row]:
     names = [line.split()[0] for line in listed if line.strip()]  # a name, then its title
     rows: list[Row] = []
 
-    def row(what: str, rich: float, text: float, note: str = "") -> Row:
-        ratio = rich / text
+    def row(what: str, times: dict[str, list[float]], rich: str, note: str = "") -> Row:
+        ratio = round_ratio(times, rich, "text")
+        text = med(times["text"])
         goal = "≤ 2× " + ("✓" if ratio <= 2 else "✗")
-        return (what, fmt_time(rich), f"{fmt_time(text)} (text){note}", f"{ratio:.2f}×", goal)
+        return (what, fmt_time(med(times[rich])), f"{fmt_time(text)} (text){note}", f"{ratio:.2f}×", goal)
 
     # every bundled network but lenet5 (timed below as whole commands) and the MLP, at 120 columns and at 80 (what
     # a command writes into a file or a pipe: rich's width when not a terminal), then coloured as in a terminal
@@ -524,10 +532,10 @@ def view(repeats: int, env: dict[str, str], workdir: Path) -> list[Row]:
             check=True,
         )
         count, times = out.stdout.split("\n", 1)
-        text, rich = map(float, times.split())
         label = "64-128-64-10 MLP" if network == str(mlp) else network
         into = f"a coloured console({columns})" if colour else f"StringIO({columns})"
-        rows.append(row(f"view: {label}, train --steps 1, rich into {into}", rich, text, f", {int(count):,} eq"))
+        what = f"view: {label}, train --steps 1, rich into {into}"
+        rows.append(row(what, json.loads(times), "rich", f", {int(count):,} eq"))
     commands = {"MLP": ["train", str(mlp), "--steps", "1"]}
     if "lenet5" in names:
         commands["lenet5"] = ["train", "lenet5", "--steps", "1"]
@@ -540,12 +548,10 @@ def view(repeats: int, env: dict[str, str], workdir: Path) -> list[Row]:
                     cmd = bp + args + ["--format", fmt[:4]]
                     walls[fmt].append(run_once(cmd, dict(env, COLUMNS=width), f.fileno())[0])
             walls["pty"].append(run_pty(bp + args, env))
-        text = med(walls["text"])
-        rich, tty = med(walls["rich"]), med(walls["pty"])
-        rows.append(row(f"view: {label} command, --format rich into a file", rich, text, ", whole command"))
+        rows.append(row(f"view: {label} command, --format rich into a file", walls, "rich", ", whole command"))
         what = f"view: {label} command, --format rich into a file at 80 columns"
-        rows.append(row(what, med(walls["rich80"]), text, ", whole command"))
-        rows.append(row(f"view: {label} command in a 120-column pseudo-terminal", tty, text, " into a file"))
+        rows.append(row(what, walls, "rich80", ", whole command"))
+        rows.append(row(f"view: {label} command in a 120-column pseudo-terminal", walls, "pty", " into a file"))
     return rows
 
 
@@ -669,12 +675,6 @@ LINES_COMMAND = textwrap.dedent('''
 # commands, the engine's trace and a bare line per equation (LINES_COMMAND)
 COMPARABLE_LINE = "an f-string line/eq, its symbol and expression ready-made, numbers formatted"
 BARE_LINE = "engine + an f-string line/eq: kind and value"
-
-
-def round_ratio(times: dict[str, list[float]], a: str, b: str) -> float:
-    """The median over the interleaved rounds of a's time over b's in the same round: a round's two runs saw the
-    same load on the shared machine, which a ratio of the two medians (from different rounds) does not."""
-    return med([x / y for x, y in zip(times[a], times[b])])
 
 
 def format_rows(label: str, count: int, times: dict[str, list[float]], how: str, floor: str) -> list[Row]:
