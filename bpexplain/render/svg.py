@@ -95,6 +95,15 @@ def _ready(line: str) -> str:
     return line.replace(_OPEN, "<").replace(_CLOSE, ">")
 
 
+def _add_run(runs: list[list], fill: str, x: int, n: int) -> None:
+    """A piece of `n` cells from cell `x` on a background `fill`, added to a line's runs of one fill ([fill, first
+    cell, cells]): the last run grown when it is of that fill and ends at `x`, else a new run."""
+    if runs and runs[-1][0] == fill and runs[-1][1] + runs[-1][2] == x:
+        runs[-1][2] += n
+    else:
+        runs.append([fill, x, n])
+
+
 def _text(text: str) -> str:
     """A piece's characters as the content of an element (names are data: `<`, `&` and `>` escaped)."""
     return escape(text, quote=False)
@@ -175,9 +184,7 @@ class SvgPicture:
                         else:
                             waiting.append(_ready(one))
                     continue
-                if "<" in line or ">" in line or "&" in line:  # names are data (a tag here is `_OPEN`...`_CLOSE`)
-                    line = escape(line, quote=False)
-                line = line.replace(_OPEN, "<").replace(_CLOSE, ">")
+                line = _ready(line)  # names are data (a tag here is `_OPEN`...`_CLOSE`)
                 if "\n" in line:  # an equation's lines
                     waiting += line.split("\n")
                 else:
@@ -282,10 +289,7 @@ class SvgPicture:
                 fill = codes.colours[int(mark)] if mark else None
                 continue
             if fill is not None:
-                if runs and runs[-1][0] == fill and runs[-1][1] + runs[-1][2] == x:
-                    runs[-1][2] += len(text)
-                else:
-                    runs.append([fill, x, len(text)])
+                _add_run(runs, fill, x, len(text))
             x += len(text)
         rects = codes.rects
         ready = self.ready[line] = (
@@ -375,10 +379,7 @@ class SvgPicture:
             n = len(text) if narrow else cells(text)
             fill = fills.get(id(style))
             if fill is not None and n:
-                if runs and runs[-1][0] == fill and runs[-1][1] + runs[-1][2] == x:
-                    runs[-1][2] += n
-                else:
-                    runs.append([fill, x, n])
+                _add_run(runs, fill, x, n)
             x += n
         self.backgrounds += [
             f'<rect fill="{fill}" x="{x_of[first]}" y="{y}" width="{x_of[n]}" height="{_n(LINE_HEIGHT + 0.25)}"/>'
@@ -586,10 +587,7 @@ class SvgCodes:
                 return self._hold(pieces, k)
             append(f"{start}{text}{end}" if start else text)
             if fill is not None and text:
-                if runs and runs[-1][0] == fill and runs[-1][1] + runs[-1][2] == x:
-                    runs[-1][2] += len(text)
-                else:
-                    runs.append([fill, x, len(text)])
+                _add_run(runs, fill, x, len(text))
             x += len(text)
         body = "".join(out)
         if _TOKEN_MARK in body and any(
