@@ -454,14 +454,20 @@ VIEW_TIMER = textwrap.dedent('''
         buffer = io.StringIO()
         render_stream(events, "rich", buffer, console=Console(file=buffer, width=columns, **colour))
 
-    times = {"text": [], "rich": []}
-    for f in (text, rich):
+    def calls_per_sample(f):
+        """How many writes one timed sample holds: enough for about 20 ms (see the formats' timer)."""
+        start = time.process_time()
         f()
+        return max(1, round(0.02 / max(time.process_time() - start, 1e-6)))
+
+    times = {"text": [], "rich": []}
+    calls = {f: calls_per_sample(f) for f in (text, rich)}
     for _ in range(repeats):
         for f in (text, rich):
             start = time.process_time()
-            f()
-            times[f.__name__].append(time.process_time() - start)
+            for _ in range(calls[f]):
+                f()
+            times[f.__name__].append((time.process_time() - start) / calls[f])
     print(len([e for e in events if hasattr(e, "equations") for _ in e.equations]))
     print(json.dumps(times))  # every round's two times: the bench takes the median of a round's ratios
 ''')
@@ -642,14 +648,21 @@ FORMAT_TIMER = textwrap.dedent('''
         else:
             render_stream(events, fmt, io.StringIO())
 
-    times = {f: [] for f in formats}
-    for f in formats:
+    def calls_per_sample(f):
+        """How many writes one timed sample holds: enough for about 20 ms, so that a small network's sample is
+        not one sub-millisecond call, which a tick of the shared machine can double."""
+        start = time.process_time()
         write(f)
+        return max(1, round(0.02 / max(time.process_time() - start, 1e-6)))
+
+    times = {f: [] for f in formats}
+    calls = {f: calls_per_sample(f) for f in formats}
     for _ in range(repeats):
         for f in formats:
             start = time.process_time()
-            write(f)
-            times[f].append(time.process_time() - start)
+            for _ in range(calls[f]):
+                write(f)
+            times[f].append((time.process_time() - start) / calls[f])
     print(len(fields))
     print(json.dumps(times))  # every round's time of each format: the bench takes the medians of a round's ratios
 ''')
