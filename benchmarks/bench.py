@@ -24,15 +24,15 @@ machine hits both. Commands are timed as subprocesses, the way a student runs th
 Bytecode is compiled first (`compileall`), since an installed package has it; OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE are taken out of the measured commands' environment (see the environment notes).
 - training sizes: `train --detail summary` in-process for a small, a 64-128-64-10 and a 256-512-256-10 MLP,
-  per step in CPU time, against a numpy loop for the same network in the same process (the median of the
-  interleaved runs' ratios); goal: within 1.2x.
+  per step (the lesser of CPU and wall time: see SAMPLE), against a numpy loop for the same network in the
+  same process (the median of the interleaved runs' ratios); goal: within 1.2x.
 - formats: markdown, json and latex beside text (goal: within 2x), and text beside the line-writing floor
   (goal: within 3x), in-process for lecture, homework-cnn and a 784-100-10 MLP, and as whole commands for
   lenet5. In-process the floor writes, per equation, one f-string line with the text line's fields, its
   symbol and expression made before the clock starts and every number shown formatted as it is written;
   as whole commands (the child's CPU time, from wait4) it is the engine's trace with a bare line per equation
   (kind and value). Each ratio is the median of the interleaved rounds' ratios (a round's two runs saw the same
-  load), as the training rows' are.
+  load), as the training rows' are; an in-process sample is about 20 ms of writes, timed as SAMPLE says.
   html (the interactive page, held whole by a browser) and svg (one piece, held whole) in-process only, beside
   text (goal: within 2x), svg also beside the terminal view's coloured layout it is drawn from (the lines made
   as the svg format has them made, with its codes where the view can, and drawn nowhere). `--only formats` /
@@ -431,15 +431,38 @@ MLP_YAML = textwrap.dedent("""
       - {input: [%s], target: [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]}
 """) % ", ".join(f"{((k * 37) % 200 - 100) / 100:g}" for k in range(64))
 
+# A timed sample of a write, for the in-process timers below: as many writes as take about 20 ms (a small
+# network's write is under a millisecond), each sample the lesser of the CPU time and the wall time over its
+# number of writes. The CPU time leaves out the other jobs of the shared machine; the wall time leaves out the
+# whole scheduler tick (about 4 ms) that this machine's CPU clock now and then charges to one short write (seen:
+# 15 writes of 2,000, each of 0.3 ms, measured at 4.3 ms of CPU time and 0.3 ms of wall time).
+SAMPLE = textwrap.dedent('''
+    def calls_per_sample(f, span=0.02):
+        """How many calls of f take about `span` seconds of wall time (the first call included, as a warm-up)."""
+        calls, start = 0, time.perf_counter()
+        while time.perf_counter() - start < span or calls == 0:
+            f()
+            calls += 1
+        return calls
+
+    def sample(f, calls):
+        """The time of one call of f, from `calls` calls: the lesser of the CPU and the wall time."""
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(calls):
+            f()
+        return min(time.process_time() - cpu, time.perf_counter() - wall) / calls
+''')
+
 VIEW_TIMER = textwrap.dedent('''
     """The text and rich formats of one trace, in-process: the events made once, then written A B A B ...
-    (the CPU time of the process)."""
+    (each sample as SAMPLE takes it: the lesser of the CPU and the wall time of about 20 ms of writes)."""
     import io, json, sys, time
 
     import bpexplain
     from bpexplain.render import render_stream
     from rich.console import Console
 
+    # SAMPLE
     network, repeats, columns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     colour = dict(force_terminal=True, color_system="truecolor") if sys.argv[4:] == ["colour"] else {}
     try:
@@ -454,20 +477,11 @@ VIEW_TIMER = textwrap.dedent('''
         buffer = io.StringIO()
         render_stream(events, "rich", buffer, console=Console(file=buffer, width=columns, **colour))
 
-    def calls_per_sample(f):
-        """How many writes one timed sample holds: enough for about 20 ms (see the formats' timer)."""
-        start = time.process_time()
-        f()
-        return max(1, round(0.02 / max(time.process_time() - start, 1e-6)))
-
     times = {"text": [], "rich": []}
     calls = {f: calls_per_sample(f) for f in (text, rich)}
     for _ in range(repeats):
         for f in (text, rich):
-            start = time.process_time()
-            for _ in range(calls[f]):
-                f()
-            times[f.__name__].append((time.process_time() - start) / calls[f])
+            times[f.__name__].append(sample(f, calls[f]))
     print(len([e for e in events if hasattr(e, "equations") for _ in e.equations]))
     print(json.dumps(times))  # every round's two times: the bench takes the median of a round's ratios
 ''')
@@ -511,7 +525,7 @@ def view(repeats: int, env: dict[str, str], workdir: Path) -> list[Row]:
     mlp = workdir / "mlp.yaml"
     mlp.write_text(MLP_YAML)
     timer = workdir / "view_timer.py"
-    timer.write_text(VIEW_TIMER)
+    timer.write_text(VIEW_TIMER.replace("# SAMPLE\n", SAMPLE))
     listed = subprocess.run(bp + ["list"], capture_output=True, text=True, env=env).stdout.splitlines()
     names = [line.split()[0] for line in listed if line.strip()]  # a name, then its title
     rows: list[Row] = []
@@ -591,7 +605,7 @@ FORMAT_TIMER = textwrap.dedent('''
     line has (symbol = expression = numbers = value), the symbol and expression as strings made before the
     clock starts (as a hand-written script has them as literals), every number shown formatted as it is
     written (`.4g`, the numbers of the terms the text shows); no tree, no alignment.
-    Times are the process's CPU time: the shared machine's other jobs disturb it less than the wall clock."""
+    Each sample as SAMPLE takes it: the lesser of the CPU and the wall time of about 20 ms of writes."""
     import io, json, sys, time
 
     from bpexplain.engine import RunOptions, run
@@ -601,6 +615,7 @@ FORMAT_TIMER = textwrap.dedent('''
     from bpexplain.spec import load_network
     from bpexplain.trace import Block
 
+    # SAMPLE
     network, repeats, formats = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",")
     with fewer_collections():
         events = list(run(load_network(network), RunOptions(command="train", steps=1, max_equations=0)))
@@ -648,21 +663,11 @@ FORMAT_TIMER = textwrap.dedent('''
         else:
             render_stream(events, fmt, io.StringIO())
 
-    def calls_per_sample(f):
-        """How many writes one timed sample holds: enough for about 20 ms, so that a small network's sample is
-        not one sub-millisecond call, which a tick of the shared machine can double."""
-        start = time.process_time()
-        write(f)
-        return max(1, round(0.02 / max(time.process_time() - start, 1e-6)))
-
     times = {f: [] for f in formats}
-    calls = {f: calls_per_sample(f) for f in formats}
+    calls = {f: calls_per_sample(lambda: write(f)) for f in formats}
     for _ in range(repeats):
         for f in formats:
-            start = time.process_time()
-            for _ in range(calls[f]):
-                write(f)
-            times[f].append((time.process_time() - start) / calls[f])
+            times[f].append(sample(lambda: write(f), calls[f]))
     print(len(fields))
     print(json.dumps(times))  # every round's time of each format: the bench takes the medians of a round's ratios
 ''')
@@ -733,7 +738,7 @@ def formats(repeats: int, env: dict[str, str], workdir: Path, quick: bool) -> li
     mlp = workdir / "mlp784.yaml"
     mlp.write_text(mlp_yaml((784, 100, 10), "A 784-100-10 MLP with random weights (the formats' benchmark)"))
     timer = workdir / "format_timer.py"
-    timer.write_text(FORMAT_TIMER)
+    timer.write_text(FORMAT_TIMER.replace("# SAMPLE\n", SAMPLE))
     names = ("lines",) + FORMAT_NAMES
     in_process = names + HELD_WHOLE + ("layout",)
     rows: list[Row] = []
@@ -785,9 +790,10 @@ TRAIN_TIMER = textwrap.dedent('''
     numpy loop written here for the same network (tanh layers, softmax with cross-entropy, a line a step
     written into a StringIO), interleaved: per step, the median of each and the median of the runs' ratios
     (each engine run beside the loop run just before it), and the two runs' final weights compared (those of
-    the last run, of N steps). Times are the process's CPU time: the shared machine's other jobs disturb it
-    less than the wall clock (a step of the small network is tens of microseconds)."""
-    import io, json, sys, time
+    the last run, of N steps). Each time is the lesser of the process's CPU time (which the shared machine's
+    other jobs disturb less) and the wall time (which a scheduler tick charged now and then does not: see
+    SAMPLE)."""
+    import io, json, statistics, sys, time
 
     import numpy as np
 
@@ -799,6 +805,13 @@ TRAIN_TIMER = textwrap.dedent('''
     spec = load_network(sys.argv[1])
     steps, repeats = int(sys.argv[2]), int(sys.argv[3])
     last = {}
+
+    def clocks():
+        return time.process_time(), time.perf_counter()
+
+    def between(start, end):
+        """The lesser of the CPU and the wall time from start to end (see SAMPLE: a tick now and then charged)."""
+        return min(end[0] - start[0], end[1] - start[1])
 
     def engine(steps):
         """Per step: from the header written (the first event) to the last step's end, the text summary
@@ -813,13 +826,13 @@ TRAIN_TIMER = textwrap.dedent('''
             for ev in run(spec, opts):
                 if isinstance(ev, StepEnd):
                     last["engine"] = ev
-                    times[1:] = [time.process_time()]
+                    times[1:] = [clocks()]
                 yield ev
                 if isinstance(ev, TraceHeader):  # written: the steps start
-                    times.append(time.process_time())
+                    times.append(clocks())
 
         render_stream(events(), "text", io.StringIO())
-        return (times[1] - times[0]) / steps
+        return between(times[0], times[1]) / steps
 
     def numpy_loop(steps):
         Ws = [ls.params["weight"].value.copy() for ls in spec.layers]
@@ -852,9 +865,9 @@ TRAIN_TIMER = textwrap.dedent('''
 
     times = {"engine": [], "numpy_loop": []}
     for _ in range(repeats):
-        start = time.process_time()
+        start = clocks()
         numpy_loop(steps)
-        times["numpy_loop"].append((time.process_time() - start) / steps)
+        times["numpy_loop"].append(between(start, clocks()) / steps)
         times["engine"].append(engine(steps))
     per = {f: statistics.median(t) for f, t in times.items()}
     ratio = statistics.median(e / n for e, n in zip(times["engine"], times["numpy_loop"]))
@@ -885,7 +898,7 @@ def training_sizes(repeats: int, env: dict[str, str], workdir: Path, quick: bool
         ratio = float(paired)
         rows.append(
             (
-                f"training: {label} MLP, train --detail summary in-process, per step (CPU time, {steps} steps)",
+                f"training: {label} MLP, train --detail summary in-process, per step ({steps} steps)",
                 fmt_time(float(engine)),
                 f"{fmt_time(float(numpy_step))} (numpy loop, {same} weights)",
                 f"{ratio:.2f}×",
