@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import re
+import stat
 import unicodedata
 from pathlib import Path
 from typing import Any, Final
@@ -66,13 +67,34 @@ def sheets_in(source: str) -> list[tuple[str, Sheet | BpexplainError, Path]]:
     path = Path(source)
     if path.is_dir():
         out: list[tuple[str, Sheet | BpexplainError, Path]] = []
-        for f in sorted(p for p in path.iterdir() if p.suffix.lower() in (".yaml", ".yml") and p.is_file()):
+        for f in sorted(p for p in path.iterdir() if p.suffix.lower() in (".yaml", ".yml")):
             try:
+                _check_hand_in(f, path)
                 out.append((f.stem, read_sheet_file(str(f)), path))
             except BpexplainError as exc:
                 out.append((f.stem, exc, path))
         return out
     return _csv_sheets(path)
+
+
+def _check_hand_in(f: Path, folder: Path) -> None:
+    """A sheet in the folder is read only if it is a regular file there. A hand-in is never trusted: a link
+    (unzipped archives keep them) could make the class's report show a line of any file of this machine, and
+    a named pipe or a device would never end."""
+    try:
+        target = f.resolve(strict=True)
+        mode = target.stat().st_mode
+    except (OSError, RuntimeError):  # a dangling or looping link
+        raise BpexplainError("a link to no readable file", where=Location(str(f)), expected=_A_SHEET) from None
+    if not target.is_relative_to(folder.resolve()):
+        raise BpexplainError(
+            "a link to a file outside the folder of the sheets", where=Location(str(f)), expected=_A_SHEET
+        )
+    if not stat.S_ISREG(mode):
+        raise BpexplainError("not a regular file", where=Location(str(f)), expected=_A_SHEET)
+
+
+_A_SHEET = "an answer sheet: a regular file inside the folder"
 
 
 def _csv_sheets(path: Path) -> list[tuple[str, Sheet | BpexplainError, Path]]:

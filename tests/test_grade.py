@@ -107,3 +107,30 @@ def test_safe_names() -> None:
 def test_grade_needs_an_existing_source(tmp_path) -> None:  # type: ignore[no-untyped-def]
     result = run_cli("grade", "--answers", str(tmp_path / "nope"), "-o", str(tmp_path / "o"))
     assert result.exit_code == 2
+
+
+def test_a_hand_in_is_read_only_as_a_regular_file_inside_the_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    write_class(tmp_path / "sheets")
+    folder = tmp_path / "sheets"
+    secret = tmp_path / "secret.txt"
+    secret.write_text("format: the teacher's secret line\n")
+    (folder / "mallory.yaml").symlink_to(secret)  # an unzipped hand-in keeps its links
+    (folder / "ann-again.yml").symlink_to("ann.yaml")  # a link inside the folder is a sheet like any other
+    (folder / "gone.yaml").symlink_to(folder / "nowhere.yaml")
+    os.mkfifo(folder / "pipe.yaml")  # read, it would wait for a writer for ever
+    (folder / "dir.yaml").mkdir()
+    out = tmp_path / "marks"
+    result = run_cli("grade", "--answers", str(folder), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    with (out / "scores.csv").open(encoding="utf-8") as f:
+        listed = list(csv.DictReader(f))
+    rows = {r["student"]: r for r in listed}
+    assert "a link to a file outside the folder" in rows["mallory"]["first_error"]
+    anns = [r for r in listed if r["student"] == "Ann"]  # ann.yaml, and ann-again.yml linked to it
+    assert len(anns) == 2 and anns[0]["score"] == anns[1]["score"] != ""
+    assert "a link to no readable file" in rows["gone"]["first_error"]
+    assert "not a regular file" in rows["pipe"]["first_error"] and "not a regular file" in rows["dir"]["first_error"]
+    everything = "".join(p.read_text("utf-8") for p in out.rglob("*") if p.is_file())
+    assert "secret" not in everything
