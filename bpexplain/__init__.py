@@ -11,10 +11,19 @@ package (and `bpexplain --help`) stays instant.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what a type checker and an editor see; at run time they come from __getattr__ on first use
+    from .api import forward, load, train
+    from .errors import BpexplainError
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "forward", "train", "load", "BpexplainError"]
+
+
+def __dir__() -> list[str]:
+    """The API beside the module's own names, so that tab completion in a notebook offers train and forward."""
+    return sorted(set(globals()) | set(__all__))
 
 
 def __getattr__(name: str) -> Any:

@@ -96,3 +96,21 @@ def test_detail_layer_json_and_api_carry_the_vectors_the_text_shows() -> None:
     assert delta["value"][0] == pytest.approx(0.6 * 0.24922 * -0.47188, abs=2e-4)
     assert "[-0.07056, 0.04704]" in t.render("text")
     assert "layer_values" not in bpexplain.train("lecture").to_dict()["steps"][0]
+
+
+def test_the_api_is_listed_for_tab_completion_without_being_imported() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bpexplain\nnames = dir(bpexplain)\n"
+        "print(sorted(set(bpexplain.__all__) - set(names)), 'bpexplain.api' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["[]", "False"], out.stderr
+
+
+def test_the_package_says_it_is_typed() -> None:
+    from importlib.resources import files
+
+    assert files("bpexplain").joinpath("py.typed").is_file()  # PEP 561; pyproject.toml ships it in the wheel
