@@ -65,8 +65,9 @@ _TOKEN_MARK = "\x03"  # \x03{k}\x04: the start of style k of `SvgCodes.tokens`, 
 _TOKEN = re.compile("\x03([0-9]+)\x04")
 _FILL, _FILL_END = "\x07", "\x08"  # \x07{k}\x08 after a tspan's start: its style's background is `SvgCodes.colours[k]`
 _FILL_OF = re.compile("\x07([0-9]+)\x08")
-# a line with backgrounds read as the picture draws it: a tag (its fill, if a start of a style with one), or text
-_PARTS = re.compile("(\x01[^\x02]*\x02)(?:\x07([0-9]+)\x08)?|([^\x01]+)")
+# in a line with backgrounds: a start of a style with one (its mark: the fill's number) and its text, up to the next tag
+_FILLED = re.compile("\x07([0-9]+)\x08([^\x01]*)")
+_HIDDEN = re.compile("\x01[^\x02]*\x02|\x07[0-9]+\x08")  # what takes no cell: a tag, a fill's mark
 _ROW, _ROW_END = "\x05", "\x06"  # \x05{k}\x06 before a line: line k of `SvgCodes.line`
 
 
@@ -167,22 +168,17 @@ class SvgPicture:
                         if got is None:  # drawn from its pieces
                             continue
                     text, fills = got
-                    if fills is None:
-                        waiting.append(text)
-                    else:
-                        wrap(waiting)
-                        self._filled(text, fills)
+                    if fills is not None:
+                        self._rects(fills, self.lines + len(waiting))
+                    waiting.append(text)
+                    continue
+                if (_TOKEN_MARK in line or _FILL in line) and "\n" in line:  # a map's rows: each made ready once
+                    self._wait_rows(line, waiting)
                     continue
                 if _TOKEN_MARK in line:  # a style asked for before the picture met it
                     line = self._resolved(line)
-                if _FILL in line:  # a style with a background: its rects drawn with the line
-                    for one in line.split("\n"):
-                        if _FILL in one:
-                            wrap(waiting)
-                            text, fills = ready.get(one) or self._ready_filled(one)
-                            self._filled(text, fills or [])
-                        else:
-                            waiting.append(_ready(one))
+                if _FILL in line:  # a style with a background: its rects drawn at the lines that have one
+                    self._wait_rows(line, waiting)
                     continue
                 line = _ready(line)  # names are data (a tag here is `_OPEN`...`_CLOSE`)
                 if "\n" in line:  # an equation's lines
@@ -247,15 +243,35 @@ class SvgPicture:
             i += 1
         lines.clear()
 
-    def _filled(self, line: str, fills: list[tuple[str, str]]) -> None:
-        """A line as wide as the picture, ready, and its background rects (before and after their y)."""
-        y = _n(self.lines * LINE_HEIGHT + 1.5)
+    def _rects(self, fills: list[tuple[str, str]], row: int) -> None:
+        """The background rects of line `row` (before and after their y)."""
+        y = _n(row * LINE_HEIGHT + 1.5)
         self.backgrounds += [f"{before}{y}{after}" for before, after in fills]
-        j = self.lines % BAND
-        if not j:
-            self.elements.append(self._group())
-        self.elements.append(f"{self.heads[j]}{line}</text>\n")
-        self.lines += 1
+
+    def _wait_rows(self, lines: str, waiting: list[str]) -> None:
+        """Lines written with codes (joined by line breaks: a map's rows, which come again and again, a cell or two
+        in another style), each ready and added to `waiting`, the background rects of each with a style with one
+        (`_FILL` after its start) drawn at the line it will be: the lines are wrapped with the others (a line's
+        rects are drawn in the order of the lines all the same). A line with a style with a background or a style
+        the picture had not met (`_TOKEN_MARK`) is made ready once, its tokens met in the order of the lines."""
+        row = self.lines + len(waiting)
+        ready = self.ready
+        for one in lines.split("\n"):
+            if _TOKEN_MARK in one or _FILL in one:
+                text, fills = ready.get(one) or self._ready_marked(one)
+                if fills:
+                    self._rects(fills, row)
+                waiting.append(text)
+            else:
+                waiting.append(_ready(one))
+            row += 1
+
+    def _ready_marked(self, line: str) -> tuple[str, list[tuple[str, str]] | None]:
+        """A line of `_wait_rows` ready, and its background rects (None: none), kept."""
+        marked = self._resolved(line) if _TOKEN_MARK in line else line
+        got = self._ready_filled(marked) if _FILL in marked else (_ready(marked), None)
+        self.ready[line] = got
+        return got
 
     def _ready_row(self, text: str) -> tuple[str, list[tuple[str, str]] | None] | None:
         """A line of `SvgCodes.line` (`_ROW`, its number, `_ROW_END`, the line) as `draw` writes it, and its
@@ -278,19 +294,24 @@ class SvgPicture:
     def _ready_filled(self, line: str) -> tuple[str, list[tuple[str, str]]]:
         """A line written with codes that holds a style with a background (`_FILL` after its start), ready, and
         its background rects (before and after their y): one per run of pieces of one fill at their cells, as
-        `_fill` draws them (each character here one cell). Kept: a map's rows come again and again."""
+        `_fill` draws them (each character here one cell). Kept: a map's rows come again and again.
+
+        Only the texts after a start with a background are looked at (`_FILLED`), each one's cell counted from the
+        characters before it that are not a tag or a mark (`_HIDDEN`)."""
         codes = self.codes
         assert codes is not None
+        colours = codes.colours
         runs: list[list] = []  # [fill, first cell, cells]
-        x = 0
-        fill = None
-        for tag, mark, text in _PARTS.findall(line):
-            if tag:
-                fill = codes.colours[int(mark)] if mark else None
-                continue
-            if fill is not None:
-                _add_run(runs, fill, x, len(text))
-            x += len(text)
+        x = at = 0
+        hidden = _HIDDEN.sub
+        for filled in _FILLED.finditer(line):
+            start = filled.start()
+            x += len(hidden("", line[at:start])) if start > at else 0
+            n = filled.end(2) - filled.start(2)
+            if n:
+                _add_run(runs, colours[int(filled[1])], x, n)
+            x += n
+            at = filled.end()
         rects = codes.rects
         ready = self.ready[line] = (
             _ready(_FILL_OF.sub("", line)),
