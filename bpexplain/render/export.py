@@ -50,6 +50,7 @@ class SvgRenderer:
                 picture.draw(lines.make(width, False))
         picture.title = self.title or "bpexplain"
         picture.write(out)
+        picture.codes = None  # the picture and its codes refer to each other: freed now, not at the next collection
 
 
 def _titled(events: Iterable[Event], renderer: SvgRenderer) -> Iterable[Event]:
